@@ -1,0 +1,53 @@
+/*
+ * alloc.h - checked allocation and arenas.
+ *
+ * Every heap allocation in nsid goes through NSID_ALLOC / NSID_CALLOC, which
+ * return 64-byte aligned memory (for SIMD) or NULL with err naming the size
+ * and the call site. Free with nsid_free (free(NULL) semantics).
+ *
+ * An arena hands out activation and gradient buffers sized once at setup:
+ *
+ *     struct nsid_arena a;
+ *     nsid_arena_measure(&a);                     // counting pass: no memory
+ *     model_bind_state(m, &a, B);                 // records sizes only
+ *     size_t need = a.used;
+ *     nsid_arena_init(&a, need, err);             // one block
+ *     model_bind_state(m, &a, B);                 // real pointers
+ *     ...  nsid_arena_free(&a);
+ */
+#ifndef NSID_ALLOC_H
+#define NSID_ALLOC_H
+
+#include <stddef.h>
+#include "err.h"
+
+void *nsid__alloc(size_t n, int zero, struct nsid_err *err, const char *file, int line);
+void nsid_free(void *p);
+
+#define NSID_ALLOC(n, err) nsid__alloc((n), 0, (err), __FILE__, __LINE__)
+#define NSID_CALLOC(n, err) nsid__alloc((n), 1, (err), __FILE__, __LINE__)
+
+/* Overflow-checked n*size; returns 0 and sets err on overflow. */
+size_t nsid_mul_size(size_t n, size_t size, struct nsid_err *err);
+
+struct nsid_arena {
+    char *base;    /* block, NULL in measuring mode */
+    size_t cap;    /* bytes in base */
+    size_t used;   /* bytes handed out since the last reset */
+    size_t peak;   /* high-water mark of used */
+};
+
+/* Measuring mode: allocations only count bytes and return a non-NULL dummy. */
+void nsid_arena_measure(struct nsid_arena *a);
+/* One zeroed block of cap bytes. */
+int nsid_arena_init(struct nsid_arena *a, size_t cap, struct nsid_err *err);
+/*
+ * n floats (64-byte aligned). Returns NULL with err set when the arena is
+ * full; in measuring mode returns a non-dereferenceable sentinel.
+ */
+float *nsid_arena_floats(struct nsid_arena *a, size_t n, struct nsid_err *err);
+void *nsid_arena_bytes(struct nsid_arena *a, size_t n, struct nsid_err *err);
+void nsid_arena_reset(struct nsid_arena *a);
+void nsid_arena_free(struct nsid_arena *a);
+
+#endif
