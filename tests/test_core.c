@@ -127,7 +127,8 @@ static void test_paper_config(struct nsid_rng *r)
     CHECK(finite, "paper core output finite and > -1 (ELU)");
     double m0 = 0;
     for (int n = 0; n < 2; n++)
-        for (int i = 0; i < 22 * 50; i++) m0 += (double)c->layer[0].pre[(size_t)n * 64 * 1100 + i];
+        for (int i = 0; i < 22 * 50; i++)  /* channel 0 of the channel-blocked layout */
+            m0 += (double)c->layer[0].pre[(size_t)n * c->layer[0].out_floats + (size_t)i * c->kern->vb];
     m0 /= 2 * 1100;
     CHECK_CLOSE(c->layer[0].running_mean[0], 0.9 * m0, 1e-5, 1e-4, "layer0 running_mean = 0.9 * batch mean");
     CHECK(c->layer[0].num_batches_tracked == 1 && c->layer[3].num_batches_tracked == 1,
