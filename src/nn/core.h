@@ -47,6 +47,23 @@
  *     in_depth_conv, spatial_conv, out_depth_conv weights (or conv.weight).
  * BN: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0
  * (no draws). The Laplace filter buffer gets [[0,-1,0],[-1,4,-1],[0,-1,0]].
+ *
+ * Computation (docs/speed.md). Inside the core, activations are channel-blocked
+ * (kern.h: (N, C/vb, H, W, vb), vb = the kernel set's vector width), so every
+ * depthwise tap and every pointwise product is a SIMD FMA; only x and out are
+ * NCHW. Each layer stores pre (its conv output) and, depth-separable, a_in and
+ * a_sp; ELU(BN(pre)) is recomputed where needed (saves a tensor per layer).
+ * The kernel set (AVX-512, AVX2, portable) is chosen at run time
+ * (nsid_core_set_kernels, env NSID_ISA, else the best the CPU has).
+ *
+ * Threads (nsid_core_set_pool): images are split statically over the pool's
+ * threads in chunks of NSID_CORE_CHUNK; BatchNorm statistics are per-image sums
+ * and weight gradients per-chunk partials, both reduced in a fixed order in
+ * double, so forward and backward are bit-identical for ANY thread count (for
+ * one kernel set). Forward and backward each run as one pool task with a
+ * barrier per BatchNorm (it needs the whole batch). Weights are repacked into
+ * the kernels' layouts at every forward (and backward), so they may change
+ * freely between calls (Adam).
  */
 #ifndef NSID_CORE_H
 #define NSID_CORE_H

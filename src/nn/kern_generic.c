@@ -1,8 +1,9 @@
 /*
  * kern_generic.c - the portable kernel sets: "generic" (vb 8, the tiles of
  * the AVX2 set) and "generic16" (vb 16, the tiles of the AVX-512 set). A vector
- * is a struct of floats and every operation a fixed-length loop, which the
- * compiler vectorises with whatever the build targets (SSE2 by default).
+ * is a GCC/clang vector-extension type (vector_size), which the compiler
+ * lowers to whatever the build targets (SSE2 on baseline x86-64, NEON on arm64,
+ * scalar code elsewhere); no intrinsics, no target pragmas.
  * generic16 exists so that the AVX-512 set's tile arithmetic is tested on
  * machines without AVX-512 (tests/test_kern.c compares every set).
  */
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "nn/kern.h"
+
 
 /*
  * ELU(z) = z > 0 ? z : expm1(z), with expm1 as in the SIMD sets:
@@ -38,73 +40,138 @@ static inline float elu_scalar(float z)
     return t * p + (t - 1.0f);
 }
 
+/* ------------------------------------------------------------ primitives */
+
+/*
+ * A vector of W lanes (struct pv<W>) is W/4 native 4-float vectors (16 bytes:
+ * SSE2, NEON); its double lanes (struct pvd<W>) W/2 native 2-double vectors.
+ * PORTABLE_VOCABULARY(W) defines the template's primitives for them as inline
+ * functions g<W>_* and gd<W>_*; GCC and clang keep the structs in registers
+ * once the tiles are inlined.
+ */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef double v2d __attribute__((vector_size(16)));
+
+#define PORTABLE_VOCABULARY(W)                                                                          \
+    struct pv##W {                                                                                      \
+        v4f q[(W) / 4];                                                                                 \
+    };                                                                                                  \
+    struct pvd##W {                                                                                     \
+        v2d d[(W) / 2];                                                                                 \
+    };                                                                                                  \
+    static inline struct pv##W g##W##_zero(void) { struct pv##W r = {{{0}}}; return r; }              \
+    static inline struct pv##W g##W##_load(const float *p)                                              \
+    {                                                                                                   \
+        struct pv##W r;                                                                                 \
+        memcpy(&r, p, sizeof r);                                                                        \
+        return r;                                                                                       \
+    }                                                                                                   \
+    static inline void g##W##_store(float *p, struct pv##W v) { memcpy(p, &v, sizeof v); }             \
+    static inline struct pv##W g##W##_bcast(const float *p)                                             \
+    {                                                                                                   \
+        struct pv##W r;                                                                                 \
+        float b = *p;                                                                                   \
+        for (int i = 0; i < (W) / 4; i++) r.q[i] = (v4f){b, b, b, b};                                   \
+        return r;                                                                                       \
+    }                                                                                                   \
+    static inline struct pv##W g##W##_fma(struct pv##W a, struct pv##W b, struct pv##W c)               \
+    {                                                                                                   \
+        for (int i = 0; i < (W) / 4; i++) c.q[i] += a.q[i] * b.q[i];                                    \
+        return c;                                                                                       \
+    }                                                                                                   \
+    static inline struct pv##W g##W##_add(struct pv##W a, struct pv##W b)                              \
+    {                                                                                                   \
+        for (int i = 0; i < (W) / 4; i++) a.q[i] += b.q[i];                                             \
+        return a;                                                                                       \
+    }                                                                                                   \
+    static inline struct pv##W g##W##_sub(struct pv##W a, struct pv##W b)                              \
+    {                                                                                                   \
+        for (int i = 0; i < (W) / 4; i++) a.q[i] -= b.q[i];                                             \
+        return a;                                                                                       \
+    }                                                                                                   \
+    static inline struct pv##W g##W##_mul(struct pv##W a, struct pv##W b)                              \
+    {                                                                                                   \
+        for (int i = 0; i < (W) / 4; i++) a.q[i] *= b.q[i];                                             \
+        return a;                                                                                       \
+    }                                                                                                   \
+    static inline struct pv##W g##W##_elu(struct pv##W a)                                               \
+    {                                                                                                   \
+        for (int i = 0; i < (W) / 4; i++)                                                               \
+            for (int l = 0; l < 4; l++) a.q[i][l] = elu_scalar(a.q[i][l]);                              \
+        return a;                                                                                       \
+    }                                                                                                   \
+    static inline struct pv##W g##W##_elu_grad(struct pv##W d, struct pv##W y)                          \
+    {                                                                                                   \
+        for (int i = 0; i < (W) / 4; i++) {                                                             \
+            v4i m = y.q[i] > 0.0f; /* -1 where y > 0 */                                                 \
+            v4f g = d.q[i] * (y.q[i] + 1.0f);                                                           \
+            d.q[i] = (v4f)(((v4i)d.q[i] & m) | ((v4i)g & ~m));                                          \
+        }                                                                                               \
+        return d;                                                                                       \
+    }                                                                                                   \
+    /* double lanes 2i, 2i+1 <- float lanes 2i, 2i+1 */                                                 \
+    static inline v2d gd##W##_cvt(struct pv##W x, int i)                                                \
+    {                                                                                                   \
+        return (v2d){(double)x.q[i / 2][2 * (i % 2)], (double)x.q[i / 2][2 * (i % 2) + 1]};              \
+    }                                                                                                   \
+    static inline struct pvd##W gd##W##_zero(void) { struct pvd##W r = {{{0}}}; return r; }            \
+    static inline void gd##W##_store(double *p, struct pvd##W v) { memcpy(p, &v, sizeof v); }          \
+    static inline struct pvd##W gd##W##_addf(struct pvd##W a, struct pv##W x)                          \
+    {                                                                                                   \
+        for (int i = 0; i < (W) / 2; i++) a.d[i] += gd##W##_cvt(x, i);                                  \
+        return a;                                                                                       \
+    }                                                                                                   \
+    static inline struct pvd##W gd##W##_fmaff(struct pvd##W a, struct pv##W x, struct pv##W y)         \
+    {                                                                                                   \
+        for (int i = 0; i < (W) / 2; i++) a.d[i] += gd##W##_cvt(x, i) * gd##W##_cvt(y, i);              \
+        return a;                                                                                       \
+    }                                                                                                   \
+    static inline struct pvd##W gd##W##_sqdev(struct pvd##W a, struct pv##W x, struct pvd##W m)        \
+    {                                                                                                   \
+        for (int i = 0; i < (W) / 2; i++) {                                                             \
+            v2d t = gd##W##_cvt(x, i) - m.d[i];                                                         \
+            a.d[i] += t * t;                                                                            \
+        }                                                                                               \
+        return a;                                                                                       \
+    }                                                                                                   \
+    static inline struct pvd##W gd##W##_scale(struct pvd##W a, double s)                                \
+    {                                                                                                   \
+        for (int i = 0; i < (W) / 2; i++) a.d[i] *= s;                                                  \
+        return a;                                                                                       \
+    }
+
+PORTABLE_VOCABULARY(8)
+PORTABLE_VOCABULARY(16)
+
+/* The template's names for the current width W (KW). */
+#define KCAT2(a, b) a##b
+#define KCAT(a, b) KCAT2(a, b)
+#define kv_zero KCAT(KW, _zero)
+#define kv_load KCAT(KW, _load)
+#define kv_store KCAT(KW, _store)
+#define kv_bcast KCAT(KW, _bcast)
+#define kv_fma KCAT(KW, _fma)
+#define kv_add KCAT(KW, _add)
+#define kv_sub KCAT(KW, _sub)
+#define kv_mul KCAT(KW, _mul)
+#define kv_elu KCAT(KW, _elu)
+#define kv_elu_grad KCAT(KW, _elu_grad)
+#define kvd_zero KCAT(KWD, _zero)
+#define kvd_store KCAT(KWD, _store)
+#define kvd_addf KCAT(KWD, _addf)
+#define kvd_fmaff KCAT(KWD, _fmaff)
+#define kvd_sqdev KCAT(KWD, _sqdev)
+#define kvd_scale KCAT(KWD, _scale)
+
 /* ------------------------------------------------------------ generic, vb 8 */
 
-typedef struct {
-    float f[8];
-} kv_g8;
-
-static inline kv_g8 g8_zero(void) { kv_g8 v = {{0}}; return v; }
-static inline kv_g8 g8_load(const float *p) { kv_g8 v; memcpy(v.f, p, sizeof v.f); return v; }
-static inline void g8_store(float *p, kv_g8 v) { memcpy(p, v.f, sizeof v.f); }
-static inline kv_g8 g8_bcast(const float *p) { kv_g8 v; for (int l = 0; l < 8; l++) v.f[l] = *p; return v; }
-static inline kv_g8 g8_fma(kv_g8 a, kv_g8 b, kv_g8 c)
-{
-    for (int l = 0; l < 8; l++) c.f[l] += a.f[l] * b.f[l];
-    return c;
-}
-static inline kv_g8 g8_add(kv_g8 a, kv_g8 b) { for (int l = 0; l < 8; l++) a.f[l] += b.f[l]; return a; }
-static inline kv_g8 g8_mul(kv_g8 a, kv_g8 b) { for (int l = 0; l < 8; l++) a.f[l] *= b.f[l]; return a; }
-static inline kv_g8 g8_elu(kv_g8 a) { for (int l = 0; l < 8; l++) a.f[l] = elu_scalar(a.f[l]); return a; }
-static inline kv_g8 g8_sub(kv_g8 a, kv_g8 b) { for (int l = 0; l < 8; l++) a.f[l] -= b.f[l]; return a; }
-static inline kv_g8 g8_elu_grad(kv_g8 d, kv_g8 y)
-{
-    for (int l = 0; l < 8; l++) d.f[l] = y.f[l] > 0.0f ? d.f[l] : d.f[l] * (y.f[l] + 1.0f);
-    return d;
-}
-
-typedef struct {
-    double d[8];
-} kvd_g8;
-
-static inline kvd_g8 gd8_zero(void) { kvd_g8 v = {{0}}; return v; }
-static inline void gd8_store(double *p, kvd_g8 v) { memcpy(p, v.d, sizeof v.d); }
-static inline kvd_g8 gd8_addf(kvd_g8 a, kv_g8 x) { for (int l = 0; l < 8; l++) a.d[l] += (double)x.f[l]; return a; }
-static inline kvd_g8 gd8_fmaff(kvd_g8 a, kv_g8 x, kv_g8 y)
-{
-    for (int l = 0; l < 8; l++) a.d[l] += (double)x.f[l] * (double)y.f[l];
-    return a;
-}
-static inline kvd_g8 gd8_sqdev(kvd_g8 a, kv_g8 x, kvd_g8 m)
-{
-    for (int l = 0; l < 8; l++) {
-        double t = (double)x.f[l] - m.d[l];
-        a.d[l] += t * t;
-    }
-    return a;
-}
-static inline kvd_g8 gd8_scale(kvd_g8 a, double s) { for (int l = 0; l < 8; l++) a.d[l] *= s; return a; }
-
 #define KVB 8
-#define kv kv_g8
+#define kv struct pv8
+#define kvd struct pvd8
+#define KW g8
+#define KWD gd8
 #define KN(n) n##_g8
-#define kv_zero g8_zero
-#define kv_load g8_load
-#define kv_store g8_store
-#define kv_bcast g8_bcast
-#define kv_fma g8_fma
-#define kv_add g8_add
-#define kv_mul g8_mul
-#define kv_elu g8_elu
-#define kv_sub g8_sub
-#define kv_elu_grad g8_elu_grad
-#define kvd kvd_g8
-#define kvd_zero gd8_zero
-#define kvd_store gd8_store
-#define kvd_addf gd8_addf
-#define kvd_fmaff gd8_fmaff
-#define kvd_sqdev gd8_sqdev
-#define kvd_scale gd8_scale
 #define KDW_RX 5
 #define KDWG_KXB 7
 #define KDWG_XS 4
@@ -115,24 +182,10 @@ static inline kvd_g8 gd8_scale(kvd_g8 a, double s) { for (int l = 0; l < 8; l++)
 #include "nn/kern_tmpl.h"
 #undef KVB
 #undef kv
-#undef KN
-#undef kv_zero
-#undef kv_load
-#undef kv_store
-#undef kv_bcast
-#undef kv_fma
-#undef kv_add
-#undef kv_mul
-#undef kv_elu
-#undef kv_sub
-#undef kv_elu_grad
 #undef kvd
-#undef kvd_zero
-#undef kvd_store
-#undef kvd_addf
-#undef kvd_fmaff
-#undef kvd_sqdev
-#undef kvd_scale
+#undef KW
+#undef KWD
+#undef KN
 #undef KDW_RX
 #undef KDWG_KXB
 #undef KDWG_XS
@@ -151,71 +204,12 @@ const struct nsid_kern nsid__kern_generic = {
 
 /* ----------------------------------------------------------- generic, vb 16 */
 
-typedef struct {
-    float f[16];
-} kv_g16;
-
-static inline kv_g16 g16_zero(void) { kv_g16 v = {{0}}; return v; }
-static inline kv_g16 g16_load(const float *p) { kv_g16 v; memcpy(v.f, p, sizeof v.f); return v; }
-static inline void g16_store(float *p, kv_g16 v) { memcpy(p, v.f, sizeof v.f); }
-static inline kv_g16 g16_bcast(const float *p) { kv_g16 v; for (int l = 0; l < 16; l++) v.f[l] = *p; return v; }
-static inline kv_g16 g16_fma(kv_g16 a, kv_g16 b, kv_g16 c)
-{
-    for (int l = 0; l < 16; l++) c.f[l] += a.f[l] * b.f[l];
-    return c;
-}
-static inline kv_g16 g16_add(kv_g16 a, kv_g16 b) { for (int l = 0; l < 16; l++) a.f[l] += b.f[l]; return a; }
-static inline kv_g16 g16_mul(kv_g16 a, kv_g16 b) { for (int l = 0; l < 16; l++) a.f[l] *= b.f[l]; return a; }
-static inline kv_g16 g16_elu(kv_g16 a) { for (int l = 0; l < 16; l++) a.f[l] = elu_scalar(a.f[l]); return a; }
-static inline kv_g16 g16_sub(kv_g16 a, kv_g16 b) { for (int l = 0; l < 16; l++) a.f[l] -= b.f[l]; return a; }
-static inline kv_g16 g16_elu_grad(kv_g16 d, kv_g16 y)
-{
-    for (int l = 0; l < 16; l++) d.f[l] = y.f[l] > 0.0f ? d.f[l] : d.f[l] * (y.f[l] + 1.0f);
-    return d;
-}
-
-typedef struct {
-    double d[16];
-} kvd_g16;
-
-static inline kvd_g16 gd16_zero(void) { kvd_g16 v = {{0}}; return v; }
-static inline void gd16_store(double *p, kvd_g16 v) { memcpy(p, v.d, sizeof v.d); }
-static inline kvd_g16 gd16_addf(kvd_g16 a, kv_g16 x) { for (int l = 0; l < 16; l++) a.d[l] += (double)x.f[l]; return a; }
-static inline kvd_g16 gd16_fmaff(kvd_g16 a, kv_g16 x, kv_g16 y)
-{
-    for (int l = 0; l < 16; l++) a.d[l] += (double)x.f[l] * (double)y.f[l];
-    return a;
-}
-static inline kvd_g16 gd16_sqdev(kvd_g16 a, kv_g16 x, kvd_g16 m)
-{
-    for (int l = 0; l < 16; l++) {
-        double t = (double)x.f[l] - m.d[l];
-        a.d[l] += t * t;
-    }
-    return a;
-}
-static inline kvd_g16 gd16_scale(kvd_g16 a, double s) { for (int l = 0; l < 16; l++) a.d[l] *= s; return a; }
-
 #define KVB 16
-#define kv kv_g16
+#define kv struct pv16
+#define kvd struct pvd16
+#define KW g16
+#define KWD gd16
 #define KN(n) n##_g16
-#define kv_zero g16_zero
-#define kv_load g16_load
-#define kv_store g16_store
-#define kv_bcast g16_bcast
-#define kv_fma g16_fma
-#define kv_add g16_add
-#define kv_mul g16_mul
-#define kv_elu g16_elu
-#define kv_sub g16_sub
-#define kv_elu_grad g16_elu_grad
-#define kvd kvd_g16
-#define kvd_zero gd16_zero
-#define kvd_store gd16_store
-#define kvd_addf gd16_addf
-#define kvd_fmaff gd16_fmaff
-#define kvd_sqdev gd16_sqdev
-#define kvd_scale gd16_scale
 #include "nn/kern_avx512_tiles.h"
 #include "nn/kern_tmpl.h"
 

@@ -29,7 +29,11 @@
  */
 
 #define KI static inline __attribute__((always_inline))
+#if defined(__SANITIZE_ADDRESS__)  /* sanitizer builds check logic, not speed: unrolled tiles build slowly */
+#define KUNROLL
+#else
 #define KUNROLL _Pragma("GCC unroll 32")
+#endif
 
 /* ------------------------------------------------------------ depthwise */
 
