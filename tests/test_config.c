@@ -375,6 +375,16 @@ static void test_files_and_sets(void)
               strcmp(err.file, "--set") == 0 && strcmp(err.key, "model.core.random") == 0,
           "random core with a checkpoint names the --set: %s", nsid_err_str(&err, s, sizeof s));
 
+    /* The whole sequence of a stage's main. */
+    snprintf(path, sizeof path, "%s/test_config_tmp.yaml", bin ? bin : ".");
+    const char *sets[] = {"model.core.checkpoint=", "model.core.random=true", "train.seed=4"};
+    CHECK(nsid_config_load(&c, path, sets, 3, &err) == 0 && c.train.lr == 0.002 && c.train.seed == 4 &&
+          c.model.core.random, "load = defaults + file + sets + validate: %s", err.msg);
+    CHECK(nsid_config_load(&c, path, sets, 1, &err) < 0 && strcmp(err.key, "train.detach_core") == 0,
+          "load validates: %s", err.msg);
+    CHECK(nsid_config_load(&c, NULL, NULL, 0, &err) == 0 && c.train.lr == 0.005, "load without a file");
+    remove(path);
+
     snprintf(path, sizeof path, "%s/does_not_exist.yaml", bin ? bin : ".");
     CHECK(nsid_config_parse_file(&c, path, &err) == NSID_EIO && strcmp(err.file, path) == 0 &&
           strstr(err.msg, "cannot open"), "missing file names the path: %s", nsid_err_str(&err, s, sizeof s));

@@ -806,6 +806,16 @@ int nsid_config_validate(const struct nsid_config *c, struct nsid_err *err)
     return 0;
 }
 
+int nsid_config_load(struct nsid_config *c, const char *path, const char *const *sets, int n_sets,
+                     struct nsid_err *err)
+{
+    nsid_config_init(c);
+    if (path && nsid_config_parse_file(c, path, err) < 0) return err && err->code < 0 ? err->code : NSID_EINVAL;
+    for (int i = 0; i < n_sets; i++)
+        if (nsid_config_set(c, sets[i], err) < 0) return NSID_EINVAL;
+    return nsid_config_validate(c, err);
+}
+
 /* ---- canonical JSON ------------------------------------------------------------------ */
 
 struct out {

@@ -185,6 +185,13 @@ int nsid_config_set(struct nsid_config *c, const char *assignment, struct nsid_e
 int nsid_config_set_value(struct nsid_config *c, const char *key, const char *value, bool quoted,
                           const char *file, int line, struct nsid_err *err);
 
+/*
+ * What a stage's main does: defaults, then the file (if path is not NULL), then each
+ * "key=value" of sets in order, then nsid_config_validate. Stops at the first error.
+ */
+int nsid_config_load(struct nsid_config *c, const char *path, const char *const *sets, int n_sets,
+                     struct nsid_err *err);
+
 /* Cross-key checks (a frozen core needs weights or random: true, ...); see config.c. */
 int nsid_config_validate(const struct nsid_config *c, struct nsid_err *err);
 
