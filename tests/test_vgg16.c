@@ -226,7 +226,7 @@ static void test_bad_files(const char *dir)
     char path[512];
     snprintf(path, sizeof path, "%s/bad_shape.h5", dir);
     hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    static float zeros[128 * 128 * 9];
+    static float zeros[128 * 64 * 25];
     hsize_t d0[4] = {64, 3, 3, 3}, b0[1] = {64}, d2[4] = {64, 64, 3, 3}, d5[4] = {128, 64, 5, 5}, b5[1] = {128};
     H5LTmake_dataset_float(h, "features.0.weight", 4, d0, zeros);
     H5LTmake_dataset_float(h, "features.0.bias", 1, b0, zeros);
