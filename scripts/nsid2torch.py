@@ -224,9 +224,9 @@ def main(argv=None):
 
     try:
         if args.to_torch:
+            state, arch, aliases, _ = read_checkpoint(args.input)
             import torch
 
-            state, arch, aliases, _ = read_checkpoint(args.input)
             names = rename(state)
             state = collections.OrderedDict((names[n], state[n]) for n in state if n in names)
             aliases = {names[a]: names[t] for a, t in aliases.items() if a in names and t in names}
