@@ -64,11 +64,6 @@ int nsid__gaussian_init(struct nsid_readout *r, struct nsid_params *ps, const ch
                                &r->source_grid, NULL, err);
         if (rc < 0) return rc;
     }
-    if (r->shared) {
-        rc = nsid__readout_add(ps, prefix, "feature_sharing_index", NSID_PARAM_BUFFER, 1, (int[]){N},
-                               &r->sharing_index, NULL, err);
-        if (rc < 0) return rc;
-    }
     return gmp ? init_predictor(r, ps, prefix, err) : 0;
 }
 
