@@ -56,10 +56,20 @@ static inline int cell_of(float p, int n)
     return (int)floorf(i);
 }
 
-/* Signature of a readout's latest forward: cells on every level, clamp regions. */
+/*
+ * Signature of a readout's latest forward: cells on every level, clamp
+ * regions, and the signs of the L1-penalised values (|.| has a kink at 0).
+ */
 static inline uint64_t readout_signature(const struct nsid_readout *r, uint64_t h)
 {
     int B = r->last_B, N = r->N;
+    if (r->owner == r) {
+        size_t nf = (size_t)r->C * (r->shared ? r->n_ids : N) *
+                    (r->kind == NSID_READOUT_POINTPOOLED ? r->cfg.pool_steps + 1 : 1);
+        for (size_t k = 0; k < nf; k++) h = sig_mix(h, r->features[k] > 0.0f);
+    }
+    if (r->shared)
+        for (int n = 0; n < N; n++) h = sig_mix(h, r->scales[n] > 0.0f);
     for (int k = 0; k < B * N; k++) {
         for (int d = 0; d < 2; d++) {
             if (r->kind == NSID_READOUT_GAUSSIAN) {
