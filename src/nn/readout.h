@@ -59,6 +59,7 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "base/rng.h"
+#include "nn/gridsample.h"
 #include "nn/params.h"
 #include "nn/shifter.h"
 
@@ -127,6 +128,8 @@ struct nsid_readout {
     float *pre;                  /* (B,N,2) Gaussian S z + mu before the clamp */
     float *pos;                  /* (B,N,2) sampling positions (after clamp and shift) */
     float *mu_cur, *dmu_cur;     /* (N,2) Gaussian mean of the latest forward, its gradient */
+    float *dpos;                 /* (N,2) position gradients of one image (scratch) */
+    struct nsid_bilinear *bl;    /* (N) bilinear set-up of one image's positions (scratch) */
     float *weff, *dweff;         /* effective features (Gaussian (C,N), factorized (N,C)) and
                                     their gradient, when shared */
     float *t;                    /* factorized (B*C, N): sum_hw x u (forward), then its gradient */
@@ -148,7 +151,8 @@ void nsid_readout_config_default(struct nsid_readout_config *cfg, int kind);
  * divide by the largest |value| over both columns). match_ids (N) are the
  * multi_match_ids (required with share_features); share_owner is the first
  * scan's readout when sharing (NULL for the first scan itself), and must have
- * the same kind, C and set of match ids. r must not move after init. Small
+ * the same kind, C and set of match ids, and must outlive r (a non-owner reads
+ * and writes the owner's _features and its gradient). r must not move after init. Small
  * allocations only (O(N)); on failure everything taken is released.
  */
 int nsid_readout_init(struct nsid_readout *r, const struct nsid_readout_config *cfg,
