@@ -5,6 +5,8 @@
  *   layer1..:  depth_separable: conv 1x1 -> depthwise Kh x Kh (pad Kh/2) -> conv 1x1
  *              otherwise:       conv Kh x Kh (pad Kh/2)
  *              -> BN -> ELU
+ * Hidden padding Kh/2 is neuralpredictors' ((Kh-1)*dilation+1)//2: 'same' for odd Kh; an
+ * even Kh grows the map by one pixel per layer, as in PyTorch.
  * No biases; BatchNorm2d(C, momentum, eps 1e-5, affine); ELU after every layer
  * including the last. The output is the last layer's (N, C, OH, OW); the paper's
  * configuration (nsid_core_config_default) maps a 36x64 image to (N,64,22,50) with
@@ -122,7 +124,8 @@ void nsid_core_config_default(struct nsid_core_config *cfg);
  * Validate cfg for an in_h x in_w input, compute the shapes and register every
  * tensor in ps under "<prefix>.<state_dict name>" (prefix "" or NULL: no prefix).
  * On error (a bad config value or input size, named with its key and value; a
- * table error) returns < 0 with err set; c is then zeroed. No large allocation.
+ * table error) returns < 0 with err set; c is then zeroed, and the table, which may
+ * hold some of the core's entries, is to be discarded. No large allocation.
  */
 int nsid_core_init(struct nsid_core *c, const struct nsid_core_config *cfg, int in_h, int in_w,
                    struct nsid_params *ps, const char *prefix, struct nsid_err *err);
