@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Write tests/fixtures/layers_ref.h5: PyTorch reference values for the plain layers.
+"""Write tests/fixtures/layers_ref.h5 (the plain layers) and core_ref.h5 (a small SE2d core):
+PyTorch reference values for nsid's layers.
 
 Run by a developer where torch and h5py are installed (Debian: python3-torch,
 python3-h5py), never by CI:
@@ -9,7 +10,11 @@ python3-h5py), never by CI:
 Every group holds the inputs, the parameters, a fixed upstream gradient `gy`, the
 forward output `y` and the gradients of sum(y * gy) from autograd, all float32 in
 PyTorch's shapes (row-major). tests/test_layers_ref.c compares nsid's layers with
-them (tolerance abs 1e-5 + rel 1e-4).
+them (tolerance abs 1e-5 + rel 1e-4). core_ref.h5 holds a 3-layer, 4-channel SE2d core
+(5x5 input kernel, 3x3 depth-separable hidden layers, BN momentum 0.9) under its
+state_dict names ('.' -> '/'), its output and gradients in train and eval mode, the
+running statistics after the training forward and the Laplace regulariser;
+tests/test_core_ref.c compares nsid's core with it.
 """
 import os
 import sys
@@ -141,6 +146,112 @@ def adam_case(h5):
     grp.attrs["lr"] = 0.005
 
 
+class DepthSeparableConv2d(torch.nn.Sequential):
+    """neuralpredictors v0.0.3 layers/architectures.py: 1x1 -> depthwise -> 1x1."""
+
+    def __init__(self, ch, k, pad):
+        super().__init__()
+        self.add_module("in_depth_conv", torch.nn.Conv2d(ch, ch, 1, bias=False))
+        self.add_module("spatial_conv", torch.nn.Conv2d(ch, ch, k, padding=pad, groups=ch, bias=False))
+        self.add_module("out_depth_conv", torch.nn.Conv2d(ch, ch, 1, bias=False))
+
+
+class LaplaceFilter(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        lap = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=np.float32)[None, None]
+        self.register_buffer("filter", torch.from_numpy(lap))
+
+
+class Regularizer(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.laplace = LaplaceFilter()
+
+    def forward(self, w):
+        oc, ic, k1, k2 = w.shape
+        w = w.reshape(oc * ic, 1, k1, k2)
+        return F.conv2d(w, self.laplace.filter, padding=1).pow(2).sum() / w.pow(2).sum()
+
+
+class SE2dCore(torch.nn.Module):
+    """The module tree (and so the state_dict names) of neuralpredictors v0.0.3 SE2dCore
+    with bias=False, batch_norm=True, n_se_blocks=0, final_nonlinearity=True."""
+
+    def __init__(self, cin, layers, ch, k0, kh, pad_input, depth_separable, momentum):
+        super().__init__()
+        from collections import OrderedDict
+        self._input_weights_regularizer = Regularizer()
+        self.features = torch.nn.Sequential()
+        self.features.add_module("layer0", torch.nn.Sequential(OrderedDict(
+            conv=torch.nn.Conv2d(cin, ch, k0, padding=k0 // 2 if pad_input else 0, bias=False),
+            norm=torch.nn.BatchNorm2d(ch, momentum=momentum),
+            nonlin=torch.nn.ELU(inplace=True))))
+        for l in range(1, layers):
+            conv = (("ds_conv", DepthSeparableConv2d(ch, kh, kh // 2)) if depth_separable
+                    else ("conv", torch.nn.Conv2d(ch, ch, kh, padding=kh // 2, bias=False)))
+            self.features.add_module("layer%d" % l, torch.nn.Sequential(OrderedDict([
+                conv, ("norm", torch.nn.BatchNorm2d(ch, momentum=momentum)),
+                ("nonlin", torch.nn.ELU(inplace=True))])))
+        for m in self.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.xavier_normal_(m.weight)
+
+    def forward(self, x):
+        return self.features(x)
+
+
+def core_fixture(out):
+    """tests/fixtures/core_ref.h5: a small SE2d core (prefix "core") in train and eval mode."""
+    cfg = dict(cin=1, layers=3, ch=4, k0=5, kh=3, pad_input=False, depth_separable=True, momentum=0.9)
+    core = SE2dCore(**cfg)
+    with torch.no_grad():
+        for name, t in core.named_parameters():
+            if name.endswith("norm.weight"):
+                t.copy_(1.0 + 0.3 * torch.randn_like(t))
+            elif name.endswith("norm.bias"):
+                t.copy_(0.3 * torch.randn_like(t))
+        for name, t in core.named_buffers():
+            if name.endswith("running_mean"):
+                t.copy_(torch.randn_like(t))
+            elif name.endswith("running_var"):
+                t.copy_(0.5 + torch.rand_like(t))
+    state0 = {k: v.clone() for k, v in core.state_dict().items()}
+    x = (255.0 * torch.rand(3, 1, 12, 14)).requires_grad_(True)  # images on the 0..255 scale
+    with h5py.File(out, "w") as h5:
+        h5.attrs["torch_version"] = str(torch.__version__)
+        for k, v in cfg.items():
+            h5.attrs[k] = int(v) if isinstance(v, bool) else v
+        for k, v in state0.items():
+            if not k.endswith("num_batches_tracked"):
+                h5.create_dataset("params/core/" + k.replace(".", "/"), data=f32(v))
+        h5.create_dataset("x", data=f32(x))
+        for mode in ("train", "eval"):
+            core.train(mode == "train")
+            core.zero_grad()
+            x.grad = None
+            y = core(x)
+            if mode == "train":
+                gy = torch.randn_like(y)
+                h5.create_dataset("gy", data=f32(gy))
+            (y * gy).sum().backward()
+            h5.create_dataset(mode + "/y", data=f32(y))
+            h5.create_dataset(mode + "/gx", data=f32(x.grad))
+            for k, p in core.named_parameters():
+                h5.create_dataset(mode + "/grad/core/" + k.replace(".", "/"), data=f32(p.grad))
+            for k, b in core.named_buffers():
+                if "running" in k:
+                    h5.create_dataset(mode + "/buffers/core/" + k.replace(".", "/"), data=f32(b))
+        w0 = core.features.layer0.conv.weight
+        w0.grad = None
+        r = core._input_weights_regularizer(w0)
+        r.backward()
+        h5.create_dataset("reg/value", data=f32(r.reshape(1)))
+        h5.create_dataset("reg/grad", data=f32(w0.grad))
+        h5.attrs["num_batches_tracked"] = int(core.features.layer0.norm.num_batches_tracked)
+    print("wrote", out, os.path.getsize(out), "bytes")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "fixtures", "layers_ref.h5")
@@ -162,6 +273,7 @@ def main():
         l1_case(h5)
         adam_case(h5)
     print("wrote", out, os.path.getsize(out), "bytes")
+    core_fixture(os.path.join(os.path.dirname(out), "core_ref.h5"))
 
 
 if __name__ == "__main__":
