@@ -22,7 +22,7 @@
  *     nsid_readout_config_default(&cfg, NSID_READOUT_GAUSSIAN);       // the paper's configuration
  *     nsid_readout_init(&ro, &cfg, C, H, W, N, coords, NULL, NULL, &ps, "readout.20457-5-9-0", &err);
  *     nsid_params_alloc(&ps, &err);
- *     nsid_readout_reset_parameters(&ro, &init_rng);                  // also fills the buffers
+ *     nsid_readout_reset_parameters(&ro, &init_rng);                  // also fills source_grid
  *     nsid_readout_set_bias(&ro, mean_of_first_batch);
  *     nsid_readout_bind_state(&ro, &arena, B, &err);                   // measuring, then real
  *     nsid_readout_forward(&ro, feat, B, true, &sample_rng, NULL, NULL);   // ro.out (B,N)
@@ -162,7 +162,7 @@ int nsid_readout_init(struct nsid_readout *r, const struct nsid_readout_config *
 
 /*
  * After nsid_params_alloc: initialise as PyTorch does and fill the buffers
- * (nsid_readout_fill_buffers). Draw order:
+ * (source_grid, nsid_readout_fill_buffers). Draw order:
  *   Gaussian:     _mu U(-init_mu_range, .) (free only, row-major); sigma U(-init_sigma, .);
  *                 _features N(0, init_noise^2) (owner only); predictor layers in order: weight
  *                 (a single Linear: init_transform_scale * orthogonal from 4 normals, QR with
