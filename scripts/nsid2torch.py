@@ -61,13 +61,41 @@ def _shared_aliases(state):
     return alias
 
 
-def _write_dataset(f, path, a):
-    if a.ndim == 0:
-        f.create_dataset(path, data=a)
-    elif a.dtype == np.float32:
-        f.create_dataset(path, data=a, chunks=a.shape, fletcher32=True)
+def h5_create(path):
+    """A new HDF5 file in the 1.10 format (one-chunk datasets need no B-tree, files
+    ~4x smaller) whose objects carry no timestamps: the same content, the same bytes."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_V110, h5py.h5f.LIBVER_LATEST)
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    return h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fapl=fapl, fcpl=fcpl))
+
+
+def h5_group(f, path):
+    """The group at path, creating missing ones without timestamps."""
+    g = f
+    for part in [p for p in path.split("/") if p]:
+        if part not in g:
+            gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+            gcpl.set_obj_track_times(False)
+            h5py.h5g.create(g.id, part.encode(), gcpl=gcpl)
+        g = g[part]
+    return g
+
+
+def h5_put(f, path, a, checksum=False):
+    """A dataset at path (parents created), no timestamp; checksum: one chunk with Fletcher-32."""
+    parent, _, name = path.strip("/").rpartition("/")
+    g = h5_group(f, parent)
+    a = np.asarray(a)
+    if checksum and a.ndim > 0:
+        g.create_dataset(name, data=a, chunks=a.shape, fletcher32=True, track_times=False)
     else:
-        f.create_dataset(path, data=a)
+        g.create_dataset(name, data=a, track_times=False)
+
+
+def _write_dataset(f, path, a):
+    h5_put(f, path, a, checksum=a.dtype == np.float32)
 
 
 def write_checkpoint(path, state, arch="{}", optimizer=None, aliases=None):
@@ -83,8 +111,7 @@ def write_checkpoint(path, state, arch="{}", optimizer=None, aliases=None):
         aliases = _shared_aliases(state)
     tmp = f"{path}.tmp{os.getpid()}"
     try:
-        # The HDF5 1.10 format: one-chunk datasets need no B-tree (files ~4x smaller).
-        with h5py.File(tmp, "w", libver=("v110", "latest")) as f:
+        with h5_create(tmp) as f:
             f.attrs["magic"] = np.bytes_(MAGIC)
             f.attrs["format_version"] = np.int32(VERSION)
             f.attrs["architecture"] = np.bytes_(arch)
@@ -96,9 +123,10 @@ def write_checkpoint(path, state, arch="{}", optimizer=None, aliases=None):
                     continue
                 _write_dataset(f, "/" + name.replace(".", "/"), _as_numpy(t))
             for name, target in aliases.items():
-                f["/" + name.replace(".", "/")] = f["/" + target.replace(".", "/")]
+                parent, _, leaf = name.replace(".", "/").rpartition("/")
+                h5_group(f, parent)[leaf] = f["/" + target.replace(".", "/")]
             if optimizer is not None:
-                g = f.create_group(OPT_GROUP)
+                g = h5_group(f, OPT_GROUP)
                 g.attrs["step"] = np.int64(optimizer["step"])
                 g.attrs["kind"] = np.bytes_("adam")
                 for which in ("m", "v"):

@@ -490,10 +490,14 @@ def run(cfg, scans, batches, model, dtype):
     return rec
 
 
+def _put(g, name, a):
+    nsid2torch.h5_put(g, name, a)  # no timestamps: reruns give the same bytes
+
+
 def write_ref(path, cfg, scans, batches, rec):
-    with h5py.File(path, "w", libver=("v110", "latest")) as f:
+    with nsid2torch.h5_create(path) as f:
         f.attrs["config"] = np.bytes_(arch_json(cfg, scans))
-        meta = f.create_group("meta")
+        meta = nsid2torch.h5_group(f, "meta")
         for k in ("channels", "layers", "input_kern", "hidden_kern", "height", "width", "steps"):
             meta.attrs[k] = np.int64(cfg[k])
         for k in ("momentum", "gamma_input", "gamma_readout", "lr"):
@@ -506,25 +510,25 @@ def write_ref(path, cfg, scans, batches, rec):
         meta.attrs["pool_kern"] = np.int64(cfg.get("pool_kern", 0))
         meta.attrs["n_scans"] = np.int64(len(scans))
         for i, s in enumerate(scans):
-            g = f.create_group(f"scan{i}")
+            g = nsid2torch.h5_group(f, f"scan{i}")
             g.attrs["key"] = np.bytes_(s["key"])
             g.attrs["n_trials"] = np.int64(s["n_trials"])
-            g["coords"] = s["coords"]
-            g["match_ids"] = s["match_ids"]
+            _put(g, "coords", s["coords"])
+            _put(g, "match_ids", s["match_ids"])
         for t, row in enumerate(batches):
             for i, (x, r, z) in enumerate(row):
-                g = f.create_group(f"step{t}/scan{i}")
-                g["x"], g["y"], g["z"] = x, r, z
+                g = nsid2torch.h5_group(f, f"step{t}/scan{i}")
+                _put(g, "x", x), _put(g, "y", r), _put(g, "z", z)
                 st = rec["steps"][t][i]
-                g["out"] = st["out"].astype(np.float32)
+                _put(g, "out", st["out"].astype(np.float32))
                 for k in ("loss", "poisson", "core_reg", "readout_reg"):
-                    g[k] = np.float64(st[k])
+                    _put(g, k, np.float64(st[k]))
         for n, a in rec["grad"].items():
-            f["grad/" + n.replace(".", "/")] = a.astype(np.float32)
+            _put(f, "grad/" + n.replace(".", "/"), a.astype(np.float32))
         for n, a in rec["bn"].items():
-            f["bn/" + n.replace(".", "/")] = a.astype(np.int64 if "num_batches" in n else np.float32)
+            _put(f, "bn/" + n.replace(".", "/"), a.astype(np.int64 if "num_batches" in n else np.float32))
         for i, e in enumerate(rec["eval"]):
-            f[f"eval/scan{i}/out"] = e.astype(np.float32)
+            _put(f, f"eval/scan{i}/out", e.astype(np.float32))
 
 
 def generate(name, outdir):

@@ -33,6 +33,7 @@
 #include "base/alloc.h"
 #include "base/rng.h"
 #include "check.h"
+#include "data/scan.h"
 #include "nn/model.h"
 
 #define ABS_TOL 1e-5
@@ -731,6 +732,75 @@ static void test_bad_config(void)
     nsid_model_free(&m);
 }
 
+/* The paper's model (PAPER.md §1.2, §2.6), built from scans as the data module loads them. */
+static void test_paper_config(void)
+{
+    struct nsid_err err = {0};
+    struct nsid_scan scan[2];
+    struct nsid_model_scan sc[2];
+    static const int N[2] = {50, 30};
+    double *xyz[2];
+    struct nsid_rng r;
+    nsid_rng_init(&r, 1, 9);
+    for (int s = 0; s < 2; s++) {
+        nsid_scan_init(&scan[s]);
+        snprintf(scan[s].data_key, sizeof scan[s].data_key, "2256%d-2-12-0", s);
+        scan[s].n_trials = 5993;
+        scan[s].n_neurons = N[s];
+        scan[s].channels = 1, scan[s].height = 36, scan[s].width = 64;
+        xyz[s] = malloc(sizeof(double) * 3 * (size_t)N[s]);
+        for (int i = 0; i < 3 * N[s]; i++) xyz[s][i] = nsid_rng_uniform_range(&r, -500, 500);
+        scan[s].cell_motor_coordinates = xyz[s];
+        nsid_model_scan_from(&sc[s], &scan[s]);
+    }
+    struct nsid_model_config cfg;
+    nsid_model_config_default(&cfg);
+    struct nsid_model m;
+    int rc = nsid_model_init(&m, &cfg, sc, 2, &err);
+    CHECK(rc == 0, "the paper's model: %s: %s", err.key, err.msg);
+    if (rc < 0) goto out;
+    size_t core = 0, ro = 0;
+    for (int i = 0; i < m.ps.n; i++) {
+        const struct nsid_param *p = &m.ps.p[i];
+        if (p->kind != NSID_PARAM_WEIGHT) continue;
+        if (strncmp(p->name, "core.", 5) == 0) core += p->numel;
+        else ro += p->numel;
+    }
+    CHECK(core == 71936, "core: 71,936 trainable parameters (PAPER.md 1.2), got %zu", core);
+    CHECK(ro == 69 * 80 + 6 * 2, "Gaussian readouts: 69 per neuron + 6 per scan (PAPER.md 2.6), got %zu", ro);
+    const struct nsid_param *sp = nsid_params_find(&m.ps, "core.features.layer1.ds_conv.spatial_conv.weight");
+    CHECK(sp && sp->ndim == 4 && sp->shape[0] == 64 && sp->shape[1] == 1 && sp->shape[2] == 13,
+          "state_dict name and shape of the depthwise conv");
+    CHECK(m.core.out_h == 22 && m.core.out_w == 50 && m.core.out_c == 64, "core output 64 x 22 x 50");
+    rc = nsid_model_alloc_state(&m, 2, &err);
+    CHECK(rc == 0, "arena for B = 2: %s", err.msg);
+    if (rc == 0) {
+        float *x = malloc(sizeof(float) * 2 * 36 * 64), y[2 * 50];
+        for (int i = 0; i < 2 * 36 * 64; i++) x[i] = (float)(255.0 * nsid_rng_uniform(&r));
+        for (int i = 0; i < 100; i++) y[i] = (float)nsid_rng_uniform(&r);
+        struct nsid_model_batch b = {.scan = 0, .B = 2, .images = x, .responses = y};
+        struct nsid_rng sample;
+        nsid_rng_init(&sample, 1, NSID_STREAM_SAMPLE);
+        nsid_model_zero_grad(&m);
+        double L = nsid_model_train_batch(&m, &b, &sample);
+        CHECK(isfinite(L) && L > 0, "a training step of the paper's model gives a finite loss (%g)", L);
+        CHECK(m.loss.scale == sqrt(5993.0 / 2.0), "loss scale sqrt(N_total / B)");
+        nsid_model_predict(&m, &b);
+        bool pos = true;
+        for (int i = 0; i < 100; i++) pos &= m.out[i] > 0 && isfinite(m.out[i]);
+        CHECK(pos, "predictions ELU + 1 are positive");
+        printf("paper model: arena %zu bytes for B = 2, %zu weights\n", m.arena.cap, m.ps.n_weights);
+        free(x);
+    }
+    nsid_model_free(&m);
+out:
+    for (int s = 0; s < 2; s++) {
+        scan[s].cell_motor_coordinates = NULL;
+        nsid_scan_free(&scan[s]);
+        free(xyz[s]);
+    }
+}
+
 /* ------------------------------------------------------------------- export */
 
 /* Checkpoints and inputs/outputs of the C model for tests/test_nsid2torch.sh. */
@@ -858,6 +928,7 @@ int main(int argc, char **argv)
     fd_check("gaussian cortex, frozen core", NSID_READOUT_GAUSSIAN, false, true, false, true);
     test_checkpoint_and_determinism();
     test_bad_config();
+    test_paper_config();
     cleanup();
     return check_summary("model");
 }

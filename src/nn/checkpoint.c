@@ -135,12 +135,33 @@ static int write_int_attr(hid_t loc, const char *key, hid_t ftype, hid_t mtype, 
 }
 
 /*
- * One dataset: float32 chunked with Fletcher-32 (ndim > 0), or int64; a
- * scalar (ndim 0) is contiguous (HDF5 cannot chunk it).
+ * Create the groups above path ("/a/b/c" -> /a, /a/b) that do not exist yet,
+ * without timestamps (gcpl), so the same model gives the same bytes.
  */
-static int write_dataset(hid_t fid, hid_t lcpl, const char *path, enum elt elt, int ndim,
+static int make_parents(hid_t fid, hid_t gcpl, const char *path)
+{
+    char buf[PATH_MAX_];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *q = buf + 1; (q = strchr(q, '/')); q++) {
+        *q = '\0';
+        if (H5Lexists(fid, buf, H5P_DEFAULT) <= 0) {
+            hid_t g = H5Gcreate2(fid, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+            if (g < 0) return -1;
+            H5Gclose(g);
+        }
+        *q = '/';
+    }
+    return 0;
+}
+
+/*
+ * One dataset: float32 chunked with Fletcher-32 (ndim > 0), or int64; a
+ * scalar (ndim 0) is contiguous (HDF5 cannot chunk it). No timestamps.
+ */
+static int write_dataset(hid_t fid, hid_t gcpl, const char *path, enum elt elt, int ndim,
                          const int64_t *shape, const void *data)
 {
+    if (make_parents(fid, gcpl, path) < 0) return -1;
     bool is_float = elt == ELT_F32;
     hsize_t dims[NSID_PARAM_MAXDIM], chunk[NSID_PARAM_MAXDIM];
     size_t numel = 1;
@@ -150,6 +171,7 @@ static int write_dataset(hid_t fid, hid_t lcpl, const char *path, enum elt elt, 
     }
     hid_t space = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
     if (ndim && is_float) {
         /* A chunk must stay below 4 GiB: halve the leading dimension until it does. */
         while (numel / dims[0] * chunk[0] * 4 > ((size_t)1 << 30) && chunk[0] > 1) chunk[0] = (chunk[0] + 1) / 2;
@@ -164,7 +186,7 @@ static int write_dataset(hid_t fid, hid_t lcpl, const char *path, enum elt elt, 
         for (size_t i = 0; conv && i < numel; i++) conv[i] = (int64_t)((const float *)data)[i];
         data = conv;
     }
-    hid_t d = data ? H5Dcreate2(fid, path, ftype, space, lcpl, dcpl, H5P_DEFAULT) : -1;
+    hid_t d = data ? H5Dcreate2(fid, path, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT) : -1;
     herr_t rc = d < 0 ? -1 : H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     if (d >= 0) H5Dclose(d);
     nsid_free(conv);
@@ -203,30 +225,31 @@ static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt,
         write_string_attr(fid, "architecture", ck->arch ? ck->arch : "{}") < 0 ||
         write_int_attr(fid, "n_entries", H5T_STD_I64LE, H5T_NATIVE_INT64, &n_entries) < 0)
         return -1;
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(gcpl, 0);
     int rc = 0;
     for (int i = 0; i < ps->n && !rc; i++) {
         const struct nsid_param *p = &ps->p[i];
         *what = p->name;
         name_to_path(path, "/", p->name);
-        rc = write_dataset(fid, lcpl, path, param_elt(p->name), p->ndim, p->shape, nsid_params_data(ps, p));
+        rc = write_dataset(fid, gcpl, path, param_elt(p->name), p->ndim, p->shape, nsid_params_data(ps, p));
     }
     for (int i = 0; i < ck->n_ints && !rc; i++) {
         const struct nsid_checkpoint_i64 *e = &ck->ints[i];
         *what = e->name;
         name_to_path(path, "/", e->name);
-        rc = write_dataset(fid, lcpl, path, ELT_I64, e->ndim, &e->len, e->data);
+        rc = write_dataset(fid, gcpl, path, ELT_I64, e->ndim, &e->len, e->data);
     }
     for (int i = 0; i < ck->n_aliases && !rc; i++) {
         *what = ck->aliases[i].name;
         name_to_path(path, "/", ck->aliases[i].name);
         name_to_path(tpath, "/", ck->aliases[i].target);
-        rc = H5Lcreate_hard(fid, tpath, fid, path, lcpl, H5P_DEFAULT) < 0 ? -1 : 0;
+        rc = make_parents(fid, gcpl, path);
+        if (!rc) rc = H5Lcreate_hard(fid, tpath, fid, path, H5P_DEFAULT, H5P_DEFAULT) < 0 ? -1 : 0;
     }
     if (with_opt && !rc) {
         *what = NSID_CHECKPOINT_OPT_GROUP;
-        hid_t g = H5Gcreate2(fid, "/" NSID_CHECKPOINT_OPT_GROUP, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g = H5Gcreate2(fid, "/" NSID_CHECKPOINT_OPT_GROUP, H5P_DEFAULT, gcpl, H5P_DEFAULT);
         rc = g < 0 ? -1 : 0;
         if (!rc) rc = write_int_attr(g, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &ps->adam_t);
         if (!rc) rc = write_string_attr(g, "kind", "adam");
@@ -236,12 +259,12 @@ static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt,
             if (p->kind != NSID_PARAM_WEIGHT) continue;
             *what = p->name;
             name_to_path(path, "/" NSID_CHECKPOINT_OPT_GROUP "/m/", p->name);
-            rc = write_dataset(fid, lcpl, path, ELT_F32, p->ndim, p->shape, ps->m + p->offset);
+            rc = write_dataset(fid, gcpl, path, ELT_F32, p->ndim, p->shape, ps->m + p->offset);
             name_to_path(path, "/" NSID_CHECKPOINT_OPT_GROUP "/v/", p->name);
-            if (!rc) rc = write_dataset(fid, lcpl, path, ELT_F32, p->ndim, p->shape, ps->v + p->offset);
+            if (!rc) rc = write_dataset(fid, gcpl, path, ELT_F32, p->ndim, p->shape, ps->v + p->offset);
         }
     }
-    H5Pclose(lcpl);
+    H5Pclose(gcpl);
     return rc;
 }
 
@@ -270,7 +293,10 @@ int nsid_checkpoint_save(const struct nsid_checkpoint *ck, const char *path, boo
     /* The HDF5 1.10 format: a one-chunk dataset needs no B-tree (files ~4x smaller). */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
-    hid_t fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_obj_track_times(fcpl, 0); /* the root group: no timestamp either */
+    hid_t fid = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fcpl);
     H5Pclose(fapl);
     if (fid < 0) {
         rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot create checkpoint file: %s", h5_msg(h5));

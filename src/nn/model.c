@@ -48,7 +48,9 @@ static int check_scans(const struct nsid_model_config *cfg, const struct nsid_mo
         const char *k = sc[s].data_key;
         char where[32];
         snprintf(where, sizeof where, "scan %d", s);
-        if (!k || !k[0] || strlen(k) >= NSID_MODEL_KEY_MAX || strpbrk(k, "./\"\\"))
+        bool printable = k != NULL;
+        for (const char *c = k; printable && *c; c++) printable = (unsigned char)*c >= 0x20;
+        if (!printable || !k[0] || strlen(k) >= NSID_MODEL_KEY_MAX || strpbrk(k, "./\"\\"))
             return nsid_err_set(err, NSID_EINVAL, where, 0, "data_key",
                                 "'%s' must be 1..%d characters without '.', '/', '\"' or '\\\\'",
                                 k ? k : "(null)", NSID_MODEL_KEY_MAX - 1);
