@@ -11,6 +11,8 @@
 #include "base/alloc.h"
 #include "exp/store.h"
 
+#define DNAN ((double)NAN)
+
 /* ---------------------------------------------------------------- setup */
 
 /* Group id of every test trial of view v (file order), from the repeats of the scan's test tier. */
@@ -106,7 +108,7 @@ static double mean(const double *x, int64_t n)
 {
     double s = 0.0;
     for (int64_t i = 0; i < n; i++) s += x[i];
-    return n ? s / (double)n : NAN;
+    return n ? s / (double)n : DNAN;
 }
 
 double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_net *net, double *per_scan)
@@ -118,8 +120,8 @@ double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_net *net, doub
         int64_t N = ev->views[s].n_neurons;
         struct nsid_metric_data d = {.target = ev->target, .pred = ev->pred, .n_trials = T, .n_neurons = N};
         if (nsid_metric_corr(ev->corr, &d, NULL) < 0) { /* only on an empty tier: score undefined */
-            if (per_scan) per_scan[s] = NAN;
-            return NAN;
+            if (per_scan) per_scan[s] = DNAN;
+            return DNAN;
         }
         double ssum = 0.0;
         for (int64_t n = 0; n < N; n++) ssum += ev->corr[n];
@@ -127,17 +129,10 @@ double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_net *net, doub
         sum += ssum;
         count += N;
     }
-    return count ? sum / (double)count : NAN;
+    return count ? sum / (double)count : DNAN;
 }
 
 /* ---------------------------------------------------------------- full evaluation */
-
-static double *dup_d(const double *x, size_t n, struct nsid_err *err)
-{
-    double *p = NSID_ALLOC((n ? n : 1) * sizeof *p, err);
-    if (p && n) memcpy(p, x, n * sizeof *p);
-    return p;
-}
 
 /* A ground-truth array of the scan, or NULL; a wrong shape is an error naming it. */
 static int gt_array(const struct nsid_scan *sc, const char *name, int64_t rows, int64_t cols,
@@ -270,7 +265,7 @@ static int eval_test(struct nsid_evaluator *ev, struct nsid_net *net, int s, str
         nsid_free(r->fev);
         nsid_free(r->feve);
         r->oracle = r->fev = r->feve = NULL;
-        r->mean_oracle = r->fraction_oracle = r->mean_feve = r->mean_fev = NAN;
+        r->mean_oracle = r->fraction_oracle = r->mean_feve = r->mean_fev = DNAN;
     }
     return 0;
 }
@@ -282,7 +277,7 @@ static int eval_scan(struct nsid_evaluator *ev, struct nsid_net *net, int s, str
     snprintf(r->key, sizeof r->key, "%s", nsid_net_scan_key(net, s));
     int64_t N = v->n_neurons;
     r->n_neurons = N;
-    r->mean_gt = NAN;
+    r->mean_gt = DNAN;
     if (v->scan->unit_ids) {
         if (!(r->unit_id = NSID_ALLOC((size_t)N * sizeof(int64_t), err))) return NSID_ENOMEM;
         for (int64_t j = 0; j < N; j++) r->unit_id[j] = v->scan->unit_ids[scan_neuron(v, j)];
@@ -336,9 +331,9 @@ static int pool(struct nsid_eval_result *res, struct nsid_err *err)
     res->mean_val = mean(val, n);
     res->mean_test = mean(test, n);
     res->mean_test_avg = mean(avg, n);
-    res->mean_gt = ngt ? mean(gt, ngt) : NAN;
-    res->rf_dist = dn ? dsum / (double)dn : NAN;
-    res->mean_oracle = res->fraction_oracle = res->mean_fev = res->mean_feve = NAN;
+    res->mean_gt = ngt ? mean(gt, ngt) : DNAN;
+    res->rf_dist = dn ? dsum / (double)dn : DNAN;
+    res->mean_oracle = res->fraction_oracle = res->mean_fev = res->mean_feve = DNAN;
     if (norc) { /* the fraction oracle over the neurons of the scans that have an oracle */
         double *c = avg; /* reuse: test correlations of exactly those neurons */
         int64_t m = 0;

@@ -123,4 +123,34 @@ int nsid_eval_write_predictions(struct nsid_evaluator *ev, const struct nsid_eva
 /* Print a short per-scan and pooled summary. */
 void nsid_eval_print(const struct nsid_eval_result *res, FILE *f);
 
+/* ---- nsid-eval: a checkpoint on its scans, into the run's store ---------------------- */
+
+struct nsid_eval_opts {
+    const char *checkpoint;           /* an nsid-train checkpoint.h5 */
+    const char *const *data;          /* (n_data) the scans of its readouts, any order */
+    int n_data;
+    const char *db;                   /* the run's store (run.db) */
+    const char *predictions;          /* NULL, or an HDF5 file for the test predictions */
+    const char *config;               /* NULL: the configuration stored in the checkpoint */
+    const char *run_id;               /* NULL: the only run of db, else the configuration's id */
+    FILE *summary;                    /* NULL, or where the summary is printed */
+};
+
+struct nsid_eval_outcome {
+    char run_id[65];
+    bool recorded;                    /* the results went into db and the run is 'done' */
+    bool already_done;                /* db said the run was done: nothing recorded */
+    double val_corr, test_corr, fraction_oracle; /* pooled summaries */
+};
+
+/*
+ * What nsid-eval does: rebuild the network of the checkpoint's configuration on the scans
+ * (reordered to the checkpoint's readouts; the neuron selection is the configuration's),
+ * load every tensor strictly (a checkpoint that does not fit the data is an error naming
+ * the tensor and both shapes), evaluate (nsid_eval_full), write the predictions file if
+ * asked, and record metrics and per-neuron rows in db, finishing the run: 'done' is written
+ * in the same, final transaction. A run the db does not know yet is recorded first.
+ */
+int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcome *out, struct nsid_err *err);
+
 #endif

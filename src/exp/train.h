@@ -82,6 +82,7 @@ struct nsid_train_opts {
 struct nsid_train_result {
     char run_id[65];                  /* the run's id */
     int64_t epochs;                   /* epochs trained */
+    int64_t adam_steps;               /* optimiser steps taken (rounds), including before a resume */
     int64_t best_epoch;               /* epoch of the restored best state (0: the initial model) */
     double best_score;                /* its mean validation correlation */
     bool resumed;                     /* continued from a saved state */
