@@ -1,0 +1,699 @@
+/* checkpoint.c - model checkpoints in HDF5 (see checkpoint.h). */
+#include "checkpoint.h"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+
+#define PATH_MAX_ 512   /* HDF5 paths: "/_optimizer/m/" + a state_dict name */
+#define SHAPE_STR 96
+
+/* ---------------------------------------------------------------- helpers */
+
+/* HDF5 prints its error stack by default; we report through nsid_err instead. */
+struct h5quiet {
+    H5E_auto2_t func;
+    void *data;
+};
+
+static void quiet_begin(struct h5quiet *q)
+{
+    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void quiet_end(const struct h5quiet *q)
+{
+    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+}
+
+static herr_t last_error_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    (void)n;
+    char *buf = data, minor[128] = "";
+    H5Eget_msg(e->min_num, NULL, minor, sizeof minor);
+    if (e->desc && e->desc[0]) snprintf(buf, 250, "%.120s (%.120s)", e->desc, minor);
+    return 0;
+}
+
+/* The innermost message on HDF5's error stack ("" if none), for our messages. */
+static const char *h5_msg(char *buf)
+{
+    buf[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, last_error_cb, buf);
+    return buf;
+}
+
+/* "a.b.c" -> "<prefix>a/b/c" (prefix "/" or "/_optimizer/m/"). */
+static void name_to_path(char *path, const char *prefix, const char *name)
+{
+    size_t k = (size_t)snprintf(path, PATH_MAX_, "%s", prefix);
+    for (size_t i = 0; name[i] && k + 1 < PATH_MAX_; i++) path[k++] = name[i] == '.' ? '/' : name[i];
+    path[k] = '\0';
+}
+
+/* "a/b/c" (relative to the root) -> "a.b.c". */
+static void path_to_name(char *name, size_t n, const char *path)
+{
+    size_t k = 0;
+    for (size_t i = 0; path[i] && k + 1 < n; i++) name[k++] = path[i] == '/' ? '.' : path[i];
+    name[k] = '\0';
+}
+
+static const char *fmt_shape(char *buf, int ndim, const int64_t *shape)
+{
+    size_t k = (size_t)snprintf(buf, SHAPE_STR, "(");
+    for (int i = 0; i < ndim && k < SHAPE_STR; i++)
+        k += (size_t)snprintf(buf + k, SHAPE_STR - k, i ? ",%lld" : "%lld", (long long)shape[i]);
+    if (k < SHAPE_STR) snprintf(buf + k, SHAPE_STR - k, ")");
+    return buf;
+}
+
+static bool has_prefix(const char *name, const char *prefix)
+{
+    return !prefix || !prefix[0] || strncmp(name, prefix, strlen(prefix)) == 0;
+}
+
+/* ------------------------------------------------------------------- save */
+
+static int write_string_attr(hid_t loc, const char *key, const char *val)
+{
+    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, strlen(val) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    hid_t a = H5Acreate2(loc, key, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, val);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+    return rc < 0 ? -1 : 0;
+}
+
+static int write_int_attr(hid_t loc, const char *key, hid_t ftype, hid_t mtype, const void *val)
+{
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, key, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, mtype, val);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    return rc < 0 ? -1 : 0;
+}
+
+/*
+ * One dataset: float32 chunked with Fletcher-32 (ndim > 0), or int64; a
+ * scalar (ndim 0) is contiguous (HDF5 cannot chunk it).
+ */
+static int write_dataset(hid_t fid, hid_t lcpl, const char *path, bool is_float, int ndim,
+                         const int64_t *shape, const void *data)
+{
+    hsize_t dims[NSID_PARAM_MAXDIM], chunk[NSID_PARAM_MAXDIM];
+    size_t numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        dims[i] = chunk[i] = (hsize_t)shape[i];
+        numel *= (size_t)shape[i];
+    }
+    hid_t space = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (ndim && is_float) {
+        /* A chunk must stay below 4 GiB: halve the leading dimension until it does. */
+        while (numel / dims[0] * chunk[0] * 4 > ((size_t)1 << 30) && chunk[0] > 1) chunk[0] = (chunk[0] + 1) / 2;
+        H5Pset_chunk(dcpl, ndim, chunk);
+        H5Pset_fletcher32(dcpl);
+    }
+    hid_t ftype = is_float ? H5T_IEEE_F32LE : H5T_STD_I64LE;
+    hid_t mtype = is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT64;
+    hid_t d = H5Dcreate2(fid, path, ftype, space, lcpl, dcpl, H5P_DEFAULT);
+    herr_t rc = d < 0 ? -1 : H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (d >= 0) H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    return rc < 0 ? -1 : 0;
+}
+
+static int check_names(const struct nsid_checkpoint *ck, const char *path, struct nsid_err *err)
+{
+    for (int i = 0; i < ck->ps->n; i++)
+        if (strchr(ck->ps->p[i].name, '/'))
+            return nsid_err_set(err, NSID_EINVAL, path, 0, ck->ps->p[i].name, "a tensor name may not contain '/'");
+    for (int i = 0; i < ck->n_ints; i++)
+        if (strchr(ck->ints[i].name, '/') || ck->ints[i].ndim < 0 || ck->ints[i].ndim > 1 || ck->ints[i].len < 1 ||
+            (ck->ints[i].ndim == 0 && ck->ints[i].len != 1))
+            return nsid_err_set(err, NSID_EINVAL, path, 0, ck->ints[i].name,
+                                "bad int64 entry (ndim %d, len %lld)", ck->ints[i].ndim, (long long)ck->ints[i].len);
+    for (int i = 0; i < ck->n_aliases; i++)
+        if (!nsid_params_find(ck->ps, ck->aliases[i].target) || strchr(ck->aliases[i].name, '/'))
+            return nsid_err_set(err, NSID_EINVAL, path, 0, ck->aliases[i].name,
+                                "alias of '%s', which is not a tensor of the model", ck->aliases[i].target);
+    return 0;
+}
+
+/* Everything of ck into an open, empty file. Returns the failing entry's name via *what. */
+static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt, const char **what)
+{
+    const struct nsid_params *ps = ck->ps;
+    char path[PATH_MAX_], tpath[PATH_MAX_];
+    int32_t version = NSID_CHECKPOINT_VERSION;
+    int64_t n_entries = ps->n + ck->n_ints + ck->n_aliases;
+    *what = "root attributes";
+    if (write_string_attr(fid, "magic", NSID_CHECKPOINT_MAGIC) < 0 ||
+        write_int_attr(fid, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT32, &version) < 0 ||
+        write_string_attr(fid, "architecture", ck->arch ? ck->arch : "{}") < 0 ||
+        write_int_attr(fid, "n_entries", H5T_STD_I64LE, H5T_NATIVE_INT64, &n_entries) < 0)
+        return -1;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    int rc = 0;
+    for (int i = 0; i < ps->n && !rc; i++) {
+        const struct nsid_param *p = &ps->p[i];
+        *what = p->name;
+        name_to_path(path, "/", p->name);
+        rc = write_dataset(fid, lcpl, path, true, p->ndim, p->shape, nsid_params_data(ps, p));
+    }
+    for (int i = 0; i < ck->n_ints && !rc; i++) {
+        const struct nsid_checkpoint_i64 *e = &ck->ints[i];
+        *what = e->name;
+        name_to_path(path, "/", e->name);
+        rc = write_dataset(fid, lcpl, path, false, e->ndim, &e->len, e->data);
+    }
+    for (int i = 0; i < ck->n_aliases && !rc; i++) {
+        *what = ck->aliases[i].name;
+        name_to_path(path, "/", ck->aliases[i].name);
+        name_to_path(tpath, "/", ck->aliases[i].target);
+        rc = H5Lcreate_hard(fid, tpath, fid, path, lcpl, H5P_DEFAULT) < 0 ? -1 : 0;
+    }
+    if (with_opt && !rc) {
+        *what = NSID_CHECKPOINT_OPT_GROUP;
+        hid_t g = H5Gcreate2(fid, "/" NSID_CHECKPOINT_OPT_GROUP, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        rc = g < 0 ? -1 : 0;
+        if (!rc) rc = write_int_attr(g, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &ps->adam_t);
+        if (!rc) rc = write_string_attr(g, "kind", "adam");
+        if (g >= 0) H5Gclose(g);
+        for (int i = 0; i < ps->n && !rc; i++) {
+            const struct nsid_param *p = &ps->p[i];
+            if (p->kind != NSID_PARAM_WEIGHT) continue;
+            *what = p->name;
+            name_to_path(path, "/" NSID_CHECKPOINT_OPT_GROUP "/m/", p->name);
+            rc = write_dataset(fid, lcpl, path, true, p->ndim, p->shape, ps->m + p->offset);
+            name_to_path(path, "/" NSID_CHECKPOINT_OPT_GROUP "/v/", p->name);
+            if (!rc) rc = write_dataset(fid, lcpl, path, true, p->ndim, p->shape, ps->v + p->offset);
+        }
+    }
+    H5Pclose(lcpl);
+    return rc;
+}
+
+/* Push the file's bytes to disk before the rename makes it visible. */
+static int sync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int nsid_checkpoint_save(const struct nsid_checkpoint *ck, const char *path, bool with_optimizer,
+                         struct nsid_err *err)
+{
+    if (!ck || !ck->ps || !ck->ps->w)
+        return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "checkpoint of an unallocated parameter table");
+    if (check_names(ck, path, err) < 0) return err ? err->code : NSID_EINVAL;
+    char tmp[4096], h5[256];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= sizeof tmp)
+        return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
+    struct h5quiet q;
+    quiet_begin(&q);
+    int rc = 0;
+    hid_t fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (fid < 0) {
+        rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot create checkpoint file: %s", h5_msg(h5));
+        goto out;
+    }
+    const char *what = "";
+    if (write_all(ck, fid, with_optimizer, &what) < 0) {
+        rc = nsid_err_set(err, NSID_EIO, tmp, 0, what, "cannot write: %s", h5_msg(h5));
+        H5Fclose(fid);
+        goto out_remove;
+    }
+    if (H5Fclose(fid) < 0) {
+        rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot close (disk full?): %s", h5_msg(h5));
+        goto out_remove;
+    }
+    if (sync_file(tmp) < 0 || rename(tmp, path) < 0) {
+        rc = nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot move %s into place", tmp);
+        goto out_remove;
+    }
+    goto out;
+out_remove:
+    remove(tmp);
+out:
+    quiet_end(&q);
+    return rc;
+}
+
+/* ------------------------------------------------------------------- load */
+
+/* Every dataset link of the file outside /_optimizer, as a state_dict name. */
+struct walk {
+    char (*names)[PATH_MAX_];
+    int n, cap;
+    int bad;          /* a non-dataset object or a soft/external link where a tensor may be */
+    char bad_name[PATH_MAX_];
+};
+
+static herr_t walk_cb(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    struct walk *w = data;
+    if (strncmp(name, NSID_CHECKPOINT_OPT_GROUP, strlen(NSID_CHECKPOINT_OPT_GROUP)) == 0 &&
+        (name[strlen(NSID_CHECKPOINT_OPT_GROUP)] == '\0' || name[strlen(NSID_CHECKPOINT_OPT_GROUP)] == '/'))
+        return 0;
+    if (info->type != H5L_TYPE_HARD) {
+        w->bad = 1;
+        snprintf(w->bad_name, PATH_MAX_, "%s", name);
+        return 0;
+    }
+    hid_t o = H5Oopen(g, name, H5P_DEFAULT);
+    if (o < 0) return -1;
+    H5I_type_t t = H5Iget_type(o);
+    H5Oclose(o);
+    if (t != H5I_DATASET) return 0;
+    if (w->n == w->cap) {
+        int cap = w->cap ? 2 * w->cap : 64;
+        char (*nn)[PATH_MAX_] = NSID_ALLOC(sizeof *nn * (size_t)cap, NULL);
+        if (!nn) return -1;
+        if (w->n) memcpy(nn, w->names, sizeof *nn * (size_t)w->n);
+        nsid_free(w->names);
+        w->names = nn;
+        w->cap = cap;
+    }
+    path_to_name(w->names[w->n++], PATH_MAX_, name);
+    return 0;
+}
+
+static int read_string_attr(hid_t loc, const char *key, char **out)
+{
+    *out = NULL;
+    if (H5Aexists(loc, key) <= 0) return -1;
+    hid_t a = H5Aopen(loc, key, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t t = H5Aget_type(a);
+    int rc = -1;
+    if (H5Tget_class(t) == H5T_STRING) {
+        if (H5Tis_variable_str(t) > 0) {
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            char *v = NULL;
+            if (H5Aread(a, mt, &v) >= 0 && v) {
+                size_t n = strlen(v);
+                *out = NSID_ALLOC(n + 1, NULL);
+                if (*out) memcpy(*out, v, n + 1), rc = 0;
+                H5free_memory(v);
+            }
+            H5Tclose(mt);
+        } else {
+            size_t n = H5Tget_size(t);
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, n + 1);
+            H5Tset_strpad(mt, H5T_STR_NULLTERM);
+            *out = NSID_CALLOC(n + 1, NULL);
+            if (*out && H5Aread(a, mt, *out) >= 0) rc = 0;
+            H5Tclose(mt);
+        }
+    }
+    if (rc < 0) nsid_free(*out), *out = NULL;
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+static int read_i64_attr(hid_t loc, const char *key, int64_t *val)
+{
+    if (H5Aexists(loc, key) <= 0) return -1;
+    hid_t a = H5Aopen(loc, key, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t t = H5Aget_type(a), s = H5Aget_space(a);
+    int rc = -1;
+    if (H5Tget_class(t) == H5T_INTEGER && H5Sget_simple_extent_npoints(s) == 1)
+        rc = H5Aread(a, H5T_NATIVE_INT64, val) < 0 ? -1 : 0;
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+/* Magic, version: the file is an nsid checkpoint this build can read. */
+static int check_header(hid_t fid, const char *path, struct nsid_err *err)
+{
+    char *magic = NULL;
+    int64_t version = 0;
+    if (read_string_attr(fid, "magic", &magic) < 0)
+        return nsid_err_set(err, NSID_EFORMAT, path, 0, "magic",
+                            "not an nsid checkpoint (no string attribute 'magic'; a PyTorch .pt file? "
+                            "convert it with scripts/nsid2torch.py --from-torch)");
+    int bad = strcmp(magic, NSID_CHECKPOINT_MAGIC) != 0;
+    if (bad) nsid_err_set(err, NSID_EFORMAT, path, 0, "magic", "'%.100s', expected '%s'", magic, NSID_CHECKPOINT_MAGIC);
+    nsid_free(magic);
+    if (bad) return NSID_EFORMAT;
+    if (read_i64_attr(fid, "format_version", &version) < 0)
+        return nsid_err_set(err, NSID_EFORMAT, path, 0, "format_version", "missing integer attribute");
+    if (version != NSID_CHECKPOINT_VERSION)
+        return nsid_err_set(err, NSID_EFORMAT, path, 0, "format_version",
+                            "%lld, this build reads version %d (%s)", (long long)version, NSID_CHECKPOINT_VERSION,
+                            version > NSID_CHECKPOINT_VERSION ? "written by a newer nsid" : "an older format");
+    return 0;
+}
+
+/*
+ * Open dataset path, check it holds a float32 (is_float) or integer tensor of
+ * the expected shape. name is the state_dict name for messages.
+ */
+static hid_t open_checked(hid_t fid, const char *dpath, const char *name, bool is_float, int ndim,
+                          const int64_t *shape, const char *file, struct nsid_err *err)
+{
+    char s1[SHAPE_STR], s2[SHAPE_STR];
+    if (H5Lexists(fid, dpath, H5P_DEFAULT) <= 0) {
+        nsid_err_set(err, NSID_ENOTFOUND, file, 0, name, "missing in the checkpoint (model expects shape %s)",
+                     fmt_shape(s1, ndim, shape));
+        return -1;
+    }
+    hid_t d = H5Dopen2(fid, dpath, H5P_DEFAULT);
+    if (d < 0) {
+        nsid_err_set(err, NSID_EFORMAT, file, 0, name, "not a dataset");
+        return -1;
+    }
+    hid_t t = H5Dget_type(d), s = H5Dget_space(d);
+    H5T_class_t cls = H5Tget_class(t);
+    size_t size = H5Tget_size(t);
+    int fnd = H5Sget_simple_extent_ndims(s);
+    hsize_t dims[8] = {0};
+    int64_t fshape[8] = {0};
+    if (fnd >= 0 && fnd <= 8) H5Sget_simple_extent_dims(s, dims, NULL);
+    for (int i = 0; i < fnd && i < 8; i++) fshape[i] = (int64_t)dims[i];
+    H5Sclose(s);
+    H5Tclose(t);
+    int rc = 0;
+    if (is_float && !(cls == H5T_FLOAT && size == 4))
+        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, name, "dtype is %s of %zu bytes, expected float32",
+                          cls == H5T_FLOAT ? "float" : cls == H5T_INTEGER ? "integer" : "non-numeric", size);
+    else if (!is_float && cls != H5T_INTEGER)
+        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, name, "dtype is not an integer, expected int64");
+    else if (fnd < 0 || fnd > 8)
+        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, name, "unreadable dataspace");
+    else {
+        int same = fnd == ndim;
+        for (int i = 0; same && i < ndim; i++) same = fshape[i] == shape[i];
+        if (!same)
+            rc = nsid_err_set(err, NSID_ESHAPE, file, 0, name, "shape %s in the checkpoint, model expects %s",
+                              fmt_shape(s1, fnd, fshape), fmt_shape(s2, ndim, shape));
+    }
+    if (rc < 0) {
+        H5Dclose(d);
+        return -1;
+    }
+    return d;
+}
+
+static int read_tensor(hid_t fid, const char *dpath, const char *name, bool is_float, int ndim,
+                       const int64_t *shape, void *dst, const char *file, struct nsid_err *err)
+{
+    char h5[256];
+    hid_t d = open_checked(fid, dpath, name, is_float, ndim, shape, file, err);
+    if (d < 0) return err ? err->code : NSID_EFORMAT;
+    herr_t rc = H5Dread(d, is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
+    if (rc < 0) h5_msg(h5); /* before H5Dclose clears HDF5's error stack */
+    H5Dclose(d);
+    if (rc < 0)
+        return nsid_err_set(err, NSID_EFORMAT, file, 0, name,
+                            "cannot read the data (checksum mismatch or truncated file): %s", h5);
+    return 0;
+}
+
+/* Scratch copies that a load fills before anything in the model changes. */
+struct scratch {
+    float *w, *buf, *m, *v;
+    int64_t *ints;  /* all int64 entries back to back */
+};
+
+static void scratch_free(struct scratch *s)
+{
+    nsid_free(s->w);
+    nsid_free(s->buf);
+    nsid_free(s->m);
+    nsid_free(s->v);
+    nsid_free(s->ints);
+    memset(s, 0, sizeof *s);
+}
+
+static int scratch_init(struct scratch *s, const struct nsid_checkpoint *ck, bool opt, struct nsid_err *err)
+{
+    const struct nsid_params *ps = ck->ps;
+    size_t nw = (ps->n_weights ? ps->n_weights : 1) * sizeof(float);
+    size_t nb = (ps->n_buffers ? ps->n_buffers : 1) * sizeof(float);
+    size_t ni = 1;
+    for (int i = 0; i < ck->n_ints; i++) ni += (size_t)ck->ints[i].len;
+    memset(s, 0, sizeof *s);
+    s->w = NSID_ALLOC(nw, err);
+    s->buf = NSID_ALLOC(nb, err);
+    s->ints = NSID_CALLOC(ni * sizeof(int64_t), err);
+    if (opt) {
+        s->m = NSID_ALLOC(nw, err);
+        s->v = NSID_ALLOC(nw, err);
+    }
+    if (!s->w || !s->buf || !s->ints || (opt && (!s->m || !s->v))) {
+        scratch_free(s);
+        return NSID_ENOMEM;
+    }
+    memcpy(s->w, ps->w, ps->n_weights * sizeof(float));
+    memcpy(s->buf, ps->buf, ps->n_buffers * sizeof(float));
+    if (opt) {
+        memcpy(s->m, ps->m, ps->n_weights * sizeof(float));
+        memcpy(s->v, ps->v, ps->n_weights * sizeof(float));
+    }
+    return 0;
+}
+
+/* Is name one of the entries the load expects (under the prefix)? */
+static bool is_expected(const struct nsid_checkpoint *ck, const char *name, const char *prefix)
+{
+    if (!has_prefix(name, prefix)) return false;
+    if (nsid_params_find(ck->ps, name)) return true;
+    for (int i = 0; i < ck->n_ints; i++)
+        if (strcmp(ck->ints[i].name, name) == 0) return true;
+    for (int i = 0; i < ck->n_aliases; i++)
+        if (strcmp(ck->aliases[i].name, name) == 0) return true;
+    return false;
+}
+
+/* Float tensors of the table under the prefix into scratch. */
+static int load_tensors(const struct nsid_checkpoint *ck, hid_t fid, const char *prefix, struct scratch *s,
+                        int *n_loaded, const char *file, struct nsid_err *err)
+{
+    const struct nsid_params *ps = ck->ps;
+    char path[PATH_MAX_];
+    for (int i = 0; i < ps->n; i++) {
+        const struct nsid_param *p = &ps->p[i];
+        if (!has_prefix(p->name, prefix)) continue;
+        float *dst = (p->kind == NSID_PARAM_WEIGHT ? s->w : s->buf) + p->offset;
+        name_to_path(path, "/", p->name);
+        int rc = read_tensor(fid, path, p->name, true, p->ndim, p->shape, dst, file, err);
+        if (rc < 0) return rc;
+        (*n_loaded)++;
+    }
+    return 0;
+}
+
+static int load_ints(const struct nsid_checkpoint *ck, hid_t fid, const char *prefix, struct scratch *s,
+                     const char *file, struct nsid_err *err)
+{
+    char path[PATH_MAX_];
+    int64_t *dst = s->ints;
+    for (int i = 0; i < ck->n_ints; i++) {
+        const struct nsid_checkpoint_i64 *e = &ck->ints[i];
+        if (has_prefix(e->name, prefix)) {
+            name_to_path(path, "/", e->name);
+            int rc = read_tensor(fid, path, e->name, false, e->ndim, &e->len, dst, file, err);
+            if (rc < 0) return rc;
+            if (e->fixed && memcmp(dst, e->data, (size_t)e->len * sizeof *dst) != 0)
+                return nsid_err_set(err, NSID_EINVAL, file, 0, e->name,
+                                    "differs from the model's (derived from the scan's metadata: "
+                                    "a checkpoint of other data?)");
+        }
+        dst += e->len;
+    }
+    return 0;
+}
+
+/* Each alias under the prefix must be there with its target's shape and values. */
+static int check_aliases(const struct nsid_checkpoint *ck, hid_t fid, const char *prefix, const struct scratch *s,
+                         const char *file, struct nsid_err *err)
+{
+    char path[PATH_MAX_];
+    for (int i = 0; i < ck->n_aliases; i++) {
+        const struct nsid_checkpoint_alias *a = &ck->aliases[i];
+        const struct nsid_param *t = nsid_params_find(ck->ps, a->target);
+        if (!has_prefix(a->name, prefix) || !has_prefix(a->target, prefix)) continue;
+        float *tmp = NSID_ALLOC(t->numel * sizeof(float), err);
+        if (!tmp) return NSID_ENOMEM;
+        name_to_path(path, "/", a->name);
+        int rc = read_tensor(fid, path, a->name, true, t->ndim, t->shape, tmp, file, err);
+        const float *want = (t->kind == NSID_PARAM_WEIGHT ? s->w : s->buf) + t->offset;
+        if (rc == 0 && memcmp(tmp, want, t->numel * sizeof(float)) != 0)
+            rc = nsid_err_set(err, NSID_EFORMAT, file, 0, a->name,
+                              "differs from '%s', the tensor it shares (feature sharing)", a->target);
+        nsid_free(tmp);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+static int load_optimizer(const struct nsid_checkpoint *ck, hid_t fid, struct scratch *s, int64_t *step,
+                          const char *file, struct nsid_err *err)
+{
+    const struct nsid_params *ps = ck->ps;
+    char path[PATH_MAX_];
+    if (H5Lexists(fid, "/" NSID_CHECKPOINT_OPT_GROUP, H5P_DEFAULT) <= 0)
+        return nsid_err_set(err, NSID_ENOTFOUND, file, 0, NSID_CHECKPOINT_OPT_GROUP,
+                            "no optimizer state in the checkpoint (saved without it)");
+    hid_t g = H5Gopen2(fid, "/" NSID_CHECKPOINT_OPT_GROUP, H5P_DEFAULT);
+    int rc = g < 0 || read_i64_attr(g, "step", step) < 0 || *step < 0 ? -1 : 0;
+    if (g >= 0) H5Gclose(g);
+    if (rc < 0) return nsid_err_set(err, NSID_EFORMAT, file, 0, NSID_CHECKPOINT_OPT_GROUP, "bad attribute 'step'");
+    for (int i = 0; i < ps->n; i++) {
+        const struct nsid_param *p = &ps->p[i];
+        if (p->kind != NSID_PARAM_WEIGHT) continue;
+        name_to_path(path, "/" NSID_CHECKPOINT_OPT_GROUP "/m/", p->name);
+        rc = read_tensor(fid, path, path + 1, true, p->ndim, p->shape, s->m + p->offset, file, err);
+        if (rc < 0) return rc;
+        name_to_path(path, "/" NSID_CHECKPOINT_OPT_GROUP "/v/", p->name);
+        rc = read_tensor(fid, path, path + 1, true, p->ndim, p->shape, s->v + p->offset, file, err);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* Every entry of the file under the prefix must be one the model expects; the count must match. */
+static int check_file_entries(const struct nsid_checkpoint *ck, hid_t fid, const char *prefix, const char *file,
+                              struct nsid_err *err)
+{
+    char h5[256];
+    struct walk w = {0};
+    int rc = 0;
+    if (H5Lvisit(fid, H5_INDEX_NAME, H5_ITER_INC, walk_cb, &w) < 0) {
+        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, NULL, "cannot list the checkpoint's datasets: %s", h5_msg(h5));
+        goto out;
+    }
+    if (w.bad) {
+        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, w.bad_name, "soft or external link; a checkpoint holds datasets");
+        goto out;
+    }
+    for (int i = 0; i < w.n; i++) {
+        if (has_prefix(w.names[i], prefix) && !is_expected(ck, w.names[i], prefix)) {
+            rc = nsid_err_set(err, NSID_ESHAPE, file, 0, w.names[i],
+                              "in the checkpoint but not in this model (a different architecture or scan?)");
+            goto out;
+        }
+    }
+    int64_t n_entries = -1;
+    if (read_i64_attr(fid, "n_entries", &n_entries) < 0 || n_entries != w.n)
+        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, "n_entries",
+                          "attribute says %lld entries, the file holds %d (damaged or edited checkpoint)",
+                          (long long)n_entries, w.n);
+out:
+    nsid_free(w.names);
+    return rc;
+}
+
+/* Scratch into the model: the only step of a load that changes anything. */
+static void commit(struct nsid_checkpoint *ck, const struct scratch *s, const char *prefix, bool opt, int64_t step)
+{
+    struct nsid_params *ps = ck->ps;
+    memcpy(ps->w, s->w, ps->n_weights * sizeof(float));
+    memcpy(ps->buf, s->buf, ps->n_buffers * sizeof(float));
+    if (opt) {
+        memcpy(ps->m, s->m, ps->n_weights * sizeof(float));
+        memcpy(ps->v, s->v, ps->n_weights * sizeof(float));
+        ps->adam_t = step;
+    }
+    const int64_t *src = s->ints;
+    for (int i = 0; i < ck->n_ints; i++) {
+        struct nsid_checkpoint_i64 *e = &ck->ints[i];
+        if (has_prefix(e->name, prefix)) memcpy(e->data, src, (size_t)e->len * sizeof *src);
+        src += e->len;
+    }
+}
+
+static int load_open(struct nsid_checkpoint *ck, hid_t fid, const struct nsid_checkpoint_load_opts *o,
+                     const char *file, struct nsid_err *err)
+{
+    const char *prefix = o->prefix && o->prefix[0] ? o->prefix : NULL;
+    struct scratch s;
+    int64_t step = 0;
+    int n_loaded = 0, rc = check_header(fid, file, err);
+    if (rc < 0) return rc;
+    rc = scratch_init(&s, ck, o->optimizer, err);
+    if (rc < 0) return rc;
+    /* The model's entries first (a missing one is the clearest message), then the file's extras. */
+    rc = load_tensors(ck, fid, prefix, &s, &n_loaded, file, err);
+    if (!rc) rc = load_ints(ck, fid, prefix, &s, file, err);
+    if (!rc) rc = check_aliases(ck, fid, prefix, &s, file, err);
+    if (!rc) rc = check_file_entries(ck, fid, prefix, file, err);
+    if (!rc && o->optimizer) rc = load_optimizer(ck, fid, &s, &step, file, err);
+    if (!rc && n_loaded == 0)
+        rc = nsid_err_set(err, NSID_EINVAL, file, 0, prefix, "the model has no tensor under this prefix");
+    if (!rc) commit(ck, &s, prefix, o->optimizer, step);
+    scratch_free(&s);
+    return rc;
+}
+
+int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
+                         const struct nsid_checkpoint_load_opts *opts, struct nsid_err *err)
+{
+    struct nsid_checkpoint_load_opts o = {0};
+    if (opts) o = *opts;
+    if (!ck || !ck->ps || !ck->ps->w)
+        return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "load into an unallocated parameter table");
+    if (o.optimizer && o.prefix && o.prefix[0])
+        return nsid_err_set(err, NSID_EINVAL, path, 0, o.prefix, "optimizer state loads with the whole model only");
+    if (check_names(ck, path, err) < 0) return err ? err->code : NSID_EINVAL;
+    if (access(path, F_OK) != 0) return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file");
+    char h5[256];
+    struct h5quiet q;
+    quiet_begin(&q);
+    int rc;
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (fid < 0) {
+        rc = nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
+                          "cannot open as HDF5 (not HDF5, truncated or damaged): %s", h5_msg(h5));
+    } else {
+        rc = load_open(ck, fid, &o, path, err);
+        H5Fclose(fid);
+    }
+    quiet_end(&q);
+    return rc;
+}
+
+int nsid_checkpoint_read_arch(const char *path, char **arch, struct nsid_err *err)
+{
+    *arch = NULL;
+    if (access(path, F_OK) != 0) return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file");
+    char h5[256];
+    struct h5quiet q;
+    quiet_begin(&q);
+    int rc;
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (fid < 0) {
+        rc = nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
+                          "cannot open as HDF5 (not HDF5, truncated or damaged): %s", h5_msg(h5));
+    } else {
+        rc = check_header(fid, path, err);
+        if (!rc && read_string_attr(fid, "architecture", arch) < 0)
+            rc = nsid_err_set(err, NSID_EFORMAT, path, 0, "architecture", "missing string attribute");
+        H5Fclose(fid);
+    }
+    quiet_end(&q);
+    return rc;
+}

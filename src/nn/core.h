@@ -1,0 +1,167 @@
+/*
+ * core.h - the shared CNN core: neuralpredictors v0.0.3 SE2dCore (PAPER.md §1).
+ *
+ *   layer0:    conv K0 x K0 (Cin -> C, padding K0/2 if pad_input else 0) -> BN -> ELU
+ *   layer1..:  depth_separable: conv 1x1 -> depthwise Kh x Kh (pad Kh/2) -> conv 1x1
+ *              otherwise:       conv Kh x Kh (pad Kh/2)
+ *              -> BN -> ELU
+ * Hidden padding Kh/2 is neuralpredictors' ((Kh-1)*dilation+1)//2: 'same' for odd Kh; an
+ * even Kh grows the map by one pixel per layer, as in PyTorch.
+ * No biases; BatchNorm2d(C, momentum, eps 1e-5, affine); ELU after every layer
+ * including the last. The output is the last layer's (N, C, OH, OW); the paper's
+ * configuration (nsid_core_config_default) maps a 36x64 image to (N,64,22,50) with
+ * 71,936 trainable parameters. Regulariser: gamma_input * LaplaceL2norm(layer0 weight).
+ *
+ * Lifecycle (MODEL_API.md):
+ *
+ *     struct nsid_core_config cfg; nsid_core_config_default(&cfg);
+ *     struct nsid_core core;                            // must not move after init
+ *     nsid_core_init(&core, &cfg, 36, 64, &ps, "core", &err);   // registers tensors
+ *     nsid_params_alloc(&ps, &err);
+ *     nsid_core_reset_parameters(&core, &init_rng);
+ *     nsid_arena_measure(&a); nsid_core_bind_state(&core, &a, B, &err);
+ *     nsid_arena_init(&a, a.used, &err); nsid_core_bind_state(&core, &a, B, &err);
+ *     nsid_core_forward(&core, x, n, true);             // core.out (n, C, OH, OW)
+ *     nsid_core_backward(&core, NULL, dout, n);         // += into the core's gradients
+ *     loss += nsid_core_regularizer(&core); nsid_core_regularizer_backward(&core, 1.0);
+ *     nsid_core_free(&core);
+ *
+ * Tensors are registered in PyTorch's state_dict order under "<prefix>." +
+ *     _input_weights_regularizer.laplace.filter        (1,1,3,3) buffer, the Laplace filter
+ *     features.layer0.conv.weight                       (C,Cin,K0,K0)
+ *     features.layerK.norm.{weight,bias}                (C) weights
+ *     features.layerK.norm.{running_mean,running_var}   (C) buffers
+ *     features.layerK.ds_conv.in_depth_conv.weight      (C,C,1,1)   (depth-separable)
+ *     features.layerK.ds_conv.spatial_conv.weight       (C,1,Kh,Kh)
+ *     features.layerK.ds_conv.out_depth_conv.weight     (C,C,1,1)
+ *     features.layerK.conv.weight                       (C,C,Kh,Kh) (not depth-separable)
+ * so the core's weights form one contiguous range of the table when it is
+ * registered first. num_batches_tracked (int64, not in the float table) is kept
+ * per layer in layer[k].num_batches_tracked for the checkpoint.
+ *
+ * Initialisation (nsid_core_reset_parameters): every conv weight is Xavier-normal,
+ * w = std * N(0,1) with std = sqrt(2 / (fan_in + fan_out)), PyTorch's fans:
+ * fan_in = size(1)*K*K, fan_out = size(0)*K*K (depthwise (C,1,K,K): K*K and C*K*K).
+ * RNG draws, in this order, one nsid_rng_normal per element in row-major order:
+ *     layer0.conv.weight, then for k = 1..layers-1:
+ *     in_depth_conv, spatial_conv, out_depth_conv weights (or conv.weight).
+ * BN: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0
+ * (no draws). The Laplace filter buffer gets [[0,-1,0],[-1,4,-1],[0,-1,0]].
+ */
+#ifndef NSID_CORE_H
+#define NSID_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/alloc.h"
+#include "base/err.h"
+#include "base/rng.h"
+#include "nn/batchnorm.h"
+#include "nn/conv.h"
+#include "nn/params.h"
+
+#define NSID_CORE_MAX_LAYERS 16
+
+struct nsid_core_config {
+    int input_channels;   /* image channels (paper 1) */
+    int layers;           /* conv layers including layer0, 1..NSID_CORE_MAX_LAYERS (4) */
+    int hidden_channels;  /* channels of every layer (64) */
+    int input_kern;       /* layer0 kernel size (15) */
+    int hidden_kern;      /* hidden layers' spatial kernel size (13) */
+    bool pad_input;       /* layer0 padding input_kern/2 (false: valid) */
+    bool depth_separable; /* hidden = 1x1 -> depthwise -> 1x1 (true) or one full conv */
+    double bn_momentum;   /* BatchNorm momentum, PyTorch convention (0.9) */
+    double bn_eps;        /* BatchNorm eps (1e-5) */
+    double gamma_input;   /* weight of the Laplace L2-norm penalty on layer0 (1.0) */
+};
+
+struct nsid_core_layer {
+    struct nsid_conv_dims conv;  /* spatial conv sizes, N = 0 (set per call) */
+    int C_in;                    /* input channels */
+    int H_in, W_in;              /* input height, width */
+    int H, W;                    /* output height, width */
+    bool ds;                     /* depth-separable block */
+    /* parameters: views into the table (weights, gradients) */
+    float *w, *dw;               /* conv.weight (C,C_in,K,K) (layer0 / full hidden conv) */
+    float *w_in, *dw_in;         /* ds_conv.in_depth_conv.weight (C,C_in,1,1) */
+    float *w_sp, *dw_sp;         /* ds_conv.spatial_conv.weight (C,1,K,K) */
+    float *w_out, *dw_out;       /* ds_conv.out_depth_conv.weight (C,C,1,1) */
+    float *gamma, *dgamma;       /* norm.weight (C) */
+    float *beta, *dbeta;         /* norm.bias (C) */
+    float *running_mean;         /* norm.running_mean (C), buffer */
+    float *running_var;          /* norm.running_var (C), buffer */
+    int64_t num_batches_tracked; /* norm.num_batches_tracked: training forwards seen */
+    /* activations for batches up to B (arena) */
+    float *a_in;                 /* (B,C,H_in,W_in) in_depth_conv output (ds only) */
+    float *a_sp;                 /* (B,C,H,W) spatial_conv output (ds only) */
+    float *pre;                  /* (B,C,H,W) conv output = BN input */
+    float *act;                  /* (B,C,H,W) ELU(BN(pre)): the layer output */
+    float *bn_mean, *bn_rstd;    /* (C) statistics of the last forward (batch or running) */
+};
+
+struct nsid_core {
+    struct nsid_core_config cfg;
+    int in_c, in_h, in_w;        /* input (N, in_c, in_h, in_w) */
+    int out_c, out_h, out_w;     /* output (N, out_c, out_h, out_w) */
+    struct nsid_core_layer layer[NSID_CORE_MAX_LAYERS];
+    float *laplace_filter;       /* (1,1,3,3) buffer: the Laplace filter (state_dict entry) */
+    size_t ws_floats;            /* im2col workspace of the largest full conv */
+    int B;                       /* batch bound of the bound state, 0 = unbound */
+    /* state from the arena (nsid_core_bind_state) */
+    float *x;                    /* (B,in_c,in_h,in_w) copy of the forward input (for dW0) */
+    float *ws;                   /* (ws_floats) im2col workspace, or NULL when not needed */
+    float *g[3];                 /* (B * max layer size) activation-gradient scratch */
+    float *out;                  /* = layer[layers-1].act, (B,out_c,out_h,out_w) */
+    bool last_training;          /* mode of the last forward (its backward uses the same) */
+};
+
+/* The paper's configuration (PAPER.md §1.1). */
+void nsid_core_config_default(struct nsid_core_config *cfg);
+
+/*
+ * Validate cfg for an in_h x in_w input, compute the shapes and register every
+ * tensor in ps under "<prefix>.<state_dict name>" (prefix "" or NULL: no prefix).
+ * On error (a bad config value or input size, named with its key and value; a
+ * table error) returns < 0 with err set; c is then zeroed, and the table, which may
+ * hold some of the core's entries, is to be discarded. No large allocation.
+ */
+int nsid_core_init(struct nsid_core *c, const struct nsid_core_config *cfg, int in_h, int in_w,
+                   struct nsid_params *ps, const char *prefix, struct nsid_err *err);
+
+/* After nsid_params_alloc: Xavier-normal convs, BN defaults (order in the file comment). */
+void nsid_core_reset_parameters(struct nsid_core *c, struct nsid_rng *rng);
+
+/*
+ * Take activations, gradient scratch and the im2col workspace for batches up to B
+ * from the arena (works in measuring mode). Returns < 0 with err set when the arena is full.
+ */
+int nsid_core_bind_state(struct nsid_core *c, struct nsid_arena *a, int B, struct nsid_err *err);
+
+/*
+ * c->out (N,out_c,out_h,out_w) = core(x (N,in_c,in_h,in_w)), N <= B. training: BN
+ * uses batch statistics and updates the running statistics and num_batches_tracked;
+ * otherwise running statistics. x is copied (the caller may reuse it).
+ */
+void nsid_core_forward(struct nsid_core *c, const float *x, int N, bool training);
+
+/*
+ * Backpropagate dout (N,out_c,out_h,out_w) through the last forward (same N):
+ * += into every weight gradient of the core and into dx (N,in_c,in_h,in_w) if
+ * not NULL. Uses the BN mode of that forward.
+ */
+void nsid_core_backward(struct nsid_core *c, float *dx, const float *dout, int N);
+
+/* gamma_input * LaplaceL2norm(layer0 conv weight). */
+double nsid_core_regularizer(const struct nsid_core *c);
+/* layer0 dweight += scale * d(regularizer)/dW0. */
+void nsid_core_regularizer_backward(struct nsid_core *c, double scale);
+
+/* Trainable floats the core registered (71,936 for the paper's configuration). */
+size_t nsid_core_num_weights(const struct nsid_core *c);
+
+/* Forget the views into the table and arena (which own the memory); safe on a zeroed struct. */
+void nsid_core_free(struct nsid_core *c);
+
+#endif

@@ -1,0 +1,155 @@
+/* gridsample.c - bilinear grid sampling, clamp, average pooling (see gridsample.h). */
+#include "gridsample.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- bilinear */
+
+void nsid_bilinear_setup(struct nsid_bilinear *b, float x, float y, int H, int W)
+{
+    /* Unnormalise exactly as PyTorch (align_corners=True), in float. */
+    float sx = (float)(W - 1) / 2.0f, sy = (float)(H - 1) / 2.0f;
+    float ix = ((x + 1.0f) / 2.0f) * (float)(W - 1);
+    float iy = ((y + 1.0f) / 2.0f) * (float)(H - 1);
+    for (int k = 0; k < 4; k++) {
+        b->idx[k] = -1;
+        b->w[k] = b->dwdx[k] = b->dwdy[k] = 0.0f;
+    }
+    /* Far outside (or NaN): every neighbour is padding; avoids int overflow. */
+    if (!(ix > -2.0f && ix < (float)W + 1.0f && iy > -2.0f && iy < (float)H + 1.0f))
+        return;
+    float fx = floorf(ix), fy = floorf(iy);
+    int x0 = (int)fx, y0 = (int)fy;
+    float ex = ix - fx, ey = iy - fy;         /* distance to the nw corner */
+    float gx = 1.0f - ex, gy = 1.0f - ey;     /* (ix_se - ix), (iy_se - iy) */
+    const int cx[4] = {x0, x0 + 1, x0, x0 + 1}, cy[4] = {y0, y0, y0 + 1, y0 + 1};
+    const float w[4] = {gx * gy, ex * gy, gx * ey, ex * ey};
+    /* d w / d ix and d w / d iy of nw, ne, sw, se */
+    const float wx[4] = {-gy, gy, -ey, ey}, wy[4] = {-gx, -ex, gx, ex};
+    for (int k = 0; k < 4; k++) {
+        if (cx[k] < 0 || cx[k] >= W || cy[k] < 0 || cy[k] >= H) continue;
+        b->idx[k] = cy[k] * W + cx[k];
+        b->w[k] = w[k];
+        b->dwdx[k] = wx[k] * sx;
+        b->dwdy[k] = wy[k] * sy;
+    }
+}
+
+float nsid_bilinear_sample(const struct nsid_bilinear *b, const float *plane)
+{
+    float v = 0.0f;
+    for (int k = 0; k < 4; k++)
+        if (b->idx[k] >= 0) v += b->w[k] * plane[b->idx[k]];
+    return v;
+}
+
+/* ------------------------------------------------------------- grid sample */
+
+void nsid_gridsample_forward(float *out, const float *inp, const float *grid,
+                             int B, int C, int H, int W, int P)
+{
+    size_t hw = (size_t)H * W;
+    for (int b = 0; b < B; b++) {
+        for (int p = 0; p < P; p++) {
+            struct nsid_bilinear bl;
+            const float *g = grid + ((size_t)b * P + p) * 2;
+            nsid_bilinear_setup(&bl, g[0], g[1], H, W);
+            for (int c = 0; c < C; c++)
+                out[((size_t)b * C + c) * P + p] =
+                    nsid_bilinear_sample(&bl, inp + ((size_t)b * C + c) * hw);
+        }
+    }
+}
+
+void nsid_gridsample_backward(float *dinp, float *dgrid, const float *dout, const float *inp,
+                              const float *grid, int B, int C, int H, int W, int P)
+{
+    size_t hw = (size_t)H * W;
+    for (int b = 0; b < B; b++) {
+        for (int p = 0; p < P; p++) {
+            struct nsid_bilinear bl;
+            const float *g = grid + ((size_t)b * P + p) * 2;
+            nsid_bilinear_setup(&bl, g[0], g[1], H, W);
+            float gx = 0.0f, gy = 0.0f;
+            for (int c = 0; c < C; c++) {
+                float go = dout[((size_t)b * C + c) * P + p];
+                const float *plane = inp + ((size_t)b * C + c) * hw;
+                float *dplane = dinp ? dinp + ((size_t)b * C + c) * hw : NULL;
+                for (int k = 0; k < 4; k++) {
+                    if (bl.idx[k] < 0) continue;
+                    /* forward: out += w_k * plane[idx_k] */
+                    if (dplane) dplane[bl.idx[k]] += bl.w[k] * go;
+                    gx += bl.dwdx[k] * plane[bl.idx[k]] * go;
+                    gy += bl.dwdy[k] * plane[bl.idx[k]] * go;
+                }
+            }
+            if (dgrid) {
+                dgrid[((size_t)b * P + p) * 2 + 0] += gx;
+                dgrid[((size_t)b * P + p) * 2 + 1] += gy;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------- clamp */
+
+void nsid_clamp_forward(float *out, const float *inp, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = inp[i];
+        out[i] = v < lo ? lo : (v > hi ? hi : v);
+    }
+}
+
+void nsid_clamp_backward(float *dinp, const float *dout, const float *inp, size_t n,
+                         float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        if (inp[i] >= lo && inp[i] <= hi) dinp[i] += dout[i];
+}
+
+/* ---------------------------------------------------------------- avg pool */
+
+int nsid_avgpool_outsize(int n, int K)
+{
+    return n < K ? 0 : (n - K) / K + 1;
+}
+
+void nsid_avgpool_forward(float *out, const float *inp, int N, int C, int H, int W, int K)
+{
+    int Ho = nsid_avgpool_outsize(H, K), Wo = nsid_avgpool_outsize(W, K);
+    float area = (float)(K * K);
+    for (size_t nc = 0; nc < (size_t)N * C; nc++) {
+        const float *src = inp + nc * H * W;
+        float *dst = out + nc * Ho * Wo;
+        for (int i = 0; i < Ho; i++) {
+            for (int j = 0; j < Wo; j++) {
+                float s = 0.0f;
+                for (int u = 0; u < K; u++)
+                    for (int v = 0; v < K; v++)
+                        s += src[(size_t)(i * K + u) * W + (j * K + v)];
+                dst[i * Wo + j] = s / area;
+            }
+        }
+    }
+}
+
+void nsid_avgpool_backward(float *dinp, const float *dout, int N, int C, int H, int W, int K)
+{
+    int Ho = nsid_avgpool_outsize(H, K), Wo = nsid_avgpool_outsize(W, K);
+    float area = (float)(K * K);
+    for (size_t nc = 0; nc < (size_t)N * C; nc++) {
+        float *dst = dinp + nc * H * W;
+        const float *src = dout + nc * Ho * Wo;
+        for (int i = 0; i < Ho; i++) {
+            for (int j = 0; j < Wo; j++) {
+                /* forward: out[i,j] = (sum of the K x K window) / K^2 */
+                float g = src[i * Wo + j] / area;
+                for (int u = 0; u < K; u++)
+                    for (int v = 0; v < K; v++)
+                        dst[(size_t)(i * K + u) * W + (j * K + v)] += g;
+            }
+        }
+    }
+}

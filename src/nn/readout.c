@@ -1,0 +1,346 @@
+/* readout.c - configuration, sharing, lifecycle and dispatch of the readouts (see readout.h). */
+#include "readout_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GMP_MAX_WIDTH 1024
+
+/* ------------------------------------------------------------- configuration */
+
+void nsid_readout_config_default(struct nsid_readout_config *cfg, int kind)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->kind = kind;
+    /* Gaussian: the paper's configuration (PAPER.md §2.1-§2.2; gamma from example.ipynb) */
+    cfg->init_mu_range = 0.55;
+    cfg->init_sigma = 0.4;
+    cfg->grid_mean_predictor = true;
+    cfg->gmp_hidden_layers = 0;
+    cfg->gmp_hidden_features = 0;
+    cfg->gmp_final_tanh = false;
+    cfg->init_transform_scale = 0.2;
+    /* Point-pooled (se2d_pointpooled defaults) */
+    cfg->pool_steps = 2;
+    cfg->pool_kern = 3;
+    cfg->init_range = 0.2;
+    switch (kind) {
+    case NSID_READOUT_FACTORIZED:
+        cfg->gamma_readout = 0.0076; /* se2d_fullSXF default; the paper searched [1e-4, 0.5] */
+        cfg->init_noise = 4.1232e-05;
+        break;
+    case NSID_READOUT_POINTPOOLED:
+        cfg->gamma_readout = 0.0207;
+        cfg->init_noise = 1e-3;
+        break;
+    default:
+        cfg->gamma_readout = 2.439;
+        cfg->init_noise = 1e-3;
+        break;
+    }
+}
+
+static int bad(struct nsid_err *err, const char *key, const char *fmt, double v)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, fmt, v);
+    return nsid_err_set(err, NSID_EINVAL, NULL, 0, key, "%s", msg);
+}
+
+static int validate_gaussian(const struct nsid_readout_config *c, struct nsid_err *err)
+{
+    if (!(c->init_mu_range > 0.0 && c->init_mu_range <= 1.0))
+        return bad(err, "init_mu_range", "%g, expected in (0, 1]", c->init_mu_range);
+    if (!(c->init_sigma > 0.0 && isfinite(c->init_sigma)))
+        return bad(err, "init_sigma", "%g, expected > 0", c->init_sigma);
+    if (!c->grid_mean_predictor) return 0;
+    if (c->gmp_hidden_layers < 0 || c->gmp_hidden_layers > NSID_MLP_MAX_LAYERS - 1)
+        return bad(err, "gmp_hidden_layers", "%g, expected 0..7", c->gmp_hidden_layers);
+    if (c->gmp_hidden_layers > 0 && (c->gmp_hidden_features < 1 || c->gmp_hidden_features > GMP_MAX_WIDTH))
+        return bad(err, "gmp_hidden_features", "%g, expected 1..1024 with hidden layers",
+                   c->gmp_hidden_features);
+    if (!isfinite(c->init_transform_scale))
+        return bad(err, "init_transform_scale", "%g, expected a finite number", c->init_transform_scale);
+    return 0;
+}
+
+static int validate_config(const struct nsid_readout_config *c, int C, int H, int W, int N,
+                           const char *prefix, struct nsid_err *err)
+{
+    if (c->kind < NSID_READOUT_GAUSSIAN || c->kind > NSID_READOUT_POINTPOOLED)
+        return bad(err, "kind", "%g, expected 0 (gaussian), 1 (factorized) or 2 (pointpooled)", c->kind);
+    if (C < 1 || H < 1 || W < 1 || N < 1)
+        return nsid_err_set(err, NSID_ESHAPE, NULL, 0, prefix,
+                            "core output (C,H,W) = (%d,%d,%d) and %d neurons, all must be >= 1", C, H, W, N);
+    if (!(c->gamma_readout >= 0.0 && isfinite(c->gamma_readout)))
+        return bad(err, "gamma_readout", "%g, expected >= 0", c->gamma_readout);
+    if (!(c->init_noise >= 0.0 && isfinite(c->init_noise)))
+        return bad(err, "init_noise", "%g, expected >= 0", c->init_noise);
+    if (c->kind == NSID_READOUT_GAUSSIAN) return validate_gaussian(c, err);
+    if (c->kind == NSID_READOUT_POINTPOOLED) {
+        if (c->share_features)
+            return nsid_err_set(err, NSID_EINVAL, NULL, 0, "share_features",
+                                "feature sharing is not available for the point-pooled readout");
+        if (!(c->init_range > 0.0 && c->init_range <= 1.0))
+            return bad(err, "init_range", "%g, expected in (0, 1]", c->init_range);
+        if (c->pool_steps < 0 || c->pool_steps > NSID_READOUT_MAX_POOL_STEPS)
+            return bad(err, "pool_steps", "%g, expected 0..8", c->pool_steps);
+        if (c->pool_kern < 1)
+            return bad(err, "pool_kern", "%g, expected >= 1", c->pool_kern);
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------------- helpers */
+
+int nsid__readout_add(struct nsid_params *ps, const char *prefix, const char *local, int kind,
+                      int ndim, const int *shape, float **view, float **gview, struct nsid_err *err)
+{
+    char name[NSID_PARAM_NAME_MAX];
+    int n = snprintf(name, sizeof name, "%s.%s", prefix, local);
+    if (n < 0 || (size_t)n >= sizeof name)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, prefix, "tensor name '%s.%s' longer than %d",
+                            prefix, local, NSID_PARAM_NAME_MAX - 1);
+    return nsid_params_add(ps, name, kind, ndim, shape, view, gview, err);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * ids = sorted distinct match ids, share_idx[n] = rank of match_ids[n] among
+ * them (np.unique(..., return_inverse=True)).
+ */
+static int build_sharing(struct nsid_readout *r, const int64_t *match_ids, const char *prefix,
+                         struct nsid_err *err)
+{
+    int N = r->N;
+    r->ids = NSID_ALLOC(sizeof(int64_t) * (size_t)N, err);
+    r->share_idx = NSID_ALLOC(sizeof(int) * (size_t)N, err);
+    if (!r->ids || !r->share_idx) return NSID_ENOMEM;
+    memcpy(r->ids, match_ids, sizeof(int64_t) * (size_t)N);
+    qsort(r->ids, (size_t)N, sizeof(int64_t), cmp_i64);
+    int u = 0;
+    for (int n = 0; n < N; n++)
+        if (n == 0 || r->ids[n] != r->ids[u - 1]) r->ids[u++] = r->ids[n];
+    r->n_ids = u;
+    for (int n = 0; n < N; n++) {
+        const int64_t *hit = bsearch(&match_ids[n], r->ids, (size_t)u, sizeof(int64_t), cmp_i64);
+        if (!hit)
+            return nsid_err_set(err, NSID_EINTERNAL, NULL, 0, prefix, "match id lookup failed");
+        r->share_idx[n] = (int)(hit - r->ids);
+    }
+    return 0;
+}
+
+/* A non-owner must match its owner: kind, channels, and the same set of match ids. */
+static int check_owner(const struct nsid_readout *r, const struct nsid_readout *o, const char *prefix,
+                       struct nsid_err *err)
+{
+    if (!o->shared || o->owner != o)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, prefix,
+                            "share_owner is not a feature-sharing owner readout (the first scan's)");
+    if (o->kind != r->kind || o->C != r->C)
+        return nsid_err_set(err, NSID_ESHAPE, NULL, 0, prefix,
+                            "share_owner has kind %d with %d channels, this readout kind %d with %d",
+                            o->kind, o->C, r->kind, r->C);
+    if (o->n_ids != r->n_ids || memcmp(o->ids, r->ids, sizeof(int64_t) * (size_t)r->n_ids) != 0)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "multi_match_id",
+                            "%s has %d distinct match ids, the owner %d or a different set: every scan "
+                            "must contain the same ids", prefix, r->n_ids, o->n_ids);
+    return 0;
+}
+
+/* src_grid (N,2) = x, y centred per column and divided by the largest |value|. */
+static int normalise_coords(struct nsid_readout *r, const double *coords, const char *prefix,
+                            struct nsid_err *err)
+{
+    int N = r->N;
+    double mean[2] = {0.0, 0.0}, amax = 0.0;
+    for (int n = 0; n < N; n++) {
+        for (int j = 0; j < 2; j++) {
+            double v = coords[(size_t)n * 3 + j];
+            if (!isfinite(v))
+                return nsid_err_set(err, NSID_EINVAL, NULL, 0, "cell_motor_coordinates",
+                                    "%s: neuron %d coordinate %d is %g, expected finite", prefix, n, j, v);
+            mean[j] += v;
+        }
+    }
+    mean[0] /= N;
+    mean[1] /= N;
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < 2; j++) {
+            double a = fabs(coords[(size_t)n * 3 + j] - mean[j]);
+            if (a > amax) amax = a;
+        }
+    if (!(amax > 0.0))
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "cell_motor_coordinates",
+                            "%s: all %d neurons have the same (x, y); cannot normalise", prefix, N);
+    r->src_grid = NSID_ALLOC(sizeof(float) * 2 * (size_t)N, err);
+    if (!r->src_grid) return NSID_ENOMEM;
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < 2; j++)
+            r->src_grid[n * 2 + j] = (float)((coords[(size_t)n * 3 + j] - mean[j]) / amax);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+static int init_metadata(struct nsid_readout *r, const double *coords, const int64_t *match_ids,
+                         struct nsid_readout *share_owner, const char *prefix, struct nsid_err *err)
+{
+    const struct nsid_readout_config *c = &r->cfg;
+    if (share_owner && !c->share_features)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "share_features",
+                            "%s: a share_owner was given but share_features is off", prefix);
+    if (c->share_features) {
+        if (!match_ids)
+            return nsid_err_set(err, NSID_EINVAL, NULL, 0, "multi_match_id",
+                                "%s: share_features needs the neurons' match ids", prefix);
+        r->shared = true;
+        int rc = build_sharing(r, match_ids, prefix, err);
+        if (rc < 0) return rc;
+        if (share_owner) {
+            rc = check_owner(r, share_owner, prefix, err);
+            if (rc < 0) return rc;
+            r->owner = share_owner;
+        }
+    }
+    if (c->kind == NSID_READOUT_GAUSSIAN && c->grid_mean_predictor) {
+        if (!coords)
+            return nsid_err_set(err, NSID_EINVAL, NULL, 0, "cell_motor_coordinates",
+                                "%s: the grid-mean predictor needs the neurons' coordinates", prefix);
+        return normalise_coords(r, coords, prefix, err);
+    }
+    return 0;
+}
+
+int nsid_readout_init(struct nsid_readout *r, const struct nsid_readout_config *cfg,
+                      int C, int H, int W, int N, const double *coords, const int64_t *match_ids,
+                      struct nsid_readout *share_owner, struct nsid_params *ps, const char *prefix,
+                      struct nsid_err *err)
+{
+    memset(r, 0, sizeof *r);
+    int rc = validate_config(cfg, C, H, W, N, prefix, err);
+    if (rc < 0) return rc;
+    r->cfg = *cfg;
+    r->kind = cfg->kind;
+    r->C = C; r->H = H; r->W = W; r->N = N;
+    r->owner = r;
+    rc = init_metadata(r, coords, match_ids, share_owner, prefix, err);
+    if (rc == 0) {
+        switch (r->kind) {
+        case NSID_READOUT_GAUSSIAN: rc = nsid__gaussian_init(r, ps, prefix, err); break;
+        case NSID_READOUT_FACTORIZED: rc = nsid__factorized_init(r, ps, prefix, err); break;
+        default: rc = nsid__pointpooled_init(r, ps, prefix, err); break;
+        }
+    }
+    if (rc < 0) nsid_readout_free(r);
+    return rc;
+}
+
+void nsid_readout_fill_buffers(struct nsid_readout *r)
+{
+    if (r->source_grid && r->src_grid)
+        memcpy(r->source_grid, r->src_grid, sizeof(float) * 2 * (size_t)r->N);
+    if (r->sharing_index)
+        for (int n = 0; n < r->N; n++) r->sharing_index[n] = (float)r->share_idx[n];
+}
+
+void nsid_readout_reset_parameters(struct nsid_readout *r, struct nsid_rng *rng)
+{
+    nsid_readout_fill_buffers(r);
+    switch (r->kind) {
+    case NSID_READOUT_GAUSSIAN: nsid__gaussian_reset(r, rng); break;
+    case NSID_READOUT_FACTORIZED: nsid__factorized_reset(r, rng); break;
+    default: nsid__pointpooled_reset(r, rng); break;
+    }
+}
+
+void nsid_readout_set_bias(struct nsid_readout *r, const float *mean)
+{
+    memcpy(r->bias, mean, sizeof(float) * (size_t)r->N);
+}
+
+int nsid_readout_bind_state(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
+{
+    if (B < 1)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "batch_size", "%d, expected >= 1", B);
+    r->out = nsid_arena_floats(a, (size_t)B * r->N, err);
+    if (!r->out) return NSID_ENOMEM;
+    r->max_batch = B;
+    switch (r->kind) {
+    case NSID_READOUT_GAUSSIAN: return nsid__gaussian_bind(r, a, B, err);
+    case NSID_READOUT_FACTORIZED: return nsid__factorized_bind(r, a, B, err);
+    default: return nsid__pointpooled_bind(r, a, B, err);
+    }
+}
+
+void nsid_readout_forward(struct nsid_readout *r, const float *feat, int B, bool training,
+                          struct nsid_rng *sample_rng, const float *z, const float *shift)
+{
+    NSID_ASSERT(B >= 1 && B <= r->max_batch);
+    r->last_B = B;
+    r->last_training = training;
+    switch (r->kind) {
+    case NSID_READOUT_GAUSSIAN: nsid__gaussian_forward(r, feat, B, training, sample_rng, z, shift); break;
+    case NSID_READOUT_FACTORIZED: nsid__factorized_forward(r, feat, B); break;
+    default: nsid__pointpooled_forward(r, feat, B, shift); break;
+    }
+}
+
+void nsid_readout_backward(struct nsid_readout *r, float *dfeat, float *dshift, const float *dout,
+                           const float *feat, int B)
+{
+    NSID_ASSERT(B == r->last_B);
+    switch (r->kind) {
+    case NSID_READOUT_GAUSSIAN: nsid__gaussian_backward(r, dfeat, dshift, dout, feat, B); break;
+    case NSID_READOUT_FACTORIZED: nsid__factorized_backward(r, dfeat, dout, feat, B); break;
+    default: nsid__pointpooled_backward(r, dfeat, dshift, dout, feat, B); break;
+    }
+}
+
+double nsid_readout_regularizer(const struct nsid_readout *r)
+{
+    switch (r->kind) {
+    case NSID_READOUT_GAUSSIAN: return nsid__gaussian_reg(r);
+    case NSID_READOUT_FACTORIZED: return nsid__factorized_reg(r);
+    default: return nsid__pointpooled_reg(r);
+    }
+}
+
+void nsid_readout_regularizer_backward(struct nsid_readout *r, double scale)
+{
+    switch (r->kind) {
+    case NSID_READOUT_GAUSSIAN: nsid__gaussian_reg_backward(r, scale); break;
+    case NSID_READOUT_FACTORIZED: nsid__factorized_reg_backward(r, scale); break;
+    default: nsid__pointpooled_reg_backward(r, scale); break;
+    }
+}
+
+int nsid_readout_positions(const struct nsid_readout *r, float *pos, struct nsid_err *err)
+{
+    switch (r->kind) {
+    case NSID_READOUT_GAUSSIAN: return nsid__gaussian_positions(r, pos, err);
+    case NSID_READOUT_POINTPOOLED:
+        nsid_clamp_forward(pos, r->grid, 2 * (size_t)r->N, -1.0f, 1.0f);
+        return 0;
+    default:
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "kind",
+                            "the factorized readout has no sampling positions");
+    }
+}
+
+void nsid_readout_free(struct nsid_readout *r)
+{
+    if (!r) return;
+    nsid_free(r->ids);
+    nsid_free(r->share_idx);
+    nsid_free(r->src_grid);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,158 @@
+/*
+ * readout_pointpooled.c - PointPooled2d, the spatial-transformer readout of
+ * Sinz et al. 2018 (PAPER.md §2.5).
+ *
+ *   grid <- clamp(grid, -1, 1) in place (no gradient: a projection)
+ *   level_0 = x, level_l = AvgPool2d(K, stride K)(level_{l-1}), l = 1..pool_steps
+ *   pos_{b,n} = grid_n + shift_b
+ *   y_{b,n} = sum_{l,c} features[l*C + c, n] grid_sample(level_l, pos_{b,n})_c + bias_n
+ */
+#include "readout_int.h"
+
+#include <string.h>
+
+int nsid__pointpooled_init(struct nsid_readout *r, struct nsid_params *ps, const char *prefix,
+                           struct nsid_err *err)
+{
+    int N = r->N, C = r->C, L = r->cfg.pool_steps, K = r->cfg.pool_kern, rc;
+    r->lh[0] = r->H;
+    r->lw[0] = r->W;
+    for (int l = 1; l <= L; l++) {
+        r->lh[l] = nsid_avgpool_outsize(r->lh[l - 1], K);
+        r->lw[l] = nsid_avgpool_outsize(r->lw[l - 1], K);
+        if (r->lh[l] < 1 || r->lw[l] < 1)
+            return nsid_err_set(err, NSID_EINVAL, NULL, 0, "pool_steps",
+                                "%s: a %dx%d map pooled %d times with kernel %d is empty at step %d",
+                                prefix, r->H, r->W, L, K, l);
+    }
+    rc = nsid__readout_add(ps, prefix, "grid", NSID_PARAM_WEIGHT, 4, (int[]){1, N, 1, 2},
+                           &r->grid, &r->dgrid, err);
+    if (rc < 0) return rc;
+    rc = nsid__readout_add(ps, prefix, "features", NSID_PARAM_WEIGHT, 4, (int[]){1, C * (L + 1), 1, N},
+                           &r->features, &r->dfeatures, err);
+    if (rc < 0) return rc;
+    return nsid__readout_add(ps, prefix, "bias", NSID_PARAM_WEIGHT, 1, (int[]){N}, &r->bias, &r->dbias, err);
+}
+
+void nsid__pointpooled_reset(struct nsid_readout *r, struct nsid_rng *rng)
+{
+    double a = r->cfg.init_range;
+    for (int k = 0; k < 2 * r->N; k++) r->grid[k] = (float)nsid_rng_uniform_range(rng, -a, a);
+    size_t nf = (size_t)r->C * (r->cfg.pool_steps + 1) * r->N;
+    for (size_t k = 0; k < nf; k++) r->features[k] = 1.0f / (float)r->C;
+    memset(r->bias, 0, sizeof(float) * (size_t)r->N);
+}
+
+int nsid__pointpooled_bind(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
+{
+    r->pos = nsid_arena_floats(a, (size_t)B * r->N * 2, err);
+    if (!r->pos) return NSID_ENOMEM;
+    for (int l = 1; l <= r->cfg.pool_steps; l++) {
+        size_t n = (size_t)B * r->C * r->lh[l] * r->lw[l];
+        r->level[l] = nsid_arena_floats(a, n, err);
+        r->dlevel[l] = nsid_arena_floats(a, n, err);
+        if (!r->level[l] || !r->dlevel[l]) return NSID_ENOMEM;
+    }
+    return 0;
+}
+
+/* The map of level l (level 0 is the input). */
+static const float *level_map(const struct nsid_readout *r, const float *feat, int l)
+{
+    return l == 0 ? feat : r->level[l];
+}
+
+void nsid__pointpooled_forward(struct nsid_readout *r, const float *feat, int B, const float *shift)
+{
+    int N = r->N, C = r->C, L = r->cfg.pool_steps, K = r->cfg.pool_kern;
+    nsid_clamp_forward(r->grid, r->grid, 2 * (size_t)N, -1.0f, 1.0f);
+    for (int l = 1; l <= L; l++)
+        nsid_avgpool_forward(r->level[l], level_map(r, feat, l - 1), B, C, r->lh[l - 1], r->lw[l - 1], K);
+    for (int b = 0; b < B; b++) {
+        for (int n = 0; n < N; n++) {
+            float *p = r->pos + ((size_t)b * N + n) * 2;
+            p[0] = r->grid[n * 2] + (shift ? shift[b * 2] : 0.0f);
+            p[1] = r->grid[n * 2 + 1] + (shift ? shift[b * 2 + 1] : 0.0f);
+            float y = 0.0f;
+            for (int l = 0; l <= L; l++) {
+                struct nsid_bilinear bl;
+                size_t hw = (size_t)r->lh[l] * r->lw[l];
+                const float *map = level_map(r, feat, l);
+                nsid_bilinear_setup(&bl, p[0], p[1], r->lh[l], r->lw[l]);
+                for (int c = 0; c < C; c++)
+                    y += r->features[((size_t)l * C + c) * N + n] *
+                         nsid_bilinear_sample(&bl, map + ((size_t)b * C + c) * hw);
+            }
+            r->out[(size_t)b * N + n] = y + r->bias[n];
+        }
+    }
+}
+
+/* One (b, n) on level l: gradients into features, the level's map and the position. */
+static void level_backward(struct nsid_readout *r, const float *map, float *dmap, int l, int b,
+                           int n, float g, float *dpos)
+{
+    int N = r->N, C = r->C;
+    size_t hw = (size_t)r->lh[l] * r->lw[l];
+    const float *p = r->pos + ((size_t)b * N + n) * 2;
+    struct nsid_bilinear bl;
+    nsid_bilinear_setup(&bl, p[0], p[1], r->lh[l], r->lw[l]);
+    for (int c = 0; c < C; c++) {
+        size_t fi = ((size_t)l * C + c) * N + n;
+        const float *plane = map + ((size_t)b * C + c) * hw;
+        float *dplane = dmap ? dmap + ((size_t)b * C + c) * hw : NULL;
+        float gw = g * r->features[fi], v = 0.0f;
+        for (int k = 0; k < 4; k++) {
+            if (bl.idx[k] < 0) continue;
+            float x = plane[bl.idx[k]];
+            v += bl.w[k] * x;
+            dpos[0] += bl.dwdx[k] * x * gw;
+            dpos[1] += bl.dwdy[k] * x * gw;
+            if (dplane) dplane[bl.idx[k]] += bl.w[k] * gw;
+        }
+        r->dfeatures[fi] += g * v;  /* forward: y += features[l*C+c, n] * F_{l,c} */
+    }
+}
+
+void nsid__pointpooled_backward(struct nsid_readout *r, float *dfeat, float *dshift,
+                                const float *dout, const float *feat, int B)
+{
+    int N = r->N, C = r->C, L = r->cfg.pool_steps, K = r->cfg.pool_kern;
+    if (dfeat)
+        for (int l = 1; l <= L; l++)
+            memset(r->dlevel[l], 0, sizeof(float) * (size_t)B * C * r->lh[l] * r->lw[l]);
+    for (int b = 0; b < B; b++) {
+        for (int n = 0; n < N; n++) {
+            float g = dout[(size_t)b * N + n], dpos[2] = {0.0f, 0.0f};
+            r->dbias[n] += g;
+            for (int l = 0; l <= L; l++) {
+                float *dmap = dfeat ? (l == 0 ? dfeat : r->dlevel[l]) : NULL;
+                level_backward(r, level_map(r, feat, l), dmap, l, b, n, g, dpos);
+            }
+            /* forward: pos = grid + shift (the in-place clamp of grid is not differentiated) */
+            r->dgrid[n * 2] += dpos[0];
+            r->dgrid[n * 2 + 1] += dpos[1];
+            if (dshift) { dshift[b * 2] += dpos[0]; dshift[b * 2 + 1] += dpos[1]; }
+        }
+    }
+    if (!dfeat) return;
+    /* forward: level_l = avgpool(level_{l-1}); walk back from the coarsest level */
+    for (int l = L; l >= 1; l--)
+        nsid_avgpool_backward(l == 1 ? dfeat : r->dlevel[l - 1], r->dlevel[l], B, C,
+                              r->lh[l - 1], r->lw[l - 1], K);
+}
+
+double nsid__pointpooled_reg(const struct nsid_readout *r)
+{
+    size_t nf = (size_t)r->C * (r->cfg.pool_steps + 1) * r->N;
+    double s = 0.0;
+    for (size_t k = 0; k < nf; k++) s += r->features[k] < 0.0f ? -(double)r->features[k] : (double)r->features[k];
+    return r->cfg.gamma_readout * s;
+}
+
+void nsid__pointpooled_reg_backward(struct nsid_readout *r, double scale)
+{
+    size_t nf = (size_t)r->C * (r->cfg.pool_steps + 1) * r->N;
+    float k = (float)(scale * r->cfg.gamma_readout);
+    for (size_t i = 0; i < nf; i++) r->dfeatures[i] += k * nsid__signf(r->features[i]);
+}
