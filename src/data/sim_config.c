@@ -236,6 +236,7 @@ int nsid_sim_config_init(struct nsid_sim_config *cfg, const char *profile, struc
     cfg->eye_shift_px = 1.5;
     cfg->behavior = false;
     cfg->behavior_gain = 0.3;
+    cfg->gzip = 0;
     return 0;
 }
 
@@ -300,6 +301,7 @@ static const struct key KEYS[] = {
     {"eye.shift_px", K_DOUBLE, 0, 20, OFF(eye_shift_px), 0, "RF shift per sd of pupil position, px"},
     {"behavior.enabled", K_BOOL, 0, 1, OFF(behavior), 0, "running and pupil size modulate gains"},
     {"behavior.gain", K_DOUBLE, 0, 2, OFF(behavior_gain), 0, "sd over neurons of the log-gain per sd of behaviour"},
+    {"output.gzip", K_INT, 0, 9, OFF(gzip), 0, "HDF5 deflate level of the files (0 = none, fastest to read)"},
     SIZE_KEYS("4s", NSID_SIM_ROLE_MATCHED, "4-S matched"),
     SIZE_KEYS("11s", NSID_SIM_ROLE_OTHER, "further 11-S"),
     SIZE_KEYS("1s", NSID_SIM_ROLE_SINGLE, "1-S"),

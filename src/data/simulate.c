@@ -18,11 +18,15 @@
  */
 #include "sim_int.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "base/alloc.h"
+#include "data/h5scan.h"
 
 /* ---- the generation context --------------------------------------------------------- */
 
@@ -697,7 +701,8 @@ static int fill_truth_neurons(struct nsid_scan *s, const struct gen *g, struct n
     float *w = alloc_n((size_t)N, NSID_SIM_CHANNELS * sizeof(float), err);
     int rc = (!px || !grid || !type || !scale || !pool || !w) ? (err ? err->code : NSID_ENOMEM) : 0;
     if (rc == 0) {
-        double gw = g->cfg->width - 15.0, gh = g->cfg->height - 15.0;
+        /* The core's 15x15 valid convolution leaves W - 14 by H - 14 outputs. */
+        double gw = g->cfg->width - 14.0, gh = g->cfg->height - 14.0;
         for (int64_t i = 0; i < N; i++) {
             const struct nsid__sim_neuron *n = &g->neurons[i];
             px[i * 2] = n->rf[0];
@@ -754,8 +759,20 @@ static int fill_truth_scan(struct nsid_scan *s, struct gen *g, struct nsid_err *
         (rc = add_strings(&s->ground_truth, "feature_names", NSID_SIM_CHANNELS, 32, channel_str, NULL, err)) == 0 &&
         (rc = add_strings(&s->ground_truth, "cell_type_names", NSID_SIM_CELL_COUNT, 8, type_str, NULL, err)) == 0 &&
         (rc = add_2d(&s->ground_truth, "eye_shift_px", NSID_DT_F64, g->T, 2, 8, g->shift, err)) == 0 &&
-        (rc = add_2d(&s->ground_truth, "behavior_z", NSID_DT_F64, g->T, 2, 8, g->bz, err)) == 0)
-        rc = add_2d(&s->ground_truth, "rates", NSID_DT_F32, g->T, g->N, 4, g->rates, err);
+        (rc = add_2d(&s->ground_truth, "behavior_z", NSID_DT_F64, g->T, 2, 8, g->bz, err)) == 0) {
+        /* The biggest array: handed over, not copied. */
+        struct nsid_array a;
+        memset(&a, 0, sizeof a);
+        snprintf(a.name, sizeof a.name, "rates");
+        a.dtype = NSID_DT_F32;
+        a.ndim = 2;
+        a.shape[0] = g->T;
+        a.shape[1] = g->N;
+        a.itemsize = 4;
+        a.data = g->rates;
+        g->rates = NULL;
+        rc = nsid_arrays_take(&s->ground_truth, &a, err);
+    }
     return rc;
 }
 
@@ -780,7 +797,11 @@ static int fill_scan(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
     s->behavior = g->behavior;
     s->pupil_center = g->pupil;
     g->images = g->responses = g->behavior = g->pupil = NULL;
-    return 0;
+    s->images_dtype = NSID_DT_U8; /* integer grey levels, stored as uint8 like the photographs */
+    /* A self-check: the scan passes the loaders' validation (shapes, tiers, finiteness). */
+    struct nsid_scan_opts opt;
+    memset(&opt, 0, sizeof opt);
+    return nsid_scan_validate(s, &opt, err);
 }
 
 /* ---- the scan ----------------------------------------------------------------------------- */
@@ -830,4 +851,144 @@ int nsid_sim_scan_generate(struct nsid_scan *out, const struct nsid_sim_config *
     gen_free(&g);
     if (rc < 0) nsid_scan_free(out);
     return rc;
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+/* mkdir -p */
+static int make_dirs(const char *dir, struct nsid_err *err)
+{
+    char buf[NSID_PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return nsid_err_set(err, NSID_EINVAL, dir, 0, NULL, "path too long");
+    for (char *p = buf + 1;; p++) {
+        char c = *p;
+        if (c != '/' && c != '\0') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+            return nsid_err_set(err, NSID_EIO, buf, 0, NULL, "cannot create directory: %s", strerror(errno));
+        *p = c;
+        if (!c) break;
+    }
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        return nsid_err_set(err, NSID_EIO, dir, 0, NULL, "not a directory");
+    return 0;
+}
+
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int nsid_sim_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log, struct nsid_err *err)
+{
+    int rc = nsid_sim_config_check(cfg, err);
+    if (rc < 0 || (rc = make_dirs(dir, err)) < 0) return rc;
+    struct nsid_h5_save_opts opt = {.gzip = cfg->gzip};
+    for (int i = 0; i < nsid_sim_n_scans(); i++) {
+        if (!nsid_sim_scan_selected(cfg, i)) continue;
+        char file[128], path[NSID_PATH_MAX];
+        nsid_sim_scan_filename(i, file, sizeof file);
+        if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
+            return nsid_err_set(err, NSID_EINVAL, dir, 0, NULL, "path too long");
+        struct nsid_scan s;
+        double t0 = seconds();
+        if ((rc = nsid_sim_scan_generate(&s, cfg, i, err)) < 0) return rc;
+        double t1 = seconds();
+        rc = nsid_scan_save_h5(&s, path, &opt, err);
+        double t2 = seconds();
+        if (log && rc == 0)
+            fprintf(log, "%s: %lld trials x %lld neurons, generated in %.2f s, written in %.2f s\n", path,
+                    (long long)s.n_trials, (long long)s.n_neurons, t1 - t0, t2 - t1);
+        nsid_scan_free(&s);
+        if (rc < 0) return rc;
+    }
+    char path[NSID_PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/groups.json", dir) >= (int)sizeof path)
+        return nsid_err_set(err, NSID_EINVAL, dir, 0, NULL, "path too long");
+    return nsid_sim_write_groups(cfg, path, err);
+}
+
+/* True if every scan of group g is selected (written). */
+static bool group_complete(const struct nsid_sim_config *cfg, int g)
+{
+    const struct nsid_sim_group_def *d = nsid_sim_group_def(g);
+    for (int k = 0; k < d->n; k++)
+        if (!nsid_sim_scan_selected(cfg, d->scans[k])) return false;
+    return true;
+}
+
+static void json_scans(const struct nsid_sim_config *cfg, FILE *f)
+{
+    static const char *const roles[NSID_SIM_ROLE_COUNT] = {"4s", "11s", "1s", "eval"};
+    int first = 1;
+    fprintf(f, "  \"scans\": [");
+    for (int i = 0; i < nsid_sim_n_scans(); i++) {
+        if (!nsid_sim_scan_selected(cfg, i)) continue;
+        const struct nsid_sim_scan_def *d = nsid_sim_scan_def(i);
+        const struct nsid_sim_sizes *z = &cfg->sizes[d->role];
+        char file[128], key[NSID_KEY_MAX];
+        nsid_sim_scan_filename(i, file, sizeof file);
+        nsid_scan_data_key(file, key, sizeof key);
+        long long trials = (long long)(z->train_images + z->validation_images + z->test_images * z->test_repeats);
+        fprintf(f, "%s\n    {\"file\": \"%s\", \"data_key\": \"%s\", \"animal\": %lld, \"session\": %lld, "
+                "\"scan\": %lld, \"role\": \"%s\", \"image_set\": %d, \"neurons\": %lld, \"matched\": %lld, "
+                "\"train_images\": %lld, \"validation_images\": %lld, \"test_images\": %lld, "
+                "\"test_repeats\": %lld, \"trials\": %lld}",
+                first ? "" : ",", file, key, (long long)d->animal, (long long)d->session, (long long)d->scan,
+                roles[d->role], nsid_sim_scan_image_set(cfg, i), (long long)z->neurons, (long long)z->matched,
+                (long long)z->train_images, (long long)z->validation_images, (long long)z->test_images,
+                (long long)z->test_repeats, trials);
+        first = 0;
+    }
+    fprintf(f, "\n  ],\n");
+}
+
+static void json_groups(const struct nsid_sim_config *cfg, FILE *f)
+{
+    int first = 1;
+    fprintf(f, "  \"groups\": {");
+    for (int g = 0; g < nsid_sim_n_groups(); g++) {
+        if (!group_complete(cfg, g)) continue;
+        const struct nsid_sim_group_def *d = nsid_sim_group_def(g);
+        fprintf(f, "%s\n    \"%s\": {\"label\": \"%s\", \"files\": [", first ? "" : ",", d->name, d->label);
+        for (int k = 0; k < d->n; k++) {
+            char file[128];
+            nsid_sim_scan_filename(d->scans[k], file, sizeof file);
+            fprintf(f, "%s\"%s\"", k ? ", " : "", file);
+        }
+        fprintf(f, "]}");
+        first = 0;
+    }
+    fprintf(f, "\n  },\n");
+}
+
+int nsid_sim_write_groups(const struct nsid_sim_config *cfg, const char *path, struct nsid_err *err)
+{
+    char tmp[NSID_PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
+    FILE *f = fopen(tmp, "w");
+    if (!f) return nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot open for writing: %s", strerror(errno));
+    fprintf(f, "{\n  \"generator\": \"nsid-simulate\",\n  \"profile\": \"%s\",\n  \"seed\": %llu,\n",
+            cfg->profile, (unsigned long long)cfg->seed);
+    fprintf(f, "  \"image_sets\": \"%s\",\n", cfg->image_sets == NSID_SIM_IMAGES_PAPER ? "paper" : "own");
+    json_scans(cfg, f);
+    json_groups(cfg, f);
+    fprintf(f, "  \"config\": ");
+    nsid__sim_config_json(cfg, f, "  ");
+    fprintf(f, "\n}\n");
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        remove(tmp);
+        return nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "write failed");
+    }
+    if (rename(tmp, path) < 0) {
+        remove(tmp);
+        return nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot rename %s: %s", tmp, strerror(errno));
+    }
+    return 0;
 }

@@ -128,6 +128,7 @@ struct nsid_sim_config {
     double eye_shift_px;       /* RF shift, px per sd of pupil position */
     bool behavior;             /* running and pupil size modulate gains */
     double behavior_gain;      /* sd over neurons of the log-gain per sd of behaviour */
+    int gzip;                  /* HDF5 deflate level of the written files, 0 = none */
 };
 
 /*
