@@ -79,8 +79,8 @@ static int parse_args(int argc, char **argv, struct args *a)
     a->src = pos[0];
     a->dst = pos[1];
     if (a->info ? npos != 1 : npos != 2) {
-        fprintf(stderr, a->info ? "nsid-convert: --info takes one PATH\n" : "nsid-convert: expected SRC and DST\n");
-        usage(stderr);
+        fprintf(stderr, a->info ? "nsid-convert: --info takes one PATH (see --help)\n"
+                                : "nsid-convert: expected SRC and DST (see --help)\n");
         return 2;
     }
     if (a->info) a->load.allow_empty_tier = true; /* --info reports empty tiers instead of failing */

@@ -69,8 +69,7 @@ int main(int argc, char **argv)
                 sets[nset++] = v;
             }
         } else {
-            fprintf(stderr, "nsid-simulate: unknown argument '%s'\n", a);
-            usage(stderr);
+            fprintf(stderr, "nsid-simulate: unknown argument '%s' (see --help)\n", a);
             return 2;
         }
     }
@@ -84,8 +83,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!out) {
-        fprintf(stderr, "nsid-simulate: --out DIR is required\n");
-        usage(stderr);
+        fprintf(stderr, "nsid-simulate: --out DIR is required (see --help)\n");
         return 2;
     }
     if (nsid_sim_config_check(&cfg, &err) < 0 || nsid_sim_write(&cfg, out, stderr, &err) < 0) goto fail;
