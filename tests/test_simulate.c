@@ -17,11 +17,18 @@
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
-/* cfg = profile + overrides (NULL-terminated); fails the test run on a bad override. */
+/*
+ * cfg = profile + overrides (NULL-terminated); fails the test run on a bad
+ * override. The smoke profile is shrunk further (fewer images) so that the
+ * tests stay fast even in sanitizer builds.
+ */
 static void config(struct nsid_sim_config *cfg, const char *profile, const char *const *sets)
 {
     struct nsid_err err = {0};
     int rc = nsid_sim_config_init(cfg, profile, &err);
+    static const char *const small[] = {"train_images=60", "validation_images=20", "test_images=8",
+                                        "test_repeats=4", "calibration_images=24", NULL};
+    for (int i = 0; rc == 0 && !strcmp(profile, "smoke") && small[i]; i++) rc = nsid_sim_config_set(cfg, small[i], &err);
     for (int i = 0; rc == 0 && sets && sets[i]; i++) rc = nsid_sim_config_set(cfg, sets[i], &err);
     if (rc < 0) {
         nsid_err_print(&err, stderr);

@@ -122,6 +122,7 @@ struct select_ctx {
     char bad[64]; /* first unknown group name */
 };
 
+/* for_each_item callback: note an unknown group, or whether the group holds the scan. */
 static int select_item(const char *name, size_t len, void *vctx)
 {
     struct select_ctx *c = vctx;
@@ -221,8 +222,8 @@ int nsid_sim_config_init(struct nsid_sim_config *cfg, const char *profile, struc
     cfg->width = 64;
     cfg->image_sets = NSID_SIM_IMAGES_OWN;
     snprintf(cfg->groups, sizeof cfg->groups, "all");
-    cfg->oracle_min = 0.15;
-    cfg->oracle_max = 0.75;
+    cfg->oracle_min = 0.18;
+    cfg->oracle_max = 0.78;
     cfg->overdispersion = 4.0;
     cfg->amplitude_shape = 2.0;
     cfg->rf_scatter_px = 2.0;
@@ -309,6 +310,7 @@ static const struct key KEYS[] = {
 };
 #define N_KEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
 
+/* The key table entry called name, or NULL. */
 static const struct key *key_find(const char *name)
 {
     for (int i = 0; i < N_KEYS; i++)
@@ -316,6 +318,7 @@ static const struct key *key_find(const char *name)
     return NULL;
 }
 
+/* "<value> not in [min, max]" naming the key. */
 static int range_error(const struct key *k, const char *value, struct nsid_err *err)
 {
     return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "%s not in [%g, %g]", value, k->min, k->max);
