@@ -27,7 +27,6 @@
 #include <time.h>
 
 #include "base/alloc.h"
-#include "data/h5scan.h"
 
 /* ---- the generation context --------------------------------------------------------- */
 
@@ -896,18 +895,18 @@ int nsid_sim_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log
 {
     int rc = nsid_sim_config_check(cfg, err);
     if (rc < 0 || (rc = make_dirs(dir, err)) < 0) return rc;
-    struct nsid_h5_save_opts opt = {.gzip = cfg->gzip};
+    struct nsid_save_opts opt = {.gzip = cfg->gzip, .overwrite = true};
     for (int i = 0; i < nsid_sim_n_scans(); i++) {
         if (!nsid_sim_scan_selected(cfg, i)) continue;
         char file[128], path[NSID_PATH_MAX];
-        nsid_sim_scan_filename(i, file, sizeof file);
+        nsid_sim_scan_output_name(cfg, i, file, sizeof file);
         if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
             return nsid_err_set(err, NSID_EINVAL, dir, 0, NULL, "path too long");
         struct nsid_scan s;
         double t0 = seconds();
         if ((rc = nsid_sim_scan_generate(&s, cfg, i, err)) < 0) return rc;
         double t1 = seconds();
-        rc = nsid_scan_save_h5(&s, path, &opt, err);
+        rc = nsid_scan_save(&s, path, &opt, err);
         double t2 = seconds();
         if (log && rc == 0)
             fprintf(log, "%s: %lld trials x %lld neurons, generated in %.2f s, written in %.2f s\n", path,
@@ -941,7 +940,7 @@ static void json_scans(const struct nsid_sim_config *cfg, FILE *f)
         const struct nsid_sim_scan_def *d = nsid_sim_scan_def(i);
         const struct nsid_sim_sizes *z = &cfg->sizes[d->role];
         char file[128], key[NSID_KEY_MAX];
-        nsid_sim_scan_filename(i, file, sizeof file);
+        nsid_sim_scan_output_name(cfg, i, file, sizeof file);
         nsid_scan_data_key(file, key, sizeof key);
         long long trials = (long long)(z->train_images + z->validation_images + z->test_images * z->test_repeats);
         fprintf(f, "%s\n    {\"file\": \"%s\", \"data_key\": \"%s\", \"animal\": %lld, \"session\": %lld, "
@@ -968,7 +967,7 @@ static void json_groups(const struct nsid_sim_config *cfg, FILE *f)
         fprintf(f, "%s\n    \"%s\": {\"label\": \"%s\", \"files\": [", first ? "" : ",", d->name, d->label);
         for (int k = 0; k < d->n; k++) {
             char file[128];
-            nsid_sim_scan_filename(d->scans[k], file, sizeof file);
+            nsid_sim_scan_output_name(cfg, d->scans[k], file, sizeof file);
             fprintf(f, "%s\"%s\"", k ? ", " : "", file);
         }
         fprintf(f, "]}");
@@ -986,7 +985,8 @@ int nsid_sim_write_groups(const struct nsid_sim_config *cfg, const char *path, s
     if (!f) return nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot open for writing: %s", strerror(errno));
     fprintf(f, "{\n  \"generator\": \"nsid-simulate\",\n  \"profile\": \"%s\",\n  \"seed\": %llu,\n",
             cfg->profile, (unsigned long long)cfg->seed);
-    fprintf(f, "  \"image_sets\": \"%s\",\n", cfg->image_sets == NSID_SIM_IMAGES_PAPER ? "paper" : "own");
+    fprintf(f, "  \"image_sets\": \"%s\",\n  \"format\": \"%s\",\n",
+            cfg->image_sets == NSID_SIM_IMAGES_PAPER ? "paper" : "own", cfg->format == NSID_SIM_FORMAT_TREE ? "tree" : "h5");
     json_scans(cfg, f);
     json_groups(cfg, f);
     fprintf(f, "  \"config\": ");
