@@ -135,8 +135,9 @@ static int cmd_merge(const struct opts *o)
     for (int i = 0; rc == 0 && i < o->n_pos; i++) rc = merge_one(&st, o->pos[i], &ms);
     if (rc == 0 && o->list) rc = merge_list(&st, o->list, &ms);
     nsid_store_close(&st);
-    fprintf(stderr, "nsid-db: merge into %s: %lld merged, %lld unchanged, %lld unfinished\n", o->db,
-            (long long)ms.merged, (long long)ms.unchanged, (long long)ms.unfinished);
+    if (rc == 0) /* after a failure the error is the one message */
+        fprintf(stderr, "nsid-db: merge into %s: %lld merged, %lld unchanged, %lld unfinished\n", o->db,
+                (long long)ms.merged, (long long)ms.unchanged, (long long)ms.unfinished);
     return rc;
 }
 
