@@ -188,7 +188,8 @@ int main(int argc, char **argv)
         printf("run %s already trained (%lld epochs, best epoch %lld, validation correlation %.4f): nothing to do\n",
                r.run_id, (long long)r.epochs, (long long)r.best_epoch, r.best_score);
     else
-        printf("run %s: %lld epochs%s, best epoch %lld, validation correlation %.4f -> %s/checkpoint.h5\n", r.run_id,
-               (long long)r.epochs, r.resumed ? " (resumed)" : "", (long long)r.best_epoch, r.best_score, a.out);
+        printf("run %s (core: %s): %lld epochs%s, best epoch %lld, validation correlation %.4f -> %s/checkpoint.h5\n",
+               r.run_id, r.core, (long long)r.epochs, r.resumed ? " (resumed)" : "", (long long)r.best_epoch,
+               r.best_score, a.out);
     return 0;
 }

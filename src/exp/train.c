@@ -534,6 +534,7 @@ static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_e
     if ((rc = nsid_run_data_load(&t->data, t->c, t->o->data, t->o->n_data, err)) < 0) return rc;
     if ((rc = nsid_net_init(&t->net, t->c, t->data.mscans, t->data.n_scans, err)) < 0) return rc;
     if ((rc = nsid_net_prepare_core(&t->net, t->c, err)) < 0) return rc;
+    snprintf(res->core, sizeof res->core, "%s", t->net.core_desc);
     if ((rc = buffers(t, err)) < 0) return rc;
     return open_records(t, err);
 }

@@ -93,6 +93,7 @@ struct nsid_train_result {
     bool interrupted;                 /* stopped by *stop; state saved, rerun to resume */
     int signal;                       /* the *stop value that interrupted */
     bool already_done;                /* the state said the run had finished: nothing done */
+    char core[512];                   /* what the core is ("vgg16 RANDOM ...", "se2d from X, frozen", ...) */
 };
 
 /*
