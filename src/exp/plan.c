@@ -363,17 +363,18 @@ static int resolve_ref(struct pctx *pc, const struct point *pt, const struct nsi
         if (group && strcmp(group, p->runs[i].sel_group) != 0) {
             char w[512];
             where_text(ref, w, sizeof w);
-            return perr(pc, pt->e->file, ref->line, "core.where",
+            return perr(pc, pt->e->file, ref->n_where ? ref->where[0].line : ref->line, "core.where",
                         "ambiguous reference: {%s} matches runs of experiment '%s' that are not one selection group "
                         "('%s' and '%s'); pin the other axes in where", w, x->name, group, p->runs[i].sel_group);
         }
         group = p->runs[i].sel_group;
         cand[n++] = p->runs[i].first >= 0 ? p->runs[i].first : i;
     }
+    int where_line = ref->n_where ? ref->where[0].line : ref->line;
     if (n == 0) {
         char w[512];
         where_text(ref, w, sizeof w);
-        return perr(pc, pt->e->file, ref->line, "core.where",
+        return perr(pc, pt->e->file, where_line, "core.where",
                     "dangling reference: no run of experiment '%s' matches {%s} (profile %s)", x->name, w,
                     pc->o->profile);
     }
@@ -659,8 +660,10 @@ static int add_run(struct pctx *pc, const struct point *pt)
     int *slot = index_slot(p, pt->run.id);
     struct nsid_plan_run r = pt->run;
     r.first = *slot;
-    if (*slot >= 0 && p->runs[*slot].exp == pt->e) {
-        const struct nsid_plan_run *o = &p->runs[*slot];
+    const struct nsid_plan_run *o = NULL; /* a run of this experiment with this id */
+    for (int i = pc->exp_first[pt->e - pc->specs->experiments]; *slot >= 0 && !o && i < p->n_runs; i++)
+        if (strcmp(p->runs[i].id, r.id) == 0) o = &p->runs[i];
+    if (o) {
         return perr(pc, pt->e->file, pt->v->line, pt->e->name,
                     "two runs of this experiment have the same configuration (id %.12s): variant '%s' {%s} and "
                     "variant '%s' {%s}; an axis or variant changes nothing", r.id, o->variant->name, o->point,
@@ -743,6 +746,60 @@ static int effective(struct pctx *pc, const struct nsid_spec_axis *base, int nb,
     return 0;
 }
 
+/* An axis like a with n values: a log search regenerated, a list cut to its first n. */
+static int resize_search(struct pctx *pc, const struct nsid_spec_axis *a, int n, const struct nsid_spec_axis **out)
+{
+    struct nsid_spec_axis *r = palloc(pc, sizeof *r);
+    if (!r) return NSID_ENOMEM;
+    *r = *a;
+    if (a->kind == NSID_SEARCH_LOG || a->kind == NSID_SEARCH_RANDOM_LOG) {
+        int rc = nsid_spec_search_values(&pc->p->pool, a->key, a->kind, a->lo, a->hi, a->seed, n, a->line, &r->values,
+                                         pc->err);
+        if (rc < 0) return rc;
+        r->n = n;
+    } else if (n < r->n) {
+        r->n = n;
+    }
+    *out = r;
+    return 0;
+}
+
+/* Searches of a variant: the experiment's, replaced by the variant's, then the profile's (or resized). */
+static int effective_search(struct pctx *pc, const struct nsid_spec_experiment *e, const struct nsid_spec_variant *v,
+                            const struct nsid_spec_profile *ep, const struct nsid_spec_axis ***out, int *n)
+{
+    int np = ep ? ep->n_search : 0;
+    const struct nsid_spec_axis **a = palloc(pc, (size_t)(e->n_search + v->n_search + np + 1) * sizeof *a);
+    if (!a) return NSID_ENOMEM;
+    int k = 0;
+    for (int i = 0; i < e->n_search; i++) a[k++] = &e->search[i];
+    for (int pass = 0; pass < 2; pass++) {
+        const struct nsid_spec_axis *src = pass == 0 ? v->search : ep ? ep->search : NULL;
+        int ns = pass == 0 ? v->n_search : np;
+        for (int j = 0; j < ns; j++) {
+            int i = 0;
+            while (i < k && strcmp(a[i]->key, src[j].key) != 0) i++;
+            if (src[j].kind == NSID_SEARCH_COUNT) {
+                if (i == k) continue; /* resizes another variant's search */
+                int rc = resize_search(pc, a[i], src[j].n, &a[i]);
+                if (rc < 0) return rc;
+                continue;
+            }
+            a[i] = &src[j];
+            if (i == k) k++;
+        }
+    }
+    int m = 0;
+    for (int i = 0; i < k; i++) {
+        bool set = false;
+        for (int s = 0; s < v->n_set; s++) set = set || strcmp(v->set[s].key, a[i]->key) == 0;
+        if (!set) a[m++] = a[i];
+    }
+    *out = a;
+    *n = m;
+    return 0;
+}
+
 static bool variant_selected(const struct nsid_spec_profile *ep, const struct nsid_spec_variant *v)
 {
     if (!ep || !ep->variants) return true;
@@ -766,9 +823,7 @@ static int expand_variant(struct pctx *pc, const struct nsid_spec_experiment *e,
 {
     struct point pt = {.e = e, .v = v};
     int rc = effective(pc, e->grid, e->n_grid, ep ? ep->grid : NULL, ep ? ep->n_grid : 0, v, &pt.axes, &pt.n_axes);
-    if (rc == 0)
-        rc = effective(pc, e->search, e->n_search, ep ? ep->search : NULL, ep ? ep->n_search : 0, v, &pt.search,
-                       &pt.n_search);
+    if (rc == 0) rc = effective_search(pc, e, v, ep, &pt.search, &pt.n_search);
     if (rc < 0) return rc;
     int *gidx = palloc(pc, (size_t)(pt.n_axes + 1) * sizeof *gidx);
     int *sidx = palloc(pc, (size_t)(pt.n_search + 1) * sizeof *sidx);

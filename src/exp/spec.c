@@ -451,53 +451,72 @@ static int search_range(struct ctx *c, const yaml_node_t *r, const char *key, do
     return rc;
 }
 
-/* Format a generated search value for key k (integers rounded). */
-static int search_value(struct ctx *c, const char *key, double x, int line, struct nsid_spec_value *v)
+int nsid_spec_search_values(struct nsid_pool *pool, const char *key, int kind, double lo, double hi, uint64_t seed,
+                            int n, int line, struct nsid_spec_value **out, struct nsid_err *err)
 {
     const struct nsid_config_key *k = nsid_config_find(key);
-    char buf[64];
-    if (k->type == NSID_KEY_INT) snprintf(buf, sizeof buf, "%lld", llround(x));
-    else snprintf(buf, sizeof buf, "%.6g", x);
-    v->key = dup(c, key);
-    v->text = dup(c, buf);
-    v->line = line;
-    if (!v->key || !v->text) return NSID_ENOMEM;
-    return check_value(c, v);
+    if (!k || n < 1 || !(lo > 0 && hi >= lo) || (kind != NSID_SEARCH_LOG && kind != NSID_SEARCH_RANDOM_LOG))
+        return nsid_err_set(err, NSID_EINVAL, NULL, line, key, "not a log search");
+    struct nsid_spec_value *v = nsid_pool_alloc(pool, (size_t)n * sizeof *v, err);
+    if (!v) return NSID_ENOMEM;
+    struct nsid_rng rng;
+    nsid_rng_init(&rng, seed, 0);
+    for (int i = 0; i < n; i++) {
+        double t = kind == NSID_SEARCH_RANDOM_LOG ? nsid_rng_uniform(&rng) : (n == 1 ? 0.5 : (double)i / (n - 1));
+        double x = exp(log(lo) + t * (log(hi) - log(lo)));
+        v[i].key = nsid_pool_strdup(pool, key, err);
+        v[i].text = k->type == NSID_KEY_INT ? nsid_pool_printf(pool, err, "%lld", llround(x))
+                                            : nsid_pool_printf(pool, err, "%.6g", x);
+        v[i].line = line;
+        if (!v[i].key || !v[i].text) return NSID_ENOMEM;
+    }
+    *out = v;
+    return 0;
 }
 
-static int search_generated(struct ctx *c, const yaml_node_t *m, const char *key, struct nsid_spec_axis *a)
+static int search_generated(struct ctx *c, const yaml_node_t *m, const char *key, bool profile, struct nsid_spec_axis *a)
 {
     bool random = get(c, m, "random_log") != NULL;
     const yaml_node_t *range = get(c, m, random ? "random_log" : "log"), *nn = get(c, m, "n");
     const yaml_node_t *seed_n = get(c, m, "seed");
     if (!nn) return fail(c, line_of(m), key, "a log search needs n: the number of values");
-    if (random != (seed_n != NULL))
-        return fail(c, line_of(m), key, random ? "random_log needs seed:" : "seed: belongs to random_log only");
     double lo = 0, hi = 0, n = 0, seed = 0;
-    int rc = search_range(c, range, key, &lo, &hi);
-    if (rc == 0) rc = search_number(c, nn, key, &n);
+    int rc = search_number(c, nn, key, &n);
     if (rc == 0 && (n < 1 || n > 1000 || n != floor(n)))
         rc = fail(c, line_of(nn), key, "n must be an integer in [1, 1000], got %g", n);
+    if (rc < 0) return rc;
+    a->n = (int)n;
+    if (!range) {
+        if (!profile || seed_n)
+            return fail(c, line_of(m), key, profile ? "{n: N} resizes a search; seed: belongs to random_log"
+                                                    : "a search needs values:, log: or random_log:");
+        a->kind = NSID_SEARCH_COUNT;
+        return 0;
+    }
+    if (random != (seed_n != NULL))
+        return fail(c, line_of(m), key, random ? "random_log needs seed:" : "seed: belongs to random_log only");
+    rc = search_range(c, range, key, &lo, &hi);
     if (rc == 0 && random) rc = search_number(c, seed_n, key, &seed);
     if (rc == 0 && random && (seed < 0 || seed != floor(seed) || seed > 4294967295.0))
         rc = fail(c, line_of(seed_n), key, "seed must be an integer in [0, 2^32-1], got %g", seed);
     if (rc < 0) return rc;
-    a->n = (int)n;
-    a->values = alloc(c, (size_t)a->n * sizeof *a->values);
-    if (!a->values) return NSID_ENOMEM;
-    struct nsid_rng rng;
-    nsid_rng_init(&rng, (uint64_t)seed, 0);
+    a->kind = random ? NSID_SEARCH_RANDOM_LOG : NSID_SEARCH_LOG;
+    a->lo = lo;
+    a->hi = hi;
+    a->seed = (uint64_t)seed;
+    rc = nsid_spec_search_values(&c->set->pool, key, a->kind, lo, hi, a->seed, a->n, line_of(m), &a->values, c->err);
     for (int i = 0; rc == 0 && i < a->n; i++) {
-        double t = random ? nsid_rng_uniform(&rng) : (a->n == 1 ? 0.0 : (double)i / (a->n - 1));
-        rc = search_value(c, key, exp(log(lo) + t * (log(hi) - log(lo))), line_of(m), &a->values[i]);
+        a->values[i].line = line_of(m);
+        rc = check_value(c, &a->values[i]);
     }
     return rc;
 }
 
 static const char *const SEARCH_KEYS[] = {"values", "log", "random_log", "n", "seed", NULL};
 
-/* One search definition at key. */
-static int search_def(struct ctx *c, const yaml_node_t *m, const char *key, int line, struct nsid_spec_axis *a)
+/* One search definition at key (profile: {n: N} alone is allowed). */
+static int search_def(struct ctx *c, const yaml_node_t *m, const char *key, int line, bool profile,
+                      struct nsid_spec_axis *a)
 {
     const struct nsid_config_key *k = nsid_config_find(key);
     if (!k) return fail(c, line, key, "unknown key: a search runs over a run configuration key");
@@ -506,8 +525,10 @@ static int search_def(struct ctx *c, const yaml_node_t *m, const char *key, int 
     int rc = check_keys(c, m, SEARCH_KEYS, "search");
     if (rc < 0) return rc;
     int kinds = (get(c, m, "values") != NULL) + (get(c, m, "log") != NULL) + (get(c, m, "random_log") != NULL);
-    if (kinds != 1) return fail(c, line_of(m), key, "a search is one of {values: [...]}, {log: [lo, hi], n: N} or "
-                                "{random_log: [lo, hi], n: N, seed: S}");
+    bool count_only = kinds == 0 && profile && get(c, m, "n") && n_pairs(m) == 1;
+    if (kinds != 1 && !count_only)
+        return fail(c, line_of(m), key, "a search is one of {values: [...]}, {log: [lo, hi], n: N} or "
+                    "{random_log: [lo, hi], n: N, seed: S}%s", profile ? " (or {n: N} in a profile)" : "");
     a->key = dup(c, key);
     a->line = line;
     if (!a->key) return NSID_ENOMEM;
@@ -518,10 +539,11 @@ static int search_def(struct ctx *c, const yaml_node_t *m, const char *key, int 
         if (rc == 0) rc = grid_axis(c, vals, key, line, a);
         return rc;
     }
-    return search_generated(c, m, key, a);
+    return search_generated(c, m, key, profile, a);
 }
 
-static int search_walk(struct ctx *c, const yaml_node_t *m, const char *prefix, struct alist *l, int depth)
+static int search_walk(struct ctx *c, const yaml_node_t *m, const char *prefix, bool profile, struct alist *l,
+                       int depth)
 {
     if (depth > 16) return fail(c, line_of(m), prefix, "nested too deeply");
     int rc = check_keys(c, m, NULL, prefix[0] ? prefix : "search");
@@ -534,23 +556,23 @@ static int search_walk(struct ctx *c, const yaml_node_t *m, const char *prefix, 
         if (v->type != YAML_MAPPING_NODE) {
             rc = fail(c, line_of(v), full, "a search is a mapping ({values: [...]} or {log: [lo, hi], n: N}), found %s",
                       kind_name(v));
-        } else if (get(c, v, "values") || get(c, v, "log") || get(c, v, "random_log")) {
+        } else if (get(c, v, "values") || get(c, v, "log") || get(c, v, "random_log") || get(c, v, "n")) {
             struct nsid_spec_axis a = {0};
-            rc = search_def(c, v, full, line_of(k), &a);
+            rc = search_def(c, v, full, line_of(k), profile, &a);
             if (rc == 0) rc = alist_push(c, l, &a);
         } else {
-            rc = search_walk(c, v, full, l, depth + 1);
+            rc = search_walk(c, v, full, profile, l, depth + 1);
         }
     }
     return rc;
 }
 
-static int search(struct ctx *c, const yaml_node_t *m, struct nsid_spec_axis **out, int *n)
+static int search(struct ctx *c, const yaml_node_t *m, bool profile, struct nsid_spec_axis **out, int *n)
 {
     int rc = expect(c, m, YAML_MAPPING_NODE, "search");
     if (rc < 0) return rc;
     struct alist l = {0};
-    rc = search_walk(c, m, "", &l, 0);
+    rc = search_walk(c, m, "", profile, &l, 0);
     *out = l.a;
     *n = l.n;
     return rc;
@@ -672,7 +694,7 @@ static bool name_ok(const char *s)
 
 /* ---- variants, profiles ------------------------------------------------------------------------ */
 
-static const char *const VARIANT_SPECIAL[] = {"name", "data", "core", "plot", "optional", NULL};
+static const char *const VARIANT_SPECIAL[] = {"name", "data", "core", "plot", "search", "optional", NULL};
 
 static int variant_spec(struct ctx *c, const yaml_node_t *n, struct nsid_spec_variant *v)
 {
@@ -691,6 +713,7 @@ static int variant_spec(struct ctx *c, const yaml_node_t *n, struct nsid_spec_va
     if (rc == 0 && (x = get(c, n, "data"))) rc = data_spec(c, x, &v->data);
     if (rc == 0 && (x = get(c, n, "core"))) rc = core_spec(c, x, &v->core);
     if (rc == 0 && (x = get(c, n, "plot"))) rc = plot_spec(c, x, &v->plot, &v->n_plot);
+    if (rc == 0 && (x = get(c, n, "search"))) rc = search(c, x, false, &v->search, &v->n_search);
     if (rc == 0 && (x = get(c, n, "optional"))) {
         rc = expect(c, x, YAML_SCALAR_NODE, "optional");
         if (rc == 0 && strcmp(scalar_text(x), "true") && strcmp(scalar_text(x), "false"))
@@ -763,7 +786,7 @@ static int profile_spec(struct ctx *c, const char *name, const yaml_node_t *n, b
     const yaml_node_t *x;
     if ((x = get(c, n, "defaults"))) rc = settings(c, x, "defaults", KEYS_SETTINGS, &p->defaults, &p->n_defaults);
     if (rc == 0 && (x = get(c, n, "grid"))) rc = grid(c, x, &p->grid, &p->n_grid);
-    if (rc == 0 && (x = get(c, n, "search"))) rc = search(c, x, &p->search, &p->n_search);
+    if (rc == 0 && (x = get(c, n, "search"))) rc = search(c, x, true, &p->search, &p->n_search);
     if (rc == 0 && (x = get(c, n, "variants"))) rc = profile_variants(c, x, p);
     return rc;
 }
@@ -816,7 +839,7 @@ static int experiment_body(struct ctx *c, const yaml_node_t *root, struct nsid_s
     if (rc == 0 && (x = get(c, root, "defaults"))) rc = settings(c, x, "defaults", KEYS_SETTINGS, &e->defaults, &e->n_defaults);
     if (rc == 0 && (x = get(c, root, "grid"))) rc = grid(c, x, &e->grid, &e->n_grid);
     if (rc == 0 && (x = get(c, root, "variants"))) rc = variants_spec(c, x, e);
-    if (rc == 0 && (x = get(c, root, "search"))) rc = search(c, x, &e->search, &e->n_search);
+    if (rc == 0 && (x = get(c, root, "search"))) rc = search(c, x, false, &e->search, &e->n_search);
     if (rc == 0 && (x = get(c, root, "select"))) rc = select_spec(c, x, &e->select, &e->n_select);
     if (rc == 0 && (x = get(c, root, "plot"))) rc = plot_spec(c, x, &e->plot, &e->n_plot);
     if (rc == 0 && (x = get(c, root, "core"))) rc = core_spec(c, x, &e->core);
@@ -995,6 +1018,9 @@ static bool is_axis(const struct nsid_spec_experiment *e, const char *key)
         if (strcmp(e->grid[i].key, key) == 0) return true;
     for (int i = 0; i < e->n_search; i++)
         if (strcmp(e->search[i].key, key) == 0) return true;
+    for (int v = 0; v < e->n_variants; v++)
+        for (int i = 0; i < e->variants[v].n_search; i++)
+            if (strcmp(e->variants[v].search[i].key, key) == 0) return true;
     for (int p = 0; p < e->n_profiles; p++) {
         for (int i = 0; i < e->profiles[p].n_grid; i++)
             if (strcmp(e->profiles[p].grid[i].key, key) == 0) return true;
@@ -1017,6 +1043,19 @@ static int check_experiment(const struct nsid_spec_set *s, const struct nsid_spe
         if (!is_axis(e, e->select[i].key))
             rc = nsid_err_set(err, NSID_EINVAL, e->file, e->select[i].line, e->select[i].key,
                               "select: not a grid or search axis of experiment '%s'", e->name);
+    for (int p = 0; rc == 0 && p < e->n_profiles; p++)
+        for (int i = 0; rc == 0 && i < e->profiles[p].n_search; i++) {
+            const struct nsid_spec_axis *a = &e->profiles[p].search[i];
+            bool base = false;
+            for (int j = 0; j < e->n_search; j++) base = base || strcmp(e->search[j].key, a->key) == 0;
+            for (int v = 0; v < e->n_variants; v++)
+                for (int j = 0; j < e->variants[v].n_search; j++)
+                    base = base || strcmp(e->variants[v].search[j].key, a->key) == 0;
+            if (a->kind == NSID_SEARCH_COUNT && !base)
+                rc = nsid_err_set(err, NSID_EINVAL, e->file, a->line, a->key,
+                                  "{n: %d} resizes a search, but experiment '%s' has no search of this key", a->n,
+                                  e->name);
+        }
     for (int p = 0; rc == 0 && p < e->n_profiles; p++)
         for (int i = 0; rc == 0 && i < e->profiles[p].n_variants; i++) {
             bool found = false;

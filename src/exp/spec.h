@@ -25,6 +25,7 @@
  *         data: {files: [my/scan.h5]}
  *         core: {...}                    # see below; also allowed at the experiment level
  *         plot: {curve: VGG16}
+ *         search: {model.readout.gamma: {log: [1e-4, 0.5], n: 3}}   # replaces the experiment's
  *     search:                            # a hyperparameter search, chosen on validation score
  *       model.readout.gamma: {log: [0.1, 10], n: 3}  # or {values: [..]} or
  *                                        #   {random_log: [lo, hi], n: N, seed: S}
@@ -44,7 +45,7 @@
  *       smoke:
  *         defaults: {train.max_epochs: 2}
  *         grid: {data.image_n: [50, 100]}   # replaces (or adds) axes
- *         search: {model.readout.gamma: {values: [1]}}
+ *         search: {model.readout.gamma: {n: 1}}   # the same search with 1 value (or a new one)
  *         variants: [gaussian]          # only these variants
  *
  * A global profiles document gives defaults for every experiment of a profile:
@@ -100,12 +101,23 @@ struct nsid_spec_value {
     int line;              /* 1-based line in file */
 };
 
+/* How a search makes its values. */
+enum nsid_spec_search_kind {
+    NSID_SEARCH_VALUES = 0,     /* an explicit list (and every grid axis) */
+    NSID_SEARCH_LOG = 1,        /* n values evenly spaced in log between lo and hi (n = 1: the geometric mean) */
+    NSID_SEARCH_RANDOM_LOG = 2, /* n values log-uniform in [lo, hi] from a seeded stream */
+    NSID_SEARCH_COUNT = 3,      /* a profile's {n: N}: the same search with N values */
+};
+
 /* A list of values for one key (a grid axis, a search). */
 struct nsid_spec_axis {
     const char *key;
-    struct nsid_spec_value *values;  /* n, each with .key = key */
+    struct nsid_spec_value *values;  /* n, each with .key = key (NULL for NSID_SEARCH_COUNT) */
     int n;
     int line;
+    int kind;                        /* enum nsid_spec_search_kind */
+    double lo, hi;                   /* log and random_log range */
+    uint64_t seed;                   /* random_log stream seed */
 };
 
 /* data: a group of the data description, or files. */
@@ -133,6 +145,8 @@ struct nsid_spec_variant {
     struct nsid_spec_ref core;     /* experiment NULL: inherit */
     struct nsid_spec_value *plot;  /* plot fields overriding the experiment's */
     int n_plot;
+    struct nsid_spec_axis *search; /* searches replacing the experiment's (by key) */
+    int n_search;
     bool optional;                 /* skip when an input file is missing */
     int line;
 };
@@ -144,7 +158,7 @@ struct nsid_spec_profile {
     int n_defaults;
     struct nsid_spec_axis *grid;   /* replaced or added axes */
     int n_grid;
-    struct nsid_spec_axis *search; /* replaced searches */
+    struct nsid_spec_axis *search; /* replaced searches, or {n: N} to resize one */
     int n_search;
     const char **variants;         /* only these variants; NULL: all */
     int n_variants;
@@ -207,6 +221,13 @@ int nsid_spec_load_string(struct nsid_spec_set *s, const char *text, size_t len,
  * experiments without cycles, known variants in profiles, select keys that are axes.
  */
 int nsid_spec_check(const struct nsid_spec_set *s, struct nsid_err *err);
+
+/*
+ * The n values of a log or random_log search of key (kind, lo, hi, seed as in
+ * struct nsid_spec_axis), formatted for the key's type, into *out from the pool.
+ */
+int nsid_spec_search_values(struct nsid_pool *pool, const char *key, int kind, double lo, double hi, uint64_t seed,
+                            int n, int line, struct nsid_spec_value **out, struct nsid_err *err);
 
 /* The experiment named name, or NULL. */
 const struct nsid_spec_experiment *nsid_spec_find(const struct nsid_spec_set *s, const char *name);
