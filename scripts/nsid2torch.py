@@ -202,7 +202,7 @@ def to_torch_state(state, aliases):
     for name, a in state.items():
         if name in aliases:
             continue
-        out[name] = torch.from_numpy(np.ascontiguousarray(a))
+        out[name] = torch.from_numpy(np.array(a, order="C"))  # keeps 0-d scalars 0-d
     for name, target in aliases.items():
         out[name] = out[target]
     # Keep the file's name order (shared names at their sorted place too).

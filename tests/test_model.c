@@ -659,11 +659,30 @@ static void test_checkpoint_and_determinism(void)
     CHECK(same_model(&a.m, &c.m, true), "... and parameters, buffers, Adam state bit-identical");
     CHECK(L[7] < L[0], "training lowers the loss (%g -> %g)", L[0], L[7]);
 
+    /* Another scan's metadata under the same names: refused, naming what differs. */
+    struct tiny e;
+    tiny_init(&e, NSID_READOUT_GAUSSIAN, true, true, false, 11);
+    nsid_model_free(&e.m);
+    int64_t id0 = e.ids[1][0], id1 = e.ids[1][1];
+    e.ids[1][0] = id1, e.ids[1][1] = id0; /* two neurons swap their matched units */
+    nsid_model_init(&e.m, &cfg, e.sc, 2, &err);
+    int rc = nsid_model_load(&e.m, tpath("k.h5"), NULL, &err);
+    CHECK(rc == NSID_EINVAL && strcmp(err.key, "readout.tiny-b.feature_sharing_index") == 0,
+          "other match ids: %s: %s", err.key, err.msg);
+    nsid_model_free(&e.m);
+    e.ids[1][0] = id0, e.ids[1][1] = id1;
+    e.coords[1][3] += 50.0; /* a neuron elsewhere on cortex */
+    nsid_model_init(&e.m, &cfg, e.sc, 2, &err);
+    rc = nsid_model_load(&e.m, tpath("k.h5"), NULL, &err);
+    CHECK(rc == NSID_EINVAL && strcmp(err.key, "readout.tiny-b.source_grid") == 0, "other coordinates: %s: %s",
+          err.key, err.msg);
+    nsid_model_free(&e.m);
+
     /* An architecture mismatch is an error naming the tensor and both shapes. */
     struct nsid_model other;
     cfg.core.hidden_channels = 4;
     nsid_model_init(&other, &cfg, a.sc, 2, &err);
-    int rc = nsid_model_load(&other, tpath("k.h5"), NULL, &err);
+    rc = nsid_model_load(&other, tpath("k.h5"), NULL, &err);
     CHECK(rc == NSID_ESHAPE && strcmp(err.key, "core.features.layer0.conv.weight") == 0 &&
               strstr(err.msg, "(3,1,3,3)") && strstr(err.msg, "(4,1,3,3)"),
           "4 channels vs 3: error names the tensor and shapes: %s: %s", err.key, err.msg);

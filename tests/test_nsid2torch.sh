@@ -75,8 +75,11 @@ for name in ("gauss_share", "gauss_free", "factorized", "pointpooled"):
               f"{name}: shared _features is one tensor in the state_dict")
         check(sd[f"readout.{k1}.feature_sharing_index"].dtype == torch.int64,
               f"{name}: feature_sharing_index is int64")
-    check(all(sd[f"core.features.layer{k}.norm.num_batches_tracked"].item() == 4 for k in range(cfg["layers"])),
-          f"{name}: num_batches_tracked = 4 (2 steps x 2 scans)")
+    nbt = [sd[f"core.features.layer{k}.norm.num_batches_tracked"] for k in range(cfg["layers"])]
+    check(all(t.dtype == torch.int64 and t.shape == () and t.item() == 4 for t in nbt),
+          f"{name}: num_batches_tracked int64 scalars = 4 (2 steps x 2 scans)")
+    check(all(sd[k].shape == v.shape and sd[k].dtype == v.dtype for k, v in model.state_dict().items()),
+          f"{name}: every tensor has the torch model's own shape and dtype")
     model = model.double()
     worst = 0.0
     with h5py.File(os.path.join(tmp, f"{name}.io.h5"), "r") as io, torch.no_grad():

@@ -288,7 +288,7 @@ static inline void ro_fd_all(struct ro_ctx *c, double eps, double atol, double r
     printf("%s: finite differences over every parameter and input\n", what);
     fd_check_params(&c->ps, "", eps, atol, rtol, ro_loss, c);
     for (int i = 0; i < c->nr; i++) {
-        char name[128];
+        char name[2 * NSID_PARAM_NAME_MAX + 64];
         snprintf(name, sizeof name, "%s: %s feature map", what, c->r[i].prefix);
         FD_CHECK(c->feat[i], c->dfeat[i], (size_t)c->B * c->C * c->H * c->W, 1e-1, atol, rtol, ro_loss, c, name);
         if (c->use_shift) {

@@ -31,8 +31,8 @@ static void print_list(FILE *f, const char *label, const struct nsid_arrays *l)
         const struct nsid_array *a = &l->a[i];
         fprintf(f, "    %-34s ", a->name);
         if (a->dtype == NSID_DT_STR)
-            fprintf(f, "%s%s strings, %zu bytes ", a->str_vlen ? "variable-length " : "",
-                    a->str_unicode ? "unicode" : "byte", a->itemsize);
+            fprintf(f, "%s%s strings, %s%zu bytes ", a->str_vlen ? "variable-length " : "",
+                    a->str_unicode ? "unicode" : "byte", a->str_unicode ? "up to " : "", a->itemsize);
         else
             fprintf(f, "%s ", nsid_dtype_name(a->dtype));
         print_shape(f, a);
@@ -85,7 +85,8 @@ int nsid_scan_summary(const struct nsid_scan *s, FILE *f, struct nsid_err *err)
     int64_t c[NSID_TIER_COUNT];
     nsid_scan_tier_counts(s, c);
     char shp[96];
-    fprintf(f, "%-14s%s (%s)\n", "scan", s->path[0] ? s->path : "(in memory)", tree ? "file tree" : "HDF5");
+    fprintf(f, "%-14s%s (%s)\n", "scan", s->path[0] ? s->path : "(in memory)",
+            !s->path[0] ? "not from a file" : tree ? "file tree" : "HDF5");
     fprintf(f, "%-14s%s\n", "data key", s->data_key);
     fprintf(f, "%-14s%lld: train %lld, validation %lld, test %lld\n", "trials", (long long)T, (long long)c[0],
             (long long)c[1], (long long)c[2]);

@@ -103,15 +103,26 @@ int nsid_scan_compute_stats(const struct nsid_scan *s, const char *data, struct 
         return nsid_err_set(err, NSID_EINVAL, nsid__scan_file(s), 0, data, "no statistics for this array");
     }
     if (!v) return nsid_err_set(err, NSID_ENOTFOUND, nsid__scan_file(s), 0, data, "the scan has no %s", data);
+    /* Columns are gathered BLOCK at a time (row-major reads), then summarised contiguously. */
+    enum { BLOCK = 64 };
+    size_t nb = cols < BLOCK ? cols : BLOCK;
     float *scratch = NSID_ALLOC(nsid_mul_size(rows, sizeof(float), err), err);
+    float *block = cols > 1 ? NSID_ALLOC(nsid_mul_size(rows, nb * sizeof(float), err), err) : NULL;
     float *res = NSID_ALLOC(5 * cols * sizeof(float), err);
-    int rc = scratch && res ? 0 : NSID_ENOMEM;
-    for (size_t c = 0; !rc && c < cols; c++) {
-        struct colstats st;
-        stats_of(v + c, rows, cols, scratch, &st);
-        float vals[5] = {st.mean, st.std, st.min, st.max, st.median};
-        for (int m = 0; m < 5; m++) res[(size_t)m * cols + c] = vals[m];
+    int rc = scratch && res && (block || cols == 1) ? 0 : NSID_ENOMEM;
+    for (size_t c0 = 0; !rc && c0 < cols; c0 += nb) {
+        size_t w = cols - c0 < nb ? cols - c0 : nb;
+        if (block)
+            for (size_t t = 0; t < rows; t++)
+                for (size_t j = 0; j < w; j++) block[j * rows + t] = v[t * cols + c0 + j];
+        for (size_t j = 0; j < w; j++) {
+            struct colstats st;
+            stats_of(block ? block + j * rows : v, rows, 1, scratch, &st);
+            float vals[5] = {st.mean, st.std, st.min, st.max, st.median};
+            for (int m = 0; m < 5; m++) res[(size_t)m * cols + c0 + j] = vals[m];
+        }
     }
+    nsid_free(block);
     for (int m = 0; !rc && m < 5; m++) {
         struct nsid_array a;
         memset(&a, 0, sizeof a);

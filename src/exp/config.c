@@ -41,8 +41,6 @@ static const char *const grid_predictors[] = {"cortex", "none", NULL};
 static const struct nsid_config_key KEYS[] = {
     KBOOL("data.drop_nan_trials", data.drop_nan_trials, 0,
           "drop trials whose responses hold NaN instead of failing (nsid; the paper's files have none)"),
-    KINT("data.exclude_multi_match_n", data.exclude_multi_match_n, 0, BIG, 0,
-         "drop the first k of the drawn matched ids (PAPER §5.5, static_shared_loaders)"),
     KINT("data.exclude_neuron_n", data.exclude_neuron_n, 0, BIG, 0,
          "drop the first k of the drawn neurons (PAPER §5.5, static_loaders)"),
     KINT("data.image_base_seed", data.image_base_seed, 0, SEED_MAX, 1,
@@ -51,6 +49,10 @@ static const struct nsid_config_key KEYS[] = {
          "training images drawn per scan without replacement; 0 = all (PAPER §5.5)"),
     KINT("data.multi_match_base_seed", data.multi_match_base_seed, 0, SEED_MAX, 1,
          "seed of the matched-id subset, as multi_match_base_seed * multi_match_n (PAPER §6.5: 1..5)"),
+    KBOOL("data.multi_match_heldout", data.multi_match_heldout, 0,
+          "draw the multi_match_n ids from the held-out ids instead of the core pool (Fig. 4's held-out neurons)"),
+    KINT("data.multi_match_heldout_n", data.multi_match_heldout_n, 0, BIG, 0,
+         "matched ids set aside as held out before any subset is drawn, a clean split (PAPER §5.5 caveat; Fig. 4: 1000)"),
     KINT("data.multi_match_n", data.multi_match_n, 0, BIG, 0,
          "matched neuron ids drawn from the intersection over scans; 0 = no matched subset (PAPER §5.5)"),
     KINT("data.neuron_base_seed", data.neuron_base_seed, 0, SEED_MAX, 1,
@@ -800,6 +802,16 @@ int nsid_config_validate(const struct nsid_config *c, struct nsid_err *err)
         return key_error(c, "model.readout.grid_hidden_features", err,
                          "is 0 but model.readout.grid_hidden_layers is %lld: hidden layers need a width",
                          (long long)ro->grid_hidden_layers);
+    const struct nsid_cfg_data *d = &c->data;
+    if (d->multi_match_heldout && d->multi_match_heldout_n == 0)
+        return key_error(c, "data.multi_match_heldout", err, "needs data.multi_match_heldout_n > 0 (the held-out ids)");
+    if (d->multi_match_heldout && d->multi_match_n > d->multi_match_heldout_n)
+        return key_error(c, "data.multi_match_n", err, "%lld held-out ids asked for, but data.multi_match_heldout_n "
+                         "is %lld", (long long)d->multi_match_n, (long long)d->multi_match_heldout_n);
+    if ((d->multi_match_heldout_n > 0 || d->multi_match_heldout) && d->multi_match_n == 0)
+        return key_error(c, "data.multi_match_heldout_n", err, "a held-out split needs data.multi_match_n > 0");
+    if (d->neuron_n > 0 && d->multi_match_n > 0)
+        return key_error(c, "data.neuron_n", err, "choose neurons by data.neuron_n or by data.multi_match_n, not both");
     if (ro->share_features && ro->type == NSID_CFG_READOUT_POINTPOOLED)
         return key_error(c, "model.readout.share_features", err,
                          "feature sharing exists for the gaussian and factorized readouts, not pointpooled");

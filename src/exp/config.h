@@ -120,7 +120,8 @@ struct nsid_cfg_model {
 struct nsid_cfg_data {
     int64_t image_n, image_base_seed;
     int64_t neuron_n, neuron_base_seed, exclude_neuron_n;
-    int64_t multi_match_n, multi_match_base_seed, exclude_multi_match_n;
+    int64_t multi_match_n, multi_match_base_seed, multi_match_heldout_n;
+    bool multi_match_heldout; /* draw from the held-out ids */
     bool normalize_images;  /* z-score images with the file's statistics (VGG16 runs) */
     bool drop_nan_trials;   /* drop trials with NaN responses instead of failing */
 };

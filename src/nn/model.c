@@ -3,7 +3,6 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "data/scan.h"
@@ -99,33 +98,6 @@ static int register_modules(struct nsid_model *m, const struct nsid_model_scan *
     return 0;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/*
- * feature_sharing_index as PyTorch computes it (np.unique(ids, return_inverse=True)):
- * the rank of each neuron's match id among the scan's sorted distinct ids.
- */
-static int sharing_index(int64_t *idx, const int64_t *ids, int N, struct nsid_err *err)
-{
-    int64_t *u = NSID_ALLOC(sizeof *u * (size_t)N, err);
-    if (!u) return NSID_ENOMEM;
-    memcpy(u, ids, sizeof *u * (size_t)N);
-    qsort(u, (size_t)N, sizeof *u, cmp_i64);
-    int n = 0;
-    for (int i = 0; i < N; i++)
-        if (i == 0 || u[i] != u[n - 1]) u[n++] = u[i];
-    for (int i = 0; i < N; i++) {
-        const int64_t *hit = bsearch(&ids[i], u, (size_t)n, sizeof *u, cmp_i64);
-        idx[i] = hit - u;
-    }
-    nsid_free(u);
-    return 0;
-}
-
 /*
  * The checkpoint entries the table cannot describe: BN num_batches_tracked
  * (int64 per core layer), a sharing readout's feature_sharing_index (int64,
@@ -134,12 +106,11 @@ static int sharing_index(int64_t *idx, const int64_t *ids, int N, struct nsid_er
  * under every module holding it), and the float buffers derived from
  * metadata (checked, not overwritten, on load).
  */
-static int describe_checkpoint(struct nsid_model *m, const struct nsid_model_scan *sc, struct nsid_err *err)
+static int describe_checkpoint(struct nsid_model *m, struct nsid_err *err)
 {
     int L = m->cfg.core.layers, S = m->n_scans;
     m->ck_ints = NSID_CALLOC(sizeof *m->ck_ints * (size_t)(L + S), err);
-    m->share_idx = NSID_CALLOC(sizeof *m->share_idx * (size_t)S, err);
-    if (!m->ck_ints || !m->share_idx) return NSID_ENOMEM;
+    if (!m->ck_ints) return NSID_ENOMEM;
     m->ck_aliases = NSID_CALLOC(sizeof *m->ck_aliases * (size_t)S, err);
     m->ck_fixed_names = NSID_CALLOC(sizeof *m->ck_fixed_names * (size_t)(2 * S), err);
     m->ck_fixed = NSID_CALLOC(sizeof *m->ck_fixed * (size_t)(2 * S), err);
@@ -154,15 +125,12 @@ static int describe_checkpoint(struct nsid_model *m, const struct nsid_model_sca
     char name[NSID_PARAM_NAME_MAX];
     for (int s = 0; s < S; s++) {
         snprintf(name, sizeof name, "readout.%s.feature_sharing_index", m->scan[s].key);
-        if (m->cfg.readout.share_features && !nsid_params_find(&m->ps, name)) {
-            int N = m->scan[s].N;
-            m->share_idx[s] = NSID_ALLOC(sizeof *m->share_idx[s] * (size_t)N, err);
-            if (!m->share_idx[s] || sharing_index(m->share_idx[s], sc[s].match_ids, N, err) < 0) return NSID_ENOMEM;
+        if (m->ro[s].shared && m->ro[s].share_idx) {
             struct nsid_checkpoint_i64 *e = &m->ck_ints[m->n_ck_ints++];
             snprintf(e->name, sizeof e->name, "%s", name);
             e->ndim = 1;
-            e->len = N;
-            e->data = m->share_idx[s];
+            e->len = m->scan[s].N;
+            e->data = m->ro[s].share_idx; /* derived from the match ids: checked, not loaded */
             e->fixed = true;
         }
         snprintf(name, sizeof name, "readout.%s._features", m->scan[s].key);
@@ -171,8 +139,8 @@ static int describe_checkpoint(struct nsid_model *m, const struct nsid_model_sca
             snprintf(a->name, sizeof a->name, "%s", name);
             snprintf(a->target, sizeof a->target, "readout.%s._features", m->scan[0].key);
         }
-        static const char *const derived[] = {"source_grid", "feature_sharing_index"};
-        for (int i = 0; i < 2; i++) {
+        static const char *const derived[] = {"source_grid"};
+        for (int i = 0; i < 1; i++) {
             snprintf(name, sizeof name, "readout.%s.%s", m->scan[s].key, derived[i]);
             if (!nsid_params_find(&m->ps, name)) continue;
             snprintf(m->ck_fixed_names[m->n_ck_fixed], NSID_PARAM_NAME_MAX, "%s", name);
@@ -211,7 +179,7 @@ int nsid_model_init(struct nsid_model *m, const struct nsid_model_config *cfg,
     nsid_params_init(&m->ps);
     rc = register_modules(m, scans, err);
     if (rc == 0) rc = nsid_params_alloc(&m->ps, err);
-    if (rc == 0) rc = describe_checkpoint(m, scans, err);
+    if (rc == 0) rc = describe_checkpoint(m, err);
     if (rc < 0) goto fail;
     nsid_model_reset_parameters(m, cfg->seed);
     return 0;
@@ -501,8 +469,6 @@ void nsid_model_free(struct nsid_model *m)
     nsid_free(m->ro);
     nsid_free(m->sh);
     nsid_free(m->mod);
-    for (int s = 0; m->share_idx && s < m->n_scans; s++) nsid_free(m->share_idx[s]);
-    nsid_free(m->share_idx);
     nsid_free(m->ck_ints);
     nsid_free(m->ck_aliases);
     nsid_free(m->ck_fixed_names);

@@ -132,11 +132,10 @@ struct nsid_model {
     /* checkpoint description (entries the float table cannot hold) */
     struct nsid_checkpoint_i64 *ck_ints;      /* BN num_batches_tracked per core layer, and
                                                  feature_sharing_index per sharing scan */
-    int64_t **share_idx;                      /* (n_scans) of (N_s) feature_sharing_index, or NULL */
     int n_ck_ints;
     struct nsid_checkpoint_alias *ck_aliases; /* shared _features under non-owner names */
     int n_ck_aliases;
-    char (*ck_fixed_names)[NSID_PARAM_NAME_MAX]; /* source_grid, feature_sharing_index */
+    char (*ck_fixed_names)[NSID_PARAM_NAME_MAX]; /* readouts' source_grid */
     const char **ck_fixed;
     int n_ck_fixed;
 
