@@ -42,10 +42,12 @@ log=$out/stages.log
 } >>"$log"
 
 status=0
-"$bin/nsid-train" --config "$out/run.json" "${core[@]}" "${data[@]}" --out "$out" --id "$id" >>"$log" 2>&1 ||
+"$bin/nsid-train" --config "$out/run.json" "${core[@]}" "${data[@]}" --out "$out" --run-id "$id" \
+    --threads "$threads" --quiet >>"$log" 2>&1 ||
     status=$?
 if [ $status -eq 0 ]; then
-    "$bin/nsid-eval" --checkpoint "$out/checkpoint.h5" "${data[@]}" --db "$out/run.db" >>"$log" 2>&1 || status=$?
+    "$bin/nsid-eval" --checkpoint "$out/checkpoint.h5" "${data[@]}" --db "$out/run.db" --run-id "$id" \
+        >>"$log" 2>&1 || status=$?
 fi
 if [ $status -ne 0 ]; then
     echo "nsid-run: run $id failed (exit $status); the last lines of $log:" >&2

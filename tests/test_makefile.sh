@@ -24,49 +24,9 @@ check() { # check "what" command...
     if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
 }
 
-# ---- stand-in stages -------------------------------------------------------------------------
-mkdir -p fakebin
-ln -s "$BIN/nsid-plan" fakebin/nsid-plan
-ln -s "$BIN/nsid-db" fakebin/nsid-db
-cat >fakebin/nsid-simulate <<'EOF'
-#!/usr/bin/env bash
-# stand-in: --profile P --out DIR -> DIR/{a,b,e}.h5 and DIR/groups.json
-set -e
-while [ $# -gt 0 ]; do case $1 in --out) out=$2; shift;; esac; shift; done
-mkdir -p "$out"
-for f in a b e; do echo "synthetic scan $f" > "$out/$f.h5"; done
-echo '{"groups": {"two": ["a.h5", "b.h5"], "evaluation": {"label": "Evaluation", "files": ["e.h5"]}},
- "scans": [{"file": "e.h5", "data_key": "9-9-9-0", "animal": 9, "image_set": 0}]}' > "$out/groups.json"
-EOF
-cat >fakebin/nsid-train <<'EOF'
-#!/usr/bin/env bash
-# stand-in: records a running run in OUT/run.db and a checkpoint naming the core it was given
-set -e
-core=none
-while [ $# -gt 0 ]; do
-  case $1 in --config) cfg=$2; shift;; --out) out=$2; shift;; --id) id=$2; shift;;
-             --set) case $2 in model.core.checkpoint=*) core=${2#*=};; esac; shift;; --data) shift;; esac
-  shift
-done
-[ -n "${FAKE_TRAIN_FAIL:-}" ] && [ "$id" = "$FAKE_TRAIN_FAIL" ] && { echo "synthetic failure" >&2; exit 3; }
-echo "$id" >> "$FAKE_LOG"
-mkdir -p "$out"
-"$(dirname "$0")/nsid-db" init "$out/run.db"
-sqlite3 "$out/run.db" "INSERT OR REPLACE INTO runs (id, config, status) VALUES ('$id', readfile('$cfg'), 'running')"
-echo "checkpoint of $id with core $core" > "$out/checkpoint.h5"
-EOF
-cat >fakebin/nsid-eval <<'EOF'
-#!/usr/bin/env bash
-# stand-in: a synthetic validation score from the run id, then 'done'
-set -e
-while [ $# -gt 0 ]; do case $1 in --db) db=$2; shift;; --data|--checkpoint) shift;; esac; shift; done
-id=$(sqlite3 "$db" "SELECT id FROM runs")
-v=$(( 0x${id:0:4} ))
-sqlite3 "$db" "INSERT INTO metrics VALUES ('$id','all','validation','corr',$v/65536.0),
-  ('$id','all','test','fraction_oracle',$v/65536.0); UPDATE runs SET status='done', ended='now' WHERE id='$id'"
-EOF
-chmod +x fakebin/*
-touch fakebin/.nsid-built          # newer than every source: no real build
+# ---- stand-in stages (tests/fake_stages.sh) ------------------------------------------------------
+. "$SRC/tests/fake_stages.sh"
+make_fake_stages fakebin "$BIN"
 export FAKE_LOG=$T/train.log
 : >"$FAKE_LOG"
 

@@ -303,6 +303,7 @@ static int read_scans(const struct gctx *g, const yaml_node_t *ss, struct nsid_p
         s->n_train = gint(g, m, "train_images", "n_train");
         s->n_validation = gint(g, m, "validation_images", "n_validation");
         s->n_test = gint(g, m, "test_trials", "n_test");
+        if (!s->n_test) s->n_test = gint(g, m, "test_images", NULL) * gint(g, m, "test_repeats", NULL);
         s->n_trials = gint(g, m, "trials", "n_trials");
         if (!s->file) return NSID_ENOMEM;
     }
