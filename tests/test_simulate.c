@@ -17,11 +17,18 @@
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
-/* cfg = profile + overrides (NULL-terminated); fails the test run on a bad override. */
+/*
+ * cfg = profile + overrides (NULL-terminated); fails the test run on a bad
+ * override. The smoke profile is shrunk further (fewer images) so that the
+ * tests stay fast even in sanitizer builds.
+ */
 static void config(struct nsid_sim_config *cfg, const char *profile, const char *const *sets)
 {
     struct nsid_err err = {0};
     int rc = nsid_sim_config_init(cfg, profile, &err);
+    static const char *const small[] = {"train_images=60", "validation_images=20", "test_images=8",
+                                        "test_repeats=4", "calibration_images=24", NULL};
+    for (int i = 0; rc == 0 && !strcmp(profile, "smoke") && small[i]; i++) rc = nsid_sim_config_set(cfg, small[i], &err);
     for (int i = 0; rc == 0 && sets && sets[i]; i++) rc = nsid_sim_config_set(cfg, sets[i], &err);
     if (rc < 0) {
         nsid_err_print(&err, stderr);
@@ -527,6 +534,24 @@ static void test_write(void)
               strstr(text, "\"1s\": {") && !strstr(text, "\"11s\": {") && strstr(text, "\"profile\": \"smoke\"") &&
               strstr(text, "\"seed\": 1,") && strstr(text, "\"eval.neurons\": 40"),
           "groups.json lists the complete groups, profile, seed and keys");
+    /* output.format=tree: a file-tree folder per scan, with the same data. */
+    struct nsid_sim_config tcfg;
+    config(&tcfg, "smoke", (const char *const[]){"groups=evaluation", "output.format=tree", NULL});
+    snprintf(path, sizeof path, "%s/tree", dir);
+    rc = nsid_sim_write(&tcfg, path, NULL, &err);
+    snprintf(path, sizeof path, "%s/tree/static20457-5-9-preproc0", dir);
+    if (rc == 0) rc = nsid_scan_load(&disk, path, NULL, &err);
+    if (rc < 0) nsid_err_print(&err, stderr);
+    if (rc == 0 && generate(&mem, &tcfg, "20457-5-9") == 0) {
+        size_t T = (size_t)mem.n_trials, N = (size_t)mem.n_neurons;
+        const struct nsid_array *ra = nsid_arrays_find(&disk.ground_truth, "rates");
+        CHECK(disk.n_trials == mem.n_trials && disk.n_neurons == mem.n_neurons &&
+                  same_bytes(disk.images, mem.images, T * 36 * 64 * 4) && same_bytes(disk.responses, mem.responses, T * N * 4) &&
+                  ra && same_bytes(ra->data, truth(&mem, "rates")->data, T * N * 4) && !strcmp(disk.data_key, "20457-5-9-0"),
+              "output.format=tree writes a file tree with the same data");
+        nsid_scan_free(&mem);
+    }
+    nsid_scan_free(&disk);
     cfg.sizes[NSID_SIM_ROLE_EVAL].matched = 99;
     CHECK(nsid_sim_write(&cfg, dir, NULL, &err) < 0 && !strcmp(err.key, "eval.matched"),
           "nsid_sim_write checks the configuration");

@@ -1,8 +1,8 @@
 /*
  * test_simulate_truth.c - is the simulated V1 a meaningful target?
  *
- * On one evaluation scan (seed 1, 150 neurons, 1,500 training images, a
- * 60 x 10 test tier):
+ * On one evaluation scan (seed 1, 150 neurons, 1,200 training images, a
+ * 50 x 10 test tier):
  *   - the single-trial leave-one-out oracle correlations spread over ~0.2-0.7;
  *   - the noise-free truth reaches the oracle ceiling (fraction oracle >= 1);
  *   - a linear-nonlinear model (ridge regression on the pixels of the RF
@@ -20,7 +20,7 @@
 
 #define G 10             /* LN input: G x G cells around the RF centre */
 #define P (G * G)        /* features */
-#define NLN 60           /* neurons given an LN model */
+#define NLN 40           /* neurons given an LN model */
 #define NBINS 12         /* output nonlinearity bins */
 
 /* Trials of one tier. */
@@ -244,8 +244,8 @@ int main(void)
 {
     struct nsid_sim_config cfg;
     struct nsid_err err = {0};
-    const char *sets[] = {"eval.neurons=150", "eval.train_images=1500", "eval.validation_images=250",
-                          "eval.test_images=60", "eval.test_repeats=10"};
+    const char *sets[] = {"eval.neurons=150", "eval.train_images=1200", "eval.validation_images=200",
+                          "eval.test_images=50", "eval.test_repeats=10", "calibration_images=128"};
     nsid_sim_config_init(&cfg, "smoke", &err);
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) nsid_sim_config_set(&cfg, sets[i], &err);
     struct nsid_scan s;

@@ -51,6 +51,7 @@ static const float BOX5[5] = {0.2f, 0.2f, 0.2f, 0.2f, 0.2f};
 static const float SEMI_SAT[NSID_SIM_SCALES] = {0.30f, 0.30f, 0.22f};
 static const float SURROUND_GAIN[NSID_SIM_SCALES] = {3.0f, 3.0f, 3.0f};
 
+/* Plane geometry of level s. */
 static struct geom geom_of(const struct nsid_sim_bank *b, int s)
 {
     return (struct geom){b->h[s], b->w[s], b->stride[s]};
@@ -324,6 +325,7 @@ static void pool_and_dog(struct nsid_sim_bank_work *w, const struct nsid_sim_ban
     }
 }
 
+/* Half-wave rectified square. */
 static float pos2(float v)
 {
     return v > 0.0f ? v * v : 0.0f;

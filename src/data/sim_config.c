@@ -87,6 +87,15 @@ int nsid_sim_scan_find(const char *name)
     return -1;
 }
 
+void nsid_sim_scan_output_name(const struct nsid_sim_config *cfg, int i, char *buf, size_t n)
+{
+    nsid_sim_scan_filename(i, buf, n);
+    if (cfg->format == NSID_SIM_FORMAT_TREE) {
+        char *dot = strrchr(buf, '.');
+        if (dot) *dot = '\0';
+    }
+}
+
 void nsid_sim_scan_filename(int i, char *buf, size_t n)
 {
     const struct nsid_sim_scan_def *d = nsid_sim_scan_def(i);
@@ -122,6 +131,7 @@ struct select_ctx {
     char bad[64]; /* first unknown group name */
 };
 
+/* for_each_item callback: note an unknown group, or whether the group holds the scan. */
 static int select_item(const char *name, size_t len, void *vctx)
 {
     struct select_ctx *c = vctx;
@@ -221,8 +231,8 @@ int nsid_sim_config_init(struct nsid_sim_config *cfg, const char *profile, struc
     cfg->width = 64;
     cfg->image_sets = NSID_SIM_IMAGES_OWN;
     snprintf(cfg->groups, sizeof cfg->groups, "all");
-    cfg->oracle_min = 0.15;
-    cfg->oracle_max = 0.75;
+    cfg->oracle_min = 0.18;
+    cfg->oracle_max = 0.78;
     cfg->overdispersion = 4.0;
     cfg->amplitude_shape = 2.0;
     cfg->rf_scatter_px = 2.0;
@@ -237,6 +247,7 @@ int nsid_sim_config_init(struct nsid_sim_config *cfg, const char *profile, struc
     cfg->behavior = false;
     cfg->behavior_gain = 0.3;
     cfg->gzip = 0;
+    cfg->format = NSID_SIM_FORMAT_H5;
     return 0;
 }
 
@@ -251,57 +262,60 @@ struct key {
     size_t offset;      /* of the field in struct nsid_sim_config */
     size_t size;        /* bytes of a K_STR field */
     const char *help;
+    const char *const *names; /* K_ENUM: value names, index = stored int (max + 1 of them) */
 };
 
 static const char *const IMAGE_SET_NAMES[] = {"own", "paper"};
+static const char *const FORMAT_NAMES[] = {"h5", "tree"};
 
 #define OFF(f) offsetof(struct nsid_sim_config, f)
-#define SIZE_KEYS(prefix, role, what)                                                              \
-    {prefix ".neurons", K_I64, 1, 1e6, OFF(sizes[role].neurons), 0, "neurons per " what " scan"}, \
-    {prefix ".matched", K_I64, 0, 1e6, OFF(sizes[role].matched), 0,                                 \
-     "of them shared by every scan of the animal (multi_match_id)"},                                \
-    {prefix ".train_images", K_I64, 1, 99999, OFF(sizes[role].train_images), 0, "train-tier images"}, \
-    {prefix ".validation_images", K_I64, 1, 99999, OFF(sizes[role].validation_images), 0,           \
-     "validation-tier images"},                                                                     \
-    {prefix ".test_images", K_I64, 1, 99999, OFF(sizes[role].test_images), 0, "distinct test images"}, \
-    {prefix ".test_repeats", K_I64, 2, 1000, OFF(sizes[role].test_repeats), 0, "repeats of each test image"}
+#define SIZE_KEYS(prefix, role, what) \
+    {prefix ".neurons", K_I64, 1, 1e6, OFF(sizes[role].neurons), 0, "neurons per " what " scan", NULL}, \
+    {prefix ".matched", K_I64, 0, 1e6, OFF(sizes[role].matched), 0, \
+     "of them shared by every scan of the animal (multi_match_id)", NULL}, \
+    {prefix ".train_images", K_I64, 1, 99999, OFF(sizes[role].train_images), 0, "train-tier images", NULL}, \
+    {prefix ".validation_images", K_I64, 1, 99999, OFF(sizes[role].validation_images), 0, \
+     "validation-tier images", NULL}, \
+    {prefix ".test_images", K_I64, 1, 99999, OFF(sizes[role].test_images), 0, "distinct test images", NULL}, \
+    {prefix ".test_repeats", K_I64, 2, 1000, OFF(sizes[role].test_repeats), 0, "repeats of each test image", NULL}
 
 static const struct key KEYS[] = {
-    {"seed", K_U64, 0, 0, OFF(seed), 0, "master seed"},
-    {"threads", K_INT, 0, 64, OFF(threads), 0, "worker threads, 0 = online CPUs (output is identical)"},
-    {"image.height", K_INT, 16, NSID_SIM_IMAGE_MAX_HEIGHT, OFF(height), 0, "image height, px (multiple of 4)"},
-    {"image.width", K_INT, 32, NSID_SIM_IMAGE_MAX_WIDTH, OFF(width), 0, "image width, px (multiple of 32)"},
+    {"seed", K_U64, 0, 0, OFF(seed), 0, "master seed", NULL},
+    {"threads", K_INT, 0, 64, OFF(threads), 0, "worker threads, 0 = online CPUs (output is identical)", NULL},
+    {"image.height", K_INT, 16, NSID_SIM_IMAGE_MAX_HEIGHT, OFF(height), 0, "image height, px (multiple of 4)", NULL},
+    {"image.width", K_INT, 32, NSID_SIM_IMAGE_MAX_WIDTH, OFF(width), 0, "image width, px (multiple of 32)", NULL},
     {"image_sets", K_ENUM, 0, 1, OFF(image_sets), 0,
-     "own: every scan its own images; paper: the image sets of the paper's Fig. 1"},
+     "own: every scan its own images; paper: the image sets of the paper's Fig. 1", IMAGE_SET_NAMES},
     {"groups", K_STR, 0, 0, OFF(groups), NSID_SIM_GROUPS_MAX,
-     "comma-separated groups whose scans to write, or all"},
+     "comma-separated groups whose scans to write, or all", NULL},
     {"calibration_images", K_INT, 16, 100000, OFF(calibration_images), 0,
-     "images that standardise each neuron's drive"},
-    {"oracle.min", K_DOUBLE, 0.01, 0.99, OFF(oracle_min), 0, "lowest target oracle correlation"},
-    {"oracle.max", K_DOUBLE, 0.01, 0.99, OFF(oracle_max), 0, "highest target oracle correlation"},
+     "images that standardise each neuron's drive", NULL},
+    {"oracle.min", K_DOUBLE, 0.01, 0.99, OFF(oracle_min), 0, "lowest target oracle correlation", NULL},
+    {"oracle.max", K_DOUBLE, 0.01, 0.99, OFF(oracle_max), 0, "highest target oracle correlation", NULL},
     {"noise.overdispersion", K_DOUBLE, 0.1, 1e6, OFF(overdispersion), 0,
-     "gamma shape of the per-trial gain (smaller = more variable)"},
+     "gamma shape of the per-trial gain (smaller = more variable)", NULL},
     {"noise.amplitude_shape", K_DOUBLE, 0.1, 1e6, OFF(amplitude_shape), 0,
-     "gamma shape of one event's amplitude"},
-    {"rf.scatter_px", K_DOUBLE, 0, 20, OFF(rf_scatter_px), 0, "RF scatter around the retinotopic map, px"},
-    {"rf.margin_px", K_DOUBLE, 0, 20, OFF(rf_margin_px), 0, "RF centres keep this far inside the core's output area, px"},
-    {"cortex.half_um", K_DOUBLE, 100, 1e5, OFF(cortex_half_um), 0, "half side of the cortical field, µm"},
+     "gamma shape of one event's amplitude", NULL},
+    {"rf.scatter_px", K_DOUBLE, 0, 20, OFF(rf_scatter_px), 0, "RF scatter around the retinotopic map, px", NULL},
+    {"rf.margin_px", K_DOUBLE, 0, 20, OFF(rf_margin_px), 0, "RF centres keep this far inside the core's output area, px", NULL},
+    {"cortex.half_um", K_DOUBLE, 100, 1e5, OFF(cortex_half_um), 0, "half side of the cortical field, µm", NULL},
     {"cortex.motor_jitter_um", K_DOUBLE, 0, 1000, OFF(motor_jitter_um), 0,
-     "sd of a matched neuron's coordinates between scans, µm"},
-    {"types.simple", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_SIMPLE]), 0, "relative frequency of simple cells"},
-    {"types.complex", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_COMPLEX]), 0, "... complex cells"},
+     "sd of a matched neuron's coordinates between scans, µm", NULL},
+    {"types.simple", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_SIMPLE]), 0, "relative frequency of simple cells", NULL},
+    {"types.complex", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_COMPLEX]), 0, "... complex cells", NULL},
     {"types.surround", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_SURROUND]), 0,
-     "... surround-suppressed complex cells"},
-    {"types.cross", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_CROSS]), 0, "... cross-orientation cells"},
-    {"types.onoff", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_ONOFF]), 0, "... untuned ON/OFF cells"},
-    {"types.sbc", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_SBC]), 0, "... suppressed-by-contrast cells"},
+     "... surround-suppressed complex cells", NULL},
+    {"types.cross", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_CROSS]), 0, "... cross-orientation cells", NULL},
+    {"types.onoff", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_ONOFF]), 0, "... untuned ON/OFF cells", NULL},
+    {"types.sbc", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_SBC]), 0, "... suppressed-by-contrast cells", NULL},
     {"stimulus.leaf_exponent", K_DOUBLE, 2.0, 5.0, OFF(leaf_exponent), 0,
-     "dead-leaves radius density exponent (3: ~1/f^2 spectrum)"},
-    {"eye.enabled", K_BOOL, 0, 1, OFF(eye_movements), 0, "pupil position shifts the RFs"},
-    {"eye.shift_px", K_DOUBLE, 0, 20, OFF(eye_shift_px), 0, "RF shift per sd of pupil position, px"},
-    {"behavior.enabled", K_BOOL, 0, 1, OFF(behavior), 0, "running and pupil size modulate gains"},
-    {"behavior.gain", K_DOUBLE, 0, 2, OFF(behavior_gain), 0, "sd over neurons of the log-gain per sd of behaviour"},
-    {"output.gzip", K_INT, 0, 9, OFF(gzip), 0, "HDF5 deflate level of the files (0 = none, fastest to read)"},
+     "dead-leaves radius density exponent (3: ~1/f^2 spectrum)", NULL},
+    {"eye.enabled", K_BOOL, 0, 1, OFF(eye_movements), 0, "pupil position shifts the RFs", NULL},
+    {"eye.shift_px", K_DOUBLE, 0, 20, OFF(eye_shift_px), 0, "RF shift per sd of pupil position, px", NULL},
+    {"behavior.enabled", K_BOOL, 0, 1, OFF(behavior), 0, "running and pupil size modulate gains", NULL},
+    {"behavior.gain", K_DOUBLE, 0, 2, OFF(behavior_gain), 0, "sd over neurons of the log-gain per sd of behaviour", NULL},
+    {"output.format", K_ENUM, 0, 1, OFF(format), 0, "h5: one HDF5 file per scan; tree: one file-tree folder", FORMAT_NAMES},
+    {"output.gzip", K_INT, 0, 9, OFF(gzip), 0, "HDF5 deflate level of the files (0 = none, fastest to read)", NULL},
     SIZE_KEYS("4s", NSID_SIM_ROLE_MATCHED, "4-S matched"),
     SIZE_KEYS("11s", NSID_SIM_ROLE_OTHER, "further 11-S"),
     SIZE_KEYS("1s", NSID_SIM_ROLE_SINGLE, "1-S"),
@@ -309,6 +323,7 @@ static const struct key KEYS[] = {
 };
 #define N_KEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
 
+/* The key table entry called name, or NULL. */
 static const struct key *key_find(const char *name)
 {
     for (int i = 0; i < N_KEYS; i++)
@@ -316,6 +331,7 @@ static const struct key *key_find(const char *name)
     return NULL;
 }
 
+/* "<value> not in [min, max]" naming the key. */
 static int range_error(const struct key *k, const char *value, struct nsid_err *err)
 {
     return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "%s not in [%g, %g]", value, k->min, k->max);
@@ -365,11 +381,12 @@ static int key_store(struct nsid_sim_config *cfg, const struct key *k, const cha
     }
     case K_ENUM:
         for (int i = 0; i <= (int)k->max; i++)
-            if (strcmp(value, IMAGE_SET_NAMES[i]) == 0) {
+            if (strcmp(value, k->names[i]) == 0) {
                 *(int *)(void *)base = i;
                 return 0;
             }
-        return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not one of own, paper", value);
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not one of %s, %s", value, k->names[0],
+                            k->names[1]);
     case K_STR:
         if (strlen(value) >= k->size)
             return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "value longer than %zu bytes", k->size - 1);
@@ -470,7 +487,7 @@ static void key_value(const struct nsid_sim_config *cfg, const struct key *k, ch
     case K_U64: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)(const void *)base); break;
     case K_DOUBLE: snprintf(buf, n, "%g", *(const double *)(const void *)base); break;
     case K_BOOL: snprintf(buf, n, "%s", *(const bool *)(const void *)base ? "true" : "false"); break;
-    case K_ENUM: snprintf(buf, n, "%s", IMAGE_SET_NAMES[*(const int *)(const void *)base]); break;
+    case K_ENUM: snprintf(buf, n, "%s", k->names[*(const int *)(const void *)base]); break;
     default: snprintf(buf, n, "%s", base); break;
     }
 }
@@ -485,7 +502,7 @@ void nsid_sim_config_print_keys(const struct nsid_sim_config *cfg, FILE *f)
         if (k->type == K_INT || k->type == K_I64 || k->type == K_DOUBLE)
             snprintf(range, sizeof range, "[%g, %g]", k->min, k->max);
         else if (k->type == K_ENUM)
-            snprintf(range, sizeof range, "own|paper");
+            snprintf(range, sizeof range, "%s|%s", k->names[0], k->names[1]);
         key_value(cfg, k, val, sizeof val);
         fprintf(f, "%-28s %-6s %-18s %-12s %s\n", k->name, tn[k->type], range, val, k->help);
     }

@@ -88,6 +88,7 @@ static void draw_position(struct nsid__sim_neuron *n, const struct nsid_sim_conf
 
 /* ---- neurons: feature weights ---------------------------------------------------- */
 
+/* An index 0..n-1 drawn with probabilities proportional to p. */
 static int draw_category(const double *p, int n, struct nsid_rng *r)
 {
     double total = 0;
@@ -310,6 +311,7 @@ double nsid__sim_neuron_drive(const struct nsid__sim_neuron *n, const struct nsi
     return (double)z;
 }
 
+/* log(1 + e^x) without overflow. */
 static double softplus(double x)
 {
     return x > 30.0 ? x : log1p(exp(x));

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+/* splitmix64 finaliser: a bijective 64-bit mixer. */
 static uint64_t mix64(uint64_t z)
 {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -43,6 +44,7 @@ struct worker {
     int thread;
 };
 
+/* Claim and run items until none are left. */
 static void run_items(struct pool *p, int thread)
 {
     for (;;) {
@@ -52,6 +54,7 @@ static void run_items(struct pool *p, int thread)
     }
 }
 
+/* pthread entry of a worker. */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;

@@ -54,6 +54,7 @@ struct radius_law {
     double lo[3], hi[3];/* r^(p+1) at rmin, rmax (or log(rmin), log(rmax) when p = -1) */
 };
 
+/* The mixture weights and CDF endpoints of the radius law of scene s. */
 static void radius_law_init(struct radius_law *law, const struct scene *s)
 {
     double c[3] = {(double)s->w * s->h, 2.0 * (s->w + s->h), 4.0}, total = 0;
@@ -88,6 +89,7 @@ static void draw_placement(struct leaf *lf, const struct scene *s, const struct 
     lf->cy = nsid_rng_uniform_range(r, -rad, s->h + rad);
 }
 
+/* Placement, shape, grey level, shading and texture of the next leaf. */
 static void draw_leaf(struct leaf *lf, const struct scene *s, const struct radius_law *law,
                       struct nsid_rng *r)
 {

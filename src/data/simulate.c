@@ -19,6 +19,7 @@
 #include "sim_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,6 @@
 #include <time.h>
 
 #include "base/alloc.h"
-#include "data/h5scan.h"
 
 /* ---- the generation context --------------------------------------------------------- */
 
@@ -72,6 +72,7 @@ struct gen {
     float *rates;                    /* (T, N) noise-free expected response */
 };
 
+/* Release every buffer of the context (safe after a partial gen_alloc). */
 static void gen_free(struct gen *g)
 {
     if (g->work)
@@ -91,6 +92,7 @@ static void *alloc_n(size_t n, size_t size, struct nsid_err *err)
     return NSID_CALLOC(bytes, err);
 }
 
+/* Allocate every buffer of the context, zeroed, and one bank work area per thread. */
 static int gen_alloc(struct gen *g, struct nsid_err *err)
 {
     size_t T = (size_t)g->T, N = (size_t)g->N, U = (size_t)g->U, th = (size_t)g->threads;
@@ -236,6 +238,7 @@ static void plan_behavior(struct gen *g)
 
 /* ---- 2./3. neurons and calibration ------------------------------------------------------- */
 
+/* Task: the truth of neuron i (file order) from its pool index. */
 static void task_neuron(void *ctx, int64_t i, int thread)
 {
     struct gen *g = ctx;
@@ -260,6 +263,7 @@ static void task_calib_image(void *ctx, int64_t c, int thread)
     }
 }
 
+/* Task: standardisation and mean rate of neuron n from its calibration drives. */
 static void task_calibrate(void *ctx, int64_t n, int thread)
 {
     struct gen *g = ctx;
@@ -279,6 +283,11 @@ static double behavior_gain(const struct gen *g, const struct nsid__sim_neuron *
     return exp(a * g->bz[t * 2] + b * g->bz[t * 2 + 1] - 0.5 * (a * a + b * b));
 }
 
+/*
+ * Task: distinct image u. Draws the image from its (image set, key) stream,
+ * runs the bank, and for every trial showing it writes the pixels, the
+ * noise-free rates and the noisy responses of every neuron.
+ */
 static void task_image(void *ctx, int64_t u, int thread)
 {
     struct gen *g = ctx;
@@ -317,6 +326,7 @@ struct rf_key {
     int64_t tile, n;
 };
 
+/* qsort order of rf_key: tile, then file position. */
 static int cmp_rf_key(const void *a, const void *b)
 {
     const struct rf_key *x = a, *y = b;
@@ -361,12 +371,14 @@ static int add_array(struct nsid_arrays *l, const char *name, int dtype, int ndi
     return nsid_arrays_add(l, &a, err);
 }
 
+/* Add a copy of a 1-d array of n elements. */
 static int add_1d(struct nsid_arrays *l, const char *name, int dtype, int64_t n, size_t itemsize,
                   void *data, struct nsid_err *err)
 {
     return add_array(l, name, dtype, 1, &n, itemsize, data, err);
 }
 
+/* Add a copy of a 2-d (n0, n1) array. */
 static int add_2d(struct nsid_arrays *l, const char *name, int dtype, int64_t n0, int64_t n1, size_t itemsize,
                   void *data, struct nsid_err *err)
 {
@@ -374,6 +386,7 @@ static int add_2d(struct nsid_arrays *l, const char *name, int dtype, int64_t n0
     return add_array(l, name, dtype, 2, shape, itemsize, data, err);
 }
 
+/* Add a float64 scalar (a 0-d array). */
 static int add_scalar(struct nsid_arrays *l, const char *name, double v, struct nsid_err *err)
 {
     return add_array(l, name, NSID_DT_F64, 0, NULL, sizeof(double), &v, err);
@@ -399,6 +412,7 @@ static int add_strings(struct nsid_arrays *l, const char *name, int64_t n, size_
     return rc;
 }
 
+/* Tier name of trial t. */
 static const char *tier_str(const void *ctx, int64_t t, char *tmp, size_t n)
 {
     const struct gen *g = ctx;
@@ -416,6 +430,7 @@ static const char *const_str(const void *ctx, int64_t i, char *tmp, size_t n)
     return ctx;
 }
 
+/* Cell-type name i (enum nsid_sim_cell_type). */
 static const char *type_str(const void *ctx, int64_t i, char *tmp, size_t n)
 {
     static const char *const names[NSID_SIM_CELL_COUNT] = {"simple", "complex", "surround", "cross",
@@ -426,6 +441,7 @@ static const char *type_str(const void *ctx, int64_t i, char *tmp, size_t n)
     return names[i];
 }
 
+/* Bank channel name i. */
 static const char *channel_str(const void *ctx, int64_t i, char *tmp, size_t n)
 {
     (void)ctx;
@@ -439,6 +455,7 @@ static int64_t image_id(const struct gen *g, int64_t u)
     return g->image_set * NSID__SIM_SET_STRIDE + g->img_key[u];
 }
 
+/* Per-trial fields: typed tiers and frame_image_id, and item_info (trial_idx, frame_image_id, frame_image_class, tiers). */
 static int fill_trials(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
 {
     int64_t T = g->T;
@@ -473,6 +490,7 @@ static void motor_coordinates(double *xyz, const struct gen *g)
     }
 }
 
+/* Per-neuron fields: ids, sessions, scan, area, layer, motor and stack coordinates, multi_match_id. */
 static int fill_neurons(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
 {
     int64_t N = g->N;
@@ -568,6 +586,7 @@ struct stats_ctx {
     double *out;   /* (N, 5) */
 };
 
+/* Task: statistics of neuron n's responses over all trials. */
 static void task_stats(void *ctx, int64_t n, int thread)
 {
     struct stats_ctx *c = ctx;
@@ -627,6 +646,7 @@ static int add_stats(struct nsid_scan *s, const char *data, const double *v, int
     return rc;
 }
 
+/* statistics/ of images, responses, behavior and pupil_center ("all" and "stimulus_frame" alike). */
 static int fill_stats(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
 {
     int64_t N = g->N;
@@ -648,48 +668,34 @@ static int fill_stats(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
     return rc;
 }
 
-/* Per-neuron double field (via an accessor) added to the ground truth. */
-static int add_neuron_field(struct nsid_scan *s, const struct gen *g, const char *name,
-                            double (*get)(const struct nsid__sim_neuron *), double *buf, struct nsid_err *err)
-{
-    for (int64_t i = 0; i < g->N; i++) buf[i] = get(&g->neurons[i]);
-    return add_1d(&s->ground_truth, name, NSID_DT_F64, g->N, 8, buf, err);
-}
-
-static double get_rf_sigma(const struct nsid__sim_neuron *n) { return n->rf_sigma; }
-static double get_ori(const struct nsid__sim_neuron *n) { return n->ori_deg; }
-static double get_phase(const struct nsid__sim_neuron *n) { return n->phase_deg; }
-static double get_slope(const struct nsid__sim_neuron *n) { return n->slope; }
-static double get_threshold(const struct nsid__sim_neuron *n) { return n->threshold; }
-static double get_baseline(const struct nsid__sim_neuron *n) { return n->baseline; }
-static double get_mean_rate(const struct nsid__sim_neuron *n) { return n->mean_rate; }
-static double get_amplitude(const struct nsid__sim_neuron *n) { return n->amplitude; }
-static double get_drive_mean(const struct nsid__sim_neuron *n) { return n->drive_mean; }
-static double get_drive_std(const struct nsid__sim_neuron *n) { return n->drive_std; }
-static double get_shape_mean(const struct nsid__sim_neuron *n) { return n->shape_mean; }
-static double get_target_oracle(const struct nsid__sim_neuron *n) { return n->target_oracle; }
-static double get_beh_run(const struct nsid__sim_neuron *n) { return n->beh_run; }
-static double get_beh_pupil(const struct nsid__sim_neuron *n) { return n->beh_pupil; }
-
+/* Per-neuron double fields of the truth, by offset in struct nsid__sim_neuron. */
 static const struct {
     const char *name;
-    double (*get)(const struct nsid__sim_neuron *);
+    size_t offset;
 } NEURON_FIELDS[] = {
-    {"rf_sigma_px", get_rf_sigma},
-    {"preferred_orientation_deg", get_ori},
-    {"preferred_phase_deg", get_phase},
-    {"nonlinearity_slope", get_slope},
-    {"nonlinearity_threshold", get_threshold},
-    {"baseline_fraction", get_baseline},
-    {"mean_events", get_mean_rate},
-    {"event_amplitude", get_amplitude},
-    {"drive_mean", get_drive_mean},
-    {"drive_std", get_drive_std},
-    {"shape_mean", get_shape_mean},
-    {"target_oracle", get_target_oracle},
-    {"behavior_run_coef", get_beh_run},
-    {"behavior_pupil_coef", get_beh_pupil},
+    {"rf_sigma_px", offsetof(struct nsid__sim_neuron, rf_sigma)},
+    {"preferred_orientation_deg", offsetof(struct nsid__sim_neuron, ori_deg)},
+    {"preferred_phase_deg", offsetof(struct nsid__sim_neuron, phase_deg)},
+    {"nonlinearity_slope", offsetof(struct nsid__sim_neuron, slope)},
+    {"nonlinearity_threshold", offsetof(struct nsid__sim_neuron, threshold)},
+    {"baseline_fraction", offsetof(struct nsid__sim_neuron, baseline)},
+    {"mean_events", offsetof(struct nsid__sim_neuron, mean_rate)},
+    {"event_amplitude", offsetof(struct nsid__sim_neuron, amplitude)},
+    {"drive_mean", offsetof(struct nsid__sim_neuron, drive_mean)},
+    {"drive_std", offsetof(struct nsid__sim_neuron, drive_std)},
+    {"shape_mean", offsetof(struct nsid__sim_neuron, shape_mean)},
+    {"target_oracle", offsetof(struct nsid__sim_neuron, target_oracle)},
+    {"behavior_run_coef", offsetof(struct nsid__sim_neuron, beh_run)},
+    {"behavior_pupil_coef", offsetof(struct nsid__sim_neuron, beh_pupil)},
 };
+
+/* Add the double field at `offset` of every neuron as ground_truth/name; buf holds N doubles. */
+static int add_neuron_field(struct nsid_scan *s, const struct gen *g, const char *name, size_t offset, double *buf,
+                            struct nsid_err *err)
+{
+    for (int64_t i = 0; i < g->N; i++) memcpy(&buf[i], (const char *)&g->neurons[i] + offset, sizeof(double));
+    return add_1d(&s->ground_truth, name, NSID_DT_F64, g->N, 8, buf, err);
+}
 
 /* RF centres (px and readout grid), types, scale, pool, cortex and dense weights. */
 static int fill_truth_neurons(struct nsid_scan *s, const struct gen *g, struct nsid_err *err)
@@ -726,7 +732,7 @@ static int fill_truth_neurons(struct nsid_scan *s, const struct gen *g, struct n
             rc = add_2d(&s->ground_truth, "cortex_um", NSID_DT_F64, N, 3, 8, px, err);
         }
         for (size_t f = 0; f < sizeof NEURON_FIELDS / sizeof NEURON_FIELDS[0] && rc == 0; f++)
-            rc = add_neuron_field(s, g, NEURON_FIELDS[f].name, NEURON_FIELDS[f].get, px, err);
+            rc = add_neuron_field(s, g, NEURON_FIELDS[f].name, NEURON_FIELDS[f].offset, px, err);
     }
     nsid_free(px);
     nsid_free(grid);
@@ -806,6 +812,7 @@ static int fill_scan(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
 
 /* ---- the scan ----------------------------------------------------------------------------- */
 
+/* Resolve scan i's sizes and image set, set up the bank and the animal, allocate. */
 static int gen_setup(struct gen *g, const struct nsid_sim_config *cfg, int i, struct nsid_err *err)
 {
     memset(g, 0, sizeof *g);
@@ -876,6 +883,7 @@ static int make_dirs(const char *dir, struct nsid_err *err)
     return 0;
 }
 
+/* Monotonic clock, s. */
 static double seconds(void)
 {
     struct timespec t;
@@ -887,18 +895,18 @@ int nsid_sim_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log
 {
     int rc = nsid_sim_config_check(cfg, err);
     if (rc < 0 || (rc = make_dirs(dir, err)) < 0) return rc;
-    struct nsid_h5_save_opts opt = {.gzip = cfg->gzip};
+    struct nsid_save_opts opt = {.gzip = cfg->gzip, .overwrite = true};
     for (int i = 0; i < nsid_sim_n_scans(); i++) {
         if (!nsid_sim_scan_selected(cfg, i)) continue;
         char file[128], path[NSID_PATH_MAX];
-        nsid_sim_scan_filename(i, file, sizeof file);
+        nsid_sim_scan_output_name(cfg, i, file, sizeof file);
         if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
             return nsid_err_set(err, NSID_EINVAL, dir, 0, NULL, "path too long");
         struct nsid_scan s;
         double t0 = seconds();
         if ((rc = nsid_sim_scan_generate(&s, cfg, i, err)) < 0) return rc;
         double t1 = seconds();
-        rc = nsid_scan_save_h5(&s, path, &opt, err);
+        rc = nsid_scan_save(&s, path, &opt, err);
         double t2 = seconds();
         if (log && rc == 0)
             fprintf(log, "%s: %lld trials x %lld neurons, generated in %.2f s, written in %.2f s\n", path,
@@ -921,6 +929,7 @@ static bool group_complete(const struct nsid_sim_config *cfg, int g)
     return true;
 }
 
+/* The "scans" list of groups.json: every written scan with its sizes. */
 static void json_scans(const struct nsid_sim_config *cfg, FILE *f)
 {
     static const char *const roles[NSID_SIM_ROLE_COUNT] = {"4s", "11s", "1s", "eval"};
@@ -931,7 +940,7 @@ static void json_scans(const struct nsid_sim_config *cfg, FILE *f)
         const struct nsid_sim_scan_def *d = nsid_sim_scan_def(i);
         const struct nsid_sim_sizes *z = &cfg->sizes[d->role];
         char file[128], key[NSID_KEY_MAX];
-        nsid_sim_scan_filename(i, file, sizeof file);
+        nsid_sim_scan_output_name(cfg, i, file, sizeof file);
         nsid_scan_data_key(file, key, sizeof key);
         long long trials = (long long)(z->train_images + z->validation_images + z->test_images * z->test_repeats);
         fprintf(f, "%s\n    {\"file\": \"%s\", \"data_key\": \"%s\", \"animal\": %lld, \"session\": %lld, "
@@ -947,6 +956,7 @@ static void json_scans(const struct nsid_sim_config *cfg, FILE *f)
     fprintf(f, "\n  ],\n");
 }
 
+/* The "groups" object of groups.json: every complete group -> its files. */
 static void json_groups(const struct nsid_sim_config *cfg, FILE *f)
 {
     int first = 1;
@@ -957,7 +967,7 @@ static void json_groups(const struct nsid_sim_config *cfg, FILE *f)
         fprintf(f, "%s\n    \"%s\": {\"label\": \"%s\", \"files\": [", first ? "" : ",", d->name, d->label);
         for (int k = 0; k < d->n; k++) {
             char file[128];
-            nsid_sim_scan_filename(d->scans[k], file, sizeof file);
+            nsid_sim_scan_output_name(cfg, d->scans[k], file, sizeof file);
             fprintf(f, "%s\"%s\"", k ? ", " : "", file);
         }
         fprintf(f, "]}");
@@ -975,7 +985,8 @@ int nsid_sim_write_groups(const struct nsid_sim_config *cfg, const char *path, s
     if (!f) return nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot open for writing: %s", strerror(errno));
     fprintf(f, "{\n  \"generator\": \"nsid-simulate\",\n  \"profile\": \"%s\",\n  \"seed\": %llu,\n",
             cfg->profile, (unsigned long long)cfg->seed);
-    fprintf(f, "  \"image_sets\": \"%s\",\n", cfg->image_sets == NSID_SIM_IMAGES_PAPER ? "paper" : "own");
+    fprintf(f, "  \"image_sets\": \"%s\",\n  \"format\": \"%s\",\n",
+            cfg->image_sets == NSID_SIM_IMAGES_PAPER ? "paper" : "own", cfg->format == NSID_SIM_FORMAT_TREE ? "tree" : "h5");
     json_scans(cfg, f);
     json_groups(cfg, f);
     fprintf(f, "  \"config\": ");

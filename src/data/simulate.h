@@ -104,6 +104,12 @@ struct nsid_sim_sizes {
     int64_t test_repeats;      /* ... each shown this many times (>= 2, for the oracle) */
 };
 
+/* How nsid_sim_write stores a scan. */
+enum nsid_sim_format {
+    NSID_SIM_FORMAT_H5 = 0,    /* static<...>-preproc0.h5, HDF5 StaticImageSet */
+    NSID_SIM_FORMAT_TREE = 1,  /* static<...>-preproc0/, the authors' file tree */
+};
+
 #define NSID_SIM_GROUPS_MAX 256
 
 struct nsid_sim_config {
@@ -129,6 +135,7 @@ struct nsid_sim_config {
     bool behavior;             /* running and pupil size modulate gains */
     double behavior_gain;      /* sd over neurons of the log-gain per sd of behaviour */
     int gzip;                  /* HDF5 deflate level of the written files, 0 = none */
+    int format;                /* enum nsid_sim_format */
 };
 
 /*
@@ -181,6 +188,8 @@ int nsid_sim_group_find(const char *name);
 int nsid_sim_scan_find(const char *name);
 /* "static<animal>-<session>-<scan>-preproc0.h5" */
 void nsid_sim_scan_filename(int i, char *buf, size_t n);
+/* The name nsid_sim_write gives scan i: the file name, without ".h5" for a file tree. */
+void nsid_sim_scan_output_name(const struct nsid_sim_config *cfg, int i, char *buf, size_t n);
 /* True if scan i belongs to one of the configured groups. */
 bool nsid_sim_scan_selected(const struct nsid_sim_config *cfg, int i);
 /* The image set scan i shows (equal sets show identical images). */
@@ -294,8 +303,10 @@ int nsid_sim_scan_generate(struct nsid_scan *out, const struct nsid_sim_config *
 
 /*
  * Write the scans of the configured groups into dir (created if missing) as
- * static<animal>-<session>-<scan>-preproc0.h5, then dir/groups.json. log
- * (may be NULL) gets one line per scan with its generation time.
+ * static<animal>-<session>-<scan>-preproc0.h5 (or file-tree folders of that
+ * name without .h5, output.format=tree; existing ones are replaced), then
+ * dir/groups.json. log (may be NULL) gets one line per scan with its
+ * generation time.
  */
 int nsid_sim_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log,
                    struct nsid_err *err);
