@@ -56,6 +56,8 @@ static void usage(FILE *f)
             "  --experiment NAME experiment name for the record\n"
             "  --parent ID       run id of the transferred core (default: read from the run.db beside it)\n"
             "  --threads N       BLAS threads (default: OpenBLAS's; results are bit-identical per thread count)\n"
+            "  --cache-mb N      VGG16 core: keep every image's conv features if they fit in N MiB\n"
+            "                    (default 4096; 0 = off; results are identical either way)\n"
             "  --quiet           no progress line\n"
             "  --help-config     list every configuration key with its default, range and source\n"
             "  -h, --help        this text\n");
@@ -65,6 +67,7 @@ struct args {
     const char *config, *out, *db, *run_id, *experiment, *parent;
     const char *sets[MAX_ARGS], *data[MAX_ARGS];
     int n_sets, n_data, threads;
+    long long cache_mb;
     bool quiet;
 };
 
@@ -97,7 +100,7 @@ static int parse_args(int argc, char **argv, struct args *a)
             continue;
         }
         static const char *const opts[] = {"--config", "--set", "--data", "--out", "--db", "--run-id",
-                                           "--experiment", "--parent", "--threads"};
+                                           "--experiment", "--parent", "--threads", "--cache-mb"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof opts / sizeof opts[0]); j++)
             if (!strcmp(s, opts[j])) k = j;
@@ -119,6 +122,16 @@ static int parse_args(int argc, char **argv, struct args *a)
         case 5: a->run_id = v; break;
         case 6: a->experiment = v; break;
         case 7: a->parent = v; break;
+        case 9: {
+            char *end;
+            long long mb = strtoll(v, &end, 10);
+            if (*end || mb < 0 || mb > (1LL << 30)) {
+                fprintf(stderr, "nsid-train: --cache-mb: '%s' is not a size in MiB\n", v);
+                return 2;
+            }
+            a->cache_mb = mb ? mb : -1;
+            break;
+        }
         default: {
             char *end;
             long t = strtol(v, &end, 10);
@@ -159,7 +172,7 @@ int main(int argc, char **argv)
     struct nsid_train_opts o = {.data = a.data, .n_data = a.n_data, .out_dir = a.out, .db_path = a.db,
                                 .run_id = a.run_id, .experiment = a.experiment, .parent = a.parent,
                                 .stop = &g_stop, .progress = !a.quiet && isatty(2) ? stderr : NULL,
-                                .threads = a.threads};
+                                .threads = a.threads, .cache_mb = a.cache_mb};
     struct nsid_train_result r;
     if (nsid_train_run(&c, &o, &r, &err) < 0) {
         fputs("nsid-train: ", stderr);
@@ -175,7 +188,8 @@ int main(int argc, char **argv)
         printf("run %s already trained (%lld epochs, best epoch %lld, validation correlation %.4f): nothing to do\n",
                r.run_id, (long long)r.epochs, (long long)r.best_epoch, r.best_score);
     else
-        printf("run %s: %lld epochs%s, best epoch %lld, validation correlation %.4f -> %s/checkpoint.h5\n", r.run_id,
-               (long long)r.epochs, r.resumed ? " (resumed)" : "", (long long)r.best_epoch, r.best_score, a.out);
+        printf("run %s (core: %s): %lld epochs%s, best epoch %lld, validation correlation %.4f -> %s/checkpoint.h5\n",
+               r.run_id, r.core, (long long)r.epochs, r.resumed ? " (resumed)" : "", (long long)r.best_epoch,
+               r.best_score, a.out);
     return 0;
 }

@@ -395,6 +395,15 @@ static void test_vgg(void)
     CHECK(x && n1 == 128 && nz > 64, "the BN after conv2_2 re-estimates its running mean (%d of 128 non-zero)", nz);
     free(x);
     CHECK(r.best_score > 0.05, "readouts on VGG16 features learn something: %.3f", r.best_score);
+    /* without the feature cache: the same model, bit for bit */
+    char dir2[4200], ck2[4300], why[512];
+    snprintf(dir2, sizeof dir2, "%s/vgg_nocache", tmp);
+    struct nsid_train_opts o = {.data = data, .n_data = 1, .out_dir = dir2, .cache_mb = -1};
+    struct nsid_err err = {0};
+    struct nsid_train_result r2;
+    CHECK(nsid_train_run(&c, &o, &r2, &err) == 0, "VGG16 run without the feature cache");
+    path(ck2, sizeof ck2, dir2, "checkpoint.h5");
+    CHECK(tc_h5_same(ck, ck2, why, sizeof why), "the VGG16 feature cache changes nothing (%s)", why);
     /* the random VGG16 is labelled random */
     const char *extra2[] = {"train.max_epochs=1", "model.core.type=vgg16", "train.detach_core=true",
                             "data.normalize_images=true", "model.core.random=true"};

@@ -94,6 +94,7 @@ int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, 
         int64_t n = nsid_view_batch(v, tier, b, ev->batch, &trials);
         struct nsid_batch bt = {.scan = s, .images = ev->img, .responses = ev->resp};
         nsid_view_gather(v, trials, n, &bt);
+        nsid_net_set_trials(net, trials);
         struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img, .responses = ev->resp};
         const float *out = nsid_net_predict(net, &mb);
         memcpy(ev->pred + (size_t)row * N, out, (size_t)n * N * sizeof(float));

@@ -60,6 +60,12 @@ static void model_config(struct nsid_model_config *m, const struct nsid_config *
 static void vgg_free(struct nsid_net_vgg *v, int n_scans)
 {
     nsid_vgg16_free(&v->core);
+    for (int s = 0; s < n_scans; s++) {
+        if (v->cache) nsid_free(v->cache[s]);
+        if (v->cached) nsid_free(v->cached[s]);
+    }
+    nsid_free(v->cache);
+    nsid_free(v->cached);
     for (int s = 0; v->ro && s < n_scans; s++) nsid_readout_free(&v->ro[s]);
     nsid_free(v->ro);
     nsid_free(v->scan);
@@ -154,11 +160,33 @@ static int vgg_alloc_state(struct nsid_net *net, int B, struct nsid_err *err)
     return 0;
 }
 
+/* The core's output for batch b, from the cache where possible (then consumes v->trials). */
+static void vgg_core(struct nsid_net_vgg *v, const struct nsid_model_batch *b, bool training)
+{
+    int s = b->scan, B = b->B;
+    const int64_t *tr = v->trials;
+    v->trials = NULL;
+    if (!v->cache || !v->cache[s] || !tr) {
+        nsid_vgg16_forward(&v->core, b->images, B, training);
+        return;
+    }
+    size_t F = nsid_vgg16_out_floats(&v->core), P = (size_t)v->core.cfg.input_channels * (size_t)v->core.in_h *
+                                                     (size_t)v->core.in_w;
+    for (int i = 0; i < B; i++) /* per image: conv2d runs image by image, so this is bit-identical */
+        if (!v->cached[s][tr[i]]) {
+            nsid_vgg16_forward_convs(&v->core, v->cache[s] + (size_t)tr[i] * F, b->images + (size_t)i * P, 1);
+            v->cached[s][tr[i]] = 1;
+        }
+    float *conv = v->core.buf[0];
+    for (int i = 0; i < B; i++) memcpy(conv + (size_t)i * F, v->cache[s] + (size_t)tr[i] * F, F * sizeof(float));
+    nsid_vgg16_forward_bn(&v->core, conv, B, training);
+}
+
 static void vgg_forward(struct nsid_net_vgg *v, const struct nsid_model_batch *b, bool training, struct nsid_rng *rng)
 {
     int s = b->scan, B = b->B;
     NSID_ASSERT(v->B_max > 0 && B >= 1 && B <= v->B_max && b->images);
-    nsid_vgg16_forward(&v->core, b->images, B, training);
+    vgg_core(v, b, training);
     nsid_readout_forward(&v->ro[s], v->core.out, B, training, rng, b->z, NULL);
     nsid_elu1_forward(v->act, v->ro[s].out, (size_t)B * (size_t)v->scan[s].N);
     v->last_scan = s;
@@ -307,6 +335,31 @@ int nsid_net_alloc_state(struct nsid_net *net, int B_max, struct nsid_err *err)
 {
     if (net->kind == NSID_NET_VGG16) return vgg_alloc_state(net, B_max, err);
     return nsid_model_alloc_state(&net->model, B_max, err);
+}
+
+int nsid_net_set_cache(struct nsid_net *net, size_t max_bytes, size_t *bytes, struct nsid_err *err)
+{
+    *bytes = 0;
+    if (net->kind != NSID_NET_VGG16 || net->vgg.cache) return 0;
+    struct nsid_net_vgg *v = &net->vgg;
+    size_t F = nsid_vgg16_out_floats(&v->core) * sizeof(float), need = 0;
+    for (int s = 0; s < net->n_scans; s++) need += (size_t)v->scan[s].n_trials * (F + 1);
+    if (need > max_bytes) return 0;
+    v->cache = NSID_CALLOC((size_t)net->n_scans * sizeof *v->cache, err);
+    v->cached = NSID_CALLOC((size_t)net->n_scans * sizeof *v->cached, err);
+    if (!v->cache || !v->cached) return NSID_ENOMEM;
+    for (int s = 0; s < net->n_scans; s++) {
+        v->cache[s] = NSID_ALLOC((size_t)v->scan[s].n_trials * F, err);
+        v->cached[s] = NSID_CALLOC((size_t)v->scan[s].n_trials, err);
+        if (!v->cache[s] || !v->cached[s]) return NSID_ENOMEM;
+    }
+    *bytes = need;
+    return 0;
+}
+
+void nsid_net_set_trials(struct nsid_net *net, const int64_t *trials)
+{
+    if (net->kind == NSID_NET_VGG16) net->vgg.trials = trials;
 }
 
 void nsid_net_set_bias(struct nsid_net *net, int s, const float *mean)

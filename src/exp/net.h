@@ -64,6 +64,11 @@ struct nsid_net_vgg {
     float *dout, *dy;                     /* (B_max, N_max) gradients */
     int last_scan, last_B;
     struct nsid_model_loss_parts loss;
+    /* conv2_2 outputs per trial (nsid_net_set_cache): the frozen convolutions of an image
+       never change, so each is computed once; results are bit-identical to recomputing */
+    float **cache;                        /* (n_scans) (n_trials, 128*H/2*W/2) or NULL */
+    uint8_t **cached;                     /* (n_scans) (n_trials) 1 once computed */
+    const int64_t *trials;                /* trial indices of the next forward (nsid_net_set_trials) */
 };
 
 struct nsid_net {
@@ -108,6 +113,16 @@ int nsid_net_scan_index(const struct nsid_net *net, const char *data_key);
 
 /* Activation state for batches up to B_max. */
 int nsid_net_alloc_state(struct nsid_net *net, int B_max, struct nsid_err *err);
+
+/*
+ * Keep the frozen VGG16 convolutions' output of every trial once computed, if all scans'
+ * trials fit in max_bytes (VGG16 networks only; others ignore it). *bytes receives what was
+ * allocated (0: no cache). Results are bit-identical with and without the cache.
+ */
+int nsid_net_set_cache(struct nsid_net *net, size_t max_bytes, size_t *bytes, struct nsid_err *err);
+
+/* The trial indices (in the scan's file) of the next forward's batch, or NULL (no caching). */
+void nsid_net_set_trials(struct nsid_net *net, const int64_t *trials);
 
 /* Readout bias of scan s = mean (N_s). */
 void nsid_net_set_bias(struct nsid_net *net, int s, const float *mean);

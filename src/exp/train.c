@@ -211,6 +211,9 @@ static int buffers(struct trainer *t, struct nsid_err *err)
     t->adam.beta2 = t->c->train.adam_beta2;
     t->adam.eps = t->c->train.adam_eps;
     t->adam.lr = t->c->train.lr;
+    size_t cached = 0;
+    int64_t mb = t->o->cache_mb ? t->o->cache_mb : NSID_TRAIN_CACHE_MB;
+    if (mb > 0 && (rc = nsid_net_set_cache(&t->net, (size_t)mb << 20, &cached, err)) < 0) return rc;
     return nsid_net_alloc_state(&t->net, (int)B, err);
 }
 
@@ -219,6 +222,7 @@ static struct nsid_model_batch gather(struct trainer *t, int s, const int64_t *t
 {
     struct nsid_batch bt = {.scan = s, .images = t->img, .responses = t->resp};
     nsid_view_gather(&t->data.views[s], trials, n, &bt);
+    nsid_net_set_trials(&t->net, trials);
     return (struct nsid_model_batch){.scan = s, .B = (int)n, .images = t->img, .responses = t->resp};
 }
 
@@ -241,6 +245,7 @@ static int init_bias(struct trainer *t, struct nsid_err *err)
             for (int64_t j = 0; j < N; j++) acc[j] += (double)t->resp[b * N + j];
         for (int64_t j = 0; rc == 0 && j < N; j++) mean[j] = (float)(acc[j] / (double)n);
         if (rc == 0) nsid_net_set_bias(&t->net, s, mean);
+        nsid_net_set_trials(&t->net, NULL); /* no forward of this batch */
         nsid_free(acc);
         nsid_free(mean);
         nsid_train_iter_free(&it);
@@ -529,6 +534,7 @@ static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_e
     if ((rc = nsid_run_data_load(&t->data, t->c, t->o->data, t->o->n_data, err)) < 0) return rc;
     if ((rc = nsid_net_init(&t->net, t->c, t->data.mscans, t->data.n_scans, err)) < 0) return rc;
     if ((rc = nsid_net_prepare_core(&t->net, t->c, err)) < 0) return rc;
+    snprintf(res->core, sizeof res->core, "%s", t->net.core_desc);
     if ((rc = buffers(t, err)) < 0) return rc;
     return open_records(t, err);
 }

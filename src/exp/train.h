@@ -65,6 +65,7 @@
 #define NSID_TRAIN_STATE_FILE "train_state.bin"
 #define NSID_TRAIN_CHECKPOINT "checkpoint.h5"
 #define NSID_TRAIN_LOG "train.log"
+#define NSID_TRAIN_CACHE_MB 4096 /* default VGG16 feature cache budget (a paper-sized scan needs 1.7 GiB) */
 
 struct nsid_train_opts {
     const char *const *data;          /* (n_data) scan paths: HDF5 files or file-tree folders */
@@ -77,6 +78,9 @@ struct nsid_train_opts {
     const volatile sig_atomic_t *stop; /* non-zero (a signal number): stop at the next round, NULL: never */
     FILE *progress;                   /* live progress line (a terminal), NULL: none */
     int threads;                      /* recorded with the run (BLAS threads), 0: ask OpenBLAS */
+    int64_t cache_mb;                 /* VGG16 core: keep conv features of every trial if they fit in
+                                         this many MiB (0: NSID_TRAIN_CACHE_MB, < 0: never); results
+                                         are identical either way */
 };
 
 struct nsid_train_result {
@@ -89,6 +93,7 @@ struct nsid_train_result {
     bool interrupted;                 /* stopped by *stop; state saved, rerun to resume */
     int signal;                       /* the *stop value that interrupted */
     bool already_done;                /* the state said the run had finished: nothing done */
+    char core[512];                   /* what the core is ("vgg16 RANDOM ...", "se2d from X, frozen", ...) */
 };
 
 /*
