@@ -10,6 +10,9 @@ flags=(-DNSID_WERROR=ON)
 if [ "${NSID_SANITIZE:-0}" = 1 ]; then
     build=build-asan
     flags+=(-DNSID_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+    # The library reports failed allocations as errors; let ASan return NULL so tests can see it.
+    export ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 fi
 cmake -S . -B "$build" "${flags[@]}" >/dev/null
 cmake --build "$build" -j "$(nproc)" >/dev/null

@@ -27,6 +27,8 @@ static inline const char *dt_tmpdir(char *buf, size_t n, const char *tag)
         perror(buf);
         exit(2);
     }
+    char abs[4096];
+    if (realpath(buf, abs)) snprintf(buf, n, "%s", abs); /* tests cd elsewhere */
     return buf;
 }
 
@@ -125,14 +127,14 @@ static inline bool dt_lists_equal(const struct nsid_arrays *a, const struct nsid
     }
     for (int i = 0; i < a->n; i++) {
         const struct nsid_array *x = &a->a[i], *y = nsid_arrays_find(b, x->name);
-        if (!y) { snprintf(why, nwhy, "%s/%s missing", what, x->name); return false; }
+        if (!y) { snprintf(why, nwhy, "%.30s/%.60s missing", what, x->name); return false; }
         bool ok = x->dtype == y->dtype && x->ndim == y->ndim && x->itemsize == y->itemsize;
         for (int d = 0; ok && d < x->ndim; d++) ok = x->shape[d] == y->shape[d];
         if (ok && x->dtype == NSID_DT_STR && str_kind)
             ok = x->str_unicode == y->str_unicode && x->str_vlen == y->str_vlen;
         if (ok) ok = dt_mem_eq(x->data, y->data, nsid_array_numel(x) * x->itemsize);
         if (!ok) {
-            snprintf(why, nwhy, "%s/%s differs (dtype %s/%s itemsize %zu/%zu)", what, x->name,
+            snprintf(why, nwhy, "%.30s/%.60s differs (dtype %s/%s itemsize %zu/%zu)", what, x->name,
                      nsid_dtype_name(x->dtype), nsid_dtype_name(y->dtype), x->itemsize, y->itemsize);
             return false;
         }
@@ -151,7 +153,7 @@ static inline bool dt_scans_equal(const struct nsid_scan *a, const struct nsid_s
         snprintf(why, nwhy, "sizes differ");
         return false;
     }
-    if (strcmp(a->data_key, b->data_key)) { snprintf(why, nwhy, "data key %s vs %s", a->data_key, b->data_key); return false; }
+    if (strcmp(a->data_key, b->data_key)) { snprintf(why, nwhy, "data key %.60s vs %.60s", a->data_key, b->data_key); return false; }
     struct { const void *x, *y; size_t n; const char *name; } f[] = {
         {a->images, b->images, T * img * 4, "images"},
         {a->responses, b->responses, T * N * 4, "responses"},

@@ -34,14 +34,17 @@ static const struct toy_spec toy_specs[] = {
     {"readout.scan-a.temperature", NSID_PARAM_WEIGHT, 0, {0}},
     {"readout.scan-b.scales", NSID_PARAM_WEIGHT, 4, {1, 1, 1, 3}},
     {"readout.scan-b.source_grid", NSID_PARAM_BUFFER, 2, {3, 2}},
+    {"readout.scan-b.feature_sharing_index", NSID_PARAM_BUFFER, 1, {3}},
 };
+/* Derived from metadata: a load must find the same values. */
+static const char *const toy_fixed[] = {"readout.scan-b.source_grid", "readout.scan-b.feature_sharing_index"};
 #define TOY_N ((int)(sizeof toy_specs / sizeof toy_specs[0]))
 
 struct toy {
     struct nsid_params ps;
     float *view[TOY_N + 2], *grad[TOY_N + 2];
     int64_t nbt;                      /* core.features.layer0.norm.num_batches_tracked */
-    int64_t share_idx[3];             /* readout.scan-b.feature_sharing_index */
+    int64_t share_idx[3];             /* readout.scan-b.grid_sharing_index */
     struct nsid_checkpoint_i64 ints[2];
     struct nsid_checkpoint_alias alias;
     struct nsid_checkpoint ck;
@@ -77,17 +80,22 @@ static int toy_init(struct toy *t, uint64_t seed, const char *skip, const char *
         t->ps.v[i] = (float)nsid_rng_uniform(&r);
     }
     for (size_t i = 0; i < t->ps.n_buffers; i++) t->ps.buf[i] = (float)nsid_rng_uniform(&r);
+    /* The metadata-derived buffers are the same for every seed. */
+    struct nsid_param *sg = nsid_params_find(&t->ps, "readout.scan-b.source_grid");
+    struct nsid_param *fi = nsid_params_find(&t->ps, "readout.scan-b.feature_sharing_index");
+    for (int i = 0; sg && i < 6; i++) nsid_params_data(&t->ps, sg)[i] = -0.5f + 0.2f * (float)i;
+    for (int i = 0; fi && i < 3; i++) nsid_params_data(&t->ps, fi)[i] = (float)((i + 2) % 3);
     t->ps.adam_t = (int64_t)seed;
     t->nbt = 1000 + (int64_t)seed;
     t->share_idx[0] = 2, t->share_idx[1] = 0, t->share_idx[2] = 1;
     t->ints[0] = (struct nsid_checkpoint_i64){.ndim = 0, .len = 1, .data = &t->nbt};
     snprintf(t->ints[0].name, sizeof t->ints[0].name, "core.features.layer0.norm.num_batches_tracked");
     t->ints[1] = (struct nsid_checkpoint_i64){.ndim = 1, .len = 3, .data = t->share_idx, .fixed = true};
-    snprintf(t->ints[1].name, sizeof t->ints[1].name, "readout.scan-b.feature_sharing_index");
+    snprintf(t->ints[1].name, sizeof t->ints[1].name, "readout.scan-b.grid_sharing_index");
     snprintf(t->alias.name, sizeof t->alias.name, "readout.scan-b._features");
     snprintf(t->alias.target, sizeof t->alias.target, "readout.scan-a._features");
     t->ck = (struct nsid_checkpoint){.ps = &t->ps, .ints = t->ints, .n_ints = 2, .aliases = &t->alias,
-                                     .n_aliases = 1, .arch = "{\"toy\":true}"};
+                                     .n_aliases = 1, .fixed = toy_fixed, .n_fixed = 2, .arch = "{\"toy\":true}"};
     return 0;
 }
 
@@ -149,6 +157,20 @@ static void expect_fail(const char *what, const char *path, const struct nsid_ch
     free(buf);
 }
 
+static bool same_bytes(const char *p, const char *q)
+{
+    FILE *a = fopen(p, "rb"), *b = fopen(q, "rb");
+    bool same = a && b;
+    for (int x, y; same;) {
+        x = fgetc(a), y = fgetc(b);
+        same = x == y;
+        if (x == EOF) break;
+    }
+    if (a) fclose(a);
+    if (b) fclose(b);
+    return same;
+}
+
 static void test_round_trip(void)
 {
     struct toy a, b;
@@ -178,6 +200,12 @@ static void test_round_trip(void)
     if (d) closedir(d);
     CHECK(tmps == 0, "no temporary file left behind (%d)", tmps);
 
+    /* The same content gives the same bytes (no object timestamps), even a second later. */
+    CHECK(nsid_checkpoint_save(&a.ck, tpath("same1.h5"), true, &err) == 0, "save again");
+    sleep(1);
+    CHECK(nsid_checkpoint_save(&a.ck, tpath("same2.h5"), true, &err) == 0, "and again a second later");
+    CHECK(same_bytes(tpath("same1.h5"), tpath("same2.h5")), "identical checkpoints are byte-identical files");
+
     char *arch = NULL;
     CHECK(nsid_checkpoint_read_arch(tpath("a.h5"), &arch, &err) == 0 && arch && strcmp(arch, "{\"toy\":true}") == 0,
           "architecture attribute reads back");
@@ -195,7 +223,21 @@ static void test_round_trip(void)
     CHECK(H5Tget_class(t3) == H5T_INTEGER && H5Tget_size(t3) == 8 && H5Sget_simple_extent_ndims(s3) == 0,
           "num_batches_tracked is an int64 scalar");
     H5Tclose(t3), H5Sclose(s3);
-    H5Dclose(d1), H5Dclose(d2), H5Dclose(d3), H5Fclose(f);
+    hid_t d4 = H5Dopen2(f, "/readout/scan-b/feature_sharing_index", H5P_DEFAULT);
+    hid_t t4 = H5Dget_type(d4);
+    int64_t idx[3] = {0};
+    H5Dread(d4, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, idx);
+    CHECK(H5Tget_class(t4) == H5T_INTEGER && H5Tget_size(t4) == 8 && idx[0] == 2 && idx[1] == 0 && idx[2] == 1,
+          "a float-held feature_sharing_index is stored as int64, as PyTorch declares it");
+    H5Tclose(t4);
+    H5Dclose(d1), H5Dclose(d2), H5Dclose(d3), H5Dclose(d4), H5Fclose(f);
+
+    /* A metadata-derived buffer within 1e-6: the model keeps its own value. */
+    struct nsid_param *sg = nsid_params_find(&b.ps, "readout.scan-b.source_grid");
+    nsid_params_data(&b.ps, sg)[1] += 1e-8f;
+    float own = nsid_params_data(&b.ps, sg)[1];
+    CHECK(nsid_checkpoint_load(&b.ck, tpath("a.h5"), NULL, &err) == 0 && nsid_params_data(&b.ps, sg)[1] == own,
+          "fixed buffer: the model keeps its own value");
     toy_free(&a);
     toy_free(&b);
 }
@@ -356,8 +398,16 @@ static void test_bad_files(void)
                 (const char *[]){"(1,5,2,2)", "(1,6,2,2)", NULL}, &m3);
     toy_init(&m4, 3, NULL, NULL, NULL);
     m4.share_idx[0] = 0;
-    expect_fail("other match ids", good, NULL, NSID_EINVAL, "readout.scan-b.feature_sharing_index",
+    expect_fail("fixed int64 differs", good, NULL, NSID_EINVAL, "readout.scan-b.grid_sharing_index",
                 (const char *[]){"differs", NULL}, &m4);
+    m4.share_idx[0] = 2;
+    nsid_params_data(&m4.ps, nsid_params_find(&m4.ps, "readout.scan-b.feature_sharing_index"))[2] = 0.0f;
+    expect_fail("other match ids", good, NULL, NSID_EINVAL, "readout.scan-b.feature_sharing_index",
+                (const char *[]){"element 2", NULL}, &m4);
+    nsid_params_data(&m4.ps, nsid_params_find(&m4.ps, "readout.scan-b.feature_sharing_index"))[2] = 1.0f;
+    nsid_params_data(&m4.ps, nsid_params_find(&m4.ps, "readout.scan-b.source_grid"))[0] = 0.25f;
+    expect_fail("other coordinates", good, NULL, NSID_EINVAL, "readout.scan-b.source_grid",
+                (const char *[]){"element 0", "0.25", NULL}, &m4);
 
     /* A second scan's shared _features that differ from the owner's (hand-edited file). */
     copy_file(good, tpath("alias.h5"), -1);

@@ -185,6 +185,12 @@ static void shared_case(hid_t f, const char *cs, struct nsid_readout_config *cfg
         rc = nsid_readout_init(&s->r, cfg, C, H, W, s->N, has_coords ? coords : NULL, ids[i],
                                i ? &sides[0].r : NULL, &ps, s->prefix, &err);
         CHECK(rc == 0, "%s/%s: init (%s)", cs, s->label, err.msg);
+        if (rc) break;
+        int64_t want[16];
+        snprintf(p, sizeof p, "%s/buffer/%s/feature_sharing_index", cs, s->label);
+        fx_read_i64(f, p, want);
+        CHECK(memcmp(want, s->r.share_idx, sizeof(int64_t) * (size_t)s->N) == 0,
+              "%s: feature_sharing_index is np.unique's inverse", p);
     }
     if (rc == 0 && nsid_params_alloc(&ps, &err) == 0) run_case(f, cs, sides, 2, &ps, C, H, W, true);
     free_side(&sides[1]);

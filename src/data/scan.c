@@ -538,7 +538,7 @@ static int check_nonfinite(struct nsid_scan *s, const struct nsid_scan_opts *opt
     if (bad && !(opt && opt->drop_nonfinite)) {
         rc = nsid_err_set(err, NSID_EFORMAT, scan_file(s), 0, first_what,
                           "%lld trial(s) hold NaN or Inf (first: trial %lld, %s %lld); expected finite "
-                          "values (the drop_nonfinite option, nsid --drop-nonfinite, drops such trials)",
+                          "values (the option drop_nonfinite / --drop-nonfinite drops such trials)",
                           (long long)bad, (long long)first,
                           strcmp(first_what, "responses") == 0 ? "neuron" : "pixel", (long long)first_elem);
     } else if (bad) {
@@ -704,7 +704,11 @@ int nsid__scan_meta_extra(const struct nsid_scan *s, struct nsid_arrays *trials,
     int64_t N = s->n_neurons;
     memset(trials, 0, sizeof *trials);
     memset(neurons, 0, sizeof *neurons);
-    int rc = extra_tiers(s, trials, err);
+    int rc = check_rows(s, &s->trials, "trials", s->n_trials, "trials", err);
+    if (!rc) rc = check_rows(s, &s->extra, "data", s->n_trials, "trials", err);
+    if (!rc) rc = check_rows(s, &s->neurons, "neurons", N, "neurons in responses", err);
+    if (rc) return rc;
+    rc = extra_tiers(s, trials, err);
     if (!rc) rc = extra_i64(s, &s->trials, trials, "trials", "frame_image_id", s->frame_image_id, s->n_trials, err);
     if (!rc) rc = extra_i64(s, &s->neurons, neurons, "neurons", "unit_ids", s->unit_ids, N, err);
     if (!rc) rc = extra_i64(s, &s->neurons, neurons, "neurons", "animal_ids", s->animal_ids, N, err);

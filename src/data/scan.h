@@ -226,4 +226,31 @@ void nsid_scan_tier_counts(const struct nsid_scan *s, int64_t counts[NSID_TIER_C
 void nsid_scan_warn(const struct nsid_scan_opts *opt, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Load a scan from path, whichever layout it has: an HDF5 file (detected by
+ * its signature, not its name) or a file-tree folder (tree.h). A ".zip" is
+ * not read: if the folder it unzips to exists beside it, that folder is read
+ * (as the authors' loader does), otherwise the error says to unzip it.
+ * On error s is zeroed and err names the file, the key and what was expected
+ * versus found.
+ */
+int nsid_scan_load(struct nsid_scan *s, const char *path, const struct nsid_scan_opts *opt,
+                   struct nsid_err *err);
+
+struct nsid_save_opts {
+    int gzip;            /* HDF5: deflate level 1..9, 0 = none */
+    bool keep_bytes;     /* tree: byte strings stay '|S' (default '<U', as the authors' converter) */
+    bool overwrite;      /* replace an existing file or folder (default: refuse) */
+};
+
+/*
+ * Save s to path: HDF5 if the name ends in .h5, .hdf5 or .hdf, otherwise a
+ * file tree. Atomic either way (see h5scan.h, tree.h). opt may be NULL.
+ */
+int nsid_scan_save(const struct nsid_scan *s, const char *path, const struct nsid_save_opts *opt,
+                   struct nsid_err *err);
+
+/* True if path names an HDF5 file by its extension (.h5, .hdf5, .hdf). */
+bool nsid_path_is_h5_name(const char *path);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,6 +79,36 @@ static bool has_prefix(const char *name, const char *prefix)
     return !prefix || !prefix[0] || strncmp(name, prefix, strlen(prefix)) == 0;
 }
 
+/* How an entry is stored in the file and held in memory. */
+enum elt {
+    ELT_F32,        /* float32 in the file, float in memory */
+    ELT_I64,        /* int64 in the file (any integer on load), int64 in memory */
+    ELT_F32_AS_I64, /* int64 in the file, float in memory (integer-valued, exact below 2^24) */
+};
+
+/*
+ * PyTorch buffers of dtype long that the float table holds as floats: their
+ * state_dict leaf names (neuralpredictors v0.0.x). Stored as int64 so that
+ * torch's load_state_dict gets the dtype it declared.
+ */
+static const char *const int64_leaves[] = {"feature_sharing_index", "grid_sharing_index", "num_batches_tracked"};
+
+static enum elt param_elt(const char *name)
+{
+    const char *leaf = strrchr(name, '.');
+    leaf = leaf ? leaf + 1 : name;
+    for (size_t i = 0; i < sizeof int64_leaves / sizeof int64_leaves[0]; i++)
+        if (strcmp(leaf, int64_leaves[i]) == 0) return ELT_F32_AS_I64;
+    return ELT_F32;
+}
+
+static bool is_fixed(const struct nsid_checkpoint *ck, const char *name)
+{
+    for (int i = 0; i < ck->n_fixed; i++)
+        if (strcmp(ck->fixed[i], name) == 0) return true;
+    return false;
+}
+
 /* ------------------------------------------------------------------- save */
 
 static int write_string_attr(hid_t loc, const char *key, const char *val)
@@ -104,12 +135,34 @@ static int write_int_attr(hid_t loc, const char *key, hid_t ftype, hid_t mtype, 
 }
 
 /*
- * One dataset: float32 chunked with Fletcher-32 (ndim > 0), or int64; a
- * scalar (ndim 0) is contiguous (HDF5 cannot chunk it).
+ * Create the groups above path ("/a/b/c" -> /a, /a/b) that do not exist yet,
+ * without timestamps (gcpl), so the same model gives the same bytes.
  */
-static int write_dataset(hid_t fid, hid_t lcpl, const char *path, bool is_float, int ndim,
+static int make_parents(hid_t fid, hid_t gcpl, const char *path)
+{
+    char buf[PATH_MAX_];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *q = buf + 1; (q = strchr(q, '/')); q++) {
+        *q = '\0';
+        if (H5Lexists(fid, buf, H5P_DEFAULT) <= 0) {
+            hid_t g = H5Gcreate2(fid, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+            if (g < 0) return -1;
+            H5Gclose(g);
+        }
+        *q = '/';
+    }
+    return 0;
+}
+
+/*
+ * One dataset: float32 chunked with Fletcher-32 (ndim > 0), or int64; a
+ * scalar (ndim 0) is contiguous (HDF5 cannot chunk it). No timestamps.
+ */
+static int write_dataset(hid_t fid, hid_t gcpl, const char *path, enum elt elt, int ndim,
                          const int64_t *shape, const void *data)
 {
+    if (make_parents(fid, gcpl, path) < 0) return -1;
+    bool is_float = elt == ELT_F32;
     hsize_t dims[NSID_PARAM_MAXDIM], chunk[NSID_PARAM_MAXDIM];
     size_t numel = 1;
     for (int i = 0; i < ndim; i++) {
@@ -118,6 +171,7 @@ static int write_dataset(hid_t fid, hid_t lcpl, const char *path, bool is_float,
     }
     hid_t space = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
     if (ndim && is_float) {
         /* A chunk must stay below 4 GiB: halve the leading dimension until it does. */
         while (numel / dims[0] * chunk[0] * 4 > ((size_t)1 << 30) && chunk[0] > 1) chunk[0] = (chunk[0] + 1) / 2;
@@ -126,9 +180,16 @@ static int write_dataset(hid_t fid, hid_t lcpl, const char *path, bool is_float,
     }
     hid_t ftype = is_float ? H5T_IEEE_F32LE : H5T_STD_I64LE;
     hid_t mtype = is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT64;
-    hid_t d = H5Dcreate2(fid, path, ftype, space, lcpl, dcpl, H5P_DEFAULT);
+    int64_t *conv = NULL;
+    if (elt == ELT_F32_AS_I64) {
+        conv = NSID_ALLOC(numel * sizeof *conv, NULL);
+        for (size_t i = 0; conv && i < numel; i++) conv[i] = (int64_t)((const float *)data)[i];
+        data = conv;
+    }
+    hid_t d = data ? H5Dcreate2(fid, path, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT) : -1;
     herr_t rc = d < 0 ? -1 : H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     if (d >= 0) H5Dclose(d);
+    nsid_free(conv);
     H5Pclose(dcpl);
     H5Sclose(space);
     return rc < 0 ? -1 : 0;
@@ -164,30 +225,31 @@ static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt,
         write_string_attr(fid, "architecture", ck->arch ? ck->arch : "{}") < 0 ||
         write_int_attr(fid, "n_entries", H5T_STD_I64LE, H5T_NATIVE_INT64, &n_entries) < 0)
         return -1;
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(gcpl, 0);
     int rc = 0;
     for (int i = 0; i < ps->n && !rc; i++) {
         const struct nsid_param *p = &ps->p[i];
         *what = p->name;
         name_to_path(path, "/", p->name);
-        rc = write_dataset(fid, lcpl, path, true, p->ndim, p->shape, nsid_params_data(ps, p));
+        rc = write_dataset(fid, gcpl, path, param_elt(p->name), p->ndim, p->shape, nsid_params_data(ps, p));
     }
     for (int i = 0; i < ck->n_ints && !rc; i++) {
         const struct nsid_checkpoint_i64 *e = &ck->ints[i];
         *what = e->name;
         name_to_path(path, "/", e->name);
-        rc = write_dataset(fid, lcpl, path, false, e->ndim, &e->len, e->data);
+        rc = write_dataset(fid, gcpl, path, ELT_I64, e->ndim, &e->len, e->data);
     }
     for (int i = 0; i < ck->n_aliases && !rc; i++) {
         *what = ck->aliases[i].name;
         name_to_path(path, "/", ck->aliases[i].name);
         name_to_path(tpath, "/", ck->aliases[i].target);
-        rc = H5Lcreate_hard(fid, tpath, fid, path, lcpl, H5P_DEFAULT) < 0 ? -1 : 0;
+        rc = make_parents(fid, gcpl, path);
+        if (!rc) rc = H5Lcreate_hard(fid, tpath, fid, path, H5P_DEFAULT, H5P_DEFAULT) < 0 ? -1 : 0;
     }
     if (with_opt && !rc) {
         *what = NSID_CHECKPOINT_OPT_GROUP;
-        hid_t g = H5Gcreate2(fid, "/" NSID_CHECKPOINT_OPT_GROUP, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g = H5Gcreate2(fid, "/" NSID_CHECKPOINT_OPT_GROUP, H5P_DEFAULT, gcpl, H5P_DEFAULT);
         rc = g < 0 ? -1 : 0;
         if (!rc) rc = write_int_attr(g, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &ps->adam_t);
         if (!rc) rc = write_string_attr(g, "kind", "adam");
@@ -197,12 +259,12 @@ static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt,
             if (p->kind != NSID_PARAM_WEIGHT) continue;
             *what = p->name;
             name_to_path(path, "/" NSID_CHECKPOINT_OPT_GROUP "/m/", p->name);
-            rc = write_dataset(fid, lcpl, path, true, p->ndim, p->shape, ps->m + p->offset);
+            rc = write_dataset(fid, gcpl, path, ELT_F32, p->ndim, p->shape, ps->m + p->offset);
             name_to_path(path, "/" NSID_CHECKPOINT_OPT_GROUP "/v/", p->name);
-            if (!rc) rc = write_dataset(fid, lcpl, path, true, p->ndim, p->shape, ps->v + p->offset);
+            if (!rc) rc = write_dataset(fid, gcpl, path, ELT_F32, p->ndim, p->shape, ps->v + p->offset);
         }
     }
-    H5Pclose(lcpl);
+    H5Pclose(gcpl);
     return rc;
 }
 
@@ -228,10 +290,17 @@ int nsid_checkpoint_save(const struct nsid_checkpoint *ck, const char *path, boo
     struct h5quiet q;
     quiet_begin(&q);
     int rc = 0;
-    hid_t fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* The HDF5 1.10 format: a one-chunk dataset needs no B-tree (files ~4x smaller). */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_obj_track_times(fcpl, 0); /* the root group: no timestamp either */
+    hid_t fid = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fcpl);
+    H5Pclose(fapl);
     if (fid < 0) {
         rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot create checkpoint file: %s", h5_msg(h5));
-        goto out;
+        goto out_remove; /* H5Fcreate may fail after creating it (a full disk) */
     }
     const char *what = "";
     if (write_all(ck, fid, with_optimizer, &what) < 0) {
@@ -368,12 +437,13 @@ static int check_header(hid_t fid, const char *path, struct nsid_err *err)
 }
 
 /*
- * Open dataset path, check it holds a float32 (is_float) or integer tensor of
+ * Open dataset path, check it holds a float32 (ELT_F32) or integer tensor of
  * the expected shape. name is the state_dict name for messages.
  */
-static hid_t open_checked(hid_t fid, const char *dpath, const char *name, bool is_float, int ndim,
+static hid_t open_checked(hid_t fid, const char *dpath, const char *name, enum elt elt, int ndim,
                           const int64_t *shape, const char *file, struct nsid_err *err)
 {
+    bool is_float = elt == ELT_F32;
     char s1[SHAPE_STR], s2[SHAPE_STR];
     if (H5Lexists(fid, dpath, H5P_DEFAULT) <= 0) {
         nsid_err_set(err, NSID_ENOTFOUND, file, 0, name, "missing in the checkpoint (model expects shape %s)",
@@ -417,13 +487,14 @@ static hid_t open_checked(hid_t fid, const char *dpath, const char *name, bool i
     return d;
 }
 
-static int read_tensor(hid_t fid, const char *dpath, const char *name, bool is_float, int ndim,
+static int read_tensor(hid_t fid, const char *dpath, const char *name, enum elt elt, int ndim,
                        const int64_t *shape, void *dst, const char *file, struct nsid_err *err)
 {
     char h5[256];
-    hid_t d = open_checked(fid, dpath, name, is_float, ndim, shape, file, err);
+    hid_t d = open_checked(fid, dpath, name, elt, ndim, shape, file, err);
     if (d < 0) return err ? err->code : NSID_EFORMAT;
-    herr_t rc = H5Dread(d, is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
+    /* HDF5 converts an integer dataset to float for ELT_F32_AS_I64. */
+    herr_t rc = H5Dread(d, elt == ELT_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
     if (rc < 0) h5_msg(h5); /* before H5Dclose clears HDF5's error stack */
     H5Dclose(d);
     if (rc < 0)
@@ -499,8 +570,18 @@ static int load_tensors(const struct nsid_checkpoint *ck, hid_t fid, const char 
         if (!has_prefix(p->name, prefix)) continue;
         float *dst = (p->kind == NSID_PARAM_WEIGHT ? s->w : s->buf) + p->offset;
         name_to_path(path, "/", p->name);
-        int rc = read_tensor(fid, path, p->name, true, p->ndim, p->shape, dst, file, err);
+        int rc = read_tensor(fid, path, p->name, param_elt(p->name), p->ndim, p->shape, dst, file, err);
         if (rc < 0) return rc;
+        if (is_fixed(ck, p->name)) {
+            /* Derived from the scan's metadata: must agree; the model keeps its own values. */
+            const float *own = nsid_params_data(ps, p);
+            for (size_t k = 0; k < p->numel; k++)
+                if (!(fabsf(dst[k] - own[k]) <= 1e-6f + 1e-6f * fabsf(own[k])))
+                    return nsid_err_set(err, NSID_EINVAL, file, 0, p->name,
+                                        "element %zu is %g in the checkpoint, %g from this scan's metadata "
+                                        "(a checkpoint of other data?)", k, (double)dst[k], (double)own[k]);
+            memcpy(dst, own, p->numel * sizeof *dst);
+        }
         (*n_loaded)++;
     }
     return 0;
@@ -515,7 +596,7 @@ static int load_ints(const struct nsid_checkpoint *ck, hid_t fid, const char *pr
         const struct nsid_checkpoint_i64 *e = &ck->ints[i];
         if (has_prefix(e->name, prefix)) {
             name_to_path(path, "/", e->name);
-            int rc = read_tensor(fid, path, e->name, false, e->ndim, &e->len, dst, file, err);
+            int rc = read_tensor(fid, path, e->name, ELT_I64, e->ndim, &e->len, dst, file, err);
             if (rc < 0) return rc;
             if (e->fixed && memcmp(dst, e->data, (size_t)e->len * sizeof *dst) != 0)
                 return nsid_err_set(err, NSID_EINVAL, file, 0, e->name,
@@ -539,7 +620,7 @@ static int check_aliases(const struct nsid_checkpoint *ck, hid_t fid, const char
         float *tmp = NSID_ALLOC(t->numel * sizeof(float), err);
         if (!tmp) return NSID_ENOMEM;
         name_to_path(path, "/", a->name);
-        int rc = read_tensor(fid, path, a->name, true, t->ndim, t->shape, tmp, file, err);
+        int rc = read_tensor(fid, path, a->name, param_elt(t->name), t->ndim, t->shape, tmp, file, err);
         const float *want = (t->kind == NSID_PARAM_WEIGHT ? s->w : s->buf) + t->offset;
         if (rc == 0 && memcmp(tmp, want, t->numel * sizeof(float)) != 0)
             rc = nsid_err_set(err, NSID_EFORMAT, file, 0, a->name,
@@ -566,10 +647,10 @@ static int load_optimizer(const struct nsid_checkpoint *ck, hid_t fid, struct sc
         const struct nsid_param *p = &ps->p[i];
         if (p->kind != NSID_PARAM_WEIGHT) continue;
         name_to_path(path, "/" NSID_CHECKPOINT_OPT_GROUP "/m/", p->name);
-        rc = read_tensor(fid, path, path + 1, true, p->ndim, p->shape, s->m + p->offset, file, err);
+        rc = read_tensor(fid, path, path + 1, ELT_F32, p->ndim, p->shape, s->m + p->offset, file, err);
         if (rc < 0) return rc;
         name_to_path(path, "/" NSID_CHECKPOINT_OPT_GROUP "/v/", p->name);
-        rc = read_tensor(fid, path, path + 1, true, p->ndim, p->shape, s->v + p->offset, file, err);
+        rc = read_tensor(fid, path, path + 1, ELT_F32, p->ndim, p->shape, s->v + p->offset, file, err);
         if (rc < 0) return rc;
     }
     return 0;

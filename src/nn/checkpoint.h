@@ -15,6 +15,9 @@
  *     /_optimizer/{m,v}/<same paths>              Adam moments (optional;
  *                                                 attribute "step")
  *
+ * Tensors PyTorch declares as int64 that the float table holds as floats
+ * (feature_sharing_index) are stored as int64, so torch gets its dtype back.
+ *
  * Root attributes: "magic" = "nsid-checkpoint", "format_version" (int32),
  * "architecture" (text, the model config as JSON; whatever the caller gives),
  * "n_entries" (int64: state_dict entries, a cross-check against lost or
@@ -87,6 +90,10 @@ struct nsid_checkpoint {
     int n_ints;
     const struct nsid_checkpoint_alias *aliases; /* (n_aliases) */
     int n_aliases;
+    const char *const *fixed;                   /* (n_fixed) names of table tensors derived from
+                                                   metadata (a readout's source_grid): a load checks
+                                                   the file agrees (1e-6) and keeps the model's values */
+    int n_fixed;
     const char *arch;                           /* architecture text for save; NULL saves "{}" */
 };
 

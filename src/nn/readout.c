@@ -121,7 +121,7 @@ static int build_sharing(struct nsid_readout *r, const int64_t *match_ids, const
 {
     int N = r->N;
     r->ids = NSID_ALLOC(sizeof(int64_t) * (size_t)N, err);
-    r->share_idx = NSID_ALLOC(sizeof(int) * (size_t)N, err);
+    r->share_idx = NSID_ALLOC(sizeof(int64_t) * (size_t)N, err);
     if (!r->ids || !r->share_idx) return NSID_ENOMEM;
     memcpy(r->ids, match_ids, sizeof(int64_t) * (size_t)N);
     qsort(r->ids, (size_t)N, sizeof(int64_t), cmp_i64);
@@ -133,7 +133,7 @@ static int build_sharing(struct nsid_readout *r, const int64_t *match_ids, const
         const int64_t *hit = bsearch(&match_ids[n], r->ids, (size_t)u, sizeof(int64_t), cmp_i64);
         if (!hit)
             return nsid_err_set(err, NSID_EINTERNAL, NULL, 0, prefix, "match id lookup failed");
-        r->share_idx[n] = (int)(hit - r->ids);
+        r->share_idx[n] = hit - r->ids;
     }
     return 0;
 }
@@ -232,6 +232,7 @@ int nsid_readout_init(struct nsid_readout *r, const struct nsid_readout_config *
     r->kind = cfg->kind;
     r->C = C; r->H = H; r->W = W; r->N = N;
     r->owner = r;
+    snprintf(r->prefix, sizeof r->prefix, "%s", prefix);
     rc = init_metadata(r, coords, match_ids, share_owner, prefix, err);
     if (rc == 0) {
         switch (r->kind) {
@@ -248,8 +249,6 @@ void nsid_readout_fill_buffers(struct nsid_readout *r)
 {
     if (r->source_grid && r->src_grid)
         memcpy(r->source_grid, r->src_grid, sizeof(float) * 2 * (size_t)r->N);
-    if (r->sharing_index)
-        for (int n = 0; n < r->N; n++) r->sharing_index[n] = (float)r->share_idx[n];
 }
 
 void nsid_readout_reset_parameters(struct nsid_readout *r, struct nsid_rng *rng)

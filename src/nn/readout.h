@@ -22,7 +22,7 @@
  *     nsid_readout_config_default(&cfg, NSID_READOUT_GAUSSIAN);       // the paper's configuration
  *     nsid_readout_init(&ro, &cfg, C, H, W, N, coords, NULL, NULL, &ps, "readout.20457-5-9-0", &err);
  *     nsid_params_alloc(&ps, &err);
- *     nsid_readout_reset_parameters(&ro, &init_rng);                  // also fills the buffers
+ *     nsid_readout_reset_parameters(&ro, &init_rng);                  // also fills source_grid
  *     nsid_readout_set_bias(&ro, mean_of_first_batch);
  *     nsid_readout_bind_state(&ro, &arena, B, &err);                   // measuring, then real
  *     nsid_readout_forward(&ro, feat, B, true, &sample_rng, NULL, NULL);   // ro.out (B,N)
@@ -40,10 +40,13 @@
  *   Feature sharing (Gaussian, factorized; share_features with match ids): the
  *   first scan's readout (the owner) holds _features with n_ids = number of
  *   distinct match ids in place of N ((1,C,1,n_ids) or (n_ids,C)); every scan
- *   has scales ((1,1,1,N) or (N,1)) and the buffer feature_sharing_index (N)
- *   (int64 in PyTorch, stored here as float: exact below 2^24). Non-owners do
- *   not register _features (PyTorch's state_dict repeats the owner's tensor
- *   under every scan's name; a checkpoint writer can alias it).
+ *   has scales ((1,1,1,N) or (N,1)).
+ *   Two state_dict entries of a sharing readout are not in the (float) table;
+ *   the model adds them to its checkpoint (nn/checkpoint.h):
+ *     "<prefix>.feature_sharing_index": int64 (N), data r->share_idx, fixed
+ *         (derived from the match ids);
+ *     "<prefix>._features" of a non-owner: an alias of "<owner prefix>._features"
+ *         (PyTorch lists the shared tensor under every scan).
  *
  * Dimension letters: B batch, N neurons, C channels, H x W core output map.
  */
@@ -56,6 +59,7 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "base/rng.h"
+#include "nn/gridsample.h"
 #include "nn/params.h"
 #include "nn/shifter.h"
 
@@ -93,11 +97,13 @@ struct nsid_readout_config {
 struct nsid_readout {
     struct nsid_readout_config cfg;
     int kind;                    /* cfg.kind */
+    char prefix[NSID_PARAM_NAME_MAX]; /* state_dict prefix, e.g. "readout.20457-5-9-0" */
     int C, H, W, N;              /* core output shape and neurons */
     bool shared;                 /* feature sharing on */
     int n_ids;                   /* distinct match ids (shared), else 0 */
     int64_t *ids;                /* (n_ids) sorted distinct match ids, owned (shared only) */
-    int *share_idx;              /* (N) rank of each neuron's match id, owned (shared only) */
+    int64_t *share_idx;          /* (N) feature_sharing_index: rank of each neuron's match id
+                                    among the sorted distinct ids, owned (shared only) */
     struct nsid_readout *owner;  /* the readout holding _features (itself unless a non-owner) */
     float *src_grid;             /* (N,2) normalised cortical x, y, owned (predictor only) */
 
@@ -111,7 +117,6 @@ struct nsid_readout {
     float *spatial, *dspatial;   /* (N,H,W) factorized mask */
     float *grid, *dgrid;         /* (N,2) point-pooled position */
     float *source_grid;          /* buffer (N,2) predictor input */
-    float *sharing_index;        /* buffer (N) feature_sharing_index as float */
     struct nsid_mlp gmp;         /* grid-mean predictor "mu_transform" (predictor only) */
 
     /* state bound by nsid_readout_bind_state (arena) */
@@ -123,6 +128,8 @@ struct nsid_readout {
     float *pre;                  /* (B,N,2) Gaussian S z + mu before the clamp */
     float *pos;                  /* (B,N,2) sampling positions (after clamp and shift) */
     float *mu_cur, *dmu_cur;     /* (N,2) Gaussian mean of the latest forward, its gradient */
+    float *dpos;                 /* (N,2) position gradients of one image (scratch) */
+    struct nsid_bilinear *bl;    /* (N) bilinear set-up of one image's positions (scratch) */
     float *weff, *dweff;         /* effective features (Gaussian (C,N), factorized (N,C)) and
                                     their gradient, when shared */
     float *t;                    /* factorized (B*C, N): sum_hw x u (forward), then its gradient */
@@ -144,7 +151,8 @@ void nsid_readout_config_default(struct nsid_readout_config *cfg, int kind);
  * divide by the largest |value| over both columns). match_ids (N) are the
  * multi_match_ids (required with share_features); share_owner is the first
  * scan's readout when sharing (NULL for the first scan itself), and must have
- * the same kind, C and set of match ids. r must not move after init. Small
+ * the same kind, C and set of match ids, and must outlive r (a non-owner reads
+ * and writes the owner's _features and its gradient). r must not move after init. Small
  * allocations only (O(N)); on failure everything taken is released.
  */
 int nsid_readout_init(struct nsid_readout *r, const struct nsid_readout_config *cfg,
@@ -154,7 +162,7 @@ int nsid_readout_init(struct nsid_readout *r, const struct nsid_readout_config *
 
 /*
  * After nsid_params_alloc: initialise as PyTorch does and fill the buffers
- * (nsid_readout_fill_buffers). Draw order:
+ * (source_grid, nsid_readout_fill_buffers). Draw order:
  *   Gaussian:     _mu U(-init_mu_range, .) (free only, row-major); sigma U(-init_sigma, .);
  *                 _features N(0, init_noise^2) (owner only); predictor layers in order: weight
  *                 (a single Linear: init_transform_scale * orthogonal from 4 normals, QR with
@@ -169,9 +177,8 @@ int nsid_readout_init(struct nsid_readout *r, const struct nsid_readout_config *
 void nsid_readout_reset_parameters(struct nsid_readout *r, struct nsid_rng *rng);
 
 /*
- * Write the buffers source_grid (normalised coordinates) and
- * feature_sharing_index from what init computed (a checkpoint load overwrites
- * them with the same values).
+ * Write the buffer source_grid (the normalised coordinates init computed; a
+ * checkpoint load overwrites it with the saved values).
  */
 void nsid_readout_fill_buffers(struct nsid_readout *r);
 

@@ -35,12 +35,7 @@ int nsid__factorized_init(struct nsid_readout *r, struct nsid_params *ps, const 
     rc = nsid__readout_add(ps, prefix, "spatial", NSID_PARAM_WEIGHT, 3, (int[]){N, r->H, r->W},
                            &r->spatial, &r->dspatial, err);
     if (rc < 0) return rc;
-    rc = nsid__readout_add(ps, prefix, "bias", NSID_PARAM_WEIGHT, 1, (int[]){N}, &r->bias, &r->dbias, err);
-    if (rc < 0) return rc;
-    if (r->shared)
-        rc = nsid__readout_add(ps, prefix, "feature_sharing_index", NSID_PARAM_BUFFER, 1, (int[]){N},
-                               &r->sharing_index, NULL, err);
-    return rc;
+    return nsid__readout_add(ps, prefix, "bias", NSID_PARAM_WEIGHT, 1, (int[]){N}, &r->bias, &r->dbias, err);
 }
 
 void nsid__factorized_reset(struct nsid_readout *r, struct nsid_rng *rng)

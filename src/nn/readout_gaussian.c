@@ -64,11 +64,6 @@ int nsid__gaussian_init(struct nsid_readout *r, struct nsid_params *ps, const ch
                                &r->source_grid, NULL, err);
         if (rc < 0) return rc;
     }
-    if (r->shared) {
-        rc = nsid__readout_add(ps, prefix, "feature_sharing_index", NSID_PARAM_BUFFER, 1, (int[]){N},
-                               &r->sharing_index, NULL, err);
-        if (rc < 0) return rc;
-    }
     return gmp ? init_predictor(r, ps, prefix, err) : 0;
 }
 
@@ -134,7 +129,9 @@ int nsid__gaussian_bind(struct nsid_readout *r, struct nsid_arena *a, int B, str
     r->pos = nsid_arena_floats(a, bn2, err);
     r->mu_cur = nsid_arena_floats(a, 2 * (size_t)r->N, err);
     r->dmu_cur = nsid_arena_floats(a, 2 * (size_t)r->N, err);
-    if (!r->z || !r->pre || !r->pos || !r->mu_cur || !r->dmu_cur) return NSID_ENOMEM;
+    r->dpos = nsid_arena_floats(a, 2 * (size_t)r->N, err);
+    r->bl = nsid_arena_bytes(a, sizeof(struct nsid_bilinear) * (size_t)r->N, err);
+    if (!r->z || !r->pre || !r->pos || !r->mu_cur || !r->dmu_cur || !r->dpos || !r->bl) return NSID_ENOMEM;
     if (r->shared) {
         r->weff = nsid_arena_floats(a, (size_t)r->C * r->N, err);
         r->dweff = nsid_arena_floats(a, (size_t)r->C * r->N, err);
@@ -182,11 +179,19 @@ static void place(const float *S, const float *mu, const float *z, const float *
     }
 }
 
+/* Bilinear set-up of every neuron of image b at its stored position. */
+static void setup_image(struct nsid_readout *r, int b)
+{
+    const float *pos = r->pos + (size_t)b * r->N * 2;
+    for (int n = 0; n < r->N; n++)
+        nsid_bilinear_setup(&r->bl[n], pos[2 * n], pos[2 * n + 1], r->H, r->W);
+}
+
 void nsid__gaussian_forward(struct nsid_readout *r, const float *feat, int B, bool training,
                             struct nsid_rng *rng, const float *z, const float *shift)
 {
-    int N = r->N, C = r->C, H = r->H, W = r->W;
-    size_t hw = (size_t)H * W;
+    int N = r->N, C = r->C;
+    size_t hw = (size_t)r->H * r->W;
     NSID_ASSERT(!training || z || rng);
     compute_mu(r);
     const float *w = effective_features(r);
@@ -199,46 +204,50 @@ void nsid__gaussian_forward(struct nsid_readout *r, const float *feat, int B, bo
             else { zz[0] = (float)nsid_rng_normal(rng); zz[1] = (float)nsid_rng_normal(rng); }
             place(r->sigma + (size_t)n * 4, r->mu_cur + (size_t)n * 2, zz, shift ? shift + b * 2 : NULL,
                   r->pre + bn * 2, r->pos + bn * 2);
-            struct nsid_bilinear bl;
-            nsid_bilinear_setup(&bl, r->pos[bn * 2], r->pos[bn * 2 + 1], H, W);
-            float y = 0.0f;
-            for (int c = 0; c < C; c++)
-                y += nsid_bilinear_sample(&bl, feat + ((size_t)b * C + c) * hw) * w[(size_t)c * N + n];
-            r->out[bn] = y + r->bias[n];
         }
+        /* channel planes outer, neurons inner: one plane and one row of w stay in cache */
+        setup_image(r, b);
+        float *y = r->out + (size_t)b * N;
+        memset(y, 0, sizeof(float) * (size_t)N);
+        for (int c = 0; c < C; c++) {
+            const float *plane = feat + ((size_t)b * C + c) * hw, *wc = w + (size_t)c * N;
+            for (int n = 0; n < N; n++) y[n] += nsid_bilinear_sample(&r->bl[n], plane) * wc[n];
+        }
+        for (int n = 0; n < N; n++) y[n] += r->bias[n];
     }
 }
 
 /* --------------------------------------------------------------- backward */
 
 /*
- * One (b, n): gradients of y = sum_c w_c F_c(pos) + bias into dw, dbias, dfeat
- * and the position; returns d y / d pos scaled by g in dpos.
+ * Image b: gradients of y = sum_c w_c F_c(pos) + bias into dw, dfeat and the
+ * positions (r->dpos (N,2), overwritten).
  */
-static void sample_backward(struct nsid_readout *r, const struct nsid_bilinear *bl, int b, int n,
-                            float g, const float *w, float *dw, float *dfeat, const float *feat,
-                            float *dpos)
+static void image_backward(struct nsid_readout *r, int b, const float *g, const float *w, float *dw,
+                           float *dfeat, const float *feat)
 {
     int N = r->N, C = r->C;
     size_t hw = (size_t)r->H * r->W;
-    float gx = 0.0f, gy = 0.0f;
+    memset(r->dpos, 0, sizeof(float) * 2 * (size_t)N);
     for (int c = 0; c < C; c++) {
-        const float *plane = feat + ((size_t)b * C + c) * hw;
-        float *dplane = dfeat ? dfeat + ((size_t)b * C + c) * hw : NULL;
-        float gw = g * w[(size_t)c * N + n];
-        float v = 0.0f;
-        for (int k = 0; k < 4; k++) {
-            if (bl->idx[k] < 0) continue;
-            float x = plane[bl->idx[k]];
-            v += bl->w[k] * x;                       /* forward: F_c = sum_k w_k x_k */
-            gx += bl->dwdx[k] * x * gw;
-            gy += bl->dwdy[k] * x * gw;
-            if (dplane) dplane[bl->idx[k]] += bl->w[k] * gw;
+        const float *plane = feat + ((size_t)b * C + c) * hw, *wc = w + (size_t)c * N;
+        float *dplane = dfeat ? dfeat + ((size_t)b * C + c) * hw : NULL, *dwc = dw + (size_t)c * N;
+        for (int n = 0; n < N; n++) {
+            const struct nsid_bilinear *bl = &r->bl[n];
+            float gw = g[n] * wc[n], v = 0.0f, gx = 0.0f, gy = 0.0f;
+            for (int k = 0; k < 4; k++) {
+                if (bl->idx[k] < 0) continue;
+                float x = plane[bl->idx[k]];
+                v += bl->w[k] * x;                 /* forward: F_c = sum_k w_k x_k */
+                gx += bl->dwdx[k] * x;
+                gy += bl->dwdy[k] * x;
+                if (dplane) dplane[bl->idx[k]] += bl->w[k] * gw;
+            }
+            dwc[n] += g[n] * v;                     /* forward: y += w_c F_c */
+            r->dpos[2 * n] += gx * gw;
+            r->dpos[2 * n + 1] += gy * gw;
         }
-        dw[(size_t)c * N + n] += g * v;               /* forward: y += w_c F_c */
     }
-    dpos[0] = gx;
-    dpos[1] = gy;
 }
 
 /* Scatter the effective-feature gradient to scales and the owner's _features. */
@@ -257,6 +266,26 @@ static void sharing_backward(struct nsid_readout *r)
         }
 }
 
+/* Image b: position gradients into dshift, S and the mean (through the clamp). */
+static void position_backward(struct nsid_readout *r, int b, float *dshift)
+{
+    int N = r->N;
+    for (int n = 0; n < N; n++) {
+        size_t bn = (size_t)b * N + n;
+        const float *dpos = r->dpos + 2 * n, *zz = r->z + bn * 2, *pre = r->pre + bn * 2;
+        if (dshift) { dshift[b * 2] += dpos[0]; dshift[b * 2 + 1] += dpos[1]; }
+        float *dS = r->dsigma + (size_t)n * 4;
+        for (int c = 0; c < 2; c++) {
+            /* forward: p = clamp(pre, -1, 1), torch's rule: gradient where -1 <= pre <= 1 */
+            if (!(pre[c] >= -1.0f && pre[c] <= 1.0f)) continue;
+            /* forward: pre_c = S[c,0] z_0 + S[c,1] z_1 + mu_c */
+            dS[c * 2 + 0] += dpos[c] * zz[0];
+            dS[c * 2 + 1] += dpos[c] * zz[1];
+            r->dmu_cur[n * 2 + c] += dpos[c];
+        }
+    }
+}
+
 void nsid__gaussian_backward(struct nsid_readout *r, float *dfeat, float *dshift, const float *dout,
                              const float *feat, int B)
 {
@@ -266,25 +295,11 @@ void nsid__gaussian_backward(struct nsid_readout *r, float *dfeat, float *dshift
     if (r->shared) memset(r->dweff, 0, sizeof(float) * (size_t)r->C * N);
     memset(r->dmu_cur, 0, sizeof(float) * 2 * (size_t)N);
     for (int b = 0; b < B; b++) {
-        for (int n = 0; n < N; n++) {
-            size_t bn = (size_t)b * N + n;
-            float g = dout[bn], dpos[2];
-            r->dbias[n] += g;
-            struct nsid_bilinear bl;
-            nsid_bilinear_setup(&bl, r->pos[bn * 2], r->pos[bn * 2 + 1], r->H, r->W);
-            sample_backward(r, &bl, b, n, g, w, dw, dfeat, feat, dpos);
-            if (dshift) { dshift[b * 2] += dpos[0]; dshift[b * 2 + 1] += dpos[1]; }
-            const float *zz = r->z + bn * 2, *pre = r->pre + bn * 2;
-            float *dS = r->dsigma + (size_t)n * 4;
-            for (int c = 0; c < 2; c++) {
-                /* forward: p = clamp(pre, -1, 1), torch's rule: gradient where -1 <= pre <= 1 */
-                if (!(pre[c] >= -1.0f && pre[c] <= 1.0f)) continue;
-                /* forward: pre_c = S[c,0] z_0 + S[c,1] z_1 + mu_c */
-                dS[c * 2 + 0] += dpos[c] * zz[0];
-                dS[c * 2 + 1] += dpos[c] * zz[1];
-                r->dmu_cur[n * 2 + c] += dpos[c];
-            }
-        }
+        const float *g = dout + (size_t)b * N;
+        for (int n = 0; n < N; n++) r->dbias[n] += g[n];
+        setup_image(r, b);
+        image_backward(r, b, g, w, dw, dfeat, feat);
+        position_backward(r, b, dshift);
     }
     if (r->mu) {
         for (int k = 0; k < 2 * N; k++) r->dmu[k] += r->dmu_cur[k];

@@ -46,7 +46,9 @@ void nsid__pointpooled_reset(struct nsid_readout *r, struct nsid_rng *rng)
 int nsid__pointpooled_bind(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
 {
     r->pos = nsid_arena_floats(a, (size_t)B * r->N * 2, err);
-    if (!r->pos) return NSID_ENOMEM;
+    r->dpos = nsid_arena_floats(a, 2 * (size_t)r->N, err);
+    r->bl = nsid_arena_bytes(a, sizeof(struct nsid_bilinear) * (size_t)r->N, err);
+    if (!r->pos || !r->dpos || !r->bl) return NSID_ENOMEM;
     for (int l = 1; l <= r->cfg.pool_steps; l++) {
         size_t n = (size_t)B * r->C * r->lh[l] * r->lw[l];
         r->level[l] = nsid_arena_floats(a, n, err);
@@ -62,6 +64,14 @@ static const float *level_map(const struct nsid_readout *r, const float *feat, i
     return l == 0 ? feat : r->level[l];
 }
 
+/* Bilinear set-up of every neuron of image b on level l. */
+static void setup_level(struct nsid_readout *r, int b, int l)
+{
+    const float *pos = r->pos + (size_t)b * r->N * 2;
+    for (int n = 0; n < r->N; n++)
+        nsid_bilinear_setup(&r->bl[n], pos[2 * n], pos[2 * n + 1], r->lh[l], r->lw[l]);
+}
+
 void nsid__pointpooled_forward(struct nsid_readout *r, const float *feat, int B, const float *shift)
 {
     int N = r->N, C = r->C, L = r->cfg.pool_steps, K = r->cfg.pool_kern;
@@ -69,48 +79,54 @@ void nsid__pointpooled_forward(struct nsid_readout *r, const float *feat, int B,
     for (int l = 1; l <= L; l++)
         nsid_avgpool_forward(r->level[l], level_map(r, feat, l - 1), B, C, r->lh[l - 1], r->lw[l - 1], K);
     for (int b = 0; b < B; b++) {
+        float *p = r->pos + (size_t)b * N * 2, *y = r->out + (size_t)b * N;
         for (int n = 0; n < N; n++) {
-            float *p = r->pos + ((size_t)b * N + n) * 2;
-            p[0] = r->grid[n * 2] + (shift ? shift[b * 2] : 0.0f);
-            p[1] = r->grid[n * 2 + 1] + (shift ? shift[b * 2 + 1] : 0.0f);
-            float y = 0.0f;
-            for (int l = 0; l <= L; l++) {
-                struct nsid_bilinear bl;
-                size_t hw = (size_t)r->lh[l] * r->lw[l];
-                const float *map = level_map(r, feat, l);
-                nsid_bilinear_setup(&bl, p[0], p[1], r->lh[l], r->lw[l]);
-                for (int c = 0; c < C; c++)
-                    y += r->features[((size_t)l * C + c) * N + n] *
-                         nsid_bilinear_sample(&bl, map + ((size_t)b * C + c) * hw);
-            }
-            r->out[(size_t)b * N + n] = y + r->bias[n];
+            p[2 * n] = r->grid[n * 2] + (shift ? shift[b * 2] : 0.0f);
+            p[2 * n + 1] = r->grid[n * 2 + 1] + (shift ? shift[b * 2 + 1] : 0.0f);
         }
+        memset(y, 0, sizeof(float) * (size_t)N);
+        /* levels and channel planes outer, neurons inner (cache-friendly) */
+        for (int l = 0; l <= L; l++) {
+            size_t hw = (size_t)r->lh[l] * r->lw[l];
+            const float *map = level_map(r, feat, l);
+            setup_level(r, b, l);
+            for (int c = 0; c < C; c++) {
+                const float *plane = map + ((size_t)b * C + c) * hw;
+                const float *fc = r->features + ((size_t)l * C + c) * N;
+                for (int n = 0; n < N; n++) y[n] += fc[n] * nsid_bilinear_sample(&r->bl[n], plane);
+            }
+        }
+        for (int n = 0; n < N; n++) y[n] += r->bias[n];
     }
 }
 
-/* One (b, n) on level l: gradients into features, the level's map and the position. */
+/* Image b on level l: gradients into features, the level's map and r->dpos (N,2) (+=). */
 static void level_backward(struct nsid_readout *r, const float *map, float *dmap, int l, int b,
-                           int n, float g, float *dpos)
+                           const float *g)
 {
     int N = r->N, C = r->C;
     size_t hw = (size_t)r->lh[l] * r->lw[l];
-    const float *p = r->pos + ((size_t)b * N + n) * 2;
-    struct nsid_bilinear bl;
-    nsid_bilinear_setup(&bl, p[0], p[1], r->lh[l], r->lw[l]);
+    setup_level(r, b, l);
     for (int c = 0; c < C; c++) {
-        size_t fi = ((size_t)l * C + c) * N + n;
         const float *plane = map + ((size_t)b * C + c) * hw;
         float *dplane = dmap ? dmap + ((size_t)b * C + c) * hw : NULL;
-        float gw = g * r->features[fi], v = 0.0f;
-        for (int k = 0; k < 4; k++) {
-            if (bl.idx[k] < 0) continue;
-            float x = plane[bl.idx[k]];
-            v += bl.w[k] * x;
-            dpos[0] += bl.dwdx[k] * x * gw;
-            dpos[1] += bl.dwdy[k] * x * gw;
-            if (dplane) dplane[bl.idx[k]] += bl.w[k] * gw;
+        const float *fc = r->features + ((size_t)l * C + c) * N;
+        float *dfc = r->dfeatures + ((size_t)l * C + c) * N;
+        for (int n = 0; n < N; n++) {
+            const struct nsid_bilinear *bl = &r->bl[n];
+            float gw = g[n] * fc[n], v = 0.0f, gx = 0.0f, gy = 0.0f;
+            for (int k = 0; k < 4; k++) {
+                if (bl->idx[k] < 0) continue;
+                float x = plane[bl->idx[k]];
+                v += bl->w[k] * x;
+                gx += bl->dwdx[k] * x;
+                gy += bl->dwdy[k] * x;
+                if (dplane) dplane[bl->idx[k]] += bl->w[k] * gw;
+            }
+            dfc[n] += g[n] * v;  /* forward: y += features[l*C+c, n] * F_{l,c} */
+            r->dpos[2 * n] += gx * gw;
+            r->dpos[2 * n + 1] += gy * gw;
         }
-        r->dfeatures[fi] += g * v;  /* forward: y += features[l*C+c, n] * F_{l,c} */
     }
 }
 
@@ -122,17 +138,18 @@ void nsid__pointpooled_backward(struct nsid_readout *r, float *dfeat, float *dsh
         for (int l = 1; l <= L; l++)
             memset(r->dlevel[l], 0, sizeof(float) * (size_t)B * C * r->lh[l] * r->lw[l]);
     for (int b = 0; b < B; b++) {
+        const float *g = dout + (size_t)b * N;
+        memset(r->dpos, 0, sizeof(float) * 2 * (size_t)N);
+        for (int n = 0; n < N; n++) r->dbias[n] += g[n];
+        for (int l = 0; l <= L; l++) {
+            float *dmap = dfeat ? (l == 0 ? dfeat : r->dlevel[l]) : NULL;
+            level_backward(r, level_map(r, feat, l), dmap, l, b, g);
+        }
+        /* forward: pos = grid + shift (the in-place clamp of grid is not differentiated) */
         for (int n = 0; n < N; n++) {
-            float g = dout[(size_t)b * N + n], dpos[2] = {0.0f, 0.0f};
-            r->dbias[n] += g;
-            for (int l = 0; l <= L; l++) {
-                float *dmap = dfeat ? (l == 0 ? dfeat : r->dlevel[l]) : NULL;
-                level_backward(r, level_map(r, feat, l), dmap, l, b, n, g, dpos);
-            }
-            /* forward: pos = grid + shift (the in-place clamp of grid is not differentiated) */
-            r->dgrid[n * 2] += dpos[0];
-            r->dgrid[n * 2 + 1] += dpos[1];
-            if (dshift) { dshift[b * 2] += dpos[0]; dshift[b * 2 + 1] += dpos[1]; }
+            r->dgrid[n * 2] += r->dpos[2 * n];
+            r->dgrid[n * 2 + 1] += r->dpos[2 * n + 1];
+            if (dshift) { dshift[b * 2] += r->dpos[2 * n]; dshift[b * 2 + 1] += r->dpos[2 * n + 1]; }
         }
     }
     if (!dfeat) return;

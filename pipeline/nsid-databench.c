@@ -1,0 +1,265 @@
+/*
+ * nsid-databench - how fast, and in how much memory, a paper-sized scan loads.
+ *
+ *     nsid-databench [--trials 6000] [--neurons 8000] [--repeat 3] [--dir DIR] [--keep]
+ *
+ * Builds a synthetic scan of the given size (36 x 64 images, the paper's
+ * tiers and metadata, the statistics block), writes it once as HDF5 and as a
+ * file tree under DIR, then loads each layout in a fresh child process (this
+ * binary re-run with --load) and reports wall seconds and peak resident
+ * memory (VmHWM) against the bytes of the arrays the scan keeps. Files are
+ * read from a warm page cache (they were just written); dropping the cache
+ * needs root and would disturb other jobs on the machine.
+ *
+ * Exit status: 0 ok, 1 failure, 2 bad usage. Not a test: numbers depend on
+ * the machine.
+ */
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/rng.h"
+#include "data/h5scan.h"
+#include "data/transform.h"
+#include "data/tree.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A field of /proc/self/status in kB ("VmHWM:", "VmRSS:"), -1 if absent. */
+static long proc_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0) v = strtol(line + n, NULL, 10);
+    if (f) fclose(f);
+    return v;
+}
+
+/* Bytes of the arrays a loaded scan keeps (data, typed fields, metadata lists). */
+static double scan_bytes(const struct nsid_scan *s)
+{
+    double T = (double)s->n_trials, N = (double)s->n_neurons;
+    double b = 4.0 * T * ((double)s->channels * s->height * s->width + N);
+    b += s->behavior ? 12.0 * T : 0.0;
+    b += s->pupil_center ? 8.0 * T : 0.0;
+    b += T + (s->frame_image_id ? 8.0 * T : 0.0);
+    b += (s->unit_ids ? 8.0 : 0.0) * N + (s->multi_match_id ? 8.0 : 0.0) * N + (s->animal_ids ? 8.0 : 0.0) * N;
+    b += s->cell_motor_coordinates ? 24.0 * N : 0.0;
+    const struct nsid_arrays *l[5] = {&s->trials, &s->neurons, &s->stats, &s->ground_truth, &s->extra};
+    for (int k = 0; k < 5; k++)
+        for (int i = 0; i < l[k]->n; i++) b += (double)(nsid_array_numel(&l[k]->a[i]) * l[k]->a[i].itemsize);
+    return b;
+}
+
+/* Child mode: load path, print "seconds hwm_kb base_kb bytes". */
+static int child_load(const char *path, bool skip_behavior)
+{
+    long base = proc_kb("VmHWM:");
+    struct nsid_scan s;
+    struct nsid_err err = {0};
+    struct nsid_scan_opts o = {.skip_behavior = skip_behavior};
+    double t0 = now();
+    if (nsid_scan_load(&s, path, &o, &err) < 0) {
+        nsid_err_print(&err, stderr);
+        return 1;
+    }
+    double t = now() - t0;
+    printf("%.6f %ld %ld %.0f\n", t, proc_kb("VmHWM:"), base, scan_bytes(&s));
+    nsid_scan_free(&s);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- synthetic scan */
+
+static int make_scan(struct nsid_scan *s, int64_t T, int64_t N, struct nsid_err *err)
+{
+    nsid_scan_init(s);
+    s->n_trials = T;
+    s->n_neurons = N;
+    s->channels = 1;
+    s->height = 36;
+    s->width = 64;
+    size_t P = 36 * 64;
+    s->images = NSID_ALLOC(nsid_mul_size((size_t)T * P, 4, err), err);
+    s->responses = NSID_ALLOC(nsid_mul_size((size_t)T, (size_t)N * 4, err), err);
+    s->behavior = NSID_ALLOC((size_t)T * 12, err);
+    s->pupil_center = NSID_ALLOC((size_t)T * 8, err);
+    s->tiers = NSID_ALLOC((size_t)T, err);
+    s->frame_image_id = NSID_ALLOC((size_t)T * 8, err);
+    s->unit_ids = NSID_ALLOC((size_t)N * 8, err);
+    s->animal_ids = NSID_ALLOC((size_t)N * 8, err);
+    s->multi_match_id = NSID_ALLOC((size_t)N * 8, err);
+    s->cell_motor_coordinates = NSID_ALLOC((size_t)N * 24, err);
+    if (!s->images || !s->responses || !s->behavior || !s->pupil_center || !s->tiers || !s->frame_image_id ||
+        !s->unit_ids || !s->animal_ids || !s->multi_match_id || !s->cell_motor_coordinates)
+        return NSID_ENOMEM;
+    struct nsid_rng r;
+    nsid_rng_init(&r, 2021, NSID_STREAM_SIMULATE);
+    for (size_t i = 0; i < (size_t)T * P; i++) s->images[i] = (float)nsid_rng_below(&r, 256);
+    for (size_t i = 0; i < (size_t)T * (size_t)N; i++) s->responses[i] = (float)(-log(1.0 - nsid_rng_uniform(&r)));
+    for (int64_t i = 0; i < 3 * T; i++) s->behavior[i] = (float)nsid_rng_uniform(&r);
+    for (int64_t i = 0; i < 2 * T; i++) s->pupil_center[i] = (float)nsid_rng_normal(&r);
+    /* the paper's split: 1,000 test trials = 100 images x 10 repeats; 1/10 of the rest validation */
+    int64_t test = T >= 2000 ? 1000 : T / 5, rest = T - test;
+    for (int64_t i = 0; i < T; i++) {
+        bool is_test = i >= rest;
+        s->tiers[i] = (int8_t)(is_test ? NSID_TIER_TEST : i % 10 == 9 ? NSID_TIER_VALIDATION : NSID_TIER_TRAIN);
+        s->frame_image_id[i] = is_test ? 100000 + (i - rest) % 100 : i;
+    }
+    for (int64_t n = 0; n < N; n++) {
+        s->unit_ids[n] = n + 1;
+        s->animal_ids[n] = 20457;
+        s->multi_match_id[n] = n % 3 ? n : -1;
+        for (int k = 0; k < 3; k++) s->cell_motor_coordinates[3 * n + k] = nsid_rng_uniform_range(&r, 0, 800);
+    }
+    return nsid_scan_add_stats(s, err);
+}
+
+/* ---------------------------------------------------------------- parent */
+
+struct result {
+    double sec_min, sec_med, hwm_mb, base_mb, bytes;
+};
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Run this binary with --load path in a child, repeat times. */
+static int measure(const char *self, const char *path, bool skip, int repeat, struct result *res)
+{
+    double secs[64];
+    memset(res, 0, sizeof *res);
+    for (int k = 0; k < repeat && k < 64; k++) {
+        char cmd[8192];
+        snprintf(cmd, sizeof cmd, "'%s' --load '%s'%s", self, path, skip ? " --skip-behavior" : "");
+        FILE *p = popen(cmd, "r");
+        double sec = 0, bytes = 0;
+        long hwm = 0, base = 0;
+        int got = p ? fscanf(p, "%lf %ld %ld %lf", &sec, &hwm, &base, &bytes) : 0;
+        int st = p ? pclose(p) : -1;
+        if (got != 4 || st != 0) {
+            fprintf(stderr, "nsid-databench: loading %s failed\n", path);
+            return 1;
+        }
+        secs[k] = sec;
+        res->hwm_mb = fmax(res->hwm_mb, (double)hwm / 1024.0);
+        res->base_mb = (double)base / 1024.0;
+        res->bytes = bytes;
+    }
+    qsort(secs, (size_t)repeat, sizeof *secs, cmp_d);
+    res->sec_min = secs[0];
+    res->sec_med = secs[repeat / 2];
+    return 0;
+}
+
+static void report(const char *what, const struct result *r)
+{
+    double mb = r->bytes / 1048576.0;
+    printf("%-34s %8.3f %8.3f %9.1f %9.1f %7.2f %7.2f\n", what, r->sec_min, r->sec_med, mb, r->hwm_mb,
+           r->hwm_mb / mb, (r->hwm_mb - r->base_mb) / mb);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: nsid-databench [--trials T] [--neurons N] [--repeat R] [--dir DIR] [--keep]\n"
+               "  loads a synthetic T x N scan (36x64 images; default 6000 x 8000, the paper's size)\n"
+               "  from HDF5 and from a file tree and reports seconds and peak RSS vs array bytes\n");
+}
+
+int main(int argc, char **argv)
+{
+    /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
+     * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
+    H5dont_atexit();
+    if (argc >= 3 && strcmp(argv[1], "--load") == 0)
+        return child_load(argv[2], argc >= 4 && strcmp(argv[3], "--skip-behavior") == 0);
+    int64_t T = 6000, N = 8000;
+    int repeat = 3;
+    bool keep = false;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/nsid-databench-%ld", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--keep")) { keep = true; continue; }
+        bool known = !strcmp(a, "--trials") || !strcmp(a, "--neurons") || !strcmp(a, "--repeat") || !strcmp(a, "--dir");
+        if (!known || !v) {
+            fprintf(stderr, known ? "nsid-databench: %s needs a value (see --help)\n"
+                                  : "nsid-databench: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "--trials")) T = atoll(v);
+        else if (!strcmp(a, "--neurons")) N = atoll(v);
+        else if (!strcmp(a, "--repeat")) repeat = atoi(v);
+        else snprintf(dir, sizeof dir, "%s", v);
+        i++;
+    }
+    if (T < 10 || N < 1 || repeat < 1 || repeat > 64) {
+        fprintf(stderr, "nsid-databench: need --trials >= 10, --neurons >= 1, --repeat 1..64 (see --help)\n");
+        return 2;
+    }
+    char self[4096], h5[4200], tree[4200];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k <= 0) return 1;
+    self[k] = '\0';
+    mkdir(dir, 0755);
+    snprintf(h5, sizeof h5, "%s/static00000-0-0-preproc0.h5", dir);
+    snprintf(tree, sizeof tree, "%s/static00000-0-0-preproc0", dir);
+    struct nsid_err err = {0};
+    struct stat st;
+    if (stat(h5, &st) != 0 || stat(tree, &st) != 0) {
+        struct nsid_scan s;
+        double t0 = now();
+        int rc = make_scan(&s, T, N, &err);
+        double t1 = now();
+        if (!rc) rc = nsid_scan_save_h5(&s, h5, NULL, &err);
+        double t2 = now();
+        if (!rc) rc = nsid_scan_save_tree(&s, tree, NULL, &err);
+        double t3 = now();
+        nsid_scan_free(&s);
+        if (rc) {
+            nsid_err_print(&err, stderr);
+            return 1;
+        }
+        printf("synthetic %lld x %lld scan: built in %.2f s, HDF5 written in %.2f s, file tree in %.2f s\n",
+               (long long)T, (long long)N, t1 - t0, t2 - t1, t3 - t2);
+    }
+    printf("%-34s %8s %8s %9s %9s %7s %7s\n", "layout", "min s", "median s", "array MB", "peak MB", "peak/", "(peak-");
+    printf("%-34s %8s %8s %9s %9s %7s %7s\n", "", "", "", "", "(VmHWM)", "arrays", "base)/a");
+    struct result r;
+    char what[128];
+    int rc = measure(self, h5, false, repeat, &r);
+    snprintf(what, sizeof what, "HDF5 (%lld trials)", (long long)T);
+    if (!rc) report(what, &r);
+    if (!rc) rc = measure(self, tree, false, repeat, &r);
+    snprintf(what, sizeof what, "file tree (%lld files)", (long long)T * 4);
+    if (!rc) report(what, &r);
+    if (!rc) rc = measure(self, tree, true, repeat, &r);
+    snprintf(what, sizeof what, "file tree, images+responses (%lld)", (long long)T * 2);
+    if (!rc) report(what, &r);
+    printf("(peak-base)/a excludes the %.1f MB a process has before loading (libraries)\n", r.base_mb);
+    if (!keep) {
+        char cmd[8400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) fprintf(stderr, "nsid-databench: could not remove %s\n", dir);
+    }
+    return rc;
+}

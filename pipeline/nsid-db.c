@@ -1,0 +1,363 @@
+/*
+ * nsid-db - the results store from the command line: merge run databases, query, export
+ * views as CSV, count run states, and pick the best core of a set of runs for make.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "exp/store.h"
+
+#define DEFAULT_DB "results/results.db"
+
+static const char USAGE[] =
+    "usage: nsid-db COMMAND [ARGS]\n"
+    "\n"
+    "  merge RUN_DB... --into DB [--list FILE] [--runs DIR]\n"
+    "        fold the finished runs of each run database into DB (idempotent: a run merged\n"
+    "        twice appears once; running or failed runs only record their status). FILE\n"
+    "        lists more run databases, one path per line; --runs DIR adds DIR/<id>/run.db of\n"
+    "        every run of DB's current plan that has one.\n"
+    "  query SQL [--db DB] [--csv]\n"
+    "        run one SQL statement, print a header and the rows (tab-separated, or CSV)\n"
+    "  export VIEW --csv FILE [--db DB]\n"
+    "        write a view (or table) as CSV with a header row\n"
+    "  export --all --dir DIR [--db DB]\n"
+    "        write every view as DIR/<view>.csv\n"
+    "  views [--db DB]          list the views\n"
+    "  status [--db DB] [--runs DIR]\n"
+    "        planned/running/done/failed counts of the current plan (live run databases\n"
+    "        under DIR/<id>/run.db override the merged state)\n"
+    "  select --out FILE RUN_DB...\n"
+    "        of the runs (each must be done), the one with the best validation score\n"
+    "        (metric all/validation/corr; ties: smallest id) wins; FILE gets the path of its\n"
+    "        checkpoint (dirname(RUN_DB)/checkpoint.h5) and a newline\n"
+    "  init DB                  create an empty store\n"
+    "  check DB                 PRAGMA integrity_check\n"
+    "\n"
+    "DB defaults to " DEFAULT_DB ". Exit status: 0 ok, 1 failure, 2 usage.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "nsid-db: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(nsid-db --help for usage)\n");
+    return 2;
+}
+
+static int fail(const struct nsid_err *err)
+{
+    fprintf(stderr, "nsid-db: ");
+    nsid_err_print(err, stderr);
+    return 1;
+}
+
+/* Options shared by the commands. */
+struct opts {
+    const char *db;        /* --db / --into */
+    const char *csv;       /* --csv FILE (export) */
+    bool csv_flag;         /* --csv (query) */
+    const char *dir;       /* --dir */
+    const char *runs;      /* --runs */
+    const char *out;       /* --out */
+    const char *list;      /* --list */
+    bool all;              /* --all */
+    const char **pos;      /* positional arguments */
+    int n_pos;
+};
+
+/* Parse argv[2..]; cmd decides whether --csv takes a value. */
+static int parse(struct opts *o, int argc, char **argv, const char *cmd)
+{
+    memset(o, 0, sizeof *o);
+    o->pos = calloc((size_t)argc, sizeof *o->pos);
+    if (!o->pos) return usage_error("%s", "out of memory");
+    bool export = strcmp(cmd, "export") == 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--db") == 0 || strcmp(a, "--into") == 0) slot = &o->db;
+        else if (strcmp(a, "--dir") == 0) slot = &o->dir;
+        else if (strcmp(a, "--runs") == 0) slot = &o->runs;
+        else if (strcmp(a, "--out") == 0) slot = &o->out;
+        else if (strcmp(a, "--list") == 0) slot = &o->list;
+        else if (strcmp(a, "--csv") == 0 && export) slot = &o->csv;
+        else if (strcmp(a, "--csv") == 0) o->csv_flag = true;
+        else if (strcmp(a, "--all") == 0) o->all = true;
+        else if (a[0] == '-' && a[1] == '-') return usage_error("unknown option '%s'", a);
+        else o->pos[o->n_pos++] = a;
+        if (slot) {
+            if (i + 1 >= argc) return usage_error("option '%s' needs a value", a);
+            *slot = argv[++i];
+        }
+    }
+    return 0;
+}
+
+/* ---- merge ---------------------------------------------------------------------------- */
+
+static int merge_one(struct nsid_store *st, const char *path, struct nsid_store_merge_stats *ms)
+{
+    struct nsid_err err = {0};
+    if (nsid_store_merge(st, path, ms, &err) < 0) return fail(&err);
+    return 0;
+}
+
+static int merge_list(struct nsid_store *st, const char *list, struct nsid_store_merge_stats *ms)
+{
+    FILE *f = fopen(list, "r");
+    if (!f) {
+        fprintf(stderr, "nsid-db: %s: cannot open: %s\n", list, strerror(errno));
+        return 1;
+    }
+    char line[4096];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] && line[0] != '#') rc = merge_one(st, line, ms);
+    }
+    fclose(f);
+    return rc;
+}
+
+static int merge_plan(struct nsid_store *st, const char *runs_dir, struct nsid_store_merge_stats *ms)
+{
+    struct nsid_err err = {0};
+    return nsid_store_merge_plan(st, runs_dir, ms, &err) < 0 ? fail(&err) : 0;
+}
+
+static int cmd_merge(const struct opts *o)
+{
+    if (!o->db) return usage_error("%s", "merge needs --into DB");
+    if (o->n_pos == 0 && !o->list && !o->runs) return usage_error("%s", "merge needs run databases");
+    struct nsid_err err = {0};
+    struct nsid_store st;
+    if (nsid_store_open(&st, o->db, &err) < 0) return fail(&err);
+    struct nsid_store_merge_stats ms = {0};
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < o->n_pos; i++) rc = merge_one(&st, o->pos[i], &ms);
+    if (rc == 0 && o->list) rc = merge_list(&st, o->list, &ms);
+    if (rc == 0 && o->runs) rc = merge_plan(&st, o->runs, &ms);
+    nsid_store_close(&st);
+    if (rc == 0) /* after a failure the error is the one message */
+        fprintf(stderr, "nsid-db: merge into %s: %lld merged, %lld unchanged, %lld unfinished\n", o->db,
+                (long long)ms.merged, (long long)ms.unchanged, (long long)ms.unfinished);
+    return rc;
+}
+
+/* ---- query, export, views ---------------------------------------------------------------- */
+
+static int open_db(struct nsid_store *st, const struct opts *o, bool readonly)
+{
+    struct nsid_err err = {0};
+    const char *db = o->db ? o->db : DEFAULT_DB;
+    int rc = readonly ? nsid_store_open_readonly(st, db, &err) : nsid_store_open(st, db, &err);
+    return rc < 0 ? fail(&err) : 0;
+}
+
+static int cmd_query(const struct opts *o)
+{
+    if (o->n_pos != 1) return usage_error("%s", "query needs exactly one SQL argument");
+    struct nsid_store st;
+    if (open_db(&st, o, true)) return 1;
+    struct nsid_err err = {0};
+    int rc = nsid_store_query(&st, o->pos[0], stdout, o->csv_flag, NULL, &err);
+    nsid_store_close(&st);
+    return rc < 0 ? fail(&err) : 0;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p != '/' && !end) continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "nsid-db: %s: cannot create: %s\n", buf, strerror(errno));
+            return 1;
+        }
+        if (end) return 0;
+        *p = '/';
+    }
+}
+
+static int export_all(struct nsid_store *st, const char *dir)
+{
+    if (make_dirs(dir)) return 1;
+    for (size_t i = 0; nsid_store_view_name(i); i++) {
+        const char *v = nsid_store_view_name(i);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.csv", dir, v);
+        struct nsid_err err = {0};
+        int64_t rows = 0;
+        if (nsid_store_export_csv(st, v, path, &rows, &err) < 0) return fail(&err);
+        fprintf(stderr, "nsid-db: %s: %lld rows\n", path, (long long)rows);
+    }
+    return 0;
+}
+
+static int cmd_export(const struct opts *o)
+{
+    struct nsid_store st;
+    if (o->all) {
+        if (!o->dir || o->n_pos) return usage_error("%s", "export --all needs --dir DIR and no view name");
+        if (open_db(&st, o, true)) return 1;
+        int rc = export_all(&st, o->dir);
+        nsid_store_close(&st);
+        return rc;
+    }
+    if (o->n_pos != 1 || !o->csv) return usage_error("%s", "export needs VIEW and --csv FILE");
+    if (open_db(&st, o, true)) return 1;
+    struct nsid_err err = {0};
+    int64_t rows = 0;
+    int rc = nsid_store_export_csv(&st, o->pos[0], o->csv, &rows, &err);
+    nsid_store_close(&st);
+    if (rc < 0) return fail(&err);
+    fprintf(stderr, "nsid-db: %s: %lld rows\n", o->csv, (long long)rows);
+    return 0;
+}
+
+static int cmd_views(void)
+{
+    for (size_t i = 0; nsid_store_view_name(i); i++) printf("%s\n", nsid_store_view_name(i));
+    return 0;
+}
+
+/* ---- status --------------------------------------------------------------------------------- */
+
+static int cmd_status(const struct opts *o)
+{
+    struct nsid_store st;
+    struct stat sb;
+    const char *db = o->db ? o->db : DEFAULT_DB;
+    if (stat(db, &sb) != 0) {
+        fprintf(stderr, "nsid-db: %s: no results store yet (run the plan first)\n", db);
+        return 1;
+    }
+    if (open_db(&st, o, true)) return 1;
+    int64_t c[NSID_RUN_N_STATUS];
+    struct nsid_err err = {0};
+    int rc = nsid_store_status(&st, o->runs, c, &err);
+    nsid_store_close(&st);
+    if (rc < 0) return fail(&err);
+    int64_t total = 0;
+    for (int i = 0; i < NSID_RUN_N_STATUS; i++) total += c[i];
+    printf("planned %lld  running %lld  done %lld  failed %lld  (of %lld runs)\n", (long long)c[NSID_RUN_PLANNED],
+           (long long)c[NSID_RUN_RUNNING], (long long)c[NSID_RUN_DONE], (long long)c[NSID_RUN_FAILED],
+           (long long)total);
+    return 0;
+}
+
+/* ---- select --------------------------------------------------------------------------------- */
+
+/* Score of the only run of path; must be done. */
+static int candidate(const char *path, char id[NSID_STORE_ID_MAX], double *score)
+{
+    struct nsid_err err = {0};
+    struct nsid_store st;
+    int status = -1;
+    int rc = nsid_store_open_readonly(&st, path, &err);
+    if (rc == 0) rc = nsid_store_only_run(&st, id, &status, &err);
+    if (rc == 0 && status != NSID_RUN_DONE)
+        rc = nsid_err_set(&err, NSID_EINVAL, path, 0, id, "run is %s, not done: it cannot be selected",
+                          nsid_run_status_name(status));
+    if (rc == 0) rc = nsid_store_score(&st, id, score, &err);
+    nsid_store_close(&st);
+    return rc < 0 ? fail(&err) : 0;
+}
+
+static int write_atomic(const char *path, const char *text)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "nsid-db: %s: cannot write: %s\n", path, strerror(errno));
+        remove(tmp);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_select(const struct opts *o)
+{
+    if (!o->out || o->n_pos == 0) return usage_error("%s", "select needs --out FILE and run databases");
+    int best = -1;
+    double best_score = -INFINITY;
+    char best_id[NSID_STORE_ID_MAX] = "";
+    for (int i = 0; i < o->n_pos; i++) {
+        char id[NSID_STORE_ID_MAX];
+        double score = 0;
+        if (candidate(o->pos[i], id, &score)) return 1;
+        if (isnan(score)) continue;
+        if (best < 0 || score > best_score || (score == best_score && strcmp(id, best_id) < 0)) {
+            best = i;
+            best_score = score;
+            snprintf(best_id, sizeof best_id, "%s", id);
+        }
+    }
+    if (best < 0) {
+        fprintf(stderr, "nsid-db: select: no candidate has a validation score\n");
+        return 1;
+    }
+    char dir[4096], text[4200];
+    snprintf(dir, sizeof dir, "%s", o->pos[best]);
+    snprintf(text, sizeof text, "%s/checkpoint.h5\n", dirname(dir));
+    fprintf(stderr, "nsid-db: select: run %s (validation %.6f) of %d\n", best_id, best_score, o->n_pos);
+    return write_atomic(o->out, text);
+}
+
+/* ---- init, check ------------------------------------------------------------------------------- */
+
+static int cmd_init(const struct opts *o)
+{
+    if (o->n_pos != 1) return usage_error("%s", "init needs DB");
+    struct nsid_err err = {0};
+    struct nsid_store st;
+    if (nsid_store_open(&st, o->pos[0], &err) < 0) return fail(&err);
+    nsid_store_close(&st);
+    return 0;
+}
+
+static int cmd_check(const struct opts *o)
+{
+    if (o->n_pos != 1) return usage_error("%s", "check needs DB");
+    struct nsid_err err = {0};
+    struct nsid_store st;
+    if (nsid_store_open_readonly(&st, o->pos[0], &err) < 0) return fail(&err);
+    int rc = nsid_store_query(&st, "PRAGMA integrity_check", stdout, false, NULL, &err);
+    nsid_store_close(&st);
+    return rc < 0 ? fail(&err) : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return usage_error("%s", "missing command");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    struct opts o;
+    int rc = parse(&o, argc, argv, cmd);
+    if (rc == 0) {
+        if (strcmp(cmd, "merge") == 0) rc = cmd_merge(&o);
+        else if (strcmp(cmd, "query") == 0) rc = cmd_query(&o);
+        else if (strcmp(cmd, "export") == 0) rc = cmd_export(&o);
+        else if (strcmp(cmd, "views") == 0) rc = cmd_views();
+        else if (strcmp(cmd, "status") == 0) rc = cmd_status(&o);
+        else if (strcmp(cmd, "select") == 0) rc = cmd_select(&o);
+        else if (strcmp(cmd, "init") == 0) rc = cmd_init(&o);
+        else if (strcmp(cmd, "check") == 0) rc = cmd_check(&o);
+        else rc = usage_error("unknown command '%s'", cmd);
+    }
+    free(o.pos);
+    return rc;
+}

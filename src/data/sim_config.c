@@ -1,0 +1,524 @@
+/*
+ * sim_config.c - the simulator's configuration: profiles, the key table that
+ * parses, checks and prints overrides, and the declarative description of the
+ * paper's scans and dataset groups (PAPER.md §5.2).
+ */
+#include "sim_int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the paper's scans and groups ------------------------------------------------ */
+
+/*
+ * 13 scans of 7 animals. paper_image_set follows the Fig. 1 schematic
+ * (10 neuron sets x 8 image sets): 4-S on image sets 0-3, the other 11-S
+ * scans on [3,3,4,5,6,7,7], the evaluation and 1-S scans on image set 0.
+ */
+static const struct nsid_sim_scan_def SCANS[] = {
+    {22564, 2, 12, NSID_SIM_ROLE_MATCHED, 0},
+    {22564, 2, 13, NSID_SIM_ROLE_MATCHED, 1},
+    {22564, 3, 8, NSID_SIM_ROLE_MATCHED, 2},
+    {22564, 3, 12, NSID_SIM_ROLE_MATCHED, 3},
+    {22846, 2, 19, NSID_SIM_ROLE_OTHER, 3},
+    {22846, 2, 21, NSID_SIM_ROLE_OTHER, 3},
+    {22846, 10, 16, NSID_SIM_ROLE_OTHER, 4},
+    {23343, 5, 17, NSID_SIM_ROLE_OTHER, 5},
+    {23555, 4, 20, NSID_SIM_ROLE_OTHER, 6},
+    {23555, 5, 12, NSID_SIM_ROLE_OTHER, 7},
+    {23656, 14, 22, NSID_SIM_ROLE_OTHER, 7},
+    {20505, 6, 1, NSID_SIM_ROLE_SINGLE, 0},
+    {20457, 5, 9, NSID_SIM_ROLE_EVAL, 0},
+};
+#define N_SCANS ((int)(sizeof SCANS / sizeof SCANS[0]))
+
+/*
+ * "4-S: diff animals": one 22564 scan plus one scan of three other 11-S
+ * animals, all on different image sets (the exact ids are not in the
+ * authors' public code; PAPER.md §5.2).
+ */
+static const struct nsid_sim_group_def GROUPS[] = {
+    {"4s_matched", "4-S: matched", 4, {0, 1, 2, 3}},
+    {"11s", "11-S", 11, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
+    {"4s_diff_animals", "4-S: diff animals", 4, {0, 4, 7, 10}},
+    {"1s", "1-S", 1, {11}},
+    {"evaluation", "Evaluation", 1, {12}},
+};
+#define N_GROUPS ((int)(sizeof GROUPS / sizeof GROUPS[0]))
+
+int nsid_sim_n_scans(void)
+{
+    return N_SCANS;
+}
+
+const struct nsid_sim_scan_def *nsid_sim_scan_def(int i)
+{
+    return i >= 0 && i < N_SCANS ? &SCANS[i] : NULL;
+}
+
+int nsid_sim_n_groups(void)
+{
+    return N_GROUPS;
+}
+
+const struct nsid_sim_group_def *nsid_sim_group_def(int i)
+{
+    return i >= 0 && i < N_GROUPS ? &GROUPS[i] : NULL;
+}
+
+int nsid_sim_group_find(const char *name)
+{
+    for (int i = 0; i < N_GROUPS; i++)
+        if (strcmp(GROUPS[i].name, name) == 0) return i;
+    return -1;
+}
+
+int nsid_sim_scan_find(const char *name)
+{
+    for (int i = 0; i < N_SCANS; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%lld-%lld-%lld", (long long)SCANS[i].animal,
+                 (long long)SCANS[i].session, (long long)SCANS[i].scan);
+        if (strcmp(buf, name) == 0) return i;
+    }
+    return -1;
+}
+
+void nsid_sim_scan_output_name(const struct nsid_sim_config *cfg, int i, char *buf, size_t n)
+{
+    nsid_sim_scan_filename(i, buf, n);
+    if (cfg->format == NSID_SIM_FORMAT_TREE) {
+        char *dot = strrchr(buf, '.');
+        if (dot) *dot = '\0';
+    }
+}
+
+void nsid_sim_scan_filename(int i, char *buf, size_t n)
+{
+    const struct nsid_sim_scan_def *d = nsid_sim_scan_def(i);
+    if (!d) {
+        snprintf(buf, n, "invalid");
+        return;
+    }
+    snprintf(buf, n, "static%lld-%lld-%lld-preproc0.h5", (long long)d->animal,
+             (long long)d->session, (long long)d->scan);
+}
+
+/*
+ * Call fn(name, len, ctx) for every comma-separated item of list; stops and
+ * returns the first non-zero result.
+ */
+static int for_each_item(const char *list, int (*fn)(const char *, size_t, void *), void *ctx)
+{
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        int rc = fn(p, len, ctx);
+        if (rc) return rc;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+struct select_ctx {
+    int scan;     /* scan asked about */
+    int found;    /* it is in a listed group */
+    char bad[64]; /* first unknown group name */
+};
+
+/* for_each_item callback: note an unknown group, or whether the group holds the scan. */
+static int select_item(const char *name, size_t len, void *vctx)
+{
+    struct select_ctx *c = vctx;
+    char buf[64];
+    if (len == 0 || len >= sizeof buf) {
+        snprintf(c->bad, sizeof c->bad, "%.*s", (int)(len < 60 ? len : 60), name);
+        return 1;
+    }
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    if (strcmp(buf, "all") == 0) {
+        c->found = 1;
+        return 0;
+    }
+    int g = nsid_sim_group_find(buf);
+    if (g < 0) {
+        snprintf(c->bad, sizeof c->bad, "%s", buf);
+        return 1;
+    }
+    for (int k = 0; k < GROUPS[g].n; k++)
+        if (GROUPS[g].scans[k] == c->scan) c->found = 1;
+    return 0;
+}
+
+bool nsid_sim_scan_selected(const struct nsid_sim_config *cfg, int i)
+{
+    struct select_ctx c = {.scan = i};
+    if (for_each_item(cfg->groups, select_item, &c)) return false;
+    return c.found != 0;
+}
+
+int nsid_sim_scan_image_set(const struct nsid_sim_config *cfg, int i)
+{
+    return cfg->image_sets == NSID_SIM_IMAGES_PAPER ? SCANS[i].paper_image_set : i;
+}
+
+/* Error naming "groups" if the list has an unknown group or is empty. */
+static int check_groups(const char *groups, struct nsid_err *err)
+{
+    struct select_ctx c = {.scan = -1};
+    if (!groups[0] || for_each_item(groups, select_item, &c)) {
+        char known[256] = "all";
+        for (int g = 0; g < N_GROUPS; g++) {
+            strncat(known, ", ", sizeof known - strlen(known) - 1);
+            strncat(known, GROUPS[g].name, sizeof known - strlen(known) - 1);
+        }
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "groups", "unknown group '%s' (known: %s)",
+                            groups[0] ? c.bad : "", known);
+    }
+    return 0;
+}
+
+/* ---- profiles -------------------------------------------------------------------------- */
+
+struct profile {
+    const char *name;
+    struct nsid_sim_sizes sizes[NSID_SIM_ROLE_COUNT];
+    int calibration_images;
+};
+
+/*
+ * paper: the paper's scan sizes (evaluation scan 5,335 neurons, 4,472 + 521 +
+ * 100x10 = 5,993 trials; 4-S scans keep 3,597 + 1,000 matched neurons and
+ * 4,399 training images). quick: the default reproduction, a few hundred
+ * neurons and 1,500 training images per scan. smoke: CI, seconds.
+ */
+static const struct profile PROFILES[] = {
+    {"smoke",
+     {{40, 30, 160, 40, 10, 5}, {30, 0, 160, 40, 10, 5}, {30, 0, 160, 40, 10, 5}, {40, 0, 160, 40, 10, 5}},
+     64},
+    {"quick",
+     {{400, 350, 1500, 200, 100, 10}, {300, 0, 1500, 200, 100, 10}, {300, 0, 1500, 200, 100, 10},
+      {400, 0, 1500, 200, 100, 10}},
+     256},
+    {"paper",
+     {{5500, 4700, 4399, 500, 100, 10}, {5000, 0, 4472, 521, 100, 10}, {5000, 0, 4472, 521, 100, 10},
+      {5335, 0, 4472, 521, 100, 10}},
+     512},
+};
+#define N_PROFILES ((int)(sizeof PROFILES / sizeof PROFILES[0]))
+
+int nsid_sim_config_init(struct nsid_sim_config *cfg, const char *profile, struct nsid_err *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    const struct profile *p = NULL;
+    for (int i = 0; i < N_PROFILES; i++)
+        if (profile && strcmp(PROFILES[i].name, profile) == 0) p = &PROFILES[i];
+    if (!p)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "profile",
+                            "unknown profile '%s' (known: smoke, quick, paper)", profile ? profile : "");
+    snprintf(cfg->profile, sizeof cfg->profile, "%s", p->name);
+    memcpy(cfg->sizes, p->sizes, sizeof cfg->sizes);
+    cfg->calibration_images = p->calibration_images;
+    cfg->seed = 1;
+    cfg->threads = 0;
+    cfg->height = 36;
+    cfg->width = 64;
+    cfg->image_sets = NSID_SIM_IMAGES_OWN;
+    snprintf(cfg->groups, sizeof cfg->groups, "all");
+    cfg->oracle_min = 0.18;
+    cfg->oracle_max = 0.78;
+    cfg->overdispersion = 4.0;
+    cfg->amplitude_shape = 2.0;
+    cfg->rf_scatter_px = 2.0;
+    cfg->rf_margin_px = 2.0;
+    cfg->cortex_half_um = 1300.0;
+    cfg->motor_jitter_um = 3.0;
+    static const double types[NSID_SIM_CELL_COUNT] = {0.25, 0.35, 0.20, 0.10, 0.07, 0.03};
+    memcpy(cfg->type_fraction, types, sizeof types);
+    cfg->leaf_exponent = 3.0;
+    cfg->eye_movements = false;
+    cfg->eye_shift_px = 1.5;
+    cfg->behavior = false;
+    cfg->behavior_gain = 0.3;
+    cfg->gzip = 0;
+    cfg->format = NSID_SIM_FORMAT_H5;
+    return 0;
+}
+
+/* ---- the key table ------------------------------------------------------------------------ */
+
+enum key_type { K_INT, K_I64, K_U64, K_DOUBLE, K_BOOL, K_ENUM, K_STR };
+
+struct key {
+    const char *name;   /* "4s.neurons", "noise.overdispersion", ... */
+    int type;           /* enum key_type */
+    double min, max;    /* inclusive range for numbers */
+    size_t offset;      /* of the field in struct nsid_sim_config */
+    size_t size;        /* bytes of a K_STR field */
+    const char *help;
+    const char *const *names; /* K_ENUM: value names, index = stored int (max + 1 of them) */
+};
+
+static const char *const IMAGE_SET_NAMES[] = {"own", "paper"};
+static const char *const FORMAT_NAMES[] = {"h5", "tree"};
+
+#define OFF(f) offsetof(struct nsid_sim_config, f)
+#define SIZE_KEYS(prefix, role, what) \
+    {prefix ".neurons", K_I64, 1, 1e6, OFF(sizes[role].neurons), 0, "neurons per " what " scan", NULL}, \
+    {prefix ".matched", K_I64, 0, 1e6, OFF(sizes[role].matched), 0, \
+     "of them shared by every scan of the animal (multi_match_id)", NULL}, \
+    {prefix ".train_images", K_I64, 1, 99999, OFF(sizes[role].train_images), 0, "train-tier images", NULL}, \
+    {prefix ".validation_images", K_I64, 1, 99999, OFF(sizes[role].validation_images), 0, \
+     "validation-tier images", NULL}, \
+    {prefix ".test_images", K_I64, 1, 99999, OFF(sizes[role].test_images), 0, "distinct test images", NULL}, \
+    {prefix ".test_repeats", K_I64, 2, 1000, OFF(sizes[role].test_repeats), 0, "repeats of each test image", NULL}
+
+static const struct key KEYS[] = {
+    {"seed", K_U64, 0, 0, OFF(seed), 0, "master seed", NULL},
+    {"threads", K_INT, 0, 64, OFF(threads), 0, "worker threads, 0 = online CPUs (output is identical)", NULL},
+    {"image.height", K_INT, 16, NSID_SIM_IMAGE_MAX_HEIGHT, OFF(height), 0, "image height, px (multiple of 4)", NULL},
+    {"image.width", K_INT, 32, NSID_SIM_IMAGE_MAX_WIDTH, OFF(width), 0, "image width, px (multiple of 32)", NULL},
+    {"image_sets", K_ENUM, 0, 1, OFF(image_sets), 0,
+     "own: every scan its own images; paper: the image sets of the paper's Fig. 1", IMAGE_SET_NAMES},
+    {"groups", K_STR, 0, 0, OFF(groups), NSID_SIM_GROUPS_MAX,
+     "comma-separated groups whose scans to write, or all", NULL},
+    {"calibration_images", K_INT, 16, 100000, OFF(calibration_images), 0,
+     "images that standardise each neuron's drive", NULL},
+    {"oracle.min", K_DOUBLE, 0.01, 0.99, OFF(oracle_min), 0, "lowest target oracle correlation", NULL},
+    {"oracle.max", K_DOUBLE, 0.01, 0.99, OFF(oracle_max), 0, "highest target oracle correlation", NULL},
+    {"noise.overdispersion", K_DOUBLE, 0.1, 1e6, OFF(overdispersion), 0,
+     "gamma shape of the per-trial gain (smaller = more variable)", NULL},
+    {"noise.amplitude_shape", K_DOUBLE, 0.1, 1e6, OFF(amplitude_shape), 0,
+     "gamma shape of one event's amplitude", NULL},
+    {"rf.scatter_px", K_DOUBLE, 0, 20, OFF(rf_scatter_px), 0, "RF scatter around the retinotopic map, px", NULL},
+    {"rf.margin_px", K_DOUBLE, 0, 20, OFF(rf_margin_px), 0, "RF centres keep this far inside the core's output area, px", NULL},
+    {"cortex.half_um", K_DOUBLE, 100, 1e5, OFF(cortex_half_um), 0, "half side of the cortical field, µm", NULL},
+    {"cortex.motor_jitter_um", K_DOUBLE, 0, 1000, OFF(motor_jitter_um), 0,
+     "sd of a matched neuron's coordinates between scans, µm", NULL},
+    {"types.simple", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_SIMPLE]), 0, "relative frequency of simple cells", NULL},
+    {"types.complex", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_COMPLEX]), 0, "... complex cells", NULL},
+    {"types.surround", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_SURROUND]), 0,
+     "... surround-suppressed complex cells", NULL},
+    {"types.cross", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_CROSS]), 0, "... cross-orientation cells", NULL},
+    {"types.onoff", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_ONOFF]), 0, "... untuned ON/OFF cells", NULL},
+    {"types.sbc", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_SBC]), 0, "... suppressed-by-contrast cells", NULL},
+    {"stimulus.leaf_exponent", K_DOUBLE, 2.0, 5.0, OFF(leaf_exponent), 0,
+     "dead-leaves radius density exponent (3: ~1/f^2 spectrum)", NULL},
+    {"eye.enabled", K_BOOL, 0, 1, OFF(eye_movements), 0, "pupil position shifts the RFs", NULL},
+    {"eye.shift_px", K_DOUBLE, 0, 20, OFF(eye_shift_px), 0, "RF shift per sd of pupil position, px", NULL},
+    {"behavior.enabled", K_BOOL, 0, 1, OFF(behavior), 0, "running and pupil size modulate gains", NULL},
+    {"behavior.gain", K_DOUBLE, 0, 2, OFF(behavior_gain), 0, "sd over neurons of the log-gain per sd of behaviour", NULL},
+    {"output.format", K_ENUM, 0, 1, OFF(format), 0, "h5: one HDF5 file per scan; tree: one file-tree folder", FORMAT_NAMES},
+    {"output.gzip", K_INT, 0, 9, OFF(gzip), 0, "HDF5 deflate level of the files (0 = none, fastest to read)", NULL},
+    SIZE_KEYS("4s", NSID_SIM_ROLE_MATCHED, "4-S matched"),
+    SIZE_KEYS("11s", NSID_SIM_ROLE_OTHER, "further 11-S"),
+    SIZE_KEYS("1s", NSID_SIM_ROLE_SINGLE, "1-S"),
+    SIZE_KEYS("eval", NSID_SIM_ROLE_EVAL, "evaluation"),
+};
+#define N_KEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
+
+/* The key table entry called name, or NULL. */
+static const struct key *key_find(const char *name)
+{
+    for (int i = 0; i < N_KEYS; i++)
+        if (strcmp(KEYS[i].name, name) == 0) return &KEYS[i];
+    return NULL;
+}
+
+/* "<value> not in [min, max]" naming the key. */
+static int range_error(const struct key *k, const char *value, struct nsid_err *err)
+{
+    return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "%s not in [%g, %g]", value, k->min, k->max);
+}
+
+/* Parse value for key k and store it into cfg; errors name the key. */
+static int key_store(struct nsid_sim_config *cfg, const struct key *k, const char *value,
+                     struct nsid_err *err)
+{
+    char *base = (char *)cfg + k->offset, *end = NULL;
+    errno = 0;
+    switch (k->type) {
+    case K_INT:
+    case K_I64: {
+        long long v = strtoll(value, &end, 10);
+        if (!value[0] || *end || errno)
+            return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not an integer", value);
+        if ((double)v < k->min || (double)v > k->max) return range_error(k, value, err);
+        if (k->type == K_INT) *(int *)(void *)base = (int)v;
+        else *(int64_t *)(void *)base = (int64_t)v;
+        return 0;
+    }
+    case K_U64: {
+        unsigned long long v = strtoull(value, &end, 10);
+        if (!value[0] || *end || errno || value[0] == '-')
+            return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not an unsigned integer", value);
+        *(uint64_t *)(void *)base = (uint64_t)v;
+        return 0;
+    }
+    case K_DOUBLE: {
+        double v = strtod(value, &end);
+        if (!value[0] || *end || errno || !isfinite(v))
+            return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not a number", value);
+        if (v < k->min || v > k->max) return range_error(k, value, err);
+        *(double *)(void *)base = v;
+        return 0;
+    }
+    case K_BOOL: {
+        static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
+        for (int i = 0; i < 4; i++) {
+            if (strcmp(value, yes[i]) == 0 || strcmp(value, no[i]) == 0) {
+                *(bool *)(void *)base = strcmp(value, yes[i]) == 0;
+                return 0;
+            }
+        }
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not a boolean (true/false)", value);
+    }
+    case K_ENUM:
+        for (int i = 0; i <= (int)k->max; i++)
+            if (strcmp(value, k->names[i]) == 0) {
+                *(int *)(void *)base = i;
+                return 0;
+            }
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not one of %s, %s", value, k->names[0],
+                            k->names[1]);
+    case K_STR:
+        if (strlen(value) >= k->size)
+            return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "value longer than %zu bytes", k->size - 1);
+        if (k->offset == OFF(groups) && check_groups(value, err) < 0) return err ? err->code : NSID_EINVAL;
+        snprintf(base, k->size, "%s", value);
+        return 0;
+    default:
+        return nsid_err_set(err, NSID_EINTERNAL, NULL, 0, k->name, "bad key type");
+    }
+}
+
+int nsid_sim_config_set(struct nsid_sim_config *cfg, const char *assignment, struct nsid_err *err)
+{
+    const char *eq = strchr(assignment, '=');
+    char name[96];
+    size_t len = eq ? (size_t)(eq - assignment) : strlen(assignment);
+    if (len >= sizeof name) len = sizeof name - 1;
+    memcpy(name, assignment, len);
+    name[len] = '\0';
+    if (!eq || len == 0)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, name, "expected key=value, got '%s'", assignment);
+    const char *value = eq + 1;
+    const struct key *k = key_find(name);
+    if (k) return key_store(cfg, k, value, err);
+    /* A bare size key ("neurons=300") sets it for every role. */
+    static const char *const roles[NSID_SIM_ROLE_COUNT] = {"4s", "11s", "1s", "eval"};
+    int found = 0;
+    for (int r = 0; r < NSID_SIM_ROLE_COUNT; r++) {
+        char full[128];
+        snprintf(full, sizeof full, "%s.%s", roles[r], name);
+        const struct key *rk = key_find(full);
+        if (!rk) continue;
+        int rc = key_store(cfg, rk, value, err);
+        if (rc < 0) return rc;
+        found = 1;
+    }
+    if (!found)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, name,
+                            "unknown key (nsid-simulate --keys lists them)");
+    return 0;
+}
+
+/* Every number within its key's range (a struct filled by hand may not be). */
+static int check_ranges(const struct nsid_sim_config *cfg, struct nsid_err *err)
+{
+    for (int i = 0; i < N_KEYS; i++) {
+        const struct key *k = &KEYS[i];
+        const char *base = (const char *)cfg + k->offset;
+        double v;
+        if (k->type == K_INT || k->type == K_ENUM) v = *(const int *)(const void *)base;
+        else if (k->type == K_I64) v = (double)*(const int64_t *)(const void *)base;
+        else if (k->type == K_DOUBLE) v = *(const double *)(const void *)base;
+        else continue;
+        if (!(v >= k->min && v <= k->max))
+            return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "%g not in [%g, %g]", v, k->min, k->max);
+    }
+    return 0;
+}
+
+int nsid_sim_config_check(const struct nsid_sim_config *cfg, struct nsid_err *err)
+{
+    static const char *const roles[NSID_SIM_ROLE_COUNT] = {"4s", "11s", "1s", "eval"};
+    int rc = check_ranges(cfg, err);
+    if (rc < 0) return rc;
+    char key[64];
+    for (int r = 0; r < NSID_SIM_ROLE_COUNT; r++) {
+        const struct nsid_sim_sizes *s = &cfg->sizes[r];
+        snprintf(key, sizeof key, "%s.matched", roles[r]);
+        if (s->matched > s->neurons)
+            return nsid_err_set(err, NSID_EINVAL, NULL, 0, key, "%lld matched neurons but only %lld neurons (%s.neurons)",
+                                (long long)s->matched, (long long)s->neurons, roles[r]);
+    }
+    if (cfg->height % 4 != 0)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "image.height", "%d is not a multiple of 4", cfg->height);
+    if (cfg->width % 32 != 0)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "image.width", "%d is not a multiple of 32", cfg->width);
+    if (cfg->height - 15 - 2 * cfg->rf_margin_px < 1 || cfg->width - 15 - 2 * cfg->rf_margin_px < 1)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "rf.margin_px",
+                            "%g px leaves no room for RF centres in a %d x %d image", cfg->rf_margin_px,
+                            cfg->height, cfg->width);
+    if (cfg->oracle_min > cfg->oracle_max)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "oracle.min", "%g > oracle.max %g", cfg->oracle_min,
+                            cfg->oracle_max);
+    double t = 0;
+    for (int i = 0; i < NSID_SIM_CELL_COUNT; i++) t += cfg->type_fraction[i];
+    if (!(t > 0))
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "types.simple", "all cell-type fractions are zero");
+    return check_groups(cfg->groups, err);
+}
+
+/* Format the current value of key k. */
+static void key_value(const struct nsid_sim_config *cfg, const struct key *k, char *buf, size_t n)
+{
+    const char *base = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case K_INT: snprintf(buf, n, "%d", *(const int *)(const void *)base); break;
+    case K_I64: snprintf(buf, n, "%lld", (long long)*(const int64_t *)(const void *)base); break;
+    case K_U64: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)(const void *)base); break;
+    case K_DOUBLE: snprintf(buf, n, "%g", *(const double *)(const void *)base); break;
+    case K_BOOL: snprintf(buf, n, "%s", *(const bool *)(const void *)base ? "true" : "false"); break;
+    case K_ENUM: snprintf(buf, n, "%s", k->names[*(const int *)(const void *)base]); break;
+    default: snprintf(buf, n, "%s", base); break;
+    }
+}
+
+void nsid_sim_config_print_keys(const struct nsid_sim_config *cfg, FILE *f)
+{
+    static const char *const tn[] = {"int", "int", "uint", "real", "bool", "enum", "string"};
+    fprintf(f, "%-28s %-6s %-18s %-12s %s\n", "key", "type", "range", "value", "meaning");
+    for (int i = 0; i < N_KEYS; i++) {
+        const struct key *k = &KEYS[i];
+        char range[48] = "", val[NSID_SIM_GROUPS_MAX];
+        if (k->type == K_INT || k->type == K_I64 || k->type == K_DOUBLE)
+            snprintf(range, sizeof range, "[%g, %g]", k->min, k->max);
+        else if (k->type == K_ENUM)
+            snprintf(range, sizeof range, "%s|%s", k->names[0], k->names[1]);
+        key_value(cfg, k, val, sizeof val);
+        fprintf(f, "%-28s %-6s %-18s %-12s %s\n", k->name, tn[k->type], range, val, k->help);
+    }
+    fprintf(f, "A size key without its prefix (e.g. neurons=300) sets all four roles.\n");
+}
+
+void nsid__sim_config_json(const struct nsid_sim_config *cfg, FILE *f, const char *indent)
+{
+    fprintf(f, "{");
+    for (int i = 0; i < N_KEYS; i++) {
+        const struct key *k = &KEYS[i];
+        char val[NSID_SIM_GROUPS_MAX];
+        key_value(cfg, k, val, sizeof val);
+        int quote = k->type == K_ENUM || k->type == K_STR;
+        fprintf(f, "%s\n%s  \"%s\": %s%s%s", i ? "," : "", indent, k->name, quote ? "\"" : "", val,
+                quote ? "\"" : "");
+    }
+    fprintf(f, "\n%s}", indent);
+}

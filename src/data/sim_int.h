@@ -1,0 +1,140 @@
+/*
+ * sim_int.h - internals shared by the simulator's files (simulate.c,
+ * sim_config.c, sim_stimulus.c, sim_bank.c, sim_neuron.c, sim_parallel.c).
+ * Not a public header: other modules use simulate.h.
+ *
+ * Random streams: every unit of work (one image, one neuron, one trial's
+ * noise) draws from its own stream nsid_rng_init(seed, nsid__sim_stream(...)),
+ * so results never depend on the thread count or on the order of work.
+ */
+#ifndef NSID_SIM_INT_H
+#define NSID_SIM_INT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/err.h"
+#include "base/rng.h"
+#include "data/simulate.h"
+
+/* ---- random streams ------------------------------------------------------ */
+
+/* What a stream is used for (the top byte of its id). */
+enum nsid__sim_purpose {
+    NSID__SIM_P_IMAGE = 1,     /* a = image set, b = image key (tier, index) */
+    NSID__SIM_P_CALIB = 2,     /* a = 0, b = calibration image index */
+    NSID__SIM_P_ANIMAL = 3,    /* a = animal id: retinotopic map */
+    NSID__SIM_P_NEURON = 4,    /* a = animal id, b = pool index: the neuron's truth */
+    NSID__SIM_P_ORDER = 5,     /* a = scan: trial order, neuron order */
+    NSID__SIM_P_NOISE = 6,     /* a = scan, b = trial: response noise */
+    NSID__SIM_P_BEHAVIOR = 7,  /* a = scan: behaviour and pupil traces */
+    NSID__SIM_P_JITTER = 8,    /* a = scan, b = pool index: motor-coordinate jitter */
+};
+
+/* A stream id from (purpose, a, b): distinct inputs give unrelated ids. */
+uint64_t nsid__sim_stream(uint64_t purpose, uint64_t a, uint64_t b);
+
+/* ---- configuration ----------------------------------------------------------- */
+
+/* Write every key and its value as a JSON object (the echo of the configuration). */
+void nsid__sim_config_json(const struct nsid_sim_config *cfg, FILE *f, const char *indent);
+
+/* ---- parallel for ---------------------------------------------------------- */
+
+/* One unit of work: item in [0, n), thread in [0, threads). Must not fail. */
+typedef void (*nsid__sim_task)(void *ctx, int64_t item, int thread);
+
+/*
+ * Run fn(ctx, i, t) for every i in [0, n) on up to `threads` threads (the
+ * caller's thread included). Items are claimed dynamically, so results must
+ * depend only on the item. Cannot fail: if a thread cannot be started the
+ * items run on fewer threads.
+ */
+void nsid__sim_parallel(int threads, int64_t n, nsid__sim_task fn, void *ctx);
+
+/* Thread count to use: cfg value, or the online CPUs when 0. */
+int nsid__sim_threads(int configured);
+
+/* ---- stimuli ----------------------------------------------------------------- */
+
+/* Image keys inside an image set: tier * NSID__SIM_TIER_STRIDE + index. */
+#define NSID__SIM_TIER_STRIDE 100000
+#define NSID__SIM_SET_STRIDE 1000000
+
+/* ---- neurons ----------------------------------------------------------------- */
+
+#define NSID__SIM_MAXW 48 /* nonzero feature weights kept per neuron */
+
+/* One animal's retinotopic map: rf_px = A * cortex_um[0:2] + b (+ scatter). */
+struct nsid__sim_animal {
+    int64_t id;                /* animal id (e.g. 22564) */
+    double A[2][2];            /* px per µm */
+    double b[2];               /* px */
+    double cortex_center[3];   /* µm, centre of the imaged field (x, y, depth) */
+    double cortex_half;        /* µm, half side of the square field neurons are drawn from */
+    double scatter_px;         /* sd of the RF scatter around the map, px */
+};
+
+/* Everything that defines one neuron's noise-free response (its truth). */
+struct nsid__sim_neuron {
+    /* the readout, first for cache locality: weights grouped by scale */
+    double rf[2];              /* RF centre, image px (x, y) */
+    int nw;                    /* number of nonzero weights */
+    int ngroups;               /* scales read (weights are sorted by channel) */
+    int gscale[NSID_SIM_SCALES]; /* scale of each group */
+    int gfirst[NSID_SIM_SCALES + 1]; /* first weight of each group, gfirst[ngroups] = nw */
+    uint8_t c[NSID__SIM_MAXW]; /* channel within the scale */
+    float w[NSID__SIM_MAXW];   /* weight, max |w| = 1 */
+    /* the output nonlinearity and noise */
+    double drive_mean, inv_drive_std; /* standardisation of the drive (calibration) */
+    double slope, threshold;   /* softplus(slope * (u - threshold)) */
+    double inv_shape_mean;     /* 1 / mean of that softplus over calibration images */
+    double baseline;           /* fraction of the mean rate that is untuned */
+    double mean_rate;          /* events per trial, solved from target_oracle */
+    double amplitude;          /* response units per event */
+    double beh_run, beh_pupil; /* gain modulation per sd of running / pupil (if enabled) */
+    /* description */
+    int64_t pool;              /* index in the animal's neuron pool */
+    double cortex[3];          /* true cortical position, µm (x, y, depth) */
+    double rf_sigma;           /* RF envelope sd, px (|w|-weighted over scales) */
+    int type;                  /* enum nsid_sim_cell_type */
+    double ori_deg;            /* preferred orientation (carrier direction), deg in [0, 180) */
+    double phase_deg;          /* preferred phase (simple cells), deg */
+    int scale;                 /* preferred scale 0..2 */
+    double target_oracle;      /* oracle correlation the noise was tuned for */
+    double drive_std;          /* sd of the drive over calibration images */
+    double shape_mean;         /* mean of the softplus over calibration images */
+    double shape_var;          /* var of (baseline + (1-baseline) q) over calibration images */
+};
+
+/* Global channel index (0..NSID_SIM_CHANNELS-1) of weight k. */
+int nsid__sim_neuron_channel(const struct nsid__sim_neuron *n, int k);
+
+/* Draw an animal's map from (seed, animal id). */
+void nsid__sim_animal_draw(struct nsid__sim_animal *a, const struct nsid_sim_config *cfg,
+                           int64_t animal_id);
+
+/* Draw pool neuron `pool` of animal a (its truth, except calibration). */
+void nsid__sim_neuron_draw(struct nsid__sim_neuron *n, const struct nsid_sim_config *cfg,
+                           const struct nsid__sim_animal *a, int64_t pool);
+
+/* The linear drive sum_k w_k F_k(x, y) read bilinearly from the bank maps. */
+double nsid__sim_neuron_drive(const struct nsid__sim_neuron *n, const struct nsid_sim_bank *bank,
+                              const struct nsid_sim_bank_work *work, double x, double y);
+
+/* Expected events per trial from a drive and a gain factor (1 without behaviour). */
+double nsid__sim_neuron_rate(const struct nsid__sim_neuron *n, double drive);
+
+/*
+ * Finish calibration: from the drives on the calibration images set
+ * drive_mean/std, shape_mean/var and mean_rate (tuned for target_oracle with
+ * `repeats` test repeats and the configured noise). drives is (n_calib).
+ */
+void nsid__sim_neuron_calibrate(struct nsid__sim_neuron *n, const struct nsid_sim_config *cfg,
+                                const float *drives, int n_calib, int repeats);
+
+/* One noisy response with mean amplitude * rate (gamma-Poisson events, gamma amplitudes). */
+double nsid__sim_noise_draw(struct nsid_rng *r, double rate, double amplitude,
+                            double overdispersion, double amplitude_shape);
+
+#endif

@@ -1,0 +1,513 @@
+/* eval.c - predictions and the measures of PAPER.md §6 for a network on its scans (see eval.h). */
+#include "eval.h"
+
+#include <hdf5.h>
+#include <hdf5_hl.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "exp/store.h"
+
+#define DNAN ((double)NAN)
+
+/* ---------------------------------------------------------------- setup */
+
+/* Group id of every test trial of view v (file order), from the repeats of the scan's test tier. */
+static int test_groups(const struct nsid_view *v, int64_t *group, struct nsid_err *err)
+{
+    struct nsid_repeats r;
+    int rc = nsid_repeats_init(&r, v->scan, NSID_TIER_TEST, err);
+    if (rc < 0) return rc;
+    int64_t *key = NSID_ALLOC((size_t)v->scan->n_trials * sizeof *key, err);
+    if (!key) {
+        nsid_repeats_free(&r);
+        return NSID_ENOMEM;
+    }
+    for (int64_t t = 0; t < v->scan->n_trials; t++) key[t] = -1;
+    for (int64_t g = 0; g < r.n_groups; g++)
+        for (int64_t i = r.start[g]; i < r.start[g + 1]; i++) key[r.trials[i]] = r.key[g];
+    for (int64_t i = 0; i < v->n_tier[NSID_TIER_TEST]; i++) group[i] = key[v->tier[NSID_TIER_TEST][i]];
+    nsid_free(key);
+    nsid_repeats_free(&r);
+    return 0;
+}
+
+int nsid_evaluator_init(struct nsid_evaluator *ev, const struct nsid_view *views, int n_scans, int batch,
+                        struct nsid_err *err)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->n_scans = n_scans;
+    ev->views = views;
+    ev->batch = batch;
+    size_t tn = 1, nmax = 1, pix = 1;
+    for (int s = 0; s < n_scans; s++) {
+        const struct nsid_view *v = &views[s];
+        for (int t = 0; t < NSID_TIER_COUNT; t++) {
+            size_t x = (size_t)v->n_tier[t] * (size_t)v->n_neurons;
+            if (t != NSID_TIER_TRAIN && x > tn) tn = x;
+        }
+        if ((size_t)v->n_neurons > nmax) nmax = (size_t)v->n_neurons;
+        size_t p = (size_t)v->scan->channels * (size_t)v->scan->height * (size_t)v->scan->width;
+        if (p > pix) pix = p;
+    }
+    ev->pred = NSID_ALLOC(tn * sizeof(float), err);
+    ev->target = NSID_ALLOC(tn * sizeof(float), err);
+    ev->img = NSID_ALLOC((size_t)batch * pix * sizeof(float), err);
+    ev->resp = NSID_ALLOC((size_t)batch * nmax * sizeof(float), err);
+    ev->corr = NSID_ALLOC(nmax * sizeof(double), err);
+    ev->test_group = NSID_CALLOC((size_t)n_scans * sizeof *ev->test_group, err);
+    int rc = ev->pred && ev->target && ev->img && ev->resp && ev->corr && ev->test_group ? 0 : NSID_ENOMEM;
+    for (int s = 0; rc == 0 && s < n_scans; s++) {
+        int64_t nt = views[s].n_tier[NSID_TIER_TEST];
+        if (!(ev->test_group[s] = NSID_ALLOC((size_t)(nt ? nt : 1) * sizeof(int64_t), err))) rc = NSID_ENOMEM;
+        else rc = test_groups(&views[s], ev->test_group[s], err);
+    }
+    if (rc < 0) nsid_evaluator_free(ev);
+    return rc;
+}
+
+void nsid_evaluator_free(struct nsid_evaluator *ev)
+{
+    if (!ev) return;
+    for (int s = 0; ev->test_group && s < ev->n_scans; s++) nsid_free(ev->test_group[s]);
+    nsid_free(ev->test_group);
+    nsid_free(ev->pred);
+    nsid_free(ev->target);
+    nsid_free(ev->img);
+    nsid_free(ev->resp);
+    nsid_free(ev->corr);
+    memset(ev, 0, sizeof *ev);
+}
+
+/* ---------------------------------------------------------------- predictions */
+
+int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, int s, int tier)
+{
+    const struct nsid_view *v = &ev->views[s];
+    size_t N = (size_t)v->n_neurons;
+    int64_t nb = nsid_view_batches(v, tier, ev->batch), row = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t *trials;
+        int64_t n = nsid_view_batch(v, tier, b, ev->batch, &trials);
+        struct nsid_batch bt = {.scan = s, .images = ev->img, .responses = ev->resp};
+        nsid_view_gather(v, trials, n, &bt);
+        nsid_net_set_trials(net, trials);
+        struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img, .responses = ev->resp};
+        const float *out = nsid_net_predict(net, &mb);
+        memcpy(ev->pred + (size_t)row * N, out, (size_t)n * N * sizeof(float));
+        memcpy(ev->target + (size_t)row * N, ev->resp, (size_t)n * N * sizeof(float));
+        row += n;
+    }
+    return row;
+}
+
+/* Mean of x (n), NaN when n is 0. */
+static double mean(const double *x, int64_t n)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    return n ? s / (double)n : DNAN;
+}
+
+double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_net *net, double *per_scan)
+{
+    double sum = 0.0;
+    int64_t count = 0;
+    for (int s = 0; s < ev->n_scans; s++) {
+        int64_t T = nsid_eval_predict_tier(ev, net, s, NSID_TIER_VALIDATION);
+        int64_t N = ev->views[s].n_neurons;
+        struct nsid_metric_data d = {.target = ev->target, .pred = ev->pred, .n_trials = T, .n_neurons = N};
+        if (nsid_metric_corr(ev->corr, &d, NULL) < 0) { /* only on an empty tier: score undefined */
+            if (per_scan) per_scan[s] = DNAN;
+            return DNAN;
+        }
+        double ssum = 0.0;
+        for (int64_t n = 0; n < N; n++) ssum += ev->corr[n];
+        if (per_scan) per_scan[s] = ssum / (double)N;
+        sum += ssum;
+        count += N;
+    }
+    return count ? sum / (double)count : DNAN;
+}
+
+/* ---------------------------------------------------------------- full evaluation */
+
+/* A ground-truth array of the scan, or NULL; a wrong shape is an error naming it. */
+static int gt_array(const struct nsid_scan *sc, const char *name, int64_t rows, int64_t cols,
+                    const struct nsid_array **out, struct nsid_err *err)
+{
+    *out = NULL;
+    const struct nsid_array *a = nsid_arrays_find(&sc->ground_truth, name);
+    if (!a) return 0;
+    bool num = a->dtype == NSID_DT_F32 || a->dtype == NSID_DT_F64;
+    if (!num || a->ndim != 2 || a->shape[0] != rows || a->shape[1] != cols)
+        return nsid_err_set(err, NSID_EFORMAT, sc->path, 0, name,
+                            "ground truth of shape (%lld,%lld) %s expected, found %d dims (%lld,%lld) %s",
+                            (long long)rows, (long long)cols, "float", a->ndim, (long long)a->shape[0],
+                            (long long)(a->ndim > 1 ? a->shape[1] : 0), nsid_dtype_name(a->dtype));
+    *out = a;
+    return 0;
+}
+
+/* Neuron j of the view -> neuron of the scan. */
+static int64_t scan_neuron(const struct nsid_view *v, int64_t j)
+{
+    return v->neurons ? v->neurons[j] : j;
+}
+
+/* Correlation of the test predictions with the true rates (ground_truth/rates). */
+static int eval_gt_rates(struct nsid_evaluator *ev, const struct nsid_view *v, struct nsid_eval_scan *r,
+                         struct nsid_err *err)
+{
+    const struct nsid_scan *sc = v->scan;
+    const struct nsid_array *a;
+    int rc = gt_array(sc, "rates", sc->n_trials, sc->n_neurons, &a, err);
+    if (rc < 0 || !a) return rc;
+    int64_t T = r->n_test, N = r->n_neurons;
+    for (int64_t i = 0; i < T; i++)
+        for (int64_t j = 0; j < N; j++)
+            ev->target[i * N + j] =
+                (float)nsid_array_get_f64(a, (size_t)(v->tier[NSID_TIER_TEST][i] * sc->n_neurons + scan_neuron(v, j)));
+    struct nsid_metric_data d = {.target = ev->target, .pred = r->test_pred, .n_trials = T, .n_neurons = N};
+    if (!(r->gt_corr = NSID_ALLOC((size_t)N * sizeof(double), err))) return NSID_ENOMEM;
+    rc = nsid_metric_corr(r->gt_corr, &d, err);
+    if (rc == 0) {
+        r->has_gt = true;
+        r->mean_gt = mean(r->gt_corr, N);
+    }
+    return rc;
+}
+
+/* Affine fit of the readout positions to the true RF centres (ground_truth/rf_center_px). */
+static int eval_gt_rf(struct nsid_net *net, int s, const struct nsid_view *v, struct nsid_eval_scan *r,
+                      struct nsid_err *err)
+{
+    const struct nsid_scan *sc = v->scan;
+    const struct nsid_array *a;
+    int rc = gt_array(sc, "rf_center_px", sc->n_neurons, 2, &a, err);
+    struct nsid_readout *ro = nsid_net_readout(net, s);
+    if (rc < 0 || !a || ro->kind == NSID_READOUT_FACTORIZED) return rc;
+    int64_t N = r->n_neurons;
+    float *pos = NSID_ALLOC((size_t)N * 2 * sizeof *pos, err);
+    double *learned = NSID_ALLOC((size_t)N * 2 * sizeof *learned, err);
+    r->true_xy = NSID_ALLOC((size_t)N * 2 * sizeof(double), err);
+    r->rf_xy = NSID_ALLOC((size_t)N * 2 * sizeof(double), err);
+    r->rf_dist = NSID_ALLOC((size_t)N * sizeof(double), err);
+    rc = pos && learned && r->true_xy && r->rf_xy && r->rf_dist ? 0 : NSID_ENOMEM;
+    if (rc == 0) rc = nsid_readout_positions(ro, pos, err);
+    for (int64_t j = 0; rc == 0 && j < N; j++)
+        for (int k = 0; k < 2; k++) {
+            learned[j * 2 + k] = pos[j * 2 + k];
+            r->true_xy[j * 2 + k] = nsid_array_get_f64(a, (size_t)(scan_neuron(v, j) * 2 + k));
+        }
+    if (rc == 0 && N >= 3) {
+        rc = nsid_metric_rf_fit(&r->rf, r->rf_dist, learned, r->true_xy, N, err);
+        if (rc == NSID_EINVAL) rc = 0; /* positions on one line: the map is undetermined, no RF measure */
+        else if (rc == 0) {
+            for (int64_t j = 0; j < N; j++)
+                for (int k = 0; k < 2; k++)
+                    r->rf_xy[j * 2 + k] =
+                        r->rf.A[k][0] * learned[j * 2] + r->rf.A[k][1] * learned[j * 2 + 1] + r->rf.b[k];
+            r->has_rf = true;
+        }
+    }
+    nsid_free(pos);
+    nsid_free(learned);
+    return rc;
+}
+
+/* Test-tier measures of scan s: correlations, oracle, FEV/FEVE, fraction oracle. */
+static int eval_test(struct nsid_evaluator *ev, struct nsid_net *net, int s, struct nsid_eval_scan *r,
+                     struct nsid_err *err)
+{
+    const struct nsid_view *v = &ev->views[s];
+    int64_t T = nsid_eval_predict_tier(ev, net, s, NSID_TIER_TEST), N = r->n_neurons;
+    size_t tn = (size_t)T * (size_t)N;
+    r->n_test = T;
+    r->test_pred = NSID_ALLOC((tn ? tn : 1) * sizeof(float), err);
+    r->test_resp = NSID_ALLOC((tn ? tn : 1) * sizeof(float), err);
+    r->test_trials = NSID_ALLOC((size_t)(T ? T : 1) * sizeof(int64_t), err);
+    r->test_corr = NSID_ALLOC((size_t)N * sizeof(double), err);
+    r->test_corr_avg = NSID_ALLOC((size_t)N * sizeof(double), err);
+    r->oracle = NSID_ALLOC((size_t)N * sizeof(double), err);
+    r->fev = NSID_ALLOC((size_t)N * sizeof(double), err);
+    r->feve = NSID_ALLOC((size_t)N * sizeof(double), err);
+    if (!r->test_pred || !r->test_resp || !r->test_trials || !r->test_corr || !r->test_corr_avg || !r->oracle ||
+        !r->fev || !r->feve)
+        return NSID_ENOMEM;
+    memcpy(r->test_pred, ev->pred, tn * sizeof(float));
+    memcpy(r->test_resp, ev->target, tn * sizeof(float));
+    memcpy(r->test_trials, v->tier[NSID_TIER_TEST], (size_t)T * sizeof(int64_t));
+    r->n_images = 0;
+    for (int64_t i = 0; i < T; i++) { /* distinct groups */
+        bool seen = false;
+        for (int64_t k = 0; k < i && !seen; k++) seen = ev->test_group[s][k] == ev->test_group[s][i];
+        r->n_images += !seen;
+    }
+    struct nsid_metric_data d = {.target = r->test_resp, .pred = r->test_pred, .group = ev->test_group[s],
+                                 .n_trials = T, .n_neurons = N};
+    int rc = nsid_metric_corr(r->test_corr, &d, err);
+    if (rc == 0) rc = nsid_metric_corr_avg(r->test_corr_avg, &d, err);
+    if (rc < 0) return rc;
+    r->mean_test = mean(r->test_corr, N);
+    r->mean_test_avg = mean(r->test_corr_avg, N);
+    struct nsid_err e2 = {0};
+    if (nsid_metric_oracle(r->oracle, &d, &e2) == 0 && nsid_metric_fev(r->fev, r->feve, &d, &e2) == 0) {
+        r->mean_oracle = mean(r->oracle, N);
+        nsid_metric_fraction_oracle(&r->fraction_oracle, r->oracle, r->test_corr, N, NULL);
+        int64_t cnt;
+        nsid_metric_feve_mean(&r->mean_feve, &cnt, r->fev, r->feve, N, -INFINITY);
+        nsid_metric_feve_mean(&r->mean_fev, &cnt, r->fev, r->fev, N, -INFINITY);
+    } else { /* no image with 2 repeats: no oracle, FEV or FEVE */
+        nsid_free(r->oracle);
+        nsid_free(r->fev);
+        nsid_free(r->feve);
+        r->oracle = r->fev = r->feve = NULL;
+        r->mean_oracle = r->fraction_oracle = r->mean_feve = r->mean_fev = DNAN;
+    }
+    return 0;
+}
+
+static int eval_scan(struct nsid_evaluator *ev, struct nsid_net *net, int s, struct nsid_eval_scan *r,
+                     struct nsid_err *err)
+{
+    const struct nsid_view *v = &ev->views[s];
+    snprintf(r->key, sizeof r->key, "%s", nsid_net_scan_key(net, s));
+    int64_t N = v->n_neurons;
+    r->n_neurons = N;
+    r->mean_gt = DNAN;
+    if (v->scan->unit_ids) {
+        if (!(r->unit_id = NSID_ALLOC((size_t)N * sizeof(int64_t), err))) return NSID_ENOMEM;
+        for (int64_t j = 0; j < N; j++) r->unit_id[j] = v->scan->unit_ids[scan_neuron(v, j)];
+    }
+    r->n_val = nsid_eval_predict_tier(ev, net, s, NSID_TIER_VALIDATION);
+    struct nsid_metric_data d = {.target = ev->target, .pred = ev->pred, .n_trials = r->n_val, .n_neurons = N};
+    if (!(r->val_corr = NSID_ALLOC((size_t)N * sizeof(double), err))) return NSID_ENOMEM;
+    int rc = nsid_metric_corr(r->val_corr, &d, err);
+    if (rc < 0) return rc;
+    r->mean_val = mean(r->val_corr, N);
+    if ((rc = eval_test(ev, net, s, r, err)) < 0) return rc;
+    if ((rc = eval_gt_rates(ev, v, r, err)) < 0) return rc;
+    return eval_gt_rf(net, s, v, r, err);
+}
+
+/* Pool the per-neuron results of all scans. */
+static int pool(struct nsid_eval_result *res, struct nsid_err *err)
+{
+    int64_t n = 0;
+    for (int s = 0; s < res->n_scans; s++) n += res->scan[s].n_neurons;
+    res->n_neurons = n;
+    double *buf[7];
+    for (int k = 0; k < 7; k++)
+        if (!(buf[k] = NSID_ALLOC((size_t)n * sizeof(double), err))) {
+            for (int j = 0; j < k; j++) nsid_free(buf[j]);
+            return NSID_ENOMEM;
+        }
+    double *val = buf[0], *test = buf[1], *avg = buf[2], *orc = buf[3], *fev = buf[4], *feve = buf[5], *gt = buf[6];
+    int64_t k = 0, ngt = 0, norc = 0;
+    double dsum = 0.0;
+    int64_t dn = 0;
+    for (int s = 0; s < res->n_scans; s++) {
+        const struct nsid_eval_scan *r = &res->scan[s];
+        for (int64_t j = 0; j < r->n_neurons; j++, k++) {
+            val[k] = r->val_corr[j];
+            test[k] = r->test_corr[j];
+            avg[k] = r->test_corr_avg[j];
+            if (r->oracle) {
+                orc[norc] = r->oracle[j];
+                fev[norc] = r->fev[j];
+                feve[norc] = r->feve[j];
+                norc++;
+            }
+            if (r->has_gt) gt[ngt++] = r->gt_corr[j];
+            if (r->has_rf) {
+                dsum += r->rf_dist[j];
+                dn++;
+            }
+        }
+    }
+    res->mean_val = mean(val, n);
+    res->mean_test = mean(test, n);
+    res->mean_test_avg = mean(avg, n);
+    res->mean_gt = ngt ? mean(gt, ngt) : DNAN;
+    res->rf_dist = dn ? dsum / (double)dn : DNAN;
+    res->mean_oracle = res->fraction_oracle = res->mean_fev = res->mean_feve = DNAN;
+    if (norc) { /* the fraction oracle over the neurons of the scans that have an oracle */
+        double *c = avg; /* reuse: test correlations of exactly those neurons */
+        int64_t m = 0;
+        for (int s = 0; s < res->n_scans; s++)
+            for (int64_t j = 0; res->scan[s].oracle && j < res->scan[s].n_neurons; j++) c[m++] = res->scan[s].test_corr[j];
+        res->mean_oracle = mean(orc, norc);
+        nsid_metric_fraction_oracle(&res->fraction_oracle, orc, c, norc, NULL);
+        int64_t cnt;
+        nsid_metric_feve_mean(&res->mean_feve, &cnt, fev, feve, norc, -INFINITY);
+        nsid_metric_feve_mean(&res->mean_fev, &cnt, fev, fev, norc, -INFINITY);
+    }
+    for (int j = 0; j < 7; j++) nsid_free(buf[j]);
+    return 0;
+}
+
+int nsid_eval_full(struct nsid_evaluator *ev, struct nsid_net *net, struct nsid_eval_result *res,
+                   struct nsid_err *err)
+{
+    memset(res, 0, sizeof *res);
+    res->scan = NSID_CALLOC((size_t)ev->n_scans * sizeof *res->scan, err);
+    if (!res->scan) return NSID_ENOMEM;
+    res->n_scans = ev->n_scans;
+    int rc = 0;
+    for (int s = 0; rc == 0 && s < ev->n_scans; s++) rc = eval_scan(ev, net, s, &res->scan[s], err);
+    if (rc == 0) rc = pool(res, err);
+    if (rc < 0) nsid_eval_result_free(res);
+    return rc;
+}
+
+void nsid_eval_result_free(struct nsid_eval_result *res)
+{
+    if (!res) return;
+    for (int s = 0; res->scan && s < res->n_scans; s++) {
+        struct nsid_eval_scan *r = &res->scan[s];
+        void *p[] = {r->unit_id, r->val_corr, r->test_corr, r->test_corr_avg, r->oracle, r->fev, r->feve,
+                     r->gt_corr, r->true_xy, r->rf_xy, r->rf_dist, r->test_pred, r->test_resp, r->test_trials};
+        for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) nsid_free(p[i]);
+    }
+    nsid_free(res->scan);
+    memset(res, 0, sizeof *res);
+}
+
+/* ---------------------------------------------------------------- records */
+
+int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net *net,
+                     const struct nsid_eval_result *res, struct nsid_err *err)
+{
+    struct nsid_store_metric m[32 * 1];
+    int rc = 0;
+    for (int s = -1; rc == 0 && s < res->n_scans; s++) {
+        const struct nsid_eval_scan *r = s >= 0 ? &res->scan[s] : NULL;
+        const char *scan = r ? r->key : NSID_STORE_ALL;
+        size_t k = 0;
+#define M(split, name, val) m[k++] = (struct nsid_store_metric){scan, split, name, (double)(val)}
+        M("validation", "corr", r ? r->mean_val : res->mean_val);
+        M("test", "corr", r ? r->mean_test : res->mean_test);
+        M("test", "corr_avg", r ? r->mean_test_avg : res->mean_test_avg);
+        M("test", "oracle", r ? r->mean_oracle : res->mean_oracle);
+        M("test", "fraction_oracle", r ? r->fraction_oracle : res->fraction_oracle);
+        M("test", "fev", r ? r->mean_fev : res->mean_fev);
+        M("test", "feve", r ? r->mean_feve : res->mean_feve);
+        M("test", "n_neurons", r ? r->n_neurons : res->n_neurons);
+        if (r) {
+            M("validation", "n_neurons", r->n_neurons);
+            M("validation", "n_trials", r->n_val);
+            M("test", "n_trials", r->n_test);
+            M("test", "n_images", r->n_images);
+            if (r->has_gt) M("test", "gt_corr", r->mean_gt);
+            if (r->has_rf) {
+                M("model", "rf_corr_x", r->rf.corr[0]);
+                M("model", "rf_corr_y", r->rf.corr[1]);
+                M("model", "rf_dist", r->rf.mean_dist);
+            }
+        } else {
+            if (!isnan(res->mean_gt)) M("test", "gt_corr", res->mean_gt);
+            if (!isnan(res->rf_dist)) M("model", "rf_dist", res->rf_dist);
+            M("model", "readout_params_per_neuron", nsid_net_readout_params_per_neuron(net));
+            M("model", "core_params", nsid_net_core_params(net));
+            M("model", "params", nsid_net_params(net)->n_weights);
+        }
+#undef M
+        rc = nsid_store_metrics(st, run_id, m, k, err);
+    }
+    for (int s = 0; rc == 0 && s < res->n_scans; s++) {
+        const struct nsid_eval_scan *r = &res->scan[s];
+        struct nsid_store_neurons nm = {.scan = r->key, .n = r->n_neurons, .unit_id = r->unit_id,
+                                        .val_corr = r->val_corr, .test_corr = r->test_corr,
+                                        .test_corr_avg = r->test_corr_avg, .oracle = r->oracle, .fev = r->fev,
+                                        .feve = r->feve, .gt_corr = r->has_gt ? r->gt_corr : NULL,
+                                        .true_xy = r->has_rf ? r->true_xy : NULL, .rf_xy = r->has_rf ? r->rf_xy : NULL,
+                                        .rf_dist = r->has_rf ? r->rf_dist : NULL};
+        rc = nsid_store_neurons(st, run_id, &nm, err);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- predictions file */
+
+static int h5_d(hid_t g, const char *name, const double *x, int64_t n)
+{
+    if (!x) return 0;
+    hsize_t d[1] = {(hsize_t)n};
+    return H5LTmake_dataset_double(g, name, 1, d, x) < 0 ? -1 : 0;
+}
+
+static int write_scan(hid_t f, const struct nsid_eval_scan *r)
+{
+    hid_t g = H5Gcreate2(f, r->key, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return -1;
+    hsize_t d2[2] = {(hsize_t)r->n_test, (hsize_t)r->n_neurons}, d1[1] = {(hsize_t)r->n_test};
+    hsize_t dn[1] = {(hsize_t)r->n_neurons};
+    int bad = H5LTmake_dataset_float(g, "predictions", 2, d2, r->test_pred) < 0;
+    bad |= H5LTmake_dataset_float(g, "responses", 2, d2, r->test_resp) < 0;
+    bad |= H5LTmake_dataset(g, "trials", 1, d1, H5T_NATIVE_INT64, r->test_trials) < 0;
+    if (r->unit_id) bad |= H5LTmake_dataset(g, "unit_ids", 1, dn, H5T_NATIVE_INT64, r->unit_id) < 0;
+    bad |= h5_d(g, "val_corr", r->val_corr, r->n_neurons) < 0;
+    bad |= h5_d(g, "test_corr", r->test_corr, r->n_neurons) < 0;
+    bad |= h5_d(g, "test_corr_avg", r->test_corr_avg, r->n_neurons) < 0;
+    bad |= h5_d(g, "oracle", r->oracle, r->n_neurons) < 0;
+    bad |= h5_d(g, "fev", r->fev, r->n_neurons) < 0;
+    bad |= h5_d(g, "feve", r->feve, r->n_neurons) < 0;
+    if (r->has_gt) bad |= h5_d(g, "gt_corr", r->gt_corr, r->n_neurons) < 0;
+    if (r->has_rf) bad |= h5_d(g, "rf_dist", r->rf_dist, r->n_neurons) < 0;
+    H5Gclose(g);
+    return bad ? -1 : 0;
+}
+
+int nsid_eval_write_predictions(struct nsid_evaluator *ev, const struct nsid_eval_result *res, const char *path,
+                                struct nsid_err *err)
+{
+    (void)ev;
+    char tmp[NSID_ERR_FILE_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    H5E_auto2_t fn;
+    void *fd;
+    H5Eget_auto2(H5E_DEFAULT, &fn, &fd);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int rc = 0;
+    errno = 0;
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "cannot create the file%s%s",
+                          errno ? ": " : "", errno ? strerror(errno) : "");
+        unlink(tmp); /* H5Fcreate may fail after creating it (a full disk) */
+    } else {
+        for (int s = 0; rc == 0 && s < res->n_scans; s++)
+            if (write_scan(f, &res->scan[s]) < 0)
+                rc = nsid_err_set(err, NSID_EIO, path, 0, res->scan[s].key, "writing the predictions failed%s%s",
+                                  errno ? ": " : "", errno ? strerror(errno) : "");
+        if (H5Fclose(f) < 0 && rc == 0)
+            rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "close failed%s%s", errno ? ": " : "",
+                              errno ? strerror(errno) : "");
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "rename from %s failed", tmp);
+        if (rc < 0) unlink(tmp);
+    }
+    H5Eset_auto2(H5E_DEFAULT, fn, fd);
+    return rc;
+}
+
+void nsid_eval_print(const struct nsid_eval_result *res, FILE *f)
+{
+    for (int s = 0; s < res->n_scans; s++) {
+        const struct nsid_eval_scan *r = &res->scan[s];
+        fprintf(f, "%s: %lld neurons  val corr %.4f  test corr %.4f  oracle %.4f  fraction oracle %.4f  FEVE %.4f",
+                r->key, (long long)r->n_neurons, r->mean_val, r->mean_test, r->mean_oracle, r->fraction_oracle,
+                r->mean_feve);
+        if (r->has_gt) fprintf(f, "  true-rate corr %.4f", r->mean_gt);
+        if (r->has_rf) fprintf(f, "  RF distance %.2f px", r->rf.mean_dist);
+        fputc('\n', f);
+    }
+    fprintf(f, "all: %lld neurons  val corr %.4f  test corr %.4f  oracle %.4f  fraction oracle %.4f  FEVE %.4f\n",
+            (long long)res->n_neurons, res->mean_val, res->mean_test, res->mean_oracle, res->fraction_oracle,
+            res->mean_feve);
+}

@@ -1,0 +1,144 @@
+/* evalrun.c - nsid-eval's library half: a checkpoint on its scans, recorded in the run's store (see eval.h). */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "exp/eval.h"
+#include "exp/rundata.h"
+#include "exp/store.h"
+#include "exp/train.h"
+#include "nn/checkpoint.h"
+
+#define MAX_SCANS 256
+
+/* The data keys of the checkpoint's readouts, in order, from its architecture text. */
+static int checkpoint_keys(const char *ckpt, char (*keys)[NSID_KEY_MAX], int *n, struct nsid_err *err)
+{
+    char *arch = NULL;
+    int rc = nsid_checkpoint_read_arch(ckpt, &arch, err);
+    if (rc < 0) return rc;
+    const char *p = strstr(arch, "\"model\":");
+    *n = 0;
+    while (p && (p = strstr(p, "\"data_key\":\"")) && *n < MAX_SCANS) {
+        p += strlen("\"data_key\":\"");
+        const char *q = strchr(p, '"');
+        if (!q) break;
+        snprintf(keys[*n], NSID_KEY_MAX, "%.*s", (int)(q - p), p);
+        (*n)++;
+        p = q;
+    }
+    nsid_free(arch);
+    if (*n == 0)
+        return nsid_err_set(err, NSID_EFORMAT, ckpt, 0, "architecture", "names no scans (not an nsid-train checkpoint?)");
+    return 0;
+}
+
+/* The run id to record under: given, the only run of the store, or the configuration's. */
+static int pick_run_id(const struct nsid_eval_opts *o, struct nsid_store *st, const struct nsid_config *c,
+                       char id[65], struct nsid_err *err)
+{
+    if (o->run_id) {
+        if (!nsid_store_valid_id(o->run_id))
+            return nsid_err_set(err, NSID_EINVAL, NULL, 0, "--run-id", "'%s': 1..64 characters of [0-9A-Za-z_.-]",
+                                o->run_id);
+        snprintf(id, 65, "%s", o->run_id);
+        return 0;
+    }
+    int status;
+    struct nsid_err e2 = {0};
+    char only[NSID_STORE_ID_MAX];
+    if (nsid_store_only_run(st, only, &status, &e2) == 0) {
+        snprintf(id, 65, "%s", only);
+        return 0;
+    }
+    return nsid_config_id(c, id, err);
+}
+
+/* Record the results and finish the run in one transaction. */
+static int record(struct nsid_store *st, const char *id, const struct nsid_config *c, const struct nsid_eval_opts *o,
+                  struct nsid_net *net, const struct nsid_eval_result *res, const struct nsid_store_clock *clk,
+                  struct nsid_eval_outcome *out, struct nsid_err *err)
+{
+    int status = -1;
+    struct nsid_err e2 = {0};
+    int rc = nsid_store_run_status(st, id, &status, &e2);
+    if (rc == 0 && status == NSID_RUN_DONE) {
+        out->already_done = true;
+        return 0;
+    }
+    if (rc == 0 && status == NSID_RUN_FAILED)
+        return nsid_err_set(err, NSID_EINVAL, o->db, 0, id,
+                            "the run failed or was interrupted in training: rerun nsid-train to finish it first");
+    if (rc < 0 || status == NSID_RUN_PLANNED) { /* a run this store has not seen: record it */
+        size_t n = nsid_config_canonical(c, NULL, 0) + 1;
+        char *canon = NSID_ALLOC(n, err);
+        if (!canon) return NSID_ENOMEM;
+        nsid_config_canonical(c, canon, n);
+        struct nsid_store_run run = {.id = id, .config_json = canon, .fresh = true};
+        rc = nsid_store_run_begin(st, &run, err);
+        nsid_free(canon);
+        if (rc < 0) return rc;
+    }
+    if ((rc = nsid_store_begin(st, err)) < 0) return rc;
+    rc = nsid_eval_record(st, id, net, res, err);
+    if (rc == 0 && o->predictions) rc = nsid_store_artifact(st, id, o->predictions, "predictions", err);
+    struct nsid_store_end end = {.status = NSID_RUN_DONE, .exit_code = 0};
+    nsid_store_clock_read(clk, &end.wall_s, &end.cpu_s);
+    if (rc == 0) rc = nsid_store_run_end(st, id, &end, err);
+    if (rc == 0) rc = nsid_store_commit(st, err);
+    else nsid_store_rollback(st);
+    out->recorded = rc == 0;
+    return rc;
+}
+
+/* Configuration: --config, else the one stored in the checkpoint. */
+static int load_config(const struct nsid_eval_opts *o, struct nsid_config *c, struct nsid_err *err)
+{
+    if (o->config) return nsid_config_load(c, o->config, NULL, 0, err);
+    return nsid_train_read_config(o->checkpoint, c, err);
+}
+
+int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcome *out, struct nsid_err *err)
+{
+    memset(out, 0, sizeof *out);
+    struct nsid_store_clock clk;
+    nsid_store_clock_start(&clk);
+    struct nsid_config c;
+    struct nsid_run_data d = {0};
+    struct nsid_net net = {0};
+    struct nsid_evaluator ev = {0};
+    struct nsid_eval_result res = {0};
+    struct nsid_store st = {0};
+    char (*keys)[NSID_KEY_MAX] = NSID_ALLOC(sizeof *keys * MAX_SCANS, err);
+    const char **kp = NSID_ALLOC(sizeof *kp * MAX_SCANS, err);
+    int nk = 0, rc = keys && kp ? 0 : NSID_ENOMEM;
+    if (rc == 0 && !o->checkpoint) rc = nsid_err_set(err, NSID_EINVAL, NULL, 0, "--checkpoint", "required");
+    if (rc == 0 && !o->db) rc = nsid_err_set(err, NSID_EINVAL, NULL, 0, "--db", "required");
+    if (rc == 0) rc = checkpoint_keys(o->checkpoint, keys, &nk, err);
+    if (rc == 0) rc = load_config(o, &c, err);
+    if (rc == 0) rc = nsid_run_data_load(&d, &c, o->data, o->n_data, err);
+    for (int i = 0; i < nk; i++) kp[i] = keys[i];
+    if (rc == 0) rc = nsid_run_data_order(&d, kp, nk, err);
+    if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, err);
+    if (rc == 0) rc = nsid_net_load(&net, o->checkpoint, NULL, err);
+    if (rc == 0) rc = nsid_net_alloc_state(&net, (int)c.train.batch_size, err);
+    if (rc == 0) rc = nsid_evaluator_init(&ev, d.views, d.n_scans, (int)c.train.batch_size, err);
+    if (rc == 0) rc = nsid_eval_full(&ev, &net, &res, err);
+    if (rc == 0 && o->predictions) rc = nsid_eval_write_predictions(&ev, &res, o->predictions, err);
+    if (rc == 0) rc = nsid_store_open(&st, o->db, err);
+    if (rc == 0) rc = pick_run_id(o, &st, &c, out->run_id, err);
+    if (rc == 0) rc = record(&st, out->run_id, &c, o, &net, &res, &clk, out, err);
+    if (rc == 0) {
+        out->val_corr = res.mean_val;
+        out->test_corr = res.mean_test;
+        out->fraction_oracle = res.fraction_oracle;
+        if (o->summary) nsid_eval_print(&res, o->summary);
+    }
+    nsid_store_close(&st);
+    nsid_eval_result_free(&res);
+    nsid_evaluator_free(&ev);
+    nsid_net_free(&net);
+    nsid_run_data_free(&d);
+    nsid_free(keys);
+    nsid_free(kp);
+    return rc;
+}

@@ -1,0 +1,888 @@
+/*
+ * store.c - the results store: opening (schema, views), transactions and the writes a
+ * stage makes to its run.db. Reading, merging and export are in store_merge.c.
+ */
+#include "exp/store.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "store_int.h"
+
+/* ---- status names -------------------------------------------------------------------- */
+
+static const char *const STATUS_NAMES[NSID_RUN_N_STATUS] = {"planned", "running", "done", "failed"};
+
+const char *nsid_run_status_name(int status)
+{
+    return status >= 0 && status < NSID_RUN_N_STATUS ? STATUS_NAMES[status] : "?";
+}
+
+int nsid_run_status_parse(const char *name)
+{
+    for (int i = 0; name && i < NSID_RUN_N_STATUS; i++)
+        if (strcmp(name, STATUS_NAMES[i]) == 0) return i;
+    return -1;
+}
+
+bool nsid_store_valid_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n >= NSID_STORE_ID_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                  c == '-' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+/* ---- shared helpers ------------------------------------------------------------------ */
+
+int nsid__store_fail(const struct nsid_store *st, const char *what, struct nsid_err *err)
+{
+    int ec = st->db ? sqlite3_errcode(st->db) : SQLITE_ERROR;
+    int code = (ec == SQLITE_NOTADB || ec == SQLITE_CORRUPT) ? NSID_EFORMAT : NSID_EIO;
+    const char *msg = st->db ? sqlite3_errmsg(st->db) : "database is not open";
+    /* SQLite's "disk I/O error" does not say why: add the system's reason (a full disk) */
+    int sys = st->db && (ec == SQLITE_IOERR || ec == SQLITE_FULL || ec == SQLITE_CANTOPEN) ? sqlite3_system_errno(st->db)
+                                                                                          : 0;
+    if (sys) return nsid_err_set(err, code, st->path, 0, what, "%s (%s)", msg, strerror(sys));
+    return nsid_err_set(err, code, st->path, 0, what, "%s", msg);
+}
+
+int nsid__store_exec(struct nsid_store *st, const char *sql, const char *what, struct nsid_err *err)
+{
+    if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) return nsid__store_fail(st, what, err);
+    return 0;
+}
+
+int nsid__store_prepare(struct nsid_store *st, const char *sql, sqlite3_stmt **s, struct nsid_err *err)
+{
+    if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK) {
+        *s = NULL;
+        return nsid__store_fail(st, "prepare", err);
+    }
+    return 0;
+}
+
+int nsid__store_tx_begin(struct nsid_store *st, bool *own, struct nsid_err *err)
+{
+    *own = false;
+    if (!sqlite3_get_autocommit(st->db)) return 0;
+    if (nsid__store_exec(st, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err) < 0) return err ? err->code : NSID_EIO;
+    *own = true;
+    return 0;
+}
+
+int nsid__store_tx_end(struct nsid_store *st, bool own, int rc, struct nsid_err *err)
+{
+    if (!own) return rc;
+    if (rc < 0) {
+        nsid_store_rollback(st);
+        return rc;
+    }
+    if (nsid__store_exec(st, "COMMIT", "COMMIT", err) < 0) {
+        nsid_store_rollback(st);
+        return err ? err->code : NSID_EIO;
+    }
+    return 0;
+}
+
+int nsid__store_bind_text(sqlite3_stmt *s, int i, const char *v, bool empty_is_null)
+{
+    if (!v || (empty_is_null && !v[0])) return sqlite3_bind_null(s, i);
+    return sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+int nsid__store_bind_double(sqlite3_stmt *s, int i, double v)
+{
+    return isnan(v) ? sqlite3_bind_null(s, i) : sqlite3_bind_double(s, i, v);
+}
+
+int nsid__store_bind_int(sqlite3_stmt *s, int i, int64_t v, bool zero_is_null)
+{
+    return (zero_is_null && v == 0) ? sqlite3_bind_null(s, i) : sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+}
+
+int nsid__store_step_done(struct nsid_store *st, sqlite3_stmt *s, const char *what, struct nsid_err *err)
+{
+    int rc = sqlite3_step(s);
+    int out = rc == SQLITE_DONE ? 0 : nsid__store_fail(st, what, err);
+    sqlite3_reset(s);
+    return out;
+}
+
+/* ---- opening --------------------------------------------------------------------------- */
+
+/* A C sqrt for SQLite builds without the math functions (the views use it). */
+static void sql_sqrt(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    double x = sqlite3_value_double(argv[0]);
+    if (x < 0) sqlite3_result_null(ctx);
+    else sqlite3_result_double(ctx, sqrt(x));
+}
+
+static int ensure_sqrt(struct nsid_store *st, struct nsid_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT sqrt(4.0)", -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_finalize(s);
+        return 0;
+    }
+    if (sqlite3_create_function(st->db, "sqrt", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_sqrt, NULL,
+                                NULL) != SQLITE_OK)
+        return nsid__store_fail(st, "sqrt", err);
+    return 0;
+}
+
+static int user_version(struct nsid_store *st, int *v, struct nsid_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (nsid__store_prepare(st, "PRAGMA user_version", &s, err) < 0) return err ? err->code : NSID_EIO;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) *v = sqlite3_column_int(s, 0);
+    int out = rc == SQLITE_ROW ? 0 : nsid__store_fail(st, "user_version", err);
+    sqlite3_finalize(s);
+    return out;
+}
+
+/* Create the tables, (re)create the views and reference data; inside a transaction. */
+static int create_schema(struct nsid_store *st, struct nsid_err *err)
+{
+    for (size_t i = 0; i < nsid__store_n_tables(); i++) {
+        const struct nsid__store_sql *t = nsid__store_table(i);
+        if (nsid__store_exec(st, t->sql, t->name, err) < 0) return err ? err->code : NSID_EIO;
+    }
+    for (size_t i = nsid__store_n_views(); i-- > 0;) {
+        char drop[256];
+        snprintf(drop, sizeof drop, "DROP VIEW IF EXISTS \"%s\"", nsid__store_view(i)->name);
+        if (nsid__store_exec(st, drop, nsid__store_view(i)->name, err) < 0) return err ? err->code : NSID_EIO;
+    }
+    for (size_t i = 0; i < nsid__store_n_views(); i++) {
+        const struct nsid__store_sql *v = nsid__store_view(i);
+        if (nsid__store_exec(st, v->sql, v->name, err) < 0) return err ? err->code : NSID_EIO;
+    }
+    for (size_t i = 0; i < nsid__store_n_reference(); i++) {
+        const struct nsid__store_sql *r = nsid__store_reference(i);
+        if (nsid__store_exec(st, r->sql, r->name, err) < 0) return err ? err->code : NSID_EIO;
+    }
+    char set[64];
+    snprintf(set, sizeof set, "PRAGMA user_version = %d", NSID_STORE_SCHEMA_VERSION);
+    return nsid__store_exec(st, set, "user_version", err);
+}
+
+/* Bring the schema to this version, or refuse a newer one. */
+static int setup_schema(struct nsid_store *st, struct nsid_err *err)
+{
+    int v = 0;
+    if (user_version(st, &v, err) < 0) return err->code;
+    if (v == NSID_STORE_SCHEMA_VERSION) return 0;
+    if (nsid__store_exec(st, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err) < 0) return err->code;
+    int rc = user_version(st, &v, err); /* another process may have done it meanwhile */
+    if (rc == 0 && v > NSID_STORE_SCHEMA_VERSION)
+        rc = nsid_err_set(err, NSID_EFORMAT, st->path, 0, "user_version",
+                          "schema version %d is newer than this nsid's %d: use a newer nsid-db", v,
+                          NSID_STORE_SCHEMA_VERSION);
+    if (rc == 0 && v < NSID_STORE_SCHEMA_VERSION) rc = create_schema(st, err);
+    return nsid__store_tx_end(st, true, rc, err);
+}
+
+static int open_common(struct nsid_store *st, const char *path, int flags, struct nsid_err *err)
+{
+    memset(st, 0, sizeof *st);
+    snprintf(st->path, sizeof st->path, "%s", path);
+    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+        int rc = nsid__store_fail(st, "open", err);
+        nsid_store_close(st);
+        return rc;
+    }
+    sqlite3_extended_result_codes(st->db, 0);
+    if (sqlite3_busy_timeout(st->db, NSID_STORE_BUSY_MS) != SQLITE_OK || ensure_sqrt(st, err) < 0) {
+        int rc = nsid__store_fail(st, "busy_timeout", err);
+        nsid_store_close(st);
+        return rc;
+    }
+    return 0;
+}
+
+/* PRAGMA journal_mode=WAL and check that it took (it cannot on some filesystems). */
+static int set_wal(struct nsid_store *st, struct nsid_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (nsid__store_prepare(st, "PRAGMA journal_mode=WAL", &s, err) < 0) return err->code;
+    int rc = sqlite3_step(s);
+    int out = 0;
+    if (rc != SQLITE_ROW) out = nsid__store_fail(st, "journal_mode", err);
+    else if (strcmp((const char *)sqlite3_column_text(s, 0), "wal") != 0)
+        out = nsid_err_set(err, NSID_EIO, st->path, 0, "journal_mode",
+                           "WAL mode refused (journal_mode is '%s'): is this a network filesystem? "
+                           "Give every run its own database and merge on one host",
+                           (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    if (out == 0) out = nsid__store_exec(st, "PRAGMA synchronous=NORMAL", "synchronous", err);
+    return out;
+}
+
+int nsid_store_open(struct nsid_store *st, const char *path, struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    int rc = open_common(st, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err);
+    if (rc < 0) return rc;
+    rc = set_wal(st, err);
+    if (rc == 0) rc = setup_schema(st, err);
+    if (rc < 0) nsid_store_close(st);
+    return rc;
+}
+
+int nsid_store_open_readonly(struct nsid_store *st, const char *path, struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        memset(st, 0, sizeof *st);
+        return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such database: %s", strerror(errno));
+    }
+    int rc = open_common(st, path, SQLITE_OPEN_READONLY, err);
+    if (rc < 0) return rc;
+    int v = 0;
+    rc = user_version(st, &v, err);
+    if (rc == 0 && v > NSID_STORE_SCHEMA_VERSION)
+        rc = nsid_err_set(err, NSID_EFORMAT, path, 0, "user_version",
+                          "schema version %d is newer than this nsid's %d", v, NSID_STORE_SCHEMA_VERSION);
+    if (rc < 0) nsid_store_close(st);
+    return rc;
+}
+
+void nsid_store_close(struct nsid_store *st)
+{
+    if (!st) return;
+    if (st->db) sqlite3_close_v2(st->db);
+    st->db = NULL;
+}
+
+int nsid_store_begin(struct nsid_store *st, struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    return nsid__store_exec(st, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err);
+}
+
+int nsid_store_commit(struct nsid_store *st, struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    if (nsid__store_exec(st, "COMMIT", "COMMIT", err) < 0) {
+        nsid_store_rollback(st);
+        return err ? err->code : NSID_EIO;
+    }
+    return 0;
+}
+
+void nsid_store_rollback(struct nsid_store *st)
+{
+    if (st->db && !sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- provenance ------------------------------------------------------------------------ */
+
+struct provenance {
+    char git_commit[64];   /* 40 hex digits, "" unknown */
+    int git_dirty;         /* 1 dirty, 0 clean, -1 unknown */
+    char host[256];
+    char blas[256];
+};
+
+/* First line of a command's output (trimmed), "" if it fails. */
+static void command_line(const char *cmd, char *buf, size_t n, bool *any_output)
+{
+    buf[0] = '\0';
+    *any_output = false;
+    FILE *p = popen(cmd, "r");
+    if (!p) return;
+    char line[512];
+    if (fgets(line, sizeof line, p)) {
+        *any_output = true;
+        size_t k = strcspn(line, "\r\n");
+        if (k >= n) k = n - 1;
+        memcpy(buf, line, k);
+        buf[k] = '\0';
+    }
+    while (fgets(line, sizeof line, p)) {
+    }
+    if (pclose(p) != 0) {
+        buf[0] = '\0';
+        *any_output = false;
+    }
+}
+
+static void get_git(struct provenance *p)
+{
+    const char *c = getenv("NSID_GIT_COMMIT"), *d = getenv("NSID_GIT_DIRTY");
+    p->git_dirty = -1;
+    if (c && c[0]) {
+        snprintf(p->git_commit, sizeof p->git_commit, "%.63s", c);
+        if (d && d[0]) p->git_dirty = atoi(d) != 0;
+        return;
+    }
+    bool out = false;
+    command_line("git rev-parse HEAD 2>/dev/null", p->git_commit, sizeof p->git_commit, &out);
+    if (!p->git_commit[0]) return;
+    char dummy[8];
+    command_line("git status --porcelain --untracked-files=no 2>/dev/null", dummy, sizeof dummy, &out);
+    p->git_dirty = out ? 1 : 0;
+}
+
+static void get_provenance(struct provenance *p)
+{
+    memset(p, 0, sizeof *p);
+    get_git(p);
+    if (gethostname(p->host, sizeof p->host - 1) != 0) p->host[0] = '\0';
+    const char *cfg = openblas_get_config();
+    snprintf(p->blas, sizeof p->blas, "OpenBLAS %s; %d threads", cfg ? cfg : "?", openblas_get_num_threads());
+}
+
+static const char *compiler_name(void)
+{
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#else
+    return "unknown C compiler";
+#endif
+}
+
+/* The build flags: NSID_BUILD_FLAGS if the build passes it, else what the macros reveal. */
+static const char *build_flags(void)
+{
+#ifdef NSID_BUILD_FLAGS
+    return NSID_BUILD_FLAGS;
+#else
+    return "predefined macros:"
+#if defined(__OPTIMIZE_SIZE__)
+           " -Os"
+#elif defined(__OPTIMIZE__)
+           " -O>=1"
+#else
+           " -O0"
+#endif
+#if defined(__FAST_MATH__)
+           " -ffast-math"
+#endif
+#if defined(NDEBUG)
+           " -DNDEBUG"
+#endif
+#if defined(__AVX512F__)
+           " avx512f"
+#endif
+#if defined(__AVX2__)
+           " avx2"
+#endif
+#if defined(__FMA__)
+           " fma"
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+           " -fsanitize=address"
+#endif
+        ;
+#endif
+}
+
+static void now_utc(char buf[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- run records --------------------------------------------------------------------------- */
+
+/* Status of run_id into *status; NSID_ENOTFOUND if absent. */
+static int get_status(struct nsid_store *st, const char *run_id, int *status, struct nsid_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (nsid__store_prepare(st, "SELECT status FROM runs WHERE id = ?1", &s, err) < 0) return err->code;
+    sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s), out = 0;
+    if (rc == SQLITE_ROW) *status = nsid_run_status_parse((const char *)sqlite3_column_text(s, 0));
+    else if (rc == SQLITE_DONE)
+        out = nsid_err_set(err, NSID_ENOTFOUND, st->path, 0, run_id, "no such run in this database");
+    else out = nsid__store_fail(st, "runs", err);
+    sqlite3_finalize(s);
+    return out;
+}
+
+int nsid_store_run_status(struct nsid_store *st, const char *run_id, int *status, struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    return get_status(st, run_id, status, err);
+}
+
+/* Refuse writes to a run that is absent or done (called inside the write's transaction). */
+static int check_writable(struct nsid_store *st, const char *run_id, struct nsid_err *err)
+{
+    if (!nsid_store_valid_id(run_id))
+        return nsid_err_set(err, NSID_EINVAL, st->path, 0, "run id", "'%.80s' is not a run id",
+                            run_id ? run_id : "(null)");
+    int status = -1;
+    int rc = get_status(st, run_id, &status, err);
+    if (rc < 0) return rc;
+    if (status == NSID_RUN_DONE)
+        return nsid_err_set(err, NSID_EINVAL, st->path, 0, run_id, "run is done: its records are final");
+    return 0;
+}
+
+static const char *const CHILD_TABLES[] = {"epochs", "metrics", "neuron_metrics", "artifacts", "run_datasets"};
+
+/* Delete every record of run_id outside the runs table. */
+static int delete_children(struct nsid_store *st, const char *run_id, struct nsid_err *err)
+{
+    for (size_t i = 0; i < sizeof CHILD_TABLES / sizeof CHILD_TABLES[0]; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run_id = ?1", CHILD_TABLES[i]);
+        sqlite3_stmt *s = NULL;
+        if (nsid__store_prepare(st, sql, &s, err) < 0) return err->code;
+        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
+        int rc = nsid__store_step_done(st, s, CHILD_TABLES[i], err);
+        sqlite3_finalize(s);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+static const char RUN_UPSERT[] =
+    "INSERT INTO runs (id, experiment, config, seed, seeds, parent, status, started, ended, wall_s, cpu_s,"
+    " exit_code, error, git_commit, git_dirty, compiler, flags, blas, threads, host)"
+    " VALUES (?1, coalesce(?2, ''), ?3, json_extract(?3, '$.train.seed'),"
+    " json_object('train', json_extract(?3, '$.train.seed'), 'image', json_extract(?3, '$.data.image_base_seed'),"
+    " 'neuron', json_extract(?3, '$.data.neuron_base_seed'),"
+    " 'multi_match', json_extract(?3, '$.data.multi_match_base_seed')),"
+    " ?4, 'running', ?5, NULL, NULL, NULL, NULL, NULL, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    " ON CONFLICT (id) DO UPDATE SET experiment = CASE WHEN excluded.experiment <> '' THEN excluded.experiment"
+    " ELSE runs.experiment END, config = excluded.config, seed = excluded.seed, seeds = excluded.seeds,"
+    " parent = coalesce(excluded.parent, runs.parent), status = 'running', started = excluded.started,"
+    " ended = NULL, exit_code = NULL, error = NULL,"
+    " wall_s = CASE WHEN ?13 THEN NULL ELSE runs.wall_s END, cpu_s = CASE WHEN ?13 THEN NULL ELSE runs.cpu_s END,"
+    " git_commit = excluded.git_commit, git_dirty = excluded.git_dirty, compiler = excluded.compiler,"
+    " flags = excluded.flags, blas = excluded.blas, threads = excluded.threads, host = excluded.host";
+
+static int json_ok(struct nsid_store *st, const char *json, bool *ok, struct nsid_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (nsid__store_prepare(st, "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END", &s, err) < 0)
+        return err->code;
+    sqlite3_bind_text(s, 1, json, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    *ok = rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 1;
+    int out = rc == SQLITE_ROW ? 0 : nsid__store_fail(st, "json_valid", err);
+    sqlite3_finalize(s);
+    return out;
+}
+
+static int run_begin_tx(struct nsid_store *st, const struct nsid_store_run *run, struct nsid_err *err)
+{
+    int status = -1;
+    int rc = get_status(st, run->id, &status, err);
+    if (rc == NSID_ENOTFOUND) rc = 0;
+    if (rc < 0) return rc;
+    if (status == NSID_RUN_DONE && !run->fresh)
+        return nsid_err_set(err, NSID_EINVAL, st->path, 0, run->id,
+                            "run is done; a rerun must start fresh (its records would be mixed otherwise)");
+    if (run->fresh && (rc = delete_children(st, run->id, err)) < 0) return rc;
+    struct provenance p;
+    get_provenance(&p);
+    char started[32];
+    now_utc(started);
+    sqlite3_stmt *s = NULL;
+    if (nsid__store_prepare(st, RUN_UPSERT, &s, err) < 0) return err->code;
+    sqlite3_bind_text(s, 1, run->id, -1, SQLITE_TRANSIENT);
+    nsid__store_bind_text(s, 2, run->experiment, false);
+    sqlite3_bind_text(s, 3, run->config_json, -1, SQLITE_TRANSIENT);
+    nsid__store_bind_text(s, 4, run->parent, true);
+    sqlite3_bind_text(s, 5, started, -1, SQLITE_TRANSIENT);
+    nsid__store_bind_text(s, 6, p.git_commit, true);
+    if (p.git_dirty >= 0) sqlite3_bind_int(s, 7, p.git_dirty);
+    sqlite3_bind_text(s, 8, compiler_name(), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, build_flags(), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, p.blas, -1, SQLITE_TRANSIENT);
+    nsid__store_bind_int(s, 11, run->threads, true);
+    nsid__store_bind_text(s, 12, p.host, true);
+    sqlite3_bind_int(s, 13, run->fresh ? 1 : 0);
+    rc = nsid__store_step_done(st, s, "runs", err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int nsid_store_run_begin(struct nsid_store *st, const struct nsid_store_run *run, struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    if (!run || !nsid_store_valid_id(run->id))
+        return nsid_err_set(err, NSID_EINVAL, st->path, 0, "run id", "'%.80s' is not a run id (1..64 of [0-9A-Za-z_.-])",
+                            run && run->id ? run->id : "(null)");
+    if (!run->config_json) return nsid_err_set(err, NSID_EINVAL, st->path, 0, "config_json", "missing");
+    bool ok = false;
+    if (json_ok(st, run->config_json, &ok, err) < 0) return err->code;
+    if (!ok)
+        return nsid_err_set(err, NSID_EINVAL, st->path, 0, "config_json", "not a JSON object: '%.60s'",
+                            run->config_json);
+    bool own = false;
+    int rc = nsid__store_tx_begin(st, &own, err);
+    if (rc < 0) return rc;
+    rc = run_begin_tx(st, run, err);
+    return nsid__store_tx_end(st, own, rc, err);
+}
+
+int nsid_store_epoch(struct nsid_store *st, const char *run_id, const struct nsid_store_epoch *e,
+                     struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    bool own = false;
+    int rc = nsid__store_tx_begin(st, &own, err);
+    if (rc < 0) return rc;
+    rc = check_writable(st, run_id, err);
+    sqlite3_stmt *s = NULL;
+    if (rc == 0)
+        rc = nsid__store_prepare(st,
+                                 "INSERT OR REPLACE INTO epochs (run_id, epoch, round, lr, train_loss, val_corr,"
+                                 " seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                 &s, err);
+    if (rc == 0) {
+        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 2, e->epoch);
+        sqlite3_bind_int64(s, 3, e->round);
+        nsid__store_bind_double(s, 4, e->lr);
+        nsid__store_bind_double(s, 5, e->train_loss);
+        nsid__store_bind_double(s, 6, e->val_corr);
+        nsid__store_bind_double(s, 7, e->seconds);
+        rc = nsid__store_step_done(st, s, "epochs", err);
+    }
+    sqlite3_finalize(s);
+    return nsid__store_tx_end(st, own, rc, err);
+}
+
+static int check_text(struct nsid_store *st, const char *v, const char *what, struct nsid_err *err)
+{
+    if (v && v[0]) return 0;
+    return nsid_err_set(err, NSID_EINVAL, st->path, 0, what, "must be a non-empty string");
+}
+
+int nsid_store_metrics(struct nsid_store *st, const char *run_id, const struct nsid_store_metric *m, size_t n,
+                       struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    for (size_t i = 0; i < n; i++)
+        if (check_text(st, m[i].scan, "metric scan", err) < 0 || check_text(st, m[i].split, "metric split", err) < 0 ||
+            check_text(st, m[i].name, "metric name", err) < 0)
+            return err->code;
+    bool own = false;
+    int rc = nsid__store_tx_begin(st, &own, err);
+    if (rc < 0) return rc;
+    rc = check_writable(st, run_id, err);
+    sqlite3_stmt *s = NULL;
+    if (rc == 0)
+        rc = nsid__store_prepare(st,
+                                 "INSERT OR REPLACE INTO metrics (run_id, scan, split, name, value)"
+                                 " VALUES (?1, ?2, ?3, ?4, ?5)",
+                                 &s, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 2, m[i].scan, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 3, m[i].split, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 4, m[i].name, -1, SQLITE_TRANSIENT);
+        nsid__store_bind_double(s, 5, m[i].value);
+        rc = nsid__store_step_done(st, s, "metrics", err);
+    }
+    sqlite3_finalize(s);
+    return nsid__store_tx_end(st, own, rc, err);
+}
+
+static double at(const double *a, int64_t i)
+{
+    return a ? a[i] : (double)NAN;
+}
+
+static const char NEURON_INSERT[] =
+    "INSERT OR REPLACE INTO neuron_metrics (run_id, scan, neuron, unit_id, val_corr, test_corr, test_corr_avg,"
+    " oracle, fev, feve, gt_corr, true_x, true_y, rf_x, rf_y, rf_dist)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+static int neurons_rows(struct nsid_store *st, sqlite3_stmt *s, const char *run_id,
+                        const struct nsid_store_neurons *nm, struct nsid_err *err)
+{
+    for (int64_t i = 0; i < nm->n; i++) {
+        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 2, nm->scan, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 3, i);
+        if (nm->unit_id) sqlite3_bind_int64(s, 4, nm->unit_id[i]);
+        else sqlite3_bind_null(s, 4);
+        nsid__store_bind_double(s, 5, at(nm->val_corr, i));
+        nsid__store_bind_double(s, 6, at(nm->test_corr, i));
+        nsid__store_bind_double(s, 7, at(nm->test_corr_avg, i));
+        nsid__store_bind_double(s, 8, at(nm->oracle, i));
+        nsid__store_bind_double(s, 9, at(nm->fev, i));
+        nsid__store_bind_double(s, 10, at(nm->feve, i));
+        nsid__store_bind_double(s, 11, at(nm->gt_corr, i));
+        nsid__store_bind_double(s, 12, nm->true_xy ? nm->true_xy[2 * i] : (double)NAN);
+        nsid__store_bind_double(s, 13, nm->true_xy ? nm->true_xy[2 * i + 1] : (double)NAN);
+        nsid__store_bind_double(s, 14, nm->rf_xy ? nm->rf_xy[2 * i] : (double)NAN);
+        nsid__store_bind_double(s, 15, nm->rf_xy ? nm->rf_xy[2 * i + 1] : (double)NAN);
+        nsid__store_bind_double(s, 16, at(nm->rf_dist, i));
+        int rc = nsid__store_step_done(st, s, "neuron_metrics", err);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+int nsid_store_neurons(struct nsid_store *st, const char *run_id, const struct nsid_store_neurons *nm,
+                       struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    if (check_text(st, nm->scan, "neurons scan", err) < 0) return err->code;
+    if (nm->n < 0) return nsid_err_set(err, NSID_EINVAL, st->path, 0, nm->scan, "negative neuron count %lld",
+                                       (long long)nm->n);
+    bool own = false;
+    int rc = nsid__store_tx_begin(st, &own, err);
+    if (rc < 0) return rc;
+    rc = check_writable(st, run_id, err);
+    sqlite3_stmt *s = NULL;
+    if (rc == 0) rc = nsid__store_prepare(st, NEURON_INSERT, &s, err);
+    if (rc == 0) rc = neurons_rows(st, s, run_id, nm, err);
+    sqlite3_finalize(s);
+    return nsid__store_tx_end(st, own, rc, err);
+}
+
+/* ---- files: hashes, datasets, artifacts -------------------------------------------------- */
+
+int nsid_store_hash_file(const char *path, char hex[NSID_SHA256_HEX], int64_t *bytes, struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, NULL, "cannot open: %s",
+                            strerror(errno));
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = NSID_ALLOC(CHUNK, err);
+    if (!buf) {
+        fclose(f);
+        return NSID_ENOMEM;
+    }
+    struct nsid_sha256 h;
+    nsid_sha256_init(&h);
+    int64_t total = 0;
+    size_t got;
+    while ((got = fread(buf, 1, CHUNK, f)) > 0) {
+        nsid_sha256_update(&h, buf, got);
+        total += (int64_t)got;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    nsid_free(buf);
+    if (bad) return nsid_err_set(err, NSID_EIO, path, 0, NULL, "read failed");
+    unsigned char d[NSID_SHA256_BYTES];
+    nsid_sha256_final(&h, d);
+    nsid_sha256_to_hex(hex, d);
+    if (bytes) *bytes = total;
+    return 0;
+}
+
+static const char DATASET_UPSERT[] =
+    "INSERT INTO datasets (sha256, path, data_key, animal, image_set, bytes, n_neurons, n_trials, n_train,"
+    " n_validation, n_test) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    " ON CONFLICT (sha256) DO UPDATE SET path = excluded.path,"
+    " data_key = coalesce(excluded.data_key, datasets.data_key), animal = coalesce(excluded.animal, datasets.animal),"
+    " image_set = coalesce(excluded.image_set, datasets.image_set), bytes = coalesce(excluded.bytes, datasets.bytes),"
+    " n_neurons = coalesce(excluded.n_neurons, datasets.n_neurons),"
+    " n_trials = coalesce(excluded.n_trials, datasets.n_trials), n_train = coalesce(excluded.n_train, datasets.n_train),"
+    " n_validation = coalesce(excluded.n_validation, datasets.n_validation),"
+    " n_test = coalesce(excluded.n_test, datasets.n_test)";
+
+/* Upsert d inside the caller's transaction; the hash (given or computed) into sha. */
+static int dataset_upsert(struct nsid_store *st, const struct nsid_store_dataset *d, char sha[NSID_SHA256_HEX],
+                          struct nsid_err *err)
+{
+    if (check_text(st, d->path, "dataset path", err) < 0) return err->code;
+    int64_t bytes = 0;
+    struct stat sb;
+    if (d->sha256 && d->sha256[0]) {
+        snprintf(sha, NSID_SHA256_HEX, "%s", d->sha256);
+        if (stat(d->path, &sb) == 0) bytes = (int64_t)sb.st_size;
+    } else {
+        int rc = nsid_store_hash_file(d->path, sha, &bytes, err);
+        if (rc < 0) return rc;
+    }
+    sqlite3_stmt *s = NULL;
+    if (nsid__store_prepare(st, DATASET_UPSERT, &s, err) < 0) return err->code;
+    sqlite3_bind_text(s, 1, sha, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, d->path, -1, SQLITE_TRANSIENT);
+    nsid__store_bind_text(s, 3, d->data_key, true);
+    nsid__store_bind_text(s, 4, d->animal, true);
+    nsid__store_bind_text(s, 5, d->image_set, true);
+    nsid__store_bind_int(s, 6, bytes, true);
+    nsid__store_bind_int(s, 7, d->n_neurons, true);
+    nsid__store_bind_int(s, 8, d->n_trials, true);
+    nsid__store_bind_int(s, 9, d->n_train, true);
+    nsid__store_bind_int(s, 10, d->n_validation, true);
+    nsid__store_bind_int(s, 11, d->n_test, true);
+    int rc = nsid__store_step_done(st, s, "datasets", err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int nsid_store_dataset(struct nsid_store *st, const struct nsid_store_dataset *d, char sha_out[NSID_SHA256_HEX],
+                       struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    char sha[NSID_SHA256_HEX];
+    bool own = false;
+    int rc = nsid__store_tx_begin(st, &own, err);
+    if (rc < 0) return rc;
+    rc = dataset_upsert(st, d, sha, err);
+    rc = nsid__store_tx_end(st, own, rc, err);
+    if (rc == 0 && sha_out) memcpy(sha_out, sha, NSID_SHA256_HEX);
+    return rc;
+}
+
+int nsid_store_run_dataset(struct nsid_store *st, const char *run_id, int64_t position,
+                           const struct nsid_store_dataset *d, int64_t n_train_used, int64_t n_neurons_used,
+                           struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    if (position < 0) return nsid_err_set(err, NSID_EINVAL, st->path, 0, "position", "negative: %lld",
+                                          (long long)position);
+    char sha[NSID_SHA256_HEX];
+    bool own = false;
+    int rc = nsid__store_tx_begin(st, &own, err);
+    if (rc < 0) return rc;
+    rc = check_writable(st, run_id, err);
+    if (rc == 0) rc = dataset_upsert(st, d, sha, err);
+    sqlite3_stmt *s = NULL;
+    if (rc == 0)
+        rc = nsid__store_prepare(st,
+                                 "INSERT OR REPLACE INTO run_datasets (run_id, position, dataset, path, data_key,"
+                                 " n_train, n_neurons) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                 &s, err);
+    if (rc == 0) {
+        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 2, position);
+        sqlite3_bind_text(s, 3, sha, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 4, d->path, -1, SQLITE_TRANSIENT);
+        nsid__store_bind_text(s, 5, d->data_key, true);
+        nsid__store_bind_int(s, 6, n_train_used, true);
+        nsid__store_bind_int(s, 7, n_neurons_used, true);
+        rc = nsid__store_step_done(st, s, "run_datasets", err);
+    }
+    sqlite3_finalize(s);
+    return nsid__store_tx_end(st, own, rc, err);
+}
+
+int nsid_store_artifact(struct nsid_store *st, const char *run_id, const char *path, const char *role,
+                        struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    if (check_text(st, path, "artifact path", err) < 0 || check_text(st, role, "artifact role", err) < 0)
+        return err->code;
+    char sha[NSID_SHA256_HEX];
+    int64_t bytes = 0;
+    int rc = nsid_store_hash_file(path, sha, &bytes, err); /* outside the transaction: may be slow */
+    if (rc < 0) return rc;
+    bool own = false;
+    rc = nsid__store_tx_begin(st, &own, err);
+    if (rc < 0) return rc;
+    rc = check_writable(st, run_id, err);
+    sqlite3_stmt *s = NULL;
+    if (rc == 0)
+        rc = nsid__store_prepare(st,
+                                 "INSERT OR REPLACE INTO artifacts (run_id, path, role, sha256, bytes)"
+                                 " VALUES (?1, ?2, ?3, ?4, ?5)",
+                                 &s, err);
+    if (rc == 0) {
+        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 2, path, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 3, role, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 4, sha, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 5, bytes);
+        rc = nsid__store_step_done(st, s, "artifacts", err);
+    }
+    sqlite3_finalize(s);
+    return nsid__store_tx_end(st, own, rc, err);
+}
+
+/* ---- ending a stage ------------------------------------------------------------------------ */
+
+static int run_end_tx(struct nsid_store *st, const char *run_id, const struct nsid_store_end *e,
+                      struct nsid_err *err)
+{
+    int status = -1;
+    int rc = get_status(st, run_id, &status, err);
+    if (rc < 0) return rc;
+    if (status != NSID_RUN_RUNNING)
+        return nsid_err_set(err, NSID_EINVAL, st->path, 0, run_id, "cannot end a run that is %s, not running",
+                            nsid_run_status_name(status));
+    char ended[32];
+    now_utc(ended);
+    bool final = e->status != NSID_RUN_RUNNING;
+    sqlite3_stmt *s = NULL;
+    if (nsid__store_prepare(st,
+                            "UPDATE runs SET status = ?2, ended = CASE WHEN ?3 THEN ?4 ELSE ended END,"
+                            " exit_code = ?5, error = ?6, wall_s = coalesce(wall_s, 0) + ?7,"
+                            " cpu_s = coalesce(cpu_s, 0) + ?8 WHERE id = ?1",
+                            &s, err) < 0)
+        return err->code;
+    sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, nsid_run_status_name(e->status), -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, final);
+    sqlite3_bind_text(s, 4, ended, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 5, e->exit_code);
+    nsid__store_bind_text(s, 6, e->error, true);
+    sqlite3_bind_double(s, 7, isfinite(e->wall_s) && e->wall_s > 0 ? e->wall_s : 0.0);
+    sqlite3_bind_double(s, 8, isfinite(e->cpu_s) && e->cpu_s > 0 ? e->cpu_s : 0.0);
+    rc = nsid__store_step_done(st, s, "runs", err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int nsid_store_run_end(struct nsid_store *st, const char *run_id, const struct nsid_store_end *e,
+                       struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    if (e->status != NSID_RUN_RUNNING && e->status != NSID_RUN_DONE && e->status != NSID_RUN_FAILED)
+        return nsid_err_set(err, NSID_EINVAL, st->path, 0, "status", "a stage ends as running, done or failed, not %s",
+                            nsid_run_status_name(e->status));
+    bool own = false;
+    int rc = nsid__store_tx_begin(st, &own, err);
+    if (rc < 0) return rc;
+    rc = run_end_tx(st, run_id, e, err);
+    return nsid__store_tx_end(st, own, rc, err);
+}
+
+void nsid_store_clock_start(struct nsid_store_clock *c)
+{
+    clock_gettime(CLOCK_MONOTONIC, &c->wall0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c->cpu0);
+}
+
+static double since(const struct timespec *t0, clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+void nsid_store_clock_read(const struct nsid_store_clock *c, double *wall_s, double *cpu_s)
+{
+    if (wall_s) *wall_s = since(&c->wall0, CLOCK_MONOTONIC);
+    if (cpu_s) *cpu_s = since(&c->cpu0, CLOCK_PROCESS_CPUTIME_ID);
+}

@@ -1,0 +1,248 @@
+/*
+ * test_eval.c - nsid-eval's plumbing checked by recomputing everything independently from
+ * what it writes: the predictions file (test predictions, responses, trial indices) and the
+ * scan file (repeat groups, true rates) give every per-neuron measure (single-trial and
+ * repeat-average correlation, leave-one-out oracle, FEVE, true-rate correlation) and the
+ * pooled fraction oracle over two scans, which must equal the file's datasets and the
+ * run.db rows. A neuron subset evaluates exactly the selected neurons.
+ */
+#include <math.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "data_testutil.h"
+#include "exp/config.h"
+#include "exp/eval.h"
+#include "exp/train.h"
+#include "train_check.h"
+#include "train_testutil.h"
+
+static char tmp[4096];
+static char scan_a[4400], scan_c[4400];
+
+static const char *const SMALL[] = {"model.core.layers=2", "model.core.hidden_channels=8", "model.core.input_kern=5",
+                                    "model.core.hidden_kern=3", "model.readout.gamma=0.1", "train.batch_size=16",
+                                    "train.max_epochs=4"};
+
+/* corr of neuralpredictors: mean z(a) z(b) with z = (x - mean) / (std_ddof0 + 1e-8). */
+static double corr(const double *a, const double *b, int n)
+{
+    double ma = 0, mb = 0, va = 0, vb = 0, c = 0;
+    for (int i = 0; i < n; i++) {
+        ma += a[i];
+        mb += b[i];
+    }
+    ma /= n;
+    mb /= n;
+    for (int i = 0; i < n; i++) {
+        va += (a[i] - ma) * (a[i] - ma);
+        vb += (b[i] - mb) * (b[i] - mb);
+    }
+    double sa = sqrt(va / n) + 1e-8, sb = sqrt(vb / n) + 1e-8;
+    for (int i = 0; i < n; i++) c += (a[i] - ma) / sa * (b[i] - mb) / sb;
+    double r = c / n;
+    return isnan(r) ? 0.0 : r;
+}
+
+struct indep {
+    double test[64], avg[64], oracle[64], feve[64], gt[64];
+};
+
+/* Everything of one scan from the predictions file and the scan file. */
+static int recompute(const char *pred_file, const char *key, const char *scan_file, int N, struct indep *out,
+                     const int64_t *sel)
+{
+    char name[256];
+    size_t n = 0;
+    snprintf(name, sizeof name, "%s/predictions", key);
+    float *p = tc_h5_floats(pred_file, name, &n);
+    snprintf(name, sizeof name, "%s/responses", key);
+    float *r = tc_h5_floats(pred_file, name, &n);
+    snprintf(name, sizeof name, "%s/trials", key);
+    float *tr = tc_h5_floats(pred_file, name, &n); /* int64 read as float: exact for small indices */
+    struct nsid_scan s;
+    struct nsid_err err = {0};
+    if (!p || !r || !tr || nsid_scan_load(&s, scan_file, NULL, &err) < 0) return -1;
+    int T = (int)n;
+    const struct nsid_array *rates = nsid_arrays_find(&s.ground_truth, "rates");
+    double *a = malloc(sizeof(double) * (size_t)T), *b = malloc(sizeof(double) * (size_t)T);
+    double *o = malloc(sizeof(double) * (size_t)T);
+    for (int j = 0; j < N; j++) {
+        for (int i = 0; i < T; i++) {
+            a[i] = p[i * N + j];
+            b[i] = r[i * N + j];
+        }
+        out->test[j] = corr(a, b, T);
+        /* leave-one-out oracle and per-image means */
+        double total_m = 0, noise = 0, pred_var = 0;
+        int groups = 0;
+        double gm[64], gp[64];
+        for (int i = 0; i < T; i++) {
+            int64_t gi = s.frame_image_id[(int64_t)tr[i]];
+            double sum = 0;
+            int cnt = 0;
+            for (int k = 0; k < T; k++)
+                if (s.frame_image_id[(int64_t)tr[k]] == gi) {
+                    sum += b[k];
+                    cnt++;
+                }
+            o[i] = (sum - b[i]) / (cnt - 1);
+            bool first = true;
+            for (int k = 0; k < i; k++) first &= s.frame_image_id[(int64_t)tr[k]] != gi;
+            if (first) {
+                double mean = sum / cnt, v = 0;
+                for (int k = 0; k < T; k++)
+                    if (s.frame_image_id[(int64_t)tr[k]] == gi) v += (b[k] - mean) * (b[k] - mean);
+                noise += v / (cnt - 1);
+                gm[groups] = mean;
+                gp[groups] = a[i];
+                groups++;
+            }
+            total_m += b[i];
+            pred_var += (b[i] - a[i]) * (b[i] - a[i]);
+        }
+        out->oracle[j] = corr(b, o, T);
+        out->avg[j] = corr(gp, gm, groups);
+        total_m /= T;
+        double total = 0;
+        for (int i = 0; i < T; i++) total += (b[i] - total_m) * (b[i] - total_m);
+        total /= T - 1;
+        noise /= groups;
+        pred_var /= T;
+        out->feve[j] = 1.0 - (pred_var - noise) / (total - noise);
+        for (int i = 0; i < T; i++)
+            b[i] = nsid_array_get_f64(rates, (size_t)((int64_t)tr[i] * s.n_neurons + (sel ? sel[j] : j)));
+        out->gt[j] = corr(a, b, T);
+    }
+    free(a);
+    free(b);
+    free(o);
+    free(p);
+    free(r);
+    free(tr);
+    nsid_scan_free(&s);
+    return 0;
+}
+
+/* A dataset of N doubles of the predictions file. */
+static bool file_matches(const char *pred, const char *key, const char *what, const double *want, int N, double tol)
+{
+    char name[256];
+    size_t n = 0;
+    snprintf(name, sizeof name, "%s/%s", key, what);
+    float *x = tc_h5_floats(pred, name, &n); /* float is enough at tol */
+    bool ok = x && (int)n == N;
+    for (int j = 0; ok && j < N; j++) ok = fabs((double)x[j] - want[j]) <= tol;
+    free(x);
+    return ok;
+}
+
+static int train_eval(const char *name, const char *const *extra, int n_extra, const char *const *data, int nd,
+                      char *dir, size_t dn, struct nsid_eval_outcome *out)
+{
+    const char *sets[16];
+    int n = 0;
+    for (int i = 0; i < 7; i++) sets[n++] = SMALL[i];
+    for (int i = 0; i < n_extra; i++) sets[n++] = extra[i];
+    struct nsid_config c;
+    struct nsid_err err = {0};
+    snprintf(dir, dn, "%s/%s", tmp, name);
+    struct nsid_train_opts o = {.data = data, .n_data = nd, .out_dir = dir};
+    struct nsid_train_result r;
+    char ck[4400], db[4400], pred[4400];
+    snprintf(ck, sizeof ck, "%s/checkpoint.h5", dir);
+    snprintf(db, sizeof db, "%s/run.db", dir);
+    snprintf(pred, sizeof pred, "%s/pred.h5", dir);
+    const char *rev[2] = {data[nd - 1], data[0]}; /* scans in another order than training */
+    struct nsid_eval_opts eo = {.checkpoint = ck, .data = nd == 2 ? rev : data, .n_data = nd, .db = db,
+                                .predictions = pred};
+    int rc = nsid_config_load(&c, NULL, sets, n, &err);
+    if (rc == 0) rc = nsid_train_run(&c, &o, &r, &err);
+    if (rc == 0) rc = nsid_eval_checkpoint(&eo, out, &err);
+    if (rc < 0) nsid_err_print(&err, stderr);
+    return rc;
+}
+
+static void test_two_scans(void)
+{
+    const char *data[] = {scan_a, scan_c};
+    char dir[4200], pred[4400], db[4400], buf[256];
+    struct nsid_eval_outcome out;
+    CHECK(train_eval("two", NULL, 0, data, 2, dir, sizeof dir, &out) == 0 && out.recorded, "train + eval, two scans");
+    snprintf(pred, sizeof pred, "%s/pred.h5", dir);
+    snprintf(db, sizeof db, "%s/run.db", dir);
+    static const struct { const char *key, *file; int N; } sc[2] = {{"10001-1-1-0", NULL, 24}, {"10001-1-2-0", NULL, 20}};
+    static struct indep ind[2];
+    double so = 0, soc = 0;
+    for (int k = 0; k < 2; k++) {
+        const char *file = k ? scan_c : scan_a;
+        int N = sc[k].N;
+        CHECK(recompute(pred, sc[k].key, file, N, &ind[k], NULL) == 0, "recompute %s", sc[k].key);
+        CHECK(file_matches(pred, sc[k].key, "test_corr", ind[k].test, N, 1e-5), "%s: single-trial test correlation",
+              sc[k].key);
+        CHECK(file_matches(pred, sc[k].key, "test_corr_avg", ind[k].avg, N, 1e-5), "%s: repeat-average correlation",
+              sc[k].key);
+        CHECK(file_matches(pred, sc[k].key, "oracle", ind[k].oracle, N, 1e-5), "%s: leave-one-out oracle", sc[k].key);
+        CHECK(file_matches(pred, sc[k].key, "feve", ind[k].feve, N, 1e-4), "%s: FEVE", sc[k].key);
+        CHECK(file_matches(pred, sc[k].key, "gt_corr", ind[k].gt, N, 1e-5), "%s: correlation with the true rates",
+              sc[k].key);
+        for (int j = 0; j < N; j++) {
+            so += ind[k].oracle[j] * ind[k].oracle[j];
+            soc += ind[k].oracle[j] * ind[k].test[j];
+        }
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM neuron_metrics WHERE scan='%s'", sc[k].key);
+        CHECK(tc_sql(db, sql, buf, sizeof buf) && atoi(buf) == N, "%s: %d neuron rows (%s)", sc[k].key, N, buf);
+    }
+    CHECK(tc_sql(db, "SELECT value FROM metrics WHERE scan='all' AND split='test' AND name='fraction_oracle'", buf,
+                 sizeof buf) && fabs(atof(buf) - soc / so) < 1e-6,
+          "pooled fraction oracle = slope through the origin over both scans' neurons: %s vs %.9f", buf, soc / so);
+    CHECK(tc_sql(db, "SELECT count(*) FROM metrics WHERE split='model' AND name='rf_dist'", buf, sizeof buf) &&
+              atoi(buf) == 3,
+          "RF distances per scan and pooled: %s", buf);
+    CHECK(tc_sql(db, "SELECT status FROM runs", buf, sizeof buf) && strcmp(buf, "done") == 0, "run done");
+}
+
+static void test_neuron_subset(void)
+{
+    const char *data[] = {scan_a};
+    const char *extra[] = {"data.neuron_n=10", "data.neuron_base_seed=3"};
+    char dir[4200], pred[4400], db[4400], buf[256];
+    struct nsid_eval_outcome out;
+    CHECK(train_eval("subset", extra, 2, data, 1, dir, sizeof dir, &out) == 0, "train + eval on 10 neurons");
+    snprintf(pred, sizeof pred, "%s/pred.h5", dir);
+    snprintf(db, sizeof db, "%s/run.db", dir);
+    size_t n = 0;
+    float *p = tc_h5_floats(pred, "10001-1-1-0/predictions", &n);
+    CHECK(p && n == 40 * 10, "predictions of the 10 selected neurons: %zu", n);
+    free(p);
+    float *u = tc_h5_floats(pred, "10001-1-1-0/unit_ids", &n);
+    int64_t sel[10];
+    for (size_t j = 0; u && j < n && j < 10; j++) sel[j] = (int64_t)u[j] - 1000; /* unit id = 1000 + index */
+    static struct indep ind;
+    CHECK(u && n == 10 && recompute(pred, "10001-1-1-0", scan_a, 10, &ind, sel) == 0, "recompute the subset");
+    CHECK(file_matches(pred, "10001-1-1-0", "gt_corr", ind.gt, 10, 1e-5),
+          "true rates are taken for the selected neurons");
+    free(u);
+    CHECK(tc_sql(db, "SELECT count(*) FROM neuron_metrics", buf, sizeof buf) && atoi(buf) == 10, "10 neuron rows");
+}
+
+int main(void)
+{
+    dt_tmpdir(tmp, sizeof tmp, "eval");
+    struct tt_scan o;
+    tt_default(&o);
+    snprintf(scan_a, sizeof scan_a, "%s/static10001-1-1-preproc0.h5", tmp);
+    snprintf(scan_c, sizeof scan_c, "%s/static10001-1-2-preproc0.h5", tmp);
+    int rc = tt_make_scan(scan_a, &o);
+    o.seed = 3;
+    o.n_train = 96;
+    o.N = 20;
+    rc |= tt_make_scan(scan_c, &o);
+    CHECK(rc == 0, "synthetic scans written");
+    test_two_scans();
+    test_neuron_subset();
+    int status = check_summary("eval");
+    if (status == 0) dt_rmtree(tmp);
+    return status;
+}

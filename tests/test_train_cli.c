@@ -1,0 +1,318 @@
+/*
+ * test_train_cli.c - the nsid-train and nsid-eval programs as make runs them:
+ *   SIGTERM / SIGINT save a resumable state and exit 128+signal, the same command resumes and
+ *   ends bit-identical to an uninterrupted run; after SIGKILL the rerun restarts from the last
+ *   epoch's state and ends bit-identical too; nsid-eval finishes the run ('done') and writes
+ *   predictions; bad input (unknown key, out-of-range value, missing data, missing weights,
+ *   a checkpoint that does not fit the data, a damaged state) exits non-zero with one message
+ *   naming the key or file, and no run.db is ever marked done by a failed command.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "data_testutil.h"
+#include "train_check.h"
+#include "train_testutil.h"
+
+static char tmp[4096], bin[4096];
+static char scan_a[4400], scan_b[4400], scan_a20[4400];
+
+#define MAXARG 40
+
+/* argv of an nsid-train run of the small network into dir, with extra --set values. */
+static int train_argv(const char **av, char *prog, size_t pn, const char *dir, const char *data,
+                      const char *const *sets, int n_sets)
+{
+    snprintf(prog, pn, "%s/nsid-train", bin);
+    static const char *const small[] = {"model.core.layers=2", "model.core.hidden_channels=8",
+                                        "model.core.input_kern=5", "model.core.hidden_kern=3",
+                                        "model.readout.gamma=0.1", "train.batch_size=8", "train.max_epochs=8"};
+    int n = 0;
+    av[n++] = prog;
+    for (int i = 0; i < 7; i++) {
+        av[n++] = "--set";
+        av[n++] = small[i];
+    }
+    for (int i = 0; i < n_sets; i++) {
+        av[n++] = "--set";
+        av[n++] = sets[i];
+    }
+    av[n++] = "--data";
+    av[n++] = data;
+    av[n++] = "--out";
+    av[n++] = dir;
+    av[n++] = "--quiet";
+    av[n] = NULL;
+    return n;
+}
+
+/* Start argv with stdout/stderr to files under tmp; returns the pid. */
+static pid_t spawn(const char *const *av, const char *err_file)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int out = open("/dev/null", O_WRONLY);
+        dup2(fd, 2);
+        dup2(out, 1);
+        char *args[MAXARG];
+        int n = 0;
+        while (av[n] && n < MAXARG - 1) n++;
+        memcpy(args, av, sizeof(char *) * (size_t)n);
+        args[n] = NULL;
+        execv(args[0], args);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait for pid: its exit status, or 128+signal when killed. */
+static int wait_exit(pid_t pid)
+{
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run(const char *const *av, const char *err_file)
+{
+    return wait_exit(spawn(av, err_file));
+}
+
+/* True once the file contains needle (polling every 2 ms, at most 60 s). */
+static bool wait_for(const char *file, const char *needle, pid_t pid)
+{
+    struct timespec ms2 = {0, 2000000};
+    for (int i = 0; i < 30000; i++) {
+        FILE *f = fopen(file, "r");
+        char line[1024];
+        bool found = false;
+        while (f && !found && fgets(line, sizeof line, f)) found = strstr(line, needle) != NULL;
+        if (f) fclose(f);
+        if (found) return true;
+        if (waitpid(pid, NULL, WNOHANG) == pid) return false;
+        nanosleep(&ms2, NULL);
+    }
+    return false;
+}
+
+/* The text of a small file (static buffer). */
+static const char *slurp(const char *file)
+{
+    static char buf[8192];
+    buf[0] = '\0';
+    FILE *f = fopen(file, "r");
+    if (!f) return buf;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* No run in <dir>/run.db is 'done' (or there is no run.db). */
+static bool none_done(const char *dir)
+{
+    char db[4300], buf[64];
+    snprintf(db, sizeof db, "%s/run.db", dir);
+    if (access(db, F_OK) != 0) return true;
+    return tc_sql(db, "SELECT count(*) FROM runs WHERE status='done'", buf, sizeof buf) && atoi(buf) == 0;
+}
+
+/* The epoch curve of a run.db as text: "epoch:val_corr,..." in round-trip precision. */
+static void curve(const char *dir, char *out, size_t n)
+{
+    char db[4300];
+    snprintf(db, sizeof db, "%s/run.db", dir);
+    tc_sql(db, "SELECT group_concat(epoch || ':' || printf('%.17g', val_corr) || ':' || printf('%.17g', lr), ',') "
+               "FROM (SELECT * FROM epochs ORDER BY epoch)",
+           out, n);
+}
+
+static void test_interrupts(void)
+{
+    const char *av[MAXARG];
+    char prog[4300], ref[4200], err[4300], ck_ref[4400];
+    snprintf(ref, sizeof ref, "%s/uninterrupted", tmp);
+    snprintf(err, sizeof err, "%s/stderr.txt", tmp);
+    train_argv(av, prog, sizeof prog, ref, scan_a, NULL, 0);
+    CHECK(run(av, err) == 0, "uninterrupted run: %s", slurp(err));
+    snprintf(ck_ref, sizeof ck_ref, "%s/checkpoint.h5", ref);
+    char curve_ref[8192];
+    curve(ref, curve_ref, sizeof curve_ref);
+
+    static const struct { int sig, code; const char *name; } cases[] = {
+        {SIGTERM, 128 + SIGTERM, "sigterm"}, {SIGINT, 128 + SIGINT, "sigint"}, {SIGKILL, 128 + SIGKILL, "sigkill"}};
+    for (int k = 0; k < 3; k++) {
+        char dir[4200], log[4300], ck[4400], why[512], db[4300], buf[256];
+        snprintf(dir, sizeof dir, "%s/%s", tmp, cases[k].name);
+        snprintf(log, sizeof log, "%s/train.log", dir);
+        snprintf(db, sizeof db, "%s/run.db", dir);
+        train_argv(av, prog, sizeof prog, dir, scan_a, NULL, 0);
+        pid_t pid = spawn(av, err);
+        bool seen = wait_for(log, "epoch=2 ", pid);
+        struct timespec into_epoch = {0, 8000000 * k}; /* 0, 8, 16 ms into epoch 3: boundary or mid-epoch */
+        nanosleep(&into_epoch, NULL);
+        kill(pid, cases[k].sig);
+        int code = wait_exit(pid);
+        CHECK(seen && code == cases[k].code, "%s during epoch 3: exit %d (want %d)", cases[k].name, code,
+              cases[k].code);
+        if (cases[k].sig != SIGKILL) {
+            const char *e = slurp(err);
+            CHECK(strstr(e, "interrupted") && strstr(e, "resume") && lines(e) == 1,
+                  "%s: one message saying how to resume: %s", cases[k].name, e);
+            CHECK(tc_sql(db, "SELECT status FROM runs", buf, sizeof buf) && strcmp(buf, "failed") == 0,
+                  "%s: the interrupted run is recorded as failed, not done: %s", cases[k].name, buf);
+            const char *l = slurp(log);
+            const char *at = strstr(l, "interrupted by signal");
+            printf("%s: %.*s\n", cases[k].name, at ? (int)strcspn(at, ":") : 0, at ? at : "");
+        }
+        CHECK(none_done(dir), "%s: no run marked done", cases[k].name);
+        CHECK(run(av, err) == 0, "%s: the same command resumes: %s", cases[k].name, slurp(err));
+        CHECK(strstr(slurp(log), "resume from epoch") != NULL, "%s: the log says it resumed", cases[k].name);
+        snprintf(ck, sizeof ck, "%s/checkpoint.h5", dir);
+        CHECK(tc_h5_same(ck, ck_ref, why, sizeof why), "%s: resumed run ends bit-identical to the uninterrupted one (%s)",
+              cases[k].name, why);
+        char cv[8192];
+        curve(dir, cv, sizeof cv);
+        CHECK(strcmp(cv, curve_ref) == 0 && cv[0], "%s: identical epoch curve in run.db", cases[k].name);
+    }
+
+    /* a damaged state is refused with a message naming it */
+    char dir[4200], state[4300];
+    snprintf(dir, sizeof dir, "%s/damaged", tmp);
+    snprintf(state, sizeof state, "%s/train_state.bin", dir);
+    train_argv(av, prog, sizeof prog, dir, scan_a, (const char *[]){"train.max_epochs=2"}, 1);
+    CHECK(run(av, err) == 0, "short run");
+    int fd = open(state, O_RDWR);
+    char byte;
+    if (fd >= 0 && pread(fd, &byte, 1, 200) == 1) {
+        byte ^= 0x10;
+        CHECK(pwrite(fd, &byte, 1, 200) == 1, "flip a byte");
+    }
+    if (fd >= 0) close(fd);
+    CHECK(run(av, err) == 1 && strstr(slurp(err), "train_state.bin") && strstr(slurp(err), "checksum"),
+          "a damaged state: exit 1 naming the file: %s", slurp(err));
+}
+
+static void test_eval(void)
+{
+    char prog[4300], err[4300], ref[4200], ck[4400], db[4400], pred[4400], buf[256];
+    snprintf(err, sizeof err, "%s/stderr.txt", tmp);
+    snprintf(ref, sizeof ref, "%s/uninterrupted", tmp);
+    snprintf(ck, sizeof ck, "%s/checkpoint.h5", ref);
+    snprintf(db, sizeof db, "%s/run.db", ref);
+    snprintf(pred, sizeof pred, "%s/pred.h5", ref);
+    snprintf(prog, sizeof prog, "%s/nsid-eval", bin);
+
+    /* a checkpoint that does not fit the data: same data key, 20 neurons instead of 24 */
+    const char *bad[] = {prog, "--checkpoint", ck, "--data", scan_a20, "--db", db, NULL};
+    CHECK(run(bad, err) == 1 && strstr(slurp(err), "readout") && strstr(slurp(err), "24") &&
+              strstr(slurp(err), "20") && lines(slurp(err)) == 1,
+          "eval on data the checkpoint does not fit: one message naming the tensor and shapes: %s", slurp(err));
+    const char *other[] = {prog, "--checkpoint", ck, "--data", scan_b, "--db", db, NULL};
+    CHECK(run(other, err) == 1 && strstr(slurp(err), "10001-1-1-0") && lines(slurp(err)) == 1,
+          "eval on another scan: names the readout's data key: %s", slurp(err));
+    CHECK(none_done(ref), "failed evaluations mark nothing done");
+
+    const char *good[] = {prog, "--checkpoint", ck, "--data", scan_a, "--db", db, "--predictions", pred, NULL};
+    CHECK(run(good, err) == 0, "nsid-eval: %s", slurp(err));
+    CHECK(tc_sql(db, "SELECT status FROM runs", buf, sizeof buf) && strcmp(buf, "done") == 0, "the run is done: %s",
+          buf);
+    CHECK(tc_sql(db, "SELECT count(*) FROM neuron_metrics WHERE oracle IS NOT NULL AND gt_corr IS NOT NULL "
+                     "AND rf_dist IS NOT NULL",
+                 buf, sizeof buf) && atoi(buf) == 24,
+          "24 neurons with oracle, true-rate correlation and RF distance: %s", buf);
+    CHECK(tc_sql(db, "SELECT value FROM metrics WHERE scan='all' AND split='test' AND name='fraction_oracle'", buf,
+                 sizeof buf) && atof(buf) > 0.2,
+          "fraction oracle recorded: %s", buf);
+    size_t n = 0;
+    float *p = tc_h5_floats(pred, "10001-1-1-0/predictions", &n);
+    CHECK(p && n == 40 * 24, "predictions (40 test trials x 24 neurons): %zu", n);
+    free(p);
+    CHECK(run(good, err) == 0, "a second nsid-eval on a done run exits 0 and changes nothing");
+}
+
+static void test_bad_input(void)
+{
+    const char *av[MAXARG];
+    char prog[4300], err[4300], dir[4200], set[4400];
+    snprintf(err, sizeof err, "%s/stderr.txt", tmp);
+    snprintf(dir, sizeof dir, "%s/bad", tmp);
+    struct {
+        const char *set, *want;
+    } cases[] = {
+        {"train.lr_x=1", "train.lr_x"},
+        {"train.lr=11", "train.lr"},
+        {"model.core.type=vgg16", "model.core.type"}, /* not frozen: the config check names it */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        train_argv(av, prog, sizeof prog, dir, scan_a, &cases[k].set, 1);
+        int code = run(av, err);
+        const char *e = slurp(err);
+        CHECK(code == 1 && strstr(e, cases[k].want) && lines(e) == 1, "--set %s: exit 1, one line naming %s: %s",
+              cases[k].set, cases[k].want, e);
+    }
+    /* missing data path */
+    char missing[4300];
+    snprintf(missing, sizeof missing, "%s/no_such_scan.h5", tmp);
+    train_argv(av, prog, sizeof prog, dir, missing, NULL, 0);
+    CHECK(run(av, err) == 1 && strstr(slurp(err), "no_such_scan.h5") && lines(slurp(err)) == 1,
+          "missing data: one line naming it: %s", slurp(err));
+    /* missing VGG16 weights */
+    snprintf(set, sizeof set, "model.core.checkpoint=%s/no_vgg.h5", tmp);
+    const char *vgg[] = {"model.core.type=vgg16", "train.detach_core=true", set};
+    train_argv(av, prog, sizeof prog, dir, scan_a, vgg, 3);
+    CHECK(run(av, err) == 1 && strstr(slurp(err), "no_vgg.h5") && lines(slurp(err)) == 1,
+          "missing weights file: one line naming it: %s", slurp(err));
+    /* a core that does not fit: 8 channels into a 16-channel network */
+    snprintf(set, sizeof set, "model.core.checkpoint=%s/uninterrupted/checkpoint.h5", tmp);
+    const char *tr[] = {"train.detach_core=true", "model.core.hidden_channels=16", set};
+    train_argv(av, prog, sizeof prog, dir, scan_b, tr, 3);
+    CHECK(run(av, err) == 1 && strstr(slurp(err), "core.features") && strstr(slurp(err), "16") &&
+              lines(slurp(err)) == 1,
+          "a core checkpoint that does not fit: one line naming the tensor: %s", slurp(err));
+    /* usage errors */
+    const char *none[] = {prog, "--out", dir, NULL};
+    CHECK(run(none, err) == 2 && strstr(slurp(err), "--data"), "no --data: usage error 2");
+    CHECK(none_done(dir), "no failed command marked a run done");
+}
+
+int main(void)
+{
+    const char *b = getenv("NSID_BIN");
+    snprintf(bin, sizeof bin, "%s", b ? b : ".");
+    dt_tmpdir(tmp, sizeof tmp, "train_cli");
+    struct tt_scan o;
+    tt_default(&o);
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/other", tmp);
+    mkdir(sub, 0755);
+    snprintf(scan_a, sizeof scan_a, "%s/static10001-1-1-preproc0.h5", tmp);
+    snprintf(scan_b, sizeof scan_b, "%s/static10002-1-1-preproc0.h5", tmp);
+    snprintf(scan_a20, sizeof scan_a20, "%.4000s/static10001-1-1-preproc0.h5", sub);
+    int rc = tt_make_scan(scan_a, &o);
+    o.N = 20;
+    rc |= tt_make_scan(scan_a20, &o);
+    o.N = 24;
+    o.seed = 2;
+    o.animal_seed = 12;
+    rc |= tt_make_scan(scan_b, &o);
+    CHECK(rc == 0, "synthetic scans written");
+    test_interrupts();
+    test_eval();
+    test_bad_input();
+    int status = check_summary("train_cli");
+    if (status == 0) dt_rmtree(tmp);
+    return status;
+}
