@@ -3,6 +3,7 @@
 
 #include <hdf5.h>
 #include <hdf5_hl.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -473,14 +474,20 @@ int nsid_eval_write_predictions(struct nsid_evaluator *ev, const struct nsid_eva
     H5Eget_auto2(H5E_DEFAULT, &fn, &fd);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     int rc = 0;
+    errno = 0;
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) {
-        rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "cannot create the file");
+        rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "cannot create the file%s%s",
+                          errno ? ": " : "", errno ? strerror(errno) : "");
+        unlink(tmp); /* H5Fcreate may fail after creating it (a full disk) */
     } else {
         for (int s = 0; rc == 0 && s < res->n_scans; s++)
             if (write_scan(f, &res->scan[s]) < 0)
-                rc = nsid_err_set(err, NSID_EIO, path, 0, res->scan[s].key, "writing the predictions failed");
-        if (H5Fclose(f) < 0 && rc == 0) rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "close failed");
+                rc = nsid_err_set(err, NSID_EIO, path, 0, res->scan[s].key, "writing the predictions failed%s%s",
+                                  errno ? ": " : "", errno ? strerror(errno) : "");
+        if (H5Fclose(f) < 0 && rc == 0)
+            rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "close failed%s%s", errno ? ": " : "",
+                              errno ? strerror(errno) : "");
         if (rc == 0 && rename(tmp, path) != 0)
             rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "rename from %s failed", tmp);
         if (rc < 0) unlink(tmp);
