@@ -17,10 +17,11 @@
 static const char USAGE[] =
     "usage: nsid-db COMMAND [ARGS]\n"
     "\n"
-    "  merge RUN_DB... --into DB [--list FILE]\n"
+    "  merge RUN_DB... --into DB [--list FILE] [--runs DIR]\n"
     "        fold the finished runs of each run database into DB (idempotent: a run merged\n"
     "        twice appears once; running or failed runs only record their status). FILE\n"
-    "        lists more run databases, one path per line.\n"
+    "        lists more run databases, one path per line; --runs DIR adds DIR/<id>/run.db of\n"
+    "        every run of DB's current plan that has one.\n"
     "  query SQL [--db DB] [--csv]\n"
     "        run one SQL statement, print a header and the rows (tab-separated, or CSV)\n"
     "  export VIEW --csv FILE [--db DB]\n"
@@ -123,10 +124,16 @@ static int merge_list(struct nsid_store *st, const char *list, struct nsid_store
     return rc;
 }
 
+static int merge_plan(struct nsid_store *st, const char *runs_dir, struct nsid_store_merge_stats *ms)
+{
+    struct nsid_err err = {0};
+    return nsid_store_merge_plan(st, runs_dir, ms, &err) < 0 ? fail(&err) : 0;
+}
+
 static int cmd_merge(const struct opts *o)
 {
     if (!o->db) return usage_error("%s", "merge needs --into DB");
-    if (o->n_pos == 0 && !o->list) return usage_error("%s", "merge needs run databases");
+    if (o->n_pos == 0 && !o->list && !o->runs) return usage_error("%s", "merge needs run databases");
     struct nsid_err err = {0};
     struct nsid_store st;
     if (nsid_store_open(&st, o->db, &err) < 0) return fail(&err);
@@ -134,6 +141,7 @@ static int cmd_merge(const struct opts *o)
     int rc = 0;
     for (int i = 0; rc == 0 && i < o->n_pos; i++) rc = merge_one(&st, o->pos[i], &ms);
     if (rc == 0 && o->list) rc = merge_list(&st, o->list, &ms);
+    if (rc == 0 && o->runs) rc = merge_plan(&st, o->runs, &ms);
     nsid_store_close(&st);
     fprintf(stderr, "nsid-db: merge into %s: %lld merged, %lld unchanged, %lld unfinished\n", o->db,
             (long long)ms.merged, (long long)ms.unchanged, (long long)ms.unfinished);
@@ -161,12 +169,27 @@ static int cmd_query(const struct opts *o)
     return rc < 0 ? fail(&err) : 0;
 }
 
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p != '/' && !end) continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "nsid-db: %s: cannot create: %s\n", buf, strerror(errno));
+            return 1;
+        }
+        if (end) return 0;
+        *p = '/';
+    }
+}
+
 static int export_all(struct nsid_store *st, const char *dir)
 {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "nsid-db: %s: cannot create: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    if (make_dirs(dir)) return 1;
     for (size_t i = 0; nsid_store_view_name(i); i++) {
         const char *v = nsid_store_view_name(i);
         char path[4096];

@@ -293,6 +293,13 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
                      struct nsid_err *err);
 
 /*
+ * Merge runs_dir/<id>/run.db of every run of the store's current plan (plan_runs) that has
+ * one, as nsid_store_merge does for each.
+ */
+int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct nsid_store_merge_stats *stats,
+                          struct nsid_err *err);
+
+/*
  * Count the runs of the current plan (plan_runs) by status: a run's own
  * runs_dir/<id>/run.db if it exists (read-only), else its row in this store, else
  * 'planned'. Without a plan, the runs table of the store is counted. counts is indexed by

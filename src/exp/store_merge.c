@@ -300,6 +300,35 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
     return rc;
 }
 
+int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct nsid_store_merge_stats *stats,
+                          struct nsid_err *err)
+{
+    NSID__ERR_LOCAL(err);
+    sqlite3_stmt *s = NULL;
+    int rc = nsid__store_prepare(into, "SELECT count(DISTINCT id) FROM plan_runs", &s, err);
+    if (rc < 0) return rc;
+    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    if (n < 0) return nsid__store_fail(into, "plan_runs", err);
+    if (n == 0) return 0;
+    size_t bytes = nsid_mul_size((size_t)n, NSID_STORE_ID_MAX, err);
+    char (*ids)[NSID_STORE_ID_MAX] = bytes ? NSID_ALLOC(bytes, err) : NULL;
+    if (!ids) return NSID_ENOMEM;
+    rc = nsid__store_prepare(into, "SELECT DISTINCT id FROM plan_runs ORDER BY id", &s, err);
+    int64_t k = 0;
+    while (rc == 0 && k < n && sqlite3_step(s) == SQLITE_ROW)
+        snprintf(ids[k++], NSID_STORE_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    for (int64_t i = 0; rc == 0 && i < k; i++) {
+        char db[NSID_ERR_FILE_MAX + NSID_STORE_ID_MAX + 16];
+        struct stat sb;
+        snprintf(db, sizeof db, "%s/%s/run.db", runs_dir, ids[i]);
+        if (nsid_store_valid_id(ids[i]) && stat(db, &sb) == 0) rc = nsid_store_merge(into, db, stats, err);
+    }
+    nsid_free(ids);
+    return rc;
+}
+
 /* ---- status --------------------------------------------------------------------------------- */
 
 /* Status of id from runs_dir/<id>/run.db, or -1 if that file does not tell. */

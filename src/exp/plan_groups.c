@@ -1,0 +1,351 @@
+/*
+ * plan_groups.c - the data description (groups.json, as nsid-simulate writes it, or a user's):
+ *
+ *     {"groups": {"4s_matched": {"label": "4-S: matched",
+ *                                "files": ["static22564-2-12-preproc0.h5", ...]},
+ *                 "evaluation": ["static20457-5-9-preproc0.h5"]},          # a bare list also works
+ *      "scans": [{"file": "static20457-5-9-preproc0.h5", "data_key": "20457-5-9-0",
+ *                 "animal": 20457, "image_set": 0, "neurons": 400, "train_images": 1500,
+ *                 "validation_images": 200, "test_trials": 1000, "trials": 2700}, ...],
+ *      ...}                                                                  # other keys ignored
+ *
+ * "groups" may also be a list of {"name", "label", "files"}. Files are relative to the
+ * description's folder. Also the small string builder and file helpers of the plan.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "base/alloc.h"
+#include "exp/plan.h"
+#include "plan_int.h"
+
+/* ---- string builder ----------------------------------------------------------------------------- */
+
+static bool sb_reserve(struct nsid__sb *b, size_t more)
+{
+    if (b->oom) return false;
+    if (b->n + more + 1 <= b->cap) return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + more + 1) cap *= 2;
+    char *s = NSID_ALLOC(cap, NULL);
+    if (!s) {
+        b->oom = true;
+        return false;
+    }
+    if (b->s) memcpy(s, b->s, b->n + 1);
+    else s[0] = '\0';
+    nsid_free(b->s);
+    b->s = s;
+    b->cap = cap;
+    return true;
+}
+
+void nsid__sb_add(struct nsid__sb *b, const char *s)
+{
+    size_t k = strlen(s);
+    if (!sb_reserve(b, k)) return;
+    memcpy(b->s + b->n, s, k + 1);
+    b->n += k;
+}
+
+void nsid__sb_addf(struct nsid__sb *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (k < 0 || !sb_reserve(b, (size_t)k)) return;
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->n, (size_t)k + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)k;
+}
+
+void nsid__sb_json(struct nsid__sb *b, const char *s)
+{
+    nsid__sb_add(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') nsid__sb_addf(b, "\\%c", *p);
+        else if (*p == '\n') nsid__sb_add(b, "\\n");
+        else if (*p == '\t') nsid__sb_add(b, "\\t");
+        else if (*p < 0x20) nsid__sb_addf(b, "\\u%04x", *p);
+        else {
+            char one[2] = {(char)*p, 0};
+            nsid__sb_add(b, one);
+        }
+    }
+    nsid__sb_add(b, "\"");
+}
+
+/* Is s a JSON number (as strtod reads it, finite, no hex, no leading '+' or '.')? */
+static bool json_number(const char *s)
+{
+    if (!*s) return false;
+    const char *p = s;
+    if (*p == '-') p++;
+    if (*p < '0' || *p > '9') return false;
+    if (*p == '0' && p[1] >= '0' && p[1] <= '9') return false;
+    while (*p >= '0' && *p <= '9') p++;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9') return false;
+        while (*p >= '0' && *p <= '9') p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-') p++;
+        if (*p < '0' || *p > '9') return false;
+        while (*p >= '0' && *p <= '9') p++;
+    }
+    return *p == '\0';
+}
+
+void nsid__sb_json_scalar(struct nsid__sb *b, const char *s)
+{
+    if (json_number(s) || !strcmp(s, "true") || !strcmp(s, "false")) nsid__sb_add(b, s);
+    else nsid__sb_json(b, s);
+}
+
+void nsid__sb_free(struct nsid__sb *b)
+{
+    nsid_free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- files ------------------------------------------------------------------------------------- */
+
+int nsid__mkdirs(const char *path, struct nsid_err *err)
+{
+    char buf[NSID_ERR_FILE_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return nsid_err_set(err, NSID_EIO, buf, 0, NULL, "cannot create folder: %s", strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return nsid_err_set(err, NSID_EIO, buf, 0, NULL, "cannot create folder: %s", strerror(errno));
+    return 0;
+}
+
+/* Does path hold exactly text? */
+static bool same_content(const char *path, const char *text, size_t n)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || (size_t)sb.st_size != n) return false;
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    bool same = true;
+    char buf[4096];
+    size_t off = 0, got;
+    while (same && (got = fread(buf, 1, sizeof buf, f)) > 0) {
+        same = off + got <= n && memcmp(buf, text + off, got) == 0;
+        off += got;
+    }
+    fclose(f);
+    return same && off == n;
+}
+
+int nsid__write_if_changed(const char *path, const char *text, size_t n, bool *written, struct nsid_err *err)
+{
+    if (written) *written = false;
+    if (same_content(path, text, n)) return 0;
+    char tmp[NSID_ERR_FILE_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot create: %s", strerror(errno));
+    bool ok = fwrite(text, 1, n, f) == n;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot write: %s", strerror(e));
+    }
+    if (written) *written = true;
+    return 0;
+}
+
+/* ---- the data description ---------------------------------------------------------------------- */
+
+struct gctx {
+    yaml_document_t *doc;
+    const char *path;
+    const char *dir;          /* folder of path, "" for the working directory */
+    struct nsid_pool *pool;
+    struct nsid_err *err;
+};
+
+static yaml_node_t *gnode(const struct gctx *g, int i)
+{
+    return yaml_document_get_node(g->doc, i);
+}
+
+static const char *gtext(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static yaml_node_t *gget(const struct gctx *g, const yaml_node_t *m, const char *key)
+{
+    if (!m || m->type != YAML_MAPPING_NODE) return NULL;
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        const char *k = gtext(gnode(g, p->key));
+        if (k && strcmp(k, key) == 0) return gnode(g, p->value);
+    }
+    return NULL;
+}
+
+static int gfail(const struct gctx *g, const yaml_node_t *n, const char *key, const char *msg)
+{
+    return nsid_err_set(g->err, NSID_EFORMAT, g->path, n ? (int)n->start_mark.line + 1 : 0, key, "%s", msg);
+}
+
+/* A file of the description, relative to its folder. */
+static const char *gfile(const struct gctx *g, const char *f)
+{
+    if (f[0] == '/' || !g->dir[0]) return nsid_pool_strdup(g->pool, f, g->err);
+    return nsid_pool_printf(g->pool, g->err, "%s/%s", g->dir, f);
+}
+
+static int group_files(const struct gctx *g, const yaml_node_t *seq, const char *name, struct nsid_plan_group *out)
+{
+    if (!seq || seq->type != YAML_SEQUENCE_NODE) return gfail(g, seq, name, "a group's files are a list");
+    out->n = (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    if (out->n == 0) return gfail(g, seq, name, "a group without files");
+    out->files = nsid_pool_alloc(g->pool, (size_t)out->n * sizeof *out->files, g->err);
+    if (!out->files) return NSID_ENOMEM;
+    for (int i = 0; i < out->n; i++) {
+        const char *f = gtext(gnode(g, seq->data.sequence.items.start[i]));
+        if (!f || !f[0]) return gfail(g, seq, name, "a file is a non-empty string");
+        if (!(out->files[i] = gfile(g, f))) return NSID_ENOMEM;
+    }
+    return 0;
+}
+
+/* One group: name -> [files] or {label, files}, or a list entry {name, label, files}. */
+static int one_group(const struct gctx *g, const char *name, const yaml_node_t *v, struct nsid_plan_group *out)
+{
+    if (!name || !name[0]) return gfail(g, v, "groups", "a group needs a name");
+    out->name = nsid_pool_strdup(g->pool, name, g->err);
+    const yaml_node_t *label = gget(g, v, "label");
+    out->label = nsid_pool_strdup(g->pool, gtext(label) ? gtext(label) : name, g->err);
+    if (!out->name || !out->label) return NSID_ENOMEM;
+    return group_files(g, v->type == YAML_SEQUENCE_NODE ? v : gget(g, v, "files"), name, out);
+}
+
+static int read_groups(const struct gctx *g, const yaml_node_t *gs, struct nsid_plan_groups *out)
+{
+    if (!gs) return gfail(g, NULL, "groups", "missing: a data description lists its groups");
+    bool map = gs->type == YAML_MAPPING_NODE;
+    if (!map && gs->type != YAML_SEQUENCE_NODE) return gfail(g, gs, "groups", "expected a mapping or a list");
+    int n = map ? (int)(gs->data.mapping.pairs.top - gs->data.mapping.pairs.start)
+                : (int)(gs->data.sequence.items.top - gs->data.sequence.items.start);
+    out->groups = nsid_pool_alloc(g->pool, (size_t)(n ? n : 1) * sizeof *out->groups, g->err);
+    if (!out->groups) return NSID_ENOMEM;
+    out->n_groups = n;
+    for (int i = 0; i < n; i++) {
+        int rc;
+        if (map) {
+            yaml_node_pair_t *p = gs->data.mapping.pairs.start + i;
+            rc = one_group(g, gtext(gnode(g, p->key)), gnode(g, p->value), &out->groups[i]);
+        } else {
+            const yaml_node_t *e = gnode(g, gs->data.sequence.items.start[i]);
+            rc = one_group(g, gtext(gget(g, e, "name")), e, &out->groups[i]);
+        }
+        if (rc < 0) return rc;
+        for (int j = 0; j < i; j++)
+            if (strcmp(out->groups[j].name, out->groups[i].name) == 0)
+                return gfail(g, gs, out->groups[i].name, "group listed twice");
+    }
+    return 0;
+}
+
+static int64_t gint(const struct gctx *g, const yaml_node_t *m, const char *a, const char *b)
+{
+    const char *t = gtext(gget(g, m, a));
+    if (!t && b) t = gtext(gget(g, m, b));
+    return t ? strtoll(t, NULL, 10) : 0;
+}
+
+static const char *gstr(const struct gctx *g, const yaml_node_t *m, const char *key)
+{
+    const char *t = gtext(gget(g, m, key));
+    return t ? nsid_pool_strdup(g->pool, t, g->err) : NULL;
+}
+
+static int read_scans(const struct gctx *g, const yaml_node_t *ss, struct nsid_plan_groups *out)
+{
+    if (!ss) return 0;
+    if (ss->type != YAML_SEQUENCE_NODE) return gfail(g, ss, "scans", "expected a list");
+    int n = (int)(ss->data.sequence.items.top - ss->data.sequence.items.start);
+    out->scans = nsid_pool_alloc(g->pool, (size_t)(n ? n : 1) * sizeof *out->scans, g->err);
+    if (!out->scans) return NSID_ENOMEM;
+    out->n_scans = n;
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *m = gnode(g, ss->data.sequence.items.start[i]);
+        struct nsid_plan_scan *s = &out->scans[i];
+        const char *f = gtext(gget(g, m, "file"));
+        if (!f) return gfail(g, m, "scans", "every scan names its file");
+        s->file = gfile(g, f);
+        s->data_key = gstr(g, m, "data_key");
+        s->animal = gstr(g, m, "animal");
+        s->image_set = gstr(g, m, "image_set");
+        s->n_neurons = gint(g, m, "neurons", "n_neurons");
+        s->n_train = gint(g, m, "train_images", "n_train");
+        s->n_validation = gint(g, m, "validation_images", "n_validation");
+        s->n_test = gint(g, m, "test_trials", "n_test");
+        if (!s->n_test) s->n_test = gint(g, m, "test_images", NULL) * gint(g, m, "test_repeats", NULL);
+        s->n_trials = gint(g, m, "trials", "n_trials");
+        if (!s->file) return NSID_ENOMEM;
+    }
+    return 0;
+}
+
+int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct nsid_pool *pool,
+                          struct nsid_err *err)
+{
+    memset(g, 0, sizeof *g);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, NULL,
+                            "cannot open the data description: %s", strerror(errno));
+    struct gctx c = {.path = nsid_pool_strdup(pool, path, err), .pool = pool, .err = err};
+    char *dir = nsid_pool_strdup(pool, path, err);
+    if (!c.path || !dir) {
+        fclose(f);
+        return NSID_ENOMEM;
+    }
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else dir[0] = '\0';
+    c.dir = dir;
+    g->path = c.path;
+    yaml_parser_t p;
+    yaml_document_t doc;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    int rc = 0;
+    if (!yaml_parser_load(&p, &doc)) {
+        rc = nsid_err_set(err, NSID_EFORMAT, path, (int)p.problem_mark.line + 1, NULL, "JSON/YAML syntax: %s",
+                          p.problem ? p.problem : "malformed");
+    } else {
+        c.doc = &doc;
+        const yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (!root || root->type != YAML_MAPPING_NODE) rc = gfail(&c, root, NULL, "expected a mapping at the top");
+        if (rc == 0) rc = read_groups(&c, gget(&c, root, "groups"), g);
+        if (rc == 0) rc = read_scans(&c, gget(&c, root, "scans"), g);
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&p);
+    fclose(f);
+    return rc;
+}
