@@ -21,7 +21,7 @@ lw_data = 2.0                 # our curves
 lw_paper = 1.2                # the paper's digitised curves (faint)
 lw_ref = 1.0                  # identity lines, grids
 pt_data = 7                   # filled circle
-ps_data = 0.55
+ps_data = 0.8
 pt_paper = 6                  # open circle
 ps_paper = 0.5
 band_alpha = 0.18             # error bands (95% interval across seeds)
@@ -61,6 +61,9 @@ animal_color(i) = word('2062260 16744206 2924588 14034728 9725885 9197131 149073
                        1 + int(i - 1) % 10) + 0
 # Dash patterns by curve name where the paper distinguishes curves of one colour family.
 curve_dash(name) = name eq '11-S: no cortex' ? 2 : name eq 'random core 64' ? 3 : 1
+# Point types by curve index (1..): different shapes, mostly open, so curves that coincide
+# stay visible (filled circle, open square, triangle, diamond, inverted triangle, circle, ...).
+curve_pt(i) = word('7 4 8 12 10 6 14 2 1 3', 1 + int(i - 1) % 10) + 0
 # Dash patterns by style index (1 = the most neurons: solid).
 style_dash(i) = i <= 1 ? 1 : i == 2 ? 2 : i == 3 ? 3 : 4
 set dashtype 2 (7, 4)
