@@ -8,6 +8,7 @@
  *
  * Exit status: 0 ok, 1 the scan could not be read or written, 2 bad usage.
  */
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,8 @@ static int parse_args(int argc, char **argv, struct args *a)
     a->src = pos[0];
     a->dst = pos[1];
     if (a->info ? npos != 1 : npos != 2) {
-        fprintf(stderr, a->info ? "nsid-convert: --info takes one PATH\n" : "nsid-convert: expected SRC and DST\n");
-        usage(stderr);
+        fprintf(stderr, a->info ? "nsid-convert: --info takes one PATH (see --help)\n"
+                                : "nsid-convert: expected SRC and DST (see --help)\n");
         return 2;
     }
     if (a->info) a->load.allow_empty_tier = true; /* --info reports empty tiers instead of failing */
@@ -89,6 +90,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 int main(int argc, char **argv)
 {
+    /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
+     * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
+    H5dont_atexit();
     struct args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc == 1 ? 0 : 2;

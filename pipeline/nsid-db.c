@@ -143,8 +143,9 @@ static int cmd_merge(const struct opts *o)
     if (rc == 0 && o->list) rc = merge_list(&st, o->list, &ms);
     if (rc == 0 && o->runs) rc = merge_plan(&st, o->runs, &ms);
     nsid_store_close(&st);
-    fprintf(stderr, "nsid-db: merge into %s: %lld merged, %lld unchanged, %lld unfinished\n", o->db,
-            (long long)ms.merged, (long long)ms.unchanged, (long long)ms.unfinished);
+    if (rc == 0) /* after a failure the error is the one message */
+        fprintf(stderr, "nsid-db: merge into %s: %lld merged, %lld unchanged, %lld unfinished\n", o->db,
+                (long long)ms.merged, (long long)ms.unchanged, (long long)ms.unfinished);
     return rc;
 }
 

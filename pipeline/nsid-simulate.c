@@ -8,6 +8,7 @@
  *
  * Exit status: 0 on success, 1 on any error (message on stderr), 2 on bad usage.
  */
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@ static const char *option_value(int argc, char **argv, int *i)
 
 int main(int argc, char **argv)
 {
+    /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
+     * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
+    H5dont_atexit();
     const char *profile = "quick", *out = NULL;
     const char *sets[256];
     int nset = 0, keys = 0;
@@ -69,8 +73,7 @@ int main(int argc, char **argv)
                 sets[nset++] = v;
             }
         } else {
-            fprintf(stderr, "nsid-simulate: unknown argument '%s'\n", a);
-            usage(stderr);
+            fprintf(stderr, "nsid-simulate: unknown argument '%s' (see --help)\n", a);
             return 2;
         }
     }
@@ -84,8 +87,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!out) {
-        fprintf(stderr, "nsid-simulate: --out DIR is required\n");
-        usage(stderr);
+        fprintf(stderr, "nsid-simulate: --out DIR is required (see --help)\n");
         return 2;
     }
     if (nsid_sim_config_check(&cfg, &err) < 0 || nsid_sim_write(&cfg, out, stderr, &err) < 0) goto fail;

@@ -26,6 +26,10 @@ int nsid_err_set(struct nsid_err *err, int code, const char *file, int line,
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    /* One message, one line: reasons quoted from libraries may hold newlines (HDF5 puts a
+     * ctime() text in its write errors). */
+    for (char *c = err->msg; *c; c++)
+        if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
     return code;
 }
 

@@ -76,10 +76,12 @@ static void draw_position(struct nsid__sim_neuron *n, const struct nsid_sim_conf
         double x = a->A[0][0] * px + a->A[0][1] * py + a->b[0] + a->scatter_px * nsid_rng_normal(r);
         double y = a->A[1][0] * px + a->A[1][1] * py + a->b[1] + a->scatter_px * nsid_rng_normal(r);
         if (rf_inside(cfg, x, y) || tries > 100000) {
+            /* (A map that misses the allowed area entirely, e.g. a huge margin: clamp into it.) */
+            double m = 7.0 + cfg->rf_margin_px;
             n->cortex[0] = px;
             n->cortex[1] = py;
-            n->rf[0] = x;
-            n->rf[1] = y;
+            n->rf[0] = fmin(fmax(x, m), cfg->width - 8.0 - cfg->rf_margin_px);
+            n->rf[1] = fmin(fmax(y, m), cfg->height - 8.0 - cfg->rf_margin_px);
             break;
         }
     }

@@ -52,6 +52,10 @@ int nsid__store_fail(const struct nsid_store *st, const char *what, struct nsid_
     int ec = st->db ? sqlite3_errcode(st->db) : SQLITE_ERROR;
     int code = (ec == SQLITE_NOTADB || ec == SQLITE_CORRUPT) ? NSID_EFORMAT : NSID_EIO;
     const char *msg = st->db ? sqlite3_errmsg(st->db) : "database is not open";
+    /* SQLite's "disk I/O error" does not say why: add the system's reason (a full disk) */
+    int sys = st->db && (ec == SQLITE_IOERR || ec == SQLITE_FULL || ec == SQLITE_CANTOPEN) ? sqlite3_system_errno(st->db)
+                                                                                          : 0;
+    if (sys) return nsid_err_set(err, code, st->path, 0, what, "%s (%s)", msg, strerror(sys));
     return nsid_err_set(err, code, st->path, 0, what, "%s", msg);
 }
 

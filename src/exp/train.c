@@ -2,7 +2,9 @@
 #include "train.h"
 
 #include <cblas.h>
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -175,6 +177,34 @@ static int paths(struct trainer *t, struct nsid_err *err)
     if (t->o->db_path) snprintf(t->db, sizeof t->db, "%s", t->o->db_path);
     else snprintf(t->db, sizeof t->db, "%.440s/run.db", d);
     return make_dir(d, err);
+}
+
+/*
+ * Remove the temporary files "<name>.tmp<pid>" (name: the checkpoint or the state file)
+ * that a process killed while writing left in the output folder; files of a live pid are
+ * kept. Without this every crash during a write would leave one behind for good.
+ */
+static void remove_stale_temps(const struct trainer *t)
+{
+    const char *names[2] = {NSID_TRAIN_CHECKPOINT, NSID_TRAIN_STATE_FILE};
+    DIR *d = opendir(t->o->out_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        for (int i = 0; i < 2; i++) {
+            size_t n = strlen(names[i]);
+            const char *p = e->d_name + n + 4;
+            if (strncmp(e->d_name, names[i], n) || strncmp(e->d_name + n, ".tmp", 4) || !*p ||
+                strspn(p, "0123456789") != strlen(p))
+                continue;
+            long pid = strtol(p, NULL, 10);
+            if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+                char path[NSID_ERR_FILE_MAX + 300];
+                snprintf(path, sizeof path, "%.440s/%.255s", t->o->out_dir, e->d_name);
+                unlink(path);
+            }
+        }
+    }
+    if (d) closedir(d);
 }
 
 /* Batch buffers, evaluator, cycler, snapshot, the state's views of the live objects. */
@@ -442,6 +472,8 @@ static int finish(struct trainer *t, struct nsid_train_result *res, struct nsid_
         {NSID_STORE_ALL, "train", "lr_decays", (double)s->n_decays},
         {NSID_STORE_ALL, "model", "core_params", (double)nsid_net_core_params(&t->net)},
         {NSID_STORE_ALL, "model", "readout_params_per_neuron", nsid_net_readout_params_per_neuron(&t->net)},
+        {NSID_STORE_ALL, "model", "core_random", t->c->model.core.random ? 1.0 : 0.0},
+        {NSID_STORE_ALL, "model", "core_frozen", t->net.frozen_core ? 1.0 : 0.0},
     };
     rc = nsid_store_metrics(&t->store, t->run_id, m, sizeof m / sizeof m[0], err);
     if (rc == 0) rc = nsid_store_artifact(&t->store, t->run_id, t->ckpt, "checkpoint", err);
@@ -519,6 +551,7 @@ static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_e
 {
     int rc = paths(t, err);
     if (rc < 0) return rc;
+    remove_stale_temps(t);
     if (t->o->run_id) {
         if (!nsid_store_valid_id(t->o->run_id))
             return nsid_err_set(err, NSID_EINVAL, NULL, 0, "--run-id", "'%s': 1..64 characters of [0-9A-Za-z_.-]",

@@ -300,7 +300,7 @@ int nsid_checkpoint_save(const struct nsid_checkpoint *ck, const char *path, boo
     H5Pclose(fapl);
     if (fid < 0) {
         rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot create checkpoint file: %s", h5_msg(h5));
-        goto out;
+        goto out_remove; /* H5Fcreate may fail after creating it (a full disk) */
     }
     const char *what = "";
     if (write_all(ck, fid, with_optimizer, &what) < 0) {
