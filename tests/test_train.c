@@ -421,6 +421,9 @@ static void test_vgg(void)
     CHECK(tc_sql(db, "SELECT config FROM runs", buf, sizeof buf) && strstr(buf, "\"random\":true") &&
               strstr(buf, "\"type\":\"vgg16\""),
           "the run record says random vgg16");
+    CHECK(tc_sql(db, "SELECT value FROM metrics WHERE split='model' AND name='core_random'", buf, sizeof buf) &&
+              atof(buf) == 1.0,
+          "and its metrics carry core_random = 1: %s", buf);
 }
 
 int main(void)

@@ -220,6 +220,15 @@ static int eval_gt_rf(struct nsid_net *net, int s, const struct nsid_view *v, st
     return rc;
 }
 
+/*
+ * The grand-average FEVE keeps only neurons whose explainable variance is at
+ * least 15 % of their total variance (the exclusion of Cadena et al. 2019):
+ * FEVE divides by TotalVar - NoiseVar, so a neuron with almost no explainable
+ * variance gives an arbitrarily large negative FEVE that would swamp the mean
+ * (seen: -8e13 on a smoke scan). Per-neuron FEVE is still stored for all.
+ */
+#define FEVE_MIN_FEV 0.15
+
 /* Test-tier measures of scan s: correlations, oracle, FEV/FEVE, fraction oracle. */
 static int eval_test(struct nsid_evaluator *ev, struct nsid_net *net, int s, struct nsid_eval_scan *r,
                      struct nsid_err *err)
@@ -260,7 +269,7 @@ static int eval_test(struct nsid_evaluator *ev, struct nsid_net *net, int s, str
         r->mean_oracle = mean(r->oracle, N);
         nsid_metric_fraction_oracle(&r->fraction_oracle, r->oracle, r->test_corr, N, NULL);
         int64_t cnt;
-        nsid_metric_feve_mean(&r->mean_feve, &cnt, r->fev, r->feve, N, -INFINITY);
+        nsid_metric_feve_mean(&r->mean_feve, &cnt, r->fev, r->feve, N, FEVE_MIN_FEV);
         nsid_metric_feve_mean(&r->mean_fev, &cnt, r->fev, r->fev, N, -INFINITY);
     } else { /* no image with 2 repeats: no oracle, FEV or FEVE */
         nsid_free(r->oracle);
@@ -344,7 +353,7 @@ static int pool(struct nsid_eval_result *res, struct nsid_err *err)
         res->mean_oracle = mean(orc, norc);
         nsid_metric_fraction_oracle(&res->fraction_oracle, orc, c, norc, NULL);
         int64_t cnt;
-        nsid_metric_feve_mean(&res->mean_feve, &cnt, fev, feve, norc, -INFINITY);
+        nsid_metric_feve_mean(&res->mean_feve, &cnt, fev, feve, norc, FEVE_MIN_FEV);
         nsid_metric_feve_mean(&res->mean_fev, &cnt, fev, fev, norc, -INFINITY);
     }
     for (int j = 0; j < 7; j++) nsid_free(buf[j]);

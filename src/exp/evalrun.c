@@ -131,7 +131,12 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
         out->val_corr = res.mean_val;
         out->test_corr = res.mean_test;
         out->fraction_oracle = res.fraction_oracle;
-        if (o->summary) nsid_eval_print(&res, o->summary);
+        if (o->summary) {
+            if (c.model.core.random)
+                fprintf(o->summary, "core: RANDOM %s (frozen, never trained)\n",
+                        c.model.core.type == NSID_CFG_CORE_VGG16 ? "vgg16" : "se2d");
+            nsid_eval_print(&res, o->summary);
+        }
     }
     nsid_store_close(&st);
     nsid_eval_result_free(&res);

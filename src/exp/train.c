@@ -472,6 +472,8 @@ static int finish(struct trainer *t, struct nsid_train_result *res, struct nsid_
         {NSID_STORE_ALL, "train", "lr_decays", (double)s->n_decays},
         {NSID_STORE_ALL, "model", "core_params", (double)nsid_net_core_params(&t->net)},
         {NSID_STORE_ALL, "model", "readout_params_per_neuron", nsid_net_readout_params_per_neuron(&t->net)},
+        {NSID_STORE_ALL, "model", "core_random", t->c->model.core.random ? 1.0 : 0.0},
+        {NSID_STORE_ALL, "model", "core_frozen", t->net.frozen_core ? 1.0 : 0.0},
     };
     rc = nsid_store_metrics(&t->store, t->run_id, m, sizeof m / sizeof m[0], err);
     if (rc == 0) rc = nsid_store_artifact(&t->store, t->run_id, t->ckpt, "checkpoint", err);
