@@ -56,7 +56,9 @@ for name in "${harnesses[@]}"; do
     [ "$jobs" -gt 1 ] && par=(-jobs="$jobs" -workers="$jobs")
     "$exe" -max_total_time="$secs" -print_final_stats=1 -timeout=20 -rss_limit_mb=2048 "${par[@]}" \
         -artifact_prefix="$build/crashes/$name-" "$corpus" "$build/seeds/$name" >"$log" 2>&1 || rc=$?
-    execs=$(grep -h 'stat::number_of_executed_units' "$log" fuzz-*.log 2>/dev/null | awk '{s += $2} END {print s + 0}')
+    logs=("$log")
+    [ "$jobs" -gt 1 ] && logs+=(fuzz-*.log)
+    execs=$(cat "${logs[@]}" 2>/dev/null | awk '/stat::number_of_executed_units/ {s += $2} END {print s + 0}')
     rm -f fuzz-*.log
     echo "fuzz: $name: $execs executions, corpus $(find "$corpus" -type f | wc -l) inputs, exit $rc"
     [ -n "${FIGURES:-}" ] && echo "fuzz_${name}_execs $execs" >>"$FIGURES"
