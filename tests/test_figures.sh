@@ -129,6 +129,17 @@ check "empty: report says so for every figure" \
     test "$(grep -c 'No run of this figure has finished yet' "$tmp/eresults/REPORT.md")" = 8
 check "empty: no ratio" test "$(grep -c '| no data |' "$tmp/eresults/REPORT.md")" = 8
 
+# ---- one panel without data: the other is drawn, the empty one says so ------------------------------------
+cp "$tmp/results.db" "$tmp/partial.db"
+sqlite3 "$tmp/partial.db" "DELETE FROM plan_runs WHERE figure = 'fig4' AND panel = 'gaussian'"
+bash "$src/plots/figures.sh" --db "$tmp/partial.db" --nsid-db "$nsid_db" --out "$tmp/pfig" --data "$tmp/pdata" \
+    --formats png --table --strict --only fig4 --no-report 2> "$tmp/plog" || { cat "$tmp/plog" >&2; exit 1; }
+check "partial: fig4.png drawn" test -s "$tmp/pfig/fig4.png"
+for s in 1 2 3; do
+    check "partial: panel A series $s has 3 points" test "$(points "$tmp/pfig/fig4.table" | awk -F'\t' -v t="series $s" '$1 == t { print $2 }')" = 3
+done
+check "partial: panel B says no data" grep -q '^# no data for B: Gaussian readout' "$tmp/pfig/fig4.table"
+
 # ---- failures are failures ------------------------------------------------------------------------------------
 mkdir -p "$tmp/bad/plots/gp" "$tmp/bad/scripts"
 cp "$src"/plots/*.sh "$src"/plots/*.sql "$src"/plots/*.csv "$tmp/bad/plots/"

@@ -7,6 +7,7 @@
 # NSID_SLURM_REAL=1 the real stages run the smoke profile of experiments/ twice (local and
 # slurm; minutes), and the merged metrics must be identical. Skipped, with a message, when
 # SLURM is not installed (scripts/slurm-local.sh start installs it as root).
+# ctest-labels: slurm
 set -uo pipefail
 SRC=${NSID_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 BIN=${NSID_BIN:-$SRC/build}

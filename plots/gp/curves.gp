@@ -15,11 +15,11 @@
 
 # ---- this panel's series: ids, curve names and legend flags, from the series view ----------------------
 set autoscale xy; unset logscale; unset x2tics; unset x2label; unset title
-n_ser = 0; sids = ''; snames = ''; sstyle = ''; sfs = ''; sband = ''; stitle = ''; nstyles = 1
+n_ser = 0; sids = ''; snames = ''; sstyle = ''; sfs = ''; scurve = ''; sband = ''; stitle = ''; nstyles = 1
 stats dat(S) using ((panel == 0 || column('panel_index') == panel) ? \
     (n_ser = n_ser + 1, sids = sids . sprintf(' %d', column('series')), \
      snames = snames . sprintf(' "%s"', strcol('curve')), sstyle = sstyle . sprintf(' %d', column('style_index')), \
-     sfs = sfs . sprintf(' %d', column('first_of_style')), \
+     sfs = sfs . sprintf(' %d', column('first_of_style')), scurve = scurve . sprintf(' %d', column('curve_index')), \
      sband = sband . sprintf(' %d', column('n_band')), stitle = stitle . sprintf(' "%s"', strcol('style_title')), \
      nstyles = column('n_styles'), 0) : 0) nooutput
 
@@ -28,6 +28,7 @@ sname(k) = word(snames, k)
 scolor(k) = curve_color(sname(k), sid(k))
 sdash(k) = nstyles > 1 ? style_dash(int(word(sstyle, k))) : curve_dash(sname(k))
 kdash(k) = nstyles > 1 ? 1 : sdash(k)
+spt(k) = curve_pt(int(word(scurve, k)))
 
 # The paper's curves for the series that carry a curve's legend entry, if P has that curve.
 paper_names = '|'
@@ -104,14 +105,15 @@ do for [j = 1:n_paper] {
 }
 do for [k = 1:n_ser] {
     z = add(sprintf("dat(V) using ((inp(0) && column('series') == %d) ? column('x_total') : NaN):'mean'" . \
-                    " with linespoints lc rgb %d dt %d lw lw_data pt pt_data ps ps_data title '%s'", \
-                    sid(k), scolor(k), sdash(k), tbl('series', k)))
+                    " with linespoints lc rgb %d dt %d lw lw_data pt %d ps ps_data title '%s'", \
+                    sid(k), scolor(k), sdash(k), spt(k), tbl('series', k)))
 }
 # The legend: a colour per curve, a dash pattern per neuron count, the paper's style.
 if (fmt ne 'table') {
     do for [k = 1:n_ser] {
         if (first(k)) {
-            z = add(sprintf("keyentry with lines lc rgb %d dt %d lw lw_data title \"%s\"", scolor(k), kdash(k), sname(k)))
+            z = add(sprintf("keyentry with linespoints lc rgb %d dt %d lw lw_data pt %d ps ps_data title \"%s\"", \
+                            scolor(k), kdash(k), spt(k), sname(k)))
         }
     }
     do for [k = 1:(nstyles > 1 ? n_ser : 0)] {

@@ -5,7 +5,7 @@ fig_w = 6.4; fig_h = 4.6
 load gpdir . '/style.gp'
 eval begin_figure
 if (rows('plot_fig3_ablation') <= 0) {
-    eval nodata('Fig. 3 ablation: cortex × feature sharing', 'plot_fig3_ablation', 'no run of experiment fig3\_ablation has finished')
+    eval nodata('Fig. 3 ablation: cortex × feature sharing', 'plot_fig3_ablation', 'no run of experiment fig3_ablation has finished')
     exit
 }
 V = 'plot_fig3_ablation'; S = 'plot_fig3_ablation_series'; P = 'paper_fig3_ablation'

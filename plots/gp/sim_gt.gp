@@ -53,8 +53,9 @@ if (rows('plot_gt_curves') > 0) {
     el = ''
     do for [k = 1:n_ser] {
         el = el . (k > 1 ? ', ' : '') . sprintf("dat('plot_gt_curves') using (column('series') == %d ? column('x') : NaN):'gt_corr'" . \
-             " with linespoints lc rgb %d dt %d lw lw_data pt pt_data ps ps_data title \"%s\"", k, \
-             curve_color(word(snames, k), k), curve_dash(word(snames, k)), fmt eq 'table' ? sprintf('series %d', k) : word(snames, k))
+             " with linespoints lc rgb %d dt %d lw lw_data pt %d ps ps_data title \"%s\"", k, \
+             curve_color(word(snames, k), k), curve_dash(word(snames, k)), curve_pt(k), \
+             fmt eq 'table' ? sprintf('series %d', k) : word(snames, k))
     }
     eval 'plot ' . el
 } else {

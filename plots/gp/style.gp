@@ -21,7 +21,7 @@ lw_data = 2.0                 # our curves
 lw_paper = 1.2                # the paper's digitised curves (faint)
 lw_ref = 1.0                  # identity lines, grids
 pt_data = 7                   # filled circle
-ps_data = 0.55
+ps_data = 0.8
 pt_paper = 6                  # open circle
 ps_paper = 0.5
 band_alpha = 0.18             # error bands (95% interval across seeds)
@@ -61,6 +61,9 @@ animal_color(i) = word('2062260 16744206 2924588 14034728 9725885 9197131 149073
                        1 + int(i - 1) % 10) + 0
 # Dash patterns by curve name where the paper distinguishes curves of one colour family.
 curve_dash(name) = name eq '11-S: no cortex' ? 2 : name eq 'random core 64' ? 3 : 1
+# Point types by curve index (1..): different shapes, mostly open, so curves that coincide
+# stay visible (filled circle, open square, triangle, diamond, inverted triangle, circle, ...).
+curve_pt(i) = word('7 4 8 12 10 6 14 2 1 3', 1 + int(i - 1) % 10) + 0
 # Dash patterns by style index (1 = the most neurons: solid).
 style_dash(i) = i <= 1 ? 1 : i == 2 ? 2 : i == 3 ? 3 : 4
 set dashtype 2 (7, 4)
@@ -71,11 +74,11 @@ faint(c) = c + paper_alpha * 2**24
 
 # ---- terminal and output ---------------------------------------------------------------------------
 font_spec = sprintf("%s,%g", font_name, font_pt)
-term_png = sprintf("set terminal pngcairo size %d,%d enhanced font '%s' fontscale %g linewidth %g rounded background '#ffffff'", \
+term_png = sprintf("set terminal pngcairo size %d,%d noenhanced font '%s' fontscale %g linewidth %g rounded background '#ffffff'", \
                    fig_w * png_dpi, fig_h * png_dpi, font_spec, png_dpi / 96.0, png_dpi / 96.0)
-term_svg = sprintf("set terminal svg size %d,%d dynamic enhanced font '%s' linewidth 1 rounded background '#ffffff'", \
+term_svg = sprintf("set terminal svg size %d,%d dynamic noenhanced font '%s' linewidth 1 rounded background '#ffffff'", \
                    fig_w * 96, fig_h * 96, font_spec)
-term_pdf = sprintf("set terminal pdfcairo size %gin,%gin enhanced font '%s' linewidth 1 rounded", fig_w, fig_h, font_spec)
+term_pdf = sprintf("set terminal pdfcairo size %gin,%gin noenhanced font '%s' linewidth 1 rounded", fig_w, fig_h, font_spec)
 begin_figure = fmt eq 'table' ? sprintf("set table '%s'", outfile) : \
                (fmt eq 'png' ? term_png : fmt eq 'svg' ? term_svg : term_pdf) . sprintf("; set output '%s'", outfile)
 multi = fmt ne 'table'        # draw multi-panel figures with multiplot (not in table mode)
@@ -97,12 +100,12 @@ rows(view) = int(system(sprintf("if [ -f '%s' ]; then awk 'END { print NR - 1 }'
 
 # The "no data" figure: the title and a note in the middle, no axes (table mode: a comment).
 nodata(what, view, why) = fmt eq 'table' ? \
-    sprintf("unset table; set print '%s'; print '# no data for %s (view %s has no rows)'; unset print", outfile, what, view) : \
-    sprintf("unset border; unset tics; unset grid; unset key; unset xlabel; unset ylabel; unset x2label; unset title; " . \
+    sprintf("unset table; set print '%s' append; print '# no data for %s (view %s has no rows)'; unset print", outfile, what, view) : \
+    sprintf("unset border; unset tics; unset grid; unset key; unset xlabel; unset ylabel; unset x2label; unset title; unset logscale; " . \
     "set xrange [0:1]; set yrange [0:1]; " . \
     "set label 1 \"%s\" at graph 0.5, 0.62 center font ',%g'; " . \
-    "set label 2 \"no data for %s (view %s has no rows)\" at graph 0.5, 0.48 center; " . \
-    "set label 3 \"%s\" at graph 0.5, 0.38 center tc rgb '#666666'; plot 2 notitle", what, font_pt * 1.4, what, view, why)
+    "set label 2 \"no data yet: view %s has no rows\" at graph 0.5, 0.48 center; " . \
+    "set label 3 \"%s\" at graph 0.5, 0.38 center tc rgb '#666666'; plot 2 notitle", what, font_pt * 1.4, view, why)
 
 # Log axis of image counts: plain numbers, minor tics per decade.
 log_images = "set logscale x 10; set format x '%.0f'; set mxtics 10"

@@ -23,7 +23,8 @@ set ylabel 'validation correlation'
 set y2label 'learning rate'
 set logscale y2 10
 set y2range [L_min / 3 : L_max * 3]
-set y2tics; set format y2 '%.0e'
+set y2tics
+call gpdir . '/logtics.gp' 'y2' sprintf('%.17g', L_min / 3) sprintf('%.17g', L_max * 3) '%g'
 set border 11 lw lw_ref
 set key outside bottom center horizontal Left reverse
 set xtics nomirror; set ytics nomirror
