@@ -150,9 +150,20 @@ static void test_sampling_and_eval(void)
     nsid_readout_forward(r, c.feat[0], B, true, &s1, NULL, NULL);
     memcpy(o1, r->out, sizeof(float) * bn);
     nsid_rng_init(&s3, 99, NSID_STREAM_SAMPLE);
+    uint64_t base = nsid_rng_u64(&s3);  /* readout.h: one draw seeds a stream per image */
     int drawn = 1;
-    for (size_t k = 0; k < bn * 2; k++) drawn &= r->z[k] == (float)nsid_rng_normal(&s3);
-    CHECK(drawn, "training draws z from the sample stream in order (b, n, x/y)");
+    for (int b = 0; b < B; b++) {
+        struct nsid_rng sb;
+        nsid_rng_init(&sb, base, (uint64_t)b);
+        for (int n = 0; n < N; n++) {
+            double u1 = 1.0 - nsid_rng_uniform(&sb), u2 = nsid_rng_uniform(&sb);
+            double rad = sqrt(-2.0 * log(u1)), th = 2.0 * M_PI * u2;
+            const float *zz = r->z + ((size_t)b * N + n) * 2;
+            drawn &= zz[0] == (float)(rad * cos(th)) && zz[1] == (float)(rad * sin(th));
+        }
+    }
+    CHECK(drawn, "training draws z per image b from stream (u64 of the sample stream, b) as Box-Muller pairs");
+    CHECK(memcmp(&s1, &s3, sizeof s1) == 0, "a training forward takes one u64 from the sample stream");
     nsid_readout_forward(r, c.feat[0], B, true, &s2, NULL, NULL);
     CHECK(memcmp(o1, r->out, sizeof(float) * bn) == 0, "the same sample stream gives the same outputs");
     nsid_readout_forward(r, c.feat[0], B, true, &s2, NULL, NULL);

@@ -227,6 +227,28 @@ int nsid_core_set_kernels(struct nsid_core *c, const char *name, struct nsid_err
     return 0;
 }
 
+int nsid_core_set_output_layout(struct nsid_core *c, int vb, struct nsid_err *err)
+{
+    if (vb == 1) {
+        c->out_vb = 1;
+        return 0;
+    }
+    if (!c->kern && nsid_core_set_kernels(c, getenv("NSID_ISA"), err) < 0) return err->code;
+    if (vb != c->kern->vb)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "core.layout",
+                            "block width %d, expected 1 or the kernel set's %d (%s)", vb, c->kern->vb,
+                            c->kern->name);
+    c->out_vb = vb;
+    return 0;
+}
+
+size_t nsid_core_out_floats(const struct nsid_core *c)
+{
+    size_t P = (size_t)c->out_h * c->out_w;
+    if (c->out_vb > 1) return (size_t)(c->out_c + c->out_vb - 1) / c->out_vb * c->out_vb * P;
+    return (size_t)c->out_c * P;
+}
+
 static size_t round_up(size_t n, size_t m)
 {
     return (n + m - 1) / m * m;
@@ -349,6 +371,9 @@ int nsid_core_bind_state(struct nsid_core *c, struct nsid_arena *a, int B, struc
     if (B < 1)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "batch_size", "%d must be positive", B);
     if (!c->kern && nsid_core_set_kernels(c, getenv("NSID_ISA"), err) < 0) return err->code;
+    if (c->out_vb > 1 && c->out_vb != c->kern->vb)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "core.layout", "output block width %d but kernel set %s has %d",
+                            c->out_vb, c->kern->name, c->kern->vb);
     core_layout(c);
     c->nt = nsid_pool_threads(c->pool);
     int rc;
@@ -359,7 +384,7 @@ int nsid_core_bind_state(struct nsid_core *c, struct nsid_arena *a, int B, struc
         !(c->g = take(a, (size_t)B * c->max_img, err)) ||
         !(c->part = take(a, (size_t)nch * c->max_grad, err)) ||
         !(c->scratch = take(a, (size_t)c->nt * c->so.total, err)) ||
-        !(c->out = take(a, (size_t)B * c->out_c * c->out_h * c->out_w, err)))
+        !(c->out = take(a, (size_t)B * nsid_core_out_floats(c), err)))
         return NSID_ENOMEM;
     if (a->base)  /* zero the padded buffers' borders once: kernels only ever write their interiors */
         memset(c->scratch, 0, sizeof(float) * (size_t)c->nt * c->so.total);
@@ -641,13 +666,18 @@ static void layer_bn_finish(struct nsid_core *c, struct nsid_core_layer *l, int 
     if (training) l->num_batches_tracked++;
 }
 
-/* The core output for image n: ELU(BN(pre)) of the last layer, NCHW. */
+/* The core output for image n: ELU(BN(pre)) of the last layer, NCHW or blocked (out_vb). */
 static void output_image(const struct nsid_core *c, int n, int tid)
 {
     const struct nsid_core_layer *l = &c->layer[c->cfg.layers - 1];
     int P = l->H * l->W;
+    const float *pre = l->pre + (size_t)n * l->out_floats;
+    if (c->out_vb > 1) {
+        c->kern->bn_elu(c->out + (size_t)n * l->out_floats, pre, l->scale, l->shift, l->nbo, P);
+        return;
+    }
     float *act = scr(c, tid, c->so.act);
-    c->kern->bn_elu(act, l->pre + (size_t)n * l->out_floats, l->scale, l->shift, l->nbo, P);
+    c->kern->bn_elu(act, pre, l->scale, l->shift, l->nbo, P);
     from_blocked(c->out + (size_t)n * c->out_c * P, act, c->out_c, P, c->kern->vb);
 }
 
@@ -702,7 +732,9 @@ static void layer_bwd_sums_image(const struct nsid_core *c, int k, int n, int ti
     float *slot = grad_slot(c, n), *act = scr(c, tid, c->so.act);
     const float *pre = l->pre + (size_t)n * l->out_floats;
     const float *dact = slot;
-    if (k == c->cfg.layers - 1) {
+    if (k == c->cfg.layers - 1 && c->out_vb > 1) {
+        dact = dout + (size_t)n * l->out_floats;
+    } else if (k == c->cfg.layers - 1) {
         float *d = scr(c, tid, c->so.dout);
         to_blocked(d, dout + (size_t)n * c->out_c * P, c->out_c, P, kn->vb);
         dact = d;

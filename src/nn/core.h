@@ -158,6 +158,8 @@ struct nsid_core {
     const struct nsid_kern *kern; /* kernel set (nsid_core_set_kernels, else NSID_ISA/auto at bind) */
     struct nsid_pool *pool;      /* borrowed thread pool (nsid_core_set_pool), NULL = caller only */
     int nt;                      /* threads the state was bound for */
+    int out_vb;                  /* layout of out and dout: 1 = NCHW (default), kern->vb =
+                                    channel-blocked (nsid_core_set_output_layout) */
     int B;                       /* batch bound of the bound state, 0 = unbound */
     size_t max_img;              /* floats of the largest blocked image of any layer */
     size_t col_floats;           /* im2col floats per thread (largest full conv), 0 if none */
@@ -168,7 +170,8 @@ struct nsid_core {
     float *g;                    /* (B, max_img) gradient flowing between layers, blocked */
     float *part;                 /* (ceil(B/NSID_CORE_CHUNK), max_grad) per-chunk weight gradients */
     float *scratch;              /* (nt, so.total) per-thread scratch */
-    float *out;                  /* (B,out_c,out_h,out_w) the core output, NCHW */
+    float *out;                  /* (B,out_c,out_h,out_w) the core output, NCHW, or channel-blocked
+                                    (B,ceil(out_c/vb),out_h,out_w,vb) when out_vb > 1 */
     bool last_training;          /* mode of the last forward (its backward uses the same) */
 };
 
@@ -203,6 +206,18 @@ void nsid_core_set_pool(struct nsid_core *c, struct nsid_pool *pool);
  * Fails with NSID_EINVAL if the set is unknown or unsupported here.
  */
 int nsid_core_set_kernels(struct nsid_core *c, const char *name, struct nsid_err *err);
+
+/*
+ * Give the output (and take the backward's dout) channel-blocked with block
+ * width vb instead of NCHW: (N, ceil(out_c/vb), out_h, out_w, vb), padding
+ * lanes zero. vb must be 1 (NCHW, the default) or the kernel set's width
+ * (the set is chosen here if not yet). Saves two transpositions per image when
+ * the consumer reads that layout (nsid_readout_set_input_layout). Before bind.
+ */
+int nsid_core_set_output_layout(struct nsid_core *c, int vb, struct nsid_err *err);
+
+/* Floats of one image of c->out in the chosen layout (after the layout is set). */
+size_t nsid_core_out_floats(const struct nsid_core *c);
 
 /*
  * Take activations, gradient scratch and per-thread scratch for batches up to B

@@ -23,6 +23,7 @@
  *   bn_elu      out = ELU(in * scale + shift) per channel (vectorised expm1)
  *   bn_stats, bn_bwd_sums, bn_bwd_apply: BatchNorm statistics and backward
  *               pieces in double, per image (see the struct comments)
+ *   gs_*        the Gaussian readout's bilinear taps on a channels-last map
  *
  * Instruction sets (nsid_kern_select): "avx512" (AVX-512F, vb 16), "avx2"
  * (AVX2 + FMA, vb 8), "generic" (portable C, vb 8; the compiler's default
@@ -38,6 +39,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "nn/gridsample.h"
 
 /* Sizes of a depthwise correlation of one image. */
 struct nsid_kdw {
@@ -104,6 +106,24 @@ struct nsid_kern {
     void (*bn_bwd_apply)(float *dpre, const float *dbn, const float *pre, const float *mean,
                          const float *rstd, const float *gr, const float *a, const float *b, int nb,
                          int P);
+    /*
+     * Gaussian readout, one bilinear point bl on one image's map of nb channel
+     * blocks, (pixel p, block cb) at feat + p * ps + cb * bs (channels-last:
+     * ps = nb*vb, bs = vb; channel-blocked: ps = vb, bs = H*W*vb), padding lanes
+     * zero, and a neuron's feature vector wn (nb*vb, contiguous):
+     *   gs_dot4      returns sum_k w_k <feat[idx_k], wn>  (the readout's y - bias)
+     *   gs_backward  D[k] = <feat[idx_k], wn> (0 outside); dfeat[idx_k] += g w_k wn
+     *                (dfeat addressed like feat, may be NULL)
+     *   gs_wgrad     dwn (nb*vb) += g sum_k w_k feat[idx_k]
+     * The channel blocks are visited in order in either layout, so both give
+     * bit-identical results.
+     */
+    float (*gs_dot4)(const float *feat, const float *wn, const struct nsid_bilinear *bl, int nb, size_t ps,
+                     size_t bs);
+    void (*gs_backward)(float *dfeat, float *D, const float *feat, const float *wn,
+                        const struct nsid_bilinear *bl, float g, int nb, size_t ps, size_t bs);
+    void (*gs_wgrad)(float *dwn, const float *feat, const struct nsid_bilinear *bl, float g, int nb, size_t ps,
+                     size_t bs);
 };
 
 /* The tables (kern_generic.c, kern_avx2.c, kern_avx512.c); an ISA table is NULL-named when

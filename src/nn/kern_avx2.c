@@ -81,6 +81,14 @@ static inline struct a2_kvd a2d_scale(struct a2_kvd a, double s)
     return (struct a2_kvd){_mm256_mul_pd(a.lo, v), _mm256_mul_pd(a.hi, v)};
 }
 
+static inline float a2_hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
 #define KVB 8
 #define kv __m256
 #define KN(n) n##_avx2
@@ -94,6 +102,7 @@ static inline struct a2_kvd a2d_scale(struct a2_kvd a, double s)
 #define kv_elu a2_elu
 #define kv_sub _mm256_sub_ps
 #define kv_elu_grad a2_elu_grad
+#define kv_hsum a2_hsum
 #define kvd struct a2_kvd
 #define kvd_zero a2d_zero
 #define kvd_store a2d_store
@@ -122,6 +131,7 @@ const struct nsid_kern nsid__kern_avx2 = {
     .pw_forward = pw_forward_avx2, .pw_wgrad = pw_wgrad_avx2,
     .bn_elu = bn_elu_avx2, .bn_stats = bn_stats_avx2,
     .bn_bwd_sums = bn_bwd_sums_avx2, .bn_bwd_apply = bn_bwd_apply_avx2,
+    .gs_dot4 = gs_dot4_avx2, .gs_backward = gs_backward_avx2, .gs_wgrad = gs_wgrad_avx2,
 };
 
 #else

@@ -89,6 +89,16 @@ static inline struct a5_kvd a5d_scale(struct a5_kvd a, double s)
     return (struct a5_kvd){_mm512_mul_pd(a.lo, v), _mm512_mul_pd(a.hi, v)};
 }
 
+static inline float a5_hsum(__m512 v)
+{
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
 #define KVB 16
 #define kv __m512
 #define KN(n) n##_avx512
@@ -102,6 +112,7 @@ static inline struct a5_kvd a5d_scale(struct a5_kvd a, double s)
 #define kv_elu a5_elu
 #define kv_sub _mm512_sub_ps
 #define kv_elu_grad a5_elu_grad
+#define kv_hsum a5_hsum
 #define kvd struct a5_kvd
 #define kvd_zero a5d_zero
 #define kvd_store a5d_store
@@ -124,6 +135,7 @@ const struct nsid_kern nsid__kern_avx512 = {
     .pw_forward = pw_forward_avx512, .pw_wgrad = pw_wgrad_avx512,
     .bn_elu = bn_elu_avx512, .bn_stats = bn_stats_avx512,
     .bn_bwd_sums = bn_bwd_sums_avx512, .bn_bwd_apply = bn_bwd_apply_avx512,
+    .gs_dot4 = gs_dot4_avx512, .gs_backward = gs_backward_avx512, .gs_wgrad = gs_wgrad_avx512,
 };
 
 #else

@@ -101,6 +101,12 @@ typedef double v2d __attribute__((vector_size(16)));
             for (int l = 0; l < 4; l++) a.q[i][l] = elu_scalar(a.q[i][l]);                              \
         return a;                                                                                       \
     }                                                                                                   \
+    static inline float g##W##_hsum(struct pv##W v)                                                   \
+    {                                                                                                   \
+        v4f t = v.q[0];                                                                                 \
+        for (int i = 1; i < (W) / 4; i++) t += v.q[i];                                                  \
+        return (t[0] + t[2]) + (t[1] + t[3]);                                                           \
+    }                                                                                                   \
     static inline struct pv##W g##W##_elu_grad(struct pv##W d, struct pv##W y)                          \
     {                                                                                                   \
         for (int i = 0; i < (W) / 4; i++) {                                                             \
@@ -157,6 +163,7 @@ PORTABLE_VOCABULARY(16)
 #define kv_mul KCAT(KW, _mul)
 #define kv_elu KCAT(KW, _elu)
 #define kv_elu_grad KCAT(KW, _elu_grad)
+#define kv_hsum KCAT(KW, _hsum)
 #define kvd_zero KCAT(KWD, _zero)
 #define kvd_store KCAT(KWD, _store)
 #define kvd_addf KCAT(KWD, _addf)
@@ -200,6 +207,7 @@ const struct nsid_kern nsid__kern_generic = {
     .pw_forward = pw_forward_g8, .pw_wgrad = pw_wgrad_g8,
     .bn_elu = bn_elu_g8, .bn_stats = bn_stats_g8,
     .bn_bwd_sums = bn_bwd_sums_g8, .bn_bwd_apply = bn_bwd_apply_g8,
+    .gs_dot4 = gs_dot4_g8, .gs_backward = gs_backward_g8, .gs_wgrad = gs_wgrad_g8,
 };
 
 /* ----------------------------------------------------------- generic, vb 16 */
@@ -219,4 +227,5 @@ const struct nsid_kern nsid__kern_generic16 = {
     .pw_forward = pw_forward_g16, .pw_wgrad = pw_wgrad_g16,
     .bn_elu = bn_elu_g16, .bn_stats = bn_stats_g16,
     .bn_bwd_sums = bn_bwd_sums_g16, .bn_bwd_apply = bn_bwd_apply_g16,
+    .gs_dot4 = gs_dot4_g16, .gs_backward = gs_backward_g16, .gs_wgrad = gs_wgrad_g16,
 };

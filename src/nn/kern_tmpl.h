@@ -8,7 +8,8 @@
  *   KN(name)            the instance's name of a kernel (name##_avx2, ...)
  *   kv_zero(), kv_load(p), kv_store(p, v), kv_bcast(p) (all lanes = *p),
  *   kv_fma(a, b, c) = a*b + c, kv_add(a, b), kv_sub(a, b), kv_mul(a, b), kv_elu(z),
- *   kv_elu_grad(d, y) = y > 0 ? d : d * (y + 1)   (ELU backward from its output y)
+ *   kv_elu_grad(d, y) = y > 0 ? d : d * (y + 1)   (ELU backward from its output y),
+ *   kv_hsum(v) = the sum of v's lanes (a float; lane order fixed per set)
  *   kvd             KVB lanes in double (BatchNorm sums), with
  *   kvd_zero(), kvd_store(p, v) (KVB doubles), kvd_addf(acc, x) = acc + (double)x,
  *   kvd_fmaff(acc, a, b) = acc + (double)a * (double)b,
@@ -328,6 +329,70 @@ static void KN(bn_bwd_apply)(float *dpre, const float *dbn, const float *pre, co
             /* nsid_batchnorm_backward: gr * (dy - mean(dy) - xhat * mean(dy * xhat)) */
             kv_store(dpre + i, kv_mul(g, kv_sub(kv_sub(kv_load(dbn + i), va), kv_mul(xhat, vb))));
         }
+    }
+}
+
+/* ------------------------------------------------------- Gaussian readout */
+
+/*
+ * Maps are addressed as (pixel p, channel block cb) -> feat + p * ps + cb * bs,
+ * nb blocks of KVB channels (channels-last (H*W, nb*KVB): ps = nb*KVB, bs = KVB;
+ * channel-blocked (nb, H*W, KVB): ps = KVB, bs = H*W*KVB). wn: nb*KVB contiguous.
+ */
+
+/* sum over valid taps k of w_k * <feat[idx_k], wn>. */
+static float KN(gs_dot4)(const float *feat, const float *wn, const struct nsid_bilinear *bl, int nb, size_t ps,
+                         size_t bs)
+{
+    kv acc = kv_zero();
+    for (int cb = 0; cb < nb; cb++) {
+        const float *fb = feat + (size_t)cb * bs;
+        kv f = kv_zero();
+        for (int k = 0; k < 4; k++)
+            if (bl->idx[k] >= 0) f = kv_fma(kv_bcast(&bl->w[k]), kv_load(fb + (size_t)bl->idx[k] * ps), f);
+        acc = kv_fma(f, kv_load(wn + (size_t)cb * KVB), acc);
+    }
+    return kv_hsum(acc);
+}
+
+/*
+ * Backward of y = gs_dot4 for one gradient g: D[k] = <feat[idx_k], wn> (0 for
+ * taps outside) and, unless dfeat is NULL, dfeat[idx_k] += g * w_k * wn
+ * (dfeat addressed like feat).
+ */
+static void KN(gs_backward)(float *dfeat, float *D, const float *feat, const float *wn,
+                            const struct nsid_bilinear *bl, float g, int nb, size_t ps, size_t bs)
+{
+    kv a[4];
+    float gw[4];
+    for (int k = 0; k < 4; k++) {
+        a[k] = kv_zero();
+        gw[k] = g * bl->w[k];
+    }
+    for (int cb = 0; cb < nb; cb++) {
+        kv w = kv_load(wn + (size_t)cb * KVB);
+        for (int k = 0; k < 4; k++) {
+            if (bl->idx[k] < 0) continue;
+            size_t o = (size_t)bl->idx[k] * ps + (size_t)cb * bs;
+            a[k] = kv_fma(kv_load(feat + o), w, a[k]);
+            if (dfeat) kv_store(dfeat + o, kv_fma(kv_bcast(&gw[k]), w, kv_load(dfeat + o)));
+        }
+    }
+    for (int k = 0; k < 4; k++) D[k] = bl->idx[k] >= 0 ? kv_hsum(a[k]) : 0.0f;
+}
+
+/* Feature-vector gradient: dwn += g * sum_k w_k feat[idx_k]. */
+static void KN(gs_wgrad)(float *dwn, const float *feat, const struct nsid_bilinear *bl, float g, int nb,
+                         size_t ps, size_t bs)
+{
+    float gw[4];
+    for (int k = 0; k < 4; k++) gw[k] = g * bl->w[k];
+    for (int cb = 0; cb < nb; cb++) {
+        const float *fb = feat + (size_t)cb * bs;
+        kv f = kv_load(dwn + (size_t)cb * KVB);
+        for (int k = 0; k < 4; k++)
+            if (bl->idx[k] >= 0) f = kv_fma(kv_bcast(&gw[k]), kv_load(fb + (size_t)bl->idx[k] * ps), f);
+        kv_store(dwn + (size_t)cb * KVB, f);
     }
 }
 

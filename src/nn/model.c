@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "data/scan.h"
@@ -151,6 +152,29 @@ static int describe_checkpoint(struct nsid_model *m, struct nsid_err *err)
     return 0;
 }
 
+/*
+ * Kernels, threads and the core -> readout layout: one kernel set for core and
+ * readouts; if every readout is Gaussian they exchange the feature map in the
+ * core's channel-blocked layout (no transposition); the pool is lent to both.
+ */
+static int setup_compute(struct nsid_model *m, struct nsid_err *err)
+{
+    int rc = nsid_core_set_kernels(&m->core, getenv("NSID_ISA"), err);
+    if (rc < 0) return rc;
+    const struct nsid_kern *k = m->core.kern;
+    m->blocked_feat = m->cfg.readout.kind == NSID_READOUT_GAUSSIAN;
+    if (m->blocked_feat && (rc = nsid_core_set_output_layout(&m->core, k->vb, err)) < 0) return rc;
+    for (int s = 0; s < m->n_scans; s++) {
+        if ((rc = nsid_readout_set_kernels(&m->ro[s], k->name, err)) < 0) return rc;
+        if (m->blocked_feat && (rc = nsid_readout_set_input_layout(&m->ro[s], k->vb, err)) < 0) return rc;
+    }
+    int n = m->cfg.threads > 0 ? m->cfg.threads : nsid_pool_default_threads();
+    if ((rc = nsid_pool_init(&m->pool, n, err)) < 0) return rc;
+    nsid_core_set_pool(&m->core, &m->pool);
+    for (int s = 0; s < m->n_scans; s++) nsid_readout_set_pool(&m->ro[s], &m->pool);
+    return 0;
+}
+
 int nsid_model_init(struct nsid_model *m, const struct nsid_model_config *cfg,
                     const struct nsid_model_scan *scans, int n_scans, struct nsid_err *err)
 {
@@ -180,6 +204,7 @@ int nsid_model_init(struct nsid_model *m, const struct nsid_model_config *cfg,
     rc = register_modules(m, scans, err);
     if (rc == 0) rc = nsid_params_alloc(&m->ps, err);
     if (rc == 0) rc = describe_checkpoint(m, err);
+    if (rc == 0) rc = setup_compute(m, err);
     if (rc < 0) goto fail;
     nsid_model_reset_parameters(m, cfg->seed);
     return 0;
@@ -222,7 +247,7 @@ int nsid_model_scan_index(const struct nsid_model *m, const char *data_key)
 static int bind_all(struct nsid_model *m, struct nsid_arena *a, int B, struct nsid_err *err)
 {
     size_t bn = (size_t)B * (size_t)m->N_max;
-    size_t feat = (size_t)B * (size_t)m->core.out_c * (size_t)m->core.out_h * (size_t)m->core.out_w;
+    size_t feat = (size_t)B * nsid_core_out_floats(&m->core);
     int rc = nsid_core_bind_state(&m->core, a, B, err);
     for (int s = 0; rc == 0 && s < m->n_scans; s++) rc = nsid_readout_bind_state(&m->ro[s], a, B, err);
     for (int s = 0; rc == 0 && m->sh && s < m->n_scans; s++) rc = nsid_shifter_bind_state(&m->sh[s], a, B, err);
@@ -268,6 +293,26 @@ int nsid_model_alloc_state(struct nsid_model *m, int B_max, struct nsid_err *err
     }
     m->B_max = B_max;
     return 0;
+}
+
+int nsid_model_set_threads(struct nsid_model *m, int n, struct nsid_err *err)
+{
+    if (n <= 0) n = nsid_pool_default_threads();
+    if (n > NSID_POOL_MAX_THREADS)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "threads", "%d not in [1, %d]", n, NSID_POOL_MAX_THREADS);
+    nsid_pool_free(&m->pool);
+    m->cfg.threads = n;
+    int rc = nsid_pool_init(&m->pool, n, err);
+    nsid_core_set_pool(&m->core, rc == 0 ? &m->pool : NULL);
+    for (int s = 0; s < m->n_scans; s++) nsid_readout_set_pool(&m->ro[s], rc == 0 ? &m->pool : NULL);
+    if (rc < 0 || m->B_max == 0) {
+        if (rc < 0) {  /* the state was sized for the old pool: drop it */
+            nsid_arena_free(&m->arena);
+            m->B_max = 0;
+        }
+        return rc;
+    }
+    return nsid_model_alloc_state(m, m->B_max, err);
 }
 
 void nsid_model_set_frozen_core(struct nsid_model *m, bool frozen)
@@ -324,7 +369,7 @@ void nsid_model_backward(struct nsid_model *m, const struct nsid_model_batch *b)
 {
     int s = m->last_scan, B = m->last_B;
     size_t n = (size_t)B * (size_t)m->scan[s].N;
-    size_t nfeat = (size_t)B * (size_t)m->core.out_c * (size_t)m->core.out_h * (size_t)m->core.out_w;
+    size_t nfeat = (size_t)B * nsid_core_out_floats(&m->core);
     NSID_ASSERT(b->scan == s && b->B == B && b->responses && m->last_training);
     double scale = sqrt((double)m->scan[s].n_trials / (double)B);
     /* loss = scale * poisson + core_reg + readout_reg: the regularisers first (last terms) */
@@ -465,6 +510,7 @@ void nsid_model_free(struct nsid_model *m)
     for (int s = 0; m->mod && s < m->n_scans; s++) nsid_modulator_free(&m->mod[s]);
     nsid_params_free(&m->ps);
     nsid_arena_free(&m->arena);
+    nsid_pool_free(&m->pool);
     nsid_free(m->scan);
     nsid_free(m->ro);
     nsid_free(m->sh);

@@ -6,6 +6,8 @@
  * (§4.2): for a batch of B trials of scan s
  *
  *     feat  = core(images)                                   (B, C, H, W)
+ *             (handed to Gaussian readouts in the core's channel-blocked layout,
+ *             and its gradient back, without transposition: model.blocked_feat)
  *     y     = readout_s(feat [, shift = shifter_s(pupil)])   (B, N_s)
  *     out   = ELU(y) + 1 [ * gain, gain = modulator_s(behavior) ]
  *     loss  = sqrt(N_total_s / B) * sum_{b,n} [out - r log(out + 1e-12)]
@@ -77,6 +79,9 @@ struct nsid_model_config {
     bool modulator;                         /* a behaviour modulator per scan (paper: false) */
     struct nsid_modulator_config modulator_cfg;
     uint64_t seed;                          /* initialisation seed (stream NSID_STREAM_INIT); 1 */
+    int threads;                            /* compute threads of the model's pool; 0 (default):
+                                               nsid_pool_default_threads() = env NSID_THREADS, else
+                                               the online CPUs. Results do not depend on it. */
 };
 
 /* What the model needs to know of a scan (nsid_model_scan_from fills it from a loaded scan). */
@@ -128,6 +133,8 @@ struct nsid_model {
     struct nsid_shifter *sh;           /* (n_scans) or NULL */
     struct nsid_modulator *mod;        /* (n_scans) or NULL */
     bool frozen_core;                  /* transfer: no core gradient, no core regulariser */
+    struct nsid_pool pool;             /* the model's threads, lent to the core and the readouts */
+    bool blocked_feat;                 /* core output / dfeat channel-blocked (all readouts Gaussian) */
 
     /* checkpoint description (entries the float table cannot hold) */
     struct nsid_checkpoint_i64 *ck_ints;      /* BN num_batches_tracked per core layer, and
@@ -193,6 +200,13 @@ int nsid_model_scan_index(const struct nsid_model *m, const char *data_key);
  * block) and bind every module's state. Call again to change B_max.
  */
 int nsid_model_alloc_state(struct nsid_model *m, int B_max, struct nsid_err *err);
+
+/*
+ * Use n compute threads from now on (n <= 0: nsid_pool_default_threads()):
+ * restarts the pool and, if state was allocated, reallocates it. Results are
+ * bit-identical for every n. NSID_EINVAL for n > NSID_POOL_MAX_THREADS.
+ */
+int nsid_model_set_threads(struct nsid_model *m, int n, struct nsid_err *err);
 
 /* Transfer mode on/off (PAPER.md §1.5, §4.6). */
 void nsid_model_set_frozen_core(struct nsid_model *m, bool frozen);

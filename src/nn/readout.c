@@ -266,6 +266,37 @@ void nsid_readout_set_bias(struct nsid_readout *r, const float *mean)
     memcpy(r->bias, mean, sizeof(float) * (size_t)r->N);
 }
 
+void nsid_readout_set_pool(struct nsid_readout *r, struct nsid_pool *pool)
+{
+    r->pool = pool;
+}
+
+int nsid_readout_set_kernels(struct nsid_readout *r, const char *name, struct nsid_err *err)
+{
+    const struct nsid_kern *k = nsid_kern_select(name, err);
+    if (!k) return err && err->code ? err->code : NSID_EINVAL;
+    r->kern = k;
+    return 0;
+}
+
+int nsid_readout_set_input_layout(struct nsid_readout *r, int vb, struct nsid_err *err)
+{
+    if (vb == 1) {
+        r->in_vb = 1;
+        return 0;
+    }
+    if (r->kind != NSID_READOUT_GAUSSIAN)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "readout.layout",
+                            "a channel-blocked input (vb %d) needs the Gaussian readout", vb);
+    if (!r->kern && nsid_readout_set_kernels(r, getenv("NSID_ISA"), err) < 0) return err->code;
+    if (vb != r->kern->vb)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "readout.layout",
+                            "block width %d, expected 1 or the kernel set's %d (%s)", vb, r->kern->vb,
+                            r->kern->name);
+    r->in_vb = vb;
+    return 0;
+}
+
 int nsid_readout_bind_state(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
 {
     if (B < 1)

@@ -58,8 +58,10 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
+#include "base/pool.h"
 #include "base/rng.h"
 #include "nn/gridsample.h"
+#include "nn/kern.h"
 #include "nn/params.h"
 #include "nn/shifter.h"
 
@@ -138,6 +140,17 @@ struct nsid_readout {
     float *level[NSID_READOUT_MAX_POOL_STEPS + 1];  /* point-pooled (B,C,h_l,w_l), l >= 1 */
     float *dlevel[NSID_READOUT_MAX_POOL_STEPS + 1]; /* their gradients */
     int lh[NSID_READOUT_MAX_POOL_STEPS + 1], lw[NSID_READOUT_MAX_POOL_STEPS + 1]; /* level sizes */
+
+    /* speed (Gaussian readout): threads and SIMD kernels on a channels-last map */
+    struct nsid_pool *pool;      /* borrowed thread pool (nsid_readout_set_pool), NULL = caller only */
+    const struct nsid_kern *kern; /* kernel set (nsid_readout_set_kernels, else NSID_ISA/auto at bind) */
+    int nt;                      /* threads the state was bound for */
+    int cp;                      /* C rounded up to the kernels' vector width */
+    int in_vb;                   /* layout of feat/dfeat: 1 = (B,C,H,W); kern->vb = the core's
+                                    channel-blocked (B,cp/vb,H,W,vb) (nsid_readout_set_input_layout) */
+    float *wT, *dwT;             /* (N, cp) effective features channels-last, and their gradient */
+    float *gdpos;                /* (B, N, 2) Gaussian position gradients of the latest backward */
+    float *scratch;              /* (nt, 2, H*W, cp) per thread: a channels-last feature map and gradient */
 };
 
 /* Fill cfg with the paper's configuration of that kind (defaults above). */
@@ -186,6 +199,26 @@ void nsid_readout_fill_buffers(struct nsid_readout *r);
 void nsid_readout_set_bias(struct nsid_readout *r, const float *mean);
 
 /*
+ * Borrow a thread pool for the Gaussian readout's forward and backward (NULL:
+ * the caller's thread). Call before nsid_readout_bind_state (per-thread
+ * scratch); results do not depend on the pool's thread count.
+ */
+void nsid_readout_set_pool(struct nsid_readout *r, struct nsid_pool *pool);
+
+/* Kernel set for the Gaussian readout (kern.h names); before bind. NSID_EINVAL if unavailable. */
+int nsid_readout_set_kernels(struct nsid_readout *r, const char *name, struct nsid_err *err);
+
+/*
+ * Take feat and give dfeat in a channel-blocked layout of block width vb
+ * (kern.h: (B, ceil(C/vb), H, W, vb), padding lanes zero) instead of NCHW: the
+ * core's own layout (nsid_core_set_output_layout), so no transposition is
+ * needed between them. vb 1 means NCHW (the default). Gaussian readout only;
+ * vb must be 1 or the readout's kernel vector width (chosen here if not yet
+ * set). Call before bind. NSID_EINVAL otherwise.
+ */
+int nsid_readout_set_input_layout(struct nsid_readout *r, int vb, struct nsid_err *err);
+
+/*
  * Take the state for batches up to B from the arena (works in measuring
  * mode). Fails with NSID_ENOMEM when the arena is full.
  */
@@ -193,8 +226,12 @@ int nsid_readout_bind_state(struct nsid_readout *r, struct nsid_arena *a, int B,
 
 /*
  * r->out (B,N) = readout of feat (B,C,H,W), B <= the bound batch.
- * Gaussian: training draws z (B,N,2) from sample_rng (order b, n, x/y) unless
- * z is given; evaluation (training = false) uses z = 0 and ignores sample_rng.
+ * Gaussian: training draws z (B,N,2) unless z is given: one nsid_rng_u64 of
+ * sample_rng seeds a stream per image (nsid_rng_init(&s_b, that value, b)),
+ * from which z[b, n, :] is drawn for n = 0..N-1 as a Box-Muller pair
+ * (u1, u2 uniforms: r = sqrt(-2 log(1 - u1)), z = (r cos 2 pi u2, r sin 2 pi u2)),
+ * so images can be drawn in parallel and the result does not depend on the
+ * thread count; evaluation (training = false) uses z = 0 and ignores sample_rng.
  * shift (B,2) or NULL is added to every position after the clamp. A free _mu
  * (Gaussian) and the point-pooled grid are clamped to [-1, 1] in place, and the
  * factorized spatial mask is projected onto u >= 0 in place, as PyTorch does.

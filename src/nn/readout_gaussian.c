@@ -10,6 +10,7 @@
 #include "readout_int.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------- init */
@@ -129,13 +130,26 @@ int nsid__gaussian_bind(struct nsid_readout *r, struct nsid_arena *a, int B, str
     r->pos = nsid_arena_floats(a, bn2, err);
     r->mu_cur = nsid_arena_floats(a, 2 * (size_t)r->N, err);
     r->dmu_cur = nsid_arena_floats(a, 2 * (size_t)r->N, err);
-    r->dpos = nsid_arena_floats(a, 2 * (size_t)r->N, err);
+    r->gdpos = nsid_arena_floats(a, 2 * (size_t)r->N, err);
     r->bl = nsid_arena_bytes(a, sizeof(struct nsid_bilinear) * (size_t)r->N, err);
-    if (!r->z || !r->pre || !r->pos || !r->mu_cur || !r->dmu_cur || !r->dpos || !r->bl) return NSID_ENOMEM;
+    if (!r->z || !r->pre || !r->pos || !r->mu_cur || !r->dmu_cur || !r->gdpos || !r->bl) return NSID_ENOMEM;
     if (r->shared) {
         r->weff = nsid_arena_floats(a, (size_t)r->C * r->N, err);
         r->dweff = nsid_arena_floats(a, (size_t)r->C * r->N, err);
         if (!r->weff || !r->dweff) return NSID_ENOMEM;
+    }
+    if (!r->kern && nsid_readout_set_kernels(r, getenv("NSID_ISA"), err) < 0) return err->code;
+    r->nt = nsid_pool_threads(r->pool);
+    r->cp = (r->C + r->kern->vb - 1) / r->kern->vb * r->kern->vb;
+    size_t ncp = (size_t)r->N * r->cp, map = (size_t)r->H * r->W * r->cp;
+    r->wT = nsid_arena_floats(a, ncp, err);
+    r->dwT = nsid_arena_floats(a, ncp, err);
+    r->gdpos = nsid_arena_floats(a, bn2, err);
+    r->scratch = nsid_arena_floats(a, (size_t)r->nt * 2 * map, err);
+    if (!r->wT || !r->dwT || !r->gdpos || !r->scratch) return NSID_ENOMEM;
+    if (a->base) {  /* padding lanes (channels C..cp-1) stay zero: only channels < C are ever written */
+        memset(r->wT, 0, sizeof(float) * ncp);
+        memset(r->scratch, 0, sizeof(float) * (size_t)r->nt * 2 * map);
     }
     if (r->cfg.grid_mean_predictor) return nsid_mlp_bind_state(&r->gmp, a, r->N, err);
     return 0;
@@ -179,75 +193,205 @@ static void place(const float *S, const float *mu, const float *z, const float *
     }
 }
 
-/* Bilinear set-up of every neuron of image b at its stored position. */
-static void setup_image(struct nsid_readout *r, int b)
+/* Two standard normals from one Box-Muller pair of uniforms (readout.h). */
+static void normal_pair(struct nsid_rng *rng, float *z)
 {
-    const float *pos = r->pos + (size_t)b * r->N * 2;
-    for (int n = 0; n < r->N; n++)
-        nsid_bilinear_setup(&r->bl[n], pos[2 * n], pos[2 * n + 1], r->H, r->W);
+    double u1 = 1.0 - nsid_rng_uniform(rng), u2 = nsid_rng_uniform(rng);  /* u1 in (0, 1]: finite log */
+    double rad = sqrt(-2.0 * log(u1)), th = 2.0 * M_PI * u2;
+    z[0] = (float)(rad * cos(th));
+    z[1] = (float)(rad * sin(th));
+}
+
+/* dst (H*W, cp) = the channels-last copy of src (C, H*W) (padding lanes untouched: zero). */
+static void to_channels_last(float *dst, const float *src, int C, int HW, int cp)
+{
+    enum { T = 8 };  /* 8 x 8 tiles: both sides stay in cache lines */
+    for (int c0 = 0; c0 < C; c0 += T)
+        for (int p0 = 0; p0 < HW; p0 += T) {
+            int c1 = c0 + T < C ? c0 + T : C, p1 = p0 + T < HW ? p0 + T : HW;
+            for (int c = c0; c < c1; c++)
+                for (int p = p0; p < p1; p++) dst[(size_t)p * cp + c] = src[(size_t)c * HW + p];
+        }
+}
+
+/* dst (C, H*W) += the channels-first copy of src (H*W, cp). */
+static void add_channels_first(float *dst, const float *src, int C, int HW, int cp)
+{
+    enum { T = 8 };
+    for (int c0 = 0; c0 < C; c0 += T)
+        for (int p0 = 0; p0 < HW; p0 += T) {
+            int c1 = c0 + T < C ? c0 + T : C, p1 = p0 + T < HW ? p0 + T : HW;
+            for (int c = c0; c < c1; c++)
+                for (int p = p0; p < p1; p++) dst[(size_t)c * HW + p] += src[(size_t)p * cp + c];
+        }
+}
+
+/* Thread tid's channels-last map (which = 0) or map gradient (which = 1). */
+static float *gs_scratch(const struct nsid_readout *r, int tid, int which)
+{
+    size_t map = (size_t)r->H * r->W * r->cp;
+    return r->scratch + ((size_t)tid * 2 + (size_t)which) * map;
+}
+
+/* How the kernels address one image's map: base, pixel stride, block stride (kern.h). */
+struct gs_map {
+    const float *f;
+    size_t ps, bs;
+};
+
+/*
+ * Image b of feat as the kernels read it: in place when feat is channel-blocked,
+ * else its channels-last copy in thread tid's scratch.
+ */
+static struct gs_map image_map(const struct nsid_readout *r, const float *feat, int b, int tid)
+{
+    size_t HW = (size_t)r->H * r->W;
+    if (r->in_vb > 1)
+        return (struct gs_map){feat + (size_t)b * r->cp * HW, (size_t)r->in_vb, HW * (size_t)r->in_vb};
+    float *ft = gs_scratch(r, tid, 0);
+    to_channels_last(ft, feat + (size_t)b * r->C * HW, r->C, (int)HW, r->cp);
+    return (struct gs_map){ft, (size_t)r->cp, (size_t)r->kern->vb};
+}
+
+/* One forward or backward call, as pool tasks see it. */
+struct gs_call {
+    struct nsid_readout *r;
+    const float *feat;           /* (B, C, H, W) */
+    int B;
+    bool training;
+    const float *z;              /* given noise or NULL */
+    bool draw;                   /* draw z from per-image streams seeded by `base` */
+    uint64_t base;
+    const float *shift;          /* (B, 2) or NULL */
+    float *dfeat;                /* backward: (B, C, H, W) += or NULL */
+    float *dshift;               /* backward: (B, 2) += or NULL */
+    const float *dout;           /* backward: (B, N) */
+};
+
+/* Forward of images [lo, hi) on thread tid: noise, positions, y = w . F(pos) + bias. */
+static void gs_forward_task(void *arg, int tid, int nt)
+{
+    const struct gs_call *k = arg;
+    struct nsid_readout *r = k->r;
+    int N = r->N, nb = r->cp / r->kern->vb, lo, hi;
+    nsid_pool_range(k->B, tid, nt, &lo, &hi);
+    for (int b = lo; b < hi; b++) {
+        struct gs_map m = image_map(r, k->feat, b, tid);
+        struct nsid_rng rb;
+        if (k->draw) nsid_rng_init(&rb, k->base, (uint64_t)b);
+        for (int n = 0; n < N; n++) {
+            size_t bn = (size_t)b * N + n;
+            float *zz = r->z + bn * 2;
+            if (!k->training) { zz[0] = 0.0f; zz[1] = 0.0f; }
+            else if (k->z) { zz[0] = k->z[bn * 2]; zz[1] = k->z[bn * 2 + 1]; }
+            else normal_pair(&rb, zz);
+            place(r->sigma + (size_t)n * 4, r->mu_cur + (size_t)n * 2, zz, k->shift ? k->shift + b * 2 : NULL,
+                  r->pre + bn * 2, r->pos + bn * 2);
+            struct nsid_bilinear bl;
+            nsid_bilinear_setup(&bl, r->pos[bn * 2], r->pos[bn * 2 + 1], r->H, r->W);
+            r->out[bn] = r->kern->gs_dot4(m.f, r->wT + (size_t)n * r->cp, &bl, nb, m.ps, m.bs) + r->bias[n];
+        }
+    }
 }
 
 void nsid__gaussian_forward(struct nsid_readout *r, const float *feat, int B, bool training,
                             struct nsid_rng *rng, const float *z, const float *shift)
 {
     int N = r->N, C = r->C;
-    size_t hw = (size_t)r->H * r->W;
     NSID_ASSERT(!training || z || rng);
+    NSID_ASSERT(nsid_pool_threads(r->pool) <= r->nt);
     compute_mu(r);
     const float *w = effective_features(r);
-    for (int b = 0; b < B; b++) {
-        for (int n = 0; n < N; n++) {
-            size_t bn = (size_t)b * N + n;
-            float *zz = r->z + bn * 2;
-            if (!training) { zz[0] = 0.0f; zz[1] = 0.0f; }
-            else if (z) { zz[0] = z[bn * 2]; zz[1] = z[bn * 2 + 1]; }
-            else { zz[0] = (float)nsid_rng_normal(rng); zz[1] = (float)nsid_rng_normal(rng); }
-            place(r->sigma + (size_t)n * 4, r->mu_cur + (size_t)n * 2, zz, shift ? shift + b * 2 : NULL,
-                  r->pre + bn * 2, r->pos + bn * 2);
-        }
-        /* channel planes outer, neurons inner: one plane and one row of w stay in cache */
-        setup_image(r, b);
-        float *y = r->out + (size_t)b * N;
-        memset(y, 0, sizeof(float) * (size_t)N);
-        for (int c = 0; c < C; c++) {
-            const float *plane = feat + ((size_t)b * C + c) * hw, *wc = w + (size_t)c * N;
-            for (int n = 0; n < N; n++) y[n] += nsid_bilinear_sample(&r->bl[n], plane) * wc[n];
-        }
-        for (int n = 0; n < N; n++) y[n] += r->bias[n];
-    }
+    for (int n = 0; n < N; n++)  /* (C, N) -> channels-last (N, cp) */
+        for (int c = 0; c < C; c++) r->wT[(size_t)n * r->cp + c] = w[(size_t)c * N + n];
+    struct gs_call k = {.r = r, .feat = feat, .B = B, .training = training, .z = z, .shift = shift,
+                        .draw = training && !z};
+    if (k.draw) k.base = nsid_rng_u64(rng);
+    nsid_pool_run(r->pool, gs_forward_task, &k);
 }
 
 /* --------------------------------------------------------------- backward */
 
 /*
- * Image b: gradients of y = sum_c w_c F_c(pos) + bias into dw, dfeat and the
- * positions (r->dpos (N,2), overwritten).
+ * Pass 1, images [lo, hi) on thread tid: per (b, n) the position gradient
+ * dpos = g * sum_k dw_k/dpos <F[idx_k], w_n> (stored for pass 2), dshift and,
+ * unless dfeat is NULL, the feature-map gradient of image b.
  */
-static void image_backward(struct nsid_readout *r, int b, const float *g, const float *w, float *dw,
-                           float *dfeat, const float *feat)
+static void gs_backward_images(const struct gs_call *k, int tid, int nt)
 {
-    int N = r->N, C = r->C;
-    size_t hw = (size_t)r->H * r->W;
-    memset(r->dpos, 0, sizeof(float) * 2 * (size_t)N);
-    for (int c = 0; c < C; c++) {
-        const float *plane = feat + ((size_t)b * C + c) * hw, *wc = w + (size_t)c * N;
-        float *dplane = dfeat ? dfeat + ((size_t)b * C + c) * hw : NULL, *dwc = dw + (size_t)c * N;
+    struct nsid_readout *r = k->r;
+    int N = r->N, C = r->C, HW = r->H * r->W, cp = r->cp, nb = cp / r->kern->vb, lo, hi;
+    nsid_pool_range(k->B, tid, nt, &lo, &hi);
+    bool blocked = r->in_vb > 1;
+    for (int b = lo; b < hi; b++) {
+        struct gs_map m = image_map(r, k->feat, b, tid);
+        /* the gradient goes straight into a blocked dfeat, via a channels-last scratch into NCHW */
+        float *dft = !k->dfeat ? NULL : blocked ? k->dfeat + (size_t)b * cp * HW : gs_scratch(r, tid, 1);
+        if (dft && !blocked) memset(dft, 0, sizeof(float) * (size_t)HW * cp);
         for (int n = 0; n < N; n++) {
-            const struct nsid_bilinear *bl = &r->bl[n];
-            float gw = g[n] * wc[n], v = 0.0f, gx = 0.0f, gy = 0.0f;
-            for (int k = 0; k < 4; k++) {
-                if (bl->idx[k] < 0) continue;
-                float x = plane[bl->idx[k]];
-                v += bl->w[k] * x;                 /* forward: F_c = sum_k w_k x_k */
-                gx += bl->dwdx[k] * x;
-                gy += bl->dwdy[k] * x;
-                if (dplane) dplane[bl->idx[k]] += bl->w[k] * gw;
+            size_t bn = (size_t)b * N + n;
+            float g = k->dout[bn], D[4];
+            struct nsid_bilinear bl;
+            nsid_bilinear_setup(&bl, r->pos[bn * 2], r->pos[bn * 2 + 1], r->H, r->W);
+            /* forward: y = sum_k w_k <F[idx_k], w_n>, w_k bilinear in pos */
+            r->kern->gs_backward(dft, D, m.f, r->wT + (size_t)n * cp, &bl, g, nb, m.ps, m.bs);
+            float gx = 0.0f, gy = 0.0f;
+            for (int t = 0; t < 4; t++) {
+                gx += bl.dwdx[t] * D[t];
+                gy += bl.dwdy[t] * D[t];
             }
-            dwc[n] += g[n] * v;                     /* forward: y += w_c F_c */
-            r->dpos[2 * n] += gx * gw;
-            r->dpos[2 * n + 1] += gy * gw;
+            r->gdpos[bn * 2] = g * gx;
+            r->gdpos[bn * 2 + 1] = g * gy;
+            if (k->dshift) { k->dshift[b * 2] += g * gx; k->dshift[b * 2 + 1] += g * gy; }
+        }
+        if (dft && !blocked) add_channels_first(k->dfeat + (size_t)b * C * HW, dft, C, HW, cp);
+    }
+}
+
+/*
+ * Pass 2, neurons [lo, hi) on thread tid, images in order: feature vector,
+ * bias, S and mu gradients (each neuron's sums run over b = 0..B-1, so the
+ * result does not depend on the thread count).
+ */
+static void gs_backward_neurons(const struct gs_call *k, int tid, int nt)
+{
+    struct nsid_readout *r = k->r;
+    int N = r->N, C = r->C, cp = r->cp, nb = cp / r->kern->vb, lo, hi;
+    nsid_pool_range(N, tid, nt, &lo, &hi);
+    if (lo == hi) return;
+    float *dw = r->shared ? r->dweff : r->dfeatures;
+    memset(r->dwT + (size_t)lo * cp, 0, sizeof(float) * (size_t)(hi - lo) * cp);
+    for (int b = 0; b < k->B; b++) {
+        struct gs_map m = image_map(r, k->feat, b, tid);
+        for (int n = lo; n < hi; n++) {
+            size_t bn = (size_t)b * N + n;
+            float g = k->dout[bn];
+            r->dbias[n] += g;
+            struct nsid_bilinear bl;
+            nsid_bilinear_setup(&bl, r->pos[bn * 2], r->pos[bn * 2 + 1], r->H, r->W);
+            r->kern->gs_wgrad(r->dwT + (size_t)n * cp, m.f, &bl, g, nb, m.ps, m.bs);  /* forward: y += w_n . F(pos) */
+            const float *zz = r->z + bn * 2, *pre = r->pre + bn * 2, *dpos = r->gdpos + bn * 2;
+            float *dS = r->dsigma + (size_t)n * 4;
+            for (int c = 0; c < 2; c++) {
+                /* forward: p = clamp(pre, -1, 1), torch's rule: gradient where -1 <= pre <= 1 */
+                if (!(pre[c] >= -1.0f && pre[c] <= 1.0f)) continue;
+                /* forward: pre_c = S[c,0] z_0 + S[c,1] z_1 + mu_c */
+                dS[c * 2 + 0] += dpos[c] * zz[0];
+                dS[c * 2 + 1] += dpos[c] * zz[1];
+                r->dmu_cur[n * 2 + c] += dpos[c];
+            }
         }
     }
+    for (int n = lo; n < hi; n++)
+        for (int c = 0; c < C; c++) dw[(size_t)c * N + n] += r->dwT[(size_t)n * cp + c];
+}
+
+static void gs_backward_task(void *arg, int tid, int nt)
+{
+    const struct gs_call *k = arg;
+    gs_backward_images(k, tid, nt);
+    nsid_pool_barrier(k->r->pool);
+    gs_backward_neurons(k, tid, nt);
 }
 
 /* Scatter the effective-feature gradient to scales and the owner's _features. */
@@ -266,43 +410,17 @@ static void sharing_backward(struct nsid_readout *r)
         }
 }
 
-/* Image b: position gradients into dshift, S and the mean (through the clamp). */
-static void position_backward(struct nsid_readout *r, int b, float *dshift)
-{
-    int N = r->N;
-    for (int n = 0; n < N; n++) {
-        size_t bn = (size_t)b * N + n;
-        const float *dpos = r->dpos + 2 * n, *zz = r->z + bn * 2, *pre = r->pre + bn * 2;
-        if (dshift) { dshift[b * 2] += dpos[0]; dshift[b * 2 + 1] += dpos[1]; }
-        float *dS = r->dsigma + (size_t)n * 4;
-        for (int c = 0; c < 2; c++) {
-            /* forward: p = clamp(pre, -1, 1), torch's rule: gradient where -1 <= pre <= 1 */
-            if (!(pre[c] >= -1.0f && pre[c] <= 1.0f)) continue;
-            /* forward: pre_c = S[c,0] z_0 + S[c,1] z_1 + mu_c */
-            dS[c * 2 + 0] += dpos[c] * zz[0];
-            dS[c * 2 + 1] += dpos[c] * zz[1];
-            r->dmu_cur[n * 2 + c] += dpos[c];
-        }
-    }
-}
-
 void nsid__gaussian_backward(struct nsid_readout *r, float *dfeat, float *dshift, const float *dout,
                              const float *feat, int B)
 {
     int N = r->N;
-    const float *w = r->shared ? r->weff : r->features;
-    float *dw = r->shared ? r->dweff : r->dfeatures;
+    NSID_ASSERT(nsid_pool_threads(r->pool) <= r->nt);
     if (r->shared) memset(r->dweff, 0, sizeof(float) * (size_t)r->C * N);
     memset(r->dmu_cur, 0, sizeof(float) * 2 * (size_t)N);
-    for (int b = 0; b < B; b++) {
-        const float *g = dout + (size_t)b * N;
-        for (int n = 0; n < N; n++) r->dbias[n] += g[n];
-        setup_image(r, b);
-        image_backward(r, b, g, w, dw, dfeat, feat);
-        position_backward(r, b, dshift);
-    }
+    struct gs_call k = {.r = r, .feat = feat, .B = B, .dfeat = dfeat, .dshift = dshift, .dout = dout};
+    nsid_pool_run(r->pool, gs_backward_task, &k);
     if (r->mu) {
-        for (int k = 0; k < 2 * N; k++) r->dmu[k] += r->dmu_cur[k];
+        for (int i = 0; i < 2 * N; i++) r->dmu[i] += r->dmu_cur[i];
     } else {
         nsid_mlp_backward(&r->gmp, NULL, r->dmu_cur, r->source_grid, N);
     }
