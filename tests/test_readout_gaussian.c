@@ -395,8 +395,190 @@ static void test_bad_input(void)
     free(coords);
 }
 
+/* ------------------------------------------- threads, kernel sets, layouts */
+
+/* One readout run: outputs of a training and an evaluation forward, every gradient, dfeat and dshift. */
+struct gs_run {
+    float *out, *out_eval, *grad, *dfeat, *dshift, *z;
+    size_t n_out, n_w, n_feat;
+};
+
+static void gs_run_free(struct gs_run *g)
+{
+    free(g->out); free(g->out_eval); free(g->grad); free(g->dfeat); free(g->dshift); free(g->z);
+}
+
+/* blocked copy (ceil(C/vb), P, vb) of an NCHW image batch and back */
+static void nchw_to_blocked(float *dst, const float *src, int B, int C, int P, int vb)
+{
+    int cp = (C + vb - 1) / vb * vb;
+    memset(dst, 0, sizeof(float) * (size_t)B * cp * P);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < P; p++)
+                dst[(size_t)b * cp * P + ((size_t)(c / vb) * P + p) * vb + c % vb] = src[((size_t)b * C + c) * P + p];
+}
+
+/*
+ * A grid-mean-predictor readout of 37 neurons on a 19-channel 7x9 map (B = 5),
+ * kernel set `set`, nt threads, NCHW (vb = 1) or blocked input, with a shift:
+ * training forward (drawn z) + backward, then an evaluation forward.
+ */
+static int gs_run(struct gs_run *g, const char *set, int nt, bool blocked, const float *feat_nchw,
+                  const float *dout, const float *shift)
+{
+    enum { C = 19, H = 7, W = 9, N = 37, B = 5 };
+    struct nsid_err err = {0};
+    struct nsid_readout_config cfg;
+    nsid_readout_config_default(&cfg, NSID_READOUT_GAUSSIAN);
+    struct nsid_params ps;
+    struct nsid_readout r;
+    struct nsid_arena a = {0};
+    struct nsid_pool pool;
+    double *coords = random_coords(N, 77);
+    memset(g, 0, sizeof *g);
+    nsid_params_init(&ps);
+    int rc = nsid_readout_init(&r, &cfg, C, H, W, N, coords, NULL, NULL, &ps, "readout.s", &err);
+    if (rc == 0) rc = nsid_params_alloc(&ps, &err);
+    struct nsid_rng rng;
+    nsid_rng_init(&rng, 31, NSID_STREAM_INIT);
+    if (rc == 0) {
+        nsid_readout_reset_parameters(&r, &rng);
+        fill_normal(r.features, (size_t)C * N, 1.0, &rng);
+        fill_uniform(r.sigma, (size_t)4 * N, -0.3, 0.3, &rng);
+    }
+    int pool_ok = nsid_pool_init(&pool, nt, &err) == 0;
+    if (rc == 0 && !pool_ok) rc = -1;
+    if (rc == 0) rc = nsid_readout_set_kernels(&r, set, &err);
+    nsid_readout_set_pool(&r, pool_ok ? &pool : NULL);
+    int vb = rc == 0 ? r.kern->vb : 1, cp = (C + vb - 1) / vb * vb;
+    if (rc == 0 && blocked) rc = nsid_readout_set_input_layout(&r, vb, &err);
+    nsid_arena_measure(&a);
+    if (rc == 0) rc = nsid_readout_bind_state(&r, &a, B, &err);
+    if (rc == 0) rc = nsid_arena_init(&a, a.used, &err);
+    if (rc == 0) rc = nsid_readout_bind_state(&r, &a, B, &err);
+    if (rc == 0) {
+        size_t nf = (size_t)B * C * H * W, nfb = (size_t)B * cp * H * W;
+        float *feat = malloc(sizeof(float) * nfb), *dfeat = calloc(nfb, sizeof(float));
+        if (blocked) nchw_to_blocked(feat, feat_nchw, B, C, H * W, vb);
+        else memcpy(feat, feat_nchw, sizeof(float) * nf);
+        g->n_out = (size_t)B * N;
+        g->n_w = ps.n_weights;
+        g->n_feat = nf;
+        g->out = malloc(sizeof(float) * g->n_out);
+        g->out_eval = malloc(sizeof(float) * g->n_out);
+        g->z = malloc(sizeof(float) * g->n_out * 2);
+        g->grad = malloc(sizeof(float) * g->n_w);
+        g->dfeat = calloc(nf, sizeof(float));
+        g->dshift = calloc((size_t)B * 2, sizeof(float));
+        struct nsid_rng sample;
+        nsid_rng_init(&sample, 5, NSID_STREAM_SAMPLE);
+        nsid_params_zero_grad(&ps);
+        nsid_readout_forward(&r, feat, B, true, &sample, NULL, shift);
+        memcpy(g->out, r.out, sizeof(float) * g->n_out);
+        memcpy(g->z, r.z, sizeof(float) * g->n_out * 2);
+        nsid_readout_backward(&r, dfeat, g->dshift, dout, feat, B);
+        memcpy(g->grad, ps.g, sizeof(float) * g->n_w);
+        if (blocked) {  /* back to NCHW; padding lanes of the gradient must stay zero */
+            for (int b = 0; b < B; b++)
+                for (int c = 0; c < cp; c++)
+                    for (int p = 0; p < H * W; p++) {
+                        float v = dfeat[(size_t)b * cp * H * W + ((size_t)(c / vb) * H * W + p) * vb + c % vb];
+                        if (c < C) g->dfeat[((size_t)b * C + c) * H * W + p] = v;
+                        else if (v != 0.0f) rc = -2;
+                    }
+        } else {
+            memcpy(g->dfeat, dfeat, sizeof(float) * nf);
+        }
+        nsid_readout_forward(&r, feat, B, false, NULL, NULL, shift);
+        memcpy(g->out_eval, r.out, sizeof(float) * g->n_out);
+        free(feat);
+        free(dfeat);
+    }
+    if (rc == -1 || (rc < 0 && rc != -2)) printf("gs_run %s/%d: %s\n", set, nt, err.msg);
+    nsid_readout_free(&r);
+    if (pool_ok) nsid_pool_free(&pool);
+    nsid_arena_free(&a);
+    nsid_params_free(&ps);
+    free(coords);
+    return rc;
+}
+
+static int gs_same(const struct gs_run *a, const struct gs_run *b)
+{
+    return !memcmp(a->out, b->out, a->n_out * sizeof(float)) && !memcmp(a->out_eval, b->out_eval, a->n_out * sizeof(float)) &&
+           !memcmp(a->grad, b->grad, a->n_w * sizeof(float)) && !memcmp(a->dfeat, b->dfeat, a->n_feat * sizeof(float)) &&
+           !memcmp(a->dshift, b->dshift, 10 * sizeof(float)) && !memcmp(a->z, b->z, a->n_out * 2 * sizeof(float));
+}
+
+/* Largest |a - b| over max(1, max |b|) across every array: 1e-5 means float rounding. */
+static double gs_diff(const struct gs_run *a, const struct gs_run *b)
+{
+    const float *x[6] = {a->out, a->out_eval, a->grad, a->dfeat, a->dshift, a->z};
+    const float *y[6] = {b->out, b->out_eval, b->grad, b->dfeat, b->dshift, b->z};
+    size_t n[6] = {a->n_out, a->n_out, a->n_w, a->n_feat, 10, a->n_out * 2};
+    double worst = 0;
+    for (int i = 0; i < 6; i++) {
+        double mx = 1.0, d = 0.0;
+        for (size_t k = 0; k < n[i]; k++) mx = fmax(mx, fabs((double)y[i][k]));
+        for (size_t k = 0; k < n[i]; k++) d = fmax(d, fabs((double)x[i][k] - (double)y[i][k]));
+        worst = fmax(worst, d / mx);
+    }
+    return worst;
+}
+
+/*
+ * The readout on every kernel set with 1, 2 and 3 threads and both input
+ * layouts: bit-identical across threads and layouts within a set, float
+ * rounding across sets.
+ */
+static void test_threads_sets_layouts(void)
+{
+    enum { C = 19, H = 7, W = 9, N = 37, B = 5 };
+    static const char *sets[] = {"generic", "generic16", "avx2", "avx512"};
+    struct nsid_rng rng;
+    nsid_rng_init(&rng, 8, 0);
+    float *feat = malloc(sizeof(float) * B * C * H * W), *dout = malloc(sizeof(float) * B * N), shift[2 * B];
+    fill_normal(feat, (size_t)B * C * H * W, 1.0, &rng);
+    fill_normal(dout, (size_t)B * N, 1.0, &rng);
+    fill_uniform(shift, 2 * B, -0.2, 0.2, &rng);
+    struct gs_run ref;
+    int rc = gs_run(&ref, "generic", 1, false, feat, dout, shift);
+    CHECK(rc == 0, "generic, 1 thread, NCHW runs");
+    double worst = 0;
+    for (size_t s = 0; rc == 0 && s < sizeof sets / sizeof sets[0]; s++) {
+        if (!nsid_kern_available(sets[s])) continue;
+        struct gs_run one;
+        if (gs_run(&one, sets[s], 1, false, feat, dout, shift) != 0) {
+            CHECK(0, "%s runs", sets[s]);
+            continue;
+        }
+        double d = gs_diff(&one, &ref);
+        worst = fmax(worst, d);
+        CHECK(d < 2e-5, "%s agrees with generic to float rounding (%.2g)", sets[s], d);
+        for (int nt = 1; nt <= 3; nt++)
+            for (int blocked = 0; blocked <= 1; blocked++) {
+                if (nt == 1 && !blocked) continue;
+                struct gs_run other;
+                int orc = gs_run(&other, sets[s], nt, blocked, feat, dout, shift);
+                CHECK(orc == 0, "%s, %d threads, %s input runs (padding lanes of dfeat stay zero)", sets[s], nt,
+                      blocked ? "blocked" : "NCHW");
+                if (orc == 0)
+                    CHECK(gs_same(&other, &one), "%s: %d threads, %s input bit-identical to 1 thread NCHW", sets[s],
+                          nt, blocked ? "blocked" : "NCHW");
+                gs_run_free(&other);
+            }
+        gs_run_free(&one);
+    }
+    printf("gaussian readout: kernel sets agree within %.2g (relative to each array's scale)\n", worst);
+    gs_run_free(&ref);
+    free(feat);
+    free(dout);
+}
+
 int main(void)
 {
+    test_threads_sets_layouts();
     test_fd_free();
     test_fd_cortex();
     test_sharing();

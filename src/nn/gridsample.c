@@ -8,32 +8,7 @@
 
 void nsid_bilinear_setup(struct nsid_bilinear *b, float x, float y, int H, int W)
 {
-    /* Unnormalise exactly as PyTorch (align_corners=True), in float. */
-    float sx = (float)(W - 1) / 2.0f, sy = (float)(H - 1) / 2.0f;
-    float ix = ((x + 1.0f) / 2.0f) * (float)(W - 1);
-    float iy = ((y + 1.0f) / 2.0f) * (float)(H - 1);
-    for (int k = 0; k < 4; k++) {
-        b->idx[k] = -1;
-        b->w[k] = b->dwdx[k] = b->dwdy[k] = 0.0f;
-    }
-    /* Far outside (or NaN): every neighbour is padding; avoids int overflow. */
-    if (!(ix > -2.0f && ix < (float)W + 1.0f && iy > -2.0f && iy < (float)H + 1.0f))
-        return;
-    float fx = floorf(ix), fy = floorf(iy);
-    int x0 = (int)fx, y0 = (int)fy;
-    float ex = ix - fx, ey = iy - fy;         /* distance to the nw corner */
-    float gx = 1.0f - ex, gy = 1.0f - ey;     /* (ix_se - ix), (iy_se - iy) */
-    const int cx[4] = {x0, x0 + 1, x0, x0 + 1}, cy[4] = {y0, y0, y0 + 1, y0 + 1};
-    const float w[4] = {gx * gy, ex * gy, gx * ey, ex * ey};
-    /* d w / d ix and d w / d iy of nw, ne, sw, se */
-    const float wx[4] = {-gy, gy, -ey, ey}, wy[4] = {-gx, -ex, gx, ex};
-    for (int k = 0; k < 4; k++) {
-        if (cx[k] < 0 || cx[k] >= W || cy[k] < 0 || cy[k] >= H) continue;
-        b->idx[k] = cy[k] * W + cx[k];
-        b->w[k] = w[k];
-        b->dwdx[k] = wx[k] * sx;
-        b->dwdy[k] = wy[k] * sy;
-    }
+    nsid__bilinear_setup_inline(b, x, y, H, W);
 }
 
 float nsid_bilinear_sample(const struct nsid_bilinear *b, const float *plane)

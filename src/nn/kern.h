@@ -111,6 +111,7 @@ struct nsid_kern {
      * blocks, (pixel p, block cb) at feat + p * ps + cb * bs (channels-last:
      * ps = nb*vb, bs = vb; channel-blocked: ps = vb, bs = H*W*vb), padding lanes
      * zero, and a neuron's feature vector wn (nb*vb, contiguous):
+     *   gs_setup     bl[i] = nsid_bilinear_setup(pos[2i], pos[2i+1]) for i < n (same results)
      *   gs_dot4      returns sum_k w_k <feat[idx_k], wn>  (the readout's y - bias)
      *   gs_backward  D[k] = <feat[idx_k], wn> (0 outside); dfeat[idx_k] += g w_k wn
      *                (dfeat addressed like feat, may be NULL)
@@ -118,12 +119,15 @@ struct nsid_kern {
      * The channel blocks are visited in order in either layout, so both give
      * bit-identical results.
      */
+    void (*gs_setup)(struct nsid_bilinear *bl, const float *pos, int n, int H, int W);
     float (*gs_dot4)(const float *feat, const float *wn, const struct nsid_bilinear *bl, int nb, size_t ps,
                      size_t bs);
     void (*gs_backward)(float *dfeat, float *D, const float *feat, const float *wn,
                         const struct nsid_bilinear *bl, float g, int nb, size_t ps, size_t bs);
     void (*gs_wgrad)(float *dwn, const float *feat, const struct nsid_bilinear *bl, float g, int nb, size_t ps,
                      size_t bs);
+    /* n iterations of 12 independent vector FMA chains (24 * vb FLOPs each): the FMA ceiling. */
+    float (*fma_loop)(long n);
 };
 
 /* The tables (kern_generic.c, kern_avx2.c, kern_avx512.c); an ISA table is NULL-named when

@@ -131,7 +131,8 @@ const struct nsid_kern nsid__kern_avx2 = {
     .pw_forward = pw_forward_avx2, .pw_wgrad = pw_wgrad_avx2,
     .bn_elu = bn_elu_avx2, .bn_stats = bn_stats_avx2,
     .bn_bwd_sums = bn_bwd_sums_avx2, .bn_bwd_apply = bn_bwd_apply_avx2,
-    .gs_dot4 = gs_dot4_avx2, .gs_backward = gs_backward_avx2, .gs_wgrad = gs_wgrad_avx2,
+    .gs_setup = gs_setup_avx2, .gs_dot4 = gs_dot4_avx2, .gs_backward = gs_backward_avx2, .gs_wgrad = gs_wgrad_avx2,
+    .fma_loop = fma_loop_avx2,
 };
 
 #else

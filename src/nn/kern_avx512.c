@@ -135,7 +135,8 @@ const struct nsid_kern nsid__kern_avx512 = {
     .pw_forward = pw_forward_avx512, .pw_wgrad = pw_wgrad_avx512,
     .bn_elu = bn_elu_avx512, .bn_stats = bn_stats_avx512,
     .bn_bwd_sums = bn_bwd_sums_avx512, .bn_bwd_apply = bn_bwd_apply_avx512,
-    .gs_dot4 = gs_dot4_avx512, .gs_backward = gs_backward_avx512, .gs_wgrad = gs_wgrad_avx512,
+    .gs_setup = gs_setup_avx512, .gs_dot4 = gs_dot4_avx512, .gs_backward = gs_backward_avx512, .gs_wgrad = gs_wgrad_avx512,
+    .fma_loop = fma_loop_avx512,
 };
 
 #else

@@ -207,7 +207,8 @@ const struct nsid_kern nsid__kern_generic = {
     .pw_forward = pw_forward_g8, .pw_wgrad = pw_wgrad_g8,
     .bn_elu = bn_elu_g8, .bn_stats = bn_stats_g8,
     .bn_bwd_sums = bn_bwd_sums_g8, .bn_bwd_apply = bn_bwd_apply_g8,
-    .gs_dot4 = gs_dot4_g8, .gs_backward = gs_backward_g8, .gs_wgrad = gs_wgrad_g8,
+    .gs_setup = gs_setup_g8, .gs_dot4 = gs_dot4_g8, .gs_backward = gs_backward_g8, .gs_wgrad = gs_wgrad_g8,
+    .fma_loop = fma_loop_g8,
 };
 
 /* ----------------------------------------------------------- generic, vb 16 */
@@ -227,5 +228,6 @@ const struct nsid_kern nsid__kern_generic16 = {
     .pw_forward = pw_forward_g16, .pw_wgrad = pw_wgrad_g16,
     .bn_elu = bn_elu_g16, .bn_stats = bn_stats_g16,
     .bn_bwd_sums = bn_bwd_sums_g16, .bn_bwd_apply = bn_bwd_apply_g16,
-    .gs_dot4 = gs_dot4_g16, .gs_backward = gs_backward_g16, .gs_wgrad = gs_wgrad_g16,
+    .gs_setup = gs_setup_g16, .gs_dot4 = gs_dot4_g16, .gs_backward = gs_backward_g16, .gs_wgrad = gs_wgrad_g16,
+    .fma_loop = fma_loop_g16,
 };

@@ -206,10 +206,36 @@ KI void KN(pw_tile)(float *out, const float *inp, const float *wp, const struct 
         }
 }
 
+/*
+ * Prefetch the input footprint of pixels [p, p + n) and, if out, the output's: the
+ * pointwise kernels read each image as several streams (one per channel block),
+ * more than the hardware prefetchers follow.
+ */
+KI void KN(pw_prefetch)(const float *inp, const float *out, const struct nsid_kpw *d, int p, int n)
+{
+    if (p >= d->P) return;
+    if (p + n > d->P) n = d->P - p;
+    if (d->in_ps >= (size_t)d->ci) {  /* row-major (P, ci) input: n contiguous rows */
+        const char *a = (const char *)(inp + (size_t)p * d->in_ps);
+        for (size_t o = 0; o < (size_t)n * d->in_ps * sizeof(float); o += 64) __builtin_prefetch(a + o, 0, 3);
+    } else {
+        for (int cb = 0; cb < d->ci / KVB; cb++) {
+            const char *a = (const char *)(inp + (size_t)cb * d->in_bs + (size_t)p * d->in_ps);
+            for (size_t o = 0; o < (size_t)n * d->in_ps * sizeof(float); o += 64) __builtin_prefetch(a + o, 0, 3);
+        }
+    }
+    if (!out || d->out_ps != KVB) return;
+    for (int ob = 0; ob < d->nbo; ob++) {
+        const char *a = (const char *)(out + (size_t)ob * d->out_bs + (size_t)p * d->out_ps);
+        for (size_t o = 0; o < (size_t)n * KVB * sizeof(float); o += 64) __builtin_prefetch(a + o, 1, 3);
+    }
+}
+
 static void KN(pw_forward)(float *out, const float *inp, const float *wp, const struct nsid_kpw *d)
 {
     for (int p0 = 0; p0 < d->P; p0 += KPW_RP) {
         int rp = d->P - p0 < KPW_RP ? d->P - p0 : KPW_RP;
+        KN(pw_prefetch)(inp, out, d, p0 + 4 * KPW_RP, KPW_RP);
         for (int ob = 0; ob < d->nbo; ob += KPW_OB) {
             int obn = d->nbo - ob < KPW_OB ? d->nbo - ob : KPW_OB;
             if (rp == KPW_RP && obn == KPW_OB)
@@ -255,6 +281,8 @@ KI void KN(pwg_tile)(float *dwp, const float *inp, const float *dy, const struct
 
 static void KN(pw_wgrad)(float *dwp, const float *inp, const float *dy, const struct nsid_kpw *d)
 {
+    /* the reduction runs over all P pixels per tile: start the first pixels' streams early */
+    KN(pw_prefetch)(inp, NULL, d, 0, 32);
     for (int c0 = 0; c0 < d->ci; c0 += KPWG_RC) {
         int rc = d->ci - c0 < KPWG_RC ? d->ci - c0 : KPWG_RC;
         for (int ob = 0; ob < d->nbo; ob += KPWG_OB) {
@@ -340,6 +368,12 @@ static void KN(bn_bwd_apply)(float *dpre, const float *dbn, const float *pre, co
  * channel-blocked (nb, H*W, KVB): ps = KVB, bs = H*W*KVB). wn: nb*KVB contiguous.
  */
 
+/* bl[i] = the bilinear setup of pos[2i], pos[2i+1] for i < n (nsid_bilinear_setup, same results). */
+static void KN(gs_setup)(struct nsid_bilinear *bl, const float *pos, int n, int H, int W)
+{
+    for (int i = 0; i < n; i++) nsid__bilinear_setup_inline(&bl[i], pos[2 * i], pos[2 * i + 1], H, W);
+}
+
 /* sum over valid taps k of w_k * <feat[idx_k], wn>. */
 static float KN(gs_dot4)(const float *feat, const float *wn, const struct nsid_bilinear *bl, int nb, size_t ps,
                          size_t bs)
@@ -394,6 +428,27 @@ static void KN(gs_wgrad)(float *dwn, const float *feat, const struct nsid_biline
             if (bl->idx[k] >= 0) f = kv_fma(kv_bcast(&gw[k]), kv_load(fb + (size_t)bl->idx[k] * ps), f);
         kv_store(dwn + (size_t)cb * KVB, f);
     }
+}
+
+/* ------------------------------------------------------------- FMA ceiling */
+
+/*
+ * n iterations of 12 independent FMA chains of one vector each (12 * KVB * 2
+ * FLOPs per iteration): the machine's FMA throughput for this set. Returns a
+ * lane sum so the work stays alive.
+ */
+static float KN(fma_loop)(long n)
+{
+    float mv = 0.99999f, cv = 1e-7f;
+    kv a[12], m = kv_bcast(&mv), c = kv_bcast(&cv);
+    float init[12];
+    for (int i = 0; i < 12; i++) init[i] = (float)i;  /* distinct chains: the compiler cannot merge them */
+    KUNROLL for (int i = 0; i < 12; i++) a[i] = kv_bcast(&init[i]);
+    for (long it = 0; it < n; it++)
+        KUNROLL for (int i = 0; i < 12; i++) a[i] = kv_fma(a[i], m, c);
+    kv s = a[0];
+    for (int i = 1; i < 12; i++) s = kv_add(s, a[i]);
+    return kv_hsum(s);
 }
 
 #undef KI

@@ -151,6 +151,7 @@ struct nsid_readout {
     float *wT, *dwT;             /* (N, cp) effective features channels-last, and their gradient */
     float *gdpos;                /* (B, N, 2) Gaussian position gradients of the latest backward */
     float *scratch;              /* (nt, 2, H*W, cp) per thread: a channels-last feature map and gradient */
+    struct nsid_bilinear *blrow; /* (nt, N) per thread: the bilinear points of one image */
 };
 
 /* Fill cfg with the paper's configuration of that kind (defaults above). */

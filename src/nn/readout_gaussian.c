@@ -146,7 +146,8 @@ int nsid__gaussian_bind(struct nsid_readout *r, struct nsid_arena *a, int B, str
     r->dwT = nsid_arena_floats(a, ncp, err);
     r->gdpos = nsid_arena_floats(a, bn2, err);
     r->scratch = nsid_arena_floats(a, (size_t)r->nt * 2 * map, err);
-    if (!r->wT || !r->dwT || !r->gdpos || !r->scratch) return NSID_ENOMEM;
+    r->blrow = nsid_arena_bytes(a, sizeof(struct nsid_bilinear) * (size_t)r->nt * r->N, err);
+    if (!r->wT || !r->dwT || !r->gdpos || !r->scratch || !r->blrow) return NSID_ENOMEM;
     if (a->base) {  /* padding lanes (channels C..cp-1) stay zero: only channels < C are ever written */
         memset(r->wT, 0, sizeof(float) * ncp);
         memset(r->scratch, 0, sizeof(float) * (size_t)r->nt * 2 * map);
@@ -275,6 +276,7 @@ static void gs_forward_task(void *arg, int tid, int nt)
     struct nsid_readout *r = k->r;
     int N = r->N, nb = r->cp / r->kern->vb, lo, hi;
     nsid_pool_range(k->B, tid, nt, &lo, &hi);
+    struct nsid_bilinear *bl = r->blrow + (size_t)tid * N;
     for (int b = lo; b < hi; b++) {
         struct gs_map m = image_map(r, k->feat, b, tid);
         struct nsid_rng rb;
@@ -287,10 +289,11 @@ static void gs_forward_task(void *arg, int tid, int nt)
             else normal_pair(&rb, zz);
             place(r->sigma + (size_t)n * 4, r->mu_cur + (size_t)n * 2, zz, k->shift ? k->shift + b * 2 : NULL,
                   r->pre + bn * 2, r->pos + bn * 2);
-            struct nsid_bilinear bl;
-            nsid_bilinear_setup(&bl, r->pos[bn * 2], r->pos[bn * 2 + 1], r->H, r->W);
-            r->out[bn] = r->kern->gs_dot4(m.f, r->wT + (size_t)n * r->cp, &bl, nb, m.ps, m.bs) + r->bias[n];
         }
+        r->kern->gs_setup(bl, r->pos + (size_t)b * N * 2, N, r->H, r->W);
+        for (int n = 0; n < N; n++)
+            r->out[(size_t)b * N + n] =
+                r->kern->gs_dot4(m.f, r->wT + (size_t)n * r->cp, &bl[n], nb, m.ps, m.bs) + r->bias[n];
     }
 }
 
@@ -328,17 +331,17 @@ static void gs_backward_images(const struct gs_call *k, int tid, int nt)
         /* the gradient goes straight into a blocked dfeat, via a channels-last scratch into NCHW */
         float *dft = !k->dfeat ? NULL : blocked ? k->dfeat + (size_t)b * cp * HW : gs_scratch(r, tid, 1);
         if (dft && !blocked) memset(dft, 0, sizeof(float) * (size_t)HW * cp);
+        struct nsid_bilinear *bl = r->blrow + (size_t)tid * N;
+        r->kern->gs_setup(bl, r->pos + (size_t)b * N * 2, N, r->H, r->W);
         for (int n = 0; n < N; n++) {
             size_t bn = (size_t)b * N + n;
             float g = k->dout[bn], D[4];
-            struct nsid_bilinear bl;
-            nsid_bilinear_setup(&bl, r->pos[bn * 2], r->pos[bn * 2 + 1], r->H, r->W);
             /* forward: y = sum_k w_k <F[idx_k], w_n>, w_k bilinear in pos */
-            r->kern->gs_backward(dft, D, m.f, r->wT + (size_t)n * cp, &bl, g, nb, m.ps, m.bs);
+            r->kern->gs_backward(dft, D, m.f, r->wT + (size_t)n * cp, &bl[n], g, nb, m.ps, m.bs);
             float gx = 0.0f, gy = 0.0f;
             for (int t = 0; t < 4; t++) {
-                gx += bl.dwdx[t] * D[t];
-                gy += bl.dwdy[t] * D[t];
+                gx += bl[n].dwdx[t] * D[t];
+                gy += bl[n].dwdy[t] * D[t];
             }
             r->gdpos[bn * 2] = g * gx;
             r->gdpos[bn * 2 + 1] = g * gy;
@@ -363,13 +366,13 @@ static void gs_backward_neurons(const struct gs_call *k, int tid, int nt)
     memset(r->dwT + (size_t)lo * cp, 0, sizeof(float) * (size_t)(hi - lo) * cp);
     for (int b = 0; b < k->B; b++) {
         struct gs_map m = image_map(r, k->feat, b, tid);
+        struct nsid_bilinear *bl = r->blrow + (size_t)tid * N;
+        r->kern->gs_setup(bl + lo, r->pos + ((size_t)b * N + lo) * 2, hi - lo, r->H, r->W);
         for (int n = lo; n < hi; n++) {
             size_t bn = (size_t)b * N + n;
             float g = k->dout[bn];
             r->dbias[n] += g;
-            struct nsid_bilinear bl;
-            nsid_bilinear_setup(&bl, r->pos[bn * 2], r->pos[bn * 2 + 1], r->H, r->W);
-            r->kern->gs_wgrad(r->dwT + (size_t)n * cp, m.f, &bl, g, nb, m.ps, m.bs);  /* forward: y += w_n . F(pos) */
+            r->kern->gs_wgrad(r->dwT + (size_t)n * cp, m.f, &bl[n], g, nb, m.ps, m.bs);  /* forward: y += w_n . F(pos) */
             const float *zz = r->z + bn * 2, *pre = r->pre + bn * 2, *dpos = r->gdpos + bn * 2;
             float *dS = r->dsigma + (size_t)n * 4;
             for (int c = 0; c < 2; c++) {

@@ -1,0 +1,448 @@
+/*
+ * nsid-bench - throughput of the paper's model (issue 8): a training step
+ * (forward + Poisson loss + backward + Adam) with 1,000 and 8,000 neurons, a
+ * transfer step (frozen core) with 1,000, and the evaluation forward with 1,000
+ * and 8,000, batch 64 of 1x36x64 images.
+ *
+ *     nsid-bench [--quick] [--threads N] [--steps S] [--warmup W] [--isa SET] [--case NAME]...
+ *
+ * Each case runs in its own child process (so peak RSS is the case's own), on
+ * deterministic synthetic data held in memory (no disk I/O), W warm-up steps
+ * then S timed steps; the figure is the median step. Printed: the analytic FLOP
+ * count per layer (PyTorch's convention: multiply-adds x 2, a backward costs two
+ * forwards, one for a layer whose input gradient is not needed), per case the
+ * median step, images/s, achieved GFLOP/s, the fraction of the machine's FMA
+ * ceiling (measured here with the kernel set's own FMA loop on the same threads),
+ * CPU seconds per step (meaningful on a shared machine), peak RSS and threads,
+ * and finally one line per case for scripts:
+ *
+ *     bench CASE images_per_s=X gflops=Y peak_rss_mib=Z threads=T
+ *
+ * --quick (CI): 1 warm-up and 2 timed steps. It is a measurement, not a test:
+ * nothing here asserts a time. Exit status 0 unless a case fails to run.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/pool.h"
+#include "base/rng.h"
+#include "nn/kern.h"
+#include "nn/model.h"
+
+#define BATCH 64
+#define IMG_H 36
+#define IMG_W 64
+#define N_DATA 4      /* distinct synthetic batches, cycled */
+#define MAX_STEPS 1000
+
+enum bench_kind { BENCH_TRAIN, BENCH_TRANSFER, BENCH_EVAL };
+
+struct bench_case {
+    const char *name;
+    int kind;        /* enum bench_kind */
+    int neurons;
+};
+
+static const struct bench_case cases[] = {
+    {"train-1000", BENCH_TRAIN, 1000},   {"train-8000", BENCH_TRAIN, 8000},
+    {"transfer-1000", BENCH_TRANSFER, 1000}, {"eval-1000", BENCH_EVAL, 1000},
+    {"eval-8000", BENCH_EVAL, 8000},
+};
+#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
+
+/* What a case's child process reports back through its pipe. */
+struct bench_result {
+    int ok;
+    int threads;
+    char isa[16];
+    double median_s;    /* median wall time of one step */
+    double min_s;       /* fastest step */
+    double cpu_s;       /* process CPU time per step */
+    double peak_rss_mib;
+};
+
+struct bench_opts {
+    int quick, threads, steps, warmup;
+    const char *isa;
+    int run[N_CASES];   /* which cases */
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static double wall_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;  /* KiB on Linux */
+}
+
+/* --------------------------------------------------------------- FLOP count */
+
+/* Analytic FLOPs of one image's forward through the paper's core, printed per layer when verbose. */
+static double core_forward_flops(const struct nsid_core *c, double *layer0, int verbose)
+{
+    double total = 0.0;
+    for (int k = 0; k < c->cfg.layers; k++) {
+        const struct nsid_core_layer *l = &c->layer[k];
+        double P = (double)l->H * l->W, Pin = (double)l->H_in * l->W_in, C = c->cfg.hidden_channels;
+        double KK = (double)l->conv.K * l->conv.K, f;
+        if (l->ds) {
+            double fi = 2.0 * C * l->C_in * Pin, fs = 2.0 * C * KK * P, fo = 2.0 * C * C * P;
+            f = fi + fs + fo;
+            if (verbose)
+                printf("  layer%d  1x1 %d->%d %8.2f | depthwise %dx%d %8.2f | 1x1 %8.2f  = %8.2f MFLOP\n", k,
+                       l->C_in, (int)C, fi / 1e6, l->conv.K, l->conv.K, fs / 1e6, fo / 1e6, f / 1e6);
+        } else {
+            f = 2.0 * C * l->C_in * KK * P;
+            if (verbose)
+                printf("  layer%d  conv %dx%d %d->%d on %dx%d                                = %8.2f MFLOP\n", k,
+                       l->conv.K, l->conv.K, l->C_in, (int)C, l->H, l->W, f / 1e6);
+        }
+        if (k == 0) *layer0 = f;
+        total += f;
+    }
+    return total;
+}
+
+/* FLOPs of one image of a case: forward, plus the backward (2x forward; 1x for layer 0 and a frozen core's readout). */
+static double case_flops(const struct nsid_core *c, const struct bench_case *bc, int verbose)
+{
+    double l0 = 0.0, core = core_forward_flops(c, &l0, verbose);
+    /* Gaussian readout: per neuron 4 bilinear taps of C channels and a C-long dot product */
+    double ro = 2.0 * 5.0 * c->out_c * bc->neurons;
+    if (verbose) printf("  readout Gaussian, %d neurons: %.2f MFLOP forward\n", bc->neurons, ro / 1e6);
+    switch (bc->kind) {
+    case BENCH_TRAIN: return core + 2.0 * core - l0 + 3.0 * ro;
+    case BENCH_TRANSFER: return core + 2.0 * ro;
+    default: return core + ro;
+    }
+}
+
+/* ------------------------------------------------------------------ one case */
+
+/* Synthetic data of one batch: images N(0,1), responses Poisson(0.4 + 0.6 u). */
+struct bench_data {
+    float *img[N_DATA], *resp[N_DATA];
+};
+
+static int data_init(struct bench_data *d, int N, struct nsid_err *err)
+{
+    memset(d, 0, sizeof *d);
+    struct nsid_rng r;
+    nsid_rng_init(&r, 2021, NSID_STREAM_SIMULATE);
+    for (int i = 0; i < N_DATA; i++) {
+        size_t ni = (size_t)BATCH * IMG_H * IMG_W, nr = (size_t)BATCH * N;
+        d->img[i] = NSID_ALLOC(sizeof(float) * ni, err);
+        d->resp[i] = NSID_ALLOC(sizeof(float) * nr, err);
+        if (!d->img[i] || !d->resp[i]) return NSID_ENOMEM;
+        for (size_t k = 0; k < ni; k++) d->img[i][k] = (float)nsid_rng_normal(&r);
+        for (size_t k = 0; k < nr; k++)
+            d->resp[i][k] = (float)nsid_rng_poisson(&r, 0.4 + 0.6 * nsid_rng_uniform(&r));
+    }
+    return 0;
+}
+
+static void data_free(struct bench_data *d)
+{
+    for (int i = 0; i < N_DATA; i++) {
+        nsid_free(d->img[i]);
+        nsid_free(d->resp[i]);
+    }
+}
+
+/* One scan of N neurons at random cortical positions (deterministic). */
+static int model_build(struct nsid_model *m, int N, int threads, struct nsid_err *err)
+{
+    struct nsid_model_config cfg;
+    nsid_model_config_default(&cfg);
+    cfg.threads = threads;
+    double *coords = NSID_ALLOC(sizeof(double) * 3 * (size_t)N, err);
+    if (!coords) return NSID_ENOMEM;
+    struct nsid_rng r;
+    nsid_rng_init(&r, 7, NSID_STREAM_SUBSET);
+    for (int i = 0; i < 3 * N; i++) coords[i] = nsid_rng_uniform_range(&r, -400.0, 400.0);
+    struct nsid_model_scan sc = {.data_key = "bench-1-1-0", .n_neurons = N, .n_trials = 5000, .channels = 1,
+                                 .height = IMG_H, .width = IMG_W, .coords = coords};
+    int rc = nsid_model_init(m, &cfg, &sc, 1, err);
+    nsid_free(coords);
+    if (rc == 0) rc = nsid_model_alloc_state(m, BATCH, err);
+    return rc;
+}
+
+/* One step of the case on batch i. */
+static void case_step(struct nsid_model *m, const struct bench_case *bc, const struct bench_data *d, int i,
+                      struct nsid_rng *sample, const struct nsid_adam_config *adam)
+{
+    struct nsid_model_batch b = {.scan = 0, .B = BATCH, .images = d->img[i % N_DATA],
+                                 .responses = d->resp[i % N_DATA]};
+    if (bc->kind == BENCH_EVAL) {
+        nsid_model_predict(m, &b);
+        return;
+    }
+    nsid_model_zero_grad(m);
+    nsid_model_train_batch(m, &b, sample);
+    nsid_model_adam_step(m, adam);
+}
+
+/* Run a case in this (child) process; fills res. */
+static void case_run(const struct bench_case *bc, const struct bench_opts *o, struct bench_result *res)
+{
+    struct nsid_err err = {0};
+    struct nsid_model m;
+    struct bench_data d;
+    memset(res, 0, sizeof *res);
+    if (data_init(&d, bc->neurons, &err) < 0 || model_build(&m, bc->neurons, o->threads, &err) < 0) {
+        fprintf(stderr, "nsid-bench: %s: ", bc->name);
+        nsid_err_print(&err, stderr);
+        data_free(&d);
+        return;
+    }
+    /* first-batch mean response as the readout bias (as the trainer does) */
+    float *mean = NSID_CALLOC(sizeof(float) * (size_t)bc->neurons, &err);
+    for (int b = 0; mean && b < BATCH; b++)
+        for (int n = 0; n < bc->neurons; n++) mean[n] += d.resp[0][(size_t)b * bc->neurons + n] / BATCH;
+    if (mean) nsid_model_set_bias(&m, 0, mean);
+    nsid_free(mean);
+    nsid_model_set_frozen_core(&m, bc->kind == BENCH_TRANSFER);
+    struct nsid_adam_config adam;
+    nsid_adam_config_default(&adam);
+    struct nsid_rng sample;
+    nsid_rng_init(&sample, 1, NSID_STREAM_SAMPLE);
+    for (int i = 0; i < o->warmup; i++) case_step(&m, bc, &d, i, &sample, &adam);
+    double t[MAX_STEPS], c0 = cpu_now();
+    for (int i = 0; i < o->steps; i++) {
+        double w0 = wall_now();
+        case_step(&m, bc, &d, o->warmup + i, &sample, &adam);
+        t[i] = wall_now() - w0;
+    }
+    res->cpu_s = (cpu_now() - c0) / o->steps;
+    qsort(t, (size_t)o->steps, sizeof t[0], cmp_double);
+    res->median_s = o->steps % 2 ? t[o->steps / 2] : 0.5 * (t[o->steps / 2 - 1] + t[o->steps / 2]);
+    res->min_s = t[0];
+    res->threads = nsid_pool_threads(&m.pool);
+    snprintf(res->isa, sizeof res->isa, "%s", m.core.kern->name);
+    res->peak_rss_mib = peak_rss_mib();
+    res->ok = 1;
+    nsid_model_free(&m);
+    data_free(&d);
+}
+
+/* Fork a child for the case; the parent reads its result. Returns 0 on success. */
+static int case_fork(const struct bench_case *bc, const struct bench_opts *o, struct bench_result *res)
+{
+    int fd[2];
+    memset(res, 0, sizeof *res);
+    if (pipe(fd) != 0) return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        close(fd[0]);
+        struct bench_result r;
+        case_run(bc, o, &r);
+        ssize_t w = write(fd[1], &r, sizeof r);
+        close(fd[1]);
+        _exit(w == (ssize_t)sizeof r && r.ok ? 0 : 1);
+    }
+    close(fd[1]);
+    ssize_t got = read(fd[0], res, sizeof *res);
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return got == (ssize_t)sizeof *res && res->ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- FMA ceiling */
+
+struct fma_ctx {
+    const struct nsid_kern *k;
+    long iters;
+    float sink[NSID_POOL_MAX_THREADS];
+};
+
+static void fma_task(void *arg, int tid, int nt)
+{
+    struct fma_ctx *f = arg;
+    (void)nt;
+    f->sink[tid] = f->k->fma_loop(f->iters);
+}
+
+/* GFLOP/s of the best kernel set's FMA loop on nt threads (best of 3). */
+static double fma_ceiling(int nt, int quick, const char **set)
+{
+    struct nsid_err err = {0};
+    struct nsid_pool pool;
+    struct fma_ctx f = {.k = nsid_kern_select("auto", &err), .iters = quick ? 2000000 : 20000000};
+    *set = f.k->name;
+    if (nsid_pool_init(&pool, nt, &err) < 0) return 0.0;
+    double best = 0.0;
+    for (int r = 0; r < 3; r++) {
+        double t0 = wall_now();
+        nsid_pool_run(&pool, fma_task, &f);
+        double t = wall_now() - t0, g = (double)nt * (double)f.iters * 24.0 * f.k->vb / t / 1e9;
+        if (g > best) best = g;
+    }
+    nsid_pool_free(&pool);
+    return best;
+}
+
+/* ---------------------------------------------------------------------- main */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: nsid-bench [--quick] [--threads N] [--steps S] [--warmup W] [--isa SET] [--case NAME]...\n"
+               "  --quick      1 warm-up and 2 timed steps per case (CI)\n"
+               "  --threads N  compute threads (default: env NSID_THREADS, else the online CPUs)\n"
+               "  --steps S    timed steps per case (default 15, at most %d); --warmup W (default 3)\n"
+               "  --isa SET    kernel set: auto, avx512, avx2, generic, generic16 (default: env NSID_ISA, else auto)\n"
+               "  --case NAME  run only the named cases:", MAX_STEPS);
+    for (int i = 0; i < N_CASES; i++) fprintf(f, " %s", cases[i].name);
+    fprintf(f, "\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct bench_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->steps = 15;
+    o->warmup = 3;
+    int any = 0, steps_set = 0, warm_set = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--quick")) { o->quick = 1; continue; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
+        if (!v) { fprintf(stderr, "nsid-bench: %s needs a value\n", a); return -1; }
+        i++;
+        if (!strcmp(a, "--threads")) {
+            if (parse_int(v, 1, NSID_POOL_MAX_THREADS, &o->threads) < 0) goto bad;
+        } else if (!strcmp(a, "--steps")) {
+            if (parse_int(v, 1, MAX_STEPS, &o->steps) < 0) goto bad;
+            steps_set = 1;
+        } else if (!strcmp(a, "--warmup")) {
+            if (parse_int(v, 0, MAX_STEPS, &o->warmup) < 0) goto bad;
+            warm_set = 1;
+        } else if (!strcmp(a, "--isa")) {
+            o->isa = v;
+        } else if (!strcmp(a, "--case")) {
+            int found = 0;
+            for (int c = 0; c < N_CASES; c++)
+                if (!strcmp(v, cases[c].name)) o->run[c] = found = any = 1;
+            if (!found) goto bad;
+        } else {
+            fprintf(stderr, "nsid-bench: unknown option '%s'\n", a);
+            usage(stderr);
+            return -1;
+        }
+        continue;
+bad:
+        fprintf(stderr, "nsid-bench: %s: bad value '%s'\n", a, v);
+        usage(stderr);
+        return -1;
+    }
+    if (o->quick) {
+        if (!steps_set) o->steps = 2;
+        if (!warm_set) o->warmup = 1;
+    }
+    if (!any)
+        for (int c = 0; c < N_CASES; c++) o->run[c] = 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_opts o;
+    if (parse_args(argc, argv, &o) < 0) return 2;
+    struct nsid_err err = {0};
+    if (o.isa) {
+        if (!nsid_kern_select(o.isa, &err)) {
+            nsid_err_print(&err, stderr);
+            return 2;
+        }
+        setenv("NSID_ISA", o.isa, 1);  /* the model reads it when it picks its kernels */
+    }
+    /* the FLOP table needs only shapes: a model of the paper's core without state */
+    struct nsid_core_config ccfg;
+    nsid_core_config_default(&ccfg);
+    struct nsid_params ps;
+    struct nsid_core core;
+    nsid_params_init(&ps);
+    if (nsid_core_init(&core, &ccfg, IMG_H, IMG_W, &ps, "core", &err) < 0) {
+        nsid_err_print(&err, stderr);
+        return 1;
+    }
+    printf("nsid-bench: paper model, batch %d of 1x%dx%d images; %d warm-up + %d timed steps per case\n", BATCH,
+           IMG_H, IMG_W, o.warmup, o.steps);
+    printf("analytic FLOPs per image (forward; a backward counts twice, once for layer0):\n");
+    double flops[N_CASES];
+    for (int c = 0; c < N_CASES; c++) flops[c] = case_flops(&core, &cases[c], c == 1);
+    printf("  per image: train-1000 %.3f GFLOP, train-8000 %.3f, transfer-1000 %.3f, eval-1000 %.3f, eval-8000 %.3f\n",
+           flops[0] / 1e9, flops[1] / 1e9, flops[2] / 1e9, flops[3] / 1e9, flops[4] / 1e9);
+    nsid_core_free(&core);
+    nsid_params_free(&ps);
+
+    struct bench_result res[N_CASES];
+    int failed = 0, threads = 0;
+    printf("\n%-14s %6s %8s %9s %9s %9s %9s %8s %8s\n", "case", "isa", "threads", "median_s", "min_s", "cpu_s",
+           "images/s", "GFLOP/s", "RSS_MiB");
+    for (int c = 0; c < N_CASES; c++) {
+        if (!o.run[c]) continue;
+        if (case_fork(&cases[c], &o, &res[c]) < 0) {
+            fprintf(stderr, "nsid-bench: case %s failed\n", cases[c].name);
+            failed = 1;
+            continue;
+        }
+        threads = res[c].threads;
+        printf("%-14s %6s %8d %9.4f %9.4f %9.4f %9.1f %8.1f %8.1f\n", cases[c].name, res[c].isa, res[c].threads,
+               res[c].median_s, res[c].min_s, res[c].cpu_s, BATCH / res[c].median_s,
+               BATCH * flops[c] / res[c].median_s / 1e9, res[c].peak_rss_mib);
+        fflush(stdout);
+    }
+    const char *fset = "?";
+    double peak = fma_ceiling(threads ? threads : nsid_pool_default_threads(), o.quick, &fset);
+    printf("\nFMA ceiling (%s FMA loop, %d threads): %.1f GFLOP/s; fraction achieved per case:\n", fset,
+           threads ? threads : nsid_pool_default_threads(), peak);
+    for (int c = 0; c < N_CASES; c++)
+        if (o.run[c] && res[c].ok)
+            printf("  %-14s %5.1f%%\n", cases[c].name, 100.0 * BATCH * flops[c] / res[c].median_s / 1e9 / peak);
+    printf("\n");
+    for (int c = 0; c < N_CASES; c++)
+        if (o.run[c] && res[c].ok)
+            printf("bench %s images_per_s=%.2f gflops=%.2f peak_rss_mib=%.1f threads=%d\n", cases[c].name,
+                   BATCH / res[c].median_s, BATCH * flops[c] / res[c].median_s / 1e9, res[c].peak_rss_mib,
+                   res[c].threads);
+    return failed;
+}

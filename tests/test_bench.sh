@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# test_bench.sh - nsid-bench --quick runs and prints its five machine-readable
+# lines (issue 8). A benchmark is not a timed test: no figure is asserted,
+# only that every case ran and reported positive, finite numbers.
+# ctest-labels: bench
+set -euo pipefail
+bin="${NSID_BIN:?NSID_BIN is the build directory}"
+out=$(NSID_THREADS=2 "$bin/nsid-bench" --quick)
+echo "$out"
+for c in train-1000 train-8000 transfer-1000 eval-1000 eval-8000; do
+    line=$(echo "$out" | grep -E "^bench $c images_per_s=[0-9.]+ gflops=[0-9.]+ peak_rss_mib=[0-9.]+ threads=[0-9]+$") || {
+        echo "FAIL: no well-formed 'bench $c ...' line" >&2
+        exit 1
+    }
+    echo "$line" | awk -v c="$c" '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); if (!(kv[2] + 0 > 0)) { print "FAIL: " c ": " $i " is not positive" > "/dev/stderr"; exit 1 } } }'
+done
+# a bad option is an error, not a silent default
+if "$bin/nsid-bench" --case no-such-case >/dev/null 2>&1; then
+    echo "FAIL: an unknown case was accepted" >&2
+    exit 1
+fi
+echo "ok nsid-bench --quick printed its 5 bench lines"
