@@ -56,7 +56,7 @@ static void usage(FILE *f)
             "  --run-id ID       id to record the run under (default: sha256 of the resolved configuration)\n"
             "  --experiment NAME experiment name for the record\n"
             "  --parent ID       run id of the transferred core (default: read from the run.db beside it)\n"
-            "  --threads N       BLAS threads (default: OpenBLAS's; results are bit-identical per thread count)\n"
+            "  --threads N       compute threads (default: env NSID_THREADS, else the CPUs; results do not depend on it)\n"
             "  --cache-mb N      VGG16 core: keep every image's conv features if they fit in N MiB\n"
             "                    (default 4096; 0 = off; results are identical either way)\n"
             "  --quiet           no progress line\n"

@@ -303,7 +303,8 @@ static int record_begin(struct trainer *t, bool fresh, struct nsid_err *err)
         if (nsid_store_parent_of(t->c->model.core.checkpoint, parent, &e2) < 0) parent[0] = '\0';
     }
     struct nsid_store_run run = {.id = t->run_id, .experiment = t->o->experiment, .config_json = t->canonical,
-                                 .parent = parent, .threads = t->o->threads ? t->o->threads : openblas_get_num_threads(),
+                                 .parent = parent, .threads = t->net.kind == NSID_NET_SE2D ? nsid_pool_threads(&t->net.model.pool)
+                                            : t->o->threads ? t->o->threads : openblas_get_num_threads(),
                                  .fresh = fresh};
     int rc = nsid_store_run_begin(&t->store, &run, err);
     if (rc < 0) return rc;
@@ -566,6 +567,10 @@ static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_e
     nsid_config_canonical(t->c, t->canonical, n);
     if ((rc = nsid_run_data_load(&t->data, t->c, t->o->data, t->o->n_data, err)) < 0) return rc;
     if ((rc = nsid_net_init(&t->net, t->c, t->data.mscans, t->data.n_scans, err)) < 0) return rc;
+    /* --threads: the model's compute threads (default NSID_THREADS or the CPUs); results do not depend on it */
+    if (t->o->threads && t->net.kind == NSID_NET_SE2D &&
+        (rc = nsid_model_set_threads(&t->net.model, t->o->threads, err)) < 0)
+        return rc;
     if ((rc = nsid_net_prepare_core(&t->net, t->c, err)) < 0) return rc;
     snprintf(res->core, sizeof res->core, "%s", t->net.core_desc);
     if ((rc = buffers(t, err)) < 0) return rc;
