@@ -17,6 +17,8 @@
  *                                    the integer check (undefined behaviour; fixed in scan.c)
  * Not here: tests/fuzz/upstream/ holds inputs that crash libhdf5 1.10.8 itself (a damaged
  * global heap read by H5HG_read); they cannot be replayed until HDF5 is fixed.
+ *
+ * ctest-labels: reliability
  */
 #include <dirent.h>
 #include <stdint.h>
