@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# memcheck.sh - a smoke run of the pipeline's stages under valgrind memcheck (issue 9): training
-# (a small network, 3 epochs, a fixture scan), evaluation with predictions, a resumed training, a
-# conversion to a file tree and back, a merge into a store. Each must report no memcheck error
-# and no definitely lost bytes.
+# memcheck.sh - a smoke run of the pipeline's stages under valgrind memcheck (issue 9): the
+# simulator (smoke profile, the evaluation scan), training on that simulated scan and on a fixture
+# scan (a small network), evaluation with predictions, the same training command again (it reads
+# the saved state), a conversion to a file tree and back, a merge into a store and a bad input.
+# Each must report no memcheck error and no definitely lost bytes.
 #   scripts/memcheck.sh [BUILD]        BUILD: the build folder (default build)
 # Environment: FIGURES (a file to append "memcheck_programs N" and "memcheck_errors N" to).
 set -uo pipefail
@@ -39,6 +40,12 @@ vg() { # vg NAME WANT_EXIT command...: run under memcheck, count its errors and 
     fi
 }
 
+vg simulate 0 "$build/nsid-simulate" --profile smoke --out "$T/sim" --threads 1 --set groups=evaluation
+sim=$T/sim/static20457-5-9-preproc0.h5
+vg train_simulated 0 "$build/nsid-train" "${small[@]}" --set train.max_epochs=2 --set data.image_n=64 --data "$sim" \
+    --out "$T/simrun"
+vg eval_simulated 0 "$build/nsid-eval" --checkpoint "$T/simrun/checkpoint.h5" --data "$sim" --db "$T/simrun/run.db" \
+    --quiet
 vg train 0 "$build/nsid-train" "${small[@]}" --set train.max_epochs=3 --data "$data" --out "$T/run"
 vg eval 0 "$build/nsid-eval" --checkpoint "$T/run/checkpoint.h5" --data "$data" --db "$T/run/run.db" \
     --predictions "$T/pred.h5" --quiet
