@@ -958,12 +958,21 @@ static void test_stores(void)
     dt_sh("head -c 100 '%s' > '%s' && head -c 5000 /dev/urandom | tr -d '\\000' >> '%s'", W("runs/trained/run.db"),
           W("dbs/garbage.db"), W("dbs/garbage.db"));
     dt_write_text(W("dbs/list.txt"), "dbs/no_such_run.db\n");
+    dt_write_text(W("dbs/empty.db"), "");
+    /* a run database of a newer schema (a newer nsid wrote it) */
+    dt_sh("cp '%s' '%s'", W("runs/trained/run.db"), W("dbs/newer.db"));
+    sqlite3 *h = NULL;
+    if (sqlite3_open(W("dbs/newer.db"), &h) == SQLITE_OK) sqlite3_exec(h, "PRAGMA user_version = 99", NULL, NULL, NULL);
+    sqlite3_close(h);
 
     static const struct { const char *name, *argv[8], *want[3]; } cases[] = {
         {"merge a text file", {"merge", "dbs/text.db", "--into", "results/results.db"}, {"text.db"}},
         {"merge a truncated run.db", {"merge", "dbs/truncated.db", "--into", "results/results.db"}, {"truncated.db"}},
         {"merge a damaged run.db", {"merge", "dbs/garbage.db", "--into", "results/results.db"}, {"garbage.db"}},
         {"merge a missing run.db", {"merge", "dbs/no_such.db", "--into", "results/results.db"}, {"no_such.db"}},
+        {"merge an empty file", {"merge", "dbs/empty.db", "--into", "results/results.db"}, {"empty.db", "empty"}},
+        {"merge a run.db of a newer schema", {"merge", "dbs/newer.db", "--into", "results/results.db"},
+         {"newer.db", "99"}},
         {"merge --list naming a missing run.db", {"merge", "--list", "dbs/list.txt", "--into", "results/results.db"},
          {"no_such_run.db"}},
         {"merge --list missing", {"merge", "--list", "dbs/no_list.txt", "--into", "results/results.db"},

@@ -14,6 +14,16 @@ static void copy_str(char *dst, size_t n, const char *src)
     dst[len] = '\0';
 }
 
+/*
+ * One message, one line: text quoted from inputs or libraries may hold line breaks (a
+ * YAML key in quotes, HDF5's ctime() text in its write errors); they become spaces.
+ */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\n' || *s == '\r' || *s == '\t' || *s == '\v' || *s == '\f') *s = ' ';
+}
+
 int nsid_err_set(struct nsid_err *err, int code, const char *file, int line,
                  const char *key, const char *fmt, ...)
 {
@@ -26,10 +36,9 @@ int nsid_err_set(struct nsid_err *err, int code, const char *file, int line,
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
-    /* One message, one line: reasons quoted from libraries may hold newlines (HDF5 puts a
-     * ctime() text in its write errors). */
-    for (char *c = err->msg; *c; c++)
-        if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
+    one_line(err->file);
+    one_line(err->key);
+    one_line(err->msg);
     return code;
 }
 

@@ -294,7 +294,8 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
 
 /*
  * Merge runs_dir/<id>/run.db of every run of the store's current plan (plan_runs) that has
- * one, as nsid_store_merge does for each.
+ * one, as nsid_store_merge does for each. A run.db that is still empty (its stage is just
+ * starting) counts as unfinished, so merging while runs are in flight is safe.
  */
 int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct nsid_store_merge_stats *stats,
                           struct nsid_err *err);

@@ -241,32 +241,52 @@ static int src_ids(struct nsid_store *st, char (**ids)[NSID_STORE_ID_MAX], int64
     return out;
 }
 
-/* Check that the attached src is an nsid store of a known version. */
-static int check_src(struct nsid_store *st, const char *run_db, struct nsid_err *err)
+/* One integer of a query on the attached src (false if it cannot be read). */
+static bool src_int(struct nsid_store *st, const char *sql, int *v)
 {
     sqlite3_stmt *s = NULL;
-    int rc = nsid__store_prepare(st,
-                                 "SELECT (SELECT count(*) FROM src.sqlite_master WHERE type = 'table'"
-                                 " AND name IN ('runs', 'epochs', 'metrics', 'neuron_metrics', 'artifacts',"
-                                 " 'run_datasets', 'datasets')), (SELECT user_version FROM src.pragma_user_version)",
-                                 &s, err);
-    if (rc < 0) {
-        /* reading src's schema fails for a file that is not SQLite */
-        return nsid_err_set(err, err->code, run_db, 0, "merge", "%s", err->msg);
-    }
-    rc = sqlite3_step(s);
-    int out = 0;
-    if (rc != SQLITE_ROW) {
-        out = nsid__store_fail(st, "merge", err);
-        snprintf(err->file, sizeof err->file, "%s", run_db);
-    } else if (sqlite3_column_int(s, 0) != 7 || sqlite3_column_int(s, 1) < 1) {
-        out = nsid_err_set(err, NSID_EFORMAT, run_db, 0, "merge", "not an nsid run database (no nsid schema)");
-    } else if (sqlite3_column_int(s, 1) > NSID_STORE_SCHEMA_VERSION) {
-        out = nsid_err_set(err, NSID_EFORMAT, run_db, 0, "merge", "schema version %d is newer than this nsid's %d",
-                           sqlite3_column_int(s, 1), NSID_STORE_SCHEMA_VERSION);
-    }
+    struct nsid_err ignore = {0};
+    if (nsid__store_prepare(st, sql, &s, &ignore) < 0) return false;
+    bool ok = sqlite3_step(s) == SQLITE_ROW;
+    if (ok) *v = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
-    return out;
+    return ok;
+}
+
+/*
+ * Check that the attached src is an nsid store of a known version. NSID_ENOTFOUND: src is
+ * empty (a stage that has not committed its schema yet, or an empty file). Its
+ * user_version is read with "PRAGMA src.user_version": "src.pragma_user_version" would
+ * read the main database's.
+ */
+static int check_src(struct nsid_store *st, const char *run_db, struct nsid_err *err)
+{
+    int tables = 0, objects = 0, version = 0;
+    sqlite3_stmt *s = NULL;
+    int rc = nsid__store_prepare(st, "SELECT count(*) FROM src.sqlite_master", &s, err);
+    if (rc < 0) /* reading src's schema fails for a file that is not SQLite */
+        return nsid_err_set(err, err->code, run_db, 0, "merge", "%s", err->msg);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) objects = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW || !src_int(st,
+                                     "SELECT count(*) FROM src.sqlite_master WHERE type = 'table' AND name IN"
+                                     " ('runs', 'epochs', 'metrics', 'neuron_metrics', 'artifacts', 'run_datasets',"
+                                     " 'datasets')",
+                                     &tables) ||
+        !src_int(st, "PRAGMA src.user_version", &version)) {
+        rc = nsid__store_fail(st, "merge", err);
+        snprintf(err->file, sizeof err->file, "%s", run_db);
+        return rc;
+    }
+    if (objects == 0 && version == 0) /* a run whose stage has not committed its schema yet */
+        return nsid_err_set(err, NSID_ENOTFOUND, run_db, 0, "merge", "an empty database (a run not started yet?)");
+    if (tables != 7 || version < 1)
+        return nsid_err_set(err, NSID_EFORMAT, run_db, 0, "merge", "not an nsid run database (no nsid schema)");
+    if (version > NSID_STORE_SCHEMA_VERSION)
+        return nsid_err_set(err, NSID_EFORMAT, run_db, 0, "merge", "schema version %d is newer than this nsid's %d",
+                            version, NSID_STORE_SCHEMA_VERSION);
+    return 0;
 }
 
 int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_store_merge_stats *stats,
@@ -324,6 +344,10 @@ int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct 
         struct stat sb;
         snprintf(db, sizeof db, "%s/%s/run.db", runs_dir, ids[i]);
         if (nsid_store_valid_id(ids[i]) && stat(db, &sb) == 0) rc = nsid_store_merge(into, db, stats, err);
+        if (rc == NSID_ENOTFOUND) { /* started meanwhile, or not started: a later merge brings it */
+            rc = 0;
+            if (stats) stats->unfinished++;
+        }
     }
     nsid_free(ids);
     return rc;
