@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/pool.h"
 #include "base/rng.h"
 #include "check.h"
 #include "nn/core.h"
@@ -127,7 +128,8 @@ static void test_paper_config(struct nsid_rng *r)
     CHECK(finite, "paper core output finite and > -1 (ELU)");
     double m0 = 0;
     for (int n = 0; n < 2; n++)
-        for (int i = 0; i < 22 * 50; i++) m0 += (double)c->layer[0].pre[(size_t)n * 64 * 1100 + i];
+        for (int i = 0; i < 22 * 50; i++)  /* channel 0 of the channel-blocked layout */
+            m0 += (double)c->layer[0].pre[(size_t)n * c->layer[0].out_floats + (size_t)i * c->kern->vb];
     m0 /= 2 * 1100;
     CHECK_CLOSE(c->layer[0].running_mean[0], 0.9 * m0, 1e-5, 1e-4, "layer0 running_mean = 0.9 * batch mean");
     CHECK(c->layer[0].num_batches_tracked == 1 && c->layer[3].num_batches_tracked == 1,
@@ -194,6 +196,159 @@ static void test_config_errors(void)
     struct nsid_core z = {0};
     nsid_core_free(&z);
     nsid_core_free(NULL);
+}
+
+/* ------------------------------------------- kernel sets and thread counts */
+
+/* Everything one forward + backward (train, then eval) of a core produces. */
+struct run_result {
+    float *out_train, *dx_train, *out_eval, *dx_eval, *grad, *buf;
+    size_t n_out, n_x, n_w, n_buf;
+};
+
+static void run_result_free(struct run_result *r)
+{
+    free(r->out_train); free(r->dx_train); free(r->out_eval); free(r->dx_eval); free(r->grad); free(r->buf);
+}
+
+/* A fresh core (seed 9) with kernel set `set` on a pool of nt threads: train then eval pass on x, proj. */
+static int run_core(struct run_result *res, const char *set, int nt, const struct nsid_core_config *cfg, int H,
+                    int W, int N, int B, const float *x, const float *proj)
+{
+    struct nsid_err err = {0};
+    struct nsid_params ps;
+    struct nsid_core c;
+    struct nsid_arena a = {0};
+    struct nsid_pool pool;
+    memset(res, 0, sizeof *res);
+    nsid_params_init(&ps);
+    if (nsid_core_init(&c, cfg, H, W, &ps, "core", &err) < 0 || nsid_params_alloc(&ps, &err) < 0) return -1;
+    struct nsid_rng r;
+    nsid_rng_init(&r, 9, NSID_STREAM_INIT);
+    nsid_core_reset_parameters(&c, &r);
+    for (int k = 0; k < cfg->layers; k++)  /* non-trivial BN parameters */
+        for (int i = 0; i < cfg->hidden_channels; i++) {
+            c.layer[k].gamma[i] = (float)(1.0 + 0.3 * nsid_rng_normal(&r));
+            c.layer[k].beta[i] = (float)(0.3 * nsid_rng_normal(&r));
+        }
+    int rc = nsid_pool_init(&pool, nt, &err);
+    if (rc == 0) rc = nsid_core_set_kernels(&c, set, &err);
+    nsid_core_set_pool(&c, &pool);
+    nsid_arena_measure(&a);
+    if (rc == 0) rc = nsid_core_bind_state(&c, &a, B, &err);
+    if (rc == 0) rc = nsid_arena_init(&a, a.used, &err);
+    if (rc == 0) rc = nsid_core_bind_state(&c, &a, B, &err);
+    if (rc == 0) {
+        res->n_out = (size_t)N * c.out_c * c.out_h * c.out_w;
+        res->n_x = (size_t)N * c.in_c * H * W;
+        res->n_w = ps.n_weights;
+        res->n_buf = ps.n_buffers;
+        res->out_train = malloc(res->n_out * sizeof(float));
+        res->out_eval = malloc(res->n_out * sizeof(float));
+        res->dx_train = calloc(res->n_x, sizeof(float));
+        res->dx_eval = calloc(res->n_x, sizeof(float));
+        res->grad = malloc(res->n_w * sizeof(float));
+        res->buf = malloc(res->n_buf * sizeof(float));
+        nsid_params_zero_grad(&ps);
+        nsid_core_forward(&c, x, N, true);
+        memcpy(res->out_train, c.out, res->n_out * sizeof(float));
+        nsid_core_backward(&c, res->dx_train, proj, N);
+        nsid_core_forward(&c, x, N, false);
+        memcpy(res->out_eval, c.out, res->n_out * sizeof(float));
+        nsid_core_backward(&c, res->dx_eval, proj, N);
+        memcpy(res->grad, ps.g, res->n_w * sizeof(float));
+        memcpy(res->buf, ps.buf, res->n_buf * sizeof(float));
+    }
+    if (rc < 0) printf("run_core %s/%d: %s\n", set, nt, err.msg);
+    nsid_core_free(&c);
+    nsid_pool_free(&pool);
+    nsid_arena_free(&a);
+    nsid_params_free(&ps);
+    return rc;
+}
+
+static int same_bits(const struct run_result *a, const struct run_result *b)
+{
+    return !memcmp(a->out_train, b->out_train, a->n_out * sizeof(float)) &&
+           !memcmp(a->out_eval, b->out_eval, a->n_out * sizeof(float)) &&
+           !memcmp(a->dx_train, b->dx_train, a->n_x * sizeof(float)) &&
+           !memcmp(a->dx_eval, b->dx_eval, a->n_x * sizeof(float)) &&
+           !memcmp(a->grad, b->grad, a->n_w * sizeof(float)) && !memcmp(a->buf, b->buf, a->n_buf * sizeof(float));
+}
+
+/* Largest |a - b| / (1e-4 * (1 + max |b|)) over one array: relative to the array's scale. */
+static double scaled_diff(const float *a, const float *b, size_t n)
+{
+    double mx = 0, d = 0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs((double)b[i]));
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - (double)b[i]));
+    return d / (1e-4 * (1.0 + mx));
+}
+
+static double result_diff(const struct run_result *a, const struct run_result *b)
+{
+    double d = scaled_diff(a->out_train, b->out_train, a->n_out);
+    d = fmax(d, scaled_diff(a->out_eval, b->out_eval, a->n_out));
+    d = fmax(d, scaled_diff(a->dx_train, b->dx_train, a->n_x));
+    d = fmax(d, scaled_diff(a->dx_eval, b->dx_eval, a->n_x));
+    d = fmax(d, scaled_diff(a->grad, b->grad, a->n_w));
+    return fmax(d, scaled_diff(a->buf, b->buf, a->n_buf));
+}
+
+/*
+ * The same core on every kernel set this machine runs, with 1, 2 and 3 threads:
+ * bit-identical results for any thread count within one set (per-image and
+ * per-chunk partials reduced in a fixed order), and within float rounding across
+ * sets. Odd sizes: 20 channels (not a multiple of 8 or 16), 7 of 8 images (a
+ * partial chunk), 13x17 input.
+ */
+static void test_sets_and_threads(struct nsid_rng *r, const struct nsid_core_config *cfg, const char *what)
+{
+    int H = 13, W = 17, N = 7, B = 8;
+    static const char *sets[] = {"generic", "generic16", "avx2", "avx512"};
+    struct nsid_err err = {0};
+    struct nsid_params ps;
+    struct nsid_core probe;
+    nsid_params_init(&ps);
+    if (nsid_core_init(&probe, cfg, H, W, &ps, "core", &err) < 0) {
+        CHECK(0, "%s: core builds: %s", what, err.msg);
+        return;
+    }
+    size_t nx = (size_t)N * probe.in_c * H * W, ny = (size_t)N * probe.out_c * probe.out_h * probe.out_w;
+    nsid_core_free(&probe);
+    nsid_params_free(&ps);
+    float *x = malloc(nx * sizeof(float)), *proj = malloc(ny * sizeof(float));
+    fill(x, nx, r, 1.0, 0.5);
+    fill(proj, ny, r, 1.0, 0.0);
+    struct run_result ref;
+    int rc = run_core(&ref, "generic", 1, cfg, H, W, N, B, x, proj);
+    CHECK(rc == 0, "%s: generic, 1 thread runs", what);
+    double worst = 0;
+    for (size_t s = 0; rc == 0 && s < sizeof sets / sizeof sets[0]; s++) {
+        if (!nsid_kern_available(sets[s])) continue;
+        struct run_result one;
+        if (run_core(&one, sets[s], 1, cfg, H, W, N, B, x, proj) < 0) {
+            CHECK(0, "%s: %s runs", what, sets[s]);
+            continue;
+        }
+        double d = result_diff(&one, &ref);
+        worst = fmax(worst, d);
+        CHECK(d <= 1.0, "%s: %s agrees with generic within 1e-4 of each tensor's scale (%.3g)", what, sets[s], d);
+        for (int nt = 2; nt <= 3; nt++) {
+            struct run_result more;
+            if (run_core(&more, sets[s], nt, cfg, H, W, N, B, x, proj) < 0) {
+                CHECK(0, "%s: %s on %d threads runs", what, sets[s], nt);
+                continue;
+            }
+            CHECK(same_bits(&more, &one), "%s: %s on %d threads is bit-identical to 1 thread", what, sets[s], nt);
+            run_result_free(&more);
+        }
+        run_result_free(&one);
+    }
+    printf("%s: kernel sets agree within %.3g of 1e-4 x tensor scale\n", what, worst);
+    run_result_free(&ref);
+    free(x);
+    free(proj);
 }
 
 /* ---------------------------------------------- finite-difference checks */
@@ -350,5 +505,11 @@ int main(void)
     cfg.layers = 2; cfg.hidden_channels = 4; cfg.input_kern = 5; cfg.hidden_kern = 5; cfg.bn_momentum = 0.1;
     fd_core("ds core, 1 channel, 5x5 kernels", &cfg, 9, 10, 3, true, &r);
     fd_regularizer(&r);
+
+    nsid_core_config_default(&cfg);
+    cfg.layers = 3; cfg.hidden_channels = 20; cfg.input_kern = 5; cfg.hidden_kern = 5;
+    test_sets_and_threads(&r, &cfg, "ds core, 20 channels");
+    cfg.depth_separable = false; cfg.pad_input = true; cfg.input_channels = 3; cfg.hidden_kern = 4;
+    test_sets_and_threads(&r, &cfg, "full-conv core, 3 input channels, even kernel");
     return check_summary("core");
 }

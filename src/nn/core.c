@@ -3,9 +3,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "nn/act.h"
 #include "nn/loss.h"
 
 /* ------------------------------------------------------------ config */
@@ -139,10 +139,6 @@ int nsid_core_init(struct nsid_core *c, const struct nsid_core_config *cfg, int 
     for (int k = 0; k < cfg->layers; k++) {
         struct nsid_core_layer *l = &c->layer[k];
         if ((rc = layer_shapes(c, l, k, C_in, H_in, W_in, err)) < 0) goto fail;
-        if (!l->ds) {
-            size_t ws = nsid_conv2d_workspace_floats(&l->conv);
-            if (ws > c->ws_floats) c->ws_floats = ws;
-        }
         C_in = cfg->hidden_channels;
         H_in = l->H;
         W_in = l->W;
@@ -218,135 +214,648 @@ static float *take(struct nsid_arena *a, size_t n, struct nsid_err *err)
     return nsid_arena_floats(a, n ? n : 1, err);
 }
 
+void nsid_core_set_pool(struct nsid_core *c, struct nsid_pool *pool)
+{
+    c->pool = pool;
+}
+
+int nsid_core_set_kernels(struct nsid_core *c, const char *name, struct nsid_err *err)
+{
+    const struct nsid_kern *k = nsid_kern_select(name, err);
+    if (!k) return err && err->code ? err->code : NSID_EINVAL;
+    c->kern = k;
+    return 0;
+}
+
+static size_t round_up(size_t n, size_t m)
+{
+    return (n + m - 1) / m * m;
+}
+
+/* Kernel-layout sizes of layer l for vector width vb (no memory). */
+static void layer_layout(struct nsid_core *c, struct nsid_core_layer *l, int vb)
+{
+    int C = c->cfg.hidden_channels, K = l->conv.K, pad = l->conv.pad;
+    l->nbi = (l->C_in + vb - 1) / vb;
+    l->nbo = (C + vb - 1) / vb;
+    size_t ci = (size_t)l->nbi * vb, co = (size_t)l->nbo * vb;
+    l->in_floats = ci * l->H_in * l->W_in;
+    l->out_floats = co * l->H * l->W;
+    if (l->ds) {
+        /* a_in (H_in x W_in) zero-bordered by pad; da_sp (H x W) by K-1-pad (see layer_backward_image) */
+        l->dwf = (struct nsid_kdw){.nb = l->nbo, .OH = l->H, .OW = l->W, .K = K, .Hp = l->H + K - 1,
+                                   .Wp = l->W + K - 1, .r0 = pad, .r1 = pad + l->H_in};
+        int q = K - 1 - pad;
+        l->dwb = (struct nsid_kdw){.nb = l->nbo, .OH = l->H_in, .OW = l->W_in, .K = K, .Hp = l->H_in + K - 1,
+                                   .Wp = l->W_in + K - 1, .r0 = q, .r1 = q + l->H};
+        l->kc = 0;
+        l->grad_floats = ci * co + co * K * K + co * co;
+    } else {
+        l->kc = (int)round_up((size_t)l->C_in * K * K, (size_t)vb);
+        l->grad_floats = (size_t)l->kc * co;
+    }
+}
+
+/* Sizes of every layer, the largest image / gradient and the per-thread scratch layout. */
+static void core_layout(struct nsid_core *c)
+{
+    int vb = c->kern->vb;
+    c->max_img = 0;
+    c->col_floats = 0;
+    c->max_grad = 0;
+    for (int k = 0; k < c->cfg.layers; k++) {
+        struct nsid_core_layer *l = &c->layer[k];
+        layer_layout(c, l, vb);
+        if (l->in_floats > c->max_img) c->max_img = l->in_floats;
+        if (l->out_floats > c->max_img) c->max_img = l->out_floats;
+        if (l->grad_floats > c->max_grad) c->max_grad = l->grad_floats;
+        size_t col = (size_t)l->H * l->W * (size_t)l->kc;
+        if (col > c->col_floats) c->col_floats = col;
+    }
+    /* offsets rounded to 16 floats keep every buffer 64-byte aligned */
+    struct nsid_core_scratch *s = &c->so;
+    size_t img = round_up(c->max_img, 16), off = 0;
+    s->act = off; off += img;
+    s->dpre = off; off += img;
+    s->t0 = off; off += img;
+    s->t1 = off; off += img;
+    s->dout = off; off += img;
+    s->col = off; off += round_up(c->col_floats, 16);
+    for (int k = 0; k < c->cfg.layers; k++) {
+        const struct nsid_core_layer *l = &c->layer[k];
+        for (int i = 0; i < 2; i++) {
+            s->pad[k][i] = off;
+            if (l->ds) {
+                const struct nsid_kdw *d = i ? &l->dwb : &l->dwf;
+                off += round_up((size_t)d->nb * d->Hp * d->Wp * vb, 16);
+            }
+        }
+    }
+    s->total = off;
+}
+
+/* Per-layer arena buffers (weights packing, BN, activations) for batches up to B. */
+static int bind_layer(struct nsid_core *c, struct nsid_core_layer *l, struct nsid_arena *a, int B,
+                      struct nsid_err *err)
+{
+    size_t C = (size_t)c->cfg.hidden_channels, vb = (size_t)c->kern->vb;
+    size_t ci = (size_t)l->nbi * vb, co = (size_t)l->nbo * vb, KK = (size_t)l->conv.K * l->conv.K;
+    if (l->ds) {
+        if (!(l->a_in = take(a, (size_t)B * l->nbo * vb * l->H_in * l->W_in, err)) ||
+            !(l->a_sp = take(a, (size_t)B * l->out_floats, err)) ||
+            !(l->pk_in = take(a, ci * co, err)) || !(l->pk_in_t = take(a, ci * co, err)) ||
+            !(l->pk_sp = take(a, co * KK, err)) || !(l->pk_sp_flip = take(a, co * KK, err)) ||
+            !(l->pk_out = take(a, co * co, err)) || !(l->pk_out_t = take(a, co * co, err)))
+            return NSID_ENOMEM;
+    } else {
+        if (!(l->pk_w = take(a, (size_t)l->kc * co, err)) || !(l->pk_w_t = take(a, (size_t)l->kc * co, err)))
+            return NSID_ENOMEM;
+    }
+    if (!(l->pre = take(a, (size_t)B * l->out_floats, err)) ||
+        !(l->bn_mean = take(a, C, err)) || !(l->bn_rstd = take(a, C, err)) ||
+        !(l->mean_v = take(a, co, err)) || !(l->rstd_v = take(a, co, err)) ||
+        !(l->scale = take(a, co, err)) || !(l->shift = take(a, co, err)) ||
+        !(l->gr = take(a, co, err)) || !(l->ga = take(a, co, err)) || !(l->gb = take(a, co, err)))
+        return NSID_ENOMEM;
+    l->st0 = (double *)nsid_arena_bytes(a, sizeof(double) * (size_t)B * co, err);
+    l->st1 = (double *)nsid_arena_bytes(a, sizeof(double) * (size_t)B * co, err);
+    if (!l->st0 || !l->st1) return NSID_ENOMEM;
+    if (a->base) {
+        /* padding rows/lanes of the packed weights and BN vectors must be zero */
+        memset(l->mean_v, 0, co * sizeof(float));
+        memset(l->rstd_v, 0, co * sizeof(float));
+        memset(l->scale, 0, co * sizeof(float));
+        memset(l->shift, 0, co * sizeof(float));
+        memset(l->gr, 0, co * sizeof(float));
+        memset(l->ga, 0, co * sizeof(float));
+        memset(l->gb, 0, co * sizeof(float));
+        if (l->ds) {
+            memset(l->pk_in, 0, ci * co * sizeof(float));
+            memset(l->pk_in_t, 0, ci * co * sizeof(float));
+            memset(l->pk_sp, 0, co * KK * sizeof(float));
+            memset(l->pk_sp_flip, 0, co * KK * sizeof(float));
+            memset(l->pk_out, 0, co * co * sizeof(float));
+            memset(l->pk_out_t, 0, co * co * sizeof(float));
+        } else {
+            memset(l->pk_w, 0, (size_t)l->kc * co * sizeof(float));
+            memset(l->pk_w_t, 0, (size_t)l->kc * co * sizeof(float));
+        }
+    }
+    return 0;
+}
+
 int nsid_core_bind_state(struct nsid_core *c, struct nsid_arena *a, int B, struct nsid_err *err)
 {
     if (B < 1)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "batch_size", "%d must be positive", B);
-    size_t C = (size_t)c->cfg.hidden_channels, maxg = 0;
-    c->x = take(a, (size_t)B * c->in_c * c->in_h * c->in_w, err);
-    if (!c->x) return NSID_ENOMEM;
-    for (int k = 0; k < c->cfg.layers; k++) {
-        struct nsid_core_layer *l = &c->layer[k];
-        size_t in_sz = C * l->H_in * l->W_in, out_sz = C * l->H * l->W;
-        if (l->ds) {
-            if (!(l->a_in = take(a, (size_t)B * in_sz, err))) return NSID_ENOMEM;
-            if (!(l->a_sp = take(a, (size_t)B * out_sz, err))) return NSID_ENOMEM;
-            if (in_sz > maxg) maxg = in_sz;
-        }
-        if (!(l->pre = take(a, (size_t)B * out_sz, err))) return NSID_ENOMEM;
-        if (!(l->act = take(a, (size_t)B * out_sz, err))) return NSID_ENOMEM;
-        if (!(l->bn_mean = take(a, C, err)) || !(l->bn_rstd = take(a, C, err))) return NSID_ENOMEM;
-        if (out_sz > maxg) maxg = out_sz;
-    }
-    for (int i = 0; i < 3; i++)
-        if (!(c->g[i] = take(a, (size_t)B * maxg, err))) return NSID_ENOMEM;
-    c->ws = NULL;
-    if (c->ws_floats && !(c->ws = take(a, c->ws_floats, err))) return NSID_ENOMEM;
-    c->out = c->layer[c->cfg.layers - 1].act;
+    if (!c->kern && nsid_core_set_kernels(c, getenv("NSID_ISA"), err) < 0) return err->code;
+    core_layout(c);
+    c->nt = nsid_pool_threads(c->pool);
+    int rc;
+    for (int k = 0; k < c->cfg.layers; k++)
+        if ((rc = bind_layer(c, &c->layer[k], a, B, err)) < 0) return rc;
+    int nch = (B + NSID_CORE_CHUNK - 1) / NSID_CORE_CHUNK;
+    if (!(c->x = take(a, (size_t)B * c->in_c * c->in_h * c->in_w, err)) ||
+        !(c->g = take(a, (size_t)B * c->max_img, err)) ||
+        !(c->part = take(a, (size_t)nch * c->max_grad, err)) ||
+        !(c->scratch = take(a, (size_t)c->nt * c->so.total, err)) ||
+        !(c->out = take(a, (size_t)B * c->out_c * c->out_h * c->out_w, err)))
+        return NSID_ENOMEM;
+    if (a->base)  /* zero the padded buffers' borders once: kernels only ever write their interiors */
+        memset(c->scratch, 0, sizeof(float) * (size_t)c->nt * c->so.total);
     c->B = B;
     return 0;
 }
 
+/* ------------------------------------------------------ layout helpers */
+
+/* Thread tid's scratch buffer at offset off. */
+static float *scr(const struct nsid_core *c, int tid, size_t off)
+{
+    return c->scratch + (size_t)tid * c->so.total + off;
+}
+
+/* dst (nb, Hp, Wp, vb) interior [top, top+H) x [left, left+W) = src (nb, H, W, vb); borders untouched. */
+static void pad_copy(float *dst, const float *src, int nb, int H, int W, int top, int left, int Hp, int Wp,
+                     int vb)
+{
+    for (int b = 0; b < nb; b++)
+        for (int y = 0; y < H; y++)
+            memcpy(dst + (((size_t)b * Hp + (size_t)(y + top)) * Wp + (size_t)left) * vb,
+                   src + (((size_t)b * H + (size_t)y) * W) * vb, sizeof(float) * (size_t)W * vb);
+}
+
+/* NCHW (C, P) -> blocked (ceil(C/vb), P, vb), padding lanes zero. */
+static void to_blocked(float *dst, const float *src, int C, int P, int vb)
+{
+    int nb = (C + vb - 1) / vb;
+    for (int b = 0; b < nb; b++)
+        for (int l = 0; l < vb; l++) {
+            int ch = b * vb + l;
+            float *d = dst + (size_t)b * P * vb + l;
+            if (ch >= C) {
+                for (int p = 0; p < P; p++) d[(size_t)p * vb] = 0.0f;
+                continue;
+            }
+            const float *s = src + (size_t)ch * P;
+            for (int p = 0; p < P; p++) d[(size_t)p * vb] = s[p];
+        }
+}
+
+/* blocked (ceil(C/vb), P, vb) -> NCHW (C, P). */
+static void from_blocked(float *dst, const float *src, int C, int P, int vb)
+{
+    for (int ch = 0; ch < C; ch++) {
+        const float *s = src + (size_t)(ch / vb) * P * vb + ch % vb;
+        float *d = dst + (size_t)ch * P;
+        for (int p = 0; p < P; p++) d[p] = s[(size_t)p * vb];
+    }
+}
+
+/*
+ * col (OH*OW, kc) row p = the K x K patch of every input channel at output pixel p,
+ * column (ch*K + ky)*K + kx (the weight's (C,K,K) order), zero outside the image and
+ * in columns >= C*K*K. Input element (ch, y, x) at in[((ch/vbi)*H*W + y*W + x)*vbi + ch%vbi]
+ * (vbi = 1: NCHW).
+ */
+static void im2col(float *col, const float *in, int vbi, int C, int H, int W, int K, int pad, int OH, int OW,
+                   int kc)
+{
+    for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++) {
+            float *row = col + ((size_t)oy * OW + (size_t)ox) * (size_t)kc;
+            int kx0 = pad - ox > 0 ? pad - ox : 0, kx1 = W + pad - ox < K ? W + pad - ox : K;
+            if (kx1 < kx0) kx1 = kx0;
+            for (int ch = 0; ch < C; ch++) {
+                const float *plane = in + (size_t)(ch / vbi) * H * W * vbi + ch % vbi;
+                for (int ky = 0; ky < K; ky++) {
+                    float *r = row + ((size_t)ch * K + (size_t)ky) * K;
+                    int iy = oy + ky - pad;
+                    if (iy < 0 || iy >= H) {
+                        memset(r, 0, sizeof(float) * (size_t)K);
+                        continue;
+                    }
+                    const float *src = plane + ((size_t)iy * W + (size_t)(ox - pad)) * vbi;
+                    for (int kx = 0; kx < kx0; kx++) r[kx] = 0.0f;
+                    if (vbi == 1)
+                        memcpy(r + kx0, src + kx0, sizeof(float) * (size_t)(kx1 - kx0));
+                    else
+                        for (int kx = kx0; kx < kx1; kx++) r[kx] = src[(size_t)kx * vbi];
+                    for (int kx = kx1; kx < K; kx++) r[kx] = 0.0f;
+                }
+            }
+            for (int j = C * K * K; j < kc; j++) row[j] = 0.0f;
+        }
+}
+
+/* The adjoint of im2col: in[(ch, oy+ky-pad, ox+kx-pad)] += col[p][(ch*K+ky)*K+kx] (same layouts). */
+static void col2im_add(float *in, const float *col, int vbi, int C, int H, int W, int K, int pad, int OH,
+                       int OW, int kc)
+{
+    for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++) {
+            const float *row = col + ((size_t)oy * OW + (size_t)ox) * (size_t)kc;
+            for (int ch = 0; ch < C; ch++) {
+                float *plane = in + (size_t)(ch / vbi) * H * W * vbi + ch % vbi;
+                for (int ky = 0; ky < K; ky++) {
+                    int iy = oy + ky - pad;
+                    if (iy < 0 || iy >= H) continue;
+                    for (int kx = 0; kx < K; kx++) {
+                        int ix = ox + kx - pad;
+                        if (ix >= 0 && ix < W)
+                            plane[((size_t)iy * W + (size_t)ix) * vbi] += row[((size_t)ch * K + (size_t)ky) * K + (size_t)kx];
+                    }
+                }
+            }
+        }
+}
+
+/* Pointwise product over a blocked image of P pixels: ci input channels, nbo output blocks. */
+static struct nsid_kpw kpw_blocked(int P, int ci, int nbo, int vb, int accumulate)
+{
+    return (struct nsid_kpw){.P = P, .ci = ci, .nbo = nbo, .ldw = nbo * vb, .in_bs = (size_t)P * vb,
+                             .in_ps = (size_t)vb, .out_bs = (size_t)P * vb, .out_ps = (size_t)vb,
+                             .accumulate = accumulate};
+}
+
+/* Product of an im2col matrix (P, kc) with a (kc, nbo*vb) weight into a blocked image. */
+static struct nsid_kpw kpw_col(int P, int kc, int nbo, int vb)
+{
+    return (struct nsid_kpw){.P = P, .ci = kc, .nbo = nbo, .ldw = nbo * vb, .in_bs = (size_t)vb,
+                             .in_ps = (size_t)kc, .out_bs = (size_t)P * vb, .out_ps = (size_t)vb};
+}
+
+/* ------------------------------------------------------ weight packing */
+
+/* The forward's packed weights of layer l (padding rows and lanes stay zero). */
+static void pack_forward(const struct nsid_core *c, struct nsid_core_layer *l)
+{
+    int vb = c->kern->vb, C = c->cfg.hidden_channels, co = l->nbo * vb;
+    if (l->ds) {
+        int K = l->conv.K, KK = K * K;
+        for (int o = 0; o < C; o++)
+            for (int i = 0; i < l->C_in; i++) l->pk_in[(size_t)i * co + o] = l->w_in[(size_t)o * l->C_in + i];
+        for (int ch = 0; ch < C; ch++)
+            for (int t = 0; t < KK; t++) {
+                size_t dst = ((size_t)(ch / vb) * KK + (size_t)t) * vb + ch % vb;
+                l->pk_sp[dst] = l->w_sp[(size_t)ch * KK + t];
+                /* rotated by 180 degrees: tap (ky, kx) -> (K-1-ky, K-1-kx) */
+                l->pk_sp_flip[((size_t)(ch / vb) * KK + (size_t)(KK - 1 - t)) * vb + ch % vb] =
+                    l->w_sp[(size_t)ch * KK + t];
+            }
+        for (int o = 0; o < C; o++)
+            for (int i = 0; i < C; i++) l->pk_out[(size_t)i * co + o] = l->w_out[(size_t)o * C + i];
+    } else {
+        int Kc = l->C_in * l->conv.K * l->conv.K;
+        for (int o = 0; o < C; o++)
+            for (int j = 0; j < Kc; j++) l->pk_w[(size_t)j * co + o] = l->w[(size_t)o * Kc + j];
+    }
+}
+
+/* The backward's transposed packs (input gradients: dinp = dout @ W). */
+static void pack_backward(const struct nsid_core *c, struct nsid_core_layer *l)
+{
+    int vb = c->kern->vb, C = c->cfg.hidden_channels;
+    if (l->ds) {
+        int ci = l->nbi * vb, co = l->nbo * vb;
+        for (int o = 0; o < C; o++)
+            for (int i = 0; i < l->C_in; i++) l->pk_in_t[(size_t)o * ci + i] = l->w_in[(size_t)o * l->C_in + i];
+        for (int o = 0; o < C; o++)
+            for (int i = 0; i < C; i++) l->pk_out_t[(size_t)o * co + i] = l->w_out[(size_t)o * C + i];
+    } else {
+        int Kc = l->C_in * l->conv.K * l->conv.K;
+        for (int o = 0; o < C; o++)
+            for (int j = 0; j < Kc; j++) l->pk_w_t[(size_t)o * l->kc + j] = l->w[(size_t)o * Kc + j];
+    }
+}
+
 /* ---------------------------------------------------------- forward */
 
-static struct nsid_bn_dims bn_dims(const struct nsid_core *c, const struct nsid_core_layer *l, int N)
+/* What a pool task needs: the call's arguments. */
+struct core_call {
+    struct nsid_core *c;
+    int N;                       /* images */
+    bool training;
+    const float *dout;           /* backward: (N, out_c, out_h, out_w) */
+    float *dx;                   /* backward: (N, in_c, in_h, in_w) += or NULL */
+};
+
+/* Images [*lo, *hi) of thread tid: whole chunks, split statically. */
+static void my_chunks(int N, int tid, int nt, int *clo, int *chi)
 {
-    return (struct nsid_bn_dims){.N = N, .C = c->cfg.hidden_channels, .HW = l->H * l->W,
-                                 .eps = c->cfg.bn_eps, .momentum = c->cfg.bn_momentum};
+    int nch = (N + NSID_CORE_CHUNK - 1) / NSID_CORE_CHUNK;
+    nsid_pool_range(nch, tid, nt, clo, chi);
 }
 
-/* The 1x1 convs of a depth-separable block at H x W. */
-static struct nsid_conv_dims pw_dims(int N, int C_in, int C, int H, int W)
+static int chunk_end(int ch, int N)
 {
-    return (struct nsid_conv_dims){.N = N, .C = C_in, .H = H, .W = W, .O = C, .K = 1, .pad = 0};
+    int e = (ch + 1) * NSID_CORE_CHUNK;
+    return e < N ? e : N;
 }
 
-static void layer_forward(struct nsid_core *c, struct nsid_core_layer *l, const float *inp, int N,
-                          bool training)
+/*
+ * Layer k's input for image n into thread scratch (or the input copy itself for
+ * layer 0): the previous layer's ELU(BN(pre)), blocked. *vbi: its block width
+ * (1 for the NCHW input).
+ */
+static const float *layer_input(const struct nsid_core *c, int k, int n, int tid, int *vbi)
 {
-    int C = c->cfg.hidden_channels;
-    struct nsid_conv_dims d = l->conv;
-    d.N = N;
-    if (l->ds) {
-        struct nsid_conv_dims d_in = pw_dims(N, l->C_in, C, l->H_in, l->W_in);
-        struct nsid_conv_dims d_out = pw_dims(N, C, C, l->H, l->W);
-        nsid_conv1x1_forward(l->a_in, inp, l->w_in, &d_in);
-        nsid_dwconv2d_forward(l->a_sp, l->a_in, l->w_sp, &d);
-        nsid_conv1x1_forward(l->pre, l->a_sp, l->w_out, &d_out);
-    } else {
-        nsid_conv2d_forward(l->pre, c->ws, inp, l->w, NULL, &d);
+    if (k == 0) {
+        *vbi = 1;
+        return c->x + (size_t)n * c->in_c * c->in_h * c->in_w;
     }
-    struct nsid_bn_dims bd = bn_dims(c, l, N);
-    nsid_batchnorm_forward(l->act, l->bn_mean, l->bn_rstd, l->running_mean, l->running_var, l->pre,
-                           l->gamma, l->beta, &bd, training);
+    const struct nsid_core_layer *p = &c->layer[k - 1];
+    float *act = scr(c, tid, c->so.act);
+    c->kern->bn_elu(act, p->pre + (size_t)n * p->out_floats, p->scale, p->shift, p->nbo, p->H * p->W);
+    *vbi = c->kern->vb;
+    return act;
+}
+
+/* Layer k, image n: pre (and a_in, a_sp when training) and, when training, its BN sums. */
+static void layer_forward_image(const struct nsid_core *c, int k, int n, int tid, bool training)
+{
+    const struct nsid_kern *kn = c->kern;
+    const struct nsid_core_layer *l = &c->layer[k];
+    int vb = kn->vb, P = l->H * l->W, vbi;
+    const float *in = layer_input(c, k, n, tid, &vbi);
+    float *pre = l->pre + (size_t)n * l->out_floats;
+    if (l->ds) {
+        size_t ain_floats = (size_t)l->nbo * vb * l->H_in * l->W_in;
+        /* stored in evaluation too: a backward may follow any forward */
+        float *a_in = l->a_in + (size_t)n * ain_floats, *a_sp = l->a_sp + (size_t)n * l->out_floats;
+        float *pad = scr(c, tid, c->so.pad[k][0]);
+        struct nsid_kpw d_in = kpw_blocked(l->H_in * l->W_in, l->nbi * vb, l->nbo, vb, 0);
+        struct nsid_kpw d_out = kpw_blocked(P, l->nbo * vb, l->nbo, vb, 0);
+        kn->pw_forward(a_in, in, l->pk_in, &d_in);             /* in_depth_conv */
+        pad_copy(pad, a_in, l->nbo, l->H_in, l->W_in, l->conv.pad, l->conv.pad, l->dwf.Hp, l->dwf.Wp, vb);
+        kn->dw_forward(a_sp, pad, l->pk_sp, &l->dwf);         /* spatial_conv */
+        kn->pw_forward(pre, a_sp, l->pk_out, &d_out);          /* out_depth_conv */
+    } else {
+        float *col = scr(c, tid, c->so.col);
+        im2col(col, in, vbi, l->C_in, l->H_in, l->W_in, l->conv.K, l->conv.pad, l->H, l->W, l->kc);
+        struct nsid_kpw d = kpw_col(P, l->kc, l->nbo, vb);
+        kn->pw_forward(pre, col, l->pk_w, &d);                 /* conv */
+    }
+    if (training) {
+        size_t co = (size_t)l->nbo * vb;
+        kn->bn_stats(l->st0 + (size_t)n * co, l->st1 + (size_t)n * co, pre, l->nbo, P);
+    }
+}
+
+/*
+ * BN statistics of layer k after all images: batch mean/variance (combining the
+ * per-image means and squared deviations, Chan et al.'s parallel form, in double)
+ * and the running-statistics update (training), or the running statistics
+ * (evaluation); then the affine map pre * scale + shift that BN applies.
+ */
+static void layer_bn_finish(struct nsid_core *c, struct nsid_core_layer *l, int N, bool training)
+{
+    int C = c->cfg.hidden_channels, P = l->H * l->W, co = l->nbo * c->kern->vb;
+    size_t M = (size_t)N * P;
+    double mom = c->cfg.bn_momentum;
+    for (int ch = 0; ch < C; ch++) {
+        double m, v;
+        if (training) {
+            double s = 0.0, q = 0.0;
+            for (int n = 0; n < N; n++) s += l->st0[(size_t)n * co + ch];
+            m = s / (double)N;
+            for (int n = 0; n < N; n++) {
+                double dm = l->st0[(size_t)n * co + ch] - m;
+                q += l->st1[(size_t)n * co + ch] + (double)P * dm * dm;
+            }
+            v = q / (double)M;
+            double unbiased = M > 1 ? v * (double)M / (double)(M - 1) : v;
+            l->running_mean[ch] = (float)((1.0 - mom) * (double)l->running_mean[ch] + mom * m);
+            l->running_var[ch] = (float)((1.0 - mom) * (double)l->running_var[ch] + mom * unbiased);
+        } else {
+            m = (double)l->running_mean[ch];
+            v = (double)l->running_var[ch];
+        }
+        double r = 1.0 / sqrt(v + c->cfg.bn_eps);
+        l->bn_mean[ch] = l->mean_v[ch] = (float)m;
+        l->bn_rstd[ch] = l->rstd_v[ch] = (float)r;
+        double g = (double)l->gamma[ch], b = (double)l->beta[ch];
+        l->scale[ch] = (float)(g * r);
+        l->shift[ch] = (float)(b - m * g * r);
+    }
     if (training) l->num_batches_tracked++;
-    nsid_elu_forward(l->act, l->act, (size_t)N * C * l->H * l->W);
+}
+
+/* The core output for image n: ELU(BN(pre)) of the last layer, NCHW. */
+static void output_image(const struct nsid_core *c, int n, int tid)
+{
+    const struct nsid_core_layer *l = &c->layer[c->cfg.layers - 1];
+    int P = l->H * l->W;
+    float *act = scr(c, tid, c->so.act);
+    c->kern->bn_elu(act, l->pre + (size_t)n * l->out_floats, l->scale, l->shift, l->nbo, P);
+    from_blocked(c->out + (size_t)n * c->out_c * P, act, c->out_c, P, c->kern->vb);
+}
+
+/* The whole forward on thread tid; barriers separate the layers (BN needs the whole batch). */
+static void forward_task(void *arg, int tid, int nt)
+{
+    struct core_call *call = arg;
+    struct nsid_core *c = call->c;
+    int clo, chi;
+    my_chunks(call->N, tid, nt, &clo, &chi);
+    if (tid == 0)
+        for (int k = 0; k < c->cfg.layers; k++) pack_forward(c, &c->layer[k]);
+    nsid_pool_barrier(c->pool);
+    int n0 = clo * NSID_CORE_CHUNK, n1 = chi > clo ? chunk_end(chi - 1, call->N) : n0;
+    for (int k = 0; k < c->cfg.layers; k++) {
+        for (int n = n0; n < n1; n++) layer_forward_image(c, k, n, tid, call->training);
+        nsid_pool_barrier(c->pool);
+        if (tid == 0) layer_bn_finish(c, &c->layer[k], call->N, call->training);
+        nsid_pool_barrier(c->pool);
+    }
+    for (int n = n0; n < n1; n++) output_image(c, n, tid);
 }
 
 void nsid_core_forward(struct nsid_core *c, const float *x, int N, bool training)
 {
-    NSID_ASSERT(c->B > 0 && N >= 1 && N <= c->B);
+    NSID_ASSERT(c->B > 0 && N >= 1 && N <= c->B && nsid_pool_threads(c->pool) <= c->nt);
     memcpy(c->x, x, sizeof(float) * (size_t)N * c->in_c * c->in_h * c->in_w);
-    const float *inp = c->x;
-    for (int k = 0; k < c->cfg.layers; k++) {
-        layer_forward(c, &c->layer[k], inp, N, training);
-        inp = c->layer[k].act;
-    }
+    struct core_call call = {.c = c, .N = N, .training = training};
+    nsid_pool_run(c->pool, forward_task, &call);
     c->last_training = training;
 }
 
 /* --------------------------------------------------------- backward */
 
-/*
- * Layer backward, the steps of layer_forward in reverse. dout: gradient of the
- * layer output, read only by the first (ELU) step, so dinp may be the same buffer
- * when zero_dinp is set: it is cleared right after that step, then accumulated.
- * dinp NULL: input gradient not needed. t0, t1: scratch of the largest layer size.
- */
-static void layer_backward(struct nsid_core *c, struct nsid_core_layer *l, float *dinp, bool zero_dinp,
-                           const float *dout, const float *inp, int N, float *t0, float *t1)
+/* The gradient flowing into layer k's output for image n, blocked (slot n of c->g, or dout). */
+static float *grad_slot(const struct nsid_core *c, int n)
 {
-    int C = c->cfg.hidden_channels;
-    size_t out_n = (size_t)N * C * l->H * l->W, in_n = (size_t)N * l->C_in * l->H_in * l->W_in;
-    /* act = ELU(bn_out), computed in place: the derivative comes from act */
-    memset(t0, 0, sizeof(float) * out_n);
-    nsid_elu_backward(t0, dout, l->act, out_n);
-    if (dinp && zero_dinp) memset(dinp, 0, sizeof(float) * in_n);
-    /* bn_out = BN(pre), in the mode of the forward */
-    struct nsid_bn_dims bd = bn_dims(c, l, N);
-    memset(t1, 0, sizeof(float) * out_n);
-    nsid_batchnorm_backward(t1, l->dgamma, l->dbeta, t0, l->pre, l->bn_mean, l->bn_rstd, l->gamma, &bd,
-                            c->last_training);
-    struct nsid_conv_dims d = l->conv;
-    d.N = N;
-    if (!l->ds) {  /* pre = conv(inp) */
-        nsid_conv2d_backward(dinp, l->dw, NULL, c->ws, t1, inp, l->w, &d);
+    return c->g + (size_t)n * c->max_img;
+}
+
+/*
+ * Backward, first half, layer k, image n: dbn = dact * ELU'(act) into grad slot n
+ * (dact is slot n itself, or the caller's dout for the last layer) and the image's
+ * BN sums.
+ */
+static void layer_bwd_sums_image(const struct nsid_core *c, int k, int n, int tid, const float *dout)
+{
+    const struct nsid_kern *kn = c->kern;
+    const struct nsid_core_layer *l = &c->layer[k];
+    int P = l->H * l->W;
+    size_t co = (size_t)l->nbo * kn->vb;
+    float *slot = grad_slot(c, n), *act = scr(c, tid, c->so.act);
+    const float *pre = l->pre + (size_t)n * l->out_floats;
+    const float *dact = slot;
+    if (k == c->cfg.layers - 1) {
+        float *d = scr(c, tid, c->so.dout);
+        to_blocked(d, dout + (size_t)n * c->out_c * P, c->out_c, P, kn->vb);
+        dact = d;
+    }
+    kn->bn_elu(act, pre, l->scale, l->shift, l->nbo, P);
+    kn->bn_bwd_sums(l->st0 + (size_t)n * co, l->st1 + (size_t)n * co, slot, dact, act, pre, l->mean_v, l->rstd_v,
+                    l->nbo, P);
+}
+
+/* BN backward coefficients of layer k from the per-image sums; dgamma, dbeta +=. */
+static void layer_bwd_finish(struct nsid_core *c, struct nsid_core_layer *l, int N, bool training)
+{
+    int C = c->cfg.hidden_channels, co = l->nbo * c->kern->vb;
+    double M = (double)N * l->H * l->W;
+    for (int ch = 0; ch < C; ch++) {
+        double sdy = 0.0, sdyx = 0.0;
+        for (int n = 0; n < N; n++) {
+            sdy += l->st0[(size_t)n * co + ch];
+            sdyx += l->st1[(size_t)n * co + ch];
+        }
+        l->dgamma[ch] += (float)sdyx;  /* forward: y = xhat * gamma + beta */
+        l->dbeta[ch] += (float)sdy;
+        l->gr[ch] = (float)((double)l->gamma[ch] * (double)l->rstd_v[ch]);
+        l->ga[ch] = training ? (float)(sdy / M) : 0.0f;
+        l->gb[ch] = training ? (float)(sdyx / M) : 0.0f;
+    }
+}
+
+/*
+ * Backward, second half, layer k, image n, chunk partial `part`: dpre from the BN
+ * coefficients, then the convs in reverse, weight gradients += into part (packed
+ * layout), the input gradient into grad slot n (layer k >= 1) or dx (layer 0).
+ */
+static void layer_bwd_image(const struct nsid_core *c, int k, int n, int tid, float *part, float *dx)
+{
+    const struct nsid_kern *kn = c->kern;
+    const struct nsid_core_layer *l = &c->layer[k];
+    int vb = kn->vb, P = l->H * l->W, Pin = l->H_in * l->W_in, ci = l->nbi * vb, co = l->nbo * vb;
+    float *slot = grad_slot(c, n), *dpre = scr(c, tid, c->so.dpre);
+    const float *pre = l->pre + (size_t)n * l->out_floats;
+    /* pre -> BN -> ELU: dpre = gr * (dbn - mean(dbn) - xhat * mean(dbn * xhat)) */
+    kn->bn_bwd_apply(dpre, slot, pre, l->mean_v, l->rstd_v, l->gr, l->ga, l->gb, l->nbo, P);
+    int vbi;
+    if (l->ds) {
+        size_t ain_floats = (size_t)co * Pin;
+        const float *a_in = l->a_in + (size_t)n * ain_floats, *a_sp = l->a_sp + (size_t)n * l->out_floats;
+        float *da_sp = scr(c, tid, c->so.t0), *da_in = scr(c, tid, c->so.t1);
+        float *pad_in = scr(c, tid, c->so.pad[k][0]), *pad_g = scr(c, tid, c->so.pad[k][1]);
+        float *g_in = part, *g_sp = part + (size_t)ci * co, *g_out = g_sp + (size_t)co * l->conv.K * l->conv.K;
+        struct nsid_kpw d_out = kpw_blocked(P, co, l->nbo, vb, 0);       /* a_sp -> pre */
+        struct nsid_kpw d_out_t = kpw_blocked(P, co, l->nbo, vb, 0);     /* dpre -> da_sp */
+        struct nsid_kpw d_in = kpw_blocked(Pin, ci, l->nbo, vb, 0);      /* act -> a_in */
+        struct nsid_kpw d_in_t = kpw_blocked(Pin, co, l->nbi, vb, 0);    /* da_in -> dact */
+        /* pre = out_depth_conv(a_sp): dW_out^T += a_sp^T dpre, da_sp = dpre W_out */
+        kn->pw_wgrad(g_out, a_sp, dpre, &d_out);
+        kn->pw_forward(da_sp, dpre, l->pk_out_t, &d_out_t);
+        /* a_sp = spatial_conv(a_in): dW_sp += corr(da_sp, a_in), da_in = corr(da_sp, rot180 W_sp) */
+        pad_copy(pad_in, a_in, l->nbo, l->H_in, l->W_in, l->conv.pad, l->conv.pad, l->dwf.Hp, l->dwf.Wp, vb);
+        kn->dw_wgrad(g_sp, da_sp, pad_in, &l->dwf);
+        int q = l->conv.K - 1 - l->conv.pad;
+        pad_copy(pad_g, da_sp, l->nbo, l->H, l->W, q, q, l->dwb.Hp, l->dwb.Wp, vb);
+        kn->dw_forward(da_in, pad_g, l->pk_sp_flip, &l->dwb);
+        /* a_in = in_depth_conv(act): dW_in^T += act^T da_in, dact = da_in W_in (k >= 1 always) */
+        const float *act = layer_input(c, k, n, tid, &vbi);
+        kn->pw_wgrad(g_in, act, da_in, &d_in);
+        kn->pw_forward(slot, da_in, l->pk_in_t, &d_in_t);
         return;
     }
-    struct nsid_conv_dims d_in = pw_dims(N, l->C_in, C, l->H_in, l->W_in);
-    struct nsid_conv_dims d_out = pw_dims(N, C, C, l->H, l->W);
-    /* pre = out_depth_conv(a_sp) */
-    memset(t0, 0, sizeof(float) * out_n);
-    nsid_conv1x1_backward(t0, l->dw_out, t1, l->a_sp, l->w_out, &d_out);
-    /* a_sp = spatial_conv(a_in) */
-    memset(t1, 0, sizeof(float) * (size_t)N * C * l->H_in * l->W_in);
-    nsid_dwconv2d_backward(t1, l->dw_sp, t0, l->a_in, l->w_sp, &d);
-    /* a_in = in_depth_conv(inp) */
-    nsid_conv1x1_backward(dinp, l->dw_in, t1, inp, l->w_in, &d_in);
+    /* pre = conv(in): dW^T += col^T dpre, dcol = dpre W, dinp = col2im(dcol) */
+    float *col = scr(c, tid, c->so.col);
+    const float *in = layer_input(c, k, n, tid, &vbi);
+    im2col(col, in, vbi, l->C_in, l->H_in, l->W_in, l->conv.K, l->conv.pad, l->H, l->W, l->kc);
+    struct nsid_kpw d = kpw_col(P, l->kc, l->nbo, vb);
+    kn->pw_wgrad(part, col, dpre, &d);
+    float *dinp = k ? slot : (dx ? dx + (size_t)n * c->in_c * c->in_h * c->in_w : NULL);
+    if (!dinp) return;
+    struct nsid_kpw dt = {.P = P, .ci = co, .nbo = l->kc / vb, .ldw = l->kc, .in_bs = (size_t)P * vb,
+                          .in_ps = (size_t)vb, .out_bs = (size_t)vb, .out_ps = (size_t)l->kc};
+    kn->pw_forward(col, dpre, l->pk_w_t, &dt);  /* col now holds dcol (P, kc) */
+    if (k) memset(dinp, 0, sizeof(float) * l->in_floats);
+    col2im_add(dinp, col, k ? vb : 1, l->C_in, l->H_in, l->W_in, l->conv.K, l->conv.pad, l->H, l->W, l->kc);
+}
+
+/*
+ * Packed weight-gradient element e of layer l += the sum over chunks (double, chunk
+ * order) for e in [lo, hi); padding rows/lanes are skipped.
+ */
+static void reduce_grads(const struct nsid_core *c, struct nsid_core_layer *l, int nch, size_t lo, size_t hi)
+{
+    int vb = c->kern->vb, C = c->cfg.hidden_channels, co = l->nbo * vb, ci = l->nbi * vb;
+    int K = l->conv.K, KK = K * K;
+    for (size_t e = lo; e < hi; e++) {
+        /* destination of e, or skip */
+        float *dst = NULL;
+        if (l->ds) {
+            size_t n_in = (size_t)ci * co, n_sp = (size_t)co * KK;
+            if (e < n_in) {
+                int i = (int)(e / (size_t)co), o = (int)(e % (size_t)co);
+                if (i < l->C_in && o < C) dst = l->dw_in + (size_t)o * l->C_in + i;
+            } else if (e < n_in + n_sp) {
+                size_t f = e - n_in;
+                int lane = (int)(f % (size_t)vb), t = (int)(f / (size_t)vb % (size_t)KK), b = (int)(f / ((size_t)vb * KK));
+                int ch = b * vb + lane;
+                if (ch < C) dst = l->dw_sp + (size_t)ch * KK + t;
+            } else {
+                size_t f = e - n_in - n_sp;
+                int i = (int)(f / (size_t)co), o = (int)(f % (size_t)co);
+                if (i < C && o < C) dst = l->dw_out + (size_t)o * C + i;
+            }
+        } else {
+            int j = (int)(e / (size_t)co), o = (int)(e % (size_t)co), Kc = l->C_in * KK;
+            if (j < Kc && o < C) dst = l->dw + (size_t)o * Kc + j;
+        }
+        if (!dst) continue;
+        double s = 0.0;
+        for (int ch = 0; ch < nch; ch++) s += (double)c->part[(size_t)ch * c->max_grad + e];
+        *dst += (float)s;
+    }
+}
+
+/* The whole backward on thread tid: per layer, sums | coefficients | dpre and convs | reduction. */
+static void backward_task(void *arg, int tid, int nt)
+{
+    struct core_call *call = arg;
+    struct nsid_core *c = call->c;
+    int N = call->N, clo, chi, nch = (N + NSID_CORE_CHUNK - 1) / NSID_CORE_CHUNK;
+    my_chunks(N, tid, nt, &clo, &chi);
+    int n0 = clo * NSID_CORE_CHUNK, n1 = chi > clo ? chunk_end(chi - 1, N) : n0;
+    if (tid == 0)
+        for (int k = 0; k < c->cfg.layers; k++) pack_backward(c, &c->layer[k]);
+    for (int k = c->cfg.layers - 1; k >= 0; k--) {
+        struct nsid_core_layer *l = &c->layer[k];
+        for (int n = n0; n < n1; n++) layer_bwd_sums_image(c, k, n, tid, call->dout);
+        nsid_pool_barrier(c->pool);
+        if (tid == 0) layer_bwd_finish(c, l, N, c->last_training);
+        nsid_pool_barrier(c->pool);
+        for (int ch = clo; ch < chi; ch++) {
+            float *part = c->part + (size_t)ch * c->max_grad;
+            memset(part, 0, sizeof(float) * l->grad_floats);
+            for (int n = ch * NSID_CORE_CHUNK; n < chunk_end(ch, N); n++) layer_bwd_image(c, k, n, tid, part, call->dx);
+        }
+        nsid_pool_barrier(c->pool);
+        int lo, hi;
+        nsid_pool_range((int)l->grad_floats, tid, nt, &lo, &hi);
+        reduce_grads(c, l, nch, (size_t)lo, (size_t)hi);
+    }
 }
 
 void nsid_core_backward(struct nsid_core *c, float *dx, const float *dout, int N)
 {
-    NSID_ASSERT(c->B > 0 && N >= 1 && N <= c->B);
-    /* g[2] carries the gradient from layer to layer; g[0], g[1] are scratch within a layer */
-    const float *g_out = dout;
-    for (int k = c->cfg.layers - 1; k >= 0; k--) {
-        struct nsid_core_layer *l = &c->layer[k];
-        const float *inp = k ? c->layer[k - 1].act : c->x;
-        float *g_in = k ? c->g[2] : dx;
-        layer_backward(c, l, g_in, k > 0, g_out, inp, N, c->g[0], c->g[1]);
-        g_out = g_in;
-    }
+    NSID_ASSERT(c->B > 0 && N >= 1 && N <= c->B && nsid_pool_threads(c->pool) <= c->nt);
+    struct core_call call = {.c = c, .N = N, .training = c->last_training, .dout = dout, .dx = dx};
+    nsid_pool_run(c->pool, backward_task, &call);
 }
 
 /* ------------------------------------------------------ regulariser */

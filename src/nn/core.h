@@ -47,6 +47,23 @@
  *     in_depth_conv, spatial_conv, out_depth_conv weights (or conv.weight).
  * BN: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0
  * (no draws). The Laplace filter buffer gets [[0,-1,0],[-1,4,-1],[0,-1,0]].
+ *
+ * Computation (docs/speed.md). Inside the core, activations are channel-blocked
+ * (kern.h: (N, C/vb, H, W, vb), vb = the kernel set's vector width), so every
+ * depthwise tap and every pointwise product is a SIMD FMA; only x and out are
+ * NCHW. Each layer stores pre (its conv output) and, depth-separable, a_in and
+ * a_sp; ELU(BN(pre)) is recomputed where needed (saves a tensor per layer).
+ * The kernel set (AVX-512, AVX2, portable) is chosen at run time
+ * (nsid_core_set_kernels, env NSID_ISA, else the best the CPU has).
+ *
+ * Threads (nsid_core_set_pool): images are split statically over the pool's
+ * threads in chunks of NSID_CORE_CHUNK; BatchNorm statistics are per-image sums
+ * and weight gradients per-chunk partials, both reduced in a fixed order in
+ * double, so forward and backward are bit-identical for ANY thread count (for
+ * one kernel set). Forward and backward each run as one pool task with a
+ * barrier per BatchNorm (it needs the whole batch). Weights are repacked into
+ * the kernels' layouts at every forward (and backward), so they may change
+ * freely between calls (Adam).
  */
 #ifndef NSID_CORE_H
 #define NSID_CORE_H
@@ -58,11 +75,14 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "base/rng.h"
+#include "base/pool.h"
 #include "nn/batchnorm.h"
 #include "nn/conv.h"
+#include "nn/kern.h"
 #include "nn/params.h"
 
 #define NSID_CORE_MAX_LAYERS 16
+#define NSID_CORE_CHUNK 4    /* images per weight-gradient partial (see "Threads" above) */
 
 struct nsid_core_config {
     int input_channels;   /* image channels (paper 1) */
@@ -93,12 +113,40 @@ struct nsid_core_layer {
     float *running_mean;         /* norm.running_mean (C), buffer */
     float *running_var;          /* norm.running_var (C), buffer */
     int64_t num_batches_tracked; /* norm.num_batches_tracked: training forwards seen */
-    /* activations for batches up to B (arena) */
-    float *a_in;                 /* (B,C,H_in,W_in) in_depth_conv output (ds only) */
-    float *a_sp;                 /* (B,C,H,W) spatial_conv output (ds only) */
-    float *pre;                  /* (B,C,H,W) conv output = BN input */
-    float *act;                  /* (B,C,H,W) ELU(BN(pre)): the layer output */
+    /* kernel-layout sizes (set by nsid_core_bind_state; channel-blocked, kern.h) */
+    int nbi, nbo;                /* channel blocks of the input and output (vb each) */
+    size_t in_floats;            /* floats of one blocked input image: nbi * vb * H_in * W_in */
+    size_t out_floats;           /* floats of one blocked output image: nbo * vb * H * W */
+    int kc;                      /* full conv: im2col columns C_in*K*K rounded up to vb */
+    struct nsid_kdw dwf, dwb;    /* ds: depthwise forward and input-gradient sizes */
+    size_t grad_floats;          /* floats of the layer's packed weight gradient (chunk partial) */
+    /* activations for batches up to B (arena), channel-blocked */
+    float *a_in;                 /* (B,nbo,H_in,W_in,vb) in_depth_conv output (ds only) */
+    float *a_sp;                 /* (B,nbo,H,W,vb) spatial_conv output (ds only) */
+    float *pre;                  /* (B,nbo,H,W,vb) conv output = BN input; the layer output
+                                    ELU(BN(pre)) is recomputed where needed, never stored */
     float *bn_mean, *bn_rstd;    /* (C) statistics of the last forward (batch or running) */
+    double *st0, *st1;           /* (B,nbo*vb) per-image BN sums: forward mean, squared deviations;
+                                    backward sum dy, sum dy*xhat */
+    float *mean_v, *rstd_v;      /* (nbo*vb) bn_mean, bn_rstd with zero padding lanes */
+    float *scale, *shift;        /* (nbo*vb) BN as y = pre * scale + shift (latest forward) */
+    float *gr, *ga, *gb;         /* (nbo*vb) BN backward: dpre = gr * (dbn - ga - xhat * gb) */
+    /* packed weights (arena), refreshed by every forward (*_t by every backward) */
+    float *pk_in, *pk_in_t;      /* ds: (nbi*vb, nbo*vb) in_depth_conv^T and (nbo*vb, nbi*vb) */
+    float *pk_sp, *pk_sp_flip;   /* ds: (nbo,K,K,vb) spatial_conv and its 180-degree rotation */
+    float *pk_out, *pk_out_t;    /* ds: (nbo*vb, nbo*vb) out_depth_conv^T and as is */
+    float *pk_w, *pk_w_t;        /* full conv: (kc, nbo*vb) weight^T and (nbo*vb, kc) */
+};
+
+/* Offsets (floats) of one thread's scratch buffers inside nsid_core.scratch. */
+struct nsid_core_scratch {
+    size_t act;                  /* (max blocked image) a layer input ELU(BN(pre)) */
+    size_t dpre;                 /* (max blocked image) gradient of pre */
+    size_t t0, t1;               /* (max blocked image) a_in/a_sp in evaluation; da_sp, da_in */
+    size_t dout;                 /* (max blocked image) the caller's dout, blocked */
+    size_t col;                  /* (col_floats) im2col matrix (full convs) */
+    size_t pad[NSID_CORE_MAX_LAYERS][2]; /* ds: zero-bordered a_in and da_sp of layer k */
+    size_t total;                /* floats per thread */
 };
 
 struct nsid_core {
@@ -107,13 +155,20 @@ struct nsid_core {
     int out_c, out_h, out_w;     /* output (N, out_c, out_h, out_w) */
     struct nsid_core_layer layer[NSID_CORE_MAX_LAYERS];
     float *laplace_filter;       /* (1,1,3,3) buffer: the Laplace filter (state_dict entry) */
-    size_t ws_floats;            /* im2col workspace of the largest full conv */
+    const struct nsid_kern *kern; /* kernel set (nsid_core_set_kernels, else NSID_ISA/auto at bind) */
+    struct nsid_pool *pool;      /* borrowed thread pool (nsid_core_set_pool), NULL = caller only */
+    int nt;                      /* threads the state was bound for */
     int B;                       /* batch bound of the bound state, 0 = unbound */
+    size_t max_img;              /* floats of the largest blocked image of any layer */
+    size_t col_floats;           /* im2col floats per thread (largest full conv), 0 if none */
+    size_t max_grad;             /* largest grad_floats of a layer */
+    struct nsid_core_scratch so; /* per-thread scratch layout */
     /* state from the arena (nsid_core_bind_state) */
     float *x;                    /* (B,in_c,in_h,in_w) copy of the forward input (for dW0) */
-    float *ws;                   /* (ws_floats) im2col workspace, or NULL when not needed */
-    float *g[3];                 /* (B * max layer size) activation-gradient scratch */
-    float *out;                  /* = layer[layers-1].act, (B,out_c,out_h,out_w) */
+    float *g;                    /* (B, max_img) gradient flowing between layers, blocked */
+    float *part;                 /* (ceil(B/NSID_CORE_CHUNK), max_grad) per-chunk weight gradients */
+    float *scratch;              /* (nt, so.total) per-thread scratch */
+    float *out;                  /* (B,out_c,out_h,out_w) the core output, NCHW */
     bool last_training;          /* mode of the last forward (its backward uses the same) */
 };
 
@@ -134,8 +189,25 @@ int nsid_core_init(struct nsid_core *c, const struct nsid_core_config *cfg, int 
 void nsid_core_reset_parameters(struct nsid_core *c, struct nsid_rng *rng);
 
 /*
- * Take activations, gradient scratch and the im2col workspace for batches up to B
- * from the arena (works in measuring mode). Returns < 0 with err set when the arena is full.
+ * Borrow a thread pool (NULL: run in the caller's thread). Call before
+ * nsid_core_bind_state, which sizes per-thread scratch for the pool's threads;
+ * the pool must outlive the core's use, and a bound core only runs with a pool
+ * of at most that many threads.
+ */
+void nsid_core_set_pool(struct nsid_core *c, struct nsid_pool *pool);
+
+/*
+ * Use the kernel set `name` (kern.h: "auto", "avx512", "avx2", "generic",
+ * "generic16"). Call before nsid_core_bind_state (the layout depends on the
+ * set's vector width). Without it, bind_state takes env NSID_ISA, else "auto".
+ * Fails with NSID_EINVAL if the set is unknown or unsupported here.
+ */
+int nsid_core_set_kernels(struct nsid_core *c, const char *name, struct nsid_err *err);
+
+/*
+ * Take activations, gradient scratch and per-thread scratch for batches up to B
+ * from the arena (works in measuring mode); picks the kernel set if none was set.
+ * Returns < 0 with err set when the arena is full or NSID_ISA names a bad set.
  */
 int nsid_core_bind_state(struct nsid_core *c, struct nsid_arena *a, int B, struct nsid_err *err);
 
