@@ -7,6 +7,7 @@
 # done, with all its records (the same number of epochs, metrics and neuron rows as any other).
 # (test_store_concurrency.c covers the store library with synthetic runs; test_makefile.sh the
 # make DAG with stand-in stages.)
+# ctest-labels: reliability
 set -uo pipefail
 SRC=${NSID_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 BIN=${NSID_BIN:-$SRC/build}

@@ -9,6 +9,8 @@
  *   - the same merge command run again completes, and the store then equals the
  *     uninterrupted merge's, run for run and row for row.
  * Seed: NSID_CRASH_SEED or 9; printed.
+ *
+ * ctest-labels: reliability
  */
 #include <sqlite3.h>
 

@@ -12,6 +12,8 @@
  *
  * The kill moment is uniform over 1.1 x the uninterrupted run's wall time (measured
  * here, so it adapts to sanitizer builds; the fastest whole run seen is used). Seed: NSID_CRASH_SEED or 9; printed.
+ *
+ * ctest-labels: reliability
  */
 #include "base/rng.h"
 #include "check.h"

@@ -145,6 +145,7 @@ struct fake_run {
     int epochs;               /* epochs recorded */
     bool neurons;             /* per-neuron metrics with RF centres */
     const char *status;       /* "done" (default), "failed", "planned" */
+    bool free_pos;            /* Gaussian readout positions learned per neuron (no cortex predictor) */
 };
 
 /* What the builder holds while writing. */
@@ -255,9 +256,9 @@ static int add_run(struct fake *f, const struct fake_run *r)
     if (r->status && strcmp(r->status, "planned") == 0) return 0;
     char cfg[512];
     snprintf(cfg, sizeof cfg,
-             "{\"model\":{\"readout\":{\"gamma\":1.5,\"share_features\":%s,\"type\":\"%s\"}},"
-             "\"train\":{\"seed\":%d}}",
-             r->share ? "true" : "false", r->readout ? r->readout : "gaussian", r->seed);
+             "{\"model\":{\"readout\":{\"gamma\":1.5,\"grid_mean_predictor\":\"%s\",\"share_features\":%s,"
+             "\"type\":\"%s\"}},\"train\":{\"seed\":%d}}",
+             r->free_pos ? "none" : "cortex", r->share ? "true" : "false", r->readout ? r->readout : "gaussian", r->seed);
     struct nsid_store_run run = {.id = r->id, .experiment = r->experiment, .config_json = cfg, .threads = 1,
                                  .fresh = true};
     if (nsid_store_run_begin(&f->st, &run, &f->err) < 0) return -1;
@@ -287,7 +288,7 @@ static int add_fig3(struct fake *f)
                         struct fake_run r = {id, "fig3", FIG3[c].variant, grp, "4s_matched", "fig3", "",
                                              FIG3[c].curve, style, x, G_4S, 4, FIG3[c].type, FIG3[c].share, seed,
                                              seed == 2 ? fo - 0.02 : fo, fo * 0.5 + (seed == 2 ? 0.05 : 0.0),
-                                             NAN, FIG3[c].params, 0, false, NULL};
+                                             NAN, FIG3[c].params, 0, false, NULL, false};
                         if (add_run(f, &r) < 0) return -1;
                     }
     return 0;
@@ -300,8 +301,10 @@ static int add_ablation(struct fake *f)
         for (int i = 0; i < 2; i++) {
             double x = FIG3_IMAGES[i], fo = curve(0.85 - 0.03 * c, 600.0 * (1 + c), 4 * x);
             snprintf(id, sizeof id, "ablation.c%d.x%g", c, x);
+            bool free_pos = c == 1 || c == 3;   /* "no-cortex + f-s", "neither" */
             struct fake_run r = {id, "fig3_ablation", "v", id, "4s_matched", "fig3_ablation", "", ABLATION[c], "30",
-                                 x, G_4S, 4, "gaussian", c % 2 == 0, 1, fo, fo * 0.5, NAN, 21.0, 0, false, NULL};
+                                 x, G_4S, 4, "gaussian", c % 2 == 0, 1, fo, fo * 0.5, NAN, 21.0, 0,
+                                 free_pos && i == 1, NULL, free_pos};
             if (add_run(f, &r) < 0) return -1;
         }
     return 0;
@@ -319,7 +322,7 @@ static int add_fig4(struct fake *f)
                 snprintf(id, sizeof id, "fig4.%s.c%d.x%g", panels[p], c, x);
                 struct fake_run r = {id, c == 0 ? "fig4_direct" : c == 1 ? "fig4_diff_core" : "fig4_best_core",
                                      panels[p], id, "4s_matched", "fig4", panels[p], FIG4_CURVES[c], "", x, G_4S, 4,
-                                     panels[p], false, 1, fo, fo * 0.5, NAN, p ? 21.0 : 1017.0, 0, false, NULL};
+                                     panels[p], false, 1, fo, fo * 0.5, NAN, p ? 21.0 : 1017.0, 0, false, NULL, false};
                 if (add_run(f, &r) < 0) return -1;
             }
     return 0;
@@ -337,7 +340,7 @@ static int add_fig5(struct fake *f)
                 snprintf(grp, sizeof grp, "%s.x%g.s%d", FIG5[c].variant, x, seed);
                 struct fake_run r = {id, "fig5", FIG5[c].variant, grp, "evaluation", "fig5", "", FIG5[c].curve, "",
                                      x, G_EVAL, 1, "gaussian", false, seed, fo, fo * 0.5 + 0.02 * seed,
-                                     0.5 + 0.4 * fo, 21.0, top ? 12 : 3, top, NULL};
+                                     0.5 + 0.4 * fo, 21.0, top ? 12 : 3, top, NULL, false};
                 if (add_run(f, &r) < 0) return -1;
             }
     return 0;
@@ -351,13 +354,13 @@ static int add_cores(struct fake *f)
         char id[32];
         snprintf(id, sizeof id, "cores.11s.s%d", seed);
         struct fake_run r = {id, "cores", "11s", "11s", "11s", NULL, "", "", "", NAN, G_11S, 11, "gaussian", false,
-                             seed, 0.7, 0.4 + 0.01 * seed, 0.85, 21.0, 6, true, NULL};
+                             seed, 0.7, 0.4 + 0.01 * seed, 0.85, 21.0, 6, true, NULL, false};
         if (add_run(f, &r) < 0) return -1;
     }
     struct fake_run failed = {"cores.1s.s1", "cores", "1s", "1s", "1s", NULL, "", "", "", NAN, G_1S, 1, "gaussian",
-                              false, 1, 0, 0, NAN, 21.0, 0, false, "failed"};
+                              false, 1, 0, 0, NAN, 21.0, 0, false, "failed", false};
     struct fake_run planned = {"cores.1s.s2", "cores", "1s", "1s", "1s", NULL, "", "", "", NAN, G_1S, 1, "gaussian",
-                               false, 2, 0, 0, NAN, 21.0, 0, false, "planned"};
+                               false, 2, 0, 0, NAN, 21.0, 0, false, "planned", false};
     return add_run(f, &failed) < 0 ? -1 : add_run(f, &planned);
 }
 
@@ -561,9 +564,9 @@ static void check_sim(sqlite3 *db)
     CHECK(q1(db, "SELECT COUNT(*) FROM plot_training_curve") == 13, "training curve: epochs 0..12");
     CHECK(q1(db, "SELECT COUNT(*) FROM plot_gt_neurons") == 40, "ground truth: 40 neurons of the chosen run");
     q1s(db, "SELECT run_id FROM plot_rf_run", s, sizeof s);
-    CHECK(strcmp(s, "cores.11s.s2") == 0, "RF run: the selected 11-S core (got %s)", s);
-    CHECK(q1(db, "SELECT COUNT(*) FROM plot_rf_animals") == 5, "RF: 5 animals");
-    CHECK(q1(db, "SELECT COUNT(*) FROM plot_rf_centres") == 4 * 40 + 7 * 30, "RF: every neuron of 11 scans");
+    CHECK(strcmp(s, "ablation.c1.x160") == 0, "RF run: free positions preferred, best validation (got %s)", s);
+    CHECK(q1(db, "SELECT COUNT(*) FROM plot_rf_animals") == 1, "RF: the 4-S animal");
+    CHECK(q1(db, "SELECT COUNT(*) FROM plot_rf_centres") == 4 * 40, "RF: every neuron of its 4 scans");
     CHECK(q1(db, "SELECT MIN(r_x) > 0.97 AND MIN(r_y) > 0.9 FROM plot_rf_animals") == 1,
           "RF: learned = true + 1.5 px noise correlates");
     CHECK(q1(db, "SELECT COUNT(*) FROM plot_gt_series") == N_FIG5 &&
@@ -593,6 +596,25 @@ static void check_report(sqlite3 *db)
     CHECK(strcmp(s, "0123456789ab") == 0, "report: code version (got '%s')", s);
     CHECK(q1(db, "SELECT COUNT(*) FROM plot_report_figures WHERE sentence IS NOT NULL") == 8,
           "report: a data sentence for every figure");
+}
+
+/* Without a run with free positions, the selected run with the most animals. */
+static void check_rf_fallback(const char *path)
+{
+    struct nsid_store st;
+    struct nsid_err err = {0};
+    CHECK(nsid_store_open(&st, path, &err) == 0, "reopen for writing: %s", err.msg);
+    if (!st.db) return;
+    CHECK(sqlite3_exec(st.db, "DELETE FROM plan_runs WHERE experiment = 'fig3_ablation'", NULL, NULL, NULL) == SQLITE_OK,
+          "drop the ablation from the plan");
+    char s[256];
+    q1s(st.db, "SELECT run_id || ' ' || predictor FROM plot_rf_run", s, sizeof s);
+    CHECK(strcmp(s, "cores.11s.s2 cortex") == 0, "RF run: else the selected 11-S core (got %s)", s);
+    CHECK(q1(st.db, "SELECT COUNT(*) FROM plot_rf_animals") == 5, "RF: 5 animals");
+    CHECK(q1(st.db, "SELECT COUNT(*) FROM plot_rf_centres") == 4 * 40 + 7 * 30, "RF: every neuron of 11 scans");
+    q1s(st.db, "SELECT sentence FROM plot_report_figures WHERE figure = 'sim_rf'", s, sizeof s);
+    CHECK(strstr(s, "whatever was learned") != NULL, "report: the cortex predictor's caveat (got %s)", s);
+    nsid_store_close(&st);
 }
 
 int main(int argc, char **argv)
@@ -625,6 +647,7 @@ int main(int argc, char **argv)
         check_report(st.db);
     }
     nsid_store_close(&st);
+    check_rf_fallback(path);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -10,6 +10,8 @@
  * corrupt file: no checkpoint, scan or store that does not read back whole, no temporary
  * files, no run marked done, the existing store intact. After the space is freed the same
  * training command finishes with the reference checkpoint.
+ *
+ * ctest-labels: reliability
  */
 #include <sys/mount.h>
 #include <sys/statvfs.h>

@@ -12,8 +12,14 @@ if (rows('plot_rf_centres') <= 0) {
     exit
 }
 run_label = ''
-stats dat('plot_rf_run') using (run_label = sprintf('run %.12s (%s, %d neurons of %d animals)', strcol('run_id'), \
-    strcol('experiment'), column('n_neurons'), column('n_animals')), 0) nooutput
+free_pos = 0
+stats dat('plot_rf_run') using (run_label = sprintf('run %.12s (%s, %d neurons of %d animal%s)', strcol('run_id'), \
+    strcol('curve') eq '?' ? strcol('experiment') : strcol('curve'), column('n_neurons'), column('n_animals'), \
+    column('n_animals') == 1 ? '' : 's'), \
+    free_pos = strcol('predictor') eq 'none', 0) nooutput
+# With the cortex predictor the affine fit aligns any positions with the truth (see plots/views.sql).
+pos_note = free_pos ? 'positions learned per neuron' : \
+    'positions from cortical coordinates: the affine fit matches them to the truth up to the simulated scatter, whatever was learned'
 n_animals = rows('plot_rf_animals')
 a_names = ''; a_rx = ''; a_ry = ''; a_n = ''
 stats dat('plot_rf_animals') using (a_names = a_names . sprintf(' "%s"', strcol('animal')), \
@@ -28,7 +34,8 @@ min2(a, b) = a < b ? a : b
 max2(a, b) = a > b ? a : b
 set key outside bottom center vertical maxrows 3 Left reverse samplen 1 spacing 1.1
 set size ratio -1
-if (multi) { set multiplot layout 1, 2 title 'Learned vs true receptive-field centres: ' . run_label . "\nlegend: animal: r = correlation of learned and true (neurons)" }
+if (multi) { set multiplot layout 1, 2 title 'Learned vs true receptive-field centres: ' . run_label . "\n" . pos_note . \
+                                             "\nlegend: animal: r = correlation of learned and true (neurons)" }
 do for [coord = 1:2] {
     c_true = coord == 1 ? 'true_x' : 'true_y'; c_rf = coord == 1 ? 'rf_x' : 'rf_y'
     lo = coord == 1 ? min2(TX_min, LX_min) : min2(TY_min, LY_min)

@@ -129,6 +129,8 @@ int nsid_train_iter_init(struct nsid_train_iter *it, const struct nsid_view *v, 
                             (long long)batch_size);
     it->perm = NSID_ALLOC((size_t)n * sizeof *it->perm, err);
     if (!it->perm) return NSID_ENOMEM;
+    /* defined before the first draw: a training state saved now holds no uninitialised bytes */
+    memcpy(it->perm, v->tier[NSID_TIER_TRAIN], (size_t)n * sizeof *it->perm);
     it->v = v;
     it->batch_size = batch_size;
     nsid_rng_init(&it->rng, seed, stream);

@@ -295,6 +295,15 @@ double nsid_array_get_f64(const struct nsid_array *a, size_t i)
     }
 }
 
+/* A float as int64 without undefined behaviour: truncated; NaN 0; out of range saturated. */
+static int64_t f64_to_i64(double d)
+{
+    if (isnan(d)) return 0;
+    if (d >= 9223372036854775807.0) return INT64_MAX;
+    if (d <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)d;
+}
+
 int64_t nsid_array_get_i64(const struct nsid_array *a, size_t i)
 {
     const void *p = (const char *)a->data + i * a->itemsize;
@@ -308,8 +317,8 @@ int64_t nsid_array_get_i64(const struct nsid_array *a, size_t i)
     case NSID_DT_U32: return *(const uint32_t *)p;
     case NSID_DT_U64: return (int64_t)*(const uint64_t *)p;
     case NSID_DT_BOOL: return *(const uint8_t *)p ? 1 : 0;
-    case NSID_DT_F32: return (int64_t)*(const float *)p;
-    case NSID_DT_F64: return (int64_t)*(const double *)p;
+    case NSID_DT_F32: return f64_to_i64(*(const float *)p);
+    case NSID_DT_F64: return f64_to_i64(*(const double *)p);
     default: return 0;
     }
 }
@@ -434,7 +443,8 @@ static int decode_field(const struct nsid_scan *s, const struct nsid_arrays *l, 
         } else {
             int64_t *o = out;
             int64_t iv = nsid_array_get_i64(a, i);
-            if ((a->dtype == NSID_DT_F32 || a->dtype == NSID_DT_F64) && (double)iv != v) {
+            if ((a->dtype == NSID_DT_F32 || a->dtype == NSID_DT_F64) &&
+                (!(v > -9.2e18 && v < 9.2e18) || (double)iv != v)) { /* NaN, Inf, huge or fractional */
                 if (!had) nsid_free(out);
                 return nsid_err_set(err, NSID_EFORMAT, scan_file(s), 0, key,
                                     "element %zu is %g, expected an integer", i, v);

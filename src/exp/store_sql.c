@@ -199,7 +199,7 @@ static const struct nsid__store_sql VIEWS[] = {
      " AVG(m.value) AS params_per_neuron, COUNT(*) AS runs"
      " FROM metrics m JOIN runs r ON r.id = m.run_id AND r.status = 'done'"
      " WHERE m.scan = 'all' AND m.split = 'model' AND m.name = 'readout_params_per_neuron'"
-     " AND r.id IN (SELECT id FROM plan_runs) GROUP BY 1, 2"},
+     " AND r.id IN (SELECT id FROM plan_runs WHERE figure = 'fig3') GROUP BY 1, 2"},
     /* PAPER.md §0 and issue 7 item 2: the headline ratios next to the paper's. */
     {"headline",
      "CREATE VIEW headline AS WITH"
