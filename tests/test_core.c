@@ -204,6 +204,7 @@ static void test_config_errors(void)
 struct run_result {
     float *out_train, *dx_train, *out_eval, *dx_eval, *grad, *buf;
     size_t n_out, n_x, n_w, n_buf;
+    bool nograd_same;  /* nsid_core_forward_nograd gave the same outputs (train and eval) */
 };
 
 static void run_result_free(struct run_result *r)
@@ -258,6 +259,16 @@ static int run_core(struct run_result *res, const char *set, int nt, const struc
         nsid_core_backward(&c, res->dx_eval, proj, N);
         memcpy(res->grad, ps.g, res->n_w * sizeof(float));
         memcpy(res->buf, ps.buf, res->n_buf * sizeof(float));
+        /* the no-backward forwards: eval runs each image through all layers at once */
+        nsid_core_forward_nograd(&c, x, N, false);
+        res->nograd_same = !memcmp(c.out, res->out_eval, res->n_out * sizeof(float));
+        memcpy(ps.buf, res->buf, res->n_buf * sizeof(float));
+        nsid_core_forward(&c, x, N, true);
+        float *o = malloc(res->n_out * sizeof(float));
+        memcpy(o, c.out, res->n_out * sizeof(float));
+        nsid_core_forward_nograd(&c, x, N, true);
+        res->nograd_same = res->nograd_same && !memcmp(c.out, o, res->n_out * sizeof(float));
+        free(o);
     }
     if (rc < 0) printf("run_core %s/%d: %s\n", set, nt, err.msg);
     nsid_core_free(&c);
@@ -331,6 +342,8 @@ static void test_sets_and_threads(struct nsid_rng *r, const struct nsid_core_con
             CHECK(0, "%s: %s runs", what, sets[s]);
             continue;
         }
+        CHECK(one.nograd_same, "%s: %s: nsid_core_forward_nograd gives forward's outputs (train, eval)", what,
+              sets[s]);
         double d = result_diff(&one, &ref);
         worst = fmax(worst, d);
         CHECK(d <= 1.0, "%s: %s agrees with generic within 1e-4 of each tensor's scale (%.3g)", what, sets[s], d);
@@ -340,7 +353,8 @@ static void test_sets_and_threads(struct nsid_rng *r, const struct nsid_core_con
                 CHECK(0, "%s: %s on %d threads runs", what, sets[s], nt);
                 continue;
             }
-            CHECK(same_bits(&more, &one), "%s: %s on %d threads is bit-identical to 1 thread", what, sets[s], nt);
+            CHECK(same_bits(&more, &one) && more.nograd_same, "%s: %s on %d threads is bit-identical to 1 thread",
+                  what, sets[s], nt);
             run_result_free(&more);
         }
         run_result_free(&one);

@@ -561,6 +561,7 @@ struct core_call {
     struct nsid_core *c;
     int N;                       /* images */
     bool training;
+    bool keep;                   /* forward: keep what the backward needs */
     const float *dout;           /* backward: (N, out_c, out_h, out_w) */
     float *dx;                   /* backward: (N, in_c, in_h, in_w) += or NULL */
 };
@@ -596,18 +597,17 @@ static const float *layer_input(const struct nsid_core *c, int k, int n, int tid
     return act;
 }
 
-/* Layer k, image n: pre (and a_in, a_sp when training) and, when training, its BN sums. */
-static void layer_forward_image(const struct nsid_core *c, int k, int n, int tid, bool training)
+/*
+ * The convolutions of layer k on one image: in (block width vbi: 1 = NCHW) ->
+ * pre; a depth-separable block leaves its intermediates in a_in and a_sp.
+ */
+static void layer_conv_image(const struct nsid_core *c, int k, const float *in, int vbi, float *pre, float *a_in,
+                             float *a_sp, int tid)
 {
     const struct nsid_kern *kn = c->kern;
     const struct nsid_core_layer *l = &c->layer[k];
-    int vb = kn->vb, P = l->H * l->W, vbi;
-    const float *in = layer_input(c, k, n, tid, &vbi);
-    float *pre = l->pre + (size_t)n * l->out_floats;
+    int vb = kn->vb, P = l->H * l->W;
     if (l->ds) {
-        size_t ain_floats = (size_t)l->nbo * vb * l->H_in * l->W_in;
-        /* stored in evaluation too: a backward may follow any forward */
-        float *a_in = l->a_in + (size_t)n * ain_floats, *a_sp = l->a_sp + (size_t)n * l->out_floats;
         float *pad = scr(c, tid, c->so.pad[k][0]);
         struct nsid_kpw d_in = kpw_blocked(l->H_in * l->W_in, l->nbi * vb, l->nbo, vb, 0);
         struct nsid_kpw d_out = kpw_blocked(P, l->nbo * vb, l->nbo, vb, 0);
@@ -621,9 +621,26 @@ static void layer_forward_image(const struct nsid_core *c, int k, int n, int tid
         struct nsid_kpw d = kpw_col(P, l->kc, l->nbo, vb);
         kn->pw_forward(pre, col, l->pk_w, &d);                 /* conv */
     }
+}
+
+/*
+ * Layer k, image n of a batch forward: pre (stored), a_in and a_sp (stored when
+ * a backward may follow, else scratch) and, when training, the image's BN sums.
+ */
+static void layer_forward_image(const struct nsid_core *c, int k, int n, int tid, bool training, bool keep)
+{
+    const struct nsid_core_layer *l = &c->layer[k];
+    int vb = c->kern->vb, vbi;
+    const float *in = layer_input(c, k, n, tid, &vbi);
+    float *pre = l->pre + (size_t)n * l->out_floats, *a_in = scr(c, tid, c->so.t0), *a_sp = scr(c, tid, c->so.t1);
+    if (keep && l->ds) {
+        a_in = l->a_in + (size_t)n * l->nbo * vb * l->H_in * l->W_in;
+        a_sp = l->a_sp + (size_t)n * l->out_floats;
+    }
+    layer_conv_image(c, k, in, vbi, pre, a_in, a_sp, tid);
     if (training) {
         size_t co = (size_t)l->nbo * vb;
-        kn->bn_stats(l->st0 + (size_t)n * co, l->st1 + (size_t)n * co, pre, l->nbo, P);
+        c->kern->bn_stats(l->st0 + (size_t)n * co, l->st1 + (size_t)n * co, pre, l->nbo, l->H * l->W);
     }
 }
 
@@ -693,7 +710,7 @@ static void forward_task(void *arg, int tid, int nt)
     nsid_pool_barrier(c->pool);
     int n0 = clo * NSID_CORE_CHUNK, n1 = chi > clo ? chunk_end(chi - 1, call->N) : n0;
     for (int k = 0; k < c->cfg.layers; k++) {
-        for (int n = n0; n < n1; n++) layer_forward_image(c, k, n, tid, call->training);
+        for (int n = n0; n < n1; n++) layer_forward_image(c, k, n, tid, call->training, call->keep);
         nsid_pool_barrier(c->pool);
         if (tid == 0) layer_bn_finish(c, &c->layer[k], call->N, call->training);
         nsid_pool_barrier(c->pool);
@@ -701,13 +718,64 @@ static void forward_task(void *arg, int tid, int nt)
     for (int n = n0; n < n1; n++) output_image(c, n, tid);
 }
 
+/*
+ * Evaluation without backward, image n: every layer in thread scratch, BN with
+ * the running statistics (their scale/shift set before), straight to the output.
+ */
+static void eval_image(const struct nsid_core *c, int n, int tid)
+{
+    const struct nsid_kern *kn = c->kern;
+    const float *in = c->x + (size_t)n * c->in_c * c->in_h * c->in_w;
+    float *act = scr(c, tid, c->so.act), *pre = scr(c, tid, c->so.dpre);
+    int vbi = 1, L = c->cfg.layers;
+    for (int k = 0; k < L; k++) {
+        const struct nsid_core_layer *l = &c->layer[k];
+        int P = l->H * l->W;
+        layer_conv_image(c, k, in, vbi, pre, scr(c, tid, c->so.t0), scr(c, tid, c->so.t1), tid);
+        if (k == L - 1 && c->out_vb > 1) {
+            kn->bn_elu(c->out + (size_t)n * l->out_floats, pre, l->scale, l->shift, l->nbo, P);
+        } else {
+            kn->bn_elu(act, pre, l->scale, l->shift, l->nbo, P);
+            if (k == L - 1) from_blocked(c->out + (size_t)n * c->out_c * P, act, c->out_c, P, kn->vb);
+        }
+        in = act;
+        vbi = kn->vb;
+    }
+}
+
+static void eval_task(void *arg, int tid, int nt)
+{
+    struct core_call *call = arg;
+    struct nsid_core *c = call->c;
+    int lo, hi;
+    if (tid == 0)
+        for (int k = 0; k < c->cfg.layers; k++) {
+            pack_forward(c, &c->layer[k]);
+            layer_bn_finish(c, &c->layer[k], call->N, false);
+        }
+    nsid_pool_barrier(c->pool);
+    nsid_pool_range(call->N, tid, nt, &lo, &hi);
+    for (int n = lo; n < hi; n++) eval_image(c, n, tid);
+}
+
 void nsid_core_forward(struct nsid_core *c, const float *x, int N, bool training)
 {
     NSID_ASSERT(c->B > 0 && N >= 1 && N <= c->B && nsid_pool_threads(c->pool) <= c->nt);
     memcpy(c->x, x, sizeof(float) * (size_t)N * c->in_c * c->in_h * c->in_w);
-    struct core_call call = {.c = c, .N = N, .training = training};
+    struct core_call call = {.c = c, .N = N, .training = training, .keep = true};
     nsid_pool_run(c->pool, forward_task, &call);
     c->last_training = training;
+    c->grad_ready = true;
+}
+
+void nsid_core_forward_nograd(struct nsid_core *c, const float *x, int N, bool training)
+{
+    NSID_ASSERT(c->B > 0 && N >= 1 && N <= c->B && nsid_pool_threads(c->pool) <= c->nt);
+    memcpy(c->x, x, sizeof(float) * (size_t)N * c->in_c * c->in_h * c->in_w);
+    struct core_call call = {.c = c, .N = N, .training = training, .keep = false};
+    nsid_pool_run(c->pool, training ? forward_task : eval_task, &call);
+    c->last_training = training;
+    c->grad_ready = false;
 }
 
 /* --------------------------------------------------------- backward */
@@ -885,7 +953,7 @@ static void backward_task(void *arg, int tid, int nt)
 
 void nsid_core_backward(struct nsid_core *c, float *dx, const float *dout, int N)
 {
-    NSID_ASSERT(c->B > 0 && N >= 1 && N <= c->B && nsid_pool_threads(c->pool) <= c->nt);
+    NSID_ASSERT(c->B > 0 && N >= 1 && N <= c->B && nsid_pool_threads(c->pool) <= c->nt && c->grad_ready);
     struct core_call call = {.c = c, .N = N, .training = c->last_training, .dout = dout, .dx = dx};
     nsid_pool_run(c->pool, backward_task, &call);
 }

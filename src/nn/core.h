@@ -173,6 +173,7 @@ struct nsid_core {
     float *out;                  /* (B,out_c,out_h,out_w) the core output, NCHW, or channel-blocked
                                     (B,ceil(out_c/vb),out_h,out_w,vb) when out_vb > 1 */
     bool last_training;          /* mode of the last forward (its backward uses the same) */
+    bool grad_ready;             /* the last forward kept the backward's state (nsid_core_forward) */
 };
 
 /* The paper's configuration (PAPER.md §1.1). */
@@ -232,6 +233,15 @@ int nsid_core_bind_state(struct nsid_core *c, struct nsid_arena *a, int B, struc
  * otherwise running statistics. x is copied (the caller may reuse it).
  */
 void nsid_core_forward(struct nsid_core *c, const float *x, int N, bool training);
+
+/*
+ * The same forward (identical results) without keeping what nsid_core_backward
+ * needs, which must not follow: for evaluation and a frozen core. training as in
+ * nsid_core_forward (batch statistics, running statistics updated). Evaluation
+ * (training = false) needs no batch statistics, so each image runs through all
+ * layers at once in thread scratch: no barriers, nothing stored but c->out.
+ */
+void nsid_core_forward_nograd(struct nsid_core *c, const float *x, int N, bool training);
 
 /*
  * Backpropagate dout (N,out_c,out_h,out_w) through the last forward (same N):
