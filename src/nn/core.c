@@ -832,9 +832,24 @@ static void layer_bwd_finish(struct nsid_core *c, struct nsid_core_layer *l, int
 }
 
 /*
+ * The first half of layer k-1's backward for image n, fused into the end of layer
+ * k's (the input activation act = layer k-1's output is still in scratch): grad
+ * slot n holds dact of layer k-1; turn it into dbn and take the image's BN sums.
+ */
+static void prev_bwd_sums(const struct nsid_core *c, int k, int n, const float *act)
+{
+    const struct nsid_core_layer *p = &c->layer[k - 1];
+    size_t co = (size_t)p->nbo * c->kern->vb;
+    float *slot = grad_slot(c, n);
+    c->kern->bn_bwd_sums(p->st0 + (size_t)n * co, p->st1 + (size_t)n * co, slot, slot, act,
+                         p->pre + (size_t)n * p->out_floats, p->mean_v, p->rstd_v, p->nbo, p->H * p->W);
+}
+
+/*
  * Backward, second half, layer k, image n, chunk partial `part`: dpre from the BN
  * coefficients, then the convs in reverse, weight gradients += into part (packed
- * layout), the input gradient into grad slot n (layer k >= 1) or dx (layer 0).
+ * layout), the input gradient into grad slot n (layer k >= 1, followed by layer
+ * k-1's BN sums) or dx (layer 0).
  */
 static void layer_bwd_image(const struct nsid_core *c, int k, int n, int tid, float *part, float *dx)
 {
@@ -869,6 +884,7 @@ static void layer_bwd_image(const struct nsid_core *c, int k, int n, int tid, fl
         const float *act = layer_input(c, k, n, tid, &vbi);
         kn->pw_wgrad(g_in, act, da_in, &d_in);
         kn->pw_forward(slot, da_in, l->pk_in_t, &d_in_t);
+        prev_bwd_sums(c, k, n, act);
         return;
     }
     /* pre = conv(in): dW^T += col^T dpre, dcol = dpre W, dinp = col2im(dcol) */
@@ -884,6 +900,7 @@ static void layer_bwd_image(const struct nsid_core *c, int k, int n, int tid, fl
     kn->pw_forward(col, dpre, l->pk_w_t, &dt);  /* col now holds dcol (P, kc) */
     if (k) memset(dinp, 0, sizeof(float) * l->in_floats);
     col2im_add(dinp, col, k ? vb : 1, l->C_in, l->H_in, l->W_in, l->conv.K, l->conv.pad, l->H, l->W, l->kc);
+    if (k) prev_bwd_sums(c, k, n, in);
 }
 
 /*
@@ -933,10 +950,11 @@ static void backward_task(void *arg, int tid, int nt)
     int n0 = clo * NSID_CORE_CHUNK, n1 = chi > clo ? chunk_end(chi - 1, N) : n0;
     if (tid == 0)
         for (int k = 0; k < c->cfg.layers; k++) pack_backward(c, &c->layer[k]);
+    /* the last layer's BN sums come from dout; each layer's image backward ends with the sums of the one below */
+    for (int n = n0; n < n1; n++) layer_bwd_sums_image(c, c->cfg.layers - 1, n, tid, call->dout);
+    nsid_pool_barrier(c->pool);
     for (int k = c->cfg.layers - 1; k >= 0; k--) {
         struct nsid_core_layer *l = &c->layer[k];
-        for (int n = n0; n < n1; n++) layer_bwd_sums_image(c, k, n, tid, call->dout);
-        nsid_pool_barrier(c->pool);
         if (tid == 0) layer_bwd_finish(c, l, N, c->last_training);
         nsid_pool_barrier(c->pool);
         for (int ch = clo; ch < chi; ch++) {
