@@ -258,7 +258,8 @@ static int bind_all(struct nsid_model *m, struct nsid_arena *a, int B, struct ns
     m->dout = nsid_arena_floats(a, bn, err);
     m->dy = nsid_arena_floats(a, bn, err);
     m->dfeat = nsid_arena_floats(a, feat, err);
-    if (!m->act || !m->dout || !m->dy || !m->dfeat) return NSID_ENOMEM;
+    m->row_loss = nsid_arena_bytes(a, sizeof(double) * (size_t)B, err);
+    if (!m->act || !m->dout || !m->dy || !m->dfeat || !m->row_loss) return NSID_ENOMEM;
     /* Without a modulator the output is the activation and its gradient is dout. */
     m->out = m->act;
     m->dact = m->dout;
@@ -322,6 +323,56 @@ void nsid_model_set_frozen_core(struct nsid_model *m, bool frozen)
 
 /* ------------------------------------------------------------ forward/backward */
 
+/*
+ * The model's per-element work on (B, N) arrays, split by images over the pool
+ * (each element's result, and each image's loss sum, do not depend on the split).
+ */
+struct rows_call {
+    struct nsid_model *m;
+    const struct nsid_model_batch *b;
+    int B, N;
+    int what;                    /* enum below */
+    double scale;                /* loss scale (backward) */
+};
+
+enum { ROWS_ELU1, ROWS_LOSS, ROWS_LOSS_BACKWARD };
+
+static void rows_task(void *arg, int tid, int nt)
+{
+    const struct rows_call *k = arg;
+    struct nsid_model *m = k->m;
+    int lo, hi;
+    nsid_pool_range(k->B, tid, nt, &lo, &hi);
+    size_t o = (size_t)lo * k->N, n = (size_t)(hi - lo) * k->N;
+    if (n == 0) return;
+    switch (k->what) {
+    case ROWS_ELU1:
+        nsid_elu1_forward(m->act + o, m->ro[m->last_scan].out + o, n);
+        break;
+    case ROWS_LOSS:
+        for (int b = lo; b < hi; b++)
+            m->row_loss[b] = nsid_poisson_loss_forward(m->out + (size_t)b * k->N, k->b->responses + (size_t)b * k->N,
+                                                       (size_t)k->N, 1.0);
+        break;
+    default:
+        /* poisson(out): dout = scale * (1 - r / (out + eps)); the modulator part (dact) stays serial */
+        memset(m->dout + o, 0, n * sizeof(float));
+        nsid_poisson_loss_backward(m->dout + o, m->out + o, k->b->responses + o, n, k->scale);
+        if (!m->mod) {  /* act = ELU(y) + 1 */
+            memset(m->dy + o, 0, n * sizeof(float));
+            nsid_elu1_backward(m->dy + o, m->dact + o, m->act + o, n);
+        }
+        break;
+    }
+}
+
+static void run_rows(struct nsid_model *m, const struct nsid_model_batch *b, int what, double scale)
+{
+    struct rows_call k = {.m = m, .b = b, .B = m->last_B, .N = m->scan[m->last_scan].N, .what = what,
+                          .scale = scale};
+    nsid_pool_run(&m->pool, rows_task, &k);
+}
+
 void nsid_model_forward(struct nsid_model *m, const struct nsid_model_batch *b, bool training,
                         struct nsid_rng *rng)
 {
@@ -341,13 +392,13 @@ void nsid_model_forward(struct nsid_model *m, const struct nsid_model_batch *b, 
         shift = m->sh[s].out;
     }
     nsid_readout_forward(&m->ro[s], m->core.out, B, training, rng, b->z, shift);
-    nsid_elu1_forward(m->act, m->ro[s].out, n);
+    m->last_scan = s;
+    m->last_B = B;
+    run_rows(m, b, ROWS_ELU1, 0.0);  /* act = ELU(y) + 1 */
     if (m->mod) {
         nsid_modulator_forward(&m->mod[s], b->behavior, B);
         for (size_t i = 0; i < n; i++) m->out[i] = m->act[i] * m->mod[s].gain[i];
     }
-    m->last_scan = s;
-    m->last_B = B;
     m->last_training = training;
 }
 
@@ -362,7 +413,9 @@ double nsid_model_loss(struct nsid_model *m, const struct nsid_model_batch *b)
     NSID_ASSERT(b->scan == s && b->B == B && b->responses);
     struct nsid_model_loss_parts *L = &m->loss;
     L->scale = sqrt((double)m->scan[s].n_trials / (double)B);
-    L->poisson = nsid_poisson_loss_forward(m->out, b->responses, (size_t)B * (size_t)m->scan[s].N, 1.0);
+    run_rows(m, b, ROWS_LOSS, 0.0);  /* per-image sums, added in image order */
+    L->poisson = 0.0;
+    for (int i = 0; i < B; i++) L->poisson += m->row_loss[i];
     L->core_reg = m->frozen_core ? 0.0 : nsid_core_regularizer(&m->core);
     L->readout_reg = nsid_readout_regularizer(&m->ro[s]);
     L->total = L->scale * L->poisson + L->core_reg + L->readout_reg;
@@ -380,8 +433,7 @@ void nsid_model_backward(struct nsid_model *m, const struct nsid_model_batch *b)
     nsid_readout_regularizer_backward(&m->ro[s], 1.0);
     if (!m->frozen_core) nsid_core_regularizer_backward(&m->core, 1.0);
     /* poisson(out): dout = scale * (1 - r / (out + eps)) */
-    memset(m->dout, 0, n * sizeof(float));
-    nsid_poisson_loss_backward(m->dout, m->out, b->responses, n, scale);
+    run_rows(m, b, ROWS_LOSS_BACKWARD, scale);  /* dout, and dy when there is no modulator */
     /* out = act * gain */
     if (m->mod) {
         const float *gain = m->mod[s].gain;
@@ -392,8 +444,10 @@ void nsid_model_backward(struct nsid_model *m, const struct nsid_model_batch *b)
         nsid_modulator_backward(&m->mod[s], NULL, m->dgain, b->behavior, B);
     }
     /* act = ELU(y) + 1 */
-    memset(m->dy, 0, n * sizeof(float));
-    nsid_elu1_backward(m->dy, m->dact, m->act, n);
+    if (m->mod) {
+        memset(m->dy, 0, n * sizeof(float));
+        nsid_elu1_backward(m->dy, m->dact, m->act, n);
+    }
     /* y = readout(feat, shift) */
     float *dfeat = m->frozen_core ? NULL : m->dfeat;
     if (dfeat) memset(dfeat, 0, nfeat * sizeof(float));
@@ -419,12 +473,27 @@ void nsid_model_zero_grad(struct nsid_model *m)
     nsid_params_zero_grad(&m->ps);
 }
 
+struct adam_call {
+    struct nsid_params *ps;
+    size_t lo;                   /* first element (core_end when frozen) */
+    const struct nsid_adam_config *c;
+};
+
+/* Adam is elementwise: any split of the range gives the same result. */
+static void adam_task(void *arg, int tid, int nt)
+{
+    const struct adam_call *k = arg;
+    struct nsid_params *ps = k->ps;
+    size_t n = ps->n_weights - k->lo;
+    size_t a = k->lo + n * (size_t)tid / (size_t)nt, e = k->lo + n * (size_t)(tid + 1) / (size_t)nt;
+    if (e > a) nsid_adam_step(ps->w + a, ps->m + a, ps->v + a, ps->g + a, e - a, ps->adam_t, k->c);
+}
+
 void nsid_model_adam_step(struct nsid_model *m, const struct nsid_adam_config *c)
 {
-    size_t lo = m->frozen_core ? m->core_end : 0;
-    struct nsid_params *ps = &m->ps;
-    ps->adam_t++;
-    nsid_adam_step(ps->w + lo, ps->m + lo, ps->v + lo, ps->g + lo, ps->n_weights - lo, ps->adam_t, c);
+    struct adam_call k = {.ps = &m->ps, .lo = m->frozen_core ? m->core_end : 0, .c = c};
+    m->ps.adam_t++;
+    nsid_pool_run(&m->pool, adam_task, &k);
 }
 
 /* -------------------------------------------------------------- checkpoints */

@@ -157,6 +157,7 @@ struct nsid_model {
     float *dgain;                      /* (B_max, N_max) with a modulator */
     float *dfeat;                      /* (B_max, C, H, W) wrt the core output */
     float *dshift;                     /* (B_max, 2) with a shifter */
+    double *row_loss;                  /* (B_max) Poisson sum per image of the latest loss */
     int last_scan, last_B;             /* the latest forward */
     bool last_training;
     struct nsid_model_loss_parts loss; /* of the latest nsid_model_loss */
