@@ -75,6 +75,7 @@ struct bench_opts {
 
 /* ------------------------------------------------------------------ helpers */
 
+/* Monotonic wall-clock seconds. */
 static double wall_now(void)
 {
     struct timespec t;
@@ -82,6 +83,7 @@ static double wall_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* CPU seconds of the whole process (all threads). */
 static double cpu_now(void)
 {
     struct timespec t;
@@ -89,12 +91,14 @@ static double cpu_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* qsort order of doubles. */
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
+/* Peak resident set size of this process, MiB. */
 static double peak_rss_mib(void)
 {
     struct rusage ru;
@@ -151,6 +155,7 @@ struct bench_data {
     float *img[N_DATA], *resp[N_DATA];
 };
 
+/* N_DATA batches of images and responses for N neurons, deterministic. */
 static int data_init(struct bench_data *d, int N, struct nsid_err *err)
 {
     memset(d, 0, sizeof *d);
@@ -168,6 +173,7 @@ static int data_init(struct bench_data *d, int N, struct nsid_err *err)
     return 0;
 }
 
+/* Release what data_init took (safe after a partial init). */
 static void data_free(struct bench_data *d)
 {
     for (int i = 0; i < N_DATA; i++) {
@@ -286,6 +292,7 @@ struct fma_ctx {
     float sink[NSID_POOL_MAX_THREADS];
 };
 
+/* One thread's FMA loop. */
 static void fma_task(void *arg, int tid, int nt)
 {
     struct fma_ctx *f = arg;
@@ -314,6 +321,7 @@ static double fma_ceiling(int nt, int quick, const char **set)
 
 /* ---------------------------------------------------------------------- main */
 
+/* The command line help. */
 static void usage(FILE *f)
 {
     fprintf(f, "usage: nsid-bench [--quick] [--threads N] [--steps S] [--warmup W] [--isa SET] [--case NAME]...\n"
@@ -326,6 +334,7 @@ static void usage(FILE *f)
     fprintf(f, "\n");
 }
 
+/* *out = s as an integer in [lo, hi]; -1 if it is not one. */
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
     char *end;
@@ -335,6 +344,7 @@ static int parse_int(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
+/* Options into o (defaults: 3 + 15 steps, every case; --quick 1 + 2); -1 on a bad option. */
 static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
     memset(o, 0, sizeof *o);

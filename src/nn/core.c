@@ -249,6 +249,7 @@ size_t nsid_core_out_floats(const struct nsid_core *c)
     return (size_t)c->out_c * P;
 }
 
+/* n rounded up to a multiple of m. */
 static size_t round_up(size_t n, size_t m)
 {
     return (n + m - 1) / m * m;
@@ -573,6 +574,7 @@ static void my_chunks(int N, int tid, int nt, int *clo, int *chi)
     nsid_pool_range(nch, tid, nt, clo, chi);
 }
 
+/* One past the last image of chunk ch of an N-image batch. */
 static int chunk_end(int ch, int N)
 {
     int e = (ch + 1) * NSID_CORE_CHUNK;
@@ -743,6 +745,7 @@ static void eval_image(const struct nsid_core *c, int n, int tid)
     }
 }
 
+/* Evaluation without backward on thread tid: running-statistics BN, then its share of the images. */
 static void eval_task(void *arg, int tid, int nt)
 {
     struct core_call *call = arg;

@@ -337,6 +337,7 @@ struct rows_call {
 
 enum { ROWS_ELU1, ROWS_LOSS, ROWS_LOSS_BACKWARD };
 
+/* Thread tid's images of one rows_call. */
 static void rows_task(void *arg, int tid, int nt)
 {
     const struct rows_call *k = arg;
@@ -366,6 +367,7 @@ static void rows_task(void *arg, int tid, int nt)
     }
 }
 
+/* Run one kind of per-element work over the latest batch on the pool. */
 static void run_rows(struct nsid_model *m, const struct nsid_model_batch *b, int what, double scale)
 {
     struct rows_call k = {.m = m, .b = b, .B = m->last_B, .N = m->scan[m->last_scan].N, .what = what,

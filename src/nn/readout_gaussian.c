@@ -389,6 +389,7 @@ static void gs_backward_neurons(const struct gs_call *k, int tid, int nt)
         for (int c = 0; c < C; c++) dw[(size_t)c * N + n] += r->dwT[(size_t)n * cp + c];
 }
 
+/* Both backward passes on thread tid, the barrier between them (pass 2 reads every image's dpos). */
 static void gs_backward_task(void *arg, int tid, int nt)
 {
     const struct gs_call *k = arg;
