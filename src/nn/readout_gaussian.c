@@ -267,6 +267,7 @@ struct gs_call {
     float *dfeat;                /* backward: (B, C, H, W) += or NULL */
     float *dshift;               /* backward: (B, 2) += or NULL */
     const float *dout;           /* backward: (B, N) */
+    const float *w;              /* forward: the effective features (C, N) */
 };
 
 /* Forward of images [lo, hi) on thread tid: noise, positions, y = w . F(pos) + bias. */
@@ -276,6 +277,12 @@ static void gs_forward_task(void *arg, int tid, int nt)
     struct nsid_readout *r = k->r;
     int N = r->N, nb = r->cp / r->kern->vb, lo, hi;
     nsid_pool_range(k->B, tid, nt, &lo, &hi);
+    /* the effective features (C, N) -> channels-last (N, cp), split by neurons */
+    int n0, n1;
+    nsid_pool_range(N, tid, nt, &n0, &n1);
+    for (int n = n0; n < n1; n++)
+        for (int c = 0; c < r->C; c++) r->wT[(size_t)n * r->cp + c] = k->w[(size_t)c * N + n];
+    nsid_pool_barrier(r->pool);
     struct nsid_bilinear *bl = r->blrow + (size_t)tid * N;
     for (int b = lo; b < hi; b++) {
         struct gs_map m = image_map(r, k->feat, b, tid);
@@ -300,15 +307,11 @@ static void gs_forward_task(void *arg, int tid, int nt)
 void nsid__gaussian_forward(struct nsid_readout *r, const float *feat, int B, bool training,
                             struct nsid_rng *rng, const float *z, const float *shift)
 {
-    int N = r->N, C = r->C;
     NSID_ASSERT(!training || z || rng);
     NSID_ASSERT(nsid_pool_threads(r->pool) <= r->nt);
     compute_mu(r);
-    const float *w = effective_features(r);
-    for (int n = 0; n < N; n++)  /* (C, N) -> channels-last (N, cp) */
-        for (int c = 0; c < C; c++) r->wT[(size_t)n * r->cp + c] = w[(size_t)c * N + n];
     struct gs_call k = {.r = r, .feat = feat, .B = B, .training = training, .z = z, .shift = shift,
-                        .draw = training && !z};
+                        .draw = training && !z, .w = effective_features(r)};
     if (k.draw) k.base = nsid_rng_u64(rng);
     nsid_pool_run(r->pool, gs_forward_task, &k);
 }
