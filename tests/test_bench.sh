@@ -5,7 +5,8 @@
 # ctest-labels: bench
 set -euo pipefail
 bin="${NSID_BIN:?NSID_BIN is the build directory}"
-out=$(NSID_THREADS=2 "$bin/nsid-bench" --quick)
+# the shortest run (one step per case): sanitizer builds run this too
+out=$(NSID_THREADS=2 "$bin/nsid-bench" --quick --warmup 0 --steps 1)
 echo "$out"
 for c in train-1000 train-8000 transfer-1000 eval-1000 eval-8000; do
     line=$(echo "$out" | grep -E "^bench $c images_per_s=[0-9.]+ gflops=[0-9.]+ peak_rss_mib=[0-9.]+ threads=[0-9]+$") || {
