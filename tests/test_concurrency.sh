@@ -49,27 +49,25 @@ planned=$(find res/runs -name run.json | wc -l)
 
 "${M[@]}" -j"$JOBS" runs >logs/make.log 2>&1 &
 make_pid=$!
-merge_pair() { # two merges started at once; their exit codes into logs/merge-N-{1,2}.rc
-    local n=$1
+merge_pair() { # two merges started at once, waited for; exit codes into logs/merge-N-{1,2}.rc
+    local n=$1 pids=()
     for k in 1 2; do
         (bin/nsid-db merge --into res/results.db --runs res/runs >"logs/merge-$n-$k.log" 2>&1
          echo $? >"logs/merge-$n-$k.rc") &
+        pids+=($!)
     done
-    wait_merges+=("$n")
+    wait "${pids[@]}"
 }
-wait_merges=()
 n=0
-while kill -0 "$make_pid" 2>/dev/null; do
+while kill -0 "$make_pid" 2>/dev/null; do # pairs back to back while the runs go on
     n=$((n + 1))
     merge_pair "$n"
-    sleep 0.3
+    sleep 0.2
 done
 wait "$make_pid"
 make_rc=$?
-wait # every merge of the loop
 n=$((n + 1))
 merge_pair "$n" # the final pair, both after make
-wait
 elapsed=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}')
 
 [ "$make_rc" -eq 0 ] || fail "make -j$JOBS runs: exit $make_rc: $(tail -n 20 logs/make.log)"
