@@ -42,35 +42,33 @@ EOF
 
 M=(make -s -f "$SRC/Makefile.experiments" PROFILE=smoke BUILD=bin DATA=data RESULTS=res SPECS=spec.yaml
    PLOTS="$T/noplots" RUN_THREADS=1)
-start=$(date +%s.%N)
+start=$(date +%s%N)
 "${M[@]}" plan >logs/plan.log 2>&1 || fail "the plan: $(tail -n 5 logs/plan.log)"
 planned=$(find res/runs -name run.json | wc -l)
 [ "$planned" -eq "$RUNS" ] || fail "$RUNS runs planned, got $planned"
 
 "${M[@]}" -j"$JOBS" runs >logs/make.log 2>&1 &
 make_pid=$!
-merge_pair() { # two merges started at once; their exit codes into logs/merge-N-{1,2}.rc
-    local n=$1
+merge_pair() { # two merges started at once, waited for; exit codes into logs/merge-N-{1,2}.rc
+    local n=$1 pids=()
     for k in 1 2; do
         (bin/nsid-db merge --into res/results.db --runs res/runs >"logs/merge-$n-$k.log" 2>&1
          echo $? >"logs/merge-$n-$k.rc") &
+        pids+=($!)
     done
-    wait_merges+=("$n")
+    wait "${pids[@]}"
 }
-wait_merges=()
 n=0
-while kill -0 "$make_pid" 2>/dev/null; do
+while kill -0 "$make_pid" 2>/dev/null; do # pairs back to back while the runs go on
     n=$((n + 1))
     merge_pair "$n"
-    sleep 0.3
+    sleep 0.2
 done
 wait "$make_pid"
 make_rc=$?
-wait # every merge of the loop
 n=$((n + 1))
 merge_pair "$n" # the final pair, both after make
-wait
-elapsed=$(echo "$(date +%s.%N) - $start" | bc)
+elapsed=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}')
 
 [ "$make_rc" -eq 0 ] || fail "make -j$JOBS runs: exit $make_rc: $(tail -n 20 logs/make.log)"
 bad_rc=0 merges=0
@@ -98,7 +96,7 @@ shapes=$(q "SELECT count(DISTINCT shape) FROM (SELECT (SELECT count(*) FROM epoc
 [ "$(q "SELECT count(*) FROM epochs")" -eq $((RUNS * 3)) ] || fail "epochs: $(q "SELECT count(*) FROM epochs"), want $((RUNS * 3)) (0, 1, 2)"
 [ "$(q "PRAGMA integrity_check")" = ok ] || fail "integrity_check"
 
-printf 'concurrency: %d runs by make -j%d with %d merges (in pairs, started at once) in %.1f s\n' \
+printf 'concurrency: %d runs by make -j%d with %d merges (in pairs, started at once) in %s s\n' \
     "$RUNS" "$JOBS" "$merges" "$elapsed"
 if [ -n "${NSID_BIN:-}" ]; then
     mkdir -p "$NSID_BIN/figures"

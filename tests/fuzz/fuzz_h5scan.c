@@ -9,6 +9,16 @@
 #include "data/scan.h"
 #include "fuzz_common.h"
 
+#ifndef NSID_FUZZ_REGRESS
+/* Whole allocation stacks, so tests/fuzz/lsan.supp can name the libhdf5 function of a leak
+ * (libhdf5 has no frame pointers). The regression test sets its own. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "fast_unwind_on_malloc=0";
+}
+#endif
+
 static void h5scan_fuzz_warn(void *ctx, const char *msg)
 {
     (void)ctx;
