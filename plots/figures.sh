@@ -5,7 +5,8 @@
 #                    [--data plots/data] [--results results] [--formats "png svg pdf"]
 #                    [--table] [--strict] [--no-report] [--only "fig3 fig5"]
 #
-#   1. applies plots/views.sql to the store (the plot_* views; sqlite3, dropped and recreated);
+#   1. applies plots/views.sql (the plot_* views) and plots/findings.sql (the paper's findings,
+#      report_findings) to the store (sqlite3, dropped and recreated);
 #   2. exports every view a figure reads with `nsid-db export VIEW --csv DATA/VIEW.csv` and
 #      converts it (and the paper's digitised values, plots/paper_*.csv) with gp/csv2dat.awk;
 #   3. runs plots/gp/NAME.gp once per figure and format into OUT/NAME.FORMAT (written to a
@@ -81,9 +82,12 @@ done
 mkdir -p "$out" "$data"
 
 # ---- 1. the plot_* views ---------------------------------------------------------------------------------
-if ! err=$(sqlite3 -bail -cmd '.timeout 30000' "$db" < "$plots/views.sql" 2>&1); then
-    die "$plots/views.sql on $db: $err"
-fi
+for sql in "$plots/views.sql" "$plots/findings.sql"; do   # findings.sql: issue 10's checks (report_findings)
+    [ -f "$sql" ] || continue
+    if ! err=$(sqlite3 -bail -cmd '.timeout 30000' "$db" < "$sql" 2>&1); then
+        die "$sql on $db: $err"
+    fi
+done
 
 # ---- 2. export and convert ------------------------------------------------------------------------------
 to_dat() {   # CSV -> gnuplot table; fails on malformed CSV
