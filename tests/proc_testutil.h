@@ -140,14 +140,16 @@ static inline void pt_snap_free(struct pt_snap *s)
 static inline void pt_snap_walk(struct pt_snap *s, const char *root, const char *rel)
 {
     char dir[4600];
-    snprintf(dir, sizeof dir, "%s%s%s", root, rel[0] ? "/" : "", rel);
+    if (snprintf(dir, sizeof dir, "%s%s%s", root, rel[0] ? "/" : "", rel) >= (int)sizeof dir)
+        return; /* deeper than any test tree */
     DIR *d = opendir(dir);
     struct dirent *de;
     while (d && (de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         char sub[512], full[5200];
-        snprintf(sub, sizeof sub, "%s%s%.300s", rel, rel[0] ? "/" : "", de->d_name);
-        snprintf(full, sizeof full, "%s/%s", root, sub);
+        if (snprintf(sub, sizeof sub, "%s%s%.300s", rel, rel[0] ? "/" : "", de->d_name) >= (int)sizeof sub ||
+            snprintf(full, sizeof full, "%s/%s", root, sub) >= (int)sizeof full)
+            continue;
         struct stat st;
         if (lstat(full, &st) != 0) continue;
         if (s->n == s->cap) {

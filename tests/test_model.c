@@ -59,7 +59,8 @@ static void stats_add(struct stats *st, const float *got, const float *want, siz
         double ex = d / (ABS_TOL + REL_TOL * w);
         if (ex > st->max_excess || isnan(ex)) {
             st->max_excess = isnan(ex) ? (double)INFINITY : ex;
-            snprintf(st->worst_buf, sizeof st->worst_buf, "%s[%zu]", what, i);
+            if (snprintf(st->worst_buf, sizeof st->worst_buf, "%s[%zu]", what, i) >= (int)sizeof st->worst_buf)
+                st->worst_buf[sizeof st->worst_buf - 2] = '~'; /* truncated name */
             st->worst = st->worst_buf;
         }
     }

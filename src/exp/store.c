@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,12 +220,24 @@ static int open_common(struct nsid_store *st, const char *path, int flags, struc
     return 0;
 }
 
-/* PRAGMA journal_mode=WAL and check that it took (it cannot on some filesystems). */
+/* PRAGMA journal_mode=WAL and check that it took (it cannot on some filesystems).
+ * Switching the mode needs the database to itself for a moment, and while another connection
+ * closes a WAL database (checkpoints and removes the -wal file) the pragma can answer
+ * SQLITE_BUSY without calling the busy handler: seen once in 8 merges opening a new store at
+ * once. So retry it here, backing off from 1 ms to 100 ms, for up to the busy timeout. */
 static int set_wal(struct nsid_store *st, struct nsid_err *err)
 {
     sqlite3_stmt *s = NULL;
     if (nsid__store_prepare(st, "PRAGMA journal_mode=WAL", &s, err) < 0) return err->code;
     int rc = sqlite3_step(s);
+    for (long waited_ms = 0, nap_ms = 1; (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) &&
+                                         waited_ms < NSID_STORE_BUSY_MS;
+         waited_ms += nap_ms, nap_ms = nap_ms < 100 ? 2 * nap_ms : 100) {
+        sqlite3_reset(s);
+        struct timespec ts = {0, nap_ms * 1000000L};
+        nanosleep(&ts, NULL);
+        rc = sqlite3_step(s);
+    }
     int out = 0;
     if (rc != SQLITE_ROW) out = nsid__store_fail(st, "journal_mode", err);
     else if (strcmp((const char *)sqlite3_column_text(s, 0), "wal") != 0)
