@@ -3,7 +3,8 @@
 #   scripts/nsid-run.sh ID SELECTION_FILE|- DATA...
 # runs nsid-train then nsid-eval into RESULTS/runs/ID/ and, only when both succeed, touches
 # RESULTS/runs/ID/done (the make target). SELECTION_FILE (written by `nsid-db select`) holds the
-# checkpoint of the transferred core. Stage output goes to RESULTS/runs/ID/stages.log; on failure
+# checkpoint of the transferred core. Stage output goes to RESULTS/runs/ID/stages.log (its header
+# line names the host and, under srun, the SLURM job); on failure
 # its last lines are printed and the exit status is non-zero (run.db then says failed or running,
 # never done).
 # Environment: NSID_BIN (stage binaries, default build), NSID_RESULTS (default results),
@@ -38,7 +39,7 @@ mkdir -p "$out"
 rm -f "$out/done"
 log=$out/stages.log
 {
-    echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) $(hostname) nsid-run $id"
+    echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) $(hostname) nsid-run $id${SLURM_JOB_ID:+ slurm job $SLURM_JOB_ID}"
 } >>"$log"
 
 status=0

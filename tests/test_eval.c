@@ -200,6 +200,12 @@ static void test_two_scans(void)
     CHECK(tc_sql(db, "SELECT count(*) FROM metrics WHERE split='model' AND name='rf_dist'", buf, sizeof buf) &&
               atoi(buf) == 3,
           "RF distances per scan and pooled: %s", buf);
+    /* SE2d: the readout grid maps onto the image, so the fit-free comparison is there per scan */
+    CHECK(tc_sql(db, "SELECT count(*) FROM metrics WHERE split='model' AND name IN ('rf_px_corr_x', 'rf_px_corr_y')"
+                     " AND value BETWEEN -1 AND 1 AND scan <> 'all'", buf, sizeof buf) && atoi(buf) == 4,
+          "fit-free RF correlations per scan and coordinate: %s", buf);
+    CHECK(tc_sql(db, "SELECT count(*) FROM metrics WHERE split='model' AND name = 'rf_px_dist' AND value > 0",
+                 buf, sizeof buf) && atoi(buf) == 2, "fit-free RF distances per scan: %s", buf);
     CHECK(tc_sql(db, "SELECT status FROM runs", buf, sizeof buf) && strcmp(buf, "done") == 0, "run done");
 }
 

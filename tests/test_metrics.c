@@ -277,6 +277,24 @@ static void test_edge_cases(void)
     CHECK(nsid_metric_rf_fit(&fit, NULL, line, t, 4, &err) == NSID_EINVAL && strstr(err.msg, "line"),
           "collinear learned positions are an error: %s", err.msg);
     CHECK(nsid_metric_rf_fit(&fit, NULL, l, t, 2, &err) == NSID_EINVAL, "two neurons are too few");
+
+    /* Without a fit: a shift by (3, 4) keeps both correlations at 1 and is 5 apart; swapped
+     * axes are what the affine fit would hide and this measure shows. */
+    double shifted[10], swapped[10], corr[2], dist;
+    for (int i = 0; i < 5; i++) {
+        shifted[2 * i] = t[2 * i] + 3;
+        shifted[2 * i + 1] = t[2 * i + 1] + 4;
+        swapped[2 * i] = t[2 * i + 1];
+        swapped[2 * i + 1] = t[2 * i];
+    }
+    nsid_metric_rf_direct(corr, &dist, shifted, t, 5);
+    CHECK(fabs(corr[0] - 1) < 1e-6 && fabs(corr[1] - 1) < 1e-6 && fabs(dist - 5) < 1e-12, /* corr has an eps */
+          "fit-free RF: a shift keeps r = 1 and is 5 px (r %g %g, %g px)", corr[0], corr[1], dist);
+    nsid_metric_rf_direct(corr, &dist, swapped, t, 5);
+    CHECK(fit.corr[0] > 0.999 && corr[0] < 0.9 && corr[1] < 0.9,
+          "fit-free RF: swapped axes show (r %g %g; after a fit %g)", corr[0], corr[1], fit.corr[0]);
+    CHECK(nsid_metric_rf_fit(&fit, NULL, swapped, t, 5, &err) == 0 && fit.corr[0] > 0.999 && fit.corr[1] > 0.999,
+          "... which the affine fit hides (r %g %g)", fit.corr[0], fit.corr[1]);
 }
 
 int main(void)

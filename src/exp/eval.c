@@ -204,6 +204,24 @@ static int eval_gt_rf(struct nsid_net *net, int s, const struct nsid_view *v, st
             learned[j * 2 + k] = pos[j * 2 + k];
             r->true_xy[j * 2 + k] = nsid_array_get_f64(a, (size_t)(scan_neuron(v, j) * 2 + k));
         }
+    /* Without a fit: a stride-1 core whose output is the input cropped by a valid first
+     * convolution (SE2d: 36x64 -> 22x50) puts output column j over image column j + (64-50)/2,
+     * and grid_sample (align_corners=True) puts -1 and 1 on the first and last columns. Other
+     * cores (VGG16's pooled maps) have no such map: no direct measure for them. */
+    int dx = sc->width - ro->W, dy = sc->height - ro->H;
+    if (rc == 0 && N >= 2 && ro->W > 1 && ro->H > 1 && dx >= 0 && dx == dy && dx % 2 == 0) {
+        double *px = NSID_ALLOC((size_t)N * 2 * sizeof *px, err);
+        if (!px) rc = NSID_ENOMEM;
+        for (int64_t j = 0; rc == 0 && j < N; j++) {
+            px[j * 2] = 0.5 * dx + 0.5 * (learned[j * 2] + 1.0) * (ro->W - 1);
+            px[j * 2 + 1] = 0.5 * dy + 0.5 * (learned[j * 2 + 1] + 1.0) * (ro->H - 1);
+        }
+        if (rc == 0) {
+            nsid_metric_rf_direct(r->rf_px_corr, &r->rf_px_dist, px, r->true_xy, N);
+            r->has_rf_px = true;
+        }
+        nsid_free(px);
+    }
     if (rc == 0 && N >= 3) {
         rc = nsid_metric_rf_fit(&r->rf, r->rf_dist, learned, r->true_xy, N, err);
         if (rc == NSID_EINVAL) rc = 0; /* positions on one line: the map is undetermined, no RF measure */
@@ -417,6 +435,11 @@ int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net 
                 M("model", "rf_corr_x", r->rf.corr[0]);
                 M("model", "rf_corr_y", r->rf.corr[1]);
                 M("model", "rf_dist", r->rf.mean_dist);
+            }
+            if (r->has_rf_px) {
+                M("model", "rf_px_corr_x", r->rf_px_corr[0]);
+                M("model", "rf_px_corr_y", r->rf_px_corr[1]);
+                M("model", "rf_px_dist", r->rf_px_dist);
             }
         } else {
             if (!isnan(res->mean_gt)) M("test", "gt_corr", res->mean_gt);

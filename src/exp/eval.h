@@ -64,7 +64,8 @@ struct nsid_eval_scan {
     double *gt_corr;                /* correlation with the true rates (ground truth only) */
     double *true_xy, *rf_xy, *rf_dist; /* (N,2), (N,2), (N): true centre, mapped position, distance */
     struct nsid_rf_fit rf;          /* the affine fit (has_rf) */
-    bool has_gt, has_rf;
+    double rf_px_corr[2], rf_px_dist; /* no fit: positions on the image in px vs truth (has_rf_px) */
+    bool has_gt, has_rf, has_rf_px;
     float *test_pred;               /* (n_test, N) test-tier predictions, file order */
     float *test_resp;               /* (n_test, N) the normalised responses the model was scored on */
     int64_t *test_trials;           /* (n_test) their trial indices */

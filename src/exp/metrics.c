@@ -433,3 +433,13 @@ int nsid_metric_rf_fit(struct nsid_rf_fit *fit, double *dist, const double *lear
     nsid_free(mapped);
     return 0;
 }
+
+void nsid_metric_rf_direct(double corr[2], double *mean_dist, const double *learned, const double *truth,
+                           int64_t n)
+{
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++)
+        sum += hypot(learned[2 * i] - truth[2 * i], learned[2 * i + 1] - truth[2 * i + 1]);
+    *mean_dist = n > 0 ? sum / (double)n : (double)NAN;
+    for (int c = 0; c < 2; c++) corr[c] = corr_strided(learned + c, truth + c, 2, n);
+}

@@ -115,4 +115,15 @@ struct nsid_rf_fit {
 int nsid_metric_rf_fit(struct nsid_rf_fit *fit, double *dist, const double *learned, const double *truth,
                        int64_t n, struct nsid_err *err);
 
+/*
+ * The same comparison without any fit: learned positions already in the units of the true
+ * centres (the readout's grid mapped onto image pixels). Per-coordinate correlation (x with x,
+ * y with y: a swapped or mirrored axis shows as a low or negative value) and the mean
+ * Euclidean distance. The affine fit above cannot fail this way: with the cortex predictor a
+ * position is a function of the cortical position, and so is the truth up to scatter, so any
+ * near-affine predictor fits well whatever it learned. Needs n >= 2.
+ */
+void nsid_metric_rf_direct(double corr[2], double *mean_dist, const double *learned, const double *truth,
+                           int64_t n);
+
 #endif
