@@ -12,7 +12,14 @@
 --   finding_fig5_random     per images: the weakest data-driven core vs the best random core
 --   finding_fig5_reach      images at which 11-S reaches direct's full-data score, and the fraction
 --   finding_ground_truth    direct training at full data: RF recovery (after the affine fit and,
---                           which the fit cannot fake, without it) and correlation with the truth
+--                           which the fit cannot fake, without it; with the ceiling the RF scatter
+--                           leaves) and correlation with the truth. "At least as well as the
+--                           oracle allows" is read as corr(prediction, true rate) >= the oracle
+--                           (the leave-one-out repeat mean against single trials, the best any
+--                           predictor of single trials does). Not ">= fraction oracle": if the
+--                           model's errors are independent of the trial noise, its correlation
+--                           with the truth is expected to equal fraction oracle x corr(repeat mean,
+--                           true rate), below the fraction oracle whenever repeats are noisy.
 --   report_findings         (finding, holds, detail): one row per check of issue 10
 DROP VIEW IF EXISTS report_findings;
 DROP VIEW IF EXISTS finding_ground_truth;
@@ -107,6 +114,8 @@ SELECT run.run_id, run.x AS images,
        (SELECT rf_px_corr_x FROM sim_rf_recovery r WHERE r.run_id = run.run_id AND r.scan <> 'all') AS rf_px_corr_x,
        (SELECT rf_px_corr_y FROM sim_rf_recovery r WHERE r.run_id = run.run_id AND r.scan <> 'all') AS rf_px_corr_y,
        (SELECT rf_px_dist FROM sim_rf_recovery r WHERE r.run_id = run.run_id AND r.scan <> 'all') AS rf_px_dist,
+       (SELECT rf_ceiling_corr_x FROM sim_rf_recovery r WHERE r.run_id = run.run_id AND r.scan <> 'all') AS rf_ceil_x,
+       (SELECT rf_ceiling_corr_y FROM sim_rf_recovery r WHERE r.run_id = run.run_id AND r.scan <> 'all') AS rf_ceil_y,
        (SELECT gt_corr FROM sim_gt_correlation g WHERE g.run_id = run.run_id AND g.scan = 'all') AS gt_corr,
        (SELECT test_corr FROM sim_gt_correlation g WHERE g.run_id = run.run_id AND g.scan = 'all') AS test_corr,
        (SELECT oracle FROM sim_gt_correlation g WHERE g.run_id = run.run_id AND g.scan = 'all') AS oracle,
@@ -163,14 +172,17 @@ UNION ALL
 SELECT 'Ground truth: learned RF centres match the true ones (r >= 0.95 per coordinate), direct at full data',
        CASE WHEN rf_corr_x IS NULL THEN NULL
             ELSE rf_corr_x >= 0.95 AND rf_corr_y >= 0.95 AND COALESCE(rf_px_corr_x >= 0.95 AND rf_px_corr_y >= 0.95, 1) END,
-       printf('%g images: after the affine fit r_x %.3f, r_y %.3f, %.2f px apart; without a fit (readout grid on the image) %s',
+       printf('%g images: after the affine fit r_x %.3f, r_y %.3f, %.2f px apart; without a fit (readout grid on the image) %s%s',
               images, rf_corr_x, rf_corr_y, rf_dist_px,
               CASE WHEN rf_px_corr_x IS NULL THEN 'not measured (this core has no pixel map)'
-                   ELSE printf('r_x %.3f, r_y %.3f, %.2f px apart', rf_px_corr_x, rf_px_corr_y, rf_px_dist) END)
+                   ELSE printf('r_x %.3f, r_y %.3f, %.2f px apart', rf_px_corr_x, rf_px_corr_y, rf_px_dist) END,
+              CASE WHEN rf_ceil_x IS NULL THEN ''
+                   ELSE printf('; the most any position predicted from cortex can reach (the truth''s affine fit from cortical x, y): r_x %.3f, r_y %.3f',
+                               rf_ceil_x, rf_ceil_y) END)
 FROM (SELECT 1) LEFT JOIN finding_ground_truth ON 1
 UNION ALL
-SELECT 'Ground truth: correlation with the true rates >= fraction oracle, direct at full data',
-       CASE WHEN gt_corr IS NULL THEN NULL ELSE gt_corr >= fraction_oracle END,
-       printf('%g images: corr(prediction, true rates) %.3f, fraction oracle %.3f (test corr %.3f, oracle %.3f)',
-              images, gt_corr, fraction_oracle, test_corr, oracle)
+SELECT 'Ground truth: predictions correlate with the true rates at least as well as the oracle with single trials, direct at full data',
+       CASE WHEN gt_corr IS NULL THEN NULL ELSE gt_corr >= oracle END,
+       printf('%g images: corr(prediction, true rates) %.3f vs oracle %.3f (single trials: model %.3f, fraction oracle %.3f)',
+              images, gt_corr, oracle, test_corr, fraction_oracle)
 FROM (SELECT 1) LEFT JOIN finding_ground_truth ON 1);

@@ -19,6 +19,7 @@ BEGIN IMMEDIATE;
 DROP VIEW IF EXISTS plot_report_headline;
 DROP VIEW IF EXISTS plot_report_figures;
 DROP VIEW IF EXISTS plot_report_info;
+DROP VIEW IF EXISTS timing_experiments;
 DROP VIEW IF EXISTS plot_gt_curves;
 DROP VIEW IF EXISTS plot_gt_series;
 DROP VIEW IF EXISTS plot_gt_neurons;
@@ -225,6 +226,19 @@ FROM sim_gt_correlation g LEFT JOIN plot_curves c ON c.figure = g.figure AND c.c
 WHERE g.figure = 'fig5' AND g.scan = 'all'
 GROUP BY g.curve ORDER BY series;
 
+-- ---- timing -----------------------------------------------------------------------------------------
+-- Per experiment of the plan: done runs, their epochs, the mean seconds per epoch (training and
+-- the epoch's validation pass, from the epochs table), mean wall and total CPU per run.
+CREATE VIEW timing_experiments AS
+SELECT p.experiment, COUNT(DISTINCT r.id) AS runs,
+       (SELECT COUNT(*) FROM epochs e WHERE e.epoch > 0 AND e.run_id IN
+           (SELECT id FROM plan_runs q WHERE q.experiment = p.experiment)) AS epochs,
+       (SELECT AVG(e.seconds) FROM epochs e WHERE e.epoch > 0 AND e.run_id IN
+           (SELECT id FROM plan_runs q WHERE q.experiment = p.experiment)) AS epoch_s,
+       AVG(r.wall_s) AS wall_s, SUM(r.cpu_s) AS cpu_s
+FROM plan_runs p JOIN runs r ON r.id = p.id AND r.status = 'done'
+GROUP BY p.experiment ORDER BY p.experiment;
+
 -- ---- the report -----------------------------------------------------------------------------------
 -- What was run: one (key, value) row per fact, in display order.
 CREATE VIEW plot_report_info (ord, key, value) AS
@@ -257,6 +271,12 @@ UNION ALL SELECT 10, 'hosts', (SELECT group_concat(v, ', ') FROM
         (SELECT DISTINCT COALESCE(host, '?') || ' (' || COALESCE(threads, '?') || ' threads)' AS v
          FROM done ORDER BY v))
 UNION ALL SELECT 11, 'period', (SELECT MIN(started) || ' to ' || MAX(ended) FROM done)
+UNION ALL SELECT 12, 'wall time of the runs',
+    (SELECT printf('%.1f min from the first start to the last end (%d runs; build, simulation and figures not included)',
+                   (julianday(MAX(ended)) - julianday(MIN(started))) * 1440.0, COUNT(*)) FROM done HAVING COUNT(*) > 0)
+UNION ALL SELECT 13, 'seconds per epoch',
+    (SELECT group_concat(printf('%s %.1f', experiment, epoch_s), ', ') FROM
+        (SELECT experiment, epoch_s FROM timing_experiments ORDER BY experiment))
 ORDER BY 1;
 
 -- One sentence per figure saying what the data show (the report's second sentence).

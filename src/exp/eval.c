@@ -222,6 +222,22 @@ static int eval_gt_rf(struct nsid_net *net, int s, const struct nsid_view *v, st
         }
         nsid_free(px);
     }
+    /* The ceiling: the true centres scatter around the retinotopic map, which no position
+     * predicted from cortical coordinates can know; the affine fit of the truth from cortical
+     * x, y says how close such a position can get (the simulator's retinotopy is affine). */
+    if (rc == 0 && N >= 3 && sc->cell_motor_coordinates) {
+        double *cx = NSID_ALLOC((size_t)N * 2 * sizeof *cx, err);
+        if (!cx) rc = NSID_ENOMEM;
+        for (int64_t j = 0; rc == 0 && j < N; j++)
+            for (int k = 0; k < 2; k++) cx[j * 2 + k] = sc->cell_motor_coordinates[scan_neuron(v, j) * 3 + k];
+        struct nsid_rf_fit ceil;
+        if (rc == 0 && nsid_metric_rf_fit(&ceil, NULL, cx, r->true_xy, N, NULL) == 0) {
+            r->rf_ceil_corr[0] = ceil.corr[0];
+            r->rf_ceil_corr[1] = ceil.corr[1];
+            r->has_rf_ceil = true;
+        }
+        nsid_free(cx);
+    }
     if (rc == 0 && N >= 3) {
         rc = nsid_metric_rf_fit(&r->rf, r->rf_dist, learned, r->true_xy, N, err);
         if (rc == NSID_EINVAL) rc = 0; /* positions on one line: the map is undetermined, no RF measure */
@@ -440,6 +456,10 @@ int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net 
                 M("model", "rf_px_corr_x", r->rf_px_corr[0]);
                 M("model", "rf_px_corr_y", r->rf_px_corr[1]);
                 M("model", "rf_px_dist", r->rf_px_dist);
+            }
+            if (r->has_rf_ceil) {
+                M("model", "rf_ceiling_corr_x", r->rf_ceil_corr[0]);
+                M("model", "rf_ceiling_corr_y", r->rf_ceil_corr[1]);
             }
         } else {
             if (!isnan(res->mean_gt)) M("test", "gt_corr", res->mean_gt);

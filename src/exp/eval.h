@@ -65,7 +65,9 @@ struct nsid_eval_scan {
     double *true_xy, *rf_xy, *rf_dist; /* (N,2), (N,2), (N): true centre, mapped position, distance */
     struct nsid_rf_fit rf;          /* the affine fit (has_rf) */
     double rf_px_corr[2], rf_px_dist; /* no fit: positions on the image in px vs truth (has_rf_px) */
-    bool has_gt, has_rf, has_rf_px;
+    double rf_ceil_corr[2];         /* the truth's affine fit from cortical x, y: the most any
+                                       position predicted from cortex can reach (has_rf_ceil) */
+    bool has_gt, has_rf, has_rf_px, has_rf_ceil;
     float *test_pred;               /* (n_test, N) test-tier predictions, file order */
     float *test_resp;               /* (n_test, N) the normalised responses the model was scored on */
     int64_t *test_trials;           /* (n_test) their trial indices */

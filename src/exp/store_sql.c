@@ -177,9 +177,12 @@ static const struct nsid__store_sql VIEWS[] = {
      " MAX(CASE WHEN m.name = 'rf_dist' THEN m.value END) AS rf_dist,"
      " MAX(CASE WHEN m.name = 'rf_px_corr_x' THEN m.value END) AS rf_px_corr_x,"
      " MAX(CASE WHEN m.name = 'rf_px_corr_y' THEN m.value END) AS rf_px_corr_y,"
-     " MAX(CASE WHEN m.name = 'rf_px_dist' THEN m.value END) AS rf_px_dist"
+     " MAX(CASE WHEN m.name = 'rf_px_dist' THEN m.value END) AS rf_px_dist,"
+     " MAX(CASE WHEN m.name = 'rf_ceiling_corr_x' THEN m.value END) AS rf_ceiling_corr_x,"
+     " MAX(CASE WHEN m.name = 'rf_ceiling_corr_y' THEN m.value END) AS rf_ceiling_corr_y"
      " FROM best_runs b JOIN metrics m ON m.run_id = b.run_id AND m.split = 'model'"
-     " AND m.name IN ('rf_corr_x', 'rf_corr_y', 'rf_dist', 'rf_px_corr_x', 'rf_px_corr_y', 'rf_px_dist')"
+     " AND m.name IN ('rf_corr_x', 'rf_corr_y', 'rf_dist', 'rf_px_corr_x', 'rf_px_corr_y', 'rf_px_dist',"
+     " 'rf_ceiling_corr_x', 'rf_ceiling_corr_y')"
      " GROUP BY b.experiment, b.figure, b.curve, b.x, b.run_id, m.scan"},
     /* Simulated data: model vs ground-truth correlation, next to the single-trial and oracle. */
     {"sim_gt_correlation",
