@@ -258,7 +258,7 @@ UNION ALL SELECT 6, 'runs',
                    COUNT(*), SUM(status = 'done'), SUM(status = 'failed'), SUM(status = 'running'),
                    SUM(status = 'planned')) FROM pr)
 UNION ALL SELECT 7, 'compute',
-    (SELECT printf('%.2f h wall, %.2f h CPU (sum over done runs; %.1f min per run on average)',
+    (SELECT printf('%.2f h of wall time and %.2f h of CPU, summed over the done runs (%.1f min per run on average)',
                    COALESCE(SUM(wall_s), 0) / 3600.0, COALESCE(SUM(cpu_s), 0) / 3600.0,
                    COALESCE(AVG(wall_s), 0) / 60.0) FROM done)
 UNION ALL SELECT 8, 'code version',
