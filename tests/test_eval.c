@@ -206,6 +206,12 @@ static void test_two_scans(void)
           "fit-free RF correlations per scan and coordinate: %s", buf);
     CHECK(tc_sql(db, "SELECT count(*) FROM metrics WHERE split='model' AND name = 'rf_px_dist' AND value > 0",
                  buf, sizeof buf) && atoi(buf) == 2, "fit-free RF distances per scan: %s", buf);
+    /* the ceiling from cortical coordinates bounds what a cortex-predicted position reaches */
+    CHECK(tc_sql(db, "SELECT count(*) FROM metrics c JOIN metrics f ON f.run_id = c.run_id AND f.scan = c.scan"
+                     " AND f.split = 'model' AND f.name = 'rf_corr_x' WHERE c.split = 'model'"
+                     " AND c.name = 'rf_ceiling_corr_x' AND c.value BETWEEN -1 AND 1", buf, sizeof buf) &&
+              atoi(buf) == 2,
+          "RF ceiling per scan: %s", buf);
     CHECK(tc_sql(db, "SELECT status FROM runs", buf, sizeof buf) && strcmp(buf, "done") == 0, "run done");
 }
 

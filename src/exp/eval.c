@@ -182,7 +182,8 @@ static int eval_gt_rates(struct nsid_evaluator *ev, const struct nsid_view *v, s
     return rc;
 }
 
-/* Affine fit of the readout positions to the true RF centres (ground_truth/rf_center_px). */
+/* The readout positions against the true RF centres (ground_truth/rf_center_px): without a
+ * fit on the image in pixels, the ceiling cortical coordinates allow, and after an affine fit. */
 static int eval_gt_rf(struct nsid_net *net, int s, const struct nsid_view *v, struct nsid_eval_scan *r,
                       struct nsid_err *err)
 {
@@ -230,10 +231,10 @@ static int eval_gt_rf(struct nsid_net *net, int s, const struct nsid_view *v, st
         if (!cx) rc = NSID_ENOMEM;
         for (int64_t j = 0; rc == 0 && j < N; j++)
             for (int k = 0; k < 2; k++) cx[j * 2 + k] = sc->cell_motor_coordinates[scan_neuron(v, j) * 3 + k];
-        struct nsid_rf_fit ceil;
-        if (rc == 0 && nsid_metric_rf_fit(&ceil, NULL, cx, r->true_xy, N, NULL) == 0) {
-            r->rf_ceil_corr[0] = ceil.corr[0];
-            r->rf_ceil_corr[1] = ceil.corr[1];
+        struct nsid_rf_fit best;
+        if (rc == 0 && nsid_metric_rf_fit(&best, NULL, cx, r->true_xy, N, NULL) == 0) {
+            r->rf_ceil_corr[0] = best.corr[0];
+            r->rf_ceil_corr[1] = best.corr[1];
             r->has_rf_ceil = true;
         }
         nsid_free(cx);
