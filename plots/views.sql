@@ -230,13 +230,13 @@ GROUP BY g.curve ORDER BY series;
 -- Per experiment of the plan: done runs, their epochs, the mean seconds per epoch (training and
 -- the epoch's validation pass, from the epochs table), mean wall and total CPU per run.
 CREATE VIEW timing_experiments AS
-SELECT p.experiment, COUNT(DISTINCT r.id) AS runs,
-       (SELECT COUNT(*) FROM epochs e WHERE e.epoch > 0 AND e.run_id IN
-           (SELECT id FROM plan_runs q WHERE q.experiment = p.experiment)) AS epochs,
-       (SELECT AVG(e.seconds) FROM epochs e WHERE e.epoch > 0 AND e.run_id IN
-           (SELECT id FROM plan_runs q WHERE q.experiment = p.experiment)) AS epoch_s,
+WITH ep AS (SELECT p.experiment, COUNT(*) AS epochs, AVG(e.seconds) AS epoch_s
+            FROM (SELECT DISTINCT experiment, id FROM plan_runs) p
+            JOIN epochs e ON e.run_id = p.id AND e.epoch > 0 GROUP BY p.experiment)
+SELECT p.experiment, COUNT(DISTINCT r.id) AS runs, ep.epochs, ep.epoch_s,
        AVG(r.wall_s) AS wall_s, SUM(r.cpu_s) AS cpu_s
 FROM plan_runs p JOIN runs r ON r.id = p.id AND r.status = 'done'
+LEFT JOIN ep ON ep.experiment = p.experiment
 GROUP BY p.experiment ORDER BY p.experiment;
 
 -- ---- the report -----------------------------------------------------------------------------------
