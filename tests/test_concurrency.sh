@@ -16,8 +16,7 @@ RUNS=32
 JOBS=8
 T=$(mktemp -d "${NSID_BIN:-/tmp}/tmp-concurrency-XXXXXX")
 cd "$T" || exit 1
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$SRC/tests/sh_check.sh"
 
 # The stage binaries behind a build stamp newer than every source (make builds nothing).
 mkdir -p bin data logs

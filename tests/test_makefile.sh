@@ -14,14 +14,10 @@ command -v sqlite3 >/dev/null || { echo "test_makefile: needs the sqlite3 shell 
 T=$(mktemp -d "${TMPDIR:-/tmp}/nsid_make_XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T"
-fails=0
+. "$SRC/tests/sh_check.sh"
 logged() { # logged FILE command...: run with output into FILE, shown on failure
     local f=$1; shift
     "$@" >"$f" 2>&1 || { tail -n 30 "$f"; return 1; }
-}
-check() { # check "what" command...
-    local what=$1; shift
-    if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
 }
 
 # ---- stand-in stages (tests/fake_stages.sh) ------------------------------------------------------

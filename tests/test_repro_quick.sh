@@ -30,11 +30,7 @@ for sql in "$SRC/plots/views.sql" "$SRC/plots/findings.sql"; do
     sqlite3 -bail "$db" <"$sql" || { echo "test_repro_quick: $sql failed on the store"; exit 1; }
 done
 q() { sqlite3 -separator ' | ' "$db" "$@"; }
-fails=0
-check() {
-    local what=$1; shift
-    if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
+. "$SRC/tests/sh_check.sh"
 
 profile=$(q "SELECT value FROM plan_info WHERE key = 'profile'")
 check "the plan is the quick profile's (is '$profile')" test "$profile" = quick

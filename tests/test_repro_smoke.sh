@@ -23,12 +23,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/nsid_smoke_XXXXXX")
 cleanup() { if [ "${NSID_SMOKE_KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi; }
 trap cleanup EXIT
 cd "$T"
-fails=0
-check() {
-    local what=$1; shift
-    if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
-not_grep() { ! grep -q "$@"; }
+. "$SRC/tests/sh_check.sh"
 
 # The binaries of this build are used as they are: a stamp newer than every source stands in
 # for Makefile.experiments' build step (which would reconfigure this build directory).

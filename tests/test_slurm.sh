@@ -27,11 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$T"
-fails=0
-check() {
-    local what=$1; shift
-    if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
+. "$SRC/tests/sh_check.sh"
 
 if ! "$SRC/scripts/slurm-local.sh" start "$T/slurm" >slurm-start.log 2>&1; then
     cat slurm-start.log

@@ -9,8 +9,8 @@ BIN=${NSID_BIN:-$SRC/build}
 FIX=$SRC/tests/bad/spec
 T=$(mktemp -d "${TMPDIR:-/tmp}/nsid_badspec_XXXXXX")
 trap 'rm -rf "$T"' EXIT
-fails=0 cases=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$SRC/tests/sh_check.sh"
+cases=0
 
 # A results folder with a real plan in it, to check nothing changes.
 cat >"$T/good.yaml" <<'EOF'
