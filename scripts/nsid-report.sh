@@ -63,6 +63,10 @@ if [ -n "$(query "SELECT name FROM sqlite_master WHERE type = 'view' AND name = 
     findings=$(query "SELECT finding, CASE WHEN holds THEN 'yes' WHEN holds IS NULL THEN 'no data' ELSE 'NO' END,
                              COALESCE(detail, '') FROM report_findings")
 fi
+# The checks are issue 10's, on simulated animals; where one says NO, the measured cause (simulator,
+# spec or model size) is in docs/reproduction.md, kept with the profile that produced it.
+findings_note="The checks of the paper's findings (plots/findings.sql). A NO is a finding these runs do not show; docs/reproduction.md gives its cause as measured on the quick profile: what the simulator, the spec or the model size does to it."
+
 fig_rel=$(realpath -m --relative-to="$results" "$figdir")
 
 # ---- markdown -------------------------------------------------------------------------------------------
@@ -92,6 +96,8 @@ write_md() {
         echo "| finding | holds | detail |"
         echo "|---|---|---|"
         printf '%s\n' "$findings" | awk -F'\t' 'NF { printf "| %s | %s | %s |\n", $1, $2, $3 }'
+        echo
+        echo "$findings_note"
     fi
     echo
     echo "## Figures"
@@ -144,6 +150,7 @@ EOF
         echo "<h2>Findings</h2><table><tr><th>finding</th><th>holds</th><th>detail</th></tr>"
         printf '%s\n' "$findings" | esc | awk -F'\t' 'NF { printf "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", $1, $2, $3 }'
         echo "</table>"
+        echo "<p>$findings_note</p>"
     fi
     echo "<h2>Figures</h2>"
     while IFS=$'\t' read -r name title what; do
