@@ -616,10 +616,16 @@ struct h5_writer {
     struct nsid_err *err;
 };
 
-/* Dataset creation properties: chunked + deflate for big arrays if asked. */
+/*
+ * Dataset creation properties: chunked + deflate for big arrays if asked. No object times
+ * (nor on groups and the root group, below): HDF5 would stamp each object with its creation
+ * second, and run ids hash data files by content, so the same scan written twice must be the
+ * same bytes.
+ */
 static hid_t h5_dcpl(const struct h5_writer *w, int ndim, const hsize_t *dims, size_t itemsize)
 {
     hid_t p = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(p, 0);
     size_t numel = 1;
     for (int i = 0; i < ndim; i++) numel *= (size_t)dims[i];
     if (!w->opt || w->opt->gzip <= 0 || ndim == 0 || numel == 0 || numel * itemsize < 65536) return p;
@@ -635,18 +641,44 @@ static hid_t h5_dcpl(const struct h5_writer *w, int ndim, const hsize_t *dims, s
     return p;
 }
 
-/* Create dataset `name` (intermediate groups made) and write buf. */
+/* Create the groups on the path to `name` that do not exist yet, without object times. */
+static int h5_parents(const struct h5_writer *w, const char *name)
+{
+    char path[512];
+    size_t n = strlen(name);
+    if (n >= sizeof path) return h5_fail(w->err, NSID_EINVAL, w->path, name, "dataset name too long");
+    memcpy(path, name, n + 1);
+    int rc = 0;
+    for (char *p = strchr(path + 1, '/'); p && !rc; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        htri_t ex = H5Lexists(w->file, path, H5P_DEFAULT);
+        if (ex == 0) {
+            hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+            H5Pset_obj_track_times(gcpl, 0);
+            hid_t g = H5Gcreate2(w->file, path, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+            H5Pclose(gcpl);
+            if (g < 0) rc = h5_fail(w->err, NSID_EIO, w->path, path, "cannot create the group");
+            else H5Gclose(g);
+        } else if (ex < 0) {
+            rc = h5_fail(w->err, NSID_EIO, w->path, path, "cannot look up the group");
+        }
+        *p = '/';
+    }
+    return rc;
+}
+
+/* Create dataset `name` (groups on its path made) and write buf. */
 static int h5_write(const struct h5_writer *w, const char *name, hid_t ftype, hid_t mtype, int ndim,
                     const int64_t *shape, const void *buf)
 {
+    int rc = h5_parents(w, name);
+    if (rc) return rc;
     hsize_t dims[NSID_ARRAY_MAXDIM] = {0};
     for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
     hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
     hid_t dcpl = h5_dcpl(w, ndim, dims, H5Tget_size(ftype));
     hid_t d = H5Dcreate2(w->file, name, ftype, sp, lcpl, dcpl, H5P_DEFAULT);
-    int rc = 0;
     if (d < 0) rc = h5_fail(w->err, NSID_EIO, w->path, name, "cannot create the dataset");
     else if (H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         rc = h5_fail(w->err, NSID_EIO, w->path, name, "cannot write the dataset (disk full?)");
@@ -802,7 +834,10 @@ int nsid_scan_save_h5(const struct nsid_scan *s, const char *path, const struct 
     struct h5_quiet q;
     h5_quiet_begin(&q);
     struct h5_writer w = {path, H5I_INVALID_HID, opt, err};
-    w.file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_obj_track_times(fcpl, 0); /* the root group */
+    w.file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
     if (w.file < 0) rc = h5_fail(err, NSID_EIO, tmp, NULL, "cannot create the HDF5 file");
     if (!rc) rc = h5_write_data(&w, s);
     if (!rc) rc = h5_write_meta(&w, s);
