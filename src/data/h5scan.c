@@ -836,9 +836,13 @@ int nsid_scan_save_h5(const struct nsid_scan *s, const char *path, const struct 
     struct h5_writer w = {path, H5I_INVALID_HID, opt, err};
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_obj_track_times(fcpl, 0); /* the root group */
+    errno = 0;
     w.file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
     H5Pclose(fcpl);
-    if (w.file < 0) rc = h5_fail(err, NSID_EIO, tmp, NULL, "cannot create the HDF5 file");
+    /* A file that has its superblock written at creation fails here on a full disk */
+    if (w.file < 0)
+        rc = h5_fail(err, NSID_EIO, tmp, NULL, "cannot create the HDF5 file%s%s", errno ? ": " : "",
+                     errno ? strerror(errno) : "");
     if (!rc) rc = h5_write_data(&w, s);
     if (!rc) rc = h5_write_meta(&w, s);
     if (w.file >= 0 && H5Fclose(w.file) < 0 && !rc) rc = h5_fail(err, NSID_EIO, tmp, NULL, "cannot close (disk full?)");
