@@ -676,15 +676,13 @@ static int h5_write(const struct h5_writer *w, const char *name, hid_t ftype, hi
     hsize_t dims[NSID_ARRAY_MAXDIM] = {0};
     for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
     hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     hid_t dcpl = h5_dcpl(w, ndim, dims, H5Tget_size(ftype));
-    hid_t d = H5Dcreate2(w->file, name, ftype, sp, lcpl, dcpl, H5P_DEFAULT);
+    hid_t d = H5Dcreate2(w->file, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (d < 0) rc = h5_fail(w->err, NSID_EIO, w->path, name, "cannot create the dataset");
     else if (H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         rc = h5_fail(w->err, NSID_EIO, w->path, name, "cannot write the dataset (disk full?)");
     if (d >= 0) H5Dclose(d);
     H5Pclose(dcpl);
-    H5Pclose(lcpl);
     H5Sclose(sp);
     return rc;
 }
