@@ -2,7 +2,6 @@
 #include "eval.h"
 
 #include <hdf5.h>
-#include <hdf5_hl.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -487,31 +486,49 @@ int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net 
 
 /* ---------------------------------------------------------------- predictions file */
 
-static int h5_d(hid_t g, const char *name, const double *x, int64_t n)
+/* Datasets and groups without object timestamps (like checkpoints and simulated scans): the same
+ * evaluation writes the same bytes on any day. */
+struct h5_props {
+    hid_t dcpl, gcpl;
+};
+
+static int h5_put(hid_t g, const struct h5_props *pp, const char *name, hid_t type, int rank, const hsize_t *dims,
+                  const void *buf)
+{
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    if (sp < 0) return -1;
+    hid_t ds = H5Dcreate2(g, name, type, sp, H5P_DEFAULT, pp->dcpl, H5P_DEFAULT);
+    int bad = ds < 0 || H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0;
+    if (ds >= 0) bad |= H5Dclose(ds) < 0;
+    H5Sclose(sp);
+    return bad ? -1 : 0;
+}
+
+static int h5_d(hid_t g, const struct h5_props *pp, const char *name, const double *x, int64_t n)
 {
     if (!x) return 0;
     hsize_t d[1] = {(hsize_t)n};
-    return H5LTmake_dataset_double(g, name, 1, d, x) < 0 ? -1 : 0;
+    return h5_put(g, pp, name, H5T_NATIVE_DOUBLE, 1, d, x);
 }
 
-static int write_scan(hid_t f, const struct nsid_eval_scan *r)
+static int write_scan(hid_t f, const struct h5_props *pp, const struct nsid_eval_scan *r)
 {
-    hid_t g = H5Gcreate2(f, r->key, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(f, r->key, H5P_DEFAULT, pp->gcpl, H5P_DEFAULT);
     if (g < 0) return -1;
     hsize_t d2[2] = {(hsize_t)r->n_test, (hsize_t)r->n_neurons}, d1[1] = {(hsize_t)r->n_test};
     hsize_t dn[1] = {(hsize_t)r->n_neurons};
-    int bad = H5LTmake_dataset_float(g, "predictions", 2, d2, r->test_pred) < 0;
-    bad |= H5LTmake_dataset_float(g, "responses", 2, d2, r->test_resp) < 0;
-    bad |= H5LTmake_dataset(g, "trials", 1, d1, H5T_NATIVE_INT64, r->test_trials) < 0;
-    if (r->unit_id) bad |= H5LTmake_dataset(g, "unit_ids", 1, dn, H5T_NATIVE_INT64, r->unit_id) < 0;
-    bad |= h5_d(g, "val_corr", r->val_corr, r->n_neurons) < 0;
-    bad |= h5_d(g, "test_corr", r->test_corr, r->n_neurons) < 0;
-    bad |= h5_d(g, "test_corr_avg", r->test_corr_avg, r->n_neurons) < 0;
-    bad |= h5_d(g, "oracle", r->oracle, r->n_neurons) < 0;
-    bad |= h5_d(g, "fev", r->fev, r->n_neurons) < 0;
-    bad |= h5_d(g, "feve", r->feve, r->n_neurons) < 0;
-    if (r->has_gt) bad |= h5_d(g, "gt_corr", r->gt_corr, r->n_neurons) < 0;
-    if (r->has_rf) bad |= h5_d(g, "rf_dist", r->rf_dist, r->n_neurons) < 0;
+    int bad = h5_put(g, pp, "predictions", H5T_NATIVE_FLOAT, 2, d2, r->test_pred) < 0;
+    bad |= h5_put(g, pp, "responses", H5T_NATIVE_FLOAT, 2, d2, r->test_resp) < 0;
+    bad |= h5_put(g, pp, "trials", H5T_NATIVE_INT64, 1, d1, r->test_trials) < 0;
+    if (r->unit_id) bad |= h5_put(g, pp, "unit_ids", H5T_NATIVE_INT64, 1, dn, r->unit_id) < 0;
+    bad |= h5_d(g, pp, "val_corr", r->val_corr, r->n_neurons) < 0;
+    bad |= h5_d(g, pp, "test_corr", r->test_corr, r->n_neurons) < 0;
+    bad |= h5_d(g, pp, "test_corr_avg", r->test_corr_avg, r->n_neurons) < 0;
+    bad |= h5_d(g, pp, "oracle", r->oracle, r->n_neurons) < 0;
+    bad |= h5_d(g, pp, "fev", r->fev, r->n_neurons) < 0;
+    bad |= h5_d(g, pp, "feve", r->feve, r->n_neurons) < 0;
+    if (r->has_gt) bad |= h5_d(g, pp, "gt_corr", r->gt_corr, r->n_neurons) < 0;
+    if (r->has_rf) bad |= h5_d(g, pp, "rf_dist", r->rf_dist, r->n_neurons) < 0;
     H5Gclose(g);
     return bad ? -1 : 0;
 }
@@ -528,14 +545,19 @@ int nsid_eval_write_predictions(struct nsid_evaluator *ev, const struct nsid_eva
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     int rc = 0;
     errno = 0;
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    struct h5_props pp = {H5Pcreate(H5P_DATASET_CREATE), H5Pcreate(H5P_GROUP_CREATE)};
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (pp.dcpl >= 0) H5Pset_obj_track_times(pp.dcpl, 0);
+    if (pp.gcpl >= 0) H5Pset_obj_track_times(pp.gcpl, 0);
+    if (fcpl >= 0) H5Pset_obj_track_times(fcpl, 0); /* the root group */
+    hid_t f = pp.dcpl < 0 || pp.gcpl < 0 || fcpl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
     if (f < 0) {
         rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "cannot create the file%s%s",
                           errno ? ": " : "", errno ? strerror(errno) : "");
         unlink(tmp); /* H5Fcreate may fail after creating it (a full disk) */
     } else {
         for (int s = 0; rc == 0 && s < res->n_scans; s++)
-            if (write_scan(f, &res->scan[s]) < 0)
+            if (write_scan(f, &pp, &res->scan[s]) < 0)
                 rc = nsid_err_set(err, NSID_EIO, path, 0, res->scan[s].key, "writing the predictions failed%s%s",
                                   errno ? ": " : "", errno ? strerror(errno) : "");
         if (H5Fclose(f) < 0 && rc == 0)
@@ -545,6 +567,9 @@ int nsid_eval_write_predictions(struct nsid_evaluator *ev, const struct nsid_eva
             rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "rename from %s failed", tmp);
         if (rc < 0) unlink(tmp);
     }
+    if (pp.dcpl >= 0) H5Pclose(pp.dcpl);
+    if (pp.gcpl >= 0) H5Pclose(pp.gcpl);
+    if (fcpl >= 0) H5Pclose(fcpl);
     H5Eset_auto2(H5E_DEFAULT, fn, fd);
     return rc;
 }
