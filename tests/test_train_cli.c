@@ -19,7 +19,7 @@
 #include "train_testutil.h"
 
 static char tmp[4096], bin[4096];
-static char scan_a[4400], scan_b[4400], scan_a20[4400];
+static char scan_a[4400], scan_b[4400], scan_a20[4400], scan_beh[4400];
 
 #define MAXARG 40
 
@@ -312,6 +312,48 @@ static void test_bad_input(void)
     CHECK(none_done(dir), "no failed command marked a run done");
 }
 
+/* Eye-position shifter and behaviour modulator: the batches carry pupil and behaviour to the
+ * model in training and evaluation (nsid-train aborted on an assertion before they did), and a
+ * scan without those traces is refused with one line naming the key. */
+static void test_shifter_modulator(void)
+{
+    const char *av[MAXARG];
+    char prog[4300], err[4300], dir[4200], ck[4300], db[4300], buf[256];
+    snprintf(err, sizeof err, "%s/stderr.txt", tmp);
+    snprintf(dir, sizeof dir, "%s/shifter", tmp);
+    const char *both[] = {"model.shifter.enabled=true", "model.modulator.enabled=true", "train.max_epochs=3"};
+    train_argv(av, prog, sizeof prog, dir, scan_beh, both, 3);
+    CHECK(run(av, err) == 0, "nsid-train with a shifter and a modulator: %s", slurp(err));
+    snprintf(ck, sizeof ck, "%s/checkpoint.h5", dir);
+    snprintf(db, sizeof db, "%s/run.db", dir);
+    size_t n = 0;
+    float *w = tc_h5_floats(ck, "shifter/10003-1-1-0/mlp/0/weight", &n);
+    CHECK(w && n > 0, "the checkpoint holds the shifter's weights (%zu)", n);
+    free(w);
+    w = tc_h5_floats(ck, "modulator/10003-1-1-0/modulator_networks/0/0/weight", &n);
+    CHECK(w && n > 0, "the checkpoint holds the modulator's weights (%zu)", n);
+    free(w);
+    snprintf(prog, sizeof prog, "%s/nsid-eval", bin);
+    const char *ev[] = {prog, "--checkpoint", ck, "--data", scan_beh, "--db", db, NULL};
+    CHECK(run(ev, err) == 0, "nsid-eval of the shifter and modulator run: %s", slurp(err));
+    CHECK(tc_sql(db, "SELECT value FROM metrics WHERE scan='all' AND split='test' AND name='fraction_oracle'", buf,
+                 sizeof buf) && isfinite(atof(buf)),
+          "its fraction oracle is recorded: %s", buf);
+    const struct {
+        const char *set, *key;
+    } need[] = {{"model.shifter.enabled=true", "model.shifter.enabled"},
+                {"model.modulator.enabled=true", "model.modulator.enabled"}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(dir, sizeof dir, "%s/shifter_bad%d", tmp, k);
+        train_argv(av, prog, sizeof prog, dir, scan_a, &need[k].set, 1);
+        int code = run(av, err);
+        const char *e = slurp(err);
+        CHECK(code == 1 && strstr(e, need[k].key) && strstr(e, "static10001-1-1") && lines(e) == 1,
+              "%s on a scan without those traces: exit 1, one line naming the key and the file: %s", need[k].key, e);
+        CHECK(none_done(dir), "the refused run is not done");
+    }
+}
+
 int main(void)
 {
     const char *b = getenv("NSID_BIN");
@@ -332,10 +374,15 @@ int main(void)
     o.seed = 2;
     o.animal_seed = 12;
     rc |= tt_make_scan(scan_b, &o);
+    snprintf(scan_beh, sizeof scan_beh, "%s/static10003-1-1-preproc0.h5", tmp);
+    o.seed = 3;
+    o.behavior = true;
+    rc |= tt_make_scan(scan_beh, &o);
     CHECK(rc == 0, "synthetic scans written");
     test_interrupts();
     test_eval();
     test_bad_input();
+    test_shifter_modulator();
     int status = check_summary("train_cli");
     if (status == 0) dt_rmtree(tmp);
     return status;

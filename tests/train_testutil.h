@@ -25,6 +25,8 @@ struct tt_scan {
     uint64_t seed;                              /* images and noise */
     uint64_t animal_seed;                       /* neurons (the same for scans of one "animal") */
     bool match;                                 /* write multi_match_id = unit id */
+    bool behavior;                              /* write behaviour and pupil traces; the pupil then
+                                                   shifts every RF (2 px per unit) */
 };
 
 static inline void tt_default(struct tt_scan *o)
@@ -68,6 +70,10 @@ static inline int tt_make_scan(const char *path, const struct tt_scan *o)
     s.unit_ids = NSID_ALLOC((size_t)N * 8, NULL);
     s.cell_motor_coordinates = NSID_ALLOC((size_t)N * 3 * sizeof(double), NULL);
     if (o->match) s.multi_match_id = NSID_ALLOC((size_t)N * 8, NULL);
+    if (o->behavior) {
+        s.behavior = NSID_ALLOC((size_t)T * 3 * sizeof(float), NULL);
+        s.pupil_center = NSID_ALLOC((size_t)T * 2 * sizeof(float), NULL);
+    }
     float *rates = NSID_ALLOC((size_t)T * N * sizeof(float), NULL);
     double *rf = NSID_ALLOC((size_t)N * 2 * sizeof(double), NULL);
     double (*fw)[5][5] = NSID_ALLOC((size_t)N * sizeof *fw, NULL);
@@ -100,12 +106,20 @@ static inline int tt_make_scan(const char *path, const struct tt_scan *o)
                                                                                              : NSID_TIER_TEST);
         s.frame_image_id[t] = test_img >= 0 ? 100000 + test_img : t;
         float *img = s.images + (size_t)t * P;
+        double shift[2] = {0, 0};
+        if (o->behavior) { /* its own stream: the scans without behaviour stay as they were */
+            struct nsid_rng b;
+            nsid_rng_init(&b, o->seed, 103 + (uint64_t)t);
+            for (int k = 0; k < 2; k++) s.pupil_center[t * 2 + k] = (float)nsid_rng_normal(&b);
+            for (int k = 0; k < 3; k++) s.behavior[t * 3 + k] = (float)(1.0 + nsid_rng_uniform(&b));
+            for (int k = 0; k < 2; k++) shift[k] = 2.0 * (double)s.pupil_center[t * 2 + k];
+        }
         if (test_img >= 0 && t - o->n_train - o->n_val >= o->n_test_images) /* a repeat */
             memcpy(img, s.images + (size_t)(o->n_train + o->n_val + test_img) * P, (size_t)P * sizeof(float));
         else
             tt_image(img, o->H, o->W, &r);
         for (int n = 0; n < N; n++) {
-            int cx = (int)lround(rf[n * 2]), cy = (int)lround(rf[n * 2 + 1]);
+            int cx = (int)lround(rf[n * 2] + shift[0]), cy = (int)lround(rf[n * 2 + 1] + shift[1]);
             double drive = 0;
             for (int y = 0; y < 5; y++)
                 for (int x = 0; x < 5; x++) {

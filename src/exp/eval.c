@@ -57,9 +57,13 @@ int nsid_evaluator_init(struct nsid_evaluator *ev, const struct nsid_view *views
     ev->target = NSID_ALLOC(tn * sizeof(float), err);
     ev->img = NSID_ALLOC((size_t)batch * pix * sizeof(float), err);
     ev->resp = NSID_ALLOC((size_t)batch * nmax * sizeof(float), err);
+    ev->beh = NSID_ALLOC((size_t)batch * 3 * sizeof(float), err);
+    ev->pupil = NSID_ALLOC((size_t)batch * 2 * sizeof(float), err);
     ev->corr = NSID_ALLOC(nmax * sizeof(double), err);
     ev->test_group = NSID_CALLOC((size_t)n_scans * sizeof *ev->test_group, err);
-    int rc = ev->pred && ev->target && ev->img && ev->resp && ev->corr && ev->test_group ? 0 : NSID_ENOMEM;
+    int rc = ev->pred && ev->target && ev->img && ev->resp && ev->beh && ev->pupil && ev->corr && ev->test_group
+                 ? 0
+                 : NSID_ENOMEM;
     for (int s = 0; rc == 0 && s < n_scans; s++) {
         int64_t nt = views[s].n_tier[NSID_TIER_TEST];
         if (!(ev->test_group[s] = NSID_ALLOC((size_t)(nt ? nt : 1) * sizeof(int64_t), err))) rc = NSID_ENOMEM;
@@ -78,6 +82,8 @@ void nsid_evaluator_free(struct nsid_evaluator *ev)
     nsid_free(ev->target);
     nsid_free(ev->img);
     nsid_free(ev->resp);
+    nsid_free(ev->beh);
+    nsid_free(ev->pupil);
     nsid_free(ev->corr);
     memset(ev, 0, sizeof *ev);
 }
@@ -89,13 +95,16 @@ int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, 
     const struct nsid_view *v = &ev->views[s];
     size_t N = (size_t)v->n_neurons;
     int64_t nb = nsid_view_batches(v, tier, ev->batch), row = 0;
+    float *beh = v->scan->behavior ? ev->beh : NULL, *pupil = v->scan->pupil_center ? ev->pupil : NULL;
     for (int64_t b = 0; b < nb; b++) {
         const int64_t *trials;
         int64_t n = nsid_view_batch(v, tier, b, ev->batch, &trials);
-        struct nsid_batch bt = {.scan = s, .images = ev->img, .responses = ev->resp};
+        struct nsid_batch bt = {.scan = s, .images = ev->img, .responses = ev->resp, .behavior = beh,
+                                .pupil_center = pupil};
         nsid_view_gather(v, trials, n, &bt);
         nsid_net_set_trials(net, trials);
-        struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img, .responses = ev->resp};
+        struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img, .responses = ev->resp,
+                                      .pupil = pupil, .behavior = beh};
         const float *out = nsid_net_predict(net, &mb);
         memcpy(ev->pred + (size_t)row * N, out, (size_t)n * N * sizeof(float));
         memcpy(ev->target + (size_t)row * N, ev->resp, (size_t)n * N * sizeof(float));

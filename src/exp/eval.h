@@ -52,6 +52,7 @@ struct nsid_evaluator {
     float *target;                  /* (max T x N) normalised responses of one tier */
     float *img;                     /* (batch, C, H, W) gather buffer */
     float *resp;                    /* (batch, N_max) gather buffer */
+    float *beh, *pupil;             /* (batch, 3), (batch, 2) gather buffers (shifter, modulator) */
     double *corr;                   /* (N_max) per-neuron scratch */
 };
 

@@ -115,6 +115,17 @@ int nsid_run_data_load(struct nsid_run_data *d, const struct nsid_config *c, con
     for (int s = 0; s < n; s++) {
         if ((rc = nsid_scan_load(&d->scans[s], paths[s], &so, err)) < 0) goto fail;
         d->n_scans = s + 1;
+        /* a shifter reads the pupil centre of every trial, a modulator the behaviour */
+        if (c->model.shifter && !d->scans[s].pupil_center) {
+            rc = nsid_err_set(err, NSID_EINVAL, paths[s], 0, "model.shifter.enabled",
+                              "the shifter needs the pupil centre of every trial, and this scan has none");
+            goto fail;
+        }
+        if (c->model.modulator && !d->scans[s].behavior) {
+            rc = nsid_err_set(err, NSID_EINVAL, paths[s], 0, "model.modulator.enabled",
+                              "the modulator needs the behaviour of every trial, and this scan has none");
+            goto fail;
+        }
     }
     if ((rc = select_neurons(d, c, err)) < 0) goto fail;
     for (int s = 0; s < n; s++) {

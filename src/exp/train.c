@@ -43,6 +43,7 @@ struct trainer {
     bool recorded;                         /* the run row exists: failures are recorded */
     FILE *log;
     float *img, *resp;                     /* (B, C*H*W), (B, N_max) batch buffers */
+    float *beh, *pupil;                    /* (B, 3), (B, 2): with a modulator / shifter, else NULL */
     struct nsid_adam_config adam;
     struct nsid_store_clock clk;
     struct timespec t_epoch;               /* start of the epoch in progress (monotonic) */
@@ -220,6 +221,8 @@ static int buffers(struct trainer *t, struct nsid_err *err)
     t->img = NSID_ALLOC(B * pix * sizeof(float), err);
     t->resp = NSID_ALLOC(B * nmax * sizeof(float), err);
     if (!t->img || !t->resp) return NSID_ENOMEM;
+    if (t->c->model.modulator && !(t->beh = NSID_ALLOC(B * 3 * sizeof(float), err))) return NSID_ENOMEM;
+    if (t->c->model.shifter && !(t->pupil = NSID_ALLOC(B * 2 * sizeof(float), err))) return NSID_ENOMEM;
     int rc = nsid_evaluator_init(&t->ev, t->data.views, t->data.n_scans, (int)B, err);
     if (rc == 0)
         rc = nsid_cycler_init(&t->cyc, t->data.views, t->data.n_scans, (int64_t)B, (uint64_t)t->c->train.seed, err);
@@ -250,10 +253,12 @@ static int buffers(struct trainer *t, struct nsid_err *err)
 /* Gather trials of scan s into the batch buffers as a model batch. */
 static struct nsid_model_batch gather(struct trainer *t, int s, const int64_t *trials, int64_t n)
 {
-    struct nsid_batch bt = {.scan = s, .images = t->img, .responses = t->resp};
+    struct nsid_batch bt = {.scan = s, .images = t->img, .responses = t->resp, .behavior = t->beh,
+                            .pupil_center = t->pupil};
     nsid_view_gather(&t->data.views[s], trials, n, &bt);
     nsid_net_set_trials(&t->net, trials);
-    return (struct nsid_model_batch){.scan = s, .B = (int)n, .images = t->img, .responses = t->resp};
+    return (struct nsid_model_batch){.scan = s, .B = (int)n, .images = t->img, .responses = t->resp,
+                                     .pupil = t->pupil, .behavior = t->beh};
 }
 
 /* Readout bias = mean response of a first training batch of each scan (§2.1). */
@@ -535,6 +540,8 @@ static void trainer_free(struct trainer *t)
     nsid_free(t->canonical);
     nsid_free(t->img);
     nsid_free(t->resp);
+    nsid_free(t->beh);
+    nsid_free(t->pupil);
     nsid_free(t->ints);
     nsid_free(t->best.w);
     nsid_free(t->best.buf);
