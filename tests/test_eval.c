@@ -4,7 +4,8 @@
  * scan file (repeat groups, true rates) give every per-neuron measure (single-trial and
  * repeat-average correlation, leave-one-out oracle, FEVE, true-rate correlation) and the
  * pooled fraction oracle over two scans, which must equal the file's datasets and the
- * run.db rows. A neuron subset evaluates exactly the selected neurons.
+ * run.db rows. A neuron subset evaluates exactly the selected neurons. An image-only model
+ * predicts each distinct test image once: the same predictions as predicting every trial.
  */
 #include <math.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "data_testutil.h"
 #include "exp/config.h"
 #include "exp/eval.h"
+#include "exp/rundata.h"
 #include "exp/train.h"
 #include "train_check.h"
 #include "train_testutil.h"
@@ -239,6 +241,53 @@ static void test_neuron_subset(void)
     CHECK(tc_sql(db, "SELECT count(*) FROM neuron_metrics", buf, sizeof buf) && atoi(buf) == 10, "10 neuron rows");
 }
 
+/* Repeats of a test image share one prediction: predicted once per image, the test tier gets the
+ * predictions that predicting every trial gives, and the same responses. */
+static void test_repeats_once(void)
+{
+    const char *data[] = {scan_a};
+    char dir[4200], ck[4400];
+    struct nsid_eval_outcome out;
+    CHECK(train_eval("once", NULL, 0, data, 1, dir, sizeof dir, &out) == 0, "train + eval on one scan");
+    snprintf(ck, sizeof ck, "%s/checkpoint.h5", dir);
+    struct nsid_config c;
+    struct nsid_err err = {0};
+    struct nsid_run_data d = {0};
+    struct nsid_net net = {0};
+    struct nsid_evaluator ev = {0};
+    int rc = nsid_train_read_config(ck, &c, &err);
+    if (rc == 0) rc = nsid_run_data_load(&d, &c, data, 1, &err);
+    if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, &err);
+    if (rc == 0) rc = nsid_net_load(&net, ck, NULL, &err);
+    if (rc == 0) rc = nsid_net_alloc_state(&net, 16, &err);
+    if (rc == 0) rc = nsid_evaluator_init(&ev, d.views, 1, 16, &err);
+    if (rc < 0) nsid_err_print(&err, stderr);
+    CHECK(rc == 0, "the trained network and its evaluator");
+    if (rc < 0) goto out;
+    CHECK(ev.test_n_unique[0] == 8, "8 distinct test images among 40 test trials: %lld",
+          (long long)ev.test_n_unique[0]);
+    const size_t N = 24, T = 40;
+    float *once = malloc(T * N * sizeof(float)), *resp = malloc(T * N * sizeof(float));
+    CHECK(nsid_eval_predict_tier(&ev, &net, 0, NSID_TIER_TEST) == (int64_t)T, "40 test trials predicted once");
+    memcpy(once, ev.pred, T * N * sizeof(float));
+    memcpy(resp, ev.target, T * N * sizeof(float));
+    ev.every_trial = true;
+    CHECK(nsid_eval_predict_tier(&ev, &net, 0, NSID_TIER_TEST) == (int64_t)T, "and every trial");
+    double worst = 0;
+    for (size_t i = 0; i < T * N; i++) {
+        double e = fabs((double)once[i] - (double)ev.pred[i]) / (1.0 + fabs((double)ev.pred[i]));
+        if (e > worst) worst = e;
+    }
+    CHECK(worst <= 1e-6, "the predictions agree with predicting every trial (worst relative difference %.2g)", worst);
+    CHECK(memcmp(resp, ev.target, T * N * sizeof(float)) == 0, "and the responses are the same");
+    free(once);
+    free(resp);
+out:
+    nsid_evaluator_free(&ev);
+    nsid_net_free(&net);
+    nsid_run_data_free(&d);
+}
+
 int main(void)
 {
     dt_tmpdir(tmp, sizeof tmp, "eval");
@@ -254,6 +303,7 @@ int main(void)
     CHECK(rc == 0, "synthetic scans written");
     test_two_scans();
     test_neuron_subset();
+    test_repeats_once();
     int status = check_summary("eval");
     if (status == 0) dt_rmtree(tmp);
     return status;

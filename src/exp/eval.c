@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,6 +36,63 @@ static int test_groups(const struct nsid_view *v, int64_t *group, struct nsid_er
     return 0;
 }
 
+struct keyed {
+    int64_t key, pos;
+};
+
+static int by_key_pos(const void *a, const void *b)
+{
+    const struct keyed *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * first[i]: the first test position showing the image of position i: the same repeat group and
+ * the same pixels (a file may give two different images one frame_image_id); i itself if none.
+ * The trials that are their own first go to ev->test_unique[s] / test_upos[s] in file order.
+ */
+static int test_firsts(struct nsid_evaluator *ev, int s, struct nsid_err *err)
+{
+    const struct nsid_view *v = &ev->views[s];
+    const struct nsid_scan *sc = v->scan;
+    int64_t T = v->n_tier[NSID_TIER_TEST], n1 = T ? T : 1;
+    const int64_t *tr = v->tier[NSID_TIER_TEST], *group = ev->test_group[s];
+    size_t P = (size_t)sc->channels * (size_t)sc->height * (size_t)sc->width;
+    int64_t *first = ev->test_first[s] = NSID_ALLOC((size_t)n1 * sizeof(int64_t), err);
+    int64_t *uniq = ev->test_unique[s] = NSID_ALLOC((size_t)n1 * sizeof(int64_t), err);
+    int64_t *upos = ev->test_upos[s] = NSID_ALLOC((size_t)n1 * sizeof(int64_t), err);
+    struct keyed *k = NSID_ALLOC((size_t)n1 * sizeof *k, err);
+    if (!first || !uniq || !upos || !k) {
+        nsid_free(k);
+        return NSID_ENOMEM;
+    }
+    for (int64_t i = 0; i < T; i++) k[i] = (struct keyed){group[i], i};
+    qsort(k, (size_t)T, sizeof *k, by_key_pos);
+    for (int64_t a = 0, b; a < T; a = b) { /* [a, b): one repeat group, positions ascending */
+        for (b = a + 1; b < T && k[b].key == k[a].key; b++) {}
+        for (int64_t m = a; m < b; m++) {
+            int64_t i = k[m].pos;
+            first[i] = i;
+            for (int64_t q = a; q < m && first[i] == i && k[a].key >= 0; q++) {
+                int64_t j = k[q].pos;
+                if (first[j] == j && memcmp(sc->images + (size_t)tr[j] * P, sc->images + (size_t)tr[i] * P,
+                                            P * sizeof(float)) == 0)
+                    first[i] = j;
+            }
+        }
+    }
+    int64_t u = 0;
+    for (int64_t i = 0; i < T; i++)
+        if (first[i] == i) {
+            uniq[u] = tr[i];
+            upos[u++] = i;
+        }
+    ev->test_n_unique[s] = u;
+    nsid_free(k);
+    return 0;
+}
+
 int nsid_evaluator_init(struct nsid_evaluator *ev, const struct nsid_view *views, int n_scans, int batch,
                         struct nsid_err *err)
 {
@@ -61,13 +119,19 @@ int nsid_evaluator_init(struct nsid_evaluator *ev, const struct nsid_view *views
     ev->pupil = NSID_ALLOC((size_t)batch * 2 * sizeof(float), err);
     ev->corr = NSID_ALLOC(nmax * sizeof(double), err);
     ev->test_group = NSID_CALLOC((size_t)n_scans * sizeof *ev->test_group, err);
-    int rc = ev->pred && ev->target && ev->img && ev->resp && ev->beh && ev->pupil && ev->corr && ev->test_group
+    ev->test_first = NSID_CALLOC((size_t)n_scans * sizeof *ev->test_first, err);
+    ev->test_unique = NSID_CALLOC((size_t)n_scans * sizeof *ev->test_unique, err);
+    ev->test_upos = NSID_CALLOC((size_t)n_scans * sizeof *ev->test_upos, err);
+    ev->test_n_unique = NSID_CALLOC((size_t)n_scans * sizeof *ev->test_n_unique, err);
+    int rc = ev->pred && ev->target && ev->img && ev->resp && ev->beh && ev->pupil && ev->corr && ev->test_group &&
+                     ev->test_first && ev->test_unique && ev->test_upos && ev->test_n_unique
                  ? 0
                  : NSID_ENOMEM;
     for (int s = 0; rc == 0 && s < n_scans; s++) {
         int64_t nt = views[s].n_tier[NSID_TIER_TEST];
         if (!(ev->test_group[s] = NSID_ALLOC((size_t)(nt ? nt : 1) * sizeof(int64_t), err))) rc = NSID_ENOMEM;
         else rc = test_groups(&views[s], ev->test_group[s], err);
+        if (rc == 0) rc = test_firsts(ev, s, err);
     }
     if (rc < 0) nsid_evaluator_free(ev);
     return rc;
@@ -76,8 +140,17 @@ int nsid_evaluator_init(struct nsid_evaluator *ev, const struct nsid_view *views
 void nsid_evaluator_free(struct nsid_evaluator *ev)
 {
     if (!ev) return;
-    for (int s = 0; ev->test_group && s < ev->n_scans; s++) nsid_free(ev->test_group[s]);
+    for (int s = 0; s < ev->n_scans; s++) {
+        if (ev->test_group) nsid_free(ev->test_group[s]);
+        if (ev->test_first) nsid_free(ev->test_first[s]);
+        if (ev->test_unique) nsid_free(ev->test_unique[s]);
+        if (ev->test_upos) nsid_free(ev->test_upos[s]);
+    }
     nsid_free(ev->test_group);
+    nsid_free(ev->test_first);
+    nsid_free(ev->test_unique);
+    nsid_free(ev->test_upos);
+    nsid_free(ev->test_n_unique);
     nsid_free(ev->pred);
     nsid_free(ev->target);
     nsid_free(ev->img);
@@ -96,20 +169,39 @@ int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, 
     size_t N = (size_t)v->n_neurons;
     int64_t nb = nsid_view_batches(v, tier, ev->batch), row = 0;
     float *beh = v->scan->behavior ? ev->beh : NULL, *pupil = v->scan->pupil_center ? ev->pupil : NULL;
+    /* an image-only model predicts each distinct test image once (below) */
+    bool once = tier == NSID_TIER_TEST && !ev->every_trial && !nsid_net_per_trial(net) &&
+                ev->test_n_unique[s] < v->n_tier[tier];
     for (int64_t b = 0; b < nb; b++) {
         const int64_t *trials;
         int64_t n = nsid_view_batch(v, tier, b, ev->batch, &trials);
         struct nsid_batch bt = {.scan = s, .images = ev->img, .responses = ev->resp, .behavior = beh,
                                 .pupil_center = pupil};
         nsid_view_gather(v, trials, n, &bt);
-        nsid_net_set_trials(net, trials);
-        struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img, .responses = ev->resp,
-                                      .pupil = pupil, .behavior = beh};
-        const float *out = nsid_net_predict(net, &mb);
-        memcpy(ev->pred + (size_t)row * N, out, (size_t)n * N * sizeof(float));
         memcpy(ev->target + (size_t)row * N, ev->resp, (size_t)n * N * sizeof(float));
+        if (!once) {
+            nsid_net_set_trials(net, trials);
+            struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img, .responses = ev->resp,
+                                          .pupil = pupil, .behavior = beh};
+            memcpy(ev->pred + (size_t)row * N, nsid_net_predict(net, &mb), (size_t)n * N * sizeof(float));
+        }
         row += n;
     }
+    if (!once) return row;
+    const int64_t U = ev->test_n_unique[s], *upos = ev->test_upos[s], *first = ev->test_first[s];
+    for (int64_t u0 = 0; u0 < U; u0 += ev->batch) {
+        int64_t n = U - u0 < ev->batch ? U - u0 : ev->batch;
+        const int64_t *trials = ev->test_unique[s] + u0;
+        struct nsid_batch bt = {.scan = s, .images = ev->img, .responses = ev->resp};
+        nsid_view_gather(v, trials, n, &bt);
+        nsid_net_set_trials(net, trials);
+        struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img, .responses = ev->resp};
+        const float *out = nsid_net_predict(net, &mb);
+        for (int64_t j = 0; j < n; j++)
+            memcpy(ev->pred + (size_t)upos[u0 + j] * N, out + (size_t)j * N, N * sizeof(float));
+    }
+    for (int64_t i = 0; i < row; i++) /* firsts come before their repeats */
+        if (first[i] != i) memcpy(ev->pred + (size_t)i * N, ev->pred + (size_t)first[i] * N, N * sizeof(float));
     return row;
 }
 

@@ -48,6 +48,14 @@ struct nsid_evaluator {
     const struct nsid_view *views;  /* (n_scans), views[s] feeds readout s; not owned */
     int batch;                      /* prediction batch size */
     int64_t **test_group;           /* (n_scans) (T_test) repeat-group id per test trial, file order */
+    int64_t **test_first;           /* (n_scans) (T_test) the first test trial (position) showing the
+                                       same image: same group and the same pixels; itself if none */
+    int64_t **test_unique;          /* (n_scans) scan trial indices of the trials that are their own
+                                       first, file order; test_n_unique[s] of them */
+    int64_t **test_upos;            /* (n_scans) their positions in the test tier */
+    int64_t *test_n_unique;
+    bool every_trial;               /* predict every test trial even where its image was shown before
+                                       (default false; models with a shifter or modulator always do) */
     float *pred;                    /* (max T x N) predictions of one tier */
     float *target;                  /* (max T x N) normalised responses of one tier */
     float *img;                     /* (batch, C, H, W) gather buffer */
@@ -92,7 +100,9 @@ void nsid_evaluator_free(struct nsid_evaluator *ev);
 
 /*
  * Predict every trial of tier of scan s in file order into ev->pred (T, N) and the
- * normalised responses into ev->target; returns T.
+ * normalised responses into ev->target; returns T. A model whose output depends on the
+ * image alone (no shifter, no modulator) predicts each distinct test image once and copies
+ * the prediction to its repeats (the paper's test sets show every image 10 times).
  */
 int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, int s, int tier);
 

@@ -362,6 +362,11 @@ void nsid_net_set_trials(struct nsid_net *net, const int64_t *trials)
     if (net->kind == NSID_NET_VGG16) net->vgg.trials = trials;
 }
 
+bool nsid_net_per_trial(const struct nsid_net *net)
+{
+    return net->kind == NSID_NET_SE2D && (net->model.sh || net->model.mod);
+}
+
 void nsid_net_set_bias(struct nsid_net *net, int s, const float *mean)
 {
     nsid_readout_set_bias(nsid_net_readout(net, s), mean);

@@ -123,6 +123,8 @@ int nsid_net_set_cache(struct nsid_net *net, size_t max_bytes, size_t *bytes, st
 
 /* The trial indices (in the scan's file) of the next forward's batch, or NULL (no caching). */
 void nsid_net_set_trials(struct nsid_net *net, const int64_t *trials);
+/* True when the prediction of a trial depends on more than its image (a shifter or modulator). */
+bool nsid_net_per_trial(const struct nsid_net *net);
 
 /* Readout bias of scan s = mean (N_s). */
 void nsid_net_set_bias(struct nsid_net *net, int s, const float *mean);
