@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,17 +35,6 @@ static int test_groups(const struct nsid_view *v, int64_t *group, struct nsid_er
     return 0;
 }
 
-struct keyed {
-    int64_t key, pos;
-};
-
-static int by_key_pos(const void *a, const void *b)
-{
-    const struct keyed *x = a, *y = b;
-    if (x->key != y->key) return x->key < y->key ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
 /*
  * first[i]: the first test position showing the image of position i: the same repeat group and
  * the same pixels (a file may give two different images one frame_image_id); i itself if none.
@@ -62,26 +50,24 @@ static int test_firsts(struct nsid_evaluator *ev, int s, struct nsid_err *err)
     int64_t *first = ev->test_first[s] = NSID_ALLOC((size_t)n1 * sizeof(int64_t), err);
     int64_t *uniq = ev->test_unique[s] = NSID_ALLOC((size_t)n1 * sizeof(int64_t), err);
     int64_t *upos = ev->test_upos[s] = NSID_ALLOC((size_t)n1 * sizeof(int64_t), err);
-    struct keyed *k = NSID_ALLOC((size_t)n1 * sizeof *k, err);
-    if (!first || !uniq || !upos || !k) {
-        nsid_free(k);
-        return NSID_ENOMEM;
-    }
-    for (int64_t i = 0; i < T; i++) k[i] = (struct keyed){group[i], i};
-    qsort(k, (size_t)T, sizeof *k, by_key_pos);
-    for (int64_t a = 0, b; a < T; a = b) { /* [a, b): one repeat group, positions ascending */
-        for (b = a + 1; b < T && k[b].key == k[a].key; b++) {}
-        for (int64_t m = a; m < b; m++) {
-            int64_t i = k[m].pos;
+    if (!first || !uniq || !upos) return NSID_ENOMEM;
+    ev->test_n_unique[s] = 0;
+    if (T == 0) return 0;
+    struct nsid_groups g;
+    int rc = nsid_groups_init(&g, group, T, err);
+    if (rc < 0) return rc;
+    for (int64_t k = 0; k < g.n; k++) /* members in ascending position */
+        for (int64_t m = g.start[k]; m < g.start[k + 1]; m++) {
+            int64_t i = g.order[m];
             first[i] = i;
-            for (int64_t q = a; q < m && first[i] == i && k[a].key >= 0; q++) {
-                int64_t j = k[q].pos;
+            for (int64_t q = g.start[k]; q < m && first[i] == i && group[i] >= 0; q++) {
+                int64_t j = g.order[q];
                 if (first[j] == j && memcmp(sc->images + (size_t)tr[j] * P, sc->images + (size_t)tr[i] * P,
                                             P * sizeof(float)) == 0)
                     first[i] = j;
             }
         }
-    }
+    nsid_groups_free(&g);
     int64_t u = 0;
     for (int64_t i = 0; i < T; i++)
         if (first[i] == i) {
@@ -89,7 +75,6 @@ static int test_firsts(struct nsid_evaluator *ev, int s, struct nsid_err *err)
             upos[u++] = i;
         }
     ev->test_n_unique[s] = u;
-    nsid_free(k);
     return 0;
 }
 
