@@ -15,6 +15,13 @@
  *   h5struct/nan-id-cast-to-int64    an integer id field (unit_ids, frame_image_id, ...) stored
  *                                    as float with NaN/Inf: the float was cast to int64 before
  *                                    the integer check (undefined behaviour; fixed in scan.c)
+ *   npy/zero-width-string-*          a '<U0' or '|S0' header with a huge shape: zero bytes of data
+ *                                    passed the length check, and the reader allocated one byte
+ *                                    per element (40 GB; ASan out of memory in CI's fuzz run).
+ *                                    Fixed in npy.c: a zero-width dtype must hold no elements.
+ *   npy/shape-product-wraps          a shape whose element count overflows size_t wrapped to 0
+ *                                    and loaded as an empty array with a huge shape (npy.c now
+ *                                    refuses it)
  * Not here: tests/fuzz/upstream/ holds inputs that crash libhdf5 1.10.8 itself (a damaged
  * global heap read by H5HG_read); they cannot be replayed until HDF5 is fixed.
  *

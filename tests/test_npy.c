@@ -211,6 +211,10 @@ static void test_header_fuzz(void)
         "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1}",
         "{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }",
         "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }",
+        "{'descr': '|u1', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", /* wraps to 0 */
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,), }",  /* 2^62 x 8 bytes */
+        "{'descr': '<U0', 'fortran_order': False, 'shape': (40000000000,), }",          /* 0 bytes, 4e10 items */
+        "{'descr': '|S0', 'fortran_order': False, 'shape': (), }",
         "{'descr': '<x4', 'fortran_order': False, 'shape': (2,), }",
         "{'descr': '<f4' 'fortran_order': False, 'shape': (2,), }",
         "[1, 2]",
@@ -228,6 +232,17 @@ static void test_header_fuzz(void)
         int rc = nsid_npy_parse_header(buf, 10 + hl, &h, "mem.npy", &err);
         CHECK(rc == NSID_EFORMAT, "bad header %zu refused: %s", i, err.msg);
     }
+    /* a zero-width dtype is fine while the array is empty */
+    static const char u0[] = "{'descr': '<U0', 'fortran_order': False, 'shape': (3, 0), }";
+    unsigned char b0[128];
+    memcpy(b0, "\x93NUMPY\x01\x00", 8);
+    b0[8] = (unsigned char)strlen(u0);
+    b0[9] = 0;
+    memcpy(b0 + 10, u0, strlen(u0));
+    struct nsid_npy_header h0;
+    struct nsid_err e0 = {0};
+    CHECK(nsid_npy_parse_header(b0, 10 + strlen(u0), &h0, "mem.npy", &e0) == 0 && nsid_npy_numel(&h0) == 0,
+          "empty '<U0' array accepted: %s", e0.msg);
     unsigned char v9[16] = "\x93NUMPY\x09\x00\x00\x00";
     struct nsid_npy_header h;
     struct nsid_err err = {0};

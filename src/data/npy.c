@@ -210,6 +210,31 @@ bad:
                         (long)(x->p - x->start));
 }
 
+/*
+ * The shape must describe an array that can exist: its element count, times the larger of the
+ * file's and memory's element size, fits in a size_t. A zero-width string dtype ('<U0', '|S0')
+ * holds no bytes, so the file's length cannot bound its element count: such an array must be
+ * empty. Without these checks a 40-byte header could claim 40 GB ('<U0', shape (4e10,)) or a
+ * shape whose product wraps to a small number.
+ */
+static int check_size(const struct nsid_npy_header *h, const char *path, struct nsid_err *err)
+{
+    size_t item = h->file_itemsize > 8 ? h->file_itemsize : 8, n = 1;
+    bool empty = false;
+    for (int d = 0; d < h->ndim; d++) empty |= h->shape[d] == 0;
+    for (int d = 0; d < h->ndim && !empty; d++) {
+        if ((uint64_t)h->shape[d] > SIZE_MAX / item / n)
+            return nsid_err_set(err, NSID_EFORMAT, path, 0, "shape",
+                                "shape dimension %d (%lld) makes the array larger than memory can address", d,
+                                (long long)h->shape[d]);
+        n *= (size_t)h->shape[d];
+    }
+    if (h->file_itemsize == 0 && !empty)
+        return nsid_err_set(err, NSID_EFORMAT, path, 0, "descr",
+                            "dtype '%s' has zero-width elements but the shape holds %zu of them", h->descr, n);
+    return 0;
+}
+
 int nsid_npy_parse_header(const void *buf, size_t n, struct nsid_npy_header *h, const char *path,
                           struct nsid_err *err)
 {
@@ -239,6 +264,7 @@ int nsid_npy_parse_header(const void *buf, size_t n, struct nsid_npy_header *h, 
     struct lex x = {(const char *)b + off, (const char *)b + off + hlen, (const char *)b + off};
     int rc = header_dict(&x, h, path, err);
     if (!rc) rc = parse_descr(h, path, err);
+    if (!rc) rc = check_size(h, path, err);
     h->data_offset = off + hlen;
     return rc;
 }

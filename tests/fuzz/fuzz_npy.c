@@ -3,7 +3,9 @@
  * as a file in memory (header, then decoding and float conversion when the data is all
  * there) and read through nsid_npy_read from a scratch file, the path the file-tree loader
  * takes. Whatever the header claims (shape, dtype, order, version, lengths), nothing may
- * read past the data or crash, and a failure has a one-line message.
+ * read past the data or crash, a failure has a one-line message, and an array that loads is
+ * no larger than the file could hold (regress/npy/zero-width-string-40gb: '<U0' with 4e10
+ * elements allocated 40 GB).
  */
 #include "base/alloc.h"
 #include "data/npy.h"
@@ -50,7 +52,17 @@ static void npy_fuzz_file(const uint8_t *data, size_t size)
     fuzz_check_failure(rc, &err);
     fuzz_require(rc == 0 || a.data == NULL, "a failed read left data behind");
     if (rc == 0) {
-        size_t numel = nsid_array_numel(&a);
+        size_t numel = nsid_array_numel(&a), prod = 1;
+        bool wrapped = false;
+        for (int d = 0; d < a.ndim; d++) {
+            if (a.shape[d] == 0) { prod = 0; wrapped = false; break; }
+            wrapped |= (uint64_t)a.shape[d] > SIZE_MAX / prod;
+            prod *= (size_t)a.shape[d];
+        }
+        fuzz_require(!wrapped && prod == numel, "the shape's element count wrapped around (%zu)", numel);
+        /* the elements were in the file, so memory is bounded by its size */
+        fuzz_require(numel * a.itemsize <= size,
+                     "%zu elements of %zu bytes read from a %zu-byte file", numel, a.itemsize, size);
         if (a.dtype != NSID_DT_STR && numel) { /* every element is readable */
             double sum = 0;
             for (size_t i = 0; i < numel; i++) sum += nsid_array_get_f64(&a, i);
