@@ -19,7 +19,7 @@
 #include "train_testutil.h"
 
 static char tmp[4096], bin[4096];
-static char scan_a[4400], scan_b[4400], scan_a20[4400], scan_beh[4400];
+static char scan_a[4400], scan_b[4400], scan_a20[4400], scan_beh[4400], scan_nan[4400];
 
 #define MAXARG 40
 
@@ -352,6 +352,33 @@ static void test_shifter_modulator(void)
               "%s on a scan without those traces: exit 1, one line naming the key and the file: %s", need[k].key, e);
         CHECK(none_done(dir), "the refused run is not done");
     }
+    /* NaN in the trace a model reads is bad data, like NaN in an image: refused, or dropped */
+    const struct {
+        const char *set, *key;
+    } nan[] = {{"model.shifter.enabled=true", "pupil_center"}, {"model.modulator.enabled=true", "behavior"}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(dir, sizeof dir, "%s/trace_nan%d", tmp, k);
+        train_argv(av, prog, sizeof prog, dir, scan_nan, &nan[k].set, 1);
+        int code = run(av, err);
+        const char *e = slurp(err);
+        CHECK(code == 1 && strstr(e, nan[k].key) && strstr(e, "trial 3") && strstr(e, "static10004-1-1") &&
+                  lines(e) == 1,
+              "%s on a scan with NaN in %s: exit 1, one line naming the file, the trace and the trial: %s",
+              nan[k].set, nan[k].key, e);
+        CHECK(none_done(dir), "the refused run is not done");
+        const char *drop[] = {nan[k].set, "data.drop_nan_trials=true", "train.max_epochs=1"};
+        snprintf(dir, sizeof dir, "%s/trace_drop%d", tmp, k);
+        train_argv(av, prog, sizeof prog, dir, scan_nan, drop, 3);
+        code = run(av, err);
+        e = slurp(err);
+        CHECK(code == 0 && strstr(e, "dropped 1 of"), "with data.drop_nan_trials the trial is dropped and %s trains: %s",
+              nan[k].set, e);
+    }
+    /* a model that reads neither trace does not load them */
+    const char *plain[] = {"train.max_epochs=1"};
+    snprintf(dir, sizeof dir, "%s/trace_unused", tmp);
+    train_argv(av, prog, sizeof prog, dir, scan_nan, plain, 1);
+    CHECK(run(av, err) == 0, "a model without shifter or modulator trains on that scan: %s", slurp(err));
 }
 
 int main(void)
@@ -378,6 +405,9 @@ int main(void)
     o.seed = 3;
     o.behavior = true;
     rc |= tt_make_scan(scan_beh, &o);
+    snprintf(scan_nan, sizeof scan_nan, "%s/static10004-1-1-preproc0.h5", tmp);
+    o.nan_trace_trial = 4;
+    rc |= tt_make_scan(scan_nan, &o);
     CHECK(rc == 0, "synthetic scans written");
     test_interrupts();
     test_eval();

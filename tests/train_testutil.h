@@ -27,6 +27,7 @@ struct tt_scan {
     bool match;                                 /* write multi_match_id = unit id */
     bool behavior;                              /* write behaviour and pupil traces; the pupil then
                                                    shifts every RF (2 px per unit) */
+    int nan_trace_trial;                        /* k > 0: trial k-1's pupil and behaviour are NaN */
 };
 
 static inline void tt_default(struct tt_scan *o)
@@ -131,6 +132,10 @@ static inline int tt_make_scan(const char *path, const struct tt_scan *o)
             rates[(size_t)t * N + n] = (float)rate;
             s.responses[(size_t)t * N + n] = (float)nsid_rng_poisson(&r, rate);
         }
+    }
+    if (o->behavior && o->nan_trace_trial > 0 && o->nan_trace_trial <= T) {
+        s.pupil_center[(size_t)(o->nan_trace_trial - 1) * 2] = NAN;
+        s.behavior[(size_t)(o->nan_trace_trial - 1) * 3 + 1] = NAN;
     }
     nsid_arrays_add_f32(&s.ground_truth, "rates", rates, T, N, &err);
     nsid_arrays_add_f64(&s.ground_truth, "rf_center_px", rf, N, 2, &err);

@@ -533,15 +533,27 @@ static int check_nonfinite(struct nsid_scan *s, const struct nsid_scan_opts *opt
     int64_t first_elem = 0;
     bool *keep = NSID_ALLOC((size_t)T, err);
     if (!keep) return NSID_ENOMEM;
+    /* per-trial inputs checked: images, responses, and the traces the model reads */
+    const struct { const float *v; size_t n; const char *what, *elem; } in[4] = {
+        {s->responses, N, "responses", "neuron"},
+        {s->images, img, "images", "pixel"},
+        {opt && opt->need_pupil_center ? s->pupil_center : NULL, 2, "pupil_center", "coordinate"},
+        {opt && opt->need_behavior ? s->behavior : NULL, 3, "behavior", "value"},
+    };
+    const char *first_elem_name = "";
     for (int64_t i = 0; i < T; i++) {
-        int64_t ei = first_nonfinite(s->images + (size_t)i * img, img);
-        int64_t er = first_nonfinite(s->responses + (size_t)i * N, N);
-        keep[i] = ei < 0 && er < 0;
-        if (keep[i]) continue;
-        if (bad++ == 0) {
-            first = i;
-            first_what = er >= 0 ? "responses" : "images";
-            first_elem = er >= 0 ? er : ei;
+        keep[i] = true;
+        for (int k = 0; k < 4 && keep[i]; k++) {
+            if (!in[k].v) continue;
+            int64_t e = first_nonfinite(in[k].v + (size_t)i * in[k].n, in[k].n);
+            if (e < 0) continue;
+            keep[i] = false;
+            if (bad++ == 0) {
+                first = i;
+                first_what = in[k].what;
+                first_elem_name = in[k].elem;
+                first_elem = e;
+            }
         }
     }
     int rc = 0;
@@ -549,8 +561,7 @@ static int check_nonfinite(struct nsid_scan *s, const struct nsid_scan_opts *opt
         rc = nsid_err_set(err, NSID_EFORMAT, scan_file(s), 0, first_what,
                           "%lld trial(s) hold NaN or Inf (first: trial %lld, %s %lld); expected finite "
                           "values (the option drop_nonfinite / --drop-nonfinite drops such trials)",
-                          (long long)bad, (long long)first,
-                          strcmp(first_what, "responses") == 0 ? "neuron" : "pixel", (long long)first_elem);
+                          (long long)bad, (long long)first, first_elem_name, (long long)first_elem);
     } else if (bad) {
         if (bad == T) {
             rc = nsid_err_set(err, NSID_EFORMAT, scan_file(s), 0, first_what,
@@ -627,8 +638,9 @@ int nsid_scan_validate(struct nsid_scan *s, const struct nsid_scan_opts *opt, st
     if (!rc) rc = check_coordinates(s, err);
     if (!rc) rc = check_nonfinite(s, opt, err);
     if (rc) return rc;
-    warn_nonfinite(s, opt, s->behavior, (size_t)s->n_trials * 3, "behavior");
-    warn_nonfinite(s, opt, s->pupil_center, (size_t)s->n_trials * 2, "pupil_center");
+    if (!(opt && opt->need_behavior)) warn_nonfinite(s, opt, s->behavior, (size_t)s->n_trials * 3, "behavior");
+    if (!(opt && opt->need_pupil_center))
+        warn_nonfinite(s, opt, s->pupil_center, (size_t)s->n_trials * 2, "pupil_center");
     return check_tiers_nonempty(s, opt, err);
 }
 

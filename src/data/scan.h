@@ -136,6 +136,9 @@ struct nsid_scan_opts {
     bool drop_nonfinite;     /* drop trials with NaN/Inf in images or responses (default: error) */
     bool allow_empty_tier;   /* accept an empty train/validation/test tier (default: error) */
     bool skip_behavior;      /* don't read behavior and pupil_center (fewer files in a tree) */
+    /* The trace is a model input (a shifter reads pupil_center, a modulator behavior): NaN/Inf
+     * in it is treated as in images and responses (an error, or the trial is dropped). */
+    bool need_pupil_center, need_behavior;
     bool skip_extra;         /* don't read data arrays other than the four above */
     /* Warnings (dropped trials, skipped objects, constant neurons). NULL: print
      * "warning: ..." to stderr. */
@@ -212,8 +215,9 @@ void nsid_array_get_str(const struct nsid_array *a, size_t i, char *buf, size_t 
  *     animal_ids from the lists where present (numeric dtypes only);
  *   - NaN/Inf in images or responses: an error, or with opt->drop_nonfinite
  *     those trials are removed from every per-trial array (a warning says how
- *     many); NaN/Inf in cell_motor_coordinates: always an error; in behavior or
- *     pupil_center: a warning;
+ *     many); the same for behavior and pupil_center when opt->need_behavior /
+ *     opt->need_pupil_center say a model reads them, otherwise NaN/Inf there is a
+ *     warning; NaN/Inf in cell_motor_coordinates: always an error;
  *   - an empty train, validation or test tier: an error unless allowed.
  * On error the scan is left as it was (the caller frees it).
  */

@@ -40,7 +40,7 @@ static const char *const grid_predictors[] = {"cortex", "none", NULL};
 /* Sorted by name (the canonical JSON and the tests rely on it). */
 static const struct nsid_config_key KEYS[] = {
     KBOOL("data.drop_nan_trials", data.drop_nan_trials, 0,
-          "drop trials whose responses hold NaN instead of failing (nsid; the paper's files have none)"),
+          "drop trials holding NaN/Inf in images, responses or a trace the model reads, instead of failing (nsid; the paper's files have none)"),
     KINT("data.exclude_neuron_n", data.exclude_neuron_n, 0, BIG, 0,
          "drop the first k of the drawn neurons (PAPER §5.5, static_loaders)"),
     KINT("data.image_base_seed", data.image_base_seed, 0, SEED_MAX, 1,

@@ -111,6 +111,8 @@ int nsid_run_data_load(struct nsid_run_data *d, const struct nsid_config *c, con
     if (rc < 0) goto fail;
     struct nsid_scan_opts so = {.drop_nonfinite = c->data.drop_nan_trials,
                                 .skip_behavior = !c->model.shifter && !c->model.modulator,
+                                .need_pupil_center = c->model.shifter,
+                                .need_behavior = c->model.modulator,
                                 .skip_extra = true};
     for (int s = 0; s < n; s++) {
         if ((rc = nsid_scan_load(&d->scans[s], paths[s], &so, err)) < 0) goto fail;
