@@ -94,8 +94,8 @@ void nsid_view_gather(const struct nsid_view *v, const int64_t *trials, int64_t 
     b->trials = trials;
     for (int64_t i = 0; i < n; i++) {
         int64_t t = trials[i];
-        nsid_norm_image(&v->norm, s->images + t * P, P, b->images + i * P);
-        nsid_norm_responses(&v->norm, s->responses + t * N, v->neurons, M, b->responses + i * M);
+        if (b->images) nsid_norm_image(&v->norm, s->images + t * P, P, b->images + i * P);
+        if (b->responses) nsid_norm_responses(&v->norm, s->responses + t * N, v->neurons, M, b->responses + i * M);
         if (b->behavior && s->behavior) nsid_norm_behavior(&v->norm, s->behavior + t * 3, b->behavior + i * 3);
         if (b->pupil_center && s->pupil_center)
             nsid_norm_pupil(&v->norm, s->pupil_center + t * 2, b->pupil_center + i * 2);

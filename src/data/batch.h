@@ -70,16 +70,17 @@ struct nsid_batch {
     int scan;                  /* index of the view (multi-scan), 0 otherwise */
     int64_t n;                 /* B: trials in the batch */
     const int64_t *trials;     /* (B) trial indices into the scan */
-    float *images;             /* (B, C, H, W), caller-provided */
-    float *responses;          /* (B, Nsel) normalised, caller-provided */
+    float *images;             /* (B, C, H, W), caller-provided, or NULL to skip */
+    float *responses;          /* (B, Nsel) normalised, caller-provided, or NULL to skip */
     float *behavior;           /* (B, 3) normalised, or NULL to skip */
     float *pupil_center;       /* (B, 2) normalised, or NULL to skip */
 };
 
 /*
  * Copy the n trials into b's buffers (images transformed, responses
- * normalised and subset); sets b->n and b->trials. No allocation. behavior /
- * pupil_center are filled only if b has a buffer and the scan has the data.
+ * normalised and subset); sets b->n and b->trials. No allocation. A NULL
+ * buffer is skipped (responses without images: the targets of a tier);
+ * behavior / pupil_center are filled only if the scan has them too.
  */
 void nsid_view_gather(const struct nsid_view *v, const int64_t *trials, int64_t n, struct nsid_batch *b);
 

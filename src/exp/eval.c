@@ -15,59 +15,60 @@
 
 /* ---------------------------------------------------------------- setup */
 
-/* Group id of every test trial of view v (file order), from the repeats of the scan's test tier. */
-static int test_groups(const struct nsid_view *v, int64_t *group, struct nsid_err *err)
-{
-    struct nsid_repeats r;
-    int rc = nsid_repeats_init(&r, v->scan, NSID_TIER_TEST, err);
-    if (rc < 0) return rc;
-    int64_t *key = NSID_ALLOC((size_t)v->scan->n_trials * sizeof *key, err);
-    if (!key) {
-        nsid_repeats_free(&r);
-        return NSID_ENOMEM;
-    }
-    for (int64_t t = 0; t < v->scan->n_trials; t++) key[t] = -1;
-    for (int64_t g = 0; g < r.n_groups; g++)
-        for (int64_t i = r.start[g]; i < r.start[g + 1]; i++) key[r.trials[i]] = r.key[g];
-    for (int64_t i = 0; i < v->n_tier[NSID_TIER_TEST]; i++) group[i] = key[v->tier[NSID_TIER_TEST][i]];
-    nsid_free(key);
-    nsid_repeats_free(&r);
-    return 0;
-}
-
 /*
- * first[i]: the first test position showing the image of position i: the same repeat group and
- * the same pixels (a file may give two different images one frame_image_id); i itself if none.
- * The trials that are their own first go to ev->test_unique[s] / test_upos[s] in file order.
+ * The test tier of view s grouped by repeated image (nsid_repeats), in position order (file order):
+ *   test_group[i]  the repeat-group key of position i (the metrics' grouping);
+ *   test_first[i]  the first position showing the image of position i: the same group and the same
+ *                  pixels (a file may give two different images one frame_image_id); i itself if none;
+ *   test_unique / test_upos: the scan trials and positions that are their own first, file order;
+ *   test_n_groups: the distinct groups (images) of the tier.
  */
-static int test_firsts(struct nsid_evaluator *ev, int s, struct nsid_err *err)
+static int test_groups(struct nsid_evaluator *ev, int s, struct nsid_err *err)
 {
     const struct nsid_view *v = &ev->views[s];
     const struct nsid_scan *sc = v->scan;
     int64_t T = v->n_tier[NSID_TIER_TEST], n1 = T ? T : 1;
-    const int64_t *tr = v->tier[NSID_TIER_TEST], *group = ev->test_group[s];
+    const int64_t *tr = v->tier[NSID_TIER_TEST];
     size_t P = (size_t)sc->channels * (size_t)sc->height * (size_t)sc->width;
+    int64_t *group = ev->test_group[s] = NSID_ALLOC((size_t)n1 * sizeof(int64_t), err);
     int64_t *first = ev->test_first[s] = NSID_ALLOC((size_t)n1 * sizeof(int64_t), err);
     int64_t *uniq = ev->test_unique[s] = NSID_ALLOC((size_t)n1 * sizeof(int64_t), err);
     int64_t *upos = ev->test_upos[s] = NSID_ALLOC((size_t)n1 * sizeof(int64_t), err);
-    if (!first || !uniq || !upos) return NSID_ENOMEM;
-    ev->test_n_unique[s] = 0;
-    if (T == 0) return 0;
-    struct nsid_groups g;
-    int rc = nsid_groups_init(&g, group, T, err);
-    if (rc < 0) return rc;
-    for (int64_t k = 0; k < g.n; k++) /* members in ascending position */
-        for (int64_t m = g.start[k]; m < g.start[k + 1]; m++) {
-            int64_t i = g.order[m];
-            first[i] = i;
-            for (int64_t q = g.start[k]; q < m && first[i] == i && group[i] >= 0; q++) {
-                int64_t j = g.order[q];
-                if (first[j] == j && memcmp(sc->images + (size_t)tr[j] * P, sc->images + (size_t)tr[i] * P,
-                                            P * sizeof(float)) == 0)
+    int64_t *pos = NSID_ALLOC((size_t)sc->n_trials * sizeof(int64_t), err); /* scan trial -> position */
+    int rc = group && first && uniq && upos && pos ? 0 : NSID_ENOMEM;
+    struct nsid_repeats r = {0};
+    if (!rc && T) rc = nsid_repeats_init(&r, sc, NSID_TIER_TEST, err);
+    if (rc < 0) {
+        nsid_free(pos);
+        return rc;
+    }
+    for (int64_t t = 0; t < sc->n_trials; t++) pos[t] = -1;
+    for (int64_t i = 0; i < T; i++) {
+        pos[tr[i]] = i;
+        group[i] = -1;
+        first[i] = i;
+    }
+    int64_t n_groups = 0;
+    for (int64_t g = 0; g < r.n_groups; g++) {
+        bool any = false;
+        for (int64_t m = r.start[g]; m < r.start[g + 1]; m++) { /* members in file order */
+            int64_t i = pos[r.trials[m]];
+            if (i < 0) continue;
+            any = true;
+            group[i] = r.key[g];
+            for (int64_t q = r.start[g]; q < m; q++) {
+                int64_t j = pos[r.trials[q]];
+                if (j >= 0 && first[j] == j &&
+                    memcmp(sc->images + (size_t)tr[j] * P, sc->images + (size_t)tr[i] * P, P * sizeof(float)) == 0) {
                     first[i] = j;
+                    break;
+                }
             }
         }
-    nsid_groups_free(&g);
+        n_groups += any;
+    }
+    nsid_repeats_free(&r);
+    nsid_free(pos);
     int64_t u = 0;
     for (int64_t i = 0; i < T; i++)
         if (first[i] == i) {
@@ -75,6 +76,7 @@ static int test_firsts(struct nsid_evaluator *ev, int s, struct nsid_err *err)
             upos[u++] = i;
         }
     ev->test_n_unique[s] = u;
+    ev->test_n_groups[s] = n_groups;
     return 0;
 }
 
@@ -108,16 +110,12 @@ int nsid_evaluator_init(struct nsid_evaluator *ev, const struct nsid_view *views
     ev->test_unique = NSID_CALLOC((size_t)n_scans * sizeof *ev->test_unique, err);
     ev->test_upos = NSID_CALLOC((size_t)n_scans * sizeof *ev->test_upos, err);
     ev->test_n_unique = NSID_CALLOC((size_t)n_scans * sizeof *ev->test_n_unique, err);
+    ev->test_n_groups = NSID_CALLOC((size_t)n_scans * sizeof *ev->test_n_groups, err);
     int rc = ev->pred && ev->target && ev->img && ev->resp && ev->beh && ev->pupil && ev->corr && ev->test_group &&
-                     ev->test_first && ev->test_unique && ev->test_upos && ev->test_n_unique
+                     ev->test_first && ev->test_unique && ev->test_upos && ev->test_n_unique && ev->test_n_groups
                  ? 0
                  : NSID_ENOMEM;
-    for (int s = 0; rc == 0 && s < n_scans; s++) {
-        int64_t nt = views[s].n_tier[NSID_TIER_TEST];
-        if (!(ev->test_group[s] = NSID_ALLOC((size_t)(nt ? nt : 1) * sizeof(int64_t), err))) rc = NSID_ENOMEM;
-        else rc = test_groups(&views[s], ev->test_group[s], err);
-        if (rc == 0) rc = test_firsts(ev, s, err);
-    }
+    for (int s = 0; rc == 0 && s < n_scans; s++) rc = test_groups(ev, s, err);
     if (rc < 0) nsid_evaluator_free(ev);
     return rc;
 }
@@ -136,6 +134,7 @@ void nsid_evaluator_free(struct nsid_evaluator *ev)
     nsid_free(ev->test_unique);
     nsid_free(ev->test_upos);
     nsid_free(ev->test_n_unique);
+    nsid_free(ev->test_n_groups);
     nsid_free(ev->pred);
     nsid_free(ev->target);
     nsid_free(ev->img);
@@ -160,9 +159,9 @@ int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, 
     for (int64_t b = 0; b < nb; b++) {
         const int64_t *trials;
         int64_t n = nsid_view_batch(v, tier, b, ev->batch, &trials);
-        struct nsid_batch bt = {.scan = s, .images = ev->img, .responses = ev->resp, .behavior = beh,
-                                .pupil_center = pupil};
-        nsid_view_gather(v, trials, n, &bt);
+        struct nsid_batch bt = {.scan = s, .images = once ? NULL : ev->img, .responses = ev->resp,
+                                .behavior = once ? NULL : beh, .pupil_center = once ? NULL : pupil};
+        nsid_view_gather(v, trials, n, &bt); /* once: only the targets here */
         memcpy(ev->target + (size_t)row * N, ev->resp, (size_t)n * N * sizeof(float));
         if (!once) {
             nsid_net_set_trials(net, trials);
@@ -177,10 +176,10 @@ int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, 
     for (int64_t u0 = 0; u0 < U; u0 += ev->batch) {
         int64_t n = U - u0 < ev->batch ? U - u0 : ev->batch;
         const int64_t *trials = ev->test_unique[s] + u0;
-        struct nsid_batch bt = {.scan = s, .images = ev->img, .responses = ev->resp};
+        struct nsid_batch bt = {.scan = s, .images = ev->img};
         nsid_view_gather(v, trials, n, &bt);
         nsid_net_set_trials(net, trials);
-        struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img, .responses = ev->resp};
+        struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img};
         const float *out = nsid_net_predict(net, &mb);
         for (int64_t j = 0; j < n; j++)
             memcpy(ev->pred + (size_t)upos[u0 + j] * N, out + (size_t)j * N, N * sizeof(float));
@@ -371,12 +370,7 @@ static int eval_test(struct nsid_evaluator *ev, struct nsid_net *net, int s, str
     memcpy(r->test_pred, ev->pred, tn * sizeof(float));
     memcpy(r->test_resp, ev->target, tn * sizeof(float));
     memcpy(r->test_trials, v->tier[NSID_TIER_TEST], (size_t)T * sizeof(int64_t));
-    r->n_images = 0;
-    for (int64_t i = 0; i < T; i++) { /* distinct groups */
-        bool seen = false;
-        for (int64_t k = 0; k < i && !seen; k++) seen = ev->test_group[s][k] == ev->test_group[s][i];
-        r->n_images += !seen;
-    }
+    r->n_images = ev->test_n_groups[s];
     struct nsid_metric_data d = {.target = r->test_resp, .pred = r->test_pred, .group = ev->test_group[s],
                                  .n_trials = T, .n_neurons = N};
     int rc = nsid_metric_corr(r->test_corr, &d, err);

@@ -54,6 +54,7 @@ struct nsid_evaluator {
                                        first, file order; test_n_unique[s] of them */
     int64_t **test_upos;            /* (n_scans) their positions in the test tier */
     int64_t *test_n_unique;
+    int64_t *test_n_groups;         /* (n_scans) distinct images (repeat groups) of the test tier */
     bool every_trial;               /* predict every test trial even where its image was shown before
                                        (default false; models with a shifter or modulator always do) */
     float *pred;                    /* (max T x N) predictions of one tier */

@@ -20,8 +20,16 @@ static int cmp_id_idx(const void *pa, const void *pb)
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
+/* Trials grouped by id (repeats of an image): order (T) holds the trial indices sorted by
+ * (id, index), and group k is order[start[k] .. start[k + 1]), n groups. */
+struct groups {
+    int64_t n;
+    int64_t *order;
+    int64_t *start;  /* (n + 1) */
+};
+
 /* Group the T trials by id. */
-int nsid_groups_init(struct nsid_groups *g, const int64_t *id, int64_t T, struct nsid_err *err)
+static int groups_init(struct groups *g, const int64_t *id, int64_t T, struct nsid_err *err)
 {
     memset(g, 0, sizeof *g);
     size_t T_ = (size_t)T;
@@ -45,13 +53,13 @@ int nsid_groups_init(struct nsid_groups *g, const int64_t *id, int64_t T, struct
     return 0;
 }
 
-void nsid_groups_free(struct nsid_groups *g)
+static void groups_free(struct groups *g)
 {
     nsid_free(g->order);
     nsid_free(g->start);
 }
 
-static int64_t group_size(const struct nsid_groups *g, int64_t k)
+static int64_t group_size(const struct groups *g, int64_t k)
 {
     return g->start[k + 1] - g->start[k];
 }
@@ -173,7 +181,7 @@ int nsid_metric_corr(double *out, const struct nsid_metric_data *d, struct nsid_
 }
 
 /* mean over the trials of group k of rows of m -> dst (N). */
-static void group_mean(double *dst, const float *m, const struct nsid_groups *g, int64_t k, int64_t N)
+static void group_mean(double *dst, const float *m, const struct groups *g, int64_t k, int64_t N)
 {
     memset(dst, 0, (size_t)N * sizeof *dst);
     for (int64_t j = g->start[k]; j < g->start[k + 1]; j++) {
@@ -188,10 +196,10 @@ int nsid_metric_corr_avg(double *out, const struct nsid_metric_data *d, struct n
 {
     if (check_data(d, 1, 1, "corr_avg", err) < 0) return NSID_EINVAL;
     const int64_t N = d->n_neurons;
-    struct nsid_groups g;
-    if (nsid_groups_init(&g, d->group, d->n_trials, err) < 0) return NSID_ENOMEM;
+    struct groups g;
+    if (groups_init(&g, d->group, d->n_trials, err) < 0) return NSID_ENOMEM;
     double *w = work_alloc(N, 7, err);
-    if (!w) { nsid_groups_free(&g); return NSID_ENOMEM; }
+    if (!w) { groups_free(&g); return NSID_ENOMEM; }
     struct acc a;
     acc_bind(&a, w, N);
     double *x = w + 5 * N, *y = w + 6 * N;
@@ -206,13 +214,13 @@ int nsid_metric_corr_avg(double *out, const struct nsid_metric_data *d, struct n
     }
     acc_result(&a, out);
     nsid_free(w);
-    nsid_groups_free(&g);
+    groups_free(&g);
     return 0;
 }
 
 /* ---- oracle ------------------------------------------------------------------------ */
 
-static int64_t count_repeated(const struct nsid_groups *g)
+static int64_t count_repeated(const struct groups *g)
 {
     int64_t k2 = 0;
     for (int64_t k = 0; k < g->n; k++) k2 += group_size(g, k) >= 2;
@@ -230,14 +238,14 @@ int nsid_metric_oracle(double *out, const struct nsid_metric_data *d, struct nsi
 {
     if (check_data(d, 0, 1, "oracle", err) < 0) return NSID_EINVAL;
     const int64_t N = d->n_neurons;
-    struct nsid_groups g;
-    if (nsid_groups_init(&g, d->group, d->n_trials, err) < 0) return NSID_ENOMEM;
+    struct groups g;
+    if (groups_init(&g, d->group, d->n_trials, err) < 0) return NSID_ENOMEM;
     if (count_repeated(&g) == 0) {
-        nsid_groups_free(&g);
+        groups_free(&g);
         return no_repeats("oracle", g.n, err);
     }
     double *w = work_alloc(N, 8, err);
-    if (!w) { nsid_groups_free(&g); return NSID_ENOMEM; }
+    if (!w) { groups_free(&g); return NSID_ENOMEM; }
     struct acc a;
     acc_bind(&a, w, N);
     double *x = w + 5 * N, *o = w + 6 * N, *sum = w + 7 * N;
@@ -261,7 +269,7 @@ int nsid_metric_oracle(double *out, const struct nsid_metric_data *d, struct nsi
     }
     acc_result(&a, out);
     nsid_free(w);
-    nsid_groups_free(&g);
+    groups_free(&g);
     return 0;
 }
 
@@ -286,15 +294,15 @@ int nsid_metric_fev(double *fev, double *feve, const struct nsid_metric_data *d,
 {
     if (check_data(d, 1, 1, "fev", err) < 0) return NSID_EINVAL;
     const int64_t N = d->n_neurons;
-    struct nsid_groups g;
-    if (nsid_groups_init(&g, d->group, d->n_trials, err) < 0) return NSID_ENOMEM;
+    struct groups g;
+    if (groups_init(&g, d->group, d->n_trials, err) < 0) return NSID_ENOMEM;
     int64_t n_img = count_repeated(&g);
     if (n_img == 0) {
-        nsid_groups_free(&g);
+        groups_free(&g);
         return no_repeats("fev", g.n, err);
     }
     double *w = work_alloc(N, 6, err);
-    if (!w) { nsid_groups_free(&g); return NSID_ENOMEM; }
+    if (!w) { groups_free(&g); return NSID_ENOMEM; }
     double *mean = w, *total = w + N, *noise = w + 2 * N, *pred = w + 3 * N, *gmean = w + 4 * N,
            *gss = w + 5 * N;
     int64_t M = 0; /* trials of repeated images */
@@ -329,7 +337,7 @@ int nsid_metric_fev(double *fev, double *feve, const struct nsid_metric_data *d,
         if (feve) feve[n] = tv - nv != 0 ? 1.0 - (pv - nv) / (tv - nv) : (double)NAN;
     }
     nsid_free(w);
-    nsid_groups_free(&g);
+    groups_free(&g);
     return 0;
 }
 

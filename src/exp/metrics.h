@@ -37,16 +37,6 @@
 /* The z-score offset of neuralpredictors' corr(). */
 #define NSID_CORR_EPS 1e-8
 
-/* Trials grouped by id (repeats of an image): order (T) holds the trial indices sorted by
- * (id, index), and group k is order[start[k] .. start[k + 1]), n groups. */
-struct nsid_groups {
-    int64_t n;
-    int64_t *order;
-    int64_t *start;  /* (n + 1) */
-};
-int nsid_groups_init(struct nsid_groups *g, const int64_t *id, int64_t T, struct nsid_err *err);
-void nsid_groups_free(struct nsid_groups *g);
-
 /* One tier of one scan. */
 struct nsid_metric_data {
     const float *target;   /* (T, N) observed responses (or true rates), row-major */
