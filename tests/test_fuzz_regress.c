@@ -22,6 +22,10 @@
  *   npy/shape-product-wraps          a shape whose element count overflows size_t wrapped to 0
  *                                    and loaded as an empty array with a huge shape (npy.c now
  *                                    refuses it)
+ *   npy/string-width-past-long       '>a0222...2' (a 22-digit string width) on an empty shape:
+ *                                    strtol saturated, and the empty array's one-element buffer
+ *                                    asked for 2^63 bytes (ASan: allocation-size-too-big). Widths
+ *                                    are numpy's C ints now, and an empty array allocates no element.
  * Not here: tests/fuzz/upstream/ holds inputs that crash libhdf5 1.10.8 itself (a damaged
  * global heap read by H5HG_read); they cannot be replayed until HDF5 is fixed.
  *

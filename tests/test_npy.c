@@ -215,6 +215,8 @@ static void test_header_fuzz(void)
         "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,), }",  /* 2^62 x 8 bytes */
         "{'descr': '<U0', 'fortran_order': False, 'shape': (40000000000,), }",          /* 0 bytes, 4e10 items */
         "{'descr': '|S0', 'fortran_order': False, 'shape': (), }",
+        "{'descr': '>a0222222222222222222222', 'fortran_order': False, 'shape': (0, 8), }", /* width 2e22 */
+        "{'descr': '<U2147483648', 'fortran_order': False, 'shape': (0,), }",
         "{'descr': '<x4', 'fortran_order': False, 'shape': (2,), }",
         "{'descr': '<f4' 'fortran_order': False, 'shape': (2,), }",
         "[1, 2]",

@@ -121,7 +121,7 @@ static int parse_descr(struct nsid_npy_header *h, const char *path, struct nsid_
     char kind = *d++;
     char *endp;
     long size = strtol(d, &endp, 10);
-    if (endp == d || *endp || size < 0) size = -1;
+    if (endp == d || *endp || size < 0 || size > INT32_MAX) size = -1; /* numpy's widths are C ints */
     bool nonnative = (order == '>' && HOST_LE) || (order == '<' && !HOST_LE);
     const char *why = NULL;
     switch (kind) {
@@ -144,11 +144,11 @@ static int parse_descr(struct nsid_npy_header *h, const char *path, struct nsid_
     case 'U':
         h->dtype = NSID_DT_STR;
         h->unicode = true;
-        if (size < 0) why = "bad string width";
+        if (size < 0) why = "bad string width (a number of characters, at most 2147483647)";
         break;
     case 'S': case 'a':
         h->dtype = NSID_DT_STR;
-        if (size < 0) why = "bad string width";
+        if (size < 0) why = "bad string width (a number of bytes, at most 2147483647)";
         break;
     case 'O':
         why = "object arrays (pickled Python objects) are not supported; save a plain numeric or string dtype";
@@ -525,7 +525,7 @@ int nsid_npy_read(const char *path, struct nsid_array *a, struct nsid_err *err)
         a->str_unicode = h.unicode;
         a->str_vlen = false;
         size_t n = nsid_npy_numel(&h);
-        a->data = NSID_CALLOC(nsid_mul_size(n ? n : 1, a->itemsize, err), err);
+        a->data = NSID_CALLOC(n ? nsid_mul_size(n, a->itemsize, err) : 1, err); /* empty: no element */
         if (!a->data) rc = NSID_ENOMEM;
     }
     if (!rc) rc = nsid_npy_decode(&h, sc.p + h.data_offset, a->data, a->itemsize, path, err);
