@@ -184,6 +184,46 @@ static void test_typed_fields_written(void)
     nsid_scan_free(&s);
 }
 
+/* A dataset may claim any dims without storing them (chunks never written read as the fill
+ * value): a 2^93-element "images" in a few-KB file is refused, not allocated or wrapped. */
+static void test_huge_dataspace(void)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/static33333-1-1-preproc0.h5", tmp);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[4] = {(hsize_t)1 << 31, 1, (hsize_t)1 << 31, (hsize_t)1 << 31}, chunk[4] = {1, 1, 8, 8};
+    hid_t sp = H5Screate_simple(4, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 4, chunk);
+    hid_t d = H5Dcreate2(f, "images", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CHECK(f >= 0 && d >= 0, "a file claiming 2^93 pixels written");
+    H5Dclose(d);
+    H5Sclose(sp);
+    hsize_t rd[2] = {4, 2}, td[1] = {4};
+    static const float resp[8] = {0};
+    sp = H5Screate_simple(2, rd, NULL);
+    d = H5Dcreate2(f, "responses", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, resp);
+    H5Dclose(d);
+    H5Sclose(sp);
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, 5);
+    sp = H5Screate_simple(1, td, NULL);
+    d = H5Dcreate2(f, "tiers", st, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    static const char tiers[4][5] = {"train", "test", "test", "test"};
+    H5Dwrite(d, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, tiers);
+    H5Dclose(d);
+    H5Tclose(st);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    H5Fclose(f);
+    struct nsid_scan s;
+    struct nsid_err err = {0};
+    int rc = nsid_scan_load_h5(&s, path, NULL, &err);
+    CHECK(rc == NSID_EFORMAT && !strcmp(err.key, "images") && strstr(err.msg, "larger than memory"),
+          "refused, naming the dataset: %s: %s", err.key, err.msg);
+    if (rc == 0) nsid_scan_free(&s);
+}
+
 int main(void)
 {
     dt_tmpdir(tmp, sizeof tmp, "h5scan");
@@ -192,6 +232,7 @@ int main(void)
     test_roundtrip("data/static11111-1-1-preproc0.h5", 0);
     test_roundtrip("data/static22222-2-2-preproc0.h5", 4);
     test_typed_fields_written();
+    test_huge_dataspace();
     dt_rmtree(tmp);
     return check_summary("h5scan");
 }

@@ -204,6 +204,18 @@ static int h5_shape(const struct h5_reader *r, hid_t d, const char *key, int *nd
     if (nd > NSID_ARRAY_MAXDIM)
         return nsid_err_set(r->err, NSID_EFORMAT, r->path, 0, key, "rank %d, at most %d supported", nd,
                             NSID_ARRAY_MAXDIM);
+    /* the element count, at up to 16 bytes each in memory, must be addressable (a damaged or
+     * hostile dataspace can claim any dims; the data is read into one buffer) */
+    size_t n = 1;
+    bool empty = false;
+    for (int i = 0; i < nd; i++) empty |= dims[i] == 0;
+    for (int i = 0; i < nd && !empty; i++) {
+        if (dims[i] > (hsize_t)(SIZE_MAX / 16 / n) || dims[i] > (hsize_t)INT64_MAX)
+            return nsid_err_set(r->err, NSID_EFORMAT, r->path, 0, key,
+                                "dimension %d (%llu) makes the dataset larger than memory can address", i,
+                                (unsigned long long)dims[i]);
+        n *= (size_t)dims[i];
+    }
     *ndim = nd;
     for (int i = 0; i < nd; i++) shape[i] = (int64_t)dims[i];
     return 0;
@@ -273,7 +285,8 @@ static int h5_read_array(const struct h5_reader *r, hid_t d, const char *key, st
     }
     H5Tclose(ft);
     if (a->itemsize == 0) a->itemsize = 1; /* zero-size strings: keep one NUL byte */
-    a->data = NSID_CALLOC(n * a->itemsize + 1, r->err);
+    size_t bytes = nsid_mul_size(n, a->itemsize, r->err); /* 0 on overflow, with err set */
+    a->data = n && !bytes ? NULL : NSID_CALLOC(bytes + 1, r->err);
     if (!a->data) rc = NSID_ENOMEM;
     else if (n && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->data) < 0)
         rc = h5_fail(r->err, NSID_EFORMAT, r->path, key, "cannot read %zu values (truncated or corrupt file?)", n);
