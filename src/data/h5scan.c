@@ -11,49 +11,24 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/h5util.h"
 #include "data/scan_int.h"
 
 /* ================================================================ HDF5 errors */
 
-/* HDF5's own error printing is switched off while nsid works on a file; the
- * innermost message of its error stack goes into our message instead. */
-struct h5_quiet {
-    H5E_auto2_t fn;
-    void *data;
-};
-
-static void h5_quiet_begin(struct h5_quiet *q)
-{
-    H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void h5_quiet_end(const struct h5_quiet *q)
-{
-    H5Eclear2(H5E_DEFAULT);
-    H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
-}
-
-static herr_t h5_walk_cb(unsigned n, const H5E_error2_t *e, void *ctx)
-{
-    (void)n;
-    char *buf = ctx;
-    if (e->desc && e->desc[0]) snprintf(buf, 256, "%s", e->desc);
-    return 0;
-}
-
-/* Set err with fmt, followed by HDF5's innermost reason when there is one. */
+/* Set err with fmt, followed by HDF5's innermost reason when there is one (HDF5's own printing
+ * is off while nsid works on a file: nsid_h5_quiet_begin). */
 static int h5_fail(struct nsid_err *err, int code, const char *file, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 static int h5_fail(struct nsid_err *err, int code, const char *file, const char *key, const char *fmt, ...)
 {
-    char msg[512], why[256] = "";
+    char msg[512], why[NSID_H5_REASON_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, h5_walk_cb, why);
+    nsid_h5_reason(why);
     H5Eclear2(H5E_DEFAULT);
     if (why[0]) return nsid_err_set(err, code, file, 0, key, "%s (HDF5: %s)", msg, why);
     return nsid_err_set(err, code, file, 0, key, "%s", msg);
@@ -568,10 +543,10 @@ static int read_config_attr(struct h5_reader *r, struct nsid_scan *s)
 
 bool nsid_is_h5(const char *path)
 {
-    struct h5_quiet q;
-    h5_quiet_begin(&q);
+    struct nsid_h5_quiet q;
+    nsid_h5_quiet_begin(&q);
     htri_t t = H5Fis_hdf5(path);
-    h5_quiet_end(&q);
+    nsid_h5_quiet_end(&q);
     return t > 0;
 }
 
@@ -594,9 +569,9 @@ static int open_h5(const char *path, hid_t *file, struct nsid_err *err)
 int nsid_scan_load_h5(struct nsid_scan *s, const char *path, const struct nsid_scan_opts *opt,
                       struct nsid_err *err)
 {
-    struct h5_quiet q;
+    struct nsid_h5_quiet q;
     nsid_scan_init(s);
-    h5_quiet_begin(&q);
+    nsid_h5_quiet_begin(&q);
     struct h5_reader r = {path, H5I_INVALID_HID, opt, err};
     int rc = open_h5(path, &r.file, err);
     if (!rc) {
@@ -616,7 +591,7 @@ int nsid_scan_load_h5(struct nsid_scan *s, const char *path, const struct nsid_s
     if (r.file >= 0 && H5Fclose(r.file) < 0 && !rc) rc = h5_fail(err, NSID_EIO, path, NULL, "cannot close");
     if (!rc) rc = nsid_scan_validate(s, opt, err);
     if (rc) nsid_scan_free(s);
-    h5_quiet_end(&q);
+    nsid_h5_quiet_end(&q);
     return rc;
 }
 
@@ -625,23 +600,22 @@ int nsid_scan_load_h5(struct nsid_scan *s, const char *path, const struct nsid_s
 struct h5_writer {
     const char *path;        /* final path, for messages */
     hid_t file;
+    hid_t gcpl;              /* groups: no object times */
     const struct nsid_h5_save_opts *opt;
     struct nsid_err *err;
 };
 
 /*
  * Dataset creation properties: chunked + deflate for big arrays if asked. No object times
- * (nor on groups and the root group, below): HDF5 would stamp each object with its creation
- * second, and run ids hash data files by content, so the same scan written twice must be the
- * same bytes.
+ * (nor on groups and the root group): HDF5 would stamp each object with its creation second,
+ * and run ids hash data files by content, so the same scan written twice must be the same bytes.
  */
 static hid_t h5_dcpl(const struct h5_writer *w, int ndim, const hsize_t *dims, size_t itemsize)
 {
-    hid_t p = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_obj_track_times(p, 0);
+    hid_t p = nsid_h5_plist(H5P_DATASET_CREATE);
     size_t numel = 1;
     for (int i = 0; i < ndim; i++) numel *= (size_t)dims[i];
-    if (!w->opt || w->opt->gzip <= 0 || ndim == 0 || numel == 0 || numel * itemsize < 65536) return p;
+    if (p < 0 || !w->opt || w->opt->gzip <= 0 || ndim == 0 || numel == 0 || numel * itemsize < 65536) return p;
     hsize_t chunk[NSID_ARRAY_MAXDIM];
     size_t row = numel / (size_t)dims[0] * itemsize;
     hsize_t rows = (hsize_t)(1048576 / (row ? row : 1));
@@ -654,50 +628,21 @@ static hid_t h5_dcpl(const struct h5_writer *w, int ndim, const hsize_t *dims, s
     return p;
 }
 
-/* Create the groups on the path to `name` that do not exist yet, without object times. */
-static int h5_parents(const struct h5_writer *w, const char *name)
-{
-    char path[512];
-    size_t n = strlen(name);
-    if (n >= sizeof path) return h5_fail(w->err, NSID_EINVAL, w->path, name, "dataset name too long");
-    memcpy(path, name, n + 1);
-    int rc = 0;
-    for (char *p = strchr(path + 1, '/'); p && !rc; p = strchr(p + 1, '/')) {
-        *p = '\0';
-        htri_t ex = H5Lexists(w->file, path, H5P_DEFAULT);
-        if (ex == 0) {
-            hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-            H5Pset_obj_track_times(gcpl, 0);
-            hid_t g = H5Gcreate2(w->file, path, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-            H5Pclose(gcpl);
-            if (g < 0) rc = h5_fail(w->err, NSID_EIO, w->path, path, "cannot create the group");
-            else H5Gclose(g);
-        } else if (ex < 0) {
-            rc = h5_fail(w->err, NSID_EIO, w->path, path, "cannot look up the group");
-        }
-        *p = '/';
-    }
-    return rc;
-}
-
 /* Create dataset `name` (groups on its path made) and write buf. */
 static int h5_write(const struct h5_writer *w, const char *name, hid_t ftype, hid_t mtype, int ndim,
                     const int64_t *shape, const void *buf)
 {
-    int rc = h5_parents(w, name);
-    if (rc) return rc;
+    if (nsid_h5_parents(w->file, name, w->gcpl) < 0)
+        return h5_fail(w->err, NSID_EIO, w->path, name, "cannot create the groups on its path");
     hsize_t dims[NSID_ARRAY_MAXDIM] = {0};
     for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
-    hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t dcpl = h5_dcpl(w, ndim, dims, H5Tget_size(ftype));
-    hid_t d = H5Dcreate2(w->file, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (d < 0) rc = h5_fail(w->err, NSID_EIO, w->path, name, "cannot create the dataset");
-    else if (H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rc = h5_fail(w->err, NSID_EIO, w->path, name, "cannot write the dataset (disk full?)");
-    if (d >= 0) H5Dclose(d);
+    if (dcpl < 0) return h5_fail(w->err, NSID_EIO, w->path, name, "cannot make the dataset's properties");
+    int put = nsid_h5_put(w->file, name, ftype, mtype, ndim, dims, dcpl, buf);
     H5Pclose(dcpl);
-    H5Sclose(sp);
-    return rc;
+    if (put == -1) return h5_fail(w->err, NSID_EIO, w->path, name, "cannot create the dataset");
+    if (put < 0) return h5_fail(w->err, NSID_EIO, w->path, name, "cannot write the dataset (disk full?)");
+    return 0;
 }
 
 static int h5_write_strings(const struct h5_writer *w, const char *name, const struct nsid_array *a)
@@ -842,14 +787,11 @@ int nsid_scan_save_h5(const struct nsid_scan *s, const char *path, const struct 
     char tmp[NSID_PATH_MAX];
     int rc = nsid__tmp_path(path, tmp, sizeof tmp, false, err);
     if (rc) return rc;
-    struct h5_quiet q;
-    h5_quiet_begin(&q);
-    struct h5_writer w = {path, H5I_INVALID_HID, opt, err};
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-    H5Pset_obj_track_times(fcpl, 0); /* the root group */
+    struct nsid_h5_quiet q;
+    nsid_h5_quiet_begin(&q);
+    struct h5_writer w = {path, H5I_INVALID_HID, nsid_h5_plist(H5P_GROUP_CREATE), opt, err};
     errno = 0;
-    w.file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
-    H5Pclose(fcpl);
+    w.file = w.gcpl < 0 ? H5I_INVALID_HID : nsid_h5_create(tmp, H5P_DEFAULT);
     /* A file that has its superblock written at creation fails here on a full disk */
     if (w.file < 0)
         rc = h5_fail(err, NSID_EIO, tmp, NULL, "cannot create the HDF5 file%s%s", errno ? ": " : "",
@@ -857,7 +799,8 @@ int nsid_scan_save_h5(const struct nsid_scan *s, const char *path, const struct 
     if (!rc) rc = h5_write_data(&w, s);
     if (!rc) rc = h5_write_meta(&w, s);
     if (w.file >= 0 && H5Fclose(w.file) < 0 && !rc) rc = h5_fail(err, NSID_EIO, tmp, NULL, "cannot close (disk full?)");
-    h5_quiet_end(&q);
+    if (w.gcpl >= 0) H5Pclose(w.gcpl);
+    nsid_h5_quiet_end(&q);
     if (!rc) rc = fsync_path(tmp, err);
     if (!rc && rename(tmp, path) != 0)
         rc = nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot rename %s into place: %s", tmp, strerror(errno));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/h5util.h"
 #include "exp/store.h"
 
 #define DNAN ((double)NAN)
@@ -567,48 +568,33 @@ int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net 
 /* ---------------------------------------------------------------- predictions file */
 
 /* Datasets and groups without object timestamps (like checkpoints and simulated scans): the same
- * evaluation writes the same bytes on any day. */
-struct h5_props {
-    hid_t dcpl, gcpl;
-};
-
-static int h5_put(hid_t g, const struct h5_props *pp, const char *name, hid_t type, int rank, const hsize_t *dims,
-                  const void *buf)
-{
-    hid_t sp = H5Screate_simple(rank, dims, NULL);
-    if (sp < 0) return -1;
-    hid_t ds = H5Dcreate2(g, name, type, sp, H5P_DEFAULT, pp->dcpl, H5P_DEFAULT);
-    int bad = ds < 0 || H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0;
-    if (ds >= 0) bad |= H5Dclose(ds) < 0;
-    H5Sclose(sp);
-    return bad ? -1 : 0;
-}
-
-static int h5_d(hid_t g, const struct h5_props *pp, const char *name, const double *x, int64_t n)
+ * evaluation writes the same bytes on any day. Memory types are the file types. */
+static int h5_d(hid_t g, hid_t dcpl, const char *name, const double *x, int64_t n)
 {
     if (!x) return 0;
     hsize_t d[1] = {(hsize_t)n};
-    return h5_put(g, pp, name, H5T_NATIVE_DOUBLE, 1, d, x);
+    return nsid_h5_put(g, name, H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, 1, d, dcpl, x);
 }
 
-static int write_scan(hid_t f, const struct h5_props *pp, const struct nsid_eval_scan *r)
+static int write_scan(hid_t f, hid_t gcpl, hid_t dcpl, const struct nsid_eval_scan *r)
 {
-    hid_t g = H5Gcreate2(f, r->key, H5P_DEFAULT, pp->gcpl, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(f, r->key, H5P_DEFAULT, gcpl, H5P_DEFAULT);
     if (g < 0) return -1;
     hsize_t d2[2] = {(hsize_t)r->n_test, (hsize_t)r->n_neurons}, d1[1] = {(hsize_t)r->n_test};
     hsize_t dn[1] = {(hsize_t)r->n_neurons};
-    int bad = h5_put(g, pp, "predictions", H5T_NATIVE_FLOAT, 2, d2, r->test_pred) < 0;
-    bad |= h5_put(g, pp, "responses", H5T_NATIVE_FLOAT, 2, d2, r->test_resp) < 0;
-    bad |= h5_put(g, pp, "trials", H5T_NATIVE_INT64, 1, d1, r->test_trials) < 0;
-    if (r->unit_id) bad |= h5_put(g, pp, "unit_ids", H5T_NATIVE_INT64, 1, dn, r->unit_id) < 0;
-    bad |= h5_d(g, pp, "val_corr", r->val_corr, r->n_neurons) < 0;
-    bad |= h5_d(g, pp, "test_corr", r->test_corr, r->n_neurons) < 0;
-    bad |= h5_d(g, pp, "test_corr_avg", r->test_corr_avg, r->n_neurons) < 0;
-    bad |= h5_d(g, pp, "oracle", r->oracle, r->n_neurons) < 0;
-    bad |= h5_d(g, pp, "fev", r->fev, r->n_neurons) < 0;
-    bad |= h5_d(g, pp, "feve", r->feve, r->n_neurons) < 0;
-    if (r->has_gt) bad |= h5_d(g, pp, "gt_corr", r->gt_corr, r->n_neurons) < 0;
-    if (r->has_rf) bad |= h5_d(g, pp, "rf_dist", r->rf_dist, r->n_neurons) < 0;
+    hid_t f32 = H5T_NATIVE_FLOAT, i64 = H5T_NATIVE_INT64;
+    int bad = nsid_h5_put(g, "predictions", f32, f32, 2, d2, dcpl, r->test_pred) < 0;
+    bad |= nsid_h5_put(g, "responses", f32, f32, 2, d2, dcpl, r->test_resp) < 0;
+    bad |= nsid_h5_put(g, "trials", i64, i64, 1, d1, dcpl, r->test_trials) < 0;
+    if (r->unit_id) bad |= nsid_h5_put(g, "unit_ids", i64, i64, 1, dn, dcpl, r->unit_id) < 0;
+    bad |= h5_d(g, dcpl, "val_corr", r->val_corr, r->n_neurons) < 0;
+    bad |= h5_d(g, dcpl, "test_corr", r->test_corr, r->n_neurons) < 0;
+    bad |= h5_d(g, dcpl, "test_corr_avg", r->test_corr_avg, r->n_neurons) < 0;
+    bad |= h5_d(g, dcpl, "oracle", r->oracle, r->n_neurons) < 0;
+    bad |= h5_d(g, dcpl, "fev", r->fev, r->n_neurons) < 0;
+    bad |= h5_d(g, dcpl, "feve", r->feve, r->n_neurons) < 0;
+    if (r->has_gt) bad |= h5_d(g, dcpl, "gt_corr", r->gt_corr, r->n_neurons) < 0;
+    if (r->has_rf) bad |= h5_d(g, dcpl, "rf_dist", r->rf_dist, r->n_neurons) < 0;
     H5Gclose(g);
     return bad ? -1 : 0;
 }
@@ -619,25 +605,19 @@ int nsid_eval_write_predictions(struct nsid_evaluator *ev, const struct nsid_eva
     (void)ev;
     char tmp[NSID_ERR_FILE_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    H5E_auto2_t fn;
-    void *fd;
-    H5Eget_auto2(H5E_DEFAULT, &fn, &fd);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct nsid_h5_quiet q;
+    nsid_h5_quiet_begin(&q);
     int rc = 0;
     errno = 0;
-    struct h5_props pp = {H5Pcreate(H5P_DATASET_CREATE), H5Pcreate(H5P_GROUP_CREATE)};
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-    if (pp.dcpl >= 0) H5Pset_obj_track_times(pp.dcpl, 0);
-    if (pp.gcpl >= 0) H5Pset_obj_track_times(pp.gcpl, 0);
-    if (fcpl >= 0) H5Pset_obj_track_times(fcpl, 0); /* the root group */
-    hid_t f = pp.dcpl < 0 || pp.gcpl < 0 || fcpl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    hid_t dcpl = nsid_h5_plist(H5P_DATASET_CREATE), gcpl = nsid_h5_plist(H5P_GROUP_CREATE);
+    hid_t f = dcpl < 0 || gcpl < 0 ? -1 : nsid_h5_create(tmp, H5P_DEFAULT);
     if (f < 0) {
         rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "cannot create the file%s%s",
                           errno ? ": " : "", errno ? strerror(errno) : "");
         unlink(tmp); /* H5Fcreate may fail after creating it (a full disk) */
     } else {
         for (int s = 0; rc == 0 && s < res->n_scans; s++)
-            if (write_scan(f, &pp, &res->scan[s]) < 0)
+            if (write_scan(f, gcpl, dcpl, &res->scan[s]) < 0)
                 rc = nsid_err_set(err, NSID_EIO, path, 0, res->scan[s].key, "writing the predictions failed%s%s",
                                   errno ? ": " : "", errno ? strerror(errno) : "");
         if (H5Fclose(f) < 0 && rc == 0)
@@ -647,10 +627,9 @@ int nsid_eval_write_predictions(struct nsid_evaluator *ev, const struct nsid_eva
             rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "rename from %s failed", tmp);
         if (rc < 0) unlink(tmp);
     }
-    if (pp.dcpl >= 0) H5Pclose(pp.dcpl);
-    if (pp.gcpl >= 0) H5Pclose(pp.gcpl);
-    if (fcpl >= 0) H5Pclose(fcpl);
-    H5Eset_auto2(H5E_DEFAULT, fn, fd);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (gcpl >= 0) H5Pclose(gcpl);
+    nsid_h5_quiet_end(&q);
     return rc;
 }
 

@@ -9,45 +9,12 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/h5util.h"
 
 #define PATH_MAX_ 512   /* HDF5 paths: "/_optimizer/m/" + a state_dict name */
 #define SHAPE_STR 96
 
 /* ---------------------------------------------------------------- helpers */
-
-/* HDF5 prints its error stack by default; we report through nsid_err instead. */
-struct h5quiet {
-    H5E_auto2_t func;
-    void *data;
-};
-
-static void quiet_begin(struct h5quiet *q)
-{
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const struct h5quiet *q)
-{
-    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
-}
-
-static herr_t last_error_cb(unsigned n, const H5E_error2_t *e, void *data)
-{
-    (void)n;
-    char *buf = data, minor[128] = "";
-    H5Eget_msg(e->min_num, NULL, minor, sizeof minor);
-    if (e->desc && e->desc[0]) snprintf(buf, 250, "%.120s (%.120s)", e->desc, minor);
-    return 0;
-}
-
-/* The innermost message on HDF5's error stack ("" if none), for our messages. */
-static const char *h5_msg(char *buf)
-{
-    buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, last_error_cb, buf);
-    return buf;
-}
 
 /* "a.b.c" -> "<prefix>a/b/c" (prefix "/" or "/_optimizer/m/"). */
 static void name_to_path(char *path, const char *prefix, const char *name)
@@ -135,33 +102,14 @@ static int write_int_attr(hid_t loc, const char *key, hid_t ftype, hid_t mtype, 
 }
 
 /*
- * Create the groups above path ("/a/b/c" -> /a, /a/b) that do not exist yet,
- * without timestamps (gcpl), so the same model gives the same bytes.
- */
-static int make_parents(hid_t fid, hid_t gcpl, const char *path)
-{
-    char buf[PATH_MAX_];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *q = buf + 1; (q = strchr(q, '/')); q++) {
-        *q = '\0';
-        if (H5Lexists(fid, buf, H5P_DEFAULT) <= 0) {
-            hid_t g = H5Gcreate2(fid, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-            if (g < 0) return -1;
-            H5Gclose(g);
-        }
-        *q = '/';
-    }
-    return 0;
-}
-
-/*
- * One dataset: float32 chunked with Fletcher-32 (ndim > 0), or int64; a
- * scalar (ndim 0) is contiguous (HDF5 cannot chunk it). No timestamps.
+ * One dataset (groups above it made): float32 chunked with Fletcher-32 (ndim > 0), or int64;
+ * a scalar (ndim 0) is contiguous (HDF5 cannot chunk it). No timestamps, so the same model
+ * gives the same bytes.
  */
 static int write_dataset(hid_t fid, hid_t gcpl, const char *path, enum elt elt, int ndim,
                          const int64_t *shape, const void *data)
 {
-    if (make_parents(fid, gcpl, path) < 0) return -1;
+    if (nsid_h5_parents(fid, path, gcpl) < 0) return -1;
     bool is_float = elt == ELT_F32;
     hsize_t dims[NSID_PARAM_MAXDIM], chunk[NSID_PARAM_MAXDIM];
     size_t numel = 1;
@@ -169,9 +117,8 @@ static int write_dataset(hid_t fid, hid_t gcpl, const char *path, enum elt elt, 
         dims[i] = chunk[i] = (hsize_t)shape[i];
         numel *= (size_t)shape[i];
     }
-    hid_t space = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_obj_track_times(dcpl, 0);
+    hid_t dcpl = nsid_h5_plist(H5P_DATASET_CREATE);
+    if (dcpl < 0) return -1;
     if (ndim && is_float) {
         /* A chunk must stay below 4 GiB: halve the leading dimension until it does. */
         while (numel / dims[0] * chunk[0] * 4 > ((size_t)1 << 30) && chunk[0] > 1) chunk[0] = (chunk[0] + 1) / 2;
@@ -186,12 +133,9 @@ static int write_dataset(hid_t fid, hid_t gcpl, const char *path, enum elt elt, 
         for (size_t i = 0; conv && i < numel; i++) conv[i] = (int64_t)((const float *)data)[i];
         data = conv;
     }
-    hid_t d = data ? H5Dcreate2(fid, path, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT) : -1;
-    herr_t rc = d < 0 ? -1 : H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-    if (d >= 0) H5Dclose(d);
+    int rc = data ? nsid_h5_put(fid, path, ftype, mtype, ndim, dims, dcpl, data) : -1;
     nsid_free(conv);
     H5Pclose(dcpl);
-    H5Sclose(space);
     return rc < 0 ? -1 : 0;
 }
 
@@ -225,8 +169,8 @@ static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt,
         write_string_attr(fid, "architecture", ck->arch ? ck->arch : "{}") < 0 ||
         write_int_attr(fid, "n_entries", H5T_STD_I64LE, H5T_NATIVE_INT64, &n_entries) < 0)
         return -1;
-    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-    H5Pset_obj_track_times(gcpl, 0);
+    hid_t gcpl = nsid_h5_plist(H5P_GROUP_CREATE);
+    if (gcpl < 0) return -1;
     int rc = 0;
     for (int i = 0; i < ps->n && !rc; i++) {
         const struct nsid_param *p = &ps->p[i];
@@ -244,7 +188,7 @@ static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt,
         *what = ck->aliases[i].name;
         name_to_path(path, "/", ck->aliases[i].name);
         name_to_path(tpath, "/", ck->aliases[i].target);
-        rc = make_parents(fid, gcpl, path);
+        rc = nsid_h5_parents(fid, path, gcpl);
         if (!rc) rc = H5Lcreate_hard(fid, tpath, fid, path, H5P_DEFAULT, H5P_DEFAULT) < 0 ? -1 : 0;
     }
     if (with_opt && !rc) {
@@ -284,32 +228,29 @@ int nsid_checkpoint_save(const struct nsid_checkpoint *ck, const char *path, boo
     if (!ck || !ck->ps || !ck->ps->w)
         return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "checkpoint of an unallocated parameter table");
     if (check_names(ck, path, err) < 0) return err ? err->code : NSID_EINVAL;
-    char tmp[4096], h5[256];
+    char tmp[4096], h5[NSID_H5_REASON_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= sizeof tmp)
         return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
-    struct h5quiet q;
-    quiet_begin(&q);
+    struct nsid_h5_quiet q;
+    nsid_h5_quiet_begin(&q);
     int rc = 0;
     /* The HDF5 1.10 format: a one-chunk dataset needs no B-tree (files ~4x smaller). */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-    H5Pset_obj_track_times(fcpl, 0); /* the root group: no timestamp either */
-    hid_t fid = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
-    H5Pclose(fcpl);
+    hid_t fid = nsid_h5_create(tmp, fapl);
     H5Pclose(fapl);
     if (fid < 0) {
-        rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot create checkpoint file: %s", h5_msg(h5));
+        rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot create checkpoint file: %s", nsid_h5_reason(h5));
         goto out_remove; /* H5Fcreate may fail after creating it (a full disk) */
     }
     const char *what = "";
     if (write_all(ck, fid, with_optimizer, &what) < 0) {
-        rc = nsid_err_set(err, NSID_EIO, tmp, 0, what, "cannot write: %s", h5_msg(h5));
+        rc = nsid_err_set(err, NSID_EIO, tmp, 0, what, "cannot write: %s", nsid_h5_reason(h5));
         H5Fclose(fid);
         goto out_remove;
     }
     if (H5Fclose(fid) < 0) {
-        rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot close (disk full?): %s", h5_msg(h5));
+        rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot close (disk full?): %s", nsid_h5_reason(h5));
         goto out_remove;
     }
     if (sync_file(tmp) < 0 || rename(tmp, path) < 0) {
@@ -320,7 +261,7 @@ int nsid_checkpoint_save(const struct nsid_checkpoint *ck, const char *path, boo
 out_remove:
     remove(tmp);
 out:
-    quiet_end(&q);
+    nsid_h5_quiet_end(&q);
     return rc;
 }
 
@@ -490,12 +431,12 @@ static hid_t open_checked(hid_t fid, const char *dpath, const char *name, enum e
 static int read_tensor(hid_t fid, const char *dpath, const char *name, enum elt elt, int ndim,
                        const int64_t *shape, void *dst, const char *file, struct nsid_err *err)
 {
-    char h5[256];
+    char h5[NSID_H5_REASON_MAX];
     hid_t d = open_checked(fid, dpath, name, elt, ndim, shape, file, err);
     if (d < 0) return err ? err->code : NSID_EFORMAT;
     /* HDF5 converts an integer dataset to float for ELT_F32_AS_I64. */
     herr_t rc = H5Dread(d, elt == ELT_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
-    if (rc < 0) h5_msg(h5); /* before H5Dclose clears HDF5's error stack */
+    if (rc < 0) nsid_h5_reason(h5); /* before H5Dclose clears HDF5's error stack */
     H5Dclose(d);
     if (rc < 0)
         return nsid_err_set(err, NSID_EFORMAT, file, 0, name,
@@ -660,11 +601,12 @@ static int load_optimizer(const struct nsid_checkpoint *ck, hid_t fid, struct sc
 static int check_file_entries(const struct nsid_checkpoint *ck, hid_t fid, const char *prefix, const char *file,
                               struct nsid_err *err)
 {
-    char h5[256];
+    char h5[NSID_H5_REASON_MAX];
     struct walk w = {0};
     int rc = 0;
     if (H5Lvisit(fid, H5_INDEX_NAME, H5_ITER_INC, walk_cb, &w) < 0) {
-        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, NULL, "cannot list the checkpoint's datasets: %s", h5_msg(h5));
+        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, NULL, "cannot list the checkpoint's datasets: %s",
+                          nsid_h5_reason(h5));
         goto out;
     }
     if (w.bad) {
@@ -741,19 +683,19 @@ int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
         return nsid_err_set(err, NSID_EINVAL, path, 0, o.prefix, "optimizer state loads with the whole model only");
     if (check_names(ck, path, err) < 0) return err ? err->code : NSID_EINVAL;
     if (access(path, F_OK) != 0) return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file");
-    char h5[256];
-    struct h5quiet q;
-    quiet_begin(&q);
+    char h5[NSID_H5_REASON_MAX];
+    struct nsid_h5_quiet q;
+    nsid_h5_quiet_begin(&q);
     int rc;
     hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (fid < 0) {
         rc = nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
-                          "cannot open as HDF5 (not HDF5, truncated or damaged): %s", h5_msg(h5));
+                          "cannot open as HDF5 (not HDF5, truncated or damaged): %s", nsid_h5_reason(h5));
     } else {
         rc = load_open(ck, fid, &o, path, err);
         H5Fclose(fid);
     }
-    quiet_end(&q);
+    nsid_h5_quiet_end(&q);
     return rc;
 }
 
@@ -761,20 +703,20 @@ int nsid_checkpoint_read_arch(const char *path, char **arch, struct nsid_err *er
 {
     *arch = NULL;
     if (access(path, F_OK) != 0) return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file");
-    char h5[256];
-    struct h5quiet q;
-    quiet_begin(&q);
+    char h5[NSID_H5_REASON_MAX];
+    struct nsid_h5_quiet q;
+    nsid_h5_quiet_begin(&q);
     int rc;
     hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (fid < 0) {
         rc = nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
-                          "cannot open as HDF5 (not HDF5, truncated or damaged): %s", h5_msg(h5));
+                          "cannot open as HDF5 (not HDF5, truncated or damaged): %s", nsid_h5_reason(h5));
     } else {
         rc = check_header(fid, path, err);
         if (!rc && read_string_attr(fid, "architecture", arch) < 0)
             rc = nsid_err_set(err, NSID_EFORMAT, path, 0, "architecture", "missing string attribute");
         H5Fclose(fid);
     }
-    quiet_end(&q);
+    nsid_h5_quiet_end(&q);
     return rc;
 }

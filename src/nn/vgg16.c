@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/h5util.h"
 #include "nn/act.h"
 #include "nn/batchnorm.h"
 
@@ -126,23 +127,6 @@ size_t nsid_vgg16_out_floats(const struct nsid_vgg16 *v)
 }
 
 /* ---------------------------------------------------------------- HDF5 weights */
-
-/* HDF5 prints its error stack by default; we report through nsid_err instead. */
-struct h5quiet {
-    H5E_auto2_t func;
-    void *data;
-};
-
-static void quiet_begin(struct h5quiet *q)
-{
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const struct h5quiet *q)
-{
-    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
-}
 
 /* True if every component of the relative path exists (H5Lexists fails on a missing parent). */
 static bool h5_exists(hid_t loc, const char *path)
@@ -333,8 +317,8 @@ int nsid_vgg16_load(struct nsid_vgg16 *v, const char *path, int *layout, struct 
     FILE *probe = fopen(path, "rb");
     if (!probe) return nsid_err_set(err, NSID_ENOTFOUND, path, 0, "model.core.checkpoint", "VGG16 weights file not found");
     fclose(probe);
-    struct h5quiet q;
-    quiet_begin(&q);
+    struct nsid_h5_quiet q; /* we report through nsid_err, not HDF5's printed stack */
+    nsid_h5_quiet_begin(&q);
     int rc = 0;
     float *w[NSID_VGG16_CONVS] = {0}, *b[NSID_VGG16_CONVS] = {0};
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -380,7 +364,7 @@ out:
         nsid_free(w[k]);
         nsid_free(b[k]);
     }
-    quiet_end(&q);
+    nsid_h5_quiet_end(&q);
     return rc;
 }
 
