@@ -155,7 +155,19 @@ int main(void)
     ref_runs += ref[0] != '\0';
     CHECK(ref_runs == N_RUNS && strstr(ref, " running ") && strstr(ref, " done "),
           "the reference store holds %d runs (%d done, 1 running): %s", N_RUNS, N_DONE, ref);
-    printf("crash_merge: an uninterrupted merge of %d run databases takes %.0f ms\n", N_RUNS, merge_s * 1e3);
+    /* the kill times are drawn against the fastest of three merges: on a loaded machine one slow
+     * reference merge would put most kills after the merges finished */
+    for (int i = 0; i < 2; i++) {
+        char scratch[64];
+        snprintf(scratch, sizeof scratch, "stores/timing%d.db", i);
+        merge_argv(av, prog, sizeof prog, scratch);
+        t0 = pt_now();
+        CHECK(run_cmd(av) == 0, "uninterrupted merge %d", i + 2);
+        double t = pt_now() - t0;
+        if (t < merge_s) merge_s = t;
+    }
+    printf("crash_merge: an uninterrupted merge of %d run databases takes %.0f ms (fastest of 3)\n", N_RUNS,
+           merge_s * 1e3);
 
     struct nsid_rng rng;
     nsid_rng_init(&rng, seed, 1);
