@@ -95,8 +95,23 @@ static void test_writing(void)
     if (d >= 0) H5Dclose(d);
 
     hid_t dcpl = nsid_h5_plist(H5P_DATASET_CREATE), gcpl = nsid_h5_plist(H5P_GROUP_CREATE);
+    struct nsid_h5_quiet q;
+    nsid_h5_quiet_begin(&q);
+    char why[NSID_H5_REASON_MAX];
     CHECK(nsid_h5_put(f, "top", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, NULL, dcpl, &s) == -1,
           "put on an existing name: -1 (not created)");
+    CHECK(nsid_h5_reason(why)[0], "and HDF5's reason survives put's cleanup: '%s'", why);
+    hid_t str = H5Tcopy(H5T_C_S1);
+    H5Tset_size(str, 4);
+    CHECK(nsid_h5_put(f, "w", H5T_IEEE_F32LE, str, 1, (hsize_t[]){1}, dcpl, "abc") == -2,
+          "a write that fails (no string -> float conversion): -2");
+    CHECK(nsid_h5_reason(why)[0], "and its reason survives the dataset's close: '%s'", why);
+    H5Tclose(str);
+    char nodir[4300];
+    snprintf(nodir, sizeof nodir, "%s/no/such/dir.h5", tmp);
+    CHECK(nsid_h5_create(nodir, H5P_DEFAULT) < 0 && nsid_h5_reason(why)[0],
+          "a file that cannot be created: < 0, with HDF5's reason: '%s'", why);
+    nsid_h5_quiet_end(&q);
     CHECK(nsid_h5_put(f, "no/such/group/z", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, NULL, dcpl, &s) == -1,
           "put under missing groups: -1");
     CHECK(nsid_h5_parents(f, "top/z", gcpl) == 0 && nsid_h5_parents(f, "top/g/z", gcpl) == -1,

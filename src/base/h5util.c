@@ -37,13 +37,25 @@ const char *nsid_h5_reason(char buf[NSID_H5_REASON_MAX])
     return buf;
 }
 
+hid_t nsid_h5_errors_hold(void)
+{
+    return H5Eget_current_stack();
+}
+
+void nsid_h5_errors_restore(hid_t held)
+{
+    if (held >= 0) H5Eset_current_stack(held); /* closes held */
+}
+
 hid_t nsid_h5_create(const char *path, hid_t fapl)
 {
     hid_t fcpl = nsid_h5_plist(H5P_FILE_CREATE); /* the root group */
     if (fcpl < 0) return H5I_INVALID_HID;
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
     int saved = errno;
+    hid_t held = f < 0 ? nsid_h5_errors_hold() : H5I_INVALID_HID;
     H5Pclose(fcpl);
+    nsid_h5_errors_restore(held);
     errno = saved;
     return f;
 }
@@ -88,7 +100,9 @@ int nsid_h5_put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim,
     hid_t d = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     int rc = d < 0 ? -1 : 0;
     if (!rc && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) rc = -2;
+    hid_t held = rc ? nsid_h5_errors_hold() : H5I_INVALID_HID; /* the failure's reason, past the closes */
     if (d >= 0 && H5Dclose(d) < 0 && !rc) rc = -2;
     H5Sclose(sp);
+    nsid_h5_errors_restore(held);
     return rc;
 }

@@ -42,8 +42,14 @@ void nsid_h5_quiet_end(const struct nsid_h5_quiet *q);
  * "" when the stack is empty. Returns buf. Read it before the next HDF5 call clears the stack. */
 const char *nsid_h5_reason(char buf[NSID_H5_REASON_MAX]);
 
+/* Every HDF5 call clears the error stack: a failure's stack held across the cleanup calls after
+ * it, so that nsid_h5_reason still reads it. hold moves the current stack out (<0: nothing to
+ * hold); restore puts it back and frees the held copy (a no-op for <0). */
+hid_t nsid_h5_errors_hold(void);
+void nsid_h5_errors_restore(hid_t held);
+
 /* H5Fcreate(path, H5F_ACC_TRUNC) with a root group without a timestamp; fapl may be H5P_DEFAULT.
- * The file id, or <0 with errno as H5Fcreate left it. */
+ * The file id, or <0 with errno and HDF5's error stack as H5Fcreate left them. */
 hid_t nsid_h5_create(const char *path, hid_t fapl);
 /* A new creation property list of class cls (H5P_DATASET_CREATE, H5P_GROUP_CREATE) with object
  * timestamps off; <0 on failure. The caller adds its own settings and closes it. */
@@ -53,7 +59,8 @@ hid_t nsid_h5_plist(hid_t cls);
 int nsid_h5_parents(hid_t loc, const char *name, hid_t gcpl);
 /* Create dataset name under loc (its groups must exist) of file type ftype with dims (ndim 0: a
  * scalar) and dcpl, write buf of memory type mtype, close it. 0; -1 if the dataset could not be
- * created; -2 if it was created but the write or close failed. */
+ * created; -2 if it was created but the write or close failed. On failure HDF5's error stack is
+ * that of the failing call (nsid_h5_reason reads it). */
 int nsid_h5_put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims, hid_t dcpl,
                 const void *buf);
 

@@ -638,11 +638,11 @@ static int h5_write(const struct h5_writer *w, const char *name, hid_t ftype, hi
     for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
     hid_t dcpl = h5_dcpl(w, ndim, dims, H5Tget_size(ftype));
     if (dcpl < 0) return h5_fail(w->err, NSID_EIO, w->path, name, "cannot make the dataset's properties");
-    int put = nsid_h5_put(w->file, name, ftype, mtype, ndim, dims, dcpl, buf);
-    H5Pclose(dcpl);
-    if (put == -1) return h5_fail(w->err, NSID_EIO, w->path, name, "cannot create the dataset");
-    if (put < 0) return h5_fail(w->err, NSID_EIO, w->path, name, "cannot write the dataset (disk full?)");
-    return 0;
+    int put = nsid_h5_put(w->file, name, ftype, mtype, ndim, dims, dcpl, buf), rc = 0;
+    if (put == -1) rc = h5_fail(w->err, NSID_EIO, w->path, name, "cannot create the dataset");
+    else if (put < 0) rc = h5_fail(w->err, NSID_EIO, w->path, name, "cannot write the dataset (disk full?)");
+    H5Pclose(dcpl); /* after h5_fail: an HDF5 call clears the error stack it reads */
+    return rc;
 }
 
 static int h5_write_strings(const struct h5_writer *w, const char *name, const struct nsid_array *a)

@@ -135,7 +135,9 @@ static int write_dataset(hid_t fid, hid_t gcpl, const char *path, enum elt elt, 
     }
     int rc = data ? nsid_h5_put(fid, path, ftype, mtype, ndim, dims, dcpl, data) : -1;
     nsid_free(conv);
+    hid_t held = rc < 0 ? nsid_h5_errors_hold() : H5I_INVALID_HID; /* the reason, past H5Pclose */
     H5Pclose(dcpl);
+    nsid_h5_errors_restore(held);
     return rc < 0 ? -1 : 0;
 }
 
@@ -208,7 +210,9 @@ static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt,
             if (!rc) rc = write_dataset(fid, gcpl, path, ELT_F32, p->ndim, p->shape, ps->v + p->offset);
         }
     }
+    hid_t held = rc ? nsid_h5_errors_hold() : H5I_INVALID_HID;
     H5Pclose(gcpl);
+    nsid_h5_errors_restore(held);
     return rc;
 }
 
@@ -238,7 +242,9 @@ int nsid_checkpoint_save(const struct nsid_checkpoint *ck, const char *path, boo
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
     hid_t fid = nsid_h5_create(tmp, fapl);
+    hid_t held = fid < 0 ? nsid_h5_errors_hold() : H5I_INVALID_HID;
     H5Pclose(fapl);
+    nsid_h5_errors_restore(held);
     if (fid < 0) {
         rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot create checkpoint file: %s", nsid_h5_reason(h5));
         goto out_remove; /* H5Fcreate may fail after creating it (a full disk) */
