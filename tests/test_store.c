@@ -200,7 +200,7 @@ static void test_lifecycle(void)
 static void test_bad_files(void)
 {
     struct nsid_err err = {0};
-    struct nsid_store st;
+    struct nsid_store st, src;
     FILE *f = fopen(tmp_path("garbage.db"), "w");
     for (int i = 0; i < 200; i++) fputs("this is not a database ", f);
     fclose(f);
@@ -228,6 +228,16 @@ static void test_bad_files(void)
           "garbage db: %s", err.msg);
     CHECK(nsid_store_merge(&st, tmp_path("nothere.db"), &ms, &err) == NSID_ENOTFOUND, "missing run db");
     CHECK(stat(tmp_path("nothere.db"), &sb) != 0, "merge creates no file for a missing run db");
+    /* a run db whose run id is malformed: refused naming the run db (not the target) and the id */
+    CHECK(nsid_store_open(&src, tmp_path("badid.db"), &err) == 0, "open badid.db");
+    nsid_store_close(&src);
+    sqlite3_open(tmp_path("badid.db"), &db);
+    sqlite3_exec(db, "INSERT INTO runs (id, config, status) VALUES ('bad id; with spaces', '{}', 'done')", NULL, NULL,
+                 NULL);
+    sqlite3_close(db);
+    CHECK(nsid_store_merge(&st, tmp_path("badid.db"), &ms, &err) == NSID_EFORMAT && strstr(err.file, "badid.db") &&
+              strstr(err.msg, "bad id; with spaces"),
+          "a malformed source run id is refused naming the source and the id: %s: %s", err.file, err.msg);
     CHECK(q1(&st, "SELECT count(*) FROM runs") == 0, "nothing merged from bad files");
     CHECK(q1(&st, "SELECT count(*) FROM pragma_database_list WHERE name = 'src'") == 0,
           "bad run dbs detached again");

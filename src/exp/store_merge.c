@@ -212,7 +212,8 @@ static int merge_run(struct nsid_store *st, const char *id, struct nsid_store_me
 }
 
 /* The ids of src.runs into a new NSID_ALLOC array *ids of *n entries (NULL when 0). */
-static int src_ids(struct nsid_store *st, char (**ids)[NSID_STORE_ID_MAX], int64_t *n, struct nsid_err *err)
+static int src_ids(struct nsid_store *st, const char *run_db, char (**ids)[NSID_STORE_ID_MAX], int64_t *n,
+                   struct nsid_err *err)
 {
     sqlite3_stmt *s = NULL;
     *ids = NULL;
@@ -230,9 +231,10 @@ static int src_ids(struct nsid_store *st, char (**ids)[NSID_STORE_ID_MAX], int64
     if (rc < 0) return rc;
     while (*n < total && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(s, 0);
-        if (!nsid_store_valid_id(id)) {
+        if (!nsid_store_valid_id(id)) { /* the message first: finalizing frees the column text */
+            nsid_err_set(err, NSID_EFORMAT, run_db, 0, "runs", "bad run id '%.80s'", id ? id : "");
             sqlite3_finalize(s);
-            return nsid_err_set(err, NSID_EFORMAT, st->path, 0, "runs", "bad run id '%.80s'", id ? id : "");
+            return NSID_EFORMAT;
         }
         snprintf((*ids)[(*n)++], NSID_STORE_ID_MAX, "%s", id);
     }
@@ -311,7 +313,7 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
     char (*list)[NSID_STORE_ID_MAX] = NULL;
     int64_t n = 0;
     rc = check_src(into, run_db, err);
-    if (rc == 0) rc = src_ids(into, &list, &n, err);
+    if (rc == 0) rc = src_ids(into, run_db, &list, &n, err);
     for (int64_t i = 0; rc == 0 && i < n; i++) rc = merge_run(into, list[i], stats, err);
     nsid_free(list);
     struct nsid_err ignore = {0};
