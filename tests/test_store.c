@@ -428,8 +428,27 @@ static void test_query_export(void)
           "one statement at a time");
     CHECK(nsid_store_query(&st, "SELEC 1", out, false, NULL, &err) == NSID_EIO && strstr(err.msg, "syntax"),
           "SQL errors carry SQLite's message: %s", err.msg);
+    /* queries read only: every statement that writes the store, another file or the connection */
+    char vac[600], att[600];
+    snprintf(vac, sizeof vac, "VACUUM INTO '%s'", tmp_path("copy.db"));
+    snprintf(att, sizeof att, "ATTACH DATABASE '%s' AS other", tmp_path("attached.db"));
+    const char *writes[] = {vac, att, "DETACH DATABASE main", "DELETE FROM runs", "DROP VIEW fig5",
+                            "INSERT INTO runs (id) VALUES ('x')", "UPDATE runs SET status = 'failed'",
+                            "CREATE TABLE t (x)", "PRAGMA user_version = 7", "PRAGMA journal_mode = DELETE",
+                            "BEGIN", "REINDEX", "ANALYZE", "CREATE TEMP TABLE t (x)", "SAVEPOINT a"};
+    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
+        CHECK(nsid_store_query(&st, writes[i], out, false, NULL, &err) == NSID_EINVAL && strstr(err.msg, "only read"),
+              "a writing statement is refused: %s -> %s", writes[i], err.msg);
+    CHECK(stat(tmp_path("copy.db"), &sb) != 0 && stat(tmp_path("attached.db"), &sb) != 0,
+          "neither VACUUM INTO nor ATTACH created a file");
+    CHECK(nsid_store_query(&st, "WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c WHERE k < 3)"
+                                " SELECT count(*), json_extract('{\"a\":1}', '$.a') FROM c",
+                           out, false, &rows, &err) == 0 && rows == 1,
+          "reading statements still run (recursive CTE, functions): %s", err.msg);
+    CHECK(nsid_store_query(&st, "PRAGMA integrity_check", out, false, &rows, &err) == 0, "a reading PRAGMA runs");
     fclose(out);
     CHECK(q1(&st, "SELECT count(*) FROM runs") == 2, "the second statement never ran");
+    CHECK(q1(&st, "SELECT count(*) FROM sqlite_master WHERE name = 't'") == 0, "nothing was created");
     nsid_store_close(&st);
 }
 

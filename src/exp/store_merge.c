@@ -453,14 +453,43 @@ static int put_rows(struct nsid_store *st, sqlite3_stmt *s, FILE *out, bool csv,
     return 0;
 }
 
+/*
+ * The authorizer of a query: reading only. ATTACH (which opens or creates another file),
+ * DETACH and every write are denied while the statement is prepared; VACUUM INTO, which
+ * writes a copy of the store elsewhere, is a write to SQLite's statement check below.
+ */
+static int query_authorizer(void *ctx, int action, const char *a, const char *b, const char *db, const char *trig)
+{
+    (void)ctx, (void)a, (void)db, (void)trig;
+    switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_FUNCTION:
+    case SQLITE_RECURSIVE: return SQLITE_OK;
+    case SQLITE_PRAGMA: return b ? SQLITE_DENY : SQLITE_OK; /* PRAGMA x = v sets, PRAGMA x reads */
+    default: return SQLITE_DENY;
+    }
+}
+
 int nsid_store_query(struct nsid_store *st, const char *sql, FILE *out, bool csv, int64_t *rows,
                      struct nsid_err *err)
 {
     NSID__ERR_LOCAL(err);
     sqlite3_stmt *s = NULL;
     const char *tail = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, &tail) != SQLITE_OK) return nsid__store_fail(st, "query", err);
+    sqlite3_set_authorizer(st->db, query_authorizer, NULL);
+    int prc = sqlite3_prepare_v2(st->db, sql, -1, &s, &tail);
+    sqlite3_set_authorizer(st->db, NULL, NULL);
+    if (prc == SQLITE_AUTH)
+        return nsid_err_set(err, NSID_EINVAL, st->path, 0, "query",
+                            "queries only read (SELECT, read-only PRAGMA): %s", sqlite3_errmsg(st->db));
+    if (prc != SQLITE_OK) return nsid__store_fail(st, "query", err);
     if (!s) return nsid_err_set(err, NSID_EINVAL, st->path, 0, "query", "no SQL statement given");
+    if (!sqlite3_stmt_readonly(s)) {
+        sqlite3_finalize(s);
+        return nsid_err_set(err, NSID_EINVAL, st->path, 0, "query",
+                            "queries only read (SELECT, read-only PRAGMA); this statement writes");
+    }
     while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' || *tail == ';')) tail++;
     if (tail && *tail) {
         sqlite3_finalize(s);
