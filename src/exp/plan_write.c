@@ -41,25 +41,69 @@ int nsid_plan_write_configs(const struct nsid_plan *p, struct nsid_err *err)
 
 /* ---- plan.mk ---------------------------------------------------------------------------------------- */
 
-/* Make cannot handle these characters in file names. */
-static int make_safe(const char *path, const char *what, struct nsid_err *err)
+/*
+ * Everything nsid-plan writes into plan.mk passes one of two gates:
+ *  - a word (a path or id in a target, a prerequisite or a recipe) must be made of bytes that
+ *    make and sh both take literally: letters, digits, . _ / + , @ - and UTF-8 (bytes >= 0x80);
+ *    anything else (blanks, newlines, $ ` ( ) ; # % : = * ? [ ] ~ quotes, backslash, ...) is
+ *    refused at plan time, naming the path and where it came from, so nothing is ever quoted
+ *    wrongly;
+ *  - text in a comment (labels, grid points, spec names) is written with every control byte and
+ *    backslash as \xHH, so it can neither end the comment line nor continue it onto the next.
+ */
+static bool make_word_ok(const char *w)
 {
-    if (!strpbrk(path, " \t\n:#$%=;\\\"'")) return 0;
-    return nsid_err_set(err, NSID_EINVAL, path, 0, what, "make cannot use a path with spaces or any of :#$%%=;\\\"'");
+    if (!*w) return false;
+    for (const unsigned char *c = (const unsigned char *)w; *c; c++)
+        if (!(*c >= 0x80 || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("._/+,@-", *c)))
+            return false;
+    return true;
+}
+
+static int make_word(const char *w, const char *what, const char *file, int line, struct nsid_err *err)
+{
+    if (make_word_ok(w)) return 0;
+    return nsid_err_set(err, NSID_EINVAL, file, line, what,
+                        "'%.200s': a path in the plan may hold only letters, digits, UTF-8 and . _ / + , @ - "
+                        "(make and the shell would read other characters as syntax)", w);
+}
+
+static void make_comment(struct nsid__sb *b, const char *text)
+{
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f || *c == '\\') nsid__sb_addf(b, "\\x%02x", *c);
+        else nsid__sb_addf(b, "%c", *c);
+    }
 }
 
 static int check_paths(const struct nsid_plan *p, struct nsid_err *err)
 {
-    int rc = make_safe(p->results, "results", err);
-    for (int i = 0; rc == 0 && i < p->n_runs; i++)
-        for (int d = 0; rc == 0 && d < p->runs[i].n_data; d++) rc = make_safe(p->runs[i].data[d], "data", err);
+    int rc = make_word(p->results, "--results", NULL, 0, err);
+    if (rc == 0 && !make_word_ok(p->profile))
+        rc = nsid_err_set(err, NSID_EINVAL, NULL, 0, "--profile", "'%.80s' is not a profile name", p->profile);
+    for (int i = 0; rc == 0 && i < p->n_runs; i++) {
+        const struct nsid_plan_run *r = &p->runs[i];
+        for (int d = 0; rc == 0 && d < r->n_data; d++)
+            rc = make_word(r->data[d], "data", r->exp->file,
+                           r->variant->data.line ? r->variant->data.line
+                           : r->exp->data.line   ? r->exp->data.line
+                                                 : r->exp->line,
+                           err);
+    }
     return rc;
 }
 
 static void make_run_rule(struct nsid__sb *b, const struct nsid_plan *p, const struct nsid_plan_run *r)
 {
     const char *R = p->results;
-    nsid__sb_addf(b, "\n# %s/%s {%s}\n", r->exp->name, r->variant->name[0] ? r->variant->name : "-", r->point);
+    nsid__sb_add(b, "\n# ");
+    make_comment(b, r->exp->name);
+    nsid__sb_add(b, "/");
+    make_comment(b, r->variant->name[0] ? r->variant->name : "-");
+    nsid__sb_add(b, " {");
+    make_comment(b, r->point);
+    nsid__sb_add(b, "}\n");
     nsid__sb_addf(b, "%s/runs/%s/done: %s/runs/%s/run.json", R, r->id, R, r->id);
     if (r->selection >= 0) nsid__sb_addf(b, " %s/select/%s.ckpt", R, p->selections[r->selection].id);
     nsid__sb_add(b, " | $(NSID_RUN_DEPS)");
@@ -75,7 +119,11 @@ static void make_selection_rule(struct nsid__sb *b, const struct nsid_plan *p, c
 {
     const char *R = p->results;
     const struct nsid_plan_run *c0 = &p->runs[s->candidates[0]];
-    nsid__sb_addf(b, "\n# core: %s of %d runs of %s\n%s/select/%s.ckpt:", s->rule, s->n, c0->exp->name, R, s->id);
+    nsid__sb_add(b, "\n# core: ");
+    make_comment(b, s->rule);
+    nsid__sb_addf(b, " of %d runs of ", s->n);
+    make_comment(b, c0->exp->name);
+    nsid__sb_addf(b, "\n%s/select/%s.ckpt:", R, s->id);
     for (int i = 0; i < s->n; i++) nsid__sb_addf(b, " %s/runs/%s/done", R, p->runs[s->candidates[i]].id);
     nsid__sb_add(b, " | $(NSID_RUN_DEPS)\n\t@mkdir -p $(@D)\n\t$(NSID_DB) select --out $@");
     for (int i = 0; i < s->n; i++) nsid__sb_addf(b, " %s/runs/%s/run.db", R, p->runs[s->candidates[i]].id);
@@ -103,8 +151,13 @@ int nsid_plan_write_make(const struct nsid_plan *p, const char *path, const char
     int rc = check_paths(p, err);
     if (rc < 0) return rc;
     struct nsid__sb b = {0};
-    nsid__sb_addf(&b, "# %s: generated by nsid-plan for profile %s from", path, p->profile);
-    for (int i = 0; i < n_specs; i++) nsid__sb_addf(&b, " %s", specs[i]);
+    nsid__sb_add(&b, "# ");
+    make_comment(&b, path);
+    nsid__sb_addf(&b, ": generated by nsid-plan for profile %s from", p->profile);
+    for (int i = 0; i < n_specs; i++) {
+        nsid__sb_add(&b, " ");
+        make_comment(&b, specs[i]);
+    }
     nsid__sb_addf(&b, "; do not edit.\n# %d runs (%d distinct), %d core selections.\n", p->n_runs, p->n_unique,
                   p->n_selections);
     nsid__sb_addf(&b, "NSID_PLAN_PROFILE := %s\nNSID_PLAN_RESULTS := %s\nNSID_PLAN_RUNS :=", p->profile, p->results);
