@@ -422,6 +422,43 @@ static void test_bad_files(void)
     expect_fail("shared copy differs", tpath("alias.h5"), NULL, NSID_EFORMAT, "readout.scan-b._features",
                 (const char *[]){"readout.scan-a._features", NULL}, &b);
 
+    /* Numbers that are not numbers: one element of a weight, a bias-like vector or a running
+     * statistic set to NaN, +-Inf, or a negative running variance: refused naming the tensor. */
+    static const struct {
+        const char *what, *dset, *tensor;
+        int64_t elt;
+        float value;
+    } nonfinite[] = {
+        {"NaN conv weight", "/core/features/layer0/conv/weight", "core.features.layer0.conv.weight", 5, NAN},
+        {"+Inf BN weight", "/core/features/layer0/norm/weight", "core.features.layer0.norm.weight", 0, INFINITY},
+        {"-Inf BN bias", "/core/features/layer0/norm/bias", "core.features.layer0.norm.bias", 3, -INFINITY},
+        {"NaN running mean", "/core/features/layer0/norm/running_mean", "core.features.layer0.norm.running_mean", 1,
+         NAN},
+        {"negative running var", "/core/features/layer0/norm/running_var", "core.features.layer0.norm.running_var",
+         2, -0.5f},
+        {"Inf running var", "/core/features/layer0/norm/running_var", "core.features.layer0.norm.running_var", 0,
+         INFINITY},
+    };
+    for (size_t i = 0; i < sizeof nonfinite / sizeof nonfinite[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "nonfinite%zu.h5", i);
+        copy_file(good, tpath(name), -1);
+        hid_t hf = H5Fopen(tpath(name), H5F_ACC_RDWR, H5P_DEFAULT);
+        hid_t ds = H5Dopen2(hf, nonfinite[i].dset, H5P_DEFAULT);
+        hid_t fs = H5Dget_space(ds);
+        hsize_t n = (hsize_t)H5Sget_simple_extent_npoints(fs);
+        float *x = malloc(n * sizeof *x);
+        H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+        x[nonfinite[i].elt] = nonfinite[i].value;
+        H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+        free(x);
+        H5Sclose(fs), H5Dclose(ds), H5Fclose(hf);
+        char elt[32];
+        snprintf(elt, sizeof elt, "element %lld ", (long long)nonfinite[i].elt);
+        expect_fail(nonfinite[i].what, tpath(name), NULL, NSID_EFORMAT, nonfinite[i].tensor,
+                    (const char *[]){name, elt, NULL}, &b);
+    }
+
     struct nsid_checkpoint_load_opts o = {.prefix = "core.", .optimizer = true};
     expect_fail("prefix with optimizer", good, &o, NSID_EINVAL, NULL, NULL, &b);
     o = (struct nsid_checkpoint_load_opts){.prefix = "shifter."};

@@ -434,6 +434,37 @@ static hid_t open_checked(hid_t fid, const char *dpath, const char *name, enum e
     return d;
 }
 
+/* Is the tensor called name a variance (a BatchNorm running_var, Adam's second moment)? */
+static bool is_variance(const char *name)
+{
+    size_t n = strlen(name);
+    return (n >= 11 && strcmp(name + n - 11, "running_var") == 0) ||
+           strncmp(name, NSID_CHECKPOINT_OPT_GROUP "/v/", sizeof NSID_CHECKPOINT_OPT_GROUP + 2) == 0;
+}
+
+/*
+ * A checkpoint holds finite numbers only, and variances that are not negative: one NaN weight
+ * made every prediction NaN (recorded as a correlation of 0), a negative running variance a NaN
+ * after the BatchNorm. The first bad element is named with the tensor and the file.
+ */
+static int check_values(const float *x, int ndim, const int64_t *shape, const char *name, const char *file,
+                        struct nsid_err *err)
+{
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    bool var = is_variance(name);
+    for (size_t k = 0; k < n; k++) {
+        if (!isfinite(x[k]))
+            return nsid_err_set(err, NSID_EFORMAT, file, 0, name,
+                                "element %zu is %g: a checkpoint holds finite numbers only (a diverged or "
+                                "damaged model)", k, (double)x[k]);
+        if (var && x[k] < 0.0f)
+            return nsid_err_set(err, NSID_EFORMAT, file, 0, name,
+                                "element %zu is %g: a variance cannot be negative", k, (double)x[k]);
+    }
+    return 0;
+}
+
 static int read_tensor(hid_t fid, const char *dpath, const char *name, enum elt elt, int ndim,
                        const int64_t *shape, void *dst, const char *file, struct nsid_err *err)
 {
@@ -447,7 +478,7 @@ static int read_tensor(hid_t fid, const char *dpath, const char *name, enum elt 
     if (rc < 0)
         return nsid_err_set(err, NSID_EFORMAT, file, 0, name,
                             "cannot read the data (checksum mismatch or truncated file): %s", h5);
-    return 0;
+    return elt == ELT_I64 ? 0 : check_values(dst, ndim, shape, name, file, err);
 }
 
 /* Scratch copies that a load fills before anything in the model changes. */
