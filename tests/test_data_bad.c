@@ -397,6 +397,70 @@ static void test_tiers(void)
     }
 }
 
+/* ================================================================ statistics */
+
+/* Scan statistics that are not numbers, negative or denormal stds: refused by nsid_norm_init,
+ * naming the file and the dataset (before, training ran with loss=-nan and recorded 0). */
+static void test_bad_statistics(void)
+{
+    static const struct {
+        const char *what, *dset, *msg;
+        int elt;        /* -1: every element */
+        float value;
+        bool zscore;
+    } cases[] = {
+        {"NaN response std", "statistics/responses/all/std", "element 3 is nan", 3, NAN, false},
+        {"Inf response std", "statistics/responses/all/std", "element 0 is inf", 0, INFINITY, false},
+        {"negative response std", "statistics/responses/all/std", "cannot be negative", 2, -1.0f, false},
+        {"every response std 0", "statistics/responses/all/std", "mean std over the neurons is 0", -1, 0.0f, false},
+        {"denormal response stds", "statistics/responses/all/std", "cannot be scaled", -1, 1e-40f, false},
+        {"NaN image mean", "statistics/images/all/mean", "element 0 is nan", -1, NAN, true},
+        {"-Inf image std", "statistics/images/all/std", "element 0 is -inf", -1, -INFINITY, true},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        reset();
+        hid_t f = h5_open_rw();
+        hid_t d = H5Dopen2(f, cases[c].dset, H5P_DEFAULT);
+        hid_t sp = H5Dget_space(d);
+        hssize_t n = H5Sget_simple_extent_npoints(sp);
+        float *v = calloc((size_t)(n > 0 ? n : 1), sizeof *v);
+        H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+        for (hssize_t i = 0; i < n; i++)
+            if (cases[c].elt < 0 || i == cases[c].elt) v[i] = cases[c].value;
+        H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+        free(v);
+        H5Sclose(sp), H5Dclose(d), H5Fclose(f);
+        struct nsid_scan s;
+        struct nsid_err err = {0};
+        int rc = nsid_scan_load(&s, H5, NULL, &err);
+        CHECK(rc == 0, "%s: the scan itself loads: %s", cases[c].what, err.msg);
+        if (rc) continue;
+        struct nsid_norm nm;
+        struct nsid_norm_opts no = {.zscore_images = cases[c].zscore};
+        rc = nsid_norm_init(&nm, &s, &no, &err);
+        const char *key = cases[c].dset + strlen("statistics/");
+        CHECK(rc == NSID_EFORMAT && strstr(err.file, "static11111") && strcmp(err.key, key) == 0 &&
+                  strstr(err.msg, cases[c].msg),
+              "%s: refused naming the file, %s and '%s': rc %d %s: %s: %s", cases[c].what, key, cases[c].msg, rc,
+              err.file, err.key, err.msg);
+        if (rc == 0) nsid_norm_free(&nm);
+        /* with recompute_nonfinite (data.drop_nan_trials) a bad stored statistic is computed from
+         * the trials instead, with a warning; the fixture's own data is finite */
+        if (isfinite(cases[c].value) && cases[c].value >= 0.0f) { /* legal values, refused as a whole */
+            nsid_scan_free(&s);
+            continue;
+        }
+        struct dt_warnings w = {0};
+        no = (struct nsid_norm_opts){.zscore_images = cases[c].zscore, .recompute_nonfinite = true,
+                                     .warn = dt_warn_cb, .warn_ctx = &w};
+        rc = nsid_norm_init(&nm, &s, &no, &err);
+        CHECK(rc == 0 && nm.stats_computed == 1 && strstr(w.last, key) && strstr(w.last, "computed from the 24 trials"),
+              "%s: recomputed from the trials with a warning: %s / %s", cases[c].what, err.msg, w.last);
+        if (rc == 0) nsid_norm_free(&nm);
+        nsid_scan_free(&s);
+    }
+}
+
 /* ================================================================ constant neuron */
 
 static void test_constant_neuron(void)
@@ -439,6 +503,7 @@ int main(void)
     test_dtypes();
     test_nonfinite();
     test_tiers();
+    test_bad_statistics();
     test_constant_neuron();
     dt_rmtree(tmp);
     return check_summary("data_bad");

@@ -1,6 +1,7 @@
 /* transform.c - NeuroNormalizer and statistics (see transform.h). */
 #include "transform.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -178,6 +179,16 @@ static void norm_warn(const struct nsid_norm_opts *o, const char *fmt, ...)
  * Statistic "<data>/all/<m>" into out[0..n): from the file if present (numel
  * must be n, or 1 when allow_scalar: broadcast), else computed.
  */
+/* The first element of a that is no usable statistic (not finite, or a negative std), or -1. */
+static int64_t bad_stat(const struct nsid_array *a, size_t k, bool is_std, double *x)
+{
+    for (size_t i = 0; i < k; i++) {
+        *x = nsid_array_get_f64(a, i);
+        if (!isfinite(*x) || fabs(*x) > (double)FLT_MAX || (is_std && *x < 0.0)) return (int64_t)i;
+    }
+    return -1;
+}
+
 static int get_stat(struct nsid_norm *nm, const struct nsid_scan *s, const struct nsid_norm_opts *o,
                     const char *data, const char *m, size_t n, bool allow_scalar, float *out, size_t *got,
                     struct nsid_err *err)
@@ -186,19 +197,38 @@ static int get_stat(struct nsid_norm *nm, const struct nsid_scan *s, const struc
     snprintf(key, sizeof key, "%s/all/%s", data, m);
     const struct nsid_array *a = nsid_arrays_find(&s->stats, key);
     struct nsid_arrays tmp = {0};
+    bool is_std = strcmp(m, "std") == 0;
+    double x = 0.0;
+    int64_t bad = -1;
+    /* Statistics scale the data: each one must be a finite float, and a std not negative (a
+     * NaN, Inf or negative std made every loss NaN and every metric 0). */
+    if (a && a->dtype != NSID_DT_STR && (bad = bad_stat(a, nsid_array_numel(a), is_std, &x)) >= 0) {
+        if (!o || !o->recompute_nonfinite)
+            return nsid_err_set(err, NSID_EFORMAT, nsid__scan_file(s), 0, key,
+                                "element %lld is %g: statistics must be finite numbers%s", (long long)bad, x,
+                                is_std && x < 0.0 ? " and a standard deviation cannot be negative"
+                                                  : " (data.drop_nan_trials recomputes them from the kept trials)");
+        norm_warn(o, "%s: statistics/%s element %lld is %g: computed from the %lld trials kept instead",
+                  nsid__scan_file(s), key, (long long)bad, x, (long long)s->n_trials);
+        a = NULL;
+    } else if (!a) {
+        norm_warn(o, "%s: statistics/%s missing: computed from all %lld trials", nsid__scan_file(s), key,
+                  (long long)s->n_trials);
+    }
     if (!a) {
         int rc = nsid_scan_compute_stats(s, data, &tmp, err);
         if (rc) return rc;
         a = nsid_arrays_find(&tmp, key);
         nm->stats_computed++;
-        norm_warn(o, "%s: statistics/%s missing: computed from all %lld trials", nsid__scan_file(s), key,
-                  (long long)s->n_trials);
     }
     size_t k = nsid_array_numel(a);
     int rc = 0;
     if (a->dtype == NSID_DT_STR || !(k == n || (allow_scalar && k == 1))) {
         rc = nsid_err_set(err, NSID_ESHAPE, nsid__scan_file(s), 0, key, "%zu values (%s), expected %zu%s",
                           k, nsid_dtype_name(a->dtype), n, allow_scalar ? " or 1" : "");
+    } else if ((bad = bad_stat(a, k, is_std, &x)) >= 0) { /* computed from data that is itself bad */
+        rc = nsid_err_set(err, NSID_EFORMAT, nsid__scan_file(s), 0, key, "element %lld is %g: statistics must be "
+                          "finite numbers", (long long)bad, x);
     } else {
         for (size_t i = 0; i < k; i++) out[i] = (float)nsid_array_get_f64(a, i);
         if (got) *got = k;
@@ -274,6 +304,12 @@ static int init_responses(struct nsid_norm *nm, const struct nsid_scan *s, const
     int rc = get_stat(nm, s, o, "responses", "std", N, false, sd, NULL, err);
     if (!rc) nm->n_floored = precision_floored(sd, N, nm->resp_scale, &nm->resp_threshold);
     nsid_free(sd);
+    /* The floor is 1% of the mean std: when every std is 0 (or the mean is denormal), there is
+     * no scale to divide by. */
+    if (!rc && !(nm->resp_threshold >= (double)FLT_MIN && 1.0 / nm->resp_threshold <= (double)FLT_MAX))
+        rc = nsid_err_set(err, NSID_EFORMAT, nsid__scan_file(s), 0, "responses/all/std",
+                          "the mean std over the neurons is %g: the responses cannot be scaled by it (all "
+                          "neurons constant, or statistics of other data?)", nm->resp_threshold / 0.01);
     if (!rc) rc = find_constant(nm, s, o, err);
     return rc;
 }

@@ -34,6 +34,10 @@ struct nsid_norm_opts {
     bool zscore_images;      /* images (x - mean) / std (VGG runs, exclude=[]); default raw */
     bool raw_responses;      /* leave responses as stored (default: divide by std) */
     bool raw_behavior;       /* leave behavior and pupil_center as stored */
+    /* A stored statistic that is not a finite number (or a negative std) is an error; with this
+     * set it is computed from the loaded trials instead, with a warning (data.drop_nan_trials:
+     * statistics stored with the dropped trials' NaN in them describe other data). */
+    bool recompute_nonfinite;
     /* Warnings (statistics computed, constant neurons); NULL: stderr. */
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;

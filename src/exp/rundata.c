@@ -135,7 +135,8 @@ int nsid_run_data_load(struct nsid_run_data *d, const struct nsid_config *c, con
                                     .image_base_seed = (uint64_t)c->data.image_base_seed,
                                     .neurons = d->neurons[s],
                                     .n_neurons = d->neurons[s] ? d->n_sel[s] : 0,
-                                    .norm = {.zscore_images = c->data.normalize_images}};
+                                    .norm = {.zscore_images = c->data.normalize_images,
+                                             .recompute_nonfinite = c->data.drop_nan_trials}};
         if ((rc = nsid_view_init(&d->views[s], &d->scans[s], &vo, err)) < 0) goto fail;
         if ((rc = scan_meta(d, s, err)) < 0) goto fail;
     }
