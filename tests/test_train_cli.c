@@ -8,6 +8,7 @@
  *   naming the key or file, and no run.db is ever marked done by a failed command.
  */
 #include <fcntl.h>
+#include <hdf5.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -270,7 +271,7 @@ static void test_eval(void)
 static void test_bad_input(void)
 {
     const char *av[MAXARG];
-    char prog[4300], err[4300], dir[4200], set[4400];
+    char prog[4300], err[4300], dir[4200], set[4400], buf[512];
     snprintf(err, sizeof err, "%s/stderr.txt", tmp);
     snprintf(dir, sizeof dir, "%s/bad", tmp);
     struct {
@@ -287,6 +288,37 @@ static void test_bad_input(void)
         CHECK(code == 1 && strstr(e, cases[k].want) && lines(e) == 1, "--set %s: exit 1, one line naming %s: %s",
               cases[k].set, cases[k].want, e);
     }
+    /* a training whose loss stops being a number: responses of 3e38 (finite floats, stored after
+     * the statistics, so they are scaled by an ordinary std) overflow the Poisson loss; the run
+     * stops in epoch 1, exit 1, recorded as failed with the epoch */
+    char huge[4400];
+    snprintf(huge, sizeof huge, "%s/static10005-1-1-preproc0.h5", tmp);
+    struct tt_scan ho;
+    tt_default(&ho);
+    ho.seed = 5;
+    CHECK(tt_make_scan(huge, &ho) == 0, "the scan with extreme responses is written");
+    hid_t hf = H5Fopen(huge, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t hd = H5Dopen2(hf, "responses", H5P_DEFAULT);
+    hid_t hs = H5Dget_space(hd);
+    hssize_t hn = H5Sget_simple_extent_npoints(hs);
+    float *px = malloc((size_t)hn * sizeof *px);
+    H5Dread(hd, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, px);
+    for (hssize_t i = 0; i < hn; i += 5) px[i] = 3e38f;
+    H5Dwrite(hd, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, px);
+    free(px);
+    H5Sclose(hs), H5Dclose(hd), H5Fclose(hf);
+    snprintf(dir, sizeof dir, "%s/diverged", tmp);
+    train_argv(av, prog, sizeof prog, dir, huge, NULL, 0);
+    int dcode = run(av, err);
+    const char *de = slurp(err);
+    CHECK(dcode == 1 && strstr(de, "epoch 1: the training loss became") && lines(de) == 1,
+          "a diverged training: exit 1, one line naming the epoch: %s", de);
+    char ddb[4400];
+    snprintf(ddb, sizeof ddb, "%s/run.db", dir);
+    CHECK(tc_sql(ddb, "SELECT status || ' ' || error FROM runs", buf, sizeof buf) && strstr(buf, "failed") == buf &&
+              strstr(buf, "epoch 1"),
+          "the diverged run is recorded as failed with the epoch: %s", buf);
+    CHECK(none_done(dir), "the diverged run is not done");
     /* missing data path */
     char missing[4300];
     snprintf(missing, sizeof missing, "%s/no_such_scan.h5", tmp);

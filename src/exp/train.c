@@ -4,8 +4,8 @@
 #include <cblas.h>
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -417,6 +417,13 @@ static int loop(struct trainer *t, struct nsid_err *err)
             int rc = save_state(t, err);
             return rc < 0 ? rc : 1;
         }
+        /* A loss that is no longer a number poisons every parameter through the next step: the
+         * run fails here, naming the epoch (its state is not saved over the last good one). */
+        if (!isfinite(t->st.loss_sum))
+            return nsid_err_set(err, NSID_EINVAL, t->o->out_dir, 0, "train",
+                                "epoch %lld: the training loss became %g (diverged: lower train.lr, or check the "
+                                "scan's responses and statistics); the run is failed",
+                                (long long)t->st.epoch + 1, t->st.loss_sum);
         double score = nsid_eval_val_score(&t->ev, &t->net, NULL);
         unsigned act = nsid_schedule_step(&t->st.sched, score);
         apply(t, act);
