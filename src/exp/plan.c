@@ -552,6 +552,26 @@ static bool paper_figure(const char *f)
            strcmp(f, "fig5") == 0;
 }
 
+/* A figure's name is a file name of plots/spec-figures.sh: [A-Za-z0-9_.-]+, not one of the
+ * reproduction's other figures (plots/figures.sh), whose files it would overwrite. */
+static int check_figure_name(struct pctx *pc, const struct point *pt, const struct nsid_spec_value *ff)
+{
+    static const char *const RESERVED[] = {"fig1", "sim_rf", "sim_gt", "training", NULL};
+    const char *f = pt->run.figure;
+    int line = ff ? ff->line : pt->e->line;
+    bool ok = true;
+    for (const char *s = f; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+              *s == '-' || *s == '.'))
+            ok = false;
+    if (!ok) return perr(pc, pt->e->file, line, "plot.figure", "'%.60s' is not a figure name: use [A-Za-z0-9_.-]", f);
+    for (int i = 0; RESERVED[i]; i++)
+        if (strcmp(f, RESERVED[i]) == 0)
+            return perr(pc, pt->e->file, line, "plot.figure",
+                        "%s is a figure of the reproduction's own (plots/figures.sh): choose another name", f);
+    return 0;
+}
+
 /*
  * A figure draws one metric: plot.y declarations of the runs in one figure must agree (those
  * that leave y out take the figure's), and a paper figure draws the fraction oracle.
@@ -598,7 +618,9 @@ static int resolve_plot(struct pctx *pc, struct point *pt)
     r->x_key = fx && fx->ref ? fx->text : NULL;
     r->y = fy ? fy->text : NULL;
     r->plot_spec = NULL;
-    if (!r->figure) return 0;
+    if (!r->figure || !r->figure[0]) return 0; /* figure: '' places the run in no figure */
+    rc = check_figure_name(pc, pt, ff);
+    if (rc < 0) return rc;
     r->plot_spec = nsid_pool_printf(&pc->p->pool, pc->err, "%s:%d", pt->e->file, ff ? ff->line : pt->e->line);
     if (!r->plot_spec) return NSID_ENOMEM;
     return check_metric(pc, pt, fy);
