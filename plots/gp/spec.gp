@@ -67,11 +67,29 @@ set xlabel x_label
 set ylabel m_label
 set key outside right top Left reverse
 
-# ---- one panel (pi; 0: the only one) ---------------------------------------------------------------------
+# ---- the legend: a colour per curve, a dash pattern per style, the interval ------------------------------
+kel = ''
+kadd(e) = (kel = kel . (strlen(kel) > 0 ? ', ' : '') . e, 0)
+seen = '|'
+do for [k = 1:n_ser] {
+    if (strstrt(seen, '|' . sname(k) . '|') == 0) {
+        seen = seen . sname(k) . '|'
+        z = kadd(sprintf("keyentry with linespoints lc rgb %d dt 1 lw lw_data pt %d ps ps_data title \"%s\"", \
+                         scolor(k), spt(k), strlen(sname(k)) > 0 ? sname(k) : '(no curve label)'))
+    }
+}
+do for [k = 1:(nstyles > 1 ? n_ser : 0)] {
+    if (int(word(sfs, k)) == 1) {
+        z = kadd(sprintf("keyentry with lines lc rgb c_black dt %d lw lw_data title \"style %s\"", sdash(k), word(stitle, k)))
+    }
+}
+z = kadd("keyentry with yerrorbars lc rgb c_black lw lw_data pt 7 ps ps_data title '95% interval (t, n-1 df)'")
+
+# ---- the panels (several: side by side, the legend in a slot of its own) ---------------------------------
 tbl(kind, k) = fmt eq 'table' ? sprintf('%s %d', kind, sid(k)) : ''
 inp(z) = isf(0) && (panels <= 1 || column('panel_index') == pi)
-if (multi && panels > 1) { set multiplot layout 1, panels title figure }
-if (!(multi && panels > 1)) { set title figure }
+if (multi && panels > 1) { set multiplot layout 1, panels + 1 title figure; unset key }
+if (panels <= 1) { set title figure }
 do for [pi = 1:panels] {
     el = ''
     add(e) = (el = el . (strlen(el) > 0 ? ', ' : '') . e, 0)
@@ -92,24 +110,13 @@ do for [pi = 1:panels] {
                             sid(k), scolor(k), sdash(k), spt(k), tbl('series', k)))
         }
     }
-    # The legend: a colour per curve, a dash pattern per style (on the last panel only).
-    if (fmt ne 'table' && pi == panels) {
-        seen = '|'
-        do for [k = 1:n_ser] {
-            if (strstrt(seen, '|' . sname(k) . '|') == 0) {
-                seen = seen . sname(k) . '|'
-                z = add(sprintf("keyentry with linespoints lc rgb %d dt 1 lw lw_data pt %d ps ps_data title \"%s\"", \
-                                scolor(k), spt(k), strlen(sname(k)) > 0 ? sname(k) : '(no curve label)'))
-            }
-        }
-        do for [k = 1:(nstyles > 1 ? n_ser : 0)] {
-            if (int(word(sfs, k)) == 1) {
-                z = add(sprintf("keyentry with lines lc rgb c_black dt %d lw lw_data title \"%s\"", sdash(k), word(stitle, k)))
-            }
-        }
-        z = add("keyentry with yerrorbars lc rgb c_black lw lw_data pt 7 ps ps_data title '95% interval (t, n-1 df)'")
-    }
-    if (fmt ne 'table' && pi < panels) { unset key } else { set key outside right top Left reverse }
+    if (fmt ne 'table' && panels <= 1) { z = add(kel) }
     eval 'plot ' . el
 }
-if (multi && panels > 1) { unset multiplot }
+if (multi && panels > 1) {
+    unset title; unset xlabel; unset ylabel; unset border; unset tics; unset grid; unset logscale
+    set xrange [0:1]; set yrange [0:1]
+    set key inside left center Left reverse
+    eval 'plot NaN notitle, ' . kel
+    unset multiplot
+}
