@@ -240,12 +240,12 @@ GROUP BY g.curve ORDER BY series;
 
 -- The metrics plot.y may name, with their axis labels and what they are.
 CREATE VIEW plot_metrics (metric, label, what) AS VALUES
-    ('fraction_oracle', 'fraction oracle', 'the fraction oracle (test correlation over the oracle correlation, pooled over neurons)'),
+    ('fraction_oracle', 'fraction oracle', 'the slope through the origin of the neurons'' test correlation against their oracle correlation'),
     ('test_corr', 'test correlation', 'the mean correlation of prediction and single test trials'),
     ('val_corr', 'validation correlation', 'the mean correlation of prediction and validation trials'),
-    ('oracle', 'oracle correlation', 'the mean oracle correlation of the test repeats'),
-    ('feve', 'FEVE', 'the fraction of explainable variance explained (test)'),
-    ('gt_corr', 'correlation with the true rates', 'the mean correlation of prediction and the simulator''s true rates (test)');
+    ('oracle', 'oracle correlation', 'the mean leave-one-out oracle correlation of the test repeats'),
+    ('feve', 'FEVE', 'the fraction of explainable variance explained, test set'),
+    ('gt_corr', 'correlation with the true rates', 'the mean correlation of prediction and the simulator''s true rates, test set');
 
 -- The declared figures that have no paper script of their own (those are drawn by figures.sh).
 CREATE VIEW plot_spec_figures AS
