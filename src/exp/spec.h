@@ -38,10 +38,13 @@
  *       where: {var.group: 11s, data.image_n: $data.image_n}   # filter; $KEY = this run's value
  *       rule: best_validation            #   the only rule: best validation over the selection group
  *     plot:                              # where the run lands in a figure (SQL views)
- *       figure: fig5                     #   fig3, fig3_ablation, fig4, fig5 or your own
+ *       figure: fig5                     #   fig3, fig3_ablation, fig4, fig5 or your own [A-Za-z0-9_.-]+
+ *                                        #   (not fig1, sim_rf, sim_gt, training; docs/figures.md)
  *       curve: $var.curve                #   literal or $KEY: var.NAME, a config key, variant, data
  *       x: $data.image_n                 #   a number (images per scan)
  *       panel: ...                       #   style: ...
+ *       y: test_corr                     #   the score drawn (a literal, one per figure): fraction_oracle
+ *                                        #   (default), test_corr, val_corr, oracle, feve, gt_corr
  *     profiles:                          # per profile (smoke, quick, paper): what changes
  *       smoke:
  *         defaults: {train.max_epochs: 2}
@@ -189,6 +192,11 @@ struct nsid_spec_experiment {
     struct nsid_spec_profile *profiles;
     int n_profiles;
 };
+
+/* The metrics a plot's y may name, for messages; nsid_spec_plot_metric_known checks one. */
+#define NSID_SPEC_PLOT_METRICS "fraction_oracle, test_corr, val_corr, oracle, feve, gt_corr"
+#define NSID_SPEC_PLOT_METRIC_DEFAULT "fraction_oracle"
+bool nsid_spec_plot_metric_known(const char *name);
 
 /* Everything read from a set of spec files. */
 struct nsid_spec_set {
