@@ -15,7 +15,8 @@
 #   - nothing was written into the source copy (`git status --porcelain --ignored` is empty and
 #     no file there is newer than the start), and a second make has nothing to do;
 #   - a data folder without a manifest is refused with one message and left empty (never
-#     simulated into), and a project without specs is refused.
+#     simulated into), a project without specs is refused, nsid-init does not overwrite a
+#     project, and a manifest naming a missing scan stops make at plan time with its file and line.
 # ctest-labels: project
 set -uo pipefail
 SRC=${NSID_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -29,6 +30,7 @@ trap cleanup EXIT
 cd "$T"
 . "$SRC/tests/sh_check.sh"
 . "$SRC/tests/doc_block.sh"
+not() { ! "$@"; }
 doc=$SRC/docs/project.md
 
 # ---- a read-only copy of the source ----------------------------------------------------------------
@@ -109,6 +111,18 @@ check "  with one message naming its groups.json" test "$(printf '%s\n' "$out" |
 check "  and nothing simulated into it" test -z "$(ls -A mine)"
 out=$(make -s -f "$NSID/Makefile.experiments" PROJECT="$T/empty-project" 2>&1)
 check "a project without specs is refused" grep -q "no experiment specs" <<<"$out"
+
+check "nsid-init refuses to overwrite a project" not "$NSID/scripts/nsid-init" "$P" "$P/recordings/static20505-6-1-preproc0.h5"
+check "  and left its manifest as it was" grep -q "label: animal 20505" "$P/data.yaml"
+mkdir -p bad-project
+cp -r "$P/experiments" bad-project/
+printf 'groups:\n  core: [%s]\n  new:\n    - nothere/static20457-5-9-preproc0/\n' "$P/recordings/static20505-6-1-preproc0.h5" \
+    >bad-project/data.yaml
+out=$(make -s -f "$NSID/Makefile.experiments" PROJECT="$T/bad-project" PROFILE=smoke 2>&1)
+rc=$?
+check "a manifest naming a missing scan is refused" test "$rc" -ne 0
+check "  with its file and line" grep -q "bad-project/data.yaml:4" <<<"$out"
+check "  before any run started" test ! -e bad-project/results/runs
 
 if [ "$fails" -ne 0 ]; then
     echo "test_project: $fails check(s) failed (NSID_PROJECT_KEEP=1 keeps $T)"
