@@ -143,6 +143,50 @@ write_project_md() {
     fi
 }
 
+# REPORT.html from REPORT.md: the markdown the project report and the spec figures' fragment use
+# (headings, paragraphs, lists, tables, `code`, **bold**, links, images), PNGs embedded as data
+# URIs (image paths are relative to DIR), so the one file can be mailed.
+md_to_html() { # md_to_html MD DIR
+    awk -v dir="$2" '
+        function esc(t) { gsub(/&/, "\\&amp;", t); gsub(/</, "\\&lt;", t); gsub(/>/, "\\&gt;", t); return t }
+        function inline(t,   out, m, alt, src, cmd, b64) {
+            t = esc(t); out = ""
+            while (match(t, /!\[[^]]*\]\([^)]*\)/)) {
+                m = substr(t, RSTART, RLENGTH); alt = m; sub(/^!\[/, "", alt); sub(/\].*/, "", alt)
+                src = m; sub(/^.*\(/, "", src); sub(/\)$/, "", src)
+                b64 = ""
+                if (src ~ /\.png$/) { cmd = "base64 -w 0 \"" dir "/" src "\" 2>/dev/null"; cmd | getline b64; close(cmd) }
+                out = out substr(t, 1, RSTART - 1) "<img alt=\"" alt "\" src=\"" (b64 != "" ? "data:image/png;base64," b64 : src) "\">"
+                t = substr(t, RSTART + RLENGTH)
+            }
+            t = out t
+            while (match(t, /\[[^]]*\]\([^)]*\)/)) {
+                m = substr(t, RSTART, RLENGTH); alt = m; sub(/^\[/, "", alt); sub(/\].*/, "", alt)
+                src = m; sub(/^.*\(/, "", src); sub(/\)$/, "", src)
+                t = substr(t, 1, RSTART - 1) "<a href=\"" src "\">" alt "</a>" substr(t, RSTART + RLENGTH)
+            }
+            while (match(t, /`[^`]*`/)) t = substr(t, 1, RSTART - 1) "<code>" substr(t, RSTART + 1, RLENGTH - 2) "</code>" substr(t, RSTART + RLENGTH)
+            while (match(t, /\*\*[^*]*\*\*/)) t = substr(t, 1, RSTART - 1) "<b>" substr(t, RSTART + 2, RLENGTH - 4) "</b>" substr(t, RSTART + RLENGTH)
+            return t
+        }
+        function close_all() { if (para) print "</p>"; if (list) print "</ul>"; if (table) print "</table>"; para = list = table = 0 }
+        NR == 1 { t = $0; sub(/^# /, "", t)
+                  print "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" esc(t) "</title>"
+                  print "<style>body { font-family: \"DejaVu Sans\", sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }"
+                  print "table { border-collapse: collapse; margin: 1em 0; } th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }"
+                  print "img { max-width: 100%; border: 1px solid #eee; } code { background: #f4f4f4; padding: 0 .2em; }</style></head><body>" }
+        /^#+ / { close_all(); n = index($0, " ") - 1; print "<h" n ">" inline(substr($0, n + 2)) "</h" n ">"; next }
+        /^\|[-:| ]+\|$/ { next }
+        /^\|/ { if (!table) { close_all(); print "<table>"; table = 1; cell = "th" } else cell = "td"
+                 row = $0; sub(/^\| ?/, "", row); sub(/ ?\|$/, "", row); k = split(row, c, / \| /)
+                 line = "<tr>"; for (i = 1; i <= k; i++) line = line "<" cell ">" inline(c[i]) "</" cell ">"
+                 print line "</tr>"; next }
+        /^- / { if (!list) { close_all(); print "<ul>"; list = 1 } print "<li>" inline(substr($0, 3)) "</li>"; next }
+        /^[ \t]*$/ { close_all(); next }
+        { if (!para) { close_all(); printf "<p>"; para = 1 } else printf "\n"; printf "%s", inline($0) }
+        END { close_all(); print "</body></html>" }' "$1"
+}
+
 if [ -n "$project" ]; then
     [ -d "$project" ] || die "$project: the project folder does not exist"
     info=$(query "SELECT key, value FROM plan_info WHERE key IN ('profile', 'groups', 'planned_at') ORDER BY key")
@@ -150,8 +194,8 @@ if [ -n "$project" ]; then
         v = $2; if (index(v, p "/") == 1) v = substr(v, length(p) + 2)
         k = ($1 == "groups" ? "data manifest" : ($1 == "planned_at" ? "planned at" : $1)); printf "%s\t%s\n", k, v }')
     write_project_md > "$md.tmp" && mv "$md.tmp" "$md"
-    rm -f "$html"
-    echo "nsid-report: wrote $md" >&2
+    md_to_html "$md" "$results" > "$html.tmp" && mv "$html.tmp" "$html"
+    echo "nsid-report: wrote $md and $html" >&2
     exit 0
 fi
 

@@ -95,6 +95,7 @@ check "the report gives the spec's descriptions" grep -q "Gaussian and factorize
 check "the report counts the runs" grep -q "11 planned: 11 done, 0 failed" "$r"
 check "the report has the best runs" grep -q "^## Best runs" "$r"
 check "the report includes the figure" grep -q "figures/study.png" "$r"
+check "REPORT.html embeds the figure" grep -q "data:image/png;base64," "$P/results/REPORT.html"
 check "the report is not the reproduction's" not_grep -i "reproduc\|simulated animals\|Fig. 5" "$r"
 
 # ---- the source stayed clean, make is done -------------------------------------------------------------
