@@ -18,11 +18,14 @@ static const char USAGE[] =
     "Expands experiment specs into runs (one per experiment, variant, grid and search point),\n"
     "each with a resolved configuration and an id = sha256 of it (data and input files by\n"
     "content hash), and writes RESULTS/runs/<id>/run.json, the make fragment and the plan\n"
-    "tables of the store. Nothing is written when any spec has an error.\n"
+    "tables of the store. Data are HDF5 files or file-tree folders, named by a spec's\n"
+    "data: {files: [...]} (relative to the spec's folder) or by a group of the manifest.\n"
+    "Nothing is written when any spec, the manifest or a scan has an error.\n"
     "\n"
     "  --profile NAME   smoke, quick (default) or paper\n"
-    "  --data DIR       the data folder: its groups.json names the dataset groups\n"
-    "  --groups FILE    the data description itself (instead of --data)\n"
+    "  --manifest FILE  the data manifest: YAML or JSON naming the dataset groups (docs/data.md)\n"
+    "  --groups FILE    the same as --manifest\n"
+    "  --data DIR       the manifest DIR/groups.json (what nsid-simulate writes)\n"
     "  --results DIR    results folder (default results)\n"
     "  --out FILE       the make fragment (default RESULTS/plan.mk)\n"
     "  --db FILE        the store (default RESULTS/results.db)\n"
@@ -62,7 +65,10 @@ static int parse(struct opts *o, int argc, char **argv)
         const char **slot = NULL;
         if (!strcmp(a, "--profile")) slot = &o->profile;
         else if (!strcmp(a, "--data")) slot = &o->data;
-        else if (!strcmp(a, "--groups")) slot = &o->groups;
+        else if (!strcmp(a, "--groups") || !strcmp(a, "--manifest")) {
+            if (o->groups) return usage_error("give one --manifest (or --groups)", NULL);
+            slot = &o->groups;
+        }
         else if (!strcmp(a, "--results")) slot = &o->results;
         else if (!strcmp(a, "--out")) slot = &o->out;
         else if (!strcmp(a, "--db")) slot = &o->db;
@@ -80,7 +86,7 @@ static int parse(struct opts *o, int argc, char **argv)
             *slot = argv[++i];
         }
     }
-    if (o->data && o->groups) return usage_error("give --data or --groups, not both", NULL);
+    if (o->data && o->groups) return usage_error("give --data or --manifest, not both", NULL);
     return 0;
 }
 
@@ -149,7 +155,7 @@ static int plan(const struct opts *o)
     struct nsid_plan p;
     memset(&p, 0, sizeof p);
     struct nsid_plan_opts po = {.profile = o->profile ? o->profile : "quick", .groups = gpath, .results = results,
-                                .hash_cache = o->check ? NULL : cache, .log = stderr};
+                                .hash_cache = cache, .cache_readonly = o->check, .log = stderr};
     if (rc == 0) rc = nsid_plan_build(&p, &specs, &po, &err);
     int status = rc < 0 ? fail(&err) : 0;
     if (status == 0 && o->list) list_runs(&p);

@@ -16,7 +16,7 @@ make_fake_stages() {
 set -e
 while [ $# -gt 0 ]; do case $1 in --out) out=$2; shift;; esac; shift; done
 mkdir -p "$out"
-for f in a b e; do echo "synthetic scan $f" > "$out/$f.h5"; done
+for f in a b e; do printf '\211HDF\r\n\032\nsynthetic scan %s\n' $f > "$out/$f.h5"; done # an HDF5 signature: a scan to nsid-plan
 echo '{"groups": {"two": ["a.h5", "b.h5"], "evaluation": {"label": "Evaluation", "files": ["e.h5"]}},
  "scans": [{"file": "e.h5", "data_key": "9-9-9-0", "animal": 9, "image_set": 0}]}' > "$out/groups.json"
 EOF

@@ -37,6 +37,16 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
+/* A stand-in scan: an HDF5 signature (what the planner checks) and text. */
+static void write_scan(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fputs("\211HDF\r\n\032\n", f);
+    fputs(text, f);
+    fclose(f);
+}
+
 /* A plan and the spec set it points into (the plan must not outlive the specs). */
 struct planned {
     struct nsid_spec_set s;
@@ -106,9 +116,9 @@ static void make_data(const char *dir, const char *content)
     char path[1100];
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/a.h5", dir);
-    write_file(path, content);
+    write_scan(path, content);
     snprintf(path, sizeof path, "%s/b.h5", dir);
-    write_file(path, "second scan");
+    write_scan(path, "second scan");
     snprintf(path, sizeof path, "%s/groups.json", dir);
     write_file(path, "{\"groups\": {\"g\": [\"a.h5\", \"b.h5\"], \"one\": {\"label\": \"One\", \"files\": [\"b.h5\"]}},"
                      " \"scans\": [{\"file\": \"b.h5\", \"data_key\": \"1-1-1-0\", \"animal\": 1, \"image_set\": 3}]}");

@@ -32,9 +32,9 @@ static int checkpoint_keys(const char *ckpt, char (*keys)[NSID_KEY_MAX], int *n,
     return 0;
 }
 
-/* The run id to record under: given, the only run of the store, or the configuration's. */
+/* The run id to record under: given, the only run of the store, or nsid-train's default for this configuration and data. */
 static int pick_run_id(const struct nsid_eval_opts *o, struct nsid_store *st, const struct nsid_config *c,
-                       char id[65], struct nsid_err *err)
+                       const struct nsid_run_data *d, char id[65], struct nsid_err *err)
 {
     if (o->run_id) {
         if (!nsid_store_valid_id(o->run_id))
@@ -50,7 +50,21 @@ static int pick_run_id(const struct nsid_eval_opts *o, struct nsid_store *st, co
         snprintf(id, 65, "%s", only);
         return 0;
     }
-    return nsid_config_id(c, id, err);
+    /* the scans in the checkpoint's order (the training's), whatever order --data gave */
+    const char **ordered = NSID_ALLOC((size_t)(d->n_scans ? d->n_scans : 1) * sizeof *ordered, err);
+    if (!ordered) return NSID_ENOMEM;
+    for (int s = 0; s < d->n_scans; s++) {
+        ordered[s] = NULL;
+        for (int j = 0; j < o->n_data && !ordered[s]; j++) {
+            char key[NSID_KEY_MAX];
+            nsid_scan_data_key(o->data[j], key, sizeof key);
+            if (strcmp(key, d->scans[s].data_key) == 0) ordered[s] = o->data[j];
+        }
+        if (!ordered[s]) ordered[s] = o->data[s];
+    }
+    int rc = nsid_train_default_id(c, ordered, d->n_scans, id, NULL, err);
+    nsid_free(ordered);
+    return rc;
 }
 
 /* Record the results and finish the run in one transaction. */
@@ -125,7 +139,7 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
     if (rc == 0) rc = nsid_eval_full(&ev, &net, &res, err);
     if (rc == 0 && o->predictions) rc = nsid_eval_write_predictions(&ev, &res, o->predictions, err);
     if (rc == 0) rc = nsid_store_open(&st, o->db, err);
-    if (rc == 0) rc = pick_run_id(o, &st, &c, out->run_id, err);
+    if (rc == 0) rc = pick_run_id(o, &st, &c, &d, out->run_id, err);
     if (rc == 0) rc = record(&st, out->run_id, &c, o, &net, &res, &clk, out, err);
     if (rc == 0) {
         out->val_corr = res.mean_val;

@@ -6,6 +6,7 @@
 #include "exp/plan.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -13,46 +14,23 @@
 #include <sys/stat.h>
 
 #include "base/alloc.h"
+#include "data/scan.h"
+#include "data/scanid.h"
 #include "plan_int.h"
-
-/* ---- identity --------------------------------------------------------------------------------- */
-
-size_t nsid_plan_identity(const struct nsid_config *c, const char *core, const char *const *data_sha, int n_data,
-                          char *buf, size_t n, char id[NSID_SHA256_HEX])
-{
-    struct nsid_config x = *c;
-    snprintf(x.model.core.checkpoint, sizeof x.model.core.checkpoint, "%s", core ? core : "");
-    struct nsid__sb b = {0};
-    size_t len = nsid_config_canonical(&x, NULL, 0);
-    char *canon = NSID_ALLOC(len + 1, NULL);
-    if (!canon) return 0;
-    nsid_config_canonical(&x, canon, len + 1);
-    nsid__sb_add(&b, "{\"config\":");
-    nsid__sb_add(&b, canon);
-    nsid__sb_add(&b, ",\"data\":[");
-    for (int i = 0; i < n_data; i++) {
-        if (i) nsid__sb_add(&b, ",");
-        nsid__sb_json(&b, data_sha[i]);
-    }
-    nsid__sb_addf(&b, "],\"nsid_identity\":%d}", NSID_IDENTITY_VERSION);
-    nsid_free(canon);
-    if (b.oom) {
-        nsid__sb_free(&b);
-        return 0;
-    }
-    if (n) snprintf(buf, n, "%s", b.s);
-    if (id && b.n < n) nsid_sha256_hex(id, b.s, b.n);
-    size_t out = b.n;
-    nsid__sb_free(&b);
-    return out;
-}
 
 /* ---- expansion context ---------------------------------------------------------------------- */
 
-struct hash_entry {
-    const char *path;
-    int64_t size, mtime_s, mtime_ns;
-    char sha[NSID_SHA256_HEX];
+struct sha_memo {
+    const char *path;             /* as the plan names it */
+    const char *sha;
+};
+
+/* A data list checked once: a group of the manifest or a spec's data: {files: [...]} */
+struct data_memo {
+    const void *key;              /* the group or the nsid_spec_data */
+    const char **files;           /* resolved paths */
+    const char **sha;
+    int n;
 };
 
 struct pctx {
@@ -60,9 +38,11 @@ struct pctx {
     const struct nsid_spec_set *specs;
     const struct nsid_plan_opts *o;
     struct nsid_err *err;
-    struct hash_entry *cache;     /* content-hash cache */
-    int n_cache, cap_cache;
-    bool cache_dirty;
+    struct nsid_scanid_cache cache;  /* content hashes by (absolute path, size, mtime) */
+    struct sha_memo *memo;        /* hashes computed in this plan, by path */
+    int n_memo, cap_memo;
+    struct data_memo *dmemo;      /* data lists already resolved and checked */
+    int n_dmemo, cap_dmemo;
     int *exp_first, *exp_end;     /* run index range per experiment */
     int *skipped;                 /* per experiment: runs skipped (optional variants) */
 };
@@ -92,82 +72,38 @@ static char *pdup(struct pctx *pc, const char *s)
 
 /* ---- content hashes with a cache --------------------------------------------------------------- */
 
-static void cache_load(struct pctx *pc)
+/*
+ * The identity of a scan or input file (data/scanid.h: a file's sha256, a tree's listing hash),
+ * computed once per plan and cached across plans by (path, size, mtime). NSID_ENOTFOUND if
+ * missing; a core checkpoint (regular == true) must be a regular file.
+ */
+static int file_sha(struct pctx *pc, const char *path, bool regular, const char **sha)
 {
-    if (!pc->o->hash_cache) return;
-    FILE *f = fopen(pc->o->hash_cache, "r");
-    if (!f) return;
-    char line[NSID_ERR_FILE_MAX + 200];
-    while (fgets(line, sizeof line, f)) {
-        struct hash_entry e = {0};
-        long long size, s, ns;
-        int off = 0;
-        line[strcspn(line, "\n")] = '\0';
-        if (sscanf(line, "%64s %lld %lld %lld %n", e.sha, &size, &s, &ns, &off) != 4 || !line[off]) continue;
-        if (pc->n_cache == pc->cap_cache) {
-            int cap = pc->cap_cache ? 2 * pc->cap_cache : 64;
-            struct hash_entry *nc = palloc(pc, (size_t)cap * sizeof *nc);
-            if (!nc) break;
-            if (pc->n_cache) memcpy(nc, pc->cache, (size_t)pc->n_cache * sizeof *nc);
-            pc->cache = nc;
-            pc->cap_cache = cap;
-        }
-        e.size = size;
-        e.mtime_s = s;
-        e.mtime_ns = ns;
-        e.path = pdup(pc, line + off);
-        if (e.path) pc->cache[pc->n_cache++] = e;
-    }
-    fclose(f);
-}
-
-static void cache_save(struct pctx *pc)
-{
-    if (!pc->o->hash_cache || !pc->cache_dirty) return;
-    struct nsid__sb b = {0};
-    for (int i = 0; i < pc->n_cache; i++) {
-        const struct hash_entry *e = &pc->cache[i];
-        nsid__sb_addf(&b, "%s %lld %lld %lld %s\n", e->sha, (long long)e->size, (long long)e->mtime_s,
-                      (long long)e->mtime_ns, e->path);
-    }
-    struct nsid_err ignore = {0};
-    if (!b.oom && b.s) nsid__write_if_changed(pc->o->hash_cache, b.s, b.n, NULL, &ignore); /* a cache: best effort */
-    nsid__sb_free(&b);
-}
-
-/* sha256 of a file (from the cache when size and mtime match). NSID_ENOTFOUND if missing. */
-static int file_sha(struct pctx *pc, const char *path, const char **sha)
-{
-    struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
-        return nsid_err_set(pc->err, NSID_ENOTFOUND, path, 0, NULL, "no such file");
-    for (int i = 0; i < pc->n_cache; i++) {
-        struct hash_entry *e = &pc->cache[i];
-        if (strcmp(e->path, path) == 0 && e->size == (int64_t)sb.st_size && e->mtime_s == (int64_t)sb.st_mtim.tv_sec &&
-            e->mtime_ns == (int64_t)sb.st_mtim.tv_nsec) {
-            *sha = e->sha;
+    for (int i = 0; i < pc->n_memo; i++)
+        if (strcmp(pc->memo[i].path, path) == 0) {
+            *sha = pc->memo[i].sha;
             return 0;
         }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || (regular && !S_ISREG(sb.st_mode)))
+        return nsid_err_set(pc->err, NSID_ENOTFOUND, path, 0, NULL, "no such file");
+    if (pc->n_memo == pc->cap_memo) {
+        int cap = pc->cap_memo ? 2 * pc->cap_memo : 64;
+        struct sha_memo *nm = palloc(pc, (size_t)cap * sizeof *nm);
+        if (!nm) return NSID_ENOMEM;
+        if (pc->n_memo) memcpy(nm, pc->memo, (size_t)pc->n_memo * sizeof *nm);
+        pc->memo = nm;
+        pc->cap_memo = cap;
     }
-    if (pc->n_cache == pc->cap_cache) {
-        int cap = pc->cap_cache ? 2 * pc->cap_cache : 64;
-        struct hash_entry *nc = palloc(pc, (size_t)cap * sizeof *nc);
-        if (!nc) return NSID_ENOMEM;
-        if (pc->n_cache) memcpy(nc, pc->cache, (size_t)pc->n_cache * sizeof *nc);
-        pc->cache = nc;
-        pc->cap_cache = cap;
-    }
-    struct hash_entry *e = &pc->cache[pc->n_cache];
-    int rc = nsid_store_hash_file(path, e->sha, NULL, pc->err);
+    char hex[NSID_SHA256_HEX];
+    int rc = nsid_scan_id(path, &pc->cache, hex, NULL, pc->err);
     if (rc < 0) return rc;
-    e->path = pdup(pc, path);
-    if (!e->path) return NSID_ENOMEM;
-    e->size = (int64_t)sb.st_size;
-    e->mtime_s = (int64_t)sb.st_mtim.tv_sec;
-    e->mtime_ns = (int64_t)sb.st_mtim.tv_nsec;
-    pc->n_cache++;
-    pc->cache_dirty = true;
-    *sha = e->sha;
+    struct sha_memo *m = &pc->memo[pc->n_memo];
+    m->path = pdup(pc, path);
+    m->sha = pdup(pc, hex);
+    if (!m->path || !m->sha) return NSID_ENOMEM;
+    pc->n_memo++;
+    *sha = m->sha;
     return 0;
 }
 
@@ -410,7 +346,7 @@ static int resolve_ref(struct pctx *pc, const struct point *pt, const struct nsi
 
 /* ---- data ------------------------------------------------------------------------------------------ */
 
-static const struct nsid_plan_group *find_group(const struct nsid_plan *p, const char *name)
+static struct nsid_plan_group *find_group(struct nsid_plan *p, const char *name)
 {
     for (int i = 0; i < p->groups.n_groups; i++)
         if (strcmp(p->groups.groups[i].name, name) == 0) return &p->groups.groups[i];
@@ -420,14 +356,96 @@ static const struct nsid_plan_group *find_group(const struct nsid_plan *p, const
 static int unknown_group(struct pctx *pc, const struct point *pt, const struct nsid_spec_data *d)
 {
     if (!pc->p->groups.path)
-        return perr(pc, pt->e->file, d->line, "data", "group '%s' needs a data description (nsid-plan --groups "
-                    "DATA/groups.json)", d->group);
+        return perr(pc, pt->e->file, d->line, "data", "group '%s' needs a data manifest (nsid-plan --manifest FILE, "
+                    "or --data DIR for DIR/groups.json), or list the files: data: {files: [...]}", d->group);
     char known[512] = "";
     for (int i = 0; i < pc->p->groups.n_groups && strlen(known) < 400; i++)
         snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
                  pc->p->groups.groups[i].name);
     return perr(pc, pt->e->file, d->line, "data", "no group '%s' in %s (known: %s)", d->group, pc->p->groups.path,
                 known);
+}
+
+/* Where a data list was written: for messages. */
+struct data_src {
+    const char *file;             /* the spec or the manifest */
+    const int *lines;             /* line of each entry, NULL: all at line */
+    int line;
+    const char *const *names;     /* the entries as written */
+};
+
+static int src_line(const struct data_src *s, int i)
+{
+    return s->lines && s->lines[i] > 0 ? s->lines[i] : s->line;
+}
+
+/*
+ * The cheap checks of one data list (a stat and a signature per scan, no reading): every
+ * entry exists and is a scan, no path twice, no data key twice. Message at the entry's line.
+ */
+static int check_scans(struct pctx *pc, const char *const *files, int n, const struct data_src *src)
+{
+    char (*keys)[NSID_KEY_MAX] = palloc(pc, (size_t)(n ? n : 1) * sizeof *keys);
+    char **real = palloc(pc, (size_t)(n ? n : 1) * sizeof *real);
+    if (!keys || !real) return NSID_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        int ln = src_line(src, i);
+        const char *name = src->names[i];
+        enum nsid_scan_kind kind;
+        struct nsid_err e = {0};
+        int rc = nsid_scan_probe(files[i], &kind, &e);
+        if (rc == NSID_ENOTFOUND) {
+            bool moved = strcmp(name, files[i]) != 0;
+            return nsid_err_set(pc->err, NSID_ENOTFOUND, src->file, ln, "data", "data file '%s' does not exist%s%s%s",
+                                name, moved ? " (relative to the folder of this file: " : "",
+                                moved ? files[i] : "", moved ? ")" : "");
+        }
+        if (rc < 0) return nsid_err_set(pc->err, rc, src->file, ln, "data", "'%s' is %s", name, e.msg);
+        char buf[PATH_MAX];
+        if (!realpath(files[i], buf))
+            return nsid_err_set(pc->err, NSID_EIO, src->file, ln, "data", "'%s': cannot resolve the path: %s", name,
+                                strerror(errno));
+        if (!(real[i] = pdup(pc, buf))) return NSID_ENOMEM;
+        nsid_scan_data_key(files[i], keys[i], sizeof keys[i]);
+        for (int j = 0; j < i; j++) {
+            if (strcmp(real[i], real[j]) == 0)
+                return perr(pc, src->file, ln, "data", "'%s' is listed twice in one data list (also '%s' at line %d): "
+                            "a run reads each scan once", name, src->names[j], src_line(src, j));
+            if (strcmp(keys[i], keys[j]) == 0)
+                return perr(pc, src->file, ln, "data", "'%s' and '%s' (line %d) have the same data key '%s': the "
+                            "model has one readout per data key, taken from the scan's name (the text after "
+                            "'static', without 'preproc'); rename one", name, src->names[j], src_line(src, j),
+                            keys[i]);
+        }
+    }
+    return 0;
+}
+
+/* Content hashes of a checked data list; the same content twice is an error at its line. */
+static int hash_scans(struct pctx *pc, const char *const *files, int n, const struct data_src *src, const char **sha)
+{
+    for (int i = 0; i < n; i++) {
+        int rc = file_sha(pc, files[i], false, &sha[i]);
+        if (rc < 0) {
+            char msg[NSID_ERR_MSG_MAX];
+            nsid_err_str(pc->err, msg, sizeof msg);
+            return nsid_err_set(pc->err, rc, src->file, src_line(src, i), "data", "'%s': %s", src->names[i], msg);
+        }
+        for (int j = 0; j < i; j++)
+            if (strcmp(sha[i], sha[j]) == 0)
+                return perr(pc, src->file, src_line(src, i), "data",
+                            "'%s' and '%s' (line %d) are the same scan (identical content, sha256 %.12s): a run "
+                            "reads each scan once", src->names[i], src->names[j], src_line(src, j), sha[i]);
+    }
+    return 0;
+}
+
+/* A spec's data file: relative to the spec's folder, absolute as given. */
+static const char *spec_path(struct pctx *pc, const char *spec_file, const char *f)
+{
+    const char *slash = strrchr(spec_file, '/');
+    if (f[0] == '/' || !slash) return f;
+    return nsid_pool_printf(&pc->p->pool, pc->err, "%.*s/%s", (int)(slash - spec_file), spec_file, f);
 }
 
 static int resolve_data(struct pctx *pc, struct point *pt)
@@ -437,25 +455,87 @@ static int resolve_data(struct pctx *pc, struct point *pt)
         return perr(pc, pt->e->file, pt->e->line, "data",
                     "missing: name a data group (data: NAME) or files (data: {files: [...]})");
     struct nsid_plan_run *r = &pt->run;
-    const char *const *files = d->files;
-    r->n_data = d->n_files;
-    r->data_group = "files";
-    if (d->group) {
-        const struct nsid_plan_group *g = find_group(pc->p, d->group);
-        if (!g) return unknown_group(pc, pt, d);
-        files = g->files;
-        r->n_data = g->n;
-        r->data_group = g->name;
+    struct nsid_plan_group *g = NULL;
+    if (d->group && !(g = find_group(pc->p, d->group))) return unknown_group(pc, pt, d);
+    r->data_group = g ? g->name : "files";
+    const void *key = g ? (const void *)g : (const void *)d;
+    for (int i = 0; i < pc->n_dmemo; i++)
+        if (pc->dmemo[i].key == key) {
+            r->data = pc->dmemo[i].files;
+            r->data_sha = pc->dmemo[i].sha;
+            r->n_data = pc->dmemo[i].n;
+            return 0;
+        }
+    if (pc->n_dmemo == pc->cap_dmemo) {
+        int cap = pc->cap_dmemo ? 2 * pc->cap_dmemo : 16;
+        struct data_memo *nm = palloc(pc, (size_t)cap * sizeof *nm);
+        if (!nm) return NSID_ENOMEM;
+        if (pc->n_dmemo) memcpy(nm, pc->dmemo, (size_t)pc->n_dmemo * sizeof *nm);
+        pc->dmemo = nm;
+        pc->cap_dmemo = cap;
     }
+    int n = g ? g->n : d->n_files;
+    const char **files = palloc(pc, (size_t)(n ? n : 1) * sizeof *files);
+    const char **sha = palloc(pc, (size_t)(n ? n : 1) * sizeof *sha);
+    if (!files || !sha) return NSID_ENOMEM;
+    struct data_src src = {.file = pt->e->file, .line = d->line, .names = d->files};
+    if (g) {
+        src = (struct data_src){.file = pc->p->groups.path, .lines = g->lines, .line = g->line, .names = g->names};
+        for (int i = 0; i < n; i++) files[i] = g->files[i];
+    } else {
+        for (int i = 0; i < n; i++)
+            if (!(files[i] = spec_path(pc, pt->e->file, d->files[i]))) return NSID_ENOMEM;
+    }
+    int rc = g ? 0 : check_scans(pc, files, n, &src); /* a group was checked when the plan began */
+    if (rc == 0) rc = hash_scans(pc, files, n, &src, sha);
+    if (rc < 0) return rc;
+    if (g) g->sha = sha;
+    pc->dmemo[pc->n_dmemo++] = (struct data_memo){.key = key, .files = files, .sha = sha, .n = n};
     r->data = files;
-    r->data_sha = palloc(pc, (size_t)r->n_data * sizeof *r->data_sha);
-    if (!r->data_sha) return NSID_ENOMEM;
-    for (int i = 0; i < r->n_data; i++) {
-        int rc = file_sha(pc, files[i], &r->data_sha[i]);
-        if (rc == NSID_ENOTFOUND)
-            return nsid_err_set(pc->err, NSID_ENOTFOUND, pt->e->file, d->line, "data",
-                                "data file '%s' does not exist%s", files[i],
-                                d->group ? " (run the data step first: make -f Makefile.experiments data)" : "");
+    r->data_sha = sha;
+    r->n_data = n;
+    return 0;
+}
+
+/* Hashes of the groups no run uses (the store records every group's datasets). */
+static int hash_groups(struct pctx *pc)
+{
+    struct nsid_plan_groups *gs = &pc->p->groups;
+    for (int i = 0; i < gs->n_groups; i++) {
+        struct nsid_plan_group *g = &gs->groups[i];
+        if (g->sha) continue;
+        const char **sha = palloc(pc, (size_t)g->n * sizeof *sha);
+        if (!sha) return NSID_ENOMEM;
+        struct data_src src = {.file = gs->path, .lines = g->lines, .line = g->line, .names = g->names};
+        int rc = hash_scans(pc, g->files, g->n, &src, sha);
+        if (rc < 0) return rc;
+        g->sha = sha;
+    }
+    return 0;
+}
+
+/* Save the hash cache (best effort), creating its folder: the plan is good, its results follow. */
+static void save_cache(struct pctx *pc)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", pc->o->hash_cache);
+    char *slash = strrchr(dir, '/');
+    struct nsid_err ignore = {0};
+    if (slash && slash != dir) {
+        *slash = '\0';
+        nsid__mkdirs(dir, &ignore);
+    }
+    nsid_scanid_cache_save(&pc->cache, pc->o->hash_cache);
+}
+
+/* Every group of the manifest passes the cheap checks, used by a run or not. */
+static int check_groups(struct pctx *pc)
+{
+    const struct nsid_plan_groups *gs = &pc->p->groups;
+    for (int i = 0; i < gs->n_groups; i++) {
+        const struct nsid_plan_group *g = &gs->groups[i];
+        struct data_src src = {.file = gs->path, .lines = g->lines, .line = g->line, .names = g->names};
+        int rc = check_scans(pc, g->files, g->n, &src);
         if (rc < 0) return rc;
     }
     return 0;
@@ -491,7 +571,7 @@ static int resolve_core(struct pctx *pc, struct point *pt, const char **core, bo
     }
     if (!ckpt[0]) return 0;
     const char *sha = NULL;
-    int rc = file_sha(pc, ckpt, &sha);
+    int rc = file_sha(pc, ckpt, true, &sha);
     if (rc == NSID_ENOTFOUND && pt->v->optional) {
         *skip = true;
         return 0;
@@ -904,12 +984,16 @@ int nsid_plan_build(struct nsid_plan *p, const struct nsid_spec_set *specs, cons
     int rc = (!p->profile || !p->results || !ord || !pc.exp_first || !pc.exp_end || !pc.skipped) ? NSID_ENOMEM : 0;
     if (rc == 0 && opts->groups) rc = nsid_plan_groups_load(&p->groups, opts->groups, &p->pool, err);
     if (rc == 0) rc = order(&pc, ord);
-    if (rc == 0) cache_load(&pc);
+    nsid_scanid_cache_init(&pc.cache);
+    if (rc == 0 && opts->hash_cache) nsid_scanid_cache_load(&pc.cache, opts->hash_cache);
+    if (rc == 0) rc = check_groups(&pc);
     for (int i = 0; rc == 0 && i < n; i++) rc = expand_experiment(&pc, ord[i]);
     if (rc == 0 && p->n_runs == 0)
         rc = nsid_err_set(err, NSID_EINVAL, n ? specs->experiments[0].file : NULL, 0, "experiment",
                           "the plan is empty: no experiment has a run for profile %s", opts->profile);
-    if (rc == 0) cache_save(&pc);
+    if (rc == 0) rc = hash_groups(&pc);
+    if (rc == 0 && opts->hash_cache && !opts->cache_readonly) save_cache(&pc);
+    nsid_scanid_cache_free(&pc.cache);
     if (rc < 0) nsid_plan_free(p);
     return rc;
 }

@@ -15,8 +15,9 @@
  *
  * A run's identity is a canonical JSON document
  *     {"config":<nsid_config_canonical with model.core.checkpoint replaced>,
- *      "data":["<sha256 of each data file, in --data order>"],"nsid_identity":1}
- * where a core checkpoint given as a file becomes "sha256:<hex of its content>" and a core
+ *      "data":["<identity of each scan, in --data order>"],"nsid_identity":1}
+ * where a scan's identity is its content hash (data/scanid.h: the sha256 of an HDF5 file, the
+ * hash of a file tree's sorted listing of names, sizes and file hashes), a core checkpoint given as a file becomes "sha256:<hex of its content>" and a core
  * chosen from other runs becomes "select:<selection id>", the sha256 of the rule and the
  * sorted ids of the candidate runs (so it changes exactly when a candidate changes). The run
  * id is the sha256 of the identity. Paths never enter it: moving the data or the results
@@ -38,12 +39,11 @@
 #include "base/err.h"
 #include "base/sha256.h"
 #include "exp/config.h"
+#include "exp/identity.h"
 #include "exp/spec.h"
 #include "exp/store.h"
 
-#define NSID_IDENTITY_VERSION 1
-
-/* One scan of the data description (groups.json). */
+/* One scan of the manifest's optional scans: metadata. */
 struct nsid_plan_scan {
     const char *file;         /* path (relative to the working directory) */
     const char *data_key;     /* "20457-5-9-0", NULL unknown */
@@ -52,17 +52,24 @@ struct nsid_plan_scan {
     int64_t n_neurons, n_train, n_validation, n_test, n_trials; /* 0 unknown */
 };
 
-/* One dataset group of the data description. */
+/* One dataset group of the data manifest. */
 struct nsid_plan_group {
     const char *name;         /* "4s_matched" */
     const char *label;        /* "4-S: matched" (the name if not given) */
-    const char **files;       /* n paths */
+    const char **files;       /* n paths (relative to the working directory) */
+    const char **names;       /* the n entries as the manifest writes them (for messages) */
+    int *lines;               /* the manifest line of each entry */
     int n;
+    int line;                 /* the manifest line of the group */
+    const char **sha;         /* content hashes (data/scanid.h), filled by nsid_plan_build */
 };
 
-/* The data description: what nsid-simulate (or a user) writes as groups.json. */
+/*
+ * The data manifest (docs/data.md): groups.json as nsid-simulate writes it, or a user's
+ * YAML or JSON file with the same structure.
+ */
 struct nsid_plan_groups {
-    const char *path;         /* the description file, NULL if none */
+    const char *path;         /* the manifest file, NULL if none */
     struct nsid_plan_group *groups;
     int n_groups;
     struct nsid_plan_scan *scans;
@@ -74,6 +81,7 @@ struct nsid_plan_opts {
     const char *groups;       /* data description, NULL: only data files named in specs */
     const char *results;      /* results folder (run.json, select/ and runs/ paths), "results" if NULL */
     const char *hash_cache;   /* file caching content hashes by (path, size, mtime), NULL: none */
+    bool cache_readonly;      /* read hash_cache but do not update it (nsid-plan --check) */
     FILE *log;                /* notes (skipped optional variants, counts), NULL: quiet */
 };
 
@@ -123,7 +131,10 @@ struct nsid_plan {
     struct nsid_pool pool;        /* owns every string and array above */
 };
 
-/* Read a data description (groups.json, JSON or YAML); files relative to its folder. */
+/*
+ * Read a data manifest (groups.json, or YAML/JSON written by hand; docs/data.md); files
+ * relative to its folder. Every error names the file and line.
+ */
 int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct nsid_pool *pool,
                           struct nsid_err *err);
 
@@ -158,14 +169,7 @@ int nsid_plan_record(const struct nsid_plan *p, struct nsid_store *st, const cha
 
 void nsid_plan_free(struct nsid_plan *p);
 
-/*
- * The identity JSON of a configuration (see top): core is what replaces
- * model.core.checkpoint ("" none, "sha256:<hex>", "select:<id>"), data_sha the data files'
- * hashes. Writes at most n bytes into buf (NUL-terminated) and returns the full length,
- * like snprintf; id (may be NULL) gets its sha256 when the whole text fit.
- */
-size_t nsid_plan_identity(const struct nsid_config *c, const char *core, const char *const *data_sha, int n_data,
-                          char *buf, size_t n, char id[NSID_SHA256_HEX]);
+/* nsid_plan_identity: exp/identity.h */
 
 /* ---- reading a recorded plan back (nsid-plan --explain / --diff) ---------------------------- */
 

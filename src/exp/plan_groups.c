@@ -1,16 +1,18 @@
 /*
- * plan_groups.c - the data description (groups.json, as nsid-simulate writes it, or a user's):
+ * plan_groups.c - the data manifest (docs/data.md): groups.json as nsid-simulate writes it,
+ * or a user's YAML or JSON file of the same structure:
  *
- *     {"groups": {"4s_matched": {"label": "4-S: matched",
- *                                "files": ["static22564-2-12-preproc0.h5", ...]},
- *                 "evaluation": ["static20457-5-9-preproc0.h5"]},          # a bare list also works
- *      "scans": [{"file": "static20457-5-9-preproc0.h5", "data_key": "20457-5-9-0",
- *                 "animal": 20457, "image_set": 0, "neurons": 400, "train_images": 1500,
- *                 "validation_images": 200, "test_trials": 1000, "trials": 2700}, ...],
- *      ...}                                                                  # other keys ignored
+ *     groups:                                  # name -> [files] or {label, files}
+ *       mine: [static1-1-1-preproc0, static2-1-1-preproc0.h5]
+ *       eval: {label: "Evaluation scan", files: [static20457-5-9-preproc0]}
+ *     scans:                                   # optional metadata for the store's datasets
+ *       - {file: static20457-5-9-preproc0, animal: 20457, image_set: 0}
  *
- * "groups" may also be a list of {"name", "label", "files"}. Files are relative to the
- * description's folder. Also the small string builder and file helpers of the plan.
+ * "groups" may also be a list of {name, label, files}. Files are relative to the manifest's
+ * folder (absolute as given): HDF5 files or file-tree folders. Unknown keys are errors
+ * (nsid-simulate's own top-level keys generator, profile, seed, image_sets, format and config
+ * are ignored); every message names the file and line. Also the small string builder and
+ * file helpers of the plan.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -206,7 +208,7 @@ static yaml_node_t *gget(const struct gctx *g, const yaml_node_t *m, const char 
 
 static int gfail(const struct gctx *g, const yaml_node_t *n, const char *key, const char *msg)
 {
-    return nsid_err_set(g->err, NSID_EFORMAT, g->path, n ? (int)n->start_mark.line + 1 : 0, key, "%s", msg);
+    return nsid_err_set(g->err, NSID_EFORMAT, g->path, n ? (int)n->start_mark.line + 1 : 1, key, "%s", msg);
 }
 
 /* A file of the description, relative to its folder. */
@@ -216,35 +218,68 @@ static const char *gfile(const struct gctx *g, const char *f)
     return nsid_pool_printf(g->pool, g->err, "%s/%s", g->dir, f);
 }
 
-static int group_files(const struct gctx *g, const yaml_node_t *seq, const char *name, struct nsid_plan_group *out)
+static int node_line(const yaml_node_t *n)
 {
-    if (!seq || seq->type != YAML_SEQUENCE_NODE) return gfail(g, seq, name, "a group's files are a list");
+    return n ? (int)n->start_mark.line + 1 : 1;
+}
+
+static int group_files(const struct gctx *g, const yaml_node_t *seq, const yaml_node_t *at, const char *name,
+                       struct nsid_plan_group *out)
+{
+    if (!seq) return gfail(g, at, name, "a group lists its files: NAME: [FILE, ...] or NAME: {label: ..., files: [...]}");
+    if (seq->type != YAML_SEQUENCE_NODE) return gfail(g, seq, name, "a group's files are a list");
     out->n = (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
     if (out->n == 0) return gfail(g, seq, name, "a group without files");
     out->files = nsid_pool_alloc(g->pool, (size_t)out->n * sizeof *out->files, g->err);
-    if (!out->files) return NSID_ENOMEM;
+    out->names = nsid_pool_alloc(g->pool, (size_t)out->n * sizeof *out->names, g->err);
+    out->lines = nsid_pool_alloc(g->pool, (size_t)out->n * sizeof *out->lines, g->err);
+    if (!out->files || !out->names || !out->lines) return NSID_ENOMEM;
     for (int i = 0; i < out->n; i++) {
-        const char *f = gtext(gnode(g, seq->data.sequence.items.start[i]));
-        if (!f || !f[0]) return gfail(g, seq, name, "a file is a non-empty string");
-        if (!(out->files[i] = gfile(g, f))) return NSID_ENOMEM;
+        const yaml_node_t *item = gnode(g, seq->data.sequence.items.start[i]);
+        const char *f = gtext(item);
+        if (!f || !f[0])
+            return gfail(g, item, name, "a file is a non-empty string (a path relative to the manifest's folder)");
+        out->lines[i] = node_line(item);
+        if (!(out->names[i] = nsid_pool_strdup(g->pool, f, g->err)) || !(out->files[i] = gfile(g, f)))
+            return NSID_ENOMEM;
     }
     return 0;
 }
 
+static const char *const GROUP_KEYS[] = {"name", "label", "files", NULL};
+
 /* One group: name -> [files] or {label, files}, or a list entry {name, label, files}. */
-static int one_group(const struct gctx *g, const char *name, const yaml_node_t *v, struct nsid_plan_group *out)
+static int one_group(const struct gctx *g, const char *name, const yaml_node_t *at, const yaml_node_t *v,
+                     bool listed, struct nsid_plan_group *out)
 {
-    if (!name || !name[0]) return gfail(g, v, "groups", "a group needs a name");
+    if (!v || (v->type != YAML_SEQUENCE_NODE && v->type != YAML_MAPPING_NODE))
+        return gfail(g, v ? v : at, name ? name : "groups",
+                     "a group is a list of files or a mapping {label: TEXT, files: [...]}");
+    if (!name || !name[0]) return gfail(g, at, "groups", "a group needs a name");
+    if (v->type == YAML_MAPPING_NODE)
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+            const char *k = gtext(gnode(g, p->key));
+            bool known = false;
+            for (int i = 0; k && GROUP_KEYS[i]; i++) known = known || (strcmp(k, GROUP_KEYS[i]) == 0 && (i || listed));
+            if (!known) {
+                char msg[300];
+                snprintf(msg, sizeof msg, "unknown key '%.100s' in a group (known: %s)", k ? k : "?",
+                         listed ? "name, label, files" : "label, files");
+                return gfail(g, gnode(g, p->key), name, msg);
+            }
+        }
     out->name = nsid_pool_strdup(g->pool, name, g->err);
     const yaml_node_t *label = gget(g, v, "label");
+    if (label && !gtext(label)) return gfail(g, label, name, "a label is text");
     out->label = nsid_pool_strdup(g->pool, gtext(label) ? gtext(label) : name, g->err);
     if (!out->name || !out->label) return NSID_ENOMEM;
-    return group_files(g, v->type == YAML_SEQUENCE_NODE ? v : gget(g, v, "files"), name, out);
+    out->line = node_line(at);
+    return group_files(g, v->type == YAML_SEQUENCE_NODE ? v : gget(g, v, "files"), at, name, out);
 }
 
 static int read_groups(const struct gctx *g, const yaml_node_t *gs, struct nsid_plan_groups *out)
 {
-    if (!gs) return gfail(g, NULL, "groups", "missing: a data description lists its groups");
+    if (!gs) return gfail(g, NULL, "groups", "missing: a data manifest lists its groups (groups: {NAME: [FILE, ...]})");
     bool map = gs->type == YAML_MAPPING_NODE;
     if (!map && gs->type != YAML_SEQUENCE_NODE) return gfail(g, gs, "groups", "expected a mapping or a list");
     int n = map ? (int)(gs->data.mapping.pairs.top - gs->data.mapping.pairs.start)
@@ -254,26 +289,40 @@ static int read_groups(const struct gctx *g, const yaml_node_t *gs, struct nsid_
     out->n_groups = n;
     for (int i = 0; i < n; i++) {
         int rc;
+        const yaml_node_t *at;
         if (map) {
             yaml_node_pair_t *p = gs->data.mapping.pairs.start + i;
-            rc = one_group(g, gtext(gnode(g, p->key)), gnode(g, p->value), &out->groups[i]);
+            at = gnode(g, p->key);
+            rc = one_group(g, gtext(at), at, gnode(g, p->value), false, &out->groups[i]);
         } else {
-            const yaml_node_t *e = gnode(g, gs->data.sequence.items.start[i]);
-            rc = one_group(g, gtext(gget(g, e, "name")), e, &out->groups[i]);
+            at = gnode(g, gs->data.sequence.items.start[i]);
+            rc = one_group(g, gtext(gget(g, at, "name")), at, at, true, &out->groups[i]);
         }
         if (rc < 0) return rc;
         for (int j = 0; j < i; j++)
-            if (strcmp(out->groups[j].name, out->groups[i].name) == 0)
-                return gfail(g, gs, out->groups[i].name, "group listed twice");
+            if (strcmp(out->groups[j].name, out->groups[i].name) == 0) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "group listed twice (first at line %d)", out->groups[j].line);
+                return gfail(g, at, out->groups[i].name, msg);
+            }
     }
     return 0;
 }
 
-static int64_t gint(const struct gctx *g, const yaml_node_t *m, const char *a, const char *b)
+/* An integer field of a scan entry (first of the names given), 0 if absent; *bad set when not an integer. */
+static int64_t gint(const struct gctx *g, const yaml_node_t *m, const char *a, const char *b, const yaml_node_t **bad)
 {
-    const char *t = gtext(gget(g, m, a));
-    if (!t && b) t = gtext(gget(g, m, b));
-    return t ? strtoll(t, NULL, 10) : 0;
+    const yaml_node_t *n = gget(g, m, a);
+    if (!n && b) n = gget(g, m, b);
+    if (!n) return 0;
+    const char *t = gtext(n);
+    char *end = NULL;
+    long long v = t ? strtoll(t, &end, 10) : 0;
+    if (!t || end == t || *end || v < 0) {
+        if (!*bad) *bad = n;
+        return 0;
+    }
+    return v;
 }
 
 static const char *gstr(const struct gctx *g, const yaml_node_t *m, const char *key)
@@ -282,30 +331,85 @@ static const char *gstr(const struct gctx *g, const yaml_node_t *m, const char *
     return t ? nsid_pool_strdup(g->pool, t, g->err) : NULL;
 }
 
+/* Keys of a scans: entry (nsid-simulate writes them all; the n_* spellings are accepted too). */
+static const char *const SCAN_KEYS[] = {"file", "data_key", "animal", "image_set", "neurons", "n_neurons",
+    "train_images", "n_train", "validation_images", "n_validation", "test_trials", "n_test", "test_images",
+    "test_repeats", "trials", "n_trials", "session", "scan", "role", "matched", NULL};
+
+static int check_scan_keys(const struct gctx *g, const yaml_node_t *m)
+{
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        const char *k = gtext(gnode(g, p->key));
+        bool known = false;
+        for (int i = 0; k && SCAN_KEYS[i]; i++) known = known || strcmp(k, SCAN_KEYS[i]) == 0;
+        if (!known) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "unknown key '%.100s' in a scan entry (known: file, data_key, animal, image_set, "
+                     "neurons, train_images, validation_images, test_trials, trials)", k ? k : "?");
+            return gfail(g, gnode(g, p->key), "scans", msg);
+        }
+        if (!gtext(gnode(g, p->value))) return gfail(g, gnode(g, p->value), k, "a scan's field is a single value");
+    }
+    return 0;
+}
+
 static int read_scans(const struct gctx *g, const yaml_node_t *ss, struct nsid_plan_groups *out)
 {
     if (!ss) return 0;
-    if (ss->type != YAML_SEQUENCE_NODE) return gfail(g, ss, "scans", "expected a list");
+    if (ss->type != YAML_SEQUENCE_NODE) return gfail(g, ss, "scans", "expected a list of {file: ..., data_key: ...}");
     int n = (int)(ss->data.sequence.items.top - ss->data.sequence.items.start);
     out->scans = nsid_pool_alloc(g->pool, (size_t)(n ? n : 1) * sizeof *out->scans, g->err);
     if (!out->scans) return NSID_ENOMEM;
     out->n_scans = n;
     for (int i = 0; i < n; i++) {
         const yaml_node_t *m = gnode(g, ss->data.sequence.items.start[i]);
+        if (!m || m->type != YAML_MAPPING_NODE) return gfail(g, m, "scans", "a scan entry is a mapping {file: ..., ...}");
+        int rc = check_scan_keys(g, m);
+        if (rc < 0) return rc;
         struct nsid_plan_scan *s = &out->scans[i];
         const char *f = gtext(gget(g, m, "file"));
-        if (!f) return gfail(g, m, "scans", "every scan names its file");
+        if (!f || !f[0]) return gfail(g, m, "scans", "every scan names its file");
+        const yaml_node_t *bad = NULL;
         s->file = gfile(g, f);
         s->data_key = gstr(g, m, "data_key");
         s->animal = gstr(g, m, "animal");
         s->image_set = gstr(g, m, "image_set");
-        s->n_neurons = gint(g, m, "neurons", "n_neurons");
-        s->n_train = gint(g, m, "train_images", "n_train");
-        s->n_validation = gint(g, m, "validation_images", "n_validation");
-        s->n_test = gint(g, m, "test_trials", "n_test");
-        if (!s->n_test) s->n_test = gint(g, m, "test_images", NULL) * gint(g, m, "test_repeats", NULL);
-        s->n_trials = gint(g, m, "trials", "n_trials");
+        s->n_neurons = gint(g, m, "neurons", "n_neurons", &bad);
+        s->n_train = gint(g, m, "train_images", "n_train", &bad);
+        s->n_validation = gint(g, m, "validation_images", "n_validation", &bad);
+        s->n_test = gint(g, m, "test_trials", "n_test", &bad);
+        int64_t ti = gint(g, m, "test_images", NULL, &bad), tr = gint(g, m, "test_repeats", NULL, &bad);
+        if (!s->n_test) s->n_test = ti * tr;
+        s->n_trials = gint(g, m, "trials", "n_trials", &bad);
+        if (bad) return gfail(g, bad, "scans", "expected a non-negative integer");
         if (!s->file) return NSID_ENOMEM;
+        for (int j = 0; j < i; j++)
+            if (strcmp(out->scans[j].file, s->file) == 0) return gfail(g, m, "scans", "a scan described twice");
+    }
+    return 0;
+}
+
+/* Top-level keys: groups and scans, and what nsid-simulate also writes (ignored). */
+static const char *const TOP_KEYS[] = {"groups", "scans", "generator", "profile", "seed", "image_sets", "format",
+                                       "config", NULL};
+
+static int check_top(const struct gctx *g, const yaml_node_t *root)
+{
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = gnode(g, p->key);
+        const char *t = gtext(k);
+        bool known = false;
+        for (int i = 0; t && TOP_KEYS[i]; i++) known = known || strcmp(t, TOP_KEYS[i]) == 0;
+        for (yaml_node_pair_t *q = root->data.mapping.pairs.start; known && q < p; q++) {
+            const char *u = gtext(gnode(g, q->key));
+            if (u && strcmp(u, t) == 0) return gfail(g, k, t, "key given twice");
+        }
+        if (!known) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "unknown key '%.100s' at the top of a data manifest (known: groups, scans)",
+                     t ? t : "?");
+            return gfail(g, k, t, msg);
+        }
     }
     return 0;
 }
@@ -341,6 +445,7 @@ int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct n
         c.doc = &doc;
         const yaml_node_t *root = yaml_document_get_root_node(&doc);
         if (!root || root->type != YAML_MAPPING_NODE) rc = gfail(&c, root, NULL, "expected a mapping at the top");
+        if (rc == 0) rc = check_top(&c, root);
         if (rc == 0) rc = read_groups(&c, gget(&c, root, "groups"), g);
         if (rc == 0) rc = read_scans(&c, gget(&c, root, "scans"), g);
         yaml_document_delete(&doc);

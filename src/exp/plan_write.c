@@ -249,6 +249,9 @@ static const char *known_sha(const struct nsid_plan *p, const char *path)
     for (int i = 0; i < p->n_runs; i++)
         for (int d = 0; d < p->runs[i].n_data; d++)
             if (strcmp(p->runs[i].data[d], path) == 0) return p->runs[i].data_sha[d];
+    for (int g = 0; g < p->groups.n_groups; g++)
+        for (int i = 0; p->groups.groups[g].sha && i < p->groups.groups[g].n; i++)
+            if (strcmp(p->groups.groups[g].files[i], path) == 0) return p->groups.groups[g].sha[i];
     return NULL;
 }
 

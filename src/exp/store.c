@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "data/scanid.h"
 #include "store_int.h"
 
 /* ---- status names -------------------------------------------------------------------- */
@@ -731,9 +732,9 @@ static int dataset_upsert(struct nsid_store *st, const struct nsid_store_dataset
     struct stat sb;
     if (d->sha256 && d->sha256[0]) {
         snprintf(sha, NSID_SHA256_HEX, "%s", d->sha256);
-        if (stat(d->path, &sb) == 0) bytes = (int64_t)sb.st_size;
+        if (stat(d->path, &sb) == 0 && S_ISREG(sb.st_mode)) bytes = (int64_t)sb.st_size; /* a tree's: unknown */
     } else {
-        int rc = nsid_store_hash_file(d->path, sha, &bytes, err);
+        int rc = nsid_scan_id(d->path, NULL, sha, &bytes, err); /* an HDF5 file or a file tree: data/scanid.h */
         if (rc < 0) return rc;
     }
     sqlite3_stmt *s = NULL;

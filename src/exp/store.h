@@ -196,7 +196,7 @@ int nsid_store_neurons(struct nsid_store *st, const char *run_id, const struct n
 /* A dataset (a scan file). Unknown fields are NULL or 0 and keep what is stored. */
 struct nsid_store_dataset {
     const char *path;         /* the file as the run was given it, required */
-    const char *sha256;       /* content hash (hex); NULL: computed from path */
+    const char *sha256;       /* the scan's identity (hex, data/scanid.h); NULL: computed from path (file or tree) */
     const char *data_key;     /* e.g. "20457-5-9-0" */
     const char *animal;       /* animal id, as text */
     const char *image_set;    /* image set (equal sets show identical images), as text */

@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "data/scanid.h"
 #include "exp/eval.h"
 #include "exp/net.h"
+#include "exp/identity.h"
 #include "exp/rundata.h"
 #include "exp/store.h"
 #include "exp/train_int.h"
@@ -39,6 +41,7 @@ struct trainer {
     struct nsid__train_state st;
     int64_t **ints;                        /* (n_ints) the network's int64 entries */
     int n_ints;
+    char (*data_sha)[NSID_SHA256_HEX];     /* (n_data) the scans' identities, NULL until computed */
     struct nsid_store store;
     bool recorded;                         /* the run row exists: failures are recorded */
     FILE *log;
@@ -299,6 +302,49 @@ static int record_epoch(struct trainer *t, int64_t epoch, int64_t round, double 
     return nsid_store_epoch(&t->store, t->run_id, &e, err);
 }
 
+int nsid_train_default_id(const struct nsid_config *c, const char *const *data, int n_data,
+                          char id[NSID_SHA256_HEX], char (*data_sha)[NSID_SHA256_HEX], struct nsid_err *err)
+{
+    char (*sha)[NSID_SHA256_HEX] = data_sha;
+    if (!sha && !(sha = NSID_ALLOC((size_t)(n_data ? n_data : 1) * sizeof *sha, err))) return NSID_ENOMEM;
+    const char **ptr = NSID_ALLOC((size_t)(n_data ? n_data : 1) * sizeof *ptr, err);
+    int rc = ptr ? 0 : NSID_ENOMEM;
+    for (int i = 0; rc == 0 && i < n_data; i++) {
+        rc = nsid_scan_id(data[i], NULL, sha[i], NULL, err);
+        ptr[i] = sha[i];
+    }
+    char core[NSID_SHA256_HEX + 8] = "";
+    if (rc == 0 && c->model.core.checkpoint[0]) {
+        char hex[NSID_SHA256_HEX];
+        rc = nsid_file_sha256(c->model.core.checkpoint, hex, NULL, err);
+        if (rc < 0 && err && !err->key[0]) snprintf(err->key, sizeof err->key, "model.core.checkpoint");
+        snprintf(core, sizeof core, "sha256:%s", hex);
+    }
+    if (rc == 0) {
+        size_t len = nsid_plan_identity(c, core, ptr, n_data, NULL, 0, NULL);
+        char *buf = len ? NSID_ALLOC(len + 1, err) : NULL;
+        if (!buf) rc = NSID_ENOMEM;
+        else nsid_plan_identity(c, core, ptr, n_data, buf, len + 1, id);
+        nsid_free(buf);
+    }
+    nsid_free(ptr);
+    if (sha != data_sha) nsid_free(sha);
+    return rc;
+}
+
+/* The scans' identities (for the store's datasets), computed once. */
+static int data_hashes(struct trainer *t, struct nsid_err *err)
+{
+    if (t->data_sha) return 0;
+    int n = t->o->n_data;
+    if (!(t->data_sha = NSID_ALLOC((size_t)(n ? n : 1) * sizeof *t->data_sha, err))) return NSID_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        int rc = nsid_scan_id(t->o->data[i], NULL, t->data_sha[i], NULL, err);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
 static int record_begin(struct trainer *t, bool fresh, struct nsid_err *err)
 {
     char parent[NSID_STORE_ID_MAX] = "";
@@ -311,7 +357,8 @@ static int record_begin(struct trainer *t, bool fresh, struct nsid_err *err)
                                  .parent = parent, .threads = t->net.kind == NSID_NET_SE2D ? nsid_pool_threads(&t->net.model.pool)
                                             : t->o->threads ? t->o->threads : openblas_get_num_threads(),
                                  .fresh = fresh};
-    int rc = nsid_store_run_begin(&t->store, &run, err);
+    int rc = data_hashes(t, err); /* before the run row: a scan that cannot be read fails the command, not the run */
+    if (rc == 0) rc = nsid_store_run_begin(&t->store, &run, err);
     if (rc < 0) return rc;
     t->recorded = true;
     for (int s = 0; rc == 0 && s < t->data.n_scans; s++) {
@@ -320,7 +367,7 @@ static int record_begin(struct trainer *t, bool fresh, struct nsid_err *err)
         nsid_scan_tier_counts(sc, n);
         char animal[32] = "";
         if (sc->animal_ids) snprintf(animal, sizeof animal, "%lld", (long long)sc->animal_ids[0]);
-        struct nsid_store_dataset d = {.path = t->o->data[s], .data_key = sc->data_key,
+        struct nsid_store_dataset d = {.path = t->o->data[s], .sha256 = t->data_sha[s], .data_key = sc->data_key,
                                        .animal = animal[0] ? animal : NULL, .n_neurons = sc->n_neurons,
                                        .n_trials = sc->n_trials, .n_train = n[NSID_TIER_TRAIN],
                                        .n_validation = n[NSID_TIER_VALIDATION], .n_test = n[NSID_TIER_TEST]};
@@ -538,6 +585,7 @@ static void run_failed(struct trainer *t, int exit_code, const char *msg)
 static void trainer_free(struct trainer *t)
 {
     nsid_free(t->canonical);
+    nsid_free(t->data_sha);
     nsid_free(t->img);
     nsid_free(t->resp);
     nsid_free(t->beh);
@@ -560,19 +608,23 @@ static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_e
     int rc = paths(t, err);
     if (rc < 0) return rc;
     remove_stale_temps(t);
-    if (t->o->run_id) {
-        if (!nsid_store_valid_id(t->o->run_id))
-            return nsid_err_set(err, NSID_EINVAL, NULL, 0, "--run-id", "'%s': 1..64 characters of [0-9A-Za-z_.-]",
-                                t->o->run_id);
-        snprintf(t->run_id, sizeof t->run_id, "%s", t->o->run_id);
-    } else if ((rc = nsid_config_id(t->c, t->run_id, err)) < 0) {
-        return rc;
-    }
-    snprintf(res->run_id, sizeof res->run_id, "%s", t->run_id);
+    if (t->o->run_id && !nsid_store_valid_id(t->o->run_id))
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "--run-id", "'%s': 1..64 characters of [0-9A-Za-z_.-]",
+                            t->o->run_id);
     size_t n = nsid_config_canonical(t->c, NULL, 0) + 1;
     if (!(t->canonical = NSID_ALLOC(n, err))) return NSID_ENOMEM;
     nsid_config_canonical(t->c, t->canonical, n);
     if ((rc = nsid_run_data_load(&t->data, t->c, t->o->data, t->o->n_data, err)) < 0) return rc;
+    if (t->o->run_id) {
+        snprintf(t->run_id, sizeof t->run_id, "%s", t->o->run_id);
+    } else {
+        /* the id nsid-plan gives this configuration on these scans (in this order); after the
+           load, so a bad scan gets the loader's message */
+        int nd = t->o->n_data;
+        if (!(t->data_sha = NSID_ALLOC((size_t)(nd ? nd : 1) * sizeof *t->data_sha, err))) return NSID_ENOMEM;
+        if ((rc = nsid_train_default_id(t->c, t->o->data, nd, t->run_id, t->data_sha, err)) < 0) return rc;
+    }
+    snprintf(res->run_id, sizeof res->run_id, "%s", t->run_id);
     if ((rc = nsid_net_init(&t->net, t->c, t->data.mscans, t->data.n_scans, err)) < 0) return rc;
     /* --threads: the model's compute threads (default NSID_THREADS or the CPUs); results do not depend on it */
     if (t->o->threads && t->net.kind == NSID_NET_SE2D &&

@@ -59,6 +59,7 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "base/sha256.h"
 #include "exp/config.h"
 
 #define NSID_TRAIN_STREAM_BIAS 7 /* RNG stream of the bias batch (+ k * 2^32 for scan k) */
@@ -72,7 +73,7 @@ struct nsid_train_opts {
     int n_data;
     const char *out_dir;              /* created if missing */
     const char *db_path;              /* NULL: <out_dir>/run.db */
-    const char *run_id;               /* NULL: sha256 of the canonical configuration */
+    const char *run_id;               /* NULL: nsid_train_default_id (configuration, core and data) */
     const char *experiment;           /* experiment name for the record, NULL if none */
     const char *parent;               /* run id of the transferred core, NULL: looked up beside the core */
     const volatile sig_atomic_t *stop; /* non-zero (a signal number): stop at the next round, NULL: never */
@@ -103,6 +104,16 @@ struct nsid_train_result {
  */
 int nsid_train_run(const struct nsid_config *c, const struct nsid_train_opts *o, struct nsid_train_result *res,
                    struct nsid_err *err);
+
+/*
+ * The run id of configuration c on the scans data (in this order) when no --run-id is given:
+ * the id nsid-plan computes (nsid_plan_identity: the canonical configuration, the core as
+ * "sha256:<content hash>" of model.core.checkpoint or "" without one, and each scan's
+ * identity, data/scanid.h). So the same configuration on other scans, or on the same scans
+ * in another order, is another run. data_sha (may be NULL) gets the scans' identities.
+ */
+int nsid_train_default_id(const struct nsid_config *c, const char *const *data, int n_data,
+                          char id[NSID_SHA256_HEX], char (*data_sha)[NSID_SHA256_HEX], struct nsid_err *err);
 
 /*
  * The architecture text of an nsid-train checkpoint:
