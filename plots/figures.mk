@@ -28,7 +28,7 @@ FIG_FORMATS ?= png svg pdf
 FIG_OUT ?= $(PLOTS)
 FIG_DATA ?= $(PLOTS)/data
 
-FIG_INPUTS := $(PLOTS)/figures.sh $(PLOTS)/views.sql $(wildcard $(PLOTS)/findings.sql) $(NSID_ROOT)/scripts/nsid-report.sh \
+FIG_INPUTS := $(PLOTS)/figures.sh $(PLOTS)/spec-figures.sh $(PLOTS)/views.sql $(wildcard $(PLOTS)/findings.sql) $(NSID_ROOT)/scripts/nsid-report.sh \
               $(sort $(wildcard $(PLOTS)/gp/*.gp $(PLOTS)/gp/*.awk $(PLOTS)/paper_*.csv))
 
 ifneq ($(strip $(PROJECT)),)

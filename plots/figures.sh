@@ -11,7 +11,9 @@
 #      converts it (and the paper's digitised values, plots/paper_*.csv) with gp/csv2dat.awk;
 #   3. runs plots/gp/NAME.gp once per figure and format into OUT/NAME.FORMAT (written to a
 #      temporary name first: a failed gnuplot never leaves a file behind);
-#   4. writes RESULTS/REPORT.md and RESULTS/REPORT.html (scripts/nsid-report.sh).
+#   4. draws the figure of every other `plot:` declaration of the plan's specs into OUT and
+#      writes OUT/spec-figures.md (plots/spec-figures.sh; skipped with --only);
+#   5. writes RESULTS/REPORT.md and RESULTS/REPORT.html (scripts/nsid-report.sh).
 # A view without rows gives a figure that says "no data for ..." (and a message here), never
 # a gnuplot error. Any gnuplot error, an empty or missing output file, a failed export is a
 # failure: the message names the figure, format and file, and the exit status is 1.
@@ -32,7 +34,7 @@ formats="png svg pdf"
 table=0; strict=0; report=1; only=""
 
 die() { echo "figures: $*" >&2; exit 1; }
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -82,6 +84,8 @@ done
 mkdir -p "$out" "$data"
 
 # ---- 1. the plot_* views ---------------------------------------------------------------------------------
+# A store of an older nsid gets this one's schema and views first (nsid-db init upgrades in place).
+if ! err=$("$nsid_db" init "$db" 2>&1); then die "$db: $err"; fi
 for sql in "$plots/views.sql" "$plots/findings.sql"; do   # findings.sql: issue 10's checks (report_findings)
     [ -f "$sql" ] || continue
     if ! err=$(sqlite3 -bail -cmd '.timeout 30000' "$db" < "$sql" 2>&1); then
@@ -133,7 +137,16 @@ for entry in "${figures[@]}"; do
 done
 echo "figures: $n_drawn figures ($formats) in $out, $n_empty without data" >&2
 
-# ---- 4. the report ---------------------------------------------------------------------------------------
+# ---- 4. the figures of every other plot: declaration (user specs) -----------------------------------------
+if [ -z "$only" ]; then
+    spec_args=(--db "$db" --nsid-db "$nsid_db" --out "$out" --formats "${formats% table}" --report-dir "$results"
+               --data "$data")
+    [ "$table" = 1 ] && spec_args+=(--table)
+    [ "$strict" = 1 ] && spec_args+=(--strict)
+    bash "$plots/spec-figures.sh" "${spec_args[@]}"
+fi
+
+# ---- 5. the report ---------------------------------------------------------------------------------------
 if [ "$report" = 1 ]; then
     bash "$root/scripts/nsid-report.sh" --db "$db" --nsid-db "$nsid_db" --figures "$out" --results "$results"
 fi

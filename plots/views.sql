@@ -16,6 +16,11 @@
 
 BEGIN IMMEDIATE;
 
+DROP VIEW IF EXISTS plot_spec_info;
+DROP VIEW IF EXISTS plot_spec_series;
+DROP VIEW IF EXISTS plot_spec_points;
+DROP VIEW IF EXISTS plot_spec_figures;
+DROP VIEW IF EXISTS plot_metrics;
 DROP VIEW IF EXISTS plot_report_headline;
 DROP VIEW IF EXISTS plot_report_figures;
 DROP VIEW IF EXISTS plot_report_info;
@@ -225,6 +230,71 @@ SELECT DENSE_RANK() OVER (ORDER BY COALESCE(c.ord, 99), g.curve) AS series, g.cu
 FROM sim_gt_correlation g LEFT JOIN plot_curves c ON c.figure = g.figure AND c.curve = g.curve
 WHERE g.figure = 'fig5' AND g.scan = 'all'
 GROUP BY g.curve ORDER BY series;
+
+-- ---- figures of any spec: every plot: declaration without a paper script -------------------------
+-- plots/spec-figures.sh draws them (plots/gp/spec.gp) and writes their report fragment. A figure
+-- is the mean of its metric (plot.y, figure_metrics) over the runs of a point that remain after
+-- best-by-validation selection, against plot.x, one curve per plot.curve (a dash pattern per
+-- plot.style, a panel per plot.panel), with the 95% interval of the mean from Student's t for
+-- n - 1 degrees of freedom (figure_summary: ci_lo, ci_hi; none for n = 1).
+
+-- The metrics plot.y may name, with their axis labels and what they are.
+CREATE VIEW plot_metrics (metric, label, what) AS VALUES
+    ('fraction_oracle', 'fraction oracle', 'the slope through the origin of the neurons'' test correlation against their oracle correlation'),
+    ('test_corr', 'test correlation', 'the mean correlation of prediction and single test trials'),
+    ('val_corr', 'validation correlation', 'the mean correlation of prediction and validation trials'),
+    ('oracle', 'oracle correlation', 'the mean leave-one-out oracle correlation of the test repeats'),
+    ('feve', 'FEVE', 'the fraction of explainable variance explained, test set'),
+    ('gt_corr', 'correlation with the true rates', 'the mean correlation of prediction and the simulator''s true rates, test set');
+
+-- The declared figures that have no paper script of their own (those are drawn by figures.sh).
+CREATE VIEW plot_spec_figures AS
+SELECT f.figure, f.metric, COALESCE(m.label, f.metric) AS metric_label, COALESCE(m.what, f.metric) AS metric_what,
+       f.x_key, COALESCE(f.x_key, 'x') AS x_label, f.experiments, f.spec
+FROM figure_metrics f LEFT JOIN plot_metrics m ON m.metric = f.metric
+WHERE f.figure NOT IN ('fig3', 'fig3_ablation', 'fig4', 'fig5')
+ORDER BY f.figure;
+
+-- One row per point: panel, curve and style as indices (panels, curves and styles in name order;
+-- styles numerically where they are numbers), the mean, sd, n, t and the interval.
+CREATE VIEW plot_spec_points AS
+SELECT s.figure, s.panel, s.curve, s.style,
+       DENSE_RANK() OVER (PARTITION BY s.figure ORDER BY s.panel) AS panel_index,
+       DENSE_RANK() OVER (PARTITION BY s.figure ORDER BY s.curve) AS curve_index,
+       DENSE_RANK() OVER (PARTITION BY s.figure ORDER BY CAST(s.style AS REAL) DESC, s.style) AS style_index,
+       DENSE_RANK() OVER (PARTITION BY s.figure ORDER BY s.panel, s.curve, CAST(s.style AS REAL) DESC, s.style)
+           AS series,
+       s.x, s.n, s.mean, s.sd, s.ci_lo, s.ci_hi,
+       CASE WHEN s.n > 1 THEN (s.ci_hi - s.ci_lo) / 2 END AS half,
+       CASE WHEN s.n > 1 THEN (s.ci_hi - s.ci_lo) / 2 / s.sd * sqrt(s.n) END AS t,
+       s.ci_lo IS NOT NULL AS has_ci, COALESCE(s.ci_lo, s.mean) AS y_lo, COALESCE(s.ci_hi, s.mean) AS y_hi
+FROM figure_summary s JOIN plot_spec_figures f ON f.figure = s.figure
+WHERE s.mean IS NOT NULL AND s.x IS NOT NULL
+ORDER BY s.figure, series, s.x;
+
+-- One row per series (a line): legend names and flags, as plot_series does for the paper's figures.
+CREATE VIEW plot_spec_series AS
+SELECT g.*,
+       ROW_NUMBER() OVER (PARTITION BY g.figure, g.panel_index, g.curve_index ORDER BY g.series) = 1 AS first_of_curve,
+       ROW_NUMBER() OVER (PARTITION BY g.figure, g.style_index ORDER BY g.series) = 1 AS first_of_style,
+       (SELECT COUNT(DISTINCT style_index) FROM plot_spec_points q WHERE q.figure = g.figure) AS n_styles,
+       (SELECT COUNT(DISTINCT panel_index) FROM plot_spec_points q WHERE q.figure = g.figure) AS n_panels
+FROM (SELECT figure, panel, panel_index, series, curve, curve_index, style, style_index,
+             COUNT(*) AS n_points, SUM(ci_lo IS NOT NULL) AS n_band, MIN(n) AS min_runs, MAX(n) AS max_runs
+      FROM plot_spec_points GROUP BY figure, panel, panel_index, series, curve, curve_index, style, style_index) g
+ORDER BY g.figure, g.series;
+
+-- Per figure: what is drawn (for the figure's axes and the report's sentence).
+CREATE VIEW plot_spec_info AS
+SELECT f.figure, f.metric, f.metric_label, f.metric_what, f.x_label, f.experiments, f.spec,
+       COUNT(p.x) AS n_points, COUNT(DISTINCT p.curve) AS n_curves, COUNT(DISTINCT p.panel) AS n_panels,
+       COUNT(DISTINCT p.style) AS n_styles, MIN(p.n) AS n_min, MAX(p.n) AS n_max,
+       SUM(p.n > 1) AS n_intervals, MIN(p.x) AS x_min, MAX(p.x) AS x_max,
+       CASE WHEN MIN(p.x) > 0 AND MAX(p.x) >= 20 * MIN(p.x) THEN 1 ELSE 0 END AS log_x,
+       (SELECT group_concat(c, ', ') FROM (SELECT DISTINCT q.curve AS c FROM plot_spec_points q
+                                           WHERE q.figure = f.figure ORDER BY q.curve)) AS curves
+FROM plot_spec_figures f LEFT JOIN plot_spec_points p ON p.figure = f.figure
+GROUP BY f.figure ORDER BY f.figure;
 
 -- ---- timing -----------------------------------------------------------------------------------------
 -- Per experiment of the plan: done runs, their epochs, the mean seconds per epoch (training and

@@ -354,7 +354,7 @@ static void test_views(void)
     CHECK_CLOSE(q1(&st, "SELECT mean FROM fig3 WHERE curve = 'Gaussian w/ f-s'"), 0.5, 1e-12, 0, "mean");
     CHECK_CLOSE(q1(&st, "SELECT sd FROM fig3 WHERE curve = 'Gaussian w/ f-s'"), sqrt(0.02), 1e-12, 0, "sd");
     CHECK_CLOSE(q1(&st, "SELECT ci_hi - ci_lo FROM fig3 WHERE curve = 'Gaussian w/ f-s'"),
-                2 * 1.96 * sqrt(0.02) / sqrt(2.0), 1e-12, 0, "95%% CI");
+                2 * 12.706205 * sqrt(0.02) / sqrt(2.0), 1e-12, 0, "95%% CI: Student's t(0.975, 1 df), not 1.96");
     CHECK_CLOSE(q1(&st, "SELECT ours FROM headline WHERE name = 'gaussian_vs_factorized'"), 0.5 / 0.25, 1e-12, 0,
                 "headline: Gaussian/factorized at the most neurons (not the 10-neuron line)");
     CHECK(q1(&st, "SELECT paper FROM headline WHERE name = 'gaussian_vs_factorized'") == 1.07, "paper value");

@@ -625,6 +625,55 @@ static int plot_text(struct pctx *pc, const struct point *pt, const char *name, 
     return *out ? 0 : NSID_ENOMEM;
 }
 
+/* The paper's figures, drawn by their own scripts (plots/gp/NAME.gp) from the fraction oracle. */
+static bool paper_figure(const char *f)
+{
+    return strcmp(f, "fig3") == 0 || strcmp(f, "fig3_ablation") == 0 || strcmp(f, "fig4") == 0 ||
+           strcmp(f, "fig5") == 0;
+}
+
+/* A figure's name is a file name of plots/spec-figures.sh: [A-Za-z0-9_.-]+, not one of the
+ * reproduction's other figures (plots/figures.sh), whose files it would overwrite. */
+static int check_figure_name(struct pctx *pc, const struct point *pt, const struct nsid_spec_value *ff)
+{
+    static const char *const RESERVED[] = {"fig1", "sim_rf", "sim_gt", "training", NULL};
+    const char *f = pt->run.figure;
+    int line = ff ? ff->line : pt->e->line;
+    bool ok = true;
+    for (const char *s = f; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+              *s == '-' || *s == '.'))
+            ok = false;
+    if (!ok) return perr(pc, pt->e->file, line, "plot.figure", "'%.60s' is not a figure name: use [A-Za-z0-9_.-]", f);
+    for (int i = 0; RESERVED[i]; i++)
+        if (strcmp(f, RESERVED[i]) == 0)
+            return perr(pc, pt->e->file, line, "plot.figure",
+                        "%s is a figure of the reproduction's own (plots/figures.sh): choose another name", f);
+    return 0;
+}
+
+/*
+ * A figure draws one metric: plot.y declarations of the runs in one figure must agree (those
+ * that leave y out take the figure's), and a paper figure draws the fraction oracle.
+ */
+static int check_metric(struct pctx *pc, const struct point *pt, const struct nsid_spec_value *fy)
+{
+    const struct nsid_plan_run *r = &pt->run;
+    if (!fy) return 0;
+    if (paper_figure(r->figure) && strcmp(fy->text, NSID_SPEC_PLOT_METRIC_DEFAULT) != 0)
+        return perr(pc, pt->e->file, fy->line, "plot.y",
+                    "%s is a paper figure drawn by its own script, of %s: name your figure differently to "
+                    "draw %s", r->figure, NSID_SPEC_PLOT_METRIC_DEFAULT, fy->text);
+    for (int i = 0; i < pc->p->n_runs; i++) {
+        const struct nsid_plan_run *o = &pc->p->runs[i];
+        if (!o->figure || !o->y || strcmp(o->figure, r->figure) != 0) continue;
+        if (strcmp(o->y, r->y) == 0) return 0;
+        return perr(pc, pt->e->file, fy->line, "plot.y", "figure %s draws %s (%s): one metric per figure, not %s",
+                    r->figure, o->y, o->plot_spec, r->y);
+    }
+    return 0;
+}
+
 static int resolve_plot(struct pctx *pc, struct point *pt)
 {
     struct nsid_plan_run *r = &pt->run;
@@ -645,7 +694,16 @@ static int resolve_plot(struct pctx *pc, struct point *pt)
         if (end == x || *end || !isfinite(r->x))
             return perr(pc, pt->e->file, plot_field(pt, "x")->line, "x", "'%.60s' is not a number", x);
     }
-    return 0;
+    const struct nsid_spec_value *fx = plot_field(pt, "x"), *fy = plot_field(pt, "y"), *ff = plot_field(pt, "figure");
+    r->x_key = fx && fx->ref ? fx->text : NULL;
+    r->y = fy ? fy->text : NULL;
+    r->plot_spec = NULL;
+    if (!r->figure || !r->figure[0]) return 0; /* figure: '' places the run in no figure */
+    rc = check_figure_name(pc, pt, ff);
+    if (rc < 0) return rc;
+    r->plot_spec = nsid_pool_printf(&pc->p->pool, pc->err, "%s:%d", pt->e->file, ff ? ff->line : pt->e->line);
+    if (!r->plot_spec) return NSID_ENOMEM;
+    return check_metric(pc, pt, fy);
 }
 
 static bool is_select_key(const struct nsid_spec_experiment *e, const char *key)

@@ -102,6 +102,9 @@ struct nsid_plan_run {
     const char *figure;           /* plot fields: figure NULL if the run is in no figure */
     const char *panel, *curve, *style;  /* "" if unset */
     double x;                     /* NAN if unset */
+    const char *y;                /* plot.y (a metric) as declared, NULL if not given */
+    const char *x_key;            /* plot.x's $KEY (the axis label), NULL if a literal or unset */
+    const char *plot_spec;        /* "file:line" of the plot declaration that set the figure */
     struct nsid_spec_value *vars; /* n_vars var.* values of the run */
     int n_vars;
     const char *vars_json;        /* {"NAME":value,...} */

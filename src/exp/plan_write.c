@@ -225,6 +225,30 @@ static int record_runs(struct nsid_store *st, const struct nsid_plan *p, struct 
     return rc;
 }
 
+/* The plot declarations (plan_figures): which metric and x key each figure's runs declare, and where. */
+static int record_figures(struct nsid_store *st, const struct nsid_plan *p, struct nsid_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT OR IGNORE INTO plan_figures (figure, experiment, metric, x_key, spec)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, "plan_figures", err);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < p->n_runs; i++) {
+        const struct nsid_plan_run *r = &p->runs[i];
+        if (!r->figure || !r->figure[0]) continue;
+        bind_text(s, 1, r->figure);
+        bind_text(s, 2, r->exp->name);
+        bind_text(s, 3, r->y ? r->y : "");
+        bind_text(s, 4, r->x_key ? r->x_key : "");
+        bind_text(s, 5, r->plot_spec ? r->plot_spec : r->exp->file);
+        rc = step(st, s, "plan_figures", err);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static int record_selections(struct nsid_store *st, const struct nsid_plan *p, struct nsid_err *err)
 {
     sqlite3_stmt *s = NULL;
@@ -356,10 +380,11 @@ int nsid_plan_record(const struct nsid_plan *p, struct nsid_store *st, const cha
     if (rc < 0) return rc;
     rc = db_exec(st,
                  "DELETE FROM plan_runs; DELETE FROM plan_selections; DELETE FROM plan_info;"
-                 " DELETE FROM dataset_groups;",
+                 " DELETE FROM dataset_groups; DELETE FROM plan_figures;",
                  err);
     if (rc == 0) rc = record_runs(st, p, err);
     if (rc == 0) rc = record_selections(st, p, err);
+    if (rc == 0) rc = record_figures(st, p, err);
     if (rc == 0) rc = record_groups(st, p, err);
     if (rc == 0) rc = record_info(st, p, specs, n_specs, err);
     if (rc == 0)

@@ -639,7 +639,29 @@ static int core_spec(struct ctx *c, const yaml_node_t *n, struct nsid_spec_ref *
     return rc < 0 ? rc : r->experiment ? 0 : NSID_ENOMEM;
 }
 
-static const char *const PLOT_KEYS[] = {"figure", "panel", "curve", "style", "x", NULL};
+static const char *const PLOT_KEYS[] = {"figure", "panel", "curve", "style", "x", "y", NULL};
+
+/* The scores plot.y may name (columns of the store's run_scores view; docs/figures.md). */
+static const char *const PLOT_METRICS[] = {"fraction_oracle", "test_corr", "val_corr", "oracle",
+                                           "feve",            "gt_corr",   NULL};
+
+bool nsid_spec_plot_metric_known(const char *name)
+{
+    for (int i = 0; name && PLOT_METRICS[i]; i++)
+        if (strcmp(name, PLOT_METRICS[i]) == 0) return true;
+    return false;
+}
+
+/* plot.y: a literal metric name (one metric per figure, so no $reference). */
+static int plot_metric(struct ctx *c, const struct nsid_spec_value *v)
+{
+    if (v->ref)
+        return fail(c, v->line, "plot.y", "names a metric, not a $reference ('$%.60s'): one of %s", v->text,
+                    NSID_SPEC_PLOT_METRICS);
+    if (!nsid_spec_plot_metric_known(v->text))
+        return fail(c, v->line, "plot.y", "unknown metric '%.60s' (known: %s)", v->text, NSID_SPEC_PLOT_METRICS);
+    return 0;
+}
 
 static int plot_spec(struct ctx *c, const yaml_node_t *n, struct nsid_spec_value **out, int *count)
 {
@@ -655,6 +677,7 @@ static int plot_spec(struct ctx *c, const yaml_node_t *n, struct nsid_spec_value
         snprintf(full, sizeof full, "plot.%s", k);
         rc = make_value(c, node(c, n->data.mapping.pairs.start[i].value), full, KEYS_WHERE, &(*out)[i]);
         if (rc == 0 && !((*out)[i].key = dup(c, k))) rc = NSID_ENOMEM; /* stored without "plot." */
+        if (rc == 0 && strcmp(k, "y") == 0) rc = plot_metric(c, &(*out)[i]);
     }
     return rc;
 }

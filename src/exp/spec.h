@@ -41,6 +41,8 @@
  *       curve: $var.curve                #   literal or $KEY: var.NAME, a config key, variant, data
  *       x: $data.image_n                 #   a number (images per scan)
  *       panel: ...                       #   style: ...
+ *       y: test_corr                     #   the score drawn (a literal, one per figure): fraction_oracle
+ *                                        #   (default), test_corr, val_corr, oracle, feve, gt_corr
  *     profiles:                          # per profile (smoke, quick, paper): what changes
  *       smoke:
  *         defaults: {train.max_epochs: 2}
@@ -188,6 +190,11 @@ struct nsid_spec_experiment {
     struct nsid_spec_profile *profiles;
     int n_profiles;
 };
+
+/* The metrics a plot's y may name, for messages; nsid_spec_plot_metric_known checks one. */
+#define NSID_SPEC_PLOT_METRICS "fraction_oracle, test_corr, val_corr, oracle, feve, gt_corr"
+#define NSID_SPEC_PLOT_METRIC_DEFAULT "fraction_oracle"
+bool nsid_spec_plot_metric_known(const char *name);
 
 /* Everything read from a set of spec files. */
 struct nsid_spec_set {

@@ -69,7 +69,7 @@
 #include "base/err.h"
 #include "base/sha256.h"
 
-#define NSID_STORE_SCHEMA_VERSION 3
+#define NSID_STORE_SCHEMA_VERSION 4
 #define NSID_STORE_BUSY_MS 30000      /* busy timeout of every connection */
 #define NSID_STORE_ID_MAX 65          /* run ids: 1..64 chars of [0-9A-Za-z_.-] + NUL */
 #define NSID_STORE_ALL "all"          /* the scan name of metrics pooled over every scan */

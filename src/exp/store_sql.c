@@ -69,6 +69,14 @@ static const struct nsid__store_sql TABLES[] = {
      "CREATE TABLE IF NOT EXISTS plan_selections ("
      " id TEXT NOT NULL, rule TEXT NOT NULL, candidate TEXT NOT NULL, PRIMARY KEY (id, candidate))"},
     {"plan_info", "CREATE TABLE IF NOT EXISTS plan_info (key TEXT PRIMARY KEY NOT NULL, value TEXT)"},
+    /* The plot declarations of the plan: one row per distinct (figure, experiment, y, x key, spec line). */
+    {"plan_figures",
+     "CREATE TABLE IF NOT EXISTS plan_figures ("
+     " figure TEXT NOT NULL, experiment TEXT NOT NULL,"
+     " metric TEXT NOT NULL DEFAULT '',"       /* plot.y, '' if not given */
+     " x_key TEXT NOT NULL DEFAULT '',"        /* plot.x's $KEY, '' if a literal */
+     " spec TEXT NOT NULL,"                    /* file:line of plot.figure */
+     " PRIMARY KEY (figure, experiment, metric, x_key, spec))"},
     {"dataset_groups",
      "CREATE TABLE IF NOT EXISTS dataset_groups ("
      " grp TEXT NOT NULL, label TEXT, position INTEGER NOT NULL, dataset TEXT NOT NULL, path TEXT,"
@@ -88,14 +96,20 @@ static const struct nsid__store_sql TABLES[] = {
     "(SELECT m.value FROM metrics m WHERE m.run_id = p.id AND m.scan = 'all' AND m.split = '" split \
     "' AND m.name = '" name "')"
 
-/* Mean, sd, 95% normal CI of column v over a group (inside a SELECT of figure_points). */
+/* Mean, sd, min, max of a figure's metric (value) over a group (inside a SELECT of figure_points). */
 #define SUMMARY_COLS                                                                               \
-    " COUNT(fraction_oracle) AS n, AVG(fraction_oracle) AS mean,"                                  \
-    " CASE WHEN COUNT(fraction_oracle) > 1 THEN sqrt(max(0.0, (SUM(fraction_oracle * fraction_oracle)" \
-    " - SUM(fraction_oracle) * SUM(fraction_oracle) / COUNT(fraction_oracle))"                      \
-    " / (COUNT(fraction_oracle) - 1))) END AS sd,"                                                 \
-    " MIN(fraction_oracle) AS min, MAX(fraction_oracle) AS max,"                                   \
+    " COUNT(value) AS n, AVG(value) AS mean,"                                                      \
+    " CASE WHEN COUNT(value) > 1 THEN sqrt(max(0.0, (SUM(value * value)"                           \
+    " - SUM(value) * SUM(value) / COUNT(value))"                                                   \
+    " / (COUNT(value) - 1))) END AS sd,"                                                           \
+    " MIN(value) AS min, MAX(value) AS max,"                                                       \
     " AVG(test_corr) AS test_corr, AVG(val_corr) AS val_corr, AVG(images_total) AS images_total"
+
+/* The 0.975 quantile of Student's t for df = n - 1 of a summary row s: the table up to 30 degrees
+ * of freedom, the Cornish-Fisher expansion around the normal quantile beyond (error < 2e-6). */
+#define T975                                                                                       \
+    "COALESCE((SELECT q.t FROM student_t975 q WHERE q.df = s.n - 1), 1.959963984540 + 2.372271230299 / (s.n - 1)" \
+    " + 2.822498615740 / ((s.n - 1) * (s.n - 1)) + 2.555849679508 / ((s.n - 1) * (s.n - 1) * (s.n - 1)))"
 
 static const struct nsid__store_sql VIEWS[] = {
     /* Every finished run of the current plan with its plot coordinates and scores. */
@@ -119,19 +133,44 @@ static const struct nsid__store_sql VIEWS[] = {
      " ROW_NUMBER() OVER (PARTITION BY s.experiment, s.sel_group ORDER BY s.val_corr DESC, s.run_id)"
      " AS sel_rank, COUNT(*) OVER (PARTITION BY s.experiment, s.sel_group) AS sel_candidates"
      " FROM run_scores s) WHERE sel_rank = 1"},
-    /* The points of every figure: one per selected run. */
+    /* The two-sided 95% quantiles of Student's t, t(0.975, df), for df = 1..30. */
+    {"student_t975",
+     "CREATE VIEW student_t975 (df, t) AS VALUES"
+     " (1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445), (5, 2.570582), (6, 2.446912),"
+     " (7, 2.364624), (8, 2.306004), (9, 2.262157), (10, 2.228139), (11, 2.200985), (12, 2.178813),"
+     " (13, 2.160369), (14, 2.144787), (15, 2.131450), (16, 2.119905), (17, 2.109816), (18, 2.100922),"
+     " (19, 2.093024), (20, 2.085963), (21, 2.079614), (22, 2.073873), (23, 2.068658), (24, 2.063899),"
+     " (25, 2.059539), (26, 2.055529), (27, 2.051831), (28, 2.048407), (29, 2.045230), (30, 2.042272)"},
+    /* Per figure of the plan: the metric it draws (plot.y, default fraction_oracle), its x axis
+     * (the distinct $KEYs of plot.x) and where it is declared. */
+    {"figure_metrics",
+     "CREATE VIEW figure_metrics AS SELECT f.figure,"
+     " COALESCE(MAX(NULLIF(f.metric, '')), 'fraction_oracle') AS metric,"
+     " (SELECT group_concat(k, ' / ') FROM (SELECT DISTINCT x_key AS k FROM plan_figures g"
+     " WHERE g.figure = f.figure AND g.x_key <> '' ORDER BY g.x_key)) AS x_key,"
+     " (SELECT group_concat(e, ', ') FROM (SELECT DISTINCT experiment AS e FROM plan_figures g"
+     " WHERE g.figure = f.figure ORDER BY g.experiment)) AS experiments,"
+     " MIN(f.spec) AS spec FROM plan_figures f GROUP BY f.figure"},
+    /* The points of every figure: one per selected run; value is the figure's metric. */
     {"figure_points",
-     "CREATE VIEW figure_points AS SELECT figure, panel, curve, style, x, x_total, images_total,"
-     " fraction_oracle, test_corr, val_corr, oracle, feve, readout, gamma, seed, sel_candidates,"
-     " experiment, run_id, vars FROM best_runs WHERE figure IS NOT NULL AND figure <> ''"},
-    /* Mean and spread across the remaining runs (neuron/image seeds), with the paper's value. */
+     "CREATE VIEW figure_points AS SELECT b.figure, b.panel, b.curve, b.style, b.x, b.x_total, b.images_total,"
+     " b.fraction_oracle, b.test_corr, b.val_corr, b.oracle, b.feve, b.readout, b.gamma, b.seed, b.sel_candidates,"
+     " b.experiment, b.run_id, b.vars, COALESCE(m.metric, 'fraction_oracle') AS metric,"
+     " CASE COALESCE(m.metric, 'fraction_oracle') WHEN 'test_corr' THEN b.test_corr WHEN 'val_corr' THEN b.val_corr"
+     " WHEN 'oracle' THEN b.oracle WHEN 'feve' THEN b.feve WHEN 'gt_corr' THEN b.gt_corr"
+     " ELSE b.fraction_oracle END AS value"
+     " FROM best_runs b LEFT JOIN figure_metrics m ON m.figure = b.figure"
+     " WHERE b.figure IS NOT NULL AND b.figure <> ''"},
+    /* Mean and spread of the figure's metric across the remaining runs (neuron/image seeds): a 95%
+     * interval of the mean, mean -+ t(0.975, n-1) sd / sqrt(n) (none for n = 1), with the paper's value. */
     {"figure_summary",
-     "CREATE VIEW figure_summary AS SELECT s.*,"
-     " CASE WHEN s.n > 1 THEN s.mean - 1.96 * s.sd / sqrt(s.n) END AS ci_lo,"
-     " CASE WHEN s.n > 1 THEN s.mean + 1.96 * s.sd / sqrt(s.n) END AS ci_hi,"
+     "CREATE VIEW figure_summary AS SELECT s.figure, s.panel, s.curve, s.style, s.x, s.x_total, s.n, s.mean, s.sd,"
+     " s.min, s.max, s.test_corr, s.val_corr, s.images_total,"
+     " CASE WHEN s.n > 1 THEN s.mean - " T975 " * s.sd / sqrt(s.n) END AS ci_lo,"
+     " CASE WHEN s.n > 1 THEN s.mean + " T975 " * s.sd / sqrt(s.n) END AS ci_hi,"
      " (SELECT v.value FROM paper_values v WHERE v.figure = s.figure AND v.panel = s.panel"
-     " AND v.curve = s.curve AND v.style = s.style AND v.x = s.x_total) AS paper"
-     " FROM (SELECT figure, panel, curve, style, x, x_total," SUMMARY_COLS
+     " AND v.curve = s.curve AND v.style = s.style AND v.x = s.x_total) AS paper, s.metric"
+     " FROM (SELECT figure, panel, curve, style, x, x_total," SUMMARY_COLS ", MAX(metric) AS metric"
      " FROM figure_points GROUP BY figure, panel, curve, style, x, x_total) s"},
     {"fig3_points", "CREATE VIEW fig3_points AS SELECT * FROM figure_points WHERE figure = 'fig3'"},
     {"fig3",
