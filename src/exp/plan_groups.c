@@ -176,7 +176,7 @@ int nsid__write_if_changed(const char *path, const char *text, size_t n, bool *w
     return 0;
 }
 
-/* ---- the data description ---------------------------------------------------------------------- */
+/* ---- the data manifest ---------------------------------------------------------------------- */
 
 struct gctx {
     yaml_document_t *doc;
@@ -421,7 +421,7 @@ int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct n
     FILE *f = fopen(path, "rb");
     if (!f)
         return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, NULL,
-                            "cannot open the data description: %s", strerror(errno));
+                            "cannot open the data manifest: %s", strerror(errno));
     struct gctx c = {.path = nsid_pool_strdup(pool, path, err), .pool = pool, .err = err};
     char *dir = nsid_pool_strdup(pool, path, err);
     if (!c.path || !dir) {

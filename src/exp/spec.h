@@ -6,8 +6,9 @@
  *
  *     experiment: fig5_direct            # required, unique over all files: [A-Za-z0-9_.-]+
  *     description: Direct training on the evaluation scan
- *     data: evaluation                   # a group of the data description (groups.json),
- *                                        #   or {group: NAME}, or {files: [a.h5, b.h5]}
+ *     data: evaluation                   # a group of the data manifest (docs/data.md),
+ *                                        #   or {group: NAME}, or {files: [a.h5, tree/]}
+ *                                        #   (files relative to this spec file's folder)
  *     defaults:                          # run configuration keys (src/exp/config.h), nested
  *       train: {max_epochs: 200}         #   or dotted, as in a run config file
  *       model.readout.type: gaussian
@@ -122,10 +123,10 @@ struct nsid_spec_axis {
     uint64_t seed;                   /* random_log stream seed */
 };
 
-/* data: a group of the data description, or files. */
+/* data: a group of the data manifest, or files (HDF5 files or file-tree folders). */
 struct nsid_spec_data {
     const char *group;     /* group name, NULL if files */
-    const char **files;    /* n_files paths (relative to the working directory) */
+    const char **files;    /* n_files paths as written (nsid-plan: relative to the spec file's folder) */
     int n_files;
     int line;              /* 0: not given */
 };
