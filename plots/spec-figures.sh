@@ -82,6 +82,7 @@ fi
 # One query: rows without a header, fields separated by US (0x1f, not whitespace, so that empty
 # fields survive `read`), NULL an empty field. Call as var=$(query ...): a failure ends the script.
 US=$'\x1f'
+sq() { printf '%s' "${1//\'/\'\'}"; }   # a string inside SQL quotes
 query() {
     local res
     res=$(sqlite3 -batch -noheader -bail -separator "$US" -cmd '.timeout 30000' "$db" "$1" 2>&1) ||
@@ -109,16 +110,28 @@ for v in plot_spec_points plot_spec_series plot_spec_info; do
         die "$data/$v.csv: cannot convert"
 done
 
+# Why figure $1 has no point ('' if it has points): no finished run, no x, or no value of its metric.
+empty_reason() {
+    local r
+    r=$(query "SELECT CASE WHEN n_points > 0 THEN ''
+                           WHEN n_runs = 0 THEN 'no run of this figure has finished yet'
+                           WHEN n_runs_x = 0 THEN printf('its finished runs (%d) have no x (plot.x)', n_runs)
+                           ELSE printf('its finished runs (%d) have no %s score (choose another plot.y)', n_runs, metric)
+                      END FROM plot_spec_info WHERE figure = '$(sq "$1")'")
+    printf '%s' "$r"
+}
+
 # ---- 3. draw --------------------------------------------------------------------------------------------
 for fig in "${figures[@]}"; do
     case "$fig" in *[!A-Za-z0-9_.-]*|'') die "figure name '$fig' is not [A-Za-z0-9_.-]+" ;; esac
     panels=$(query "SELECT MAX(1, COUNT(DISTINCT panel)) FROM plot_spec_points WHERE figure = '$fig'")
     [ -n "$panels" ] || die "$fig: no panel count"
+    why=$(empty_reason "$fig")
     for fmt in $draw_formats; do
         file=$out/$fig.$fmt
         tmp=$out/.$fig.$fmt.spec.tmp
         rm -f "$tmp"
-        if ! msg=$(gnuplot -e "gpdir='$plots/gp'; data='$data'; fmt='$fmt'; outfile='$tmp'; figure='$fig'; panels=$panels" \
+        if ! msg=$(gnuplot -e "gpdir='$plots/gp'; data='$data'; fmt='$fmt'; outfile='$tmp'; figure='$fig'; panels=$panels; why='$why'" \
                            "$plots/gp/spec.gp" 2>&1 </dev/null); then
             rm -f "$tmp"
             die "$fig ($fmt): gnuplot failed: $msg"
@@ -138,7 +151,6 @@ for f in png svg pdf; do
     if [[ " $formats " == *" $f "* ]]; then img_fmt=$f; break; fi
 done
 md_cell() { local s=${1//|/\\|}; printf '%s' "$s"; }
-sq() { printf '%s' "${1//\'/\'\'}"; }
 
 write_fragment() {
     local fig metric_label metric_what x_label experiments spec n_points n_curves n_panels n_styles n_min n_max
@@ -158,7 +170,8 @@ write_fragment() {
         echo "### $fig"
         echo
         if [ "$n_points" -eq 0 ]; then
-            echo "The ${metric_label} against \`${x_label}\` (declared by ${experiments} at \`${spec}\`): no run of this figure has finished yet."
+            why=$(empty_reason "$fig")
+            echo "The ${metric_label} against \`${x_label}\` (declared by ${experiments} at \`${spec}\`): nothing to draw, ${why}."
         else
             local runs parts=""
             if [ "$n_min" = "$n_max" ]; then runs="n = $n_min run$([ "$n_min" = 1 ] || echo s)"

@@ -292,7 +292,11 @@ SELECT f.figure, f.metric, f.metric_label, f.metric_what, f.x_label, f.experimen
        SUM(p.n > 1) AS n_intervals, MIN(p.x) AS x_min, MAX(p.x) AS x_max,
        CASE WHEN MIN(p.x) > 0 AND MAX(p.x) >= 20 * MIN(p.x) THEN 1 ELSE 0 END AS log_x,
        (SELECT group_concat(c, ', ') FROM (SELECT DISTINCT q.curve AS c FROM plot_spec_points q
-                                           WHERE q.figure = f.figure ORDER BY q.curve)) AS curves
+                                           WHERE q.figure = f.figure ORDER BY q.curve)) AS curves,
+       -- why a figure without points has none: its selected runs, those with an x, with a value
+       (SELECT COUNT(*) FROM figure_points r WHERE r.figure = f.figure) AS n_runs,
+       (SELECT COUNT(*) FROM figure_points r WHERE r.figure = f.figure AND r.x IS NOT NULL) AS n_runs_x,
+       (SELECT COUNT(*) FROM figure_points r WHERE r.figure = f.figure AND r.value IS NOT NULL) AS n_runs_value
 FROM plot_spec_figures f LEFT JOIN plot_spec_points p ON p.figure = f.figure
 GROUP BY f.figure ORDER BY f.figure;
 

@@ -71,6 +71,11 @@ data: {files: [$FIX/static11111-1-1-preproc0.h5]}
 grid: {train.seed: [1]}
 plot: {figure: default_metric, curve: only, x: 7}
 ---
+experiment: user_no_oracle
+data: {files: [$FIX/static11111-1-1-preproc0.h5]}
+grid: {train.seed: [4]}
+plot: {figure: no_oracle, curve: only, x: 3, y: oracle}
+---
 experiment: user_paper
 data: {files: [$FIX/static11111-1-1-preproc0.h5]}
 defaults: {train.seed: 9}
@@ -83,7 +88,7 @@ db=$T/p/res/results.db
 declare -A SCORE=(["Gaussian readout,5,1"]=0.50 ["Gaussian readout,5,2"]=0.56 ["Gaussian readout,5,3"]=0.47
                   ["Gaussian readout,10,1"]=0.61 ["Gaussian readout,10,2"]=0.66 ["Gaussian readout,10,3"]=0.58
                   ["factorized readout,5,1"]=0.31 ["factorized readout,5,2"]=0.35 ["factorized readout,5,3"]=0.30
-                  ["factorized readout,10,1"]=0.42 ["only,7,1"]=0.2)
+                  ["factorized readout,10,1"]=0.42 ["only,7,1"]=0.2 ["only,3,4"]=0.1)
 sql=""
 while IFS='|' read -r id curve x seed; do
     v=${SCORE["$curve,$x,$seed"]:-}
@@ -94,12 +99,12 @@ while IFS='|' read -r id curve x seed; do
 done < <(sqlite3 "$db" "SELECT p.id, p.curve, CAST(p.x AS INTEGER), json_extract(r.config, '\$.train.seed')
                         FROM plan_runs p JOIN runs r ON r.id = p.id WHERE p.experiment LIKE 'user_%'")
 sqlite3 "$db" "$sql" || fail "filling the store"
-[ "$(sqlite3 "$db" "SELECT COUNT(*) FROM runs WHERE status = 'done'")" = 11 ] || fail "11 finished runs expected"
+[ "$(sqlite3 "$db" "SELECT COUNT(*) FROM runs WHERE status = 'done'")" = 12 ] || fail "12 finished runs expected"
 
 out=$T/figs
 bash "$SRC/plots/spec-figures.sh" --db "$db" --nsid-db "$BIN/nsid-db" --out "$out" --formats "png svg pdf" \
     --report-dir "$T/report" --table --strict 2>"$T/sf.err" || fail "spec-figures: $(cat "$T/sf.err")"
-for f in my-sweep.v1 default_metric; do
+for f in my-sweep.v1 default_metric no_oracle; do
     for fmt in png svg pdf table; do check "$f.$fmt exists and is not empty" test -s "$out/$f.$fmt"; done
     check "$f.png is a PNG" bash -c "head -c 8 '$out/$f.png' | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'"
     check "$f.pdf is a PDF" bash -c "head -c 5 '$out/$f.pdf' | grep -q '%PDF-'"
@@ -130,6 +135,9 @@ check "fragment: n and Student's t" grep -q "n = 1 to 3 runs per point.*Student'
 check "fragment: image relative to the report" grep -qx '!\[my-sweep.v1\](../figs/my-sweep.v1.png)' "$frag"
 check "fragment: default metric" grep -q 'The fraction oracle (.*) against `x`' "$frag"
 check "fragment: no fig5" bash -c "! grep -q 'fig5' '$frag'"
+check "fragment: a figure whose metric is missing says so" \
+    grep -q 'nothing to draw, its finished runs (1) have no oracle score (choose another plot.y)' "$frag"
+check "table: the figure without data says so" grep -q '# no data for no_oracle' "$out/no_oracle.table"
 # mean and interval per point, computed here from the scores above (t(0.975, 2) = 4.302653)
 expect_row() {   # expect_row CURVE X "v1 v2 ..."
     local want

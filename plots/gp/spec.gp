@@ -24,7 +24,7 @@ if (rows(I) > 0) {
                                   log_x = column('log_x'), n_pts = column('n_points'), 0) : 0) nooutput
 }
 if (n_pts <= 0) {
-    eval nodata(figure, V, sprintf('no run of figure %s has finished', figure))
+    eval nodata(figure, V . ' (figure ' . figure . ')', exists('why') && strlen(why) > 0 ? why : 'no run of this figure has finished yet')
     exit
 }
 

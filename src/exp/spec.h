@@ -38,7 +38,8 @@
  *       where: {var.group: 11s, data.image_n: $data.image_n}   # filter; $KEY = this run's value
  *       rule: best_validation            #   the only rule: best validation over the selection group
  *     plot:                              # where the run lands in a figure (SQL views)
- *       figure: fig5                     #   fig3, fig3_ablation, fig4, fig5 or your own
+ *       figure: fig5                     #   fig3, fig3_ablation, fig4, fig5 or your own [A-Za-z0-9_.-]+
+ *                                        #   (not fig1, sim_rf, sim_gt, training; docs/figures.md)
  *       curve: $var.curve                #   literal or $KEY: var.NAME, a config key, variant, data
  *       x: $data.image_n                 #   a number (images per scan)
  *       panel: ...                       #   style: ...
