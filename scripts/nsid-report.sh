@@ -90,6 +90,10 @@ write_project_md() {
                                                        ORDER BY test_corr DESC, run_id) AS k FROM best_runs b)
                   WHERE k <= 5 ORDER BY experiment, k")
     rel_db=$(realpath -m --relative-to="$project" "$db")
+    src_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    commits=$(query "SELECT group_concat(c, ', ') FROM (SELECT DISTINCT substr(git_commit, 1, 12)
+                       || CASE WHEN git_dirty THEN ' (with uncommitted changes)' ELSE '' END AS c
+                     FROM runs r JOIN plan_runs p ON p.id = r.id WHERE git_commit <> '' ORDER BY c)")
     echo "# $name: report"
     echo
     echo "The experiments of the project \`$name\` (its specs: $(for f in $specs; do
@@ -102,6 +106,13 @@ write_project_md() {
     echo
     printf '%s\n' "$info" | awk -F'\t' 'NF { printf "- **%s**: %s\n", $1, ($2 == "" ? "-" : $2) }'
     printf '%s\n' "$totals" | awk -F'\t' 'NF { printf "- **runs**: %d planned: %d done, %d failed\n", $1, $2, $3 }'
+    [ -z "$commits" ] || echo "- **nsid commit** of the runs: $commits"
+    echo
+    local profile
+    profile=$(printf '%s\n' "$info" | awk -F'\t' '$1 == "profile" { print $2 }')
+    echo "Redo or extend it with"
+    echo "\`make -f $src_root/Makefile.experiments PROJECT=$(realpath -m "$project") PROFILE=$profile\`:"
+    echo "only the runs whose configuration or data changed are trained again."
     echo
     echo "## Experiments"
     echo
