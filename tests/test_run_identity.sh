@@ -102,4 +102,11 @@ check "each with its scans in order" \
 check "nsid-eval on a tree into a new store records it under nsid-train's default id" \
     test "$(sqlite3 eval.db "SELECT id FROM runs")" = "$id_tree"
 
+# a FIFO given as a scan is refused, not opened (opening it would wait for a writer forever)
+mkfifo fifo.h5
+timeout 120 "$BIN/nsid-train" "${SMALL[@]}" --data fifo.h5 --out runs/fifo >fifo.log 2>&1
+rc=$?
+check "nsid-train on a FIFO: exit 1 (not 124, a hang), one message naming it" \
+    test $rc -eq 1 -a "$(grep -c . fifo.log)" -eq 1 -a "$(grep -c "fifo.h5: not a scan" fifo.log)" -eq 1
+
 exit $((fails > 0))

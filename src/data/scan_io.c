@@ -48,6 +48,11 @@ int nsid_scan_load(struct nsid_scan *s, const char *path, const struct nsid_scan
         return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such file or folder: %s", strerror(errno));
     }
     if (S_ISDIR(st.st_mode)) return nsid_scan_load_tree(s, path, opt, err);
+    if (!S_ISREG(st.st_mode)) { /* a FIFO would block the HDF5 signature check forever */
+        nsid_scan_init(s);
+        return nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
+                            "not a scan: not a regular file or folder (a FIFO, socket or device)");
+    }
     if (nsid_is_h5(path)) return nsid_scan_load_h5(s, path, opt, err);
     nsid_scan_init(s);
     return nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
