@@ -11,6 +11,10 @@
 # values change, and not otherwise: a second `make` does nothing.
 #   FIG_FORMATS   formats drawn, default "png svg pdf"
 #   FIG_OUT       where the figures land, default plots/ (git-ignored), data in plots/data/
+#
+# A project of one's own (PROJECT set, docs/project.md) gets no paper figures: one figure per
+# `plot:` declaration of its specs (plots/spec-figures.sh) into FIG_OUT (PROJECT/results/figures)
+# and a report on its own experiments (scripts/nsid-report.sh --project) in RESULTS/REPORT.md.
 
 FIG_MK := $(lastword $(MAKEFILE_LIST))
 PLOTS ?= $(patsubst %/,%,$(dir $(FIG_MK)))
@@ -27,10 +31,21 @@ FIG_DATA ?= $(PLOTS)/data
 FIG_INPUTS := $(PLOTS)/figures.sh $(PLOTS)/spec-figures.sh $(PLOTS)/views.sql $(wildcard $(PLOTS)/findings.sql) $(NSID_ROOT)/scripts/nsid-report.sh \
               $(sort $(wildcard $(PLOTS)/gp/*.gp $(PLOTS)/gp/*.awk $(PLOTS)/paper_*.csv))
 
+ifneq ($(strip $(PROJECT)),)
+FIG_INPUTS := $(wildcard $(PLOTS)/spec-figures.sh $(PLOTS)/views.sql $(PLOTS)/gp/*.gp) $(NSID_ROOT)/scripts/nsid-report.sh $(SPECS)
+
+$(FIGURES): $(MERGED) $(FIG_INPUTS)
+	bash $(PLOTS)/spec-figures.sh --db $(STORE) --nsid-db $(NSID_DB) --out $(FIG_OUT) \
+	    --formats "$(FIG_FORMATS)" --report-dir $(RESULTS)
+	bash $(NSID_ROOT)/scripts/nsid-report.sh --project $(PROJECT) --db $(STORE) --nsid-db $(NSID_DB) \
+	    --figures $(FIG_OUT) --results $(RESULTS) --specs "$(SPECS)"
+	@touch $@
+else
 $(FIGURES): $(MERGED) $(FIG_INPUTS)
 	bash $(PLOTS)/figures.sh --db $(STORE) --nsid-db $(NSID_DB) --out $(FIG_OUT) --data $(FIG_DATA) \
 	    --results $(RESULTS) --formats "$(FIG_FORMATS)"
 	@touch $@
+endif
 
 .PHONY: figures report
 figures: $(FIGURES)

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# scripts/nsid-report.sh - the reproduction report a person reads first: RESULTS/REPORT.md
-# and RESULTS/REPORT.html (the same text, the PNG figures embedded).
+# scripts/nsid-report.sh - the report a person reads first: RESULTS/REPORT.md, and for the
+# reproduction RESULTS/REPORT.html too (the same text, the PNG figures embedded).
 #
 #   scripts/nsid-report.sh --db results/results.db --figures plots [--results results]
 #                          [--nsid-db build/nsid-db]
+#   scripts/nsid-report.sh --project DIR --specs "SPEC..." --db DIR/results/results.db
+#                          --figures DIR/results/figures --results DIR/results [--nsid-db B]
 #
+# With --project (a project of one's own, docs/project.md) the report describes the project's
+# experiments: each spec's experiments with their descriptions, runs planned, done and failed,
+# the best runs of each with their scores, and the figures of the specs' `plot:` declarations
+# (the fragment FIGURES/spec-figures.md that plots/spec-figures.sh wrote). Otherwise it is the
+# reproduction's report:
 # Every number comes from a SQL view through `nsid-db query` (plots/views.sql must have been
 # applied, as plots/figures.sh does): what was run (plot_report_info), one sentence per figure
 # on what its data show (plot_report_figures) and the headline ratios next to the paper's
@@ -16,13 +23,17 @@ db=${STORE:-results/results.db}
 nsid_db=${NSID_DB:-build/nsid-db}
 figdir=plots
 results=${RESULTS:-results}
+project=""
+specs=""
 while [ $# -gt 0 ]; do
     case "$1" in
+        --project) project=$2; shift 2 ;;
+        --specs) specs=$2; shift 2 ;;
         --db) db=$2; shift 2 ;;
         --nsid-db) nsid_db=$2; shift 2 ;;
         --figures) figdir=$2; shift 2 ;;
         --results) results=$2; shift 2 ;;
-        -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "nsid-report: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -39,6 +50,165 @@ query() {
     out=$("$nsid_db" query "$1" --db "$db") || die "query failed: $1"
     printf '%s\n' "$out" | tail -n +2
 }
+
+# ---- a project of one's own ----------------------------------------------------------------------------
+# Experiment name and description of every document of the spec files, tab-separated, in file order
+# (top-level `experiment:` and `description:` keys; quotes around a value are dropped).
+spec_descriptions() {
+    local f
+    for f in $specs; do
+        awk -v file="$f" '
+            function unq(v) { sub(/^[ \t]+/, "", v); sub(/[ \t]+(#.*)?$/, "", v)
+                              if (v ~ /^".*"$/ || v ~ /^\047.*\047$/) v = substr(v, 2, length(v) - 2); return v }
+            function flush() { if (name != "") printf "%s\t%s\t%s\n", name, desc, file; name = ""; desc = "" }
+            /^---/ { flush(); next }
+            /^experiment:/ { v = $0; sub(/^experiment:/, "", v); name = unq(v); next }
+            /^description:/ { v = $0; sub(/^description:/, "", v); desc = unq(v); next }
+            END { flush() }' "$f"
+    done
+}
+
+write_project_md() {
+    local name descs counts best totals frag rel_db
+    name=$(basename "$(realpath -m "$project")")
+    descs=$(spec_descriptions)
+    # Runs per experiment: planned (in the plan), done, failed, running; a planned run that has not
+    # started yet has no row in runs (or one with status planned).
+    counts=$(query "SELECT p.experiment, COUNT(*), SUM(r.status = 'done'), SUM(r.status = 'failed'),
+                           SUM(r.status = 'running'), SUM(r.status IS NULL OR r.status = 'planned')
+                    FROM plan_runs p LEFT JOIN runs r ON r.id = p.id GROUP BY p.experiment")
+    totals=$(query "SELECT COUNT(DISTINCT p.id), COUNT(DISTINCT CASE WHEN r.status = 'done' THEN p.id END),
+                           COUNT(DISTINCT CASE WHEN r.status = 'failed' THEN p.id END)
+                    FROM plan_runs p LEFT JOIN runs r ON r.id = p.id")
+    # The best runs of each experiment: best_runs keeps per selection group the run with the best
+    # validation score; of those, the five with the best test correlation.
+    best=$(query "SELECT experiment, run_id, CASE WHEN variant = '' THEN '-' ELSE variant END,
+                         trim(replace(sel_group, '|', ', '), ', '),
+                         printf('%.4f', val_corr), printf('%.4f', test_corr),
+                         COALESCE(printf('%.4f', fraction_oracle), '-'), COALESCE(printf('%.4f', feve), '-')
+                  FROM (SELECT b.*, ROW_NUMBER() OVER (PARTITION BY experiment
+                                                       ORDER BY test_corr DESC, run_id) AS k FROM best_runs b)
+                  WHERE k <= 5 ORDER BY experiment, k")
+    rel_db=$(realpath -m --relative-to="$project" "$db")
+    src_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    commits=$(query "SELECT group_concat(c, ', ') FROM (SELECT DISTINCT substr(git_commit, 1, 12)
+                       || CASE WHEN git_dirty THEN ' (with uncommitted changes)' ELSE '' END AS c
+                     FROM runs r JOIN plan_runs p ON p.id = r.id WHERE git_commit <> '' ORDER BY c)")
+    echo "# $name: report"
+    echo
+    echo "The experiments of the project \`$name\` (its specs: $(for f in $specs; do
+        printf '`%s` ' "$(realpath -m --relative-to="$project" "$f")"; done | sed 's/ $//')), run with nsid."
+    echo "Every number below comes from the results store \`$rel_db\` (SQL: the \`runs\`, \`plan_runs\`"
+    echo "and \`best_runs\` tables and views, which \`sqlite3\` can query); the figures are drawn from the"
+    echo "specs' \`plot:\` declarations."
+    echo
+    echo "## What was run"
+    echo
+    printf '%s\n' "$info" | awk -F'\t' 'NF { printf "- **%s**: %s\n", $1, ($2 == "" ? "-" : $2) }'
+    printf '%s\n' "$totals" | awk -F'\t' 'NF { printf "- **runs**: %d planned: %d done, %d failed\n", $1, $2, $3 }'
+    [ -z "$commits" ] || echo "- **nsid commit** of the runs: $commits"
+    echo
+    local profile
+    profile=$(printf '%s\n' "$info" | awk -F'\t' '$1 == "profile" { print $2 }')
+    echo "Redo or extend it with"
+    echo "\`make -f $src_root/Makefile.experiments PROJECT=$(realpath -m "$project") PROFILE=$profile\`:"
+    echo "only the runs whose configuration or data changed are trained again."
+    echo
+    echo "## Experiments"
+    echo
+    echo "| experiment | description | spec | runs | done | failed | running | not started |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|"
+    local e d f c
+    while IFS=$'\t' read -r e d f; do
+        [ -n "$e" ] || continue
+        c=$(printf '%s\n' "$counts" | awk -F'\t' -v e="$e" '$1 == e { printf "%d | %d | %d | %d | %d", $2, $3, $4, $5, $6 }')
+        printf '| %s | %s | `%s` | %s |\n' "$e" "${d:--}" "$(realpath -m --relative-to="$project" "$f")" \
+            "${c:-0 | 0 | 0 | 0 | 0}"
+    done <<<"$descs"
+    echo
+    echo "## Best runs"
+    echo
+    if [ -z "$best" ]; then
+        echo "No run has finished yet."
+    else
+        echo "Per experiment, of the runs kept by selection (per selection group the best validation"
+        echo "correlation), the five with the best test correlation: the variant, the grid and search point,"
+        echo "and the scores on the scans' validation and test trials (fraction oracle and FEVE need"
+        echo "repeated test images). \`nsid-plan --explain RUN --db $rel_db\` shows a run's data and configuration."
+        echo
+        echo "| experiment | run | variant | point | val corr | test corr | fraction oracle | FEVE |"
+        echo "|---|---|---|---|---:|---:|---:|---:|"
+        printf '%s\n' "$best" | awk -F'\t' 'NF { printf "| %s | `%s` | %s | %s | %s | %s | %s | %s |\n",
+                                                    $1, substr($2, 1, 12), $3, $4, $5, $6, $7, $8 }'
+    fi
+    echo
+    echo "## Figures"
+    echo
+    frag=$figdir/spec-figures.md
+    if [ -s "$frag" ]; then
+        cat "$frag"
+    elif [ -f "$frag" ]; then
+        echo "No spec declares a \`plot:\`, so there is no figure (docs/project.md shows how to add one)."
+    else
+        echo "(not drawn: $frag is missing)"
+    fi
+}
+
+# REPORT.html from REPORT.md: the markdown the project report and the spec figures' fragment use
+# (headings, paragraphs, lists, tables, `code`, **bold**, links, images), PNGs embedded as data
+# URIs (image paths are relative to DIR), so the one file can be mailed.
+md_to_html() { # md_to_html MD DIR
+    awk -v dir="$2" '
+        function esc(t) { gsub(/&/, "\\&amp;", t); gsub(/</, "\\&lt;", t); gsub(/>/, "\\&gt;", t); return t }
+        function inline(t,   out, m, alt, src, cmd, b64) {
+            t = esc(t); out = ""
+            while (match(t, /!\[[^]]*\]\([^)]*\)/)) {
+                m = substr(t, RSTART, RLENGTH); alt = m; sub(/^!\[/, "", alt); sub(/\].*/, "", alt)
+                src = m; sub(/^.*\(/, "", src); sub(/\)$/, "", src)
+                b64 = ""
+                if (src ~ /\.png$/) { cmd = "base64 -w 0 \"" dir "/" src "\" 2>/dev/null"; cmd | getline b64; close(cmd) }
+                out = out substr(t, 1, RSTART - 1) "<img alt=\"" alt "\" src=\"" (b64 != "" ? "data:image/png;base64," b64 : src) "\">"
+                t = substr(t, RSTART + RLENGTH)
+            }
+            t = out t
+            while (match(t, /\[[^]]*\]\([^)]*\)/)) {
+                m = substr(t, RSTART, RLENGTH); alt = m; sub(/^\[/, "", alt); sub(/\].*/, "", alt)
+                src = m; sub(/^.*\(/, "", src); sub(/\)$/, "", src)
+                t = substr(t, 1, RSTART - 1) "<a href=\"" src "\">" alt "</a>" substr(t, RSTART + RLENGTH)
+            }
+            while (match(t, /`[^`]*`/)) t = substr(t, 1, RSTART - 1) "<code>" substr(t, RSTART + 1, RLENGTH - 2) "</code>" substr(t, RSTART + RLENGTH)
+            while (match(t, /\*\*[^*]*\*\*/)) t = substr(t, 1, RSTART - 1) "<b>" substr(t, RSTART + 2, RLENGTH - 4) "</b>" substr(t, RSTART + RLENGTH)
+            return t
+        }
+        function close_all() { if (para) print "</p>"; if (list) print "</ul>"; if (table) print "</table>"; para = list = table = 0 }
+        NR == 1 { t = $0; sub(/^# /, "", t)
+                  print "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" esc(t) "</title>"
+                  print "<style>body { font-family: \"DejaVu Sans\", sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }"
+                  print "table { border-collapse: collapse; margin: 1em 0; } th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }"
+                  print "img { max-width: 100%; border: 1px solid #eee; } code { background: #f4f4f4; padding: 0 .2em; }</style></head><body>" }
+        /^#+ / { close_all(); n = index($0, " ") - 1; print "<h" n ">" inline(substr($0, n + 2)) "</h" n ">"; next }
+        /^\|[-:| ]+\|$/ { next }
+        /^\|/ { if (!table) { close_all(); print "<table>"; table = 1; cell = "th" } else cell = "td"
+                 row = $0; sub(/^\| ?/, "", row); sub(/ ?\|$/, "", row); k = split(row, c, / \| /)
+                 line = "<tr>"; for (i = 1; i <= k; i++) line = line "<" cell ">" inline(c[i]) "</" cell ">"
+                 print line "</tr>"; next }
+        /^- / { if (!list) { close_all(); print "<ul>"; list = 1 } print "<li>" inline(substr($0, 3)) "</li>"; next }
+        /^[ \t]*$/ { close_all(); next }
+        { if (!para) { close_all(); printf "<p>"; para = 1 } else printf "\n"; printf "%s", inline($0) }
+        END { close_all(); print "</body></html>" }' "$1"
+}
+
+if [ -n "$project" ]; then
+    [ -d "$project" ] || die "$project: the project folder does not exist"
+    info=$(query "SELECT key, value FROM plan_info WHERE key IN ('profile', 'groups', 'planned_at') ORDER BY key")
+    info=$(printf '%s\n' "$info" | awk -F'\t' -v p="$(realpath -m "$project")" 'NF {
+        v = $2; if (index(v, p "/") == 1) v = substr(v, length(p) + 2)
+        k = ($1 == "groups" ? "data manifest" : ($1 == "planned_at" ? "planned at" : $1)); printf "%s\t%s\n", k, v }')
+    write_project_md > "$md.tmp" && mv "$md.tmp" "$md"
+    md_to_html "$md" "$results" > "$html.tmp" && mv "$html.tmp" "$html"
+    echo "nsid-report: wrote $md and $html" >&2
+    exit 0
+fi
 
 # The figures in report order: name, title, what the figure shows (the first sentence).
 figures() {

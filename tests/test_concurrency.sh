@@ -39,7 +39,7 @@ variants:
   - {name: b, data: b}
 EOF
 
-M=(make -s -f "$SRC/Makefile.experiments" PROFILE=smoke BUILD=bin DATA=data RESULTS=res SPECS=spec.yaml
+M=(make -s -f "$SRC/Makefile.experiments" PROFILE=smoke BUILD=bin DATA=data RESULTS=res SIMULATE=yes SPECS=spec.yaml
    PLOTS="$T/noplots" RUN_THREADS=1)
 start=$(date +%s%N)
 "${M[@]}" plan >logs/plan.log 2>&1 || fail "the plan: $(tail -n 5 logs/plan.log)"

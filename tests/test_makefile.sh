@@ -49,7 +49,7 @@ grid: {data.image_n: [10, 20]}
 plot: {figure: fig5, curve: direct, x: $data.image_n}
 EOF
 
-M=(make -s -f "$SRC/Makefile.experiments" PROFILE=smoke BUILD=fakebin DATA=data RESULTS=res
+M=(make -s -f "$SRC/Makefile.experiments" PROFILE=smoke BUILD=fakebin DATA=data RESULTS=res SIMULATE=yes
    SPECS="specs/cores.yaml specs/fig5.yaml" PLOTS="$T/noplots")
 trained() { wc -l <"$FAKE_LOG"; }
 

@@ -29,7 +29,7 @@ cd "$T"
 # for Makefile.experiments' build step (which would reconfigure this build directory).
 touch "$T/built.stamp"
 M=(make -f "$SRC/Makefile.experiments" PROFILE=smoke BUILD="$BIN" BUILD_STAMP="$T/built.stamp"
-   DATA="$T/data" RESULTS="$T/results" FIG_OUT="$T/plots" FIG_DATA="$T/plots/data")
+   DATA="$T/data" SIMULATE=yes RESULTS="$T/results" FIG_OUT="$T/plots" FIG_DATA="$T/plots/data")
 
 start=$(date +%s.%N)
 "${M[@]}" -j"$jobs" >make.log 2>&1

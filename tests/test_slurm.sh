@@ -64,7 +64,7 @@ export FAKE_LOG=$T/train.log
 : >"$FAKE_LOG"
 
 run() { # run LAUNCH RESULTS
-    make -s -f "$SRC/Makefile.experiments" PROFILE=$profile BUILD=$build "${stamp[@]}" DATA=data RESULTS=$2 SPECS="$specs" \
+    make -s -f "$SRC/Makefile.experiments" PROFILE=$profile BUILD=$build "${stamp[@]}" DATA=data SIMULATE=yes RESULTS=$2 SPECS="$specs" \
         PLOTS="$T/plots-$1" LAUNCH=$1 SLURM_TIME=30 -j4 merge >"make-$1.log" 2>&1 || { tail -n 30 "make-$1.log"; return 1; }
 }
 check "the plan runs locally" run local res-local
@@ -90,7 +90,7 @@ check "results were merged" test -s local.txt
 check "the merged results of the slurm run equal the local run's" cmp -s local.txt slurm.txt
 check "all runs done under slurm" test "$(sqlite3 res-slurm/results.db \
     "SELECT count(*) FROM runs WHERE status <> 'done'")" -eq 0
-check "make -q after the slurm run" make -s -q -f "$SRC/Makefile.experiments" PROFILE=$profile BUILD=$build "${stamp[@]}" DATA=data \
+check "make -q after the slurm run" make -s -q -f "$SRC/Makefile.experiments" PROFILE=$profile BUILD=$build "${stamp[@]}" DATA=data SIMULATE=yes \
     RESULTS=res-slurm SPECS="$specs" PLOTS="$T/plots-slurm" LAUNCH=slurm merge
 echo "test_slurm: $fails failed"
 exit $((fails > 0))
