@@ -117,8 +117,6 @@ done
 
 echo "hostile spec values: $cases cases, $planned planned safely, $refused refused, 0 executed"
 [ "$planned" -gt 0 ] && [ "$refused" -gt 0 ] || fail "the family must both plan and refuse some cases"
-if [ -n "${NSID_FIGURES:-}" ]; then
-    mkdir -p "$NSID_FIGURES"
-    printf 'cases %d\nplanned %d\nrefused %d\nexecuted 0\n' "$cases" "$planned" "$refused" >"$NSID_FIGURES/plan_hostile.txt"
-fi
+mkdir -p "$BIN/figures"
+printf 'cases %d\nplanned %d\nrefused %d\nexecuted 0\n' "$cases" "$planned" "$refused" >"$BIN/figures/plan_hostile.txt"
 exit $((fails > 0))
