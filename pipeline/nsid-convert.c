@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/version.h"
 #include "data/scan.h"
 #include "data/summary.h"
 
@@ -34,6 +35,7 @@ static void usage(FILE *f)
             "  --drop-nonfinite    drop trials whose images or responses hold NaN/Inf (default: error)\n"
             "  --allow-empty-tier  accept a scan whose train, validation or test tier is empty\n"
             "  --info              print trials per tier, neurons, image shape, test repeats, fields\n"
+            "  --version           the release and the git commit this build was made from\n"
             "  -h, --help          this text\n");
 }
 
@@ -90,6 +92,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-convert")) return 0;
     /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();

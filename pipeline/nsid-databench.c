@@ -26,6 +26,7 @@
 
 #include "base/alloc.h"
 #include "base/rng.h"
+#include "base/version.h"
 #include "data/h5scan.h"
 #include "data/transform.h"
 #include "data/tree.h"
@@ -181,11 +182,13 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: nsid-databench [--trials T] [--neurons N] [--repeat R] [--dir DIR] [--keep]\n"
                "  loads a synthetic T x N scan (36x64 images; default 6000 x 8000, the paper's size)\n"
-               "  from HDF5 and from a file tree and reports seconds and peak RSS vs array bytes\n");
+               "  from HDF5 and from a file tree and reports seconds and peak RSS vs array bytes\n"
+               "  --version: the release and the git commit this build was made from\n");
 }
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-databench")) return 0;
     /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/version.h"
 #include "exp/store.h"
 
 #define DEFAULT_DB "results/results.db"
@@ -38,6 +39,8 @@ static const char USAGE[] =
     "        checkpoint (dirname(RUN_DB)/checkpoint.h5) and a newline\n"
     "  init DB                  create an empty store\n"
     "  check DB                 PRAGMA integrity_check\n"
+    "\n"
+    "  --version                the release and the git commit this build was made from\n"
     "\n"
     "DB defaults to " DEFAULT_DB ". Exit status: 0 ok, 1 failure, 2 usage.\n";
 
@@ -339,6 +342,7 @@ static int cmd_check(const struct opts *o)
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-db")) return 0;
     if (argc < 2) return usage_error("%s", "missing command");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

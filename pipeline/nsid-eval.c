@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/version.h"
 #include "exp/eval.h"
 
 #define MAX_ARGS 256
@@ -35,11 +36,13 @@ static void usage(FILE *f)
             "  --config FILE       the run configuration (default: the one stored in the checkpoint)\n"
             "  --run-id ID         record under this id (default: the only run of --db, else the config's id)\n"
             "  --quiet             no summary on stdout\n"
+            "  --version           the release and the git commit this build was made from\n"
             "  -h, --help          this text\n");
 }
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-eval")) return 0;
     /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/version.h"
 #include "exp/plan.h"
 #include "exp/spec.h"
 #include "exp/store.h"
@@ -30,6 +31,7 @@ static const char USAGE[] =
     "  --list           print every run: id, experiment, variant, grid point\n"
     "  --explain ID     a planned run's data, core and configuration (ID may be a prefix)\n"
     "  --diff A B       why two runs' ids differ\n"
+    "  --version        the release and the git commit this build was made from\n"
     "\n"
     "Spec format: src/exp/spec.h and docs/experiments.md. Exit status: 0 ok, 1 error, 2 usage.\n";
 
@@ -164,6 +166,7 @@ static int plan(const struct opts *o)
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-plan")) return 0;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(USAGE, stdout);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/version.h"
 #include "data/simulate.h"
 
 static void usage(FILE *f)
@@ -26,7 +27,8 @@ static void usage(FILE *f)
             "DIR/static<animal>-<session>-<scan>-preproc0.h5 (HDF5 StaticImageSet plus a\n"
             "ground_truth/ group) and DIR/groups.json (group name -> files, sizes, profile,\n"
             "seed and every key's value). Groups: 4s_matched, 11s, 4s_diff_animals, 1s,\n"
-            "evaluation. The output depends only on the configuration and the seed.\n");
+            "evaluation. The output depends only on the configuration and the seed.\n"
+            "--version prints the release and the git commit this build was made from.\n");
 }
 
 /* Value of option argv[*i] (advancing *i), or NULL with a message. */
@@ -41,6 +43,7 @@ static const char *option_value(int argc, char **argv, int *i)
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-simulate")) return 0;
     /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();

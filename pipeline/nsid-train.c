@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/version.h"
 #include "exp/config.h"
 #include "exp/train.h"
 
@@ -61,6 +62,7 @@ static void usage(FILE *f)
             "                    (default 4096; 0 = off; results are identical either way)\n"
             "  --quiet           no progress line\n"
             "  --help-config     list every configuration key with its default, range and source\n"
+            "  --version         the release and the git commit this build was made from\n"
             "  -h, --help        this text\n");
 }
 
@@ -153,6 +155,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-train")) return 0;
     /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();
