@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/path.h"
 #include "base/version.h"
 #include "exp/eval.h"
 
@@ -84,7 +85,10 @@ int main(int argc, char **argv)
     }
     struct nsid_err err = {0};
     struct nsid_eval_outcome r;
-    if (nsid_eval_checkpoint(&o, &r, &err) < 0) {
+    /* Outputs: their folders must exist (checked before anything is written). */
+    if (nsid_path_check_parent(o.db, "--db", NULL, &err) < 0 ||
+        (o.predictions && nsid_path_check_parent(o.predictions, "--predictions", NULL, &err) < 0) ||
+        nsid_eval_checkpoint(&o, &r, &err) < 0) {
         fputs("nsid-eval: ", stderr);
         nsid_err_print(&err, stderr);
         return 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/version.h"
+#include "base/path.h"
 #include "exp/plan.h"
 #include "exp/spec.h"
 #include "exp/store.h"
@@ -24,9 +25,9 @@ static const char USAGE[] =
     "  --profile NAME   smoke, quick (default) or paper\n"
     "  --data DIR       the data folder: its groups.json names the dataset groups\n"
     "  --groups FILE    the data description itself (instead of --data)\n"
-    "  --results DIR    results folder (default results)\n"
-    "  --out FILE       the make fragment (default RESULTS/plan.mk)\n"
-    "  --db FILE        the store (default RESULTS/results.db)\n"
+    "  --results DIR    results folder (default results; created, with its parents)\n"
+    "  --out FILE       the make fragment (default RESULTS/plan.mk; its folder must exist)\n"
+    "  --db FILE        the store (default RESULTS/results.db; its folder must exist)\n"
     "  --check          read, check and expand the specs; write nothing\n"
     "  --list           print every run: id, experiment, variant, grid point\n"
     "  --explain ID     a planned run's data, core and configuration (ID may be a prefix)\n"
@@ -114,6 +115,7 @@ static int write_all(const struct opts *o, const struct nsid_plan *p, const char
     char db[4096], out[4096];
     snprintf(db, sizeof db, "%s/results.db", results);
     snprintf(out, sizeof out, "%s/plan.mk", results);
+    if (nsid_path_mkdirs(results, "--results", &err) < 0) return fail(&err);
     int written = nsid_plan_write_configs(p, &err);
     if (written < 0) return fail(&err);
     struct nsid_store st;
@@ -143,6 +145,10 @@ static int plan(const struct opts *o)
     }
     snprintf(cache, sizeof cache, "%s/.hashes", results);
     struct nsid_err err = {0};
+    /* Output files' folders must exist (or be RESULTS, created): checked before anything. */
+    if (!o->check && ((o->out && nsid_path_check_parent(o->out, "--out", results, &err) < 0) ||
+                      (o->db && nsid_path_check_parent(o->db, "--db", results, &err) < 0)))
+        return fail(&err);
     struct nsid_spec_set specs;
     nsid_spec_set_init(&specs);
     int rc = 0;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/path.h"
 #include "base/version.h"
 #include "data/simulate.h"
 
@@ -23,7 +24,8 @@ static void usage(FILE *f)
             "                     [--set key=value ...]\n"
             "       nsid-simulate --keys [--profile P] [--set key=value ...]\n"
             "\n"
-            "Writes the scans of the configured groups (--set groups=...; default all) as\n"
+            "Writes the scans of the configured groups (--set groups=...; default all) into DIR\n"
+            "(created, with its parents) as\n"
             "DIR/static<animal>-<session>-<scan>-preproc0.h5 (HDF5 StaticImageSet plus a\n"
             "ground_truth/ group) and DIR/groups.json (group name -> files, sizes, profile,\n"
             "seed and every key's value). Groups: 4s_matched, 11s, 4s_diff_animals, 1s,\n"
@@ -93,7 +95,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "nsid-simulate: --out DIR is required (see --help)\n");
         return 2;
     }
-    if (nsid_sim_config_check(&cfg, &err) < 0 || nsid_sim_write(&cfg, out, stderr, &err) < 0) goto fail;
+    if (nsid_sim_config_check(&cfg, &err) < 0 || nsid_path_mkdirs(out, "--out", &err) < 0 ||
+        nsid_sim_write(&cfg, out, stderr, &err) < 0)
+        goto fail;
     fprintf(stderr, "nsid-simulate: profile %s, seed %llu: wrote %s/groups.json\n", cfg.profile,
             (unsigned long long)cfg.seed, out);
     return 0;
