@@ -185,13 +185,12 @@ static int cmd_query(const struct opts *o)
 
 static int export_all(struct nsid_store *st, const char *dir)
 {
-    struct nsid_err err0 = {0};
-    if (nsid_path_mkdirs(dir, "--dir", &err0) < 0) return fail(&err0);
+    struct nsid_err err = {0};
+    if (nsid_path_mkdirs(dir, "--dir", &err) < 0) return fail(&err);
     for (size_t i = 0; nsid_store_view_name(i); i++) {
         const char *v = nsid_store_view_name(i);
         char path[4096];
         snprintf(path, sizeof path, "%s/%s.csv", dir, v);
-        struct nsid_err err = {0};
         int64_t rows = 0;
         if (nsid_store_export_csv(st, v, path, &rows, &err) < 0) return fail(&err);
         fprintf(stderr, "nsid-db: %s: %lld rows\n", path, (long long)rows);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/version.h"
 #include "base/path.h"
+#include "base/version.h"
 #include "exp/plan.h"
 #include "exp/spec.h"
 #include "exp/store.h"
