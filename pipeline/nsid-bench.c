@@ -32,6 +32,7 @@
 
 #include "base/pool.h"
 #include "base/rng.h"
+#include "base/version.h"
 #include "nn/kern.h"
 #include "nn/model.h"
 
@@ -329,6 +330,7 @@ static void usage(FILE *f)
                "  --threads N  compute threads (default: env NSID_THREADS, else the online CPUs)\n"
                "  --steps S    timed steps per case (default 15, at most %d); --warmup W (default 3)\n"
                "  --isa SET    kernel set: auto, avx512, avx2, generic, generic16 (default: env NSID_ISA, else auto)\n"
+               "  --version    the release and the git commit this build was made from\n"
                "  --case NAME  run only the named cases:", MAX_STEPS);
     for (int i = 0; i < N_CASES; i++) fprintf(f, " %s", cases[i].name);
     fprintf(f, "\n");
@@ -394,6 +396,7 @@ bad:
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-bench")) return 0;
     struct bench_opts o;
     if (parse_args(argc, argv, &o) < 0) return 2;
     struct nsid_err err = {0};

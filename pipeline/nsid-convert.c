@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/path.h"
+#include "base/version.h"
 #include "data/scan.h"
 #include "data/summary.h"
 
@@ -23,8 +25,8 @@ static void usage(FILE *f)
             "       nsid-convert [options] --info PATH summarise a scan\n"
             "\n"
             "SRC and PATH may be an HDF5 StaticImageSet file or a FileTreeDataset folder (PAPER.md 5.3);\n"
-            "DST is written as HDF5 if its name ends in .h5/.hdf5/.hdf, else as a file tree. Writing is\n"
-            "atomic: DST appears only when complete.\n"
+            "DST is written as HDF5 if its name ends in .h5/.hdf5/.hdf, else as a file tree; its folder\n"
+            "must exist. Writing is atomic: DST appears only when complete.\n"
             "\n"
             "options:\n"
             "  --force             replace an existing DST\n"
@@ -34,6 +36,7 @@ static void usage(FILE *f)
             "  --drop-nonfinite    drop trials whose images or responses hold NaN/Inf (default: error)\n"
             "  --allow-empty-tier  accept a scan whose train, validation or test tier is empty\n"
             "  --info              print trials per tier, neurons, image shape, test repeats, fields\n"
+            "  --version           the release and the git commit this build was made from\n"
             "  -h, --help          this text\n");
 }
 
@@ -90,6 +93,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-convert")) return 0;
     /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();
@@ -98,7 +102,9 @@ int main(int argc, char **argv)
     if (rc) return rc == 1 ? 0 : 2;
     struct nsid_scan s;
     struct nsid_err err = {0};
-    if (nsid_scan_load(&s, a.src, &a.load, &err) < 0) {
+    /* DST's folder must exist: checked before the (possibly long) load */
+    if ((!a.info && nsid_path_check_parent(a.dst, "DST", NULL, &err) < 0) ||
+        nsid_scan_load(&s, a.src, &a.load, &err) < 0) {
         nsid_err_print(&err, stderr);
         return 1;
     }

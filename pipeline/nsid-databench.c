@@ -25,7 +25,9 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/path.h"
 #include "base/rng.h"
+#include "base/version.h"
 #include "data/h5scan.h"
 #include "data/transform.h"
 #include "data/tree.h"
@@ -181,11 +183,14 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: nsid-databench [--trials T] [--neurons N] [--repeat R] [--dir DIR] [--keep]\n"
                "  loads a synthetic T x N scan (36x64 images; default 6000 x 8000, the paper's size)\n"
-               "  from HDF5 and from a file tree and reports seconds and peak RSS vs array bytes\n");
+               "  from HDF5 and from a file tree and reports seconds and peak RSS vs array bytes\n"
+               "  --dir DIR: where the scan is written (created; default $TMPDIR/nsid-databench-PID)\n"
+               "  --version: the release and the git commit this build was made from\n");
 }
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-databench")) return 0;
     /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();
@@ -220,10 +225,14 @@ int main(int argc, char **argv)
     ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
     if (k <= 0) return 1;
     self[k] = '\0';
-    mkdir(dir, 0755);
+    struct nsid_err err = {0};
+    if (nsid_path_mkdirs(dir, "--dir", &err) < 0) {
+        fputs("nsid-databench: ", stderr);
+        nsid_err_print(&err, stderr);
+        return 1;
+    }
     snprintf(h5, sizeof h5, "%s/static00000-0-0-preproc0.h5", dir);
     snprintf(tree, sizeof tree, "%s/static00000-0-0-preproc0", dir);
-    struct nsid_err err = {0};
     struct stat st;
     if (stat(h5, &st) != 0 || stat(tree, &st) != 0) {
         struct nsid_scan s;

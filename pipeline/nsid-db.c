@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/path.h"
+#include "base/version.h"
 #include "exp/store.h"
 
 #define DEFAULT_DB "results/results.db"
@@ -41,7 +43,10 @@ static const char USAGE[] =
     "  init DB                  create an empty store\n"
     "  check DB                 PRAGMA integrity_check\n"
     "\n"
-    "DB defaults to " DEFAULT_DB ". Exit status: 0 ok, 1 failure, 2 usage.\n";
+    "  --version                the release and the git commit this build was made from\n"
+    "\n"
+    "DB defaults to " DEFAULT_DB ". An output file's folder must exist (--into, --csv, --out,\n"
+    "init's DB); export's --dir is created. Exit status: 0 ok, 1 failure, 2 usage.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -56,6 +61,13 @@ static int fail(const struct nsid_err *err)
     fprintf(stderr, "nsid-db: ");
     nsid_err_print(err, stderr);
     return 1;
+}
+
+/* The folder of an output file named by option must exist (one message, exit 1). */
+static int check_parent(const char *path, const char *option)
+{
+    struct nsid_err err = {0};
+    return nsid_path_check_parent(path, option, NULL, &err) < 0 ? fail(&err) : 0;
 }
 
 /* Options shared by the commands. */
@@ -136,6 +148,7 @@ static int cmd_merge(const struct opts *o)
 {
     if (!o->db) return usage_error("%s", "merge needs --into DB");
     if (o->n_pos == 0 && !o->list && !o->runs) return usage_error("%s", "merge needs run databases");
+    if (check_parent(o->db, "--into")) return 1;
     struct nsid_err err = {0};
     struct nsid_store st;
     if (nsid_store_open(&st, o->db, &err) < 0) return fail(&err);
@@ -172,32 +185,14 @@ static int cmd_query(const struct opts *o)
     return rc < 0 ? fail(&err) : 0;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1;; p++) {
-        bool end = *p == '\0';
-        if (*p != '/' && !end) continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            fprintf(stderr, "nsid-db: %s: cannot create: %s\n", buf, strerror(errno));
-            return 1;
-        }
-        if (end) return 0;
-        *p = '/';
-    }
-}
-
 static int export_all(struct nsid_store *st, const char *dir)
 {
-    if (make_dirs(dir)) return 1;
+    struct nsid_err err = {0};
+    if (nsid_path_mkdirs(dir, "--dir", &err) < 0) return fail(&err);
     for (size_t i = 0; nsid_store_view_name(i); i++) {
         const char *v = nsid_store_view_name(i);
         char path[4096];
         snprintf(path, sizeof path, "%s/%s.csv", dir, v);
-        struct nsid_err err = {0};
         int64_t rows = 0;
         if (nsid_store_export_csv(st, v, path, &rows, &err) < 0) return fail(&err);
         fprintf(stderr, "nsid-db: %s: %lld rows\n", path, (long long)rows);
@@ -216,7 +211,7 @@ static int cmd_export(const struct opts *o)
         return rc;
     }
     if (o->n_pos != 1 || !o->csv) return usage_error("%s", "export needs VIEW and --csv FILE");
-    if (open_db(&st, o, true)) return 1;
+    if (check_parent(o->csv, "--csv") || open_db(&st, o, true)) return 1;
     struct nsid_err err = {0};
     int64_t rows = 0;
     int rc = nsid_store_export_csv(&st, o->pos[0], o->csv, &rows, &err);
@@ -291,6 +286,7 @@ static int write_atomic(const char *path, const char *text)
 static int cmd_select(const struct opts *o)
 {
     if (!o->out || o->n_pos == 0) return usage_error("%s", "select needs --out FILE and run databases");
+    if (check_parent(o->out, "--out")) return 1;
     int best = -1;
     double best_score = -INFINITY;
     char best_id[NSID_STORE_ID_MAX] = "";
@@ -321,6 +317,7 @@ static int cmd_select(const struct opts *o)
 static int cmd_init(const struct opts *o)
 {
     if (o->n_pos != 1) return usage_error("%s", "init needs DB");
+    if (check_parent(o->pos[0], "DB")) return 1;
     struct nsid_err err = {0};
     struct nsid_store st;
     if (nsid_store_open(&st, o->pos[0], &err) < 0) return fail(&err);
@@ -341,6 +338,7 @@ static int cmd_check(const struct opts *o)
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-db")) return 0;
     if (argc < 2) return usage_error("%s", "missing command");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

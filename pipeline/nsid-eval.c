@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/path.h"
+#include "base/version.h"
 #include "exp/eval.h"
 
 #define MAX_ARGS 256
@@ -35,11 +37,13 @@ static void usage(FILE *f)
             "  --config FILE       the run configuration (default: the one stored in the checkpoint)\n"
             "  --run-id ID         record under this id (default: the only run of --db, else the config's id)\n"
             "  --quiet             no summary on stdout\n"
+            "  --version           the release and the git commit this build was made from\n"
             "  -h, --help          this text\n");
 }
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-eval")) return 0;
     /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();
@@ -81,7 +85,10 @@ int main(int argc, char **argv)
     }
     struct nsid_err err = {0};
     struct nsid_eval_outcome r;
-    if (nsid_eval_checkpoint(&o, &r, &err) < 0) {
+    /* Outputs: their folders must exist (checked before anything is written). */
+    if (nsid_path_check_parent(o.db, "--db", NULL, &err) < 0 ||
+        (o.predictions && nsid_path_check_parent(o.predictions, "--predictions", NULL, &err) < 0) ||
+        nsid_eval_checkpoint(&o, &r, &err) < 0) {
         fputs("nsid-eval: ", stderr);
         nsid_err_print(&err, stderr);
         return 1;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/path.h"
+#include "base/version.h"
 #include "exp/plan.h"
 #include "exp/spec.h"
 #include "exp/store.h"
@@ -26,13 +28,14 @@ static const char USAGE[] =
     "  --manifest FILE  the data manifest: YAML or JSON naming the dataset groups (docs/data.md)\n"
     "  --groups FILE    the same as --manifest\n"
     "  --data DIR       the manifest DIR/groups.json (what nsid-simulate writes)\n"
-    "  --results DIR    results folder (default results)\n"
-    "  --out FILE       the make fragment (default RESULTS/plan.mk)\n"
-    "  --db FILE        the store (default RESULTS/results.db)\n"
+    "  --results DIR    results folder (default results; created, with its parents)\n"
+    "  --out FILE       the make fragment (default RESULTS/plan.mk; its folder must exist)\n"
+    "  --db FILE        the store (default RESULTS/results.db; its folder must exist)\n"
     "  --check          read, check and expand the specs; write nothing\n"
     "  --list           print every run: id, experiment, variant, grid point\n"
     "  --explain ID     a planned run's data, core and configuration (ID may be a prefix)\n"
     "  --diff A B       why two runs' ids differ\n"
+    "  --version        the release and the git commit this build was made from\n"
     "\n"
     "Spec format: src/exp/spec.h and docs/experiments.md. Exit status: 0 ok, 1 error, 2 usage.\n";
 
@@ -118,6 +121,7 @@ static int write_all(const struct opts *o, const struct nsid_plan *p, const char
     char db[4096], out[4096];
     snprintf(db, sizeof db, "%s/results.db", results);
     snprintf(out, sizeof out, "%s/plan.mk", results);
+    if (nsid_path_mkdirs(results, "--results", &err) < 0) return fail(&err);
     int written = nsid_plan_write_configs(p, &err);
     if (written < 0) return fail(&err);
     struct nsid_store st;
@@ -147,6 +151,10 @@ static int plan(const struct opts *o)
     }
     snprintf(cache, sizeof cache, "%s/.hashes", results);
     struct nsid_err err = {0};
+    /* Output files' folders must exist (or be RESULTS, created): checked before anything. */
+    if (!o->check && ((o->out && nsid_path_check_parent(o->out, "--out", results, &err) < 0) ||
+                      (o->db && nsid_path_check_parent(o->db, "--db", results, &err) < 0)))
+        return fail(&err);
     struct nsid_spec_set specs;
     nsid_spec_set_init(&specs);
     int rc = 0;
@@ -170,6 +178,7 @@ static int plan(const struct opts *o)
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-plan")) return 0;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(USAGE, stdout);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/path.h"
+#include "base/version.h"
 #include "data/simulate.h"
 
 static void usage(FILE *f)
@@ -22,11 +24,13 @@ static void usage(FILE *f)
             "                     [--set key=value ...]\n"
             "       nsid-simulate --keys [--profile P] [--set key=value ...]\n"
             "\n"
-            "Writes the scans of the configured groups (--set groups=...; default all) as\n"
+            "Writes the scans of the configured groups (--set groups=...; default all) into DIR\n"
+            "(created, with its parents) as\n"
             "DIR/static<animal>-<session>-<scan>-preproc0.h5 (HDF5 StaticImageSet plus a\n"
             "ground_truth/ group) and DIR/groups.json (group name -> files, sizes, profile,\n"
             "seed and every key's value). Groups: 4s_matched, 11s, 4s_diff_animals, 1s,\n"
-            "evaluation. The output depends only on the configuration and the seed.\n");
+            "evaluation. The output depends only on the configuration and the seed.\n"
+            "--version prints the release and the git commit this build was made from.\n");
 }
 
 /* Value of option argv[*i] (advancing *i), or NULL with a message. */
@@ -41,6 +45,7 @@ static const char *option_value(int argc, char **argv, int *i)
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-simulate")) return 0;
     /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();
@@ -90,7 +95,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "nsid-simulate: --out DIR is required (see --help)\n");
         return 2;
     }
-    if (nsid_sim_config_check(&cfg, &err) < 0 || nsid_sim_write(&cfg, out, stderr, &err) < 0) goto fail;
+    if (nsid_sim_config_check(&cfg, &err) < 0 || nsid_path_mkdirs(out, "--out", &err) < 0 ||
+        nsid_sim_write(&cfg, out, stderr, &err) < 0)
+        goto fail;
     fprintf(stderr, "nsid-simulate: profile %s, seed %llu: wrote %s/groups.json\n", cfg.profile,
             (unsigned long long)cfg.seed, out);
     return 0;

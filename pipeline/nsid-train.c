@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/path.h"
+#include "base/version.h"
 #include "exp/config.h"
 #include "exp/train.h"
 
@@ -51,8 +53,8 @@ static void usage(FILE *f)
             "  --config FILE     run configuration (YAML or JSON); default: the paper's values\n"
             "  --set key=value   override one key (repeatable, applied after the file)\n"
             "  --data PATH       a scan: HDF5 StaticImageSet file or file-tree folder (repeatable)\n"
-            "  --out DIR         output folder (created)\n"
-            "  --db FILE         the run's SQLite store (default DIR/run.db)\n"
+            "  --out DIR         output folder (created, with its parents)\n"
+            "  --db FILE         the run's SQLite store (default DIR/run.db; its folder must exist)\n"
             "  --run-id ID       id to record the run under (default: sha256 of the resolved configuration)\n"
             "  --experiment NAME experiment name for the record\n"
             "  --parent ID       run id of the transferred core (default: read from the run.db beside it)\n"
@@ -61,6 +63,7 @@ static void usage(FILE *f)
             "                    (default 4096; 0 = off; results are identical either way)\n"
             "  --quiet           no progress line\n"
             "  --help-config     list every configuration key with its default, range and source\n"
+            "  --version         the release and the git commit this build was made from\n"
             "  -h, --help        this text\n");
 }
 
@@ -153,6 +156,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 int main(int argc, char **argv)
 {
+    if (nsid_version_option(argc, argv, "nsid-train")) return 0;
     /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();
@@ -162,6 +166,12 @@ int main(int argc, char **argv)
     struct nsid_err err = {0};
     struct nsid_config c;
     if (nsid_config_load(&c, a.config, a.sets, a.n_sets, &err) < 0) {
+        fputs("nsid-train: ", stderr);
+        nsid_err_print(&err, stderr);
+        return 1;
+    }
+    /* Outputs: --db's folder must exist (or be --out); --out is ours, created. Nothing before. */
+    if ((a.db && nsid_path_check_parent(a.db, "--db", a.out, &err) < 0) || nsid_path_mkdirs(a.out, "--out", &err) < 0) {
         fputs("nsid-train: ", stderr);
         nsid_err_print(&err, stderr);
         return 1;

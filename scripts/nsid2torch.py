@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """nsid2torch.py - convert between nsid HDF5 checkpoints and PyTorch state_dicts.
 
 An nsid checkpoint (src/nn/checkpoint.h) stores every tensor of a model under
@@ -19,7 +19,9 @@ feature sharing) become HDF5 hard links, as nsid writes them; --to-torch
 restores the sharing. Adam state (/_optimizer) is nsid training state and is
 not part of a state_dict: --to-torch ignores it.
 
-Needs numpy and h5py; torch only for reading or writing .pt files.
+Needs numpy and h5py; torch only for reading or writing .pt files. It names
+/usr/bin/python3, Debian's interpreter of python3-h5py, python3-numpy and
+python3-torch (the first python3 on PATH may be another one without them).
 """
 import argparse
 import collections
@@ -27,8 +29,12 @@ import json
 import os
 import sys
 
-import h5py
-import numpy as np
+try:
+    import h5py
+    import numpy as np
+except ImportError as _e:  # --help works without them; a conversion says what is missing
+    h5py = np = None
+    _IMPORT_ERROR = _e
 
 MAGIC = "nsid-checkpoint"
 VERSION = 1
@@ -238,6 +244,9 @@ def main(argv=None):
     ap.add_argument("--arch", default=None, help="architecture JSON (text or @file) for --from-torch")
     ap.add_argument("--list", action="store_true", help="print name, dtype and shape of every tensor")
     args = ap.parse_args(argv)
+    if h5py is None:
+        print(f"nsid2torch: {_IMPORT_ERROR} (Debian: apt-get install python3-h5py python3-numpy)", file=sys.stderr)
+        return 1
 
     def rename(names):
         out = {}

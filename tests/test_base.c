@@ -1,8 +1,12 @@
 /* test_base.c - errors, allocation, arenas and RNG streams. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/err.h"
+#include "base/path.h"
 #include "base/rng.h"
 #include "check.h"
 
@@ -77,9 +81,49 @@ static void test_rng(void)
     CHECK(ok, "permutation holds each index once");
 }
 
+/* base/path.h: the folder of an output, and creating one (issue 16 item 7). */
+static void test_path(void)
+{
+    static const char *const cases[][2] = {{"a/b/c.h5", "a/b"}, {"c.h5", "."},   {"/c", "/"},      {"a/b/", "a"},
+                                           {"a//b", "a"},       {"//x", "/"},    {"./x.db", "."},  {"a/b//c", "a/b"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        nsid_path_parent(cases[i][0], buf, sizeof buf);
+        CHECK(strcmp(buf, cases[i][1]) == 0, "parent of '%s' is '%s' (got '%s')", cases[i][0], cases[i][1], buf);
+    }
+    CHECK(nsid_path_same("a/b", "./a//b/") && nsid_path_same(".", "./") && !nsid_path_same("a/b", "a/c") &&
+              !nsid_path_same("/a", "a"),
+          "same folder as text");
+    char tmp[] = "/tmp/nsid_base_XXXXXX", p[256], q[256];
+    CHECK(mkdtemp(tmp) != NULL, "mkdtemp");
+    struct nsid_err err = {0};
+    snprintf(p, sizeof p, "%s/x/y/file.h5", tmp);
+    CHECK(nsid_path_check_parent(p, "--opt", NULL, &err) == NSID_ENOTFOUND && strcmp(err.key, "--opt") == 0 &&
+              strcmp(err.file, p) == 0 && strstr(err.msg, "does not exist"),
+          "missing folder refused, naming the option (%s)", err.msg);
+    snprintf(q, sizeof q, "%s/x/y", tmp);
+    CHECK(nsid_path_check_parent(p, "--opt", q, &err) == 0, "a folder the command creates passes");
+    CHECK(nsid_path_mkdirs(q, "--out", &err) == 0 && nsid_path_is_dir(q), "mkdir -p");
+    CHECK(nsid_path_mkdirs(q, "--out", &err) == 0, "an existing folder is fine");
+    CHECK(nsid_path_check_parent(p, "--opt", NULL, &err) == 0, "existing folder passes");
+    snprintf(p, sizeof p, "%s/x/y/f", tmp);
+    FILE *f = fopen(p, "w");
+    if (f) fclose(f);
+    snprintf(q, sizeof q, "%s/x/y/f/g", tmp);
+    CHECK(nsid_path_mkdirs(q, "--out", &err) < 0 && strstr(err.msg, "is not a folder"), "a file in the way (%s)",
+          err.msg);
+    snprintf(q, sizeof q, "%s/x/y/f/g.h5", tmp);
+    CHECK(nsid_path_check_parent(q, "--opt", NULL, &err) == NSID_EINVAL && strstr(err.msg, "is not a folder"),
+          "a file as the folder (%s)", err.msg);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
     test_err();
+    test_path();
     test_arena();
     test_rng();
     return check_summary("base");

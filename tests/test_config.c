@@ -478,6 +478,85 @@ static void test_helpers(void)
           missing);
 }
 
+/*
+ * Defaults per readout type (issue 16 item 8): a type alone gives the authors' model of that
+ * type (Lurz_2020_code's se2d_fullSXF and se2d_pointpooled defaults; the paper's Gaussian), a
+ * key given explicitly wins whatever the order, and the canonical form reads back unchanged.
+ */
+static void test_readout_defaults(void)
+{
+    static const struct { const char *type; double gamma_input, gamma; } want[] = {
+        {"gaussian", 1.0, 2.439}, {"factorized", 6.3831, 0.0076}, {"pointpooled", 46.402, 0.0207}};
+    struct nsid_config c, d;
+    struct nsid_err err = {0};
+    char set[64], s[2048];
+    /* the key table's default is the gaussian row */
+    size_t nk;
+    const struct nsid_config_key *keys = nsid_config_keys(&nk);
+    for (size_t i = 0; i < nk; i++) {
+        double v;
+        if (nsid_config_readout_default(keys[i].name, NSID_CFG_READOUT_GAUSSIAN, &v))
+            CHECK(keys[i].type == NSID_KEY_DOUBLE && keys[i].ddef == v, "%s: table default = gaussian default",
+                  keys[i].name);
+    }
+    for (int t = 0; t < 3; t++) {
+        /* --set model.readout.type=X alone */
+        snprintf(set, sizeof set, "model.readout.type=%s", want[t].type);
+        const char *sets[] = {set};
+        CHECK(nsid_config_load(&c, NULL, sets, 1, &err) == 0 && c.model.readout.type == t &&
+                  c.model.core.gamma_input == want[t].gamma_input && c.model.readout.gamma == want[t].gamma,
+              "--set %s alone: gamma_input %g gamma %g (got %g %g) %s", set, want[t].gamma_input, want[t].gamma,
+              c.model.core.gamma_input, c.model.readout.gamma, err.msg);
+        /* the same in a file, and the other keys keep their single default */
+        char text[128];
+        snprintf(text, sizeof text, "model:\n  readout:\n    type: %s\n", want[t].type);
+        CHECK(parse(&c, text, &err) == 0 && c.model.core.gamma_input == want[t].gamma_input &&
+                  c.model.readout.gamma == want[t].gamma && c.model.readout.init_range == 0.2 &&
+                  c.model.readout.factorized_init_noise == 4.1232e-5 && c.model.readout.pool_steps == 2 &&
+                  c.train.lr == 0.005,
+              "type %s in a file: the type's defaults", want[t].type);
+        /* the canonical form holds the resolved values and reads back to itself */
+        char *a = canon(&c);
+        char g[64];
+        snprintf(g, sizeof g, "\"gamma_input\":%s", t == 0 ? "1" : t == 1 ? "6.3831" : "46.402");
+        CHECK(strstr(a, g) != NULL, "canonical form of %s holds %s", want[t].type, g);
+        snprintf(s, sizeof s, "%s", a);
+        CHECK(parse(&d, s, &err) == 0 && strcmp(canon(&d), s) == 0, "%s: canonical form reads back unchanged",
+              want[t].type);
+        /* a key given explicitly wins, before or after the type, in a file or with --set */
+        const char *before[] = {"model.core.gamma_input=1", set};
+        CHECK(nsid_config_load(&c, NULL, before, 2, &err) == 0 && c.model.core.gamma_input == 1.0 &&
+                  c.model.readout.gamma == want[t].gamma,
+              "%s: gamma_input given before the type wins", want[t].type);
+        const char *after[] = {set, "model.readout.gamma=0.5"};
+        CHECK(nsid_config_load(&c, NULL, after, 2, &err) == 0 && c.model.readout.gamma == 0.5 &&
+                  c.model.core.gamma_input == want[t].gamma_input,
+              "%s: gamma given after the type wins", want[t].type);
+        CHECK(parse(&c, "model.readout.gamma: 0.25\nmodel.core.gamma_input: 3\n", &err) == 0 &&
+                  nsid_config_set(&c, set, &err) == 0 && c.model.readout.gamma == 0.25 &&
+                  c.model.core.gamma_input == 3.0,
+              "%s: values from a file win over a later --set of the type", want[t].type);
+        /* a given value equal to the gaussian default is still given */
+        const char *same[] = {"model.readout.gamma=2.439", set};
+        CHECK(nsid_config_load(&c, NULL, same, 2, &err) == 0 && c.model.readout.gamma == 2.439,
+              "%s: an explicit 2.439 stays 2.439", want[t].type);
+    }
+    /* switching the type back restores the defaults of the keys not given */
+    const char *sw[] = {"model.readout.type=pointpooled", "model.readout.type=gaussian"};
+    CHECK(nsid_config_load(&c, NULL, sw, 2, &err) == 0 && c.model.core.gamma_input == 1.0 &&
+              c.model.readout.gamma == 2.439,
+          "pointpooled then gaussian: gaussian defaults");
+    /* the Gaussian default configuration is untouched: the type given or not, one canonical form */
+    nsid_config_init(&d);
+    snprintf(s, sizeof s, "%s", canon(&d));
+    const char *g1[] = {"model.readout.type=gaussian"};
+    CHECK(nsid_config_load(&c, NULL, g1, 1, &err) == 0 && strcmp(canon(&c), s) == 0,
+          "gaussian given = the defaults (Gaussian run ids unchanged)");
+    double v;
+    CHECK(!nsid_config_readout_default("train.lr", 0, &v) && !nsid_config_readout_default("model.readout.gamma", 3, &v),
+          "only the per-type keys and types have per-type defaults");
+}
+
 int main(void)
 {
     test_table();
@@ -488,5 +567,6 @@ int main(void)
     test_files_and_sets();
     test_cross_key();
     test_helpers();
+    test_readout_defaults();
     return check_summary("config");
 }

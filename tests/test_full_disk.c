@@ -1,6 +1,6 @@
 /*
  * test_full_disk.c - the stages on a full disk (issue 9, item 2). A small tmpfs is mounted
- * here (root only; otherwise the test says why it skipped and passes) and filled so that
+ * here (root only; otherwise the test says why it skipped and exits 77, CTest's Skipped) and filled so that
  * only F bytes stay free, for several F from 0 up to enough for a whole run. At each level:
  *   nsid-train --out on the disk, nsid-eval into a run.db on it with predictions on it,
  *   nsid-convert to an HDF5 file and to a file tree on it, nsid-db merge into a store on
@@ -344,7 +344,7 @@ int main(void)
     if (!setup() || !mount_disk()) {
         int status = check_summary("full_disk");
         if (status == 0) dt_rmtree(tmp);
-        return geteuid() != 0 && check_failed_ == 0 ? 0 : status;
+        return status == 0 ? 77 : status; /* no tmpfs (not root, or no mount rights): skipped */
     }
     static const long free_kb[] = {0, 4, 12, 24, 48, 96, 160, 240, 400};
     for (size_t i = 0; i < sizeof free_kb / sizeof free_kb[0]; i++) {

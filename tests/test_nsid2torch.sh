@@ -12,7 +12,7 @@
 #    (test_model --check-load), and so must a bare core state_dict (keys
 #    "features....", like the authors' released lurz_model_core) converted with
 #    --add-prefix core., loaded by prefix "core." (transfer).
-# Needs /usr/bin/python3 with torch, numpy and h5py; otherwise it is skipped.
+# Needs /usr/bin/python3 with torch, numpy and h5py; otherwise it is skipped (exit 77).
 set -euo pipefail
 src=${NSID_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 export NSID_BIN=${NSID_BIN:-$src/build}
@@ -21,7 +21,7 @@ export NSID_FIXTURES=${NSID_FIXTURES:-$src/tests/fixtures}
 py=/usr/bin/python3
 if ! [ -x "$py" ] || ! "$py" -c "import torch, numpy, h5py" 2>/dev/null; then
     echo "skipped: no torch (needs /usr/bin/python3 with torch, numpy and h5py)"
-    exit 0
+    exit 77   # CTest: Skipped (SKIP_RETURN_CODE)
 fi
 tmp=$(mktemp -d /tmp/nsid2torch.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_repro_quick.sh - the paper's findings on the quick profile's results (issue 10 items 1-4).
 # The quick reproduction takes about 30 minutes, so this test does not run it: it checks a
-# finished one. Skipped (exit 0, with a message) unless NSID_QUICK_RESULTS names a results folder
+# finished one. Skipped (exit 77, with a message) unless NSID_QUICK_RESULTS names a results folder
 # of `make -f Makefile.experiments` (PROFILE=quick), e.g.
 #     NSID_QUICK_RESULTS=$PWD/results ctest -L quick --output-on-failure
 # Checks, on a copy of RESULTS/results.db with plots/findings.sql applied:
@@ -18,7 +18,7 @@ SRC=${NSID_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 R=${NSID_QUICK_RESULTS:-}
 if [ -z "$R" ]; then
     echo "test_repro_quick: skipped: set NSID_QUICK_RESULTS to a finished quick results folder"
-    exit 0
+    exit 77   # CTest: Skipped (SKIP_RETURN_CODE)
 fi
 command -v sqlite3 >/dev/null || { echo "test_repro_quick: needs the sqlite3 shell"; exit 1; }
 [ -f "$R/results.db" ] || { echo "test_repro_quick: $R/results.db: no merged results store"; exit 1; }

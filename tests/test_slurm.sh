@@ -7,7 +7,7 @@
 # SLURM job id is checked. With NSID_SLURM_REAL=1 (tests/test_slurm_smoke.sh, run by CI) the
 # real stages of this build run the smoke profile of experiments/ twice, locally and through
 # srun (about two minutes on 2 cores): every run's stages.log must name its SLURM job, and the
-# merged metrics must be identical to the local run's. Skipped, with a message, when SLURM is
+# merged metrics must be identical to the local run's. Skipped (exit 77), with a message, when SLURM is
 # not installed (scripts/deps.sh and scripts/slurm-local.sh start install it as root).
 # ctest-labels: slurm
 set -uo pipefail
@@ -15,7 +15,7 @@ SRC=${NSID_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 BIN=${NSID_BIN:-$SRC/build}
 if ! command -v slurmctld >/dev/null || ! command -v srun >/dev/null || ! command -v munged >/dev/null; then
     echo "test_slurm: skipped: SLURM is not installed (run scripts/slurm-local.sh start as root to install it)"
-    exit 0
+    exit 77   # CTest: Skipped (SKIP_RETURN_CODE)
 fi
 command -v sqlite3 >/dev/null || { echo "test_slurm: needs the sqlite3 shell"; exit 1; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/nsid_slurm_XXXXXX")

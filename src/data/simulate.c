@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/path.h"
 
 /* ---- the generation context --------------------------------------------------------- */
 
@@ -862,27 +863,6 @@ int nsid_sim_scan_generate(struct nsid_scan *out, const struct nsid_sim_config *
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
-/* mkdir -p */
-static int make_dirs(const char *dir, struct nsid_err *err)
-{
-    char buf[NSID_PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-        return nsid_err_set(err, NSID_EINVAL, dir, 0, NULL, "path too long");
-    for (char *p = buf + 1;; p++) {
-        char c = *p;
-        if (c != '/' && c != '\0') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-            return nsid_err_set(err, NSID_EIO, buf, 0, NULL, "cannot create directory: %s", strerror(errno));
-        *p = c;
-        if (!c) break;
-    }
-    struct stat st;
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-        return nsid_err_set(err, NSID_EIO, dir, 0, NULL, "not a directory");
-    return 0;
-}
-
 /* Monotonic clock, s. */
 static double seconds(void)
 {
@@ -894,7 +874,7 @@ static double seconds(void)
 int nsid_sim_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log, struct nsid_err *err)
 {
     int rc = nsid_sim_config_check(cfg, err);
-    if (rc < 0 || (rc = make_dirs(dir, err)) < 0) return rc;
+    if (rc < 0 || (rc = nsid_path_mkdirs(dir, NULL, err)) < 0) return rc;
     struct nsid_save_opts opt = {.gzip = cfg->gzip, .overwrite = true};
     for (int i = 0; i < nsid_sim_n_scans(); i++) {
         if (!nsid_sim_scan_selected(cfg, i)) continue;

@@ -68,7 +68,9 @@ static const struct nsid_config_key KEYS[] = {
     KBOOL("model.core.depth_separable", model.core.depth_separable, 1,
           "hidden layers are 1x1 -> depthwise -> 1x1 (PAPER §1.1)"),
     KDBL("model.core.gamma_input", model.core.gamma_input, CLOSED, 0, 1e9, 1.0,
-         "Laplace L2-norm penalty on the first layer (PAPER §1.1: 1.0, example.ipynb; function default 6.3831)"),
+         "weight of the Laplace L2-norm smoothness penalty on the first core layer's filters, for every readout "
+         "(none on a frozen core); gaussian 1.0 = example.ipynb (docs/paper.md §1.1), the others their model "
+         "builders' defaults"),
     KINT("model.core.hidden_channels", model.core.hidden_channels, 1, 4096, 64, "channels of every layer (PAPER §1.1)"),
     KINT("model.core.hidden_kern", model.core.hidden_kern, 1, 63, 13,
          "hidden spatial kernel, 'same' padding (PAPER §1.1: 13; function default 7)"),
@@ -87,8 +89,11 @@ static const struct nsid_config_key KEYS[] = {
     KDBL("model.readout.factorized_init_noise", model.readout.factorized_init_noise, CLOSED, 0, 10, 4.1232e-5,
          "std of the factorized readout's initial masks and features (PAPER §2.4)"),
     KDBL("model.readout.gamma", model.readout.gamma, CLOSED, 0, 1e9, 2.439,
-         "L1 weight on readout features (gamma_readout); 2.439 = example.ipynb 'config used in the paper', "
-         "evaluation scan (PAPER §2.1); the paper tuned it per data size"),
+         "readout L1 weight (gamma_readout), per scan: gaussian, sum |features| (shared features: on the owning "
+         "scan only, docs/paper.md §2.1); factorized, (sum |spatial masks|) x (sum |features|) over the scan's "
+         "neurons, the product of two L1 norms the authors' code computes (shared features: sum |masks| on the "
+         "other scans, §2.4); pointpooled, sum |features| (§2.5). gaussian 2.439 = example.ipynb, evaluation "
+         "scan; the paper tuned it per data size"),
     KBOOL("model.readout.grid_final_tanh", model.readout.grid_final_tanh, 0,
           "tanh after the grid-mean predictor (PAPER §2.2: false)"),
     KINT("model.readout.grid_hidden_features", model.readout.grid_hidden_features, 0, 4096, 0,
@@ -114,7 +119,8 @@ static const struct nsid_config_key KEYS[] = {
     KBOOL("model.readout.share_features", model.readout.share_features, 0,
           "share readout features across scans by multi_match_id (PAPER §2.3; Fig. 3 'w/ f-s')"),
     KENUM("model.readout.type", model.readout.type, readout_types, "gaussian",
-          "gaussian (PAPER §2.1), factorized (Klindt 2017, §2.4) or pointpooled (Sinz 2018, §2.5)"),
+          "gaussian (PAPER §2.1), factorized (Klindt 2017, §2.4) or pointpooled (Sinz 2018, §2.5); sets the "
+          "defaults of model.core.gamma_input and model.readout.gamma"),
     KBOOL("model.shifter.enabled", model.shifter, 0, "eye-position shifter (not used in the paper, PAPER §3)"),
     KDBL("train.adam_beta1", train.adam_beta1, HI_OPEN, 0, 1, 0.9, "Adam beta1 (torch default, PAPER §4.1)"),
     KDBL("train.adam_beta2", train.adam_beta2, HI_OPEN, 0, 1, 0.999, "Adam beta2 (torch default, PAPER §4.1)"),
@@ -144,6 +150,23 @@ static const struct nsid_config_key KEYS[] = {
 
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 _Static_assert(N_KEYS <= NSID_CONFIG_MAX_KEYS, "raise NSID_CONFIG_MAX_KEYS");
+
+/*
+ * Defaults that depend on model.readout.type, as the authors' model builders have them
+ * (sinzlab/Lurz_2020_code lurz2020/models/models.py): se2d_fullSXF (factorized) and
+ * se2d_pointpooled keep their function defaults; the gaussian values are the paper's
+ * config (example.ipynb), which overrode se2d_fullgaussian2d's function defaults (6.3831,
+ * 0.0076). The gaussian row equals the key table's default (test_config checks it).
+ */
+struct readout_default {
+    const char *key;
+    double value[3];           /* per enum nsid_cfg_readout_type: gaussian, factorized, pointpooled */
+};
+static const struct readout_default READOUT_DEFAULTS[] = {
+    {"model.core.gamma_input", {1.0, 6.3831, 46.402}},
+    {"model.readout.gamma", {2.439, 0.0076, 0.0207}},
+};
+#define N_READOUT_DEFAULTS (sizeof READOUT_DEFAULTS / sizeof READOUT_DEFAULTS[0])
 
 const struct nsid_config_key *nsid_config_keys(size_t *n)
 {
@@ -175,6 +198,27 @@ static void *field_of(struct nsid_config *c, const struct nsid_config_key *k)
 static const void *cfield_of(const struct nsid_config *c, const struct nsid_config_key *k)
 {
     return (const char *)c + k->offset;
+}
+
+bool nsid_config_readout_default(const char *name, int readout_type, double *value)
+{
+    if (readout_type < NSID_CFG_READOUT_GAUSSIAN || readout_type > NSID_CFG_READOUT_POINTPOOLED) return false;
+    for (size_t i = 0; i < N_READOUT_DEFAULTS; i++)
+        if (strcmp(READOUT_DEFAULTS[i].key, name) == 0) {
+            *value = READOUT_DEFAULTS[i].value[readout_type];
+            return true;
+        }
+    return false;
+}
+
+/* Give every key with a per-readout default that was not given the current type's default. */
+static void apply_readout_defaults(struct nsid_config *c)
+{
+    for (size_t i = 0; i < N_READOUT_DEFAULTS; i++) {
+        const struct nsid_config_key *k = nsid_config_find(READOUT_DEFAULTS[i].key);
+        if (!k || c->given[k - KEYS]) continue;
+        *(double *)field_of(c, k) = READOUT_DEFAULTS[i].value[c->model.readout.type];
+    }
 }
 
 void nsid_config_init(struct nsid_config *c)
@@ -500,6 +544,9 @@ int nsid_config_set_value(struct nsid_config *c, const char *key, const char *va
     }
     if (rc < 0) return rc;
     note_origin(c, (size_t)(k - KEYS), file, line);
+    c->given[k - KEYS] = true;
+    /* the type decides the defaults of the keys not given, in whatever order keys come */
+    if (k->offset == offsetof(struct nsid_config, model.readout.type)) apply_readout_defaults(c);
     return 0;
 }
 
@@ -991,7 +1038,19 @@ void nsid_config_print_help(FILE *f)
                 size_t len = strlen(range);
                 snprintf(range + len, sizeof range - len, "%s%s", j ? "|" : "", k->names[j]);
             }
-        fprintf(f, "%-38s %-6s %-10s %-22s %s\n", k->name, tn[k->type], def, range, k->doc);
+        char by_type[256] = "";
+        double v[3];
+        if (nsid_config_readout_default(k->name, NSID_CFG_READOUT_GAUSSIAN, &v[0]) &&
+            nsid_config_readout_default(k->name, NSID_CFG_READOUT_FACTORIZED, &v[1]) &&
+            nsid_config_readout_default(k->name, NSID_CFG_READOUT_POINTPOOLED, &v[2])) {
+            char a[40], b[40], d[40];
+            nsid_config_format_double(v[0], a, sizeof a);
+            nsid_config_format_double(v[1], b, sizeof b);
+            nsid_config_format_double(v[2], d, sizeof d);
+            snprintf(by_type, sizeof by_type, " [default by model.readout.type: gaussian %s, factorized %s, "
+                     "pointpooled %s]", a, b, d);
+        }
+        fprintf(f, "%-38s %-6s %-10s %-22s %s%s\n", k->name, tn[k->type], def, range, k->doc, by_type);
     }
 }
 

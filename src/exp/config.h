@@ -26,6 +26,12 @@
  *     char id[NSID_SHA256_HEX];
  *     nsid_config_id(&c, id, err);                           // sha256 of the canonical JSON
  *
+ * Defaults per readout type: a few keys take their default from model.readout.type, as the
+ * authors' model builders have them (docs/config.md, "Defaults per readout type"): with
+ * `--set model.readout.type=factorized` alone, model.core.gamma_input and model.readout.gamma
+ * are the factorized model's. A key that was given (file, spec, --set) keeps its value
+ * whatever the type and whenever it was given; the canonical form holds the resolved values.
+ *
  * Errors are NSID_EINVAL (bad key or value; NSID_EFORMAT for YAML syntax, NSID_EIO for an
  * unreadable file) with err.file/err.line where the value came from ("--set" for
  * overrides) and err.key the full dotted key. On error the config may hold the keys
@@ -133,6 +139,7 @@ struct nsid_config {
     /* provenance of each key (table order), for error messages; not part of the canonical form */
     char file[NSID_ERR_FILE_MAX];            /* the file parsed last, "" if none */
     int line[NSID_CONFIG_MAX_KEYS];          /* > 0: line in file; -1: --set; 0: default */
+    bool given[NSID_CONFIG_MAX_KEYS];        /* set by a file, a spec or --set (not a default) */
 };
 
 enum nsid_config_type {
@@ -212,8 +219,17 @@ size_t nsid_config_format_value(const struct nsid_config *c, const struct nsid_c
 /* Print "key: a -> b" for every key whose canonical value differs; returns how many. */
 int nsid_config_diff(const struct nsid_config *a, const struct nsid_config *b, FILE *f);
 
-/* Print the key table (name, type, default, bounds, doc), one key per line. */
+/*
+ * Print the key table (name, type, default, bounds, doc), one key per line; a key whose
+ * default depends on model.readout.type shows the gaussian one and lists the others in its doc.
+ */
 void nsid_config_print_help(FILE *f);
+
+/*
+ * The default of key `name` for readout type `readout_type` (enum nsid_cfg_readout_type) into
+ * *value; false if that key's default does not depend on the readout type.
+ */
+bool nsid_config_readout_default(const char *name, int readout_type, double *value);
 
 /* The early-stopping / LR-schedule options of c (train.*). */
 void nsid_config_schedule_opts(const struct nsid_config *c, struct nsid_schedule_opts *o);

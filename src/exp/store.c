@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/version.h"
 #include "data/scanid.h"
 #include "store_int.h"
 
@@ -318,44 +319,14 @@ struct provenance {
     char blas[256];
 };
 
-/* First line of a command's output (trimmed), "" if it fails. */
-static void command_line(const char *cmd, char *buf, size_t n, bool *any_output)
-{
-    buf[0] = '\0';
-    *any_output = false;
-    FILE *p = popen(cmd, "r");
-    if (!p) return;
-    char line[512];
-    if (fgets(line, sizeof line, p)) {
-        *any_output = true;
-        size_t k = strcspn(line, "\r\n");
-        if (k >= n) k = n - 1;
-        memcpy(buf, line, k);
-        buf[k] = '\0';
-    }
-    while (fgets(line, sizeof line, p)) {
-    }
-    if (pclose(p) != 0) {
-        buf[0] = '\0';
-        *any_output = false;
-    }
-}
-
+/* The commit the binaries were built from (compiled in), not the working directory's. */
 static void get_git(struct provenance *p)
 {
-    const char *c = getenv("NSID_GIT_COMMIT"), *d = getenv("NSID_GIT_DIRTY");
+    const char *c = nsid_version_commit();
     p->git_dirty = -1;
-    if (c && c[0]) {
-        snprintf(p->git_commit, sizeof p->git_commit, "%.63s", c);
-        if (d && d[0]) p->git_dirty = atoi(d) != 0;
-        return;
-    }
-    bool out = false;
-    command_line("git rev-parse HEAD 2>/dev/null", p->git_commit, sizeof p->git_commit, &out);
-    if (!p->git_commit[0]) return;
-    char dummy[8];
-    command_line("git status --porcelain --untracked-files=no 2>/dev/null", dummy, sizeof dummy, &out);
-    p->git_dirty = out ? 1 : 0;
+    if (strcmp(c, "unknown") == 0) return;
+    snprintf(p->git_commit, sizeof p->git_commit, "%.63s", c);
+    p->git_dirty = nsid_version_dirty();
 }
 
 static void get_provenance(struct provenance *p)

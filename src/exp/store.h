@@ -137,8 +137,8 @@ struct nsid_store_run {
 
 /*
  * Insert or update the run as 'running', started now (UTC), with the provenance of this
- * process: git commit and dirty flag (env NSID_GIT_COMMIT / NSID_GIT_DIRTY, else
- * `git rev-parse HEAD` / `git status --porcelain` in the working directory, else NULL),
+ * process: the git commit and dirty flag compiled into the binary (base/version.h: the
+ * checkout it was built from, whatever the working directory; NULL outside a git checkout),
  * compiler, build flags (NSID_BUILD_FLAGS if the build defines it, else the flags the
  * compiler's predefined macros reveal), BLAS (openblas_get_config), threads and host.
  * seed and seeds are taken from config_json (train.seed; the data seeds). A 'done' run
