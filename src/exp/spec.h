@@ -31,7 +31,7 @@
  *                                        #   {random_log: [lo, hi], n: N, seed: S}
  *     select: [train.seed]               # axes whose runs compete: per group of runs that differ
  *                                        #   only in these (and the search keys), the best validation
- *                                        #   score is kept (PAPER.md §6.5); none: every run counts
+ *                                        #   score is kept (docs/paper.md §6.5); none: every run counts
  *     core:                              # a transfer: the core comes from another experiment's run
  *       experiment: cores                #   the experiment
  *       where: {var.group: 11s, data.image_n: $data.image_n}   # filter; $KEY = this run's value
