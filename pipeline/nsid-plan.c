@@ -31,7 +31,7 @@ static const char USAGE[] =
     "  --explain ID     a planned run's data, core and configuration (ID may be a prefix)\n"
     "  --diff A B       why two runs' ids differ\n"
     "\n"
-    "Spec format: src/exp/spec.h and docs/experiments.md. Exit status: 0 ok, 1 error, 2 usage.\n";
+    "Spec format: docs/spec.md. Exit status: 0 ok, 1 error, 2 usage.\n";
 
 struct opts {
     const char *profile, *data, *groups, *results, *out, *db, *explain, *diff_a, *diff_b;

@@ -1,5 +1,6 @@
 /*
  * spec.h - declarative experiment specs (experiments/<name>.yaml, read with libyaml).
+ * docs/spec.md is the reference for users, with a complete example; this comment is the summary.
  *
  * A spec file holds one or more YAML documents; each document is one experiment, or a
  * "global profiles" document (only a `profiles:` key). An experiment:
