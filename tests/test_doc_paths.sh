@@ -24,7 +24,7 @@ d=docs; s=src; up=..
 {
     printf 'See %s/nothere.md for the rest.\n' "$d"                # 1: a missing page
     printf '/* the parser (%s/exp/gone.c) */\n' "$s"              # 2: a missing source file
-    printf 'The design is in %s/shared/DESIGN.md.\n' "$up"          # 3: outside the repository
+    printf 'The design is in %s/%s/DESIGN.md.\n' "$up" shared # 3: outside the repository
     printf 'every number in %s.md\n' "PAPER"                       # 4: a bare page name
     printf 'from /%s/shared/INFRA.md\n' "work"                     # 5: the development machine
     printf '[the model](%s/nothere.md)\n' "$up"                    # 6: a relative link to nothing
