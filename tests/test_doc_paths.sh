@@ -5,7 +5,7 @@
 # experiments/ results/ .ci/, CMakeLists.txt and Makefile.experiments (tracked or new, not ignored),
 # and the --help and --help-config output of every stage binary (pipeline/nsid-*.c). What counts
 # as a path is defined in tests/doc_paths.pl; a generated output (ignored by git) may be named
-# before it exists.
+# before it exists. Also: every citation "docs/paper.md §N" names a section that page has.
 # Self-check first: a text with one broken reference of each kind must be caught, line by line,
 # and a text of good references must pass, so the checker cannot pass by finding nothing.
 set -u
@@ -69,4 +69,29 @@ for c in pipeline/nsid-*.c; do
 done
 check "stage help texts checked ($(wc -l < "$tmp/help.list"))" test "$(wc -l < "$tmp/help.list")" -ge 6
 check "--help and --help-config name only paths that exist" chk "$tmp/help.list"
+
+# ---- section citations: every "docs/paper.md §N" (and §N.M) names a section the page has
+sections() { grep -oE '^#+ [0-9]+(\.[0-9]+)?' "$1" | awk '{sub(/\.$/, "", $2); print $2}' | sort -u; }
+cited() {   # the sections cited in the files given, one per line, as FILE: §N
+    grep -oHE 'docs/paper\.md ?§ ?[0-9]+(\.[0-9]+)?' "$@" | sed -E 's/docs\/paper\.md ?§ ?/§/' | sort -u
+}
+bad_citations() {   # PAGE FILES...: the citations of FILES that PAGE lacks
+    local page=$1; shift
+    sections "$page" > "$tmp/have"
+    cited "$@" | while IFS= read -r c; do
+        grep -qxF "${c##*§}" "$tmp/have" || echo "$c: no such section in docs/paper.md"
+    done
+}
+p=docs/paper.md
+printf 'see %s §4.4 and %s §12.3\n' "$p" "$p" > "$tmp/cite.txt"
+check "self-check: a citation of a missing section is reported" \
+    test "$(bad_citations "$src/docs/paper.md" "$tmp/cite.txt" | grep -c '§12.3')" = 1
+check "self-check: a citation of an existing section is not" \
+    test "$(bad_citations "$src/docs/paper.md" "$tmp/cite.txt" | grep -c '§4.4')" = 0
+cut -f2 "$tmp/repo.list" "$tmp/help.list" > "$tmp/all.files"
+mapfile -t all < "$tmp/all.files"
+bad_citations "$src/docs/paper.md" "${all[@]}" | sed "s#^$src/##" > "$tmp/cite.out"
+cat "$tmp/cite.out"
+check "every 'docs/paper.md §N' cites a section of docs/paper.md ($(cited "${all[@]}" | wc -l) citations)" \
+    test ! -s "$tmp/cite.out"
 exit $((fails > 0))
