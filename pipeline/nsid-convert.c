@@ -24,7 +24,7 @@ static void usage(FILE *f)
             "usage: nsid-convert [options] SRC DST   convert a scan (file tree <-> HDF5, losslessly)\n"
             "       nsid-convert [options] --info PATH summarise a scan\n"
             "\n"
-            "SRC and PATH may be an HDF5 StaticImageSet file or a FileTreeDataset folder (PAPER.md 5.3);\n"
+            "SRC and PATH may be an HDF5 StaticImageSet file or a FileTreeDataset folder (docs/paper.md §5.3);\n"
             "DST is written as HDF5 if its name ends in .h5/.hdf5/.hdf, else as a file tree; its folder\n"
             "must exist. Writing is atomic: DST appears only when complete.\n"
             "\n"

@@ -1,5 +1,5 @@
 /*
- * nsid-eval - evaluate a trained model as the paper (PAPER.md §6) and finish its run record.
+ * nsid-eval - evaluate a trained model as the paper (docs/paper.md §6) and finish its run record.
  *
  *     nsid-eval --checkpoint DIR/checkpoint.h5 --data scan.h5 --db DIR/run.db
  *     nsid-eval --checkpoint CKPT --data a.h5 --data b.h5 --db DIR/run.db --predictions DIR/pred.h5

@@ -37,7 +37,7 @@ static const char USAGE[] =
     "  --diff A B       why two runs' ids differ\n"
     "  --version        the release and the git commit this build was made from\n"
     "\n"
-    "Spec format: src/exp/spec.h and docs/experiments.md. Exit status: 0 ok, 1 error, 2 usage.\n";
+    "Spec format: docs/spec.md. Exit status: 0 ok, 1 error, 2 usage.\n";
 
 struct opts {
     const char *profile, *data, *groups, *results, *out, *db, *explain, *diff_a, *diff_b;

@@ -1,5 +1,5 @@
 /*
- * nsid-train - train one model exactly as the paper (PAPER.md §4): direct training, transfer
+ * nsid-train - train one model exactly as the paper (docs/paper.md §4): direct training, transfer
  * of a frozen core, the VGG16 task-driven core and random cores.
  *
  *     nsid-train --config run.yaml --data scan.h5 --out results/runs/ab12
@@ -43,7 +43,7 @@ static void usage(FILE *f)
             "usage: nsid-train [--config RUN.yaml|RUN.json] [--set key=value ...] --data PATH [--data PATH ...]\n"
             "                  --out DIR [--db DIR/run.db] [options]\n"
             "\n"
-            "Trains one model as PAPER.md 4: Poisson loss, Adam, batch 64, round robin over the scans with one\n"
+            "Trains one model as docs/paper.md §4: Poisson loss, Adam, batch 64, round robin over the scans with one\n"
             "accumulated step per round, early stopping on the mean validation correlation with ReduceLROnPlateau\n"
             "and three restore-best rounds. Every number is a configuration key (--help-config lists them).\n"
             "Writes DIR/checkpoint.h5 (the best model), DIR/run.db (the record; nsid-eval finishes it) and\n"

@@ -1,7 +1,7 @@
 -- plots/findings.sql - the paper's findings (issue 10) as SQL views over the results store.
 -- Applied after plots/views.sql by plots/figures.sh (and by tests/test_repro_quick.sh); the
 -- report (scripts/nsid-report.sh) shows `report_findings` as a table. Every view is computed
--- from figure_summary (the mean over seeds of the best-by-validation runs, PAPER.md §6.5),
+-- from figure_summary (the mean over seeds of the best-by-validation runs, docs/paper.md §6.5),
 -- sim_rf_recovery, sim_gt_correlation and the runs' metrics; no number is typed in here
 -- except the thresholds of issue 10, named in each finding.
 --

@@ -62,13 +62,13 @@ CREATE VIEW plot_curves (figure, curve, ord) AS VALUES
     ('fig5', '4-S: diff animals', 5), ('fig5', '1-S', 6), ('fig5', 'VGG16', 7), ('fig5', 'random VGG16', 8),
     ('fig5', 'random core 128', 9), ('fig5', 'random core 64', 10);
 
--- Panels: Fig. 4 A = factorized, B = Gaussian (PAPER.md 7.4); every other figure has one.
+-- Panels: Fig. 4 A = factorized, B = Gaussian (docs/paper.md §7.4); every other figure has one.
 CREATE VIEW plot_panels (figure, panel, ord, title) AS VALUES
     ('fig4', 'factorized', 1, 'A: factorized readout'), ('fig4', 'gaussian', 2, 'B: Gaussian readout');
 
 -- ---- Fig. 3, the ablation, Fig. 4, Fig. 5: points and series ------------------------------------
 -- One row per plotted point: the mean over the selected runs (best model seed per neuron/image
--- seed, PAPER.md 6.5) with its 95% interval, from the store's figure_summary.
+-- seed, docs/paper.md §6.5) with its 95% interval, from the store's figure_summary.
 CREATE VIEW plot_points AS
 SELECT s.figure, s.panel, s.curve, s.style,
        COALESCE(p.ord, 1) AS panel_index,
@@ -119,7 +119,7 @@ FROM plot_points WHERE figure = 'fig5' ORDER BY series, x;
 CREATE VIEW plot_fig5_series AS SELECT * FROM plot_series WHERE figure = 'fig5' ORDER BY series;
 
 -- ---- Fig. 1: the datasets as a matrix of neuron sets (rows) x image sets (columns) --------------
--- Group order and colours follow PAPER.md 7.1 (colours: plots/gp/style.gp).
+-- Group order and colours follow docs/paper.md §7.1 (colours: plots/gp/style.gp).
 CREATE VIEW plot_groups (grp, ord) AS VALUES
     ('4s_matched', 1), ('11s', 2), ('4s_diff_animals', 3), ('1s', 4), ('evaluation', 5);
 

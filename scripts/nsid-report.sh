@@ -213,14 +213,14 @@ fi
 # The figures in report order: name, title, what the figure shows (the first sentence).
 figures() {
     cat <<'EOF'
-fig1	Fig. 1: the datasets	The scans of the simulated animals as a matrix of neuron sets (rows: the matched neurons of one animal, or one scan) by image sets (columns), coloured by the dataset groups that use them (PAPER.md 7.1).
-fig3	Fig. 3: readout comparison	Direct training on the four matched 4-S scans: fraction oracle against the number of training images (total; top axis per scan) for the Gaussian and factorized readouts with and without feature sharing, one dash pattern per number of neurons, 95% bands across neuron-subset seeds, the paper's values faint (PAPER.md 7.3).
-fig3_ablation	Fig. 3 ablation: cortex coordinates × feature sharing	The Gaussian readout with and without the cortical-coordinate predictor of its positions and with and without feature sharing, trained directly on 4-S (PAPER.md 7.6).
-fig4	Fig. 4: is it the core or the readout?	Within 4-S on held-out neurons, for the factorized (A) and Gaussian (B) readout: direct training, a core trained with few images and a readout with all (diff-core/best-readout), and the best core with a readout trained on few images (best-core/diff-readout) (PAPER.md 7.4).
-fig5	Fig. 5: transfer to a new animal	Fraction oracle on the evaluation scan against its number of training images: direct training against frozen cores trained on other data (11-S, 4-S, 1-S), VGG16 and random cores, with only the Gaussian readout trained; the paper's curves faint in the same colours (PAPER.md 7.5).
+fig1	Fig. 1: the datasets	The scans of the simulated animals as a matrix of neuron sets (rows: the matched neurons of one animal, or one scan) by image sets (columns), coloured by the dataset groups that use them (docs/paper.md §7.1).
+fig3	Fig. 3: readout comparison	Direct training on the four matched 4-S scans: fraction oracle against the number of training images (total; top axis per scan) for the Gaussian and factorized readouts with and without feature sharing, one dash pattern per number of neurons, 95% bands across neuron-subset seeds, the paper's values faint (docs/paper.md §7.3).
+fig3_ablation	Fig. 3 ablation: cortex coordinates × feature sharing	The Gaussian readout with and without the cortical-coordinate predictor of its positions and with and without feature sharing, trained directly on 4-S (docs/paper.md §7.6).
+fig4	Fig. 4: is it the core or the readout?	Within 4-S on held-out neurons, for the factorized (A) and Gaussian (B) readout: direct training, a core trained with few images and a readout with all (diff-core/best-readout), and the best core with a readout trained on few images (best-core/diff-readout) (docs/paper.md §7.4).
+fig5	Fig. 5: transfer to a new animal	Fraction oracle on the evaluation scan against its number of training images: direct training against frozen cores trained on other data (11-S, 4-S, 1-S), VGG16 and random cores, with only the Gaussian readout trained; the paper's curves faint in the same colours (docs/paper.md §7.5).
 sim_rf	Simulated data: receptive-field centres	Per neuron, the learned Gaussian readout position (mapped into the simulator's pixels by the evaluation's affine fit) against the true receptive-field centre, per coordinate and coloured by animal, for a selected run with positions learned per neuron (with the cortex predictor the affine fit would match any positions to the truth), else the one with the most animals.
 sim_gt	Simulated data: model vs ground truth	Left, per neuron of the chosen run (direct training on the evaluation scan with the most images), the correlation of the prediction with the simulator's noise-free rates against its correlation with single noisy trials; right, the mean correlation with the true rates over Fig. 5's runs.
-training	Training curve	Validation correlation per epoch of the chosen run and its learning rate, whose drops mark the early-stopping rounds of PAPER.md 4.4.
+training	Training curve	Validation correlation per epoch of the chosen run and its learning rate, whose drops mark the early-stopping rounds of docs/paper.md §4.4.
 EOF
 }
 
@@ -257,7 +257,7 @@ write_md() {
     echo "|---|---|---|---|"
     printf '%s\n' "$headline" | awk -F'\t' 'NF { printf "| %s | %s | %s | %s |\n", $1, $3, $4, $2 }'
     echo
-    echo "The paper's values are those of its abstract and digitised figures (PAPER.md §0); ours use this run's"
+    echo "The paper's values are those of its abstract and digitised figures (docs/paper.md §0); ours use this run's"
     echo "largest data sizes, which are smaller than the paper's in the smoke and quick profiles."
     if [ -n "$findings" ]; then
         echo
@@ -314,7 +314,7 @@ EOF
     echo "<table><tr><th>ratio</th><th>ours</th><th>paper</th><th>what</th></tr>"
     printf '%s\n' "$headline" | esc | awk -F'\t' 'NF { printf "<tr><td>%s</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td>%s</td></tr>\n", $1, $3, $4, $2 }'
     echo "</table>"
-    echo "<p>The paper's values are those of its abstract and digitised figures (PAPER.md §0); ours use this run's"
+    echo "<p>The paper's values are those of its abstract and digitised figures (docs/paper.md §0); ours use this run's"
     echo "largest data sizes, which are smaller than the paper's in the smoke and quick profiles.</p>"
     if [ -n "$findings" ]; then
         echo "<h2>Findings</h2><table><tr><th>finding</th><th>holds</th><th>detail</th></tr>"

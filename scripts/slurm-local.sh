@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# slurm-local.sh - a single-node SLURM on localhost, for LAUNCH=slurm tests (INFRA.md).
+# slurm-local.sh - a single-node SLURM on localhost, for LAUNCH=slurm tests (docs/experiments.md).
 #
 #   scripts/slurm-local.sh start [DIR]   install (if root and missing) and start munged, slurmctld, slurmd
 #   scripts/slurm-local.sh stop  [DIR]   cancel jobs, wait for their steps, stop the daemons by PID

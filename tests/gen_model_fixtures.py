@@ -10,7 +10,7 @@ are reimplemented below in plain torch with the same state_dict names and the
 same forward semantics (SE2dCore, FullGaussian2d with the grid-mean predictor
 and feature sharing, FullSXF, PointPooled2d, the Encoder's ELU+1, the trainer's
 scaled Poisson objective and LongCycler's accumulated multi-scan Adam step; see
-shared/PAPER.md sections 1-4). The module is importable: tests/test_nsid2torch.sh
+docs/paper.md sections 1-4). The module is importable: tests/test_nsid2torch.sh
 builds the same reference models to check checkpoints converted by
 scripts/nsid2torch.py.
 
@@ -96,7 +96,7 @@ class DepthSeparableConv2d(nn.Sequential):
 
 
 class SE2dCore(nn.Module):
-    """The paper's core (PAPER.md 1.2): valid conv -> BN -> ELU, then depth-separable layers."""
+    """The paper's core (docs/paper.md §1.2): valid conv -> BN -> ELU, then depth-separable layers."""
 
     def __init__(self, input_channels=1, hidden_channels=64, input_kern=15, hidden_kern=13, layers=4,
                  gamma_input=1.0, momentum=0.9):
@@ -244,7 +244,7 @@ class FullSXF(nn.Module):
     def regularizer(self):
         n = self.outdims
         if self._original_features:
-            # (N,1) * (N,) broadcasts to N x N: the product of the two global L1 norms (PAPER.md 2.4)
+            # (N,1) * (N,) broadcasts to N x N: the product of the two global L1 norms (docs/paper.md §2.4)
             return (self.normalized_spatial.view(n, -1).abs().sum(dim=1, keepdim=True)
                     * self.features.view(n, -1).abs().sum(dim=1)).sum()
         return self.normalized_spatial.view(n, -1).abs().sum()
@@ -334,7 +334,7 @@ def build_model(cfg, scans):
 
 
 def objective(model, key, x, r, z, n_total, detach_core):
-    """PAPER.md 4.2: sqrt(N/B) * sum Poisson + [not detach] core reg + readout reg, and its parts."""
+    """docs/paper.md §4.2: sqrt(N/B) * sum Poisson + [not detach] core reg + readout reg, and its parts."""
     out = model(x, key, detach_core=detach_core, z=z)
     scale = math.sqrt(n_total / x.shape[0])
     pois = (out - r * torch.log(out + 1e-12)).sum()
@@ -367,7 +367,7 @@ def make_scans(cfg, rng):
     for i, (key, n) in enumerate(zip(KEYS, cfg["neurons"])):
         coords = np.stack([rng.uniform(-300, 300, n) + 1200.0 * (i + 1), rng.uniform(-250, 250, n) - 400.0,
                            rng.uniform(100, 300, n)], axis=1)
-        # every scan holds the same set of ids (PAPER.md 2.3); extra neurons repeat some
+        # every scan holds the same set of ids (docs/paper.md §2.3); extra neurons repeat some
         ids = np.concatenate([id_pool, rng.choice(id_pool, n - n_ids)]) if n >= n_ids else id_pool[:n]
         ids = rng.permutation(ids).astype(np.int64)
         scans.append(dict(key=key, n=n, coords=coords, match_ids=ids, n_trials=N_TRIALS[i]))

@@ -1,4 +1,4 @@
-/* test_data_batch.c - transforms (PAPER.md §5.4), views, batches, repeats and the multi-scan round robin (§4.3). */
+/* test_data_batch.c - transforms (docs/paper.md §5.4), views, batches, repeats and the multi-scan round robin (§4.3). */
 #include <math.h>
 
 #include "base/alloc.h"

@@ -116,7 +116,7 @@ static const struct fake_transfer FIG5[] = {
 static const double FIG5_IMAGES[] = {50, 200, 500, 1000};
 #define N_FIG5_X 4
 
-/* Fig. 5 score; direct training has two model seeds, each its own point (PAPER.md 6.5). */
+/* Fig. 5 score; direct training has two model seeds, each its own point (docs/paper.md §6.5). */
 static double fig5_fo(int c, double x, int seed)
 {
     return curve(FIG5[c].a, FIG5[c].s, x) + (c == 0 ? 0.01 * (seed == 1 ? 1 : -1) : 0.0);

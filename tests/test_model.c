@@ -752,7 +752,7 @@ static void test_bad_config(void)
     nsid_model_free(&m);
 }
 
-/* The paper's model (PAPER.md §1.2, §2.6), built from scans as the data module loads them. */
+/* The paper's model (docs/paper.md §1.2, §2.6), built from scans as the data module loads them. */
 static void test_paper_config(void)
 {
     struct nsid_err err = {0};
@@ -786,8 +786,8 @@ static void test_paper_config(void)
         if (strncmp(p->name, "core.", 5) == 0) core += p->numel;
         else ro += p->numel;
     }
-    CHECK(core == 71936, "core: 71,936 trainable parameters (PAPER.md 1.2), got %zu", core);
-    CHECK(ro == 69 * 80 + 6 * 2, "Gaussian readouts: 69 per neuron + 6 per scan (PAPER.md 2.6), got %zu", ro);
+    CHECK(core == 71936, "core: 71,936 trainable parameters (docs/paper.md §1.2), got %zu", core);
+    CHECK(ro == 69 * 80 + 6 * 2, "Gaussian readouts: 69 per neuron + 6 per scan (docs/paper.md §2.6), got %zu", ro);
     const struct nsid_param *sp = nsid_params_find(&m.ps, "core.features.layer1.ds_conv.spatial_conv.weight");
     CHECK(sp && sp->ndim == 4 && sp->shape[0] == 64 && sp->shape[1] == 1 && sp->shape[2] == 13,
           "state_dict name and shape of the depthwise conv");

@@ -199,7 +199,7 @@ static void test_free_mu_clamped_in_place(void)
     ro_free(&c);
 }
 
-/* Parameters per neuron, PAPER.md §2.6 (C=64, H x W = 22 x 50). */
+/* Parameters per neuron, docs/paper.md §2.6 (C=64, H x W = 22 x 50). */
 static void test_param_counts(void)
 {
     enum { C = 64, H = 22, W = 50, N = 10 };

@@ -1,5 +1,5 @@
 /*
- * test_store_concurrency.c - the store under concurrency and kills (INFRA.md, SQLite):
+ * test_store_concurrency.c - the store under concurrency and kills (docs/reliability.md):
  *   - 8 processes writing runs into one database at once lose no row;
  *   - 8 merges of the same 32 run databases into one results.db at once: every run
  *     exactly once, with all its records, no "database is locked";

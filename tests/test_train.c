@@ -1,7 +1,7 @@
 /*
  * test_train.c - nsid_train_run on tiny synthetic scans (tests/train_testutil.h):
  *   training lowers the loss and raises the validation correlation; early stopping and the
- *   LR schedule follow PAPER.md §4.4 step by step (replayed from the log by an independent
+ *   LR schedule follow docs/paper.md §4.4 step by step (replayed from the log by an independent
  *   implementation of the algorithm); the same config and seed give bit-identical
  *   checkpoints; transfer leaves the core weights bit-identical and re-estimates the BN
  *   running statistics; random cores stay at their initialisation; the round robin takes one
@@ -103,7 +103,7 @@ static void test_direct(void)
 
 /* ------------------------------------------------------------------ §4.4 replay */
 
-/* The algorithm of PAPER.md §4.4 (torch ReduceLROnPlateau, mode max, abs threshold), from the scores. */
+/* The algorithm of docs/paper.md §4.4 (torch ReduceLROnPlateau, mode max, abs threshold), from the scores. */
 struct replay {
     double lr[TC_MAX_EPOCHS];
     char action[TC_MAX_EPOCHS][48];

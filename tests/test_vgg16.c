@@ -67,7 +67,7 @@ static void test_shapes_and_names(void)
 {
     struct fixture f;
     CHECK(setup(&f, 36, 64, 1) == 0, "VGG16 core builds for 36x64");
-    CHECK(f.v.out_c == 128 && f.v.out_h == 18 && f.v.out_w == 32, "36x64 -> 128x18x32 (PAPER 7.5), got %dx%dx%d",
+    CHECK(f.v.out_c == 128 && f.v.out_h == 18 && f.v.out_w == 32, "36x64 -> 128x18x32 (docs/paper.md §7.5), got %dx%dx%d",
           f.v.out_c, f.v.out_h, f.v.out_w);
     CHECK(nsid_params_find(&f.ps, "core.features.TransferLearning.7.weight") != NULL, "conv2_2 is features.7");
     CHECK(nsid_params_find(&f.ps, "core.features.OutBatchNorm.running_var") != NULL, "OutBatchNorm buffers");

@@ -1,4 +1,4 @@
-# fig1.gp - Fig. 1 (PAPER.md 7.1, 5.2): the datasets as a matrix of neuron sets (rows: the
+# fig1.gp - Fig. 1 (docs/paper.md §7.1, 5.2): the datasets as a matrix of neuron sets (rows: the
 # matched neurons of one animal, or one scan) by image sets (columns); a scan is a cell,
 # coloured by each group it belongs to (one stripe per group).
 # Data: plot_fig1_cells, plot_fig1_rows, plot_fig1_cols, plot_fig1_groups (plots/views.sql).

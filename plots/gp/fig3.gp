@@ -1,4 +1,4 @@
-# fig3.gp - Fig. 3 (PAPER.md 7.3): direct training on 4-S, readout comparison. Fraction oracle
+# fig3.gp - Fig. 3 (docs/paper.md §7.3): direct training on 4-S, readout comparison. Fraction oracle
 # vs # images (total over the 4 scans; top axis: per scan), a colour per readout, a dash
 # pattern per number of neurons, 95% bands across neuron-subset seeds, the paper faint.
 # Data: plot_fig3, plot_fig3_series (plots/views.sql), paper_fig3.csv.

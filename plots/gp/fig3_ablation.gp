@@ -1,4 +1,4 @@
-# fig3_ablation.gp - the cortex x feature-sharing ablation of the Gaussian readout (PAPER.md
+# fig3_ablation.gp - the cortex x feature-sharing ablation of the Gaussian readout (docs/paper.md
 # 7.6): direct training on 4-S with/without cortical coordinates and feature sharing.
 # Data: plot_fig3_ablation, plot_fig3_ablation_series (plots/views.sql), paper_fig3_ablation.csv.
 fig_w = 6.4; fig_h = 4.6

@@ -1,4 +1,4 @@
-# fig4.gp - Fig. 4 (PAPER.md 7.4): transfer within 4-S, is it the core or the readout? Panel A
+# fig4.gp - Fig. 4 (docs/paper.md §7.4): transfer within 4-S, is it the core or the readout? Panel A
 # factorized, B Gaussian readout: direct training on held-out neurons, a core trained with few
 # images and a readout with all (diff-core/best-readout), the best core and a readout with few
 # images (best-core/diff-readout). Data: plot_fig4, plot_fig4_series, paper_fig4.csv.

@@ -1,4 +1,4 @@
-# fig5.gp - Fig. 5 (PAPER.md 7.5): transfer to a new animal. Fraction oracle on the evaluation
+# fig5.gp - Fig. 5 (docs/paper.md §7.5): transfer to a new animal. Fraction oracle on the evaluation
 # scan vs its # training images: direct training against frozen cores (only the Gaussian
 # readout trains); the paper's digitised curves (paper_fig5.csv) faint in the same colours.
 # Data: plot_fig5, plot_fig5_series (plots/views.sql), paper_fig5.csv.

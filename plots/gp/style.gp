@@ -34,7 +34,7 @@ if (!exists('data')) data = 'plots/data'
 if (!exists('outfile')) outfile = 'figure.'.fmt
 
 # ---- colours ---------------------------------------------------------------------------------------
-# Dataset groups, as the paper's Fig. 1 (PAPER.md 7.1); Fig. 5's cores share the group colours.
+# Dataset groups, as the paper's Fig. 1 (docs/paper.md §7.1); Fig. 5's cores share the group colours.
 c_green = 0x2ca02c; c_blue = 0x1f77b4; c_purple = 0x9467bd; c_orange = 0xff7f0e; c_red = 0xd62728
 c_black = 0x222222; c_brown = 0x8c564b; c_pink = 0xe377c2; c_grey = 0x7f7f7f; c_olive = 0xbcbd22
 c_cyan = 0x17becf; c_lightorange = 0xffbb78; c_lightgrey = 0xb0b0b0; c_teal = 0x008080

@@ -1,6 +1,6 @@
 # training.gp - the training curve of one run (plot_chosen_run: direct training on the
 # evaluation scan with the most images): validation correlation per epoch (left axis) and the
-# learning rate (right axis, log), whose drops mark the early-stopping rounds (PAPER.md 4.4).
+# learning rate (right axis, log), whose drops mark the early-stopping rounds (docs/paper.md §4.4).
 # Data: plot_training_curve, plot_chosen_run (plots/views.sql).
 fig_w = 6.4; fig_h = 4.2
 load gpdir . '/style.gp'

@@ -2,7 +2,7 @@
  * batch.h - feeding a model: a view of a scan (tiers, image and neuron
  * subsets, transforms), training batches in a new random order every epoch,
  * sequential validation/test batches, the test tier grouped by repeated
- * image, and the multi-scan round robin of PAPER.md §4.3.
+ * image, and the multi-scan round robin of docs/paper.md §4.3.
  *
  * Nothing here allocates after setup: batches are index lists into the view's
  * arrays, and nsid_view_gather copies the images and the normalised responses
@@ -25,7 +25,7 @@
  *         }
  *     }
  *
- * Several scans (PAPER.md §4.3, LongCycler): one epoch is n_scans x the
+ * Several scans (docs/paper.md §4.3, LongCycler): one epoch is n_scans x the
  * largest number of training batches of any scan; the scans take turns
  * (0, 1, ..., n-1, 0, ...); a scan whose batches run out starts again with a
  * new permutation; every scan starts a new permutation at each epoch. The
@@ -43,7 +43,7 @@
 #include "data/transform.h"
 
 struct nsid_view_opts {
-    int64_t image_n;            /* train trials to keep (0: the whole train tier), PAPER.md §5.5 */
+    int64_t image_n;            /* train trials to keep (0: the whole train tier), docs/paper.md §5.5 */
     uint64_t image_base_seed;   /* seed base_seed * image_n (paper: 1) */
     const int64_t *neurons;     /* neuron indices to keep (file order), NULL: all */
     int64_t n_neurons;          /* length of neurons */
@@ -57,7 +57,7 @@ struct nsid_view {
     int64_t *neurons;                      /* (Nsel) indices into the scan's neurons, NULL: all */
     int64_t n_tier[NSID_TIER_COUNT];       /* trials per tier (train after image_n) */
     int64_t *tier[NSID_TIER_COUNT];        /* (n_tier[t]) trial indices, ascending */
-    int64_t n_total;                       /* all trials of the scan: the loss's N_s (PAPER.md §4.2) */
+    int64_t n_total;                       /* all trials of the scan: the loss's N_s (docs/paper.md §4.2) */
 };
 
 /* Set up a view; on error v is zeroed. */
@@ -130,7 +130,7 @@ struct nsid_repeats {
 int nsid_repeats_init(struct nsid_repeats *r, const struct nsid_scan *s, int tier, struct nsid_err *err);
 void nsid_repeats_free(struct nsid_repeats *r);
 
-/* Round robin over the training batches of several scans (PAPER.md §4.3). */
+/* Round robin over the training batches of several scans (docs/paper.md §4.3). */
 struct nsid_cycler {
     int n_scans;
     struct nsid_train_iter *it;  /* (n_scans) */

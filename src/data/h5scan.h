@@ -1,5 +1,5 @@
 /*
- * h5scan.h - the HDF5 StaticImageSet layout of the authors' tools (PAPER.md §5.3).
+ * h5scan.h - the HDF5 StaticImageSet layout of the authors' tools (docs/paper.md §5.3).
  *
  *     /images        (T, C, H, W) or (T, H, W)   float or integer   required
  *     /responses     (T, N)                      float or integer   required

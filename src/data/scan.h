@@ -5,7 +5,7 @@
  * every neuron to them), per-trial metadata (tier, frame_image_id, ...),
  * per-neuron metadata (unit_ids, cell_motor_coordinates, multi_match_id, ...)
  * and the statistics block. Both on-disk layouts of the authors' tools map
- * onto it one to one (PAPER.md §5.3):
+ * onto it one to one (docs/paper.md §5.3):
  *
  *     HDF5 StaticImageSet            file tree (FileTreeDataset)      here
  *     images (T,1,H,W)               data/images/<i>.npy              images
@@ -100,7 +100,7 @@ struct nsid_arrays {
 };
 
 struct nsid_scan {
-    char data_key[NSID_KEY_MAX]; /* e.g. "20457-5-9-0" (PAPER.md §5.2) */
+    char data_key[NSID_KEY_MAX]; /* e.g. "20457-5-9-0" (docs/paper.md §5.2) */
     char path[NSID_PATH_MAX];    /* where it was read from, "" if built in memory */
     int64_t n_trials;            /* T */
     int64_t n_neurons;           /* N */

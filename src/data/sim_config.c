@@ -1,7 +1,7 @@
 /*
  * sim_config.c - the simulator's configuration: profiles, the key table that
  * parses, checks and prints overrides, and the declarative description of the
- * paper's scans and dataset groups (PAPER.md §5.2).
+ * paper's scans and dataset groups (docs/paper.md §5.2).
  */
 #include "sim_int.h"
 
@@ -38,7 +38,7 @@ static const struct nsid_sim_scan_def SCANS[] = {
 /*
  * "4-S: diff animals": one 22564 scan plus one scan of three other 11-S
  * animals, all on different image sets (the exact ids are not in the
- * authors' public code; PAPER.md §5.2).
+ * authors' public code; docs/paper.md §5.2).
  */
 static const struct nsid_sim_group_def GROUPS[] = {
     {"4s_matched", "4-S: matched", 4, {0, 1, 2, 3}},

@@ -3,7 +3,7 @@
  *
  * The paper's recordings cannot ship with nsid, so the default reproduction
  * runs on simulated scans that have the same layout as a recorded
- * StaticImageSet (PAPER.md §5.3) plus a ground_truth/ group. The model:
+ * StaticImageSet (docs/paper.md §5.3) plus a ground_truth/ group. The model:
  *
  *   stimuli    grayscale 36x64 "dead leaves" images on the 0-255 scale
  *              (occluding textured shapes, radius density r^-3, so the power
@@ -161,7 +161,7 @@ int nsid_sim_config_check(const struct nsid_sim_config *cfg, struct nsid_err *er
 /* Print every key with its type, range, current value and help. */
 void nsid_sim_config_print_keys(const struct nsid_sim_config *cfg, FILE *f);
 
-/* ---- the paper's scans and dataset groups (PAPER.md §5.2) ---------------------- */
+/* ---- the paper's scans and dataset groups (docs/paper.md §5.2) ---------------------- */
 
 struct nsid_sim_scan_def {
     int64_t animal, session, scan; /* file stem static<animal>-<session>-<scan>-preproc0 */

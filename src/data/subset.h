@@ -1,5 +1,5 @@
 /*
- * subset.h - image and neuron subsets (PAPER.md §5.5), deterministic from the
+ * subset.h - image and neuron subsets (docs/paper.md §5.5), deterministic from the
  * seeds given, drawn with nsid's own RNG (base/rng.h).
  *
  * The seed rules are the authors': a subset of size n drawn with base seed b
@@ -15,7 +15,7 @@
  *                    intersection of multi_match_id, -1 removed), then
  *                    nsid_match_select, then nsid_match_neurons per scan.
  *
- * Held-out matched neurons (Fig. 4), unlike the original code (PAPER.md
+ * Held-out matched neurons (Fig. 4), unlike the original code (docs/paper.md
  * §5.5 caveat): with heldout_n > 0 the matched ids are first split, by a
  * permutation seeded with base_seed * heldout_n, into heldout_n held-out ids
  * and the core pool (the rest). A core subset (heldout false) is drawn from

@@ -1,6 +1,6 @@
 /*
  * transform.h - what the model sees: the NeuroNormalizer of the authors'
- * loaders (PAPER.md §5.4) and the statistics it needs.
+ * loaders (docs/paper.md §5.4) and the statistics it needs.
  *
  *   responses   r * p_n with p_n = 1 / s_n, s = statistics responses/all/std
  *               (per neuron, over all trials); neurons with s_n <= 0.01 *

@@ -1,5 +1,5 @@
 /*
- * tree.h - the FileTreeDataset layout of the authors' tools (PAPER.md §5.3).
+ * tree.h - the FileTreeDataset layout of the authors' tools (docs/paper.md §5.3).
  *
  *     <root>/config.json                       {"links": {...}} (optional)
  *     <root>/data/<kind>/<i>.npy               one file per trial, i = 0..T-1:

@@ -67,7 +67,7 @@ enum nsid_cfg_readout_type {
 };
 enum nsid_cfg_grid_predictor { NSID_CFG_GRID_CORTEX = 0, NSID_CFG_GRID_NONE = 1 };
 
-/* train.*: optimisation, early stopping, LR schedule (PAPER.md §4). */
+/* train.*: optimisation, early stopping, LR schedule (docs/paper.md §4). */
 struct nsid_cfg_train {
     double lr;              /* Adam learning rate */
     int64_t batch_size;     /* trials per batch */
@@ -122,7 +122,7 @@ struct nsid_cfg_model {
     bool modulator;         /* model.modulator.enabled */
 };
 
-/* data.*: subsets and preprocessing (PAPER.md §5.4-5.5); 0 counts mean "all". */
+/* data.*: subsets and preprocessing (docs/paper.md §5.4-5.5); 0 counts mean "all". */
 struct nsid_cfg_data {
     int64_t image_n, image_base_seed;
     int64_t neuron_n, neuron_base_seed, exclude_neuron_n;

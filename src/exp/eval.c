@@ -1,4 +1,4 @@
-/* eval.c - predictions and the measures of PAPER.md §6 for a network on its scans (see eval.h). */
+/* eval.c - predictions and the measures of docs/paper.md §6 for a network on its scans (see eval.h). */
 #include "eval.h"
 
 #include <hdf5.h>

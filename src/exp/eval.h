@@ -1,5 +1,5 @@
 /*
- * eval.h - predictions and the evaluation of PAPER.md §6 for a network on its scans.
+ * eval.h - predictions and the evaluation of docs/paper.md §6 for a network on its scans.
  *
  * The evaluator owns the buffers evaluation needs (sized once for the largest tier), so
  * the per-epoch validation score of training allocates nothing:

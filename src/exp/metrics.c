@@ -1,4 +1,4 @@
-/* metrics.c - evaluation measures of PAPER.md §6 (see metrics.h). */
+/* metrics.c - evaluation measures of docs/paper.md §6 (see metrics.h). */
 #include "metrics.h"
 
 #include <math.h>

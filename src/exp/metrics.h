@@ -1,5 +1,5 @@
 /*
- * metrics.h - the evaluation measures of PAPER.md §6, on plain arrays.
+ * metrics.h - the evaluation measures of docs/paper.md §6, on plain arrays.
  *
  * Inputs are one scan's tier as row-major float matrices (T trials x N neurons) plus,
  * for the repeat-based measures, one int64 repeat-group id per trial (frame_image_id, or

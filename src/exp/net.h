@@ -1,6 +1,6 @@
 /*
  * net.h - the network of a run, built from its configuration: the paper's model
- * (nsid_model: SE2d core + readouts) or the task-driven model of PAPER.md §7.5 (a frozen
+ * (nsid_model: SE2d core + readouts) or the task-driven model of docs/paper.md §7.5 (a frozen
  * VGG16 core, src/nn/vgg16.h, + the same readouts). The trainer and the evaluator talk
  * to this one interface, so every core type trains, checkpoints and evaluates the same way.
  *

@@ -1,6 +1,6 @@
 /*
  * rundata.h - the scans of a run as its configuration selects them: loaded files, neuron
- * and image subsets (PAPER.md §5.5), transforms (§5.4), and the metadata the network is
+ * and image subsets (docs/paper.md §5.5), transforms (§5.4), and the metadata the network is
  * built from. nsid-train and nsid-eval build it the same way, so a checkpoint always meets
  * the neurons it was trained on.
  *

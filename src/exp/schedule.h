@@ -1,5 +1,5 @@
 /*
- * schedule.h - early stopping with LR decay (PAPER.md §4.4) as a pure state machine.
+ * schedule.h - early stopping with LR decay (docs/paper.md §4.4) as a pure state machine.
  *
  * It reproduces, step for step, neuralpredictors' early_stopping() loop (v0.0.x) driven
  * with torch 1.13's ReduceLROnPlateau(mode='max', threshold_mode='abs', threshold =
@@ -75,7 +75,7 @@ enum nsid_sched_phase {
     NSID_SCHED_DONE = 2,    /* STOP was returned */
 };
 
-/* Options; PAPER.md §4.1 values from nsid_schedule_opts_default. */
+/* Options; docs/paper.md §4.1 values from nsid_schedule_opts_default. */
 struct nsid_schedule_opts {
     double lr;              /* initial learning rate (0.005) */
     int64_t max_epochs;     /* at most this many training epochs (200), >= 0 */
@@ -110,7 +110,7 @@ struct nsid_schedule {
 /* Bytes of nsid_schedule_pack's output. */
 #define NSID_SCHEDULE_PACKED_BYTES (16 + 8 * 22)
 
-/* The paper's options (PAPER.md §4.1 / §4.4). */
+/* The paper's options (docs/paper.md §4.1 / §4.4). */
 void nsid_schedule_opts_default(struct nsid_schedule_opts *o);
 
 /*

@@ -1,5 +1,6 @@
 /*
  * spec.h - declarative experiment specs (experiments/<name>.yaml, read with libyaml).
+ * docs/spec.md is the reference for users, with a complete example; this comment is the summary.
  *
  * A spec file holds one or more YAML documents; each document is one experiment, or a
  * "global profiles" document (only a `profiles:` key). An experiment:
@@ -32,7 +33,7 @@
  *                                        #   {random_log: [lo, hi], n: N, seed: S}
  *     select: [train.seed]               # axes whose runs compete: per group of runs that differ
  *                                        #   only in these (and the search keys), the best validation
- *                                        #   score is kept (PAPER.md §6.5); none: every run counts
+ *                                        #   score is kept (docs/paper.md §6.5); none: every run counts
  *     core:                              # a transfer: the core comes from another experiment's run
  *       experiment: cores                #   the experiment
  *       where: {var.group: 11s, data.image_n: $data.image_n}   # filter; $KEY = this run's value

@@ -50,7 +50,7 @@
  *     split "model":
  *         readout_params_per_neuron, core_params, params
  *         rf_corr_x, rf_corr_y, rf_dist   Gaussian readout mean vs true RF centre after the affine fit
- * The best-by-validation selection (PAPER.md §6.5) ranks runs by ("all", "validation", "corr").
+ * The best-by-validation selection (docs/paper.md §6.5) ranks runs by ("all", "validation", "corr").
  *
  * Errors: NSID_EIO (SQLite failed; err->msg is sqlite3_errmsg copied at once, err->file the
  * database, err->key the operation), NSID_EINVAL (bad argument, a write to a finished run),

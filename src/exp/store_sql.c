@@ -127,7 +127,7 @@ static const struct nsid__store_sql VIEWS[] = {
      " " METRIC("test", "gt_corr") " AS gt_corr,"
      " r.wall_s, r.cpu_s"
      " FROM plan_runs p JOIN runs r ON r.id = p.id WHERE r.status = 'done'"},
-    /* PAPER.md §6.5: per selection group the run with the best validation score. */
+    /* docs/paper.md §6.5: per selection group the run with the best validation score. */
     {"best_runs",
      "CREATE VIEW best_runs AS SELECT * FROM (SELECT s.*,"
      " ROW_NUMBER() OVER (PARTITION BY s.experiment, s.sel_group ORDER BY s.val_corr DESC, s.run_id)"
@@ -245,7 +245,7 @@ static const struct nsid__store_sql VIEWS[] = {
      " FROM metrics m JOIN runs r ON r.id = m.run_id AND r.status = 'done'"
      " WHERE m.scan = 'all' AND m.split = 'model' AND m.name = 'readout_params_per_neuron'"
      " AND r.id IN (SELECT id FROM plan_runs WHERE figure = 'fig3') GROUP BY 1, 2"},
-    /* PAPER.md §0 and issue 7 item 2: the headline ratios next to the paper's. */
+    /* docs/paper.md §0 and issue 7 item 2: the headline ratios next to the paper's. */
     {"headline",
      "CREATE VIEW headline AS WITH"
      " f3 AS (SELECT * FROM figure_summary WHERE figure = 'fig3'),"
@@ -289,7 +289,7 @@ static const struct nsid__store_sql VIEWS[] = {
      " UNION ALL SELECT 'params_per_neuron_gaussian',"
      "  (SELECT AVG(params_per_neuron) FROM pp WHERE readout = 'gaussian' AND NOT share_features),"
      "  (SELECT value FROM paper_headline WHERE name = 'params_per_neuron_gaussian'),"
-     "  'readout parameters per neuron, Gaussian readout (PAPER.md §2.6)'"
+     "  'readout parameters per neuron, Gaussian readout (docs/paper.md §2.6)'"
      " UNION ALL SELECT 'params_per_neuron_gaussian_shared',"
      "  (SELECT AVG(params_per_neuron) FROM pp WHERE readout = 'gaussian' AND share_features),"
      "  (SELECT value FROM paper_headline WHERE name = 'params_per_neuron_gaussian_shared'),"
@@ -297,10 +297,10 @@ static const struct nsid__store_sql VIEWS[] = {
      " UNION ALL SELECT 'params_per_neuron_factorized',"
      "  (SELECT AVG(params_per_neuron) FROM pp WHERE readout = 'factorized' AND NOT share_features),"
      "  (SELECT value FROM paper_headline WHERE name = 'params_per_neuron_factorized'),"
-     "  'readout parameters per neuron, factorized readout (PAPER.md §2.6)'"},
+     "  'readout parameters per neuron, factorized readout (docs/paper.md §2.6)'"},
 };
 
-/* ---- the paper's digitised values (PAPER.md §0, §7; approximate, ranges as midpoints) ---- */
+/* ---- the paper's digitised values (docs/paper.md §0, §7; approximate, ranges as midpoints) ---- */
 
 static const struct nsid__store_sql REFERENCE[] = {
     {"paper_values_clear", "DELETE FROM paper_values"},
@@ -398,9 +398,9 @@ static const struct nsid__store_sql REFERENCE[] = {
      " ('transfer_11s_vs_vgg16', 1.33, 'abstract: +33% (Fig. 5 at 4,472 images: 0.838 / 0.632)'),"
      " ('transfer_11s_vs_random_vgg16', 1.44, 'Fig. 5 at 4,472 images: 0.835 / 0.58 (digitised)'),"
      " ('images_fraction_11s_reaches_direct', 0.40, 'abstract: 40% of the data (Fig. 5: 1,800-2,000 of 4,472)'),"
-     " ('params_per_neuron_gaussian', 69, 'PAPER.md 2.6: 64 features + 4 covariance + 1 bias'),"
-     " ('params_per_neuron_gaussian_shared', 6, 'PAPER.md 2.6: 1 scale + 4 + 1 non-shared'),"
-     " ('params_per_neuron_factorized', 1165, 'PAPER.md 2.6: 22x50 mask + 64 features + 1 bias')"},
+     " ('params_per_neuron_gaussian', 69, 'docs/paper.md §2.6: 64 features + 4 covariance + 1 bias'),"
+     " ('params_per_neuron_gaussian_shared', 6, 'docs/paper.md §2.6: 1 scale + 4 + 1 non-shared'),"
+     " ('params_per_neuron_factorized', 1165, 'docs/paper.md §2.6: 22x50 mask + 64 features + 1 bias')"},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

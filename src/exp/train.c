@@ -1,4 +1,4 @@
-/* train.c - one training run as PAPER.md §4, interruptible and resumable (see train.h). */
+/* train.c - one training run as docs/paper.md §4, interruptible and resumable (see train.h). */
 #include "train.h"
 
 #include <cblas.h>

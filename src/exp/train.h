@@ -1,5 +1,5 @@
 /*
- * train.h - one training run exactly as PAPER.md §4: nsid-train's library half.
+ * train.h - one training run exactly as docs/paper.md §4: nsid-train's library half.
  *
  *     struct nsid_config c;  nsid_config_load(&c, "run.yaml", sets, n_sets, &err);
  *     const char *data[] = {"data/static20457-5-9-preproc0.h5"};

@@ -18,7 +18,7 @@
  * Layout: N = batch, C = input channels, H, W = input height, width,
  * O = output channels, K = kernel size.
  *
- * Conventions (MODEL_API.md): forward overwrites `out`; backward ACCUMULATES
+ * Conventions (docs/design.md): forward overwrites `out`; backward ACCUMULATES
  * (+=) into dinp / dweight / dbias, and any of them may be NULL (skipped, and
  * the work it needs is not done). Outputs must not alias inputs. Nothing here
  * allocates; scratch comes from the caller.

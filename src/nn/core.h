@@ -1,5 +1,5 @@
 /*
- * core.h - the shared CNN core: neuralpredictors v0.0.3 SE2dCore (PAPER.md §1).
+ * core.h - the shared CNN core: neuralpredictors v0.0.3 SE2dCore (docs/paper.md §1).
  *
  *   layer0:    conv K0 x K0 (Cin -> C, padding K0/2 if pad_input else 0) -> BN -> ELU
  *   layer1..:  depth_separable: conv 1x1 -> depthwise Kh x Kh (pad Kh/2) -> conv 1x1
@@ -12,7 +12,7 @@
  * configuration (nsid_core_config_default) maps a 36x64 image to (N,64,22,50) with
  * 71,936 trainable parameters. Regulariser: gamma_input * LaplaceL2norm(layer0 weight).
  *
- * Lifecycle (MODEL_API.md):
+ * Lifecycle (docs/design.md):
  *
  *     struct nsid_core_config cfg; nsid_core_config_default(&cfg);
  *     struct nsid_core core;                            // must not move after init
@@ -176,7 +176,7 @@ struct nsid_core {
     bool grad_ready;             /* the last forward kept the backward's state (nsid_core_forward) */
 };
 
-/* The paper's configuration (PAPER.md §1.1). */
+/* The paper's configuration (docs/paper.md §1.1). */
 void nsid_core_config_default(struct nsid_core_config *cfg);
 
 /*

@@ -1,5 +1,5 @@
 /*
- * loss.h - the training objective's terms (PAPER.md §4.2, §1.4), values in double.
+ * loss.h - the training objective's terms (docs/paper.md §4.2, §1.4), values in double.
  *
  *   Poisson loss   L = scale * sum_i [ rhat_i - r_i * log(rhat_i + 1e-12) ]
  *                  (neuralpredictors PoissonLoss(avg=False); the trainer passes

@@ -382,7 +382,7 @@ void nsid_model_forward(struct nsid_model *m, const struct nsid_model_batch *b, 
     size_t n = (size_t)B * (size_t)m->scan[s].N;
     NSID_ASSERT(m->B_max > 0 && B >= 1 && B <= m->B_max && s >= 0 && s < m->n_scans && b->images);
     NSID_ASSERT((!m->sh || b->pupil) && (!m->mod || b->behavior));
-    /* A frozen core still normalises with batch statistics in training (PAPER.md §1.5); without a core
+    /* A frozen core still normalises with batch statistics in training (docs/paper.md §1.5); without a core
      * backward to come (evaluation, frozen core) the core keeps no state for one. */
     if (training && !m->frozen_core)
         nsid_core_forward(&m->core, b->images, B, true);

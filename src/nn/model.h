@@ -2,7 +2,7 @@
  * model.h - the whole model: a shared core, one readout per scan, optional
  * shifters and modulators, its loss, gradients, Adam step and checkpoints.
  *
- * neuralpredictors' Encoder (PAPER.md §2.7) with the trainer's objective
+ * neuralpredictors' Encoder (docs/paper.md §2.7) with the trainer's objective
  * (§4.2): for a batch of B trials of scan s
  *
  *     feat  = core(images)                                   (B, C, H, W)
@@ -163,7 +163,7 @@ struct nsid_model {
     struct nsid_model_loss_parts loss; /* of the latest nsid_model_loss */
 };
 
-/* The paper's model (PAPER.md §1-§2): SE2d core, Gaussian readout with the cortex predictor. */
+/* The paper's model (docs/paper.md §1-§2): SE2d core, Gaussian readout with the cortex predictor. */
 void nsid_model_config_default(struct nsid_model_config *cfg);
 
 /*
@@ -209,7 +209,7 @@ int nsid_model_alloc_state(struct nsid_model *m, int B_max, struct nsid_err *err
  */
 int nsid_model_set_threads(struct nsid_model *m, int n, struct nsid_err *err);
 
-/* Transfer mode on/off (PAPER.md §1.5, §4.6). */
+/* Transfer mode on/off (docs/paper.md §1.5, §4.6). */
 void nsid_model_set_frozen_core(struct nsid_model *m, bool frozen);
 
 /*

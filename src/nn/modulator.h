@@ -10,7 +10,7 @@
  * applies it. neuralpredictors ends the network with a ReLU before the ELU+1,
  * so its gain is >= 1 (and has no gradient where h < 0); final_relu = false
  * drops that ReLU for a gain in (0, inf). Not part of the paper's models
- * (PAPER.md §3). Tensors: "<prefix>.modulator_networks.0.<i>.weight/bias",
+ * (docs/paper.md §3). Tensors: "<prefix>.modulator_networks.0.<i>.weight/bias",
  * e.g. "modulator.20457-5-9-0.modulator_networks.0.0.weight" (hidden, 3).
  *
  *     nsid_modulator_init(&mod, &cfg, N, &ps, "modulator.20457-5-9-0", &err);

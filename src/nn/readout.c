@@ -14,7 +14,7 @@ void nsid_readout_config_default(struct nsid_readout_config *cfg, int kind)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->kind = kind;
-    /* Gaussian: the paper's configuration (PAPER.md §2.1-§2.2; gamma from example.ipynb) */
+    /* Gaussian: the paper's configuration (docs/paper.md §2.1-§2.2; gamma from example.ipynb) */
     cfg->init_mu_range = 0.55;
     cfg->init_sigma = 0.4;
     cfg->grid_mean_predictor = true;

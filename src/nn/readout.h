@@ -1,7 +1,7 @@
 /*
  * readout.h - per-scan readouts: core feature map (B,C,H,W) -> responses (B,N).
  *
- * One struct nsid_readout wraps the three readouts of the paper (PAPER.md §2),
+ * One struct nsid_readout wraps the three readouts of the paper (docs/paper.md §2),
  * with neuralpredictors v0.0.3 semantics and state_dict names:
  *
  *   NSID_READOUT_GAUSSIAN    FullGaussian2d: per neuron a feature vector, a 2x2
@@ -16,7 +16,7 @@
  * The output is the linear readout y = w . F(pos) + bias, BEFORE the model's
  * ELU+1; the regulariser is gamma_readout times the paper's L1 form.
  *
- * Lifecycle (MODEL_API.md):
+ * Lifecycle (docs/design.md):
  *
  *     struct nsid_readout_config cfg;
  *     nsid_readout_config_default(&cfg, NSID_READOUT_GAUSSIAN);       // the paper's configuration
@@ -196,7 +196,7 @@ void nsid_readout_reset_parameters(struct nsid_readout *r, struct nsid_rng *rng)
  */
 void nsid_readout_fill_buffers(struct nsid_readout *r);
 
-/* bias = mean (N): the mean response of the first training batch (PAPER.md §2.1). */
+/* bias = mean (N): the mean response of the first training batch (docs/paper.md §2.1). */
 void nsid_readout_set_bias(struct nsid_readout *r, const float *mean);
 
 /*

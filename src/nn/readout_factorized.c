@@ -1,6 +1,6 @@
 /*
  * readout_factorized.c - FullSXF, the factorized readout of Klindt et al. 2017
- * (PAPER.md §2.4).
+ * (docs/paper.md §2.4).
  *
  *   u <- max(u, 0) in place at every forward (a projection, no gradient)
  *   m_n = u_n (or u_n / (||u_n||_2 + 1e-6) with normalize)

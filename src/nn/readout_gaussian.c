@@ -1,5 +1,5 @@
 /*
- * readout_gaussian.c - FullGaussian2d (PAPER.md §2.1-§2.3).
+ * readout_gaussian.c - FullGaussian2d (docs/paper.md §2.1-§2.3).
  *
  * Per neuron n: features w (C), S (2x2), mu (2, free or predicted), bias.
  *   pre_{b,n} = S_n z_{b,n} + mu_n            z ~ N(0,I) in training, 0 in evaluation

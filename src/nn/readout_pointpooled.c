@@ -1,6 +1,6 @@
 /*
  * readout_pointpooled.c - PointPooled2d, the spatial-transformer readout of
- * Sinz et al. 2018 (PAPER.md §2.5).
+ * Sinz et al. 2018 (docs/paper.md §2.5).
  *
  *   grid <- clamp(grid, -1, 1) in place (no gradient: a projection)
  *   level_0 = x, level_l = AvgPool2d(K, stride K)(level_{l-1}), l = 1..pool_steps

@@ -5,7 +5,7 @@
  * adds to every sampling position of that scan (neuralpredictors MLPShifter,
  * one MLP per scan): shift_layers - 1 times [Linear(prev, hidden), Tanh], then
  * Linear(prev, 2), Tanh. The default (one layer) is Linear(2,2) + Tanh. Not
- * part of the paper's models (PAPER.md §3); for users whose data has eye
+ * part of the paper's models (docs/paper.md §3); for users whose data has eye
  * tracking.
  *
  *     struct nsid_shifter sh;

@@ -1,5 +1,5 @@
 /*
- * vgg16.h - the task-driven core of PAPER.md §7.5: VGG16 up to conv2_2, then BatchNorm and
+ * vgg16.h - the task-driven core of docs/paper.md §7.5: VGG16 up to conv2_2, then BatchNorm and
  * ReLU, frozen (neuralpredictors' TransferLearningCore with torchvision's vgg16().features[:8]).
  *
  *   input (N,1,H,W) grey, repeated to 3 channels (input_.repeat(1, 3, 1, 1))
@@ -17,7 +17,7 @@
  *
  * The core is frozen (fine_tune=False and detach_core=True in the paper's runs): it has no
  * backward. Its convolutions never change; the BatchNorm runs in training mode during
- * training (batch statistics, running statistics re-estimated with momentum 0.1, PAPER.md
+ * training (batch statistics, running statistics re-estimated with momentum 0.1, docs/paper.md
  * §1.5) and its affine map stays at the identity (it gets no gradient through the detached
  * output). The conv2_2 bias is kept (neuralpredictors v0.0.x does not remove it).
  *
