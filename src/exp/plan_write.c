@@ -535,14 +535,30 @@ int nsid_plan_explain(struct nsid_store *st, const char *prefix, FILE *out, stru
     print_rows(st, "SELECT DISTINCT 'core: ' || s.rule || ' of run ' || s.candidate || coalesce(' (' || r.status || ')',"
                    " '') FROM plan_runs p JOIN plan_selections s ON s.id = p.core_selection LEFT JOIN runs r"
                    " ON r.id = s.candidate WHERE p.id = ?1", id, "  ", out);
-    fprintf(out, "  configuration (* = differs from the default):\n");
+    fprintf(out, "  configuration (* = differs from the default of its readout type):\n");
     nsid_config_init(&def);
     size_t nk = 0;
     const struct nsid_config_key *keys = nsid_config_keys(&nk);
+    /* some defaults depend on the readout type: compare with the defaults of the run's type */
+    for (size_t i = 0; i < nk; i++) {
+        if (strcmp(keys[i].name, "model.readout.type") != 0) continue;
+        char type[NSID_CONFIG_STR_MAX + 8];
+        nsid_config_format_value(&c, &keys[i], type, sizeof type);
+        size_t n = strlen(type);
+        if (n >= 2 && type[0] == '"' && type[n - 1] == '"') { /* formatted as a JSON string */
+            memmove(type, type + 1, n - 2);
+            type[n - 2] = '\0';
+        }
+        struct nsid_err ignore = {0};
+        nsid_config_set_value(&def, keys[i].name, type, false, NULL, 0, &ignore);
+    }
+    struct nsid_config plain;
+    nsid_config_init(&plain);
     for (size_t i = 0; i < nk; i++) {
         char a[NSID_CONFIG_STR_MAX + 8], b[NSID_CONFIG_STR_MAX + 8];
+        bool is_type = strcmp(keys[i].name, "model.readout.type") == 0; /* the type: against the default type */
         nsid_config_format_value(&c, &keys[i], a, sizeof a);
-        nsid_config_format_value(&def, &keys[i], b, sizeof b);
+        nsid_config_format_value(is_type ? &plain : &def, &keys[i], b, sizeof b);
         fprintf(out, "  %s %s: %s\n", strcmp(a, b) ? "*" : " ", keys[i].name, a);
     }
     return 0;
