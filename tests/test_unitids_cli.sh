@@ -12,8 +12,8 @@
 #   the checkpoint without /_neurons (what nsid2torch.py --from-torch writes)
 #                                                   done, with one warning that the neurons
 #                                                   could not be checked
-# A refused evaluation leaves the run's store as it was, byte for byte. Without /usr/bin/python3 and h5py
-# (which edit the scans) the test is skipped.
+# A refused evaluation leaves the run's store as it was, byte for byte. Without /usr/bin/python3
+# and h5py (which edit the scans) the test is skipped.
 set -uo pipefail
 SRC=${NSID_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 BIN=${NSID_BIN:-$SRC/build}
