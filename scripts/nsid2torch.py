@@ -16,8 +16,11 @@ PyTorch's shape and row-major order. This script maps one onto the other:
 
 Tensors that share storage in PyTorch (a non-owner readout's _features under
 feature sharing) become HDF5 hard links, as nsid writes them; --to-torch
-restores the sharing. Adam state (/_optimizer) is nsid training state and is
-not part of a state_dict: --to-torch ignores it.
+restores the sharing. Adam state (/_optimizer) is nsid training state and the
+neurons' identity (/_neurons: each readout's unit ids) nsid's load check; neither
+is part of a state_dict: --to-torch ignores them, and --from-torch writes neither
+(nsid then loads the readouts with a warning that their neurons could not be
+checked against the scan's unit ids).
 
 Needs numpy and h5py; torch only for reading or writing .pt files. It names
 /usr/bin/python3, Debian's interpreter of python3-h5py, python3-numpy and
@@ -39,6 +42,8 @@ except ImportError as _e:  # --help works without them; a conversion says what i
 MAGIC = "nsid-checkpoint"
 VERSION = 1
 OPT_GROUP = "_optimizer"
+IDS_GROUP = "_neurons"
+NSID_ONLY = (OPT_GROUP, IDS_GROUP)  # root groups that are not state_dict entries
 
 
 def _as_numpy(t):
@@ -148,10 +153,10 @@ def _attr_str(v):
     return v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v)
 
 
-def _walk(group, prefix, out, skip_root_optimizer):
+def _walk(group, prefix, out, skip_nsid_only):
     """Every dataset link (hard links included once per name), sorted by name."""
     for key in group:
-        if skip_root_optimizer and not prefix and key == OPT_GROUP:
+        if skip_nsid_only and not prefix and key in NSID_ONLY:
             continue
         obj = group.get(key, getlink=False)
         name = prefix + key

@@ -68,7 +68,9 @@ static void vgg_free(struct nsid_net_vgg *v, int n_scans)
     nsid_free(v->cached);
     for (int s = 0; v->ro && s < n_scans; s++) nsid_readout_free(&v->ro[s]);
     nsid_free(v->ro);
+    for (int s = 0; v->scan && s < n_scans; s++) nsid_model_scan_rec_free(&v->scan[s]);
     nsid_free(v->scan);
+    nsid_free(v->ck_ids);
     nsid_params_free(&v->ps);
     nsid_arena_free(&v->arena);
     nsid_free(v->fixed_names);
@@ -93,9 +95,10 @@ static int vgg_init(struct nsid_net *net, const struct nsid_config *c, const str
     vc.bn_eps = c->model.core.bn_eps;
     v->ro = NSID_CALLOC(sizeof *v->ro * (size_t)n, err);
     v->scan = NSID_CALLOC(sizeof *v->scan * (size_t)n, err);
+    v->ck_ids = NSID_CALLOC(sizeof *v->ck_ids * (size_t)n, err);
     v->fixed_names = NSID_CALLOC(sizeof *v->fixed_names * (size_t)n, err);
     v->fixed = NSID_CALLOC(sizeof *v->fixed * (size_t)n, err);
-    if (!v->ro || !v->scan || !v->fixed_names || !v->fixed) return NSID_ENOMEM;
+    if (!v->ro || !v->scan || !v->ck_ids || !v->fixed_names || !v->fixed) return NSID_ENOMEM;
     nsid_params_init(&v->ps);
     int rc = nsid_vgg16_init(&v->core, &vc, sc[0].height, sc[0].width, &v->ps, "core", err);
     struct nsid_readout_config rcfg;
@@ -106,9 +109,7 @@ static int vgg_init(struct nsid_net *net, const struct nsid_config *c, const str
             return nsid_err_set(err, NSID_ESHAPE, sc[s].data_key, 0, "images", "%dx%dx%d, but scan '%s' has %dx%dx%d",
                                 sc[s].channels, sc[s].height, sc[s].width, sc[0].data_key, sc[0].channels,
                                 sc[0].height, sc[0].width);
-        snprintf(v->scan[s].key, sizeof v->scan[s].key, "%s", sc[s].data_key);
-        v->scan[s].N = sc[s].n_neurons;
-        v->scan[s].n_trials = sc[s].n_trials;
+        if ((rc = nsid_model_scan_rec_init(&v->scan[s], &sc[s], &v->ck_ids[s], err)) < 0) return rc;
         if (sc[s].n_neurons > v->N_max) v->N_max = sc[s].n_neurons;
         snprintf(prefix, sizeof prefix, "readout.%s", sc[s].data_key);
         rc = nsid_readout_init(&v->ro[s], &rcfg, v->core.out_c, v->core.out_h, v->core.out_w, sc[s].n_neurons,
@@ -425,6 +426,8 @@ void nsid_net_checkpoint(struct nsid_net *net, struct nsid_checkpoint *ck, const
     ck->n_ints = 1;
     ck->fixed = net->vgg.fixed;
     ck->n_fixed = net->vgg.n_fixed;
+    ck->ids = net->vgg.ck_ids;
+    ck->n_ids = net->vgg.ck_ids ? net->n_scans : 0;
     ck->arch = arch;
 }
 

@@ -53,6 +53,7 @@ struct nsid_net_vgg {
     struct nsid_vgg16 core;
     struct nsid_readout *ro;              /* (n_scans) */
     struct nsid_model_scan_rec *scan;     /* (n_scans) */
+    struct nsid_checkpoint_ids *ck_ids;   /* (n_scans) each readout's neuron identity */
     int N_max;
     struct nsid_checkpoint_i64 ck_int;    /* OutBatchNorm.num_batches_tracked */
     char (*fixed_names)[NSID_PARAM_NAME_MAX]; /* readout source_grid names (checked on load) */

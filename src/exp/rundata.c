@@ -71,6 +71,10 @@ static int scan_meta(struct nsid_run_data *d, int s, struct nsid_err *err)
         if (!(d->match[s] = NSID_ALLOC((size_t)n * sizeof(int64_t), err))) return NSID_ENOMEM;
         for (int64_t j = 0; j < n; j++) d->match[s][j] = sc->multi_match_id[sel ? sel[j] : j];
     }
+    if (sc->unit_ids) {
+        if (!(d->units[s] = NSID_ALLOC((size_t)n * sizeof(int64_t), err))) return NSID_ENOMEM;
+        for (int64_t j = 0; j < n; j++) d->units[s][j] = sc->unit_ids[sel ? sel[j] : j];
+    }
     struct nsid_model_scan *m = &d->mscans[s];
     memset(m, 0, sizeof *m);
     m->data_key = sc->data_key;
@@ -81,6 +85,8 @@ static int scan_meta(struct nsid_run_data *d, int s, struct nsid_err *err)
     m->width = sc->width;
     m->coords = d->coords[s];
     m->match_ids = d->match[s];
+    m->unit_ids = d->units[s];
+    m->neuron_index = sel;
     return 0;
 }
 
@@ -93,8 +99,9 @@ static int alloc_arrays(struct nsid_run_data *d, int n, struct nsid_err *err)
     d->neurons = NSID_CALLOC(k * sizeof *d->neurons, err);
     d->coords = NSID_CALLOC(k * sizeof *d->coords, err);
     d->match = NSID_CALLOC(k * sizeof *d->match, err);
+    d->units = NSID_CALLOC(k * sizeof *d->units, err);
     d->n_sel = NSID_CALLOC(k * sizeof *d->n_sel, err);
-    return d->scans && d->views && d->mscans && d->neurons && d->coords && d->match && d->n_sel ? 0 : NSID_ENOMEM;
+    return d->scans && d->views && d->mscans && d->neurons && d->coords && d->match && d->units && d->n_sel ? 0 : NSID_ENOMEM;
 }
 
 int nsid_run_data_load(struct nsid_run_data *d, const struct nsid_config *c, const char *const *paths, int n,
@@ -162,6 +169,7 @@ static void swap_scans(struct nsid_run_data *d, int i, int j)
     SWAP(neurons);
     SWAP(coords);
     SWAP(match);
+    SWAP(units);
     SWAP(n_sel);
 #undef SWAP
     for (int k = 0; k < 2; k++) { /* the views and metadata point at their scan */
@@ -197,6 +205,7 @@ void nsid_run_data_free(struct nsid_run_data *d)
         if (d->neurons) nsid_free(d->neurons[s]);
         if (d->coords) nsid_free(d->coords[s]);
         if (d->match) nsid_free(d->match[s]);
+        if (d->units) nsid_free(d->units[s]);
     }
     nsid_free(d->scans);
     nsid_free(d->views);
@@ -204,6 +213,7 @@ void nsid_run_data_free(struct nsid_run_data *d)
     nsid_free(d->neurons);
     nsid_free(d->coords);
     nsid_free(d->match);
+    nsid_free(d->units);
     nsid_free(d->n_sel);
     memset(d, 0, sizeof *d);
 }

@@ -37,6 +37,8 @@ struct nsid_run_data {
     int64_t **neurons;               /* (n_scans) selected neuron indices (NULL: all) */
     double **coords;                 /* (n_scans) (N_sel, 3) cell_motor_coordinates of the selection, or NULL */
     int64_t **match;                 /* (n_scans) (N_sel) multi_match_id of the selection, or NULL */
+    int64_t **units;                 /* (n_scans) (N_sel) unit_ids of the selection, or NULL (the scan has
+                                        none: the identity is the neuron index, d->neurons) */
     int64_t *n_sel;                  /* (n_scans) neurons selected */
 };
 

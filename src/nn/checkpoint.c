@@ -155,7 +155,29 @@ static int check_names(const struct nsid_checkpoint *ck, const char *path, struc
         if (!nsid_params_find(ck->ps, ck->aliases[i].target) || strchr(ck->aliases[i].name, '/'))
             return nsid_err_set(err, NSID_EINVAL, path, 0, ck->aliases[i].name,
                                 "alias of '%s', which is not a tensor of the model", ck->aliases[i].target);
+    for (int i = 0; i < ck->n_ids; i++)
+        if (!ck->ids[i].key[0] || strpbrk(ck->ids[i].key, "./") || ck->ids[i].n < 1 || !ck->ids[i].ids)
+            return nsid_err_set(err, NSID_EINVAL, path, 0, ck->ids[i].key,
+                                "bad neuron identity entry (%lld ids; a data key without '.' or '/')",
+                                (long long)ck->ids[i].n);
     return 0;
+}
+
+#define IDS_ATTR "identity"
+#define IDS_UNITS "unit_ids"
+#define IDS_INDEX "neuron_index"
+
+/* /_neurons/<key>: the neurons' ids, int64 (N), with the kind of identity as an attribute. */
+static int write_ids(hid_t fid, hid_t gcpl, const struct nsid_checkpoint_ids *e)
+{
+    char path[PATH_MAX_];
+    snprintf(path, sizeof path, "/" NSID_CHECKPOINT_IDS_GROUP "/%s", e->key);
+    if (write_dataset(fid, gcpl, path, ELT_I64, 1, &e->n, e->ids) < 0) return -1;
+    hid_t d = H5Dopen2(fid, path, H5P_DEFAULT);
+    if (d < 0) return -1;
+    int rc = write_string_attr(d, IDS_ATTR, e->by_index ? IDS_INDEX : IDS_UNITS);
+    H5Dclose(d);
+    return rc;
 }
 
 /* Everything of ck into an open, empty file. Returns the failing entry's name via *what. */
@@ -192,6 +214,10 @@ static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt,
         name_to_path(tpath, "/", ck->aliases[i].target);
         rc = nsid_h5_parents(fid, path, gcpl);
         if (!rc) rc = H5Lcreate_hard(fid, tpath, fid, path, H5P_DEFAULT, H5P_DEFAULT) < 0 ? -1 : 0;
+    }
+    for (int i = 0; i < ck->n_ids && !rc; i++) {
+        *what = ck->ids[i].key;
+        rc = write_ids(fid, gcpl, &ck->ids[i]);
     }
     if (with_opt && !rc) {
         *what = NSID_CHECKPOINT_OPT_GROUP;
@@ -273,7 +299,7 @@ out:
 
 /* ------------------------------------------------------------------- load */
 
-/* Every dataset link of the file outside /_optimizer, as a state_dict name. */
+/* Every dataset link of the file outside /_optimizer and /_neurons, as a state_dict name. */
 struct walk {
     char (*names)[PATH_MAX_];
     int n, cap;
@@ -281,12 +307,17 @@ struct walk {
     char bad_name[PATH_MAX_];
 };
 
+/* Is name the root group g or inside it? */
+static bool under_group(const char *name, const char *g)
+{
+    size_t n = strlen(g);
+    return strncmp(name, g, n) == 0 && (name[n] == '\0' || name[n] == '/');
+}
+
 static herr_t walk_cb(hid_t g, const char *name, const H5L_info_t *info, void *data)
 {
     struct walk *w = data;
-    if (strncmp(name, NSID_CHECKPOINT_OPT_GROUP, strlen(NSID_CHECKPOINT_OPT_GROUP)) == 0 &&
-        (name[strlen(NSID_CHECKPOINT_OPT_GROUP)] == '\0' || name[strlen(NSID_CHECKPOINT_OPT_GROUP)] == '/'))
-        return 0;
+    if (under_group(name, NSID_CHECKPOINT_OPT_GROUP) || under_group(name, NSID_CHECKPOINT_IDS_GROUP)) return 0;
     if (info->type != H5L_TYPE_HARD) {
         w->bad = 1;
         snprintf(w->bad_name, PATH_MAX_, "%s", name);
@@ -667,6 +698,128 @@ out:
     return rc;
 }
 
+/* Does a load under prefix take readout <key>'s entries ("readout.<key>.*")? */
+static bool readout_loaded(const char *key, const char *prefix)
+{
+    char name[NSID_PARAM_NAME_MAX + 16];
+    int n = snprintf(name, sizeof name, "readout.%s.", key);
+    if (!prefix) return true;
+    size_t k = strlen(prefix) < (size_t)n ? strlen(prefix) : (size_t)n;
+    return strncmp(name, prefix, k) == 0;
+}
+
+/* The ids of /_neurons/<key> into a new array (*ids, *n) and their kind; 0, or an error naming it. */
+static int read_ids(hid_t fid, const struct nsid_checkpoint_ids *e, int64_t **ids, int64_t *n, bool *by_index,
+                    const char *file, struct nsid_err *err)
+{
+    char path[PATH_MAX_], name[PATH_MAX_], h5[NSID_H5_REASON_MAX];
+    snprintf(path, sizeof path, "/" NSID_CHECKPOINT_IDS_GROUP "/%s", e->key);
+    snprintf(name, sizeof name, NSID_CHECKPOINT_IDS_GROUP ".%s", e->key);
+    *ids = NULL;
+    if (H5Lexists(fid, path, H5P_DEFAULT) <= 0)
+        return nsid_err_set(err, NSID_ENOTFOUND, file, 0, name,
+                            "no neuron identity for readout '%s' (the checkpoint records other readouts')", e->key);
+    hid_t d = H5Dopen2(fid, path, H5P_DEFAULT);
+    if (d < 0) return nsid_err_set(err, NSID_EFORMAT, file, 0, name, "not a dataset");
+    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+    hsize_t dim = 0;
+    int ok = H5Tget_class(t) == H5T_INTEGER && H5Sget_simple_extent_ndims(sp) == 1 &&
+             H5Sget_simple_extent_dims(sp, &dim, NULL) == 1 && dim >= 1;
+    H5Sclose(sp);
+    H5Tclose(t);
+    char *kind = NULL;
+    int rc = 0;
+    if (!ok)
+        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, name, "expected a 1-d integer dataset of neuron ids");
+    else if (read_string_attr(d, IDS_ATTR, &kind) < 0 || (strcmp(kind, IDS_UNITS) && strcmp(kind, IDS_INDEX)))
+        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, name, "attribute '" IDS_ATTR "' must be '" IDS_UNITS
+                          "' or '" IDS_INDEX "'");
+    else if (!(*ids = NSID_ALLOC((size_t)dim * sizeof **ids, err)))
+        rc = NSID_ENOMEM;
+    else if (H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *ids) < 0)
+        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, name, "cannot read the data: %s", nsid_h5_reason(h5));
+    if (rc == 0) {
+        *n = (int64_t)dim;
+        *by_index = strcmp(kind, IDS_INDEX) == 0;
+    } else {
+        nsid_free(*ids);
+        *ids = NULL;
+    }
+    nsid_free(kind);
+    H5Dclose(d);
+    return rc;
+}
+
+/*
+ * The neurons of every readout the load takes must be the checkpoint's, in its order: the
+ * same kind of identity, the same ids, as many. *unchecked: the file has no /_neurons at all
+ * (converted from PyTorch), and some readout is loaded.
+ */
+static int check_ids(const struct nsid_checkpoint *ck, hid_t fid, const char *prefix, bool *unchecked,
+                     const char *file, struct nsid_err *err)
+{
+    *unchecked = false;
+    bool any = false;
+    for (int i = 0; i < ck->n_ids && !any; i++) any = readout_loaded(ck->ids[i].key, prefix);
+    if (!any) return 0;
+    if (H5Lexists(fid, "/" NSID_CHECKPOINT_IDS_GROUP, H5P_DEFAULT) <= 0) {
+        *unchecked = true;
+        return 0;
+    }
+    for (int i = 0; i < ck->n_ids; i++) {
+        const struct nsid_checkpoint_ids *e = &ck->ids[i];
+        if (!readout_loaded(e->key, prefix)) continue;
+        int64_t *ids = NULL, n = 0;
+        bool by_index = false;
+        int rc = read_ids(fid, e, &ids, &n, &by_index, file, err);
+        if (rc < 0) return rc;
+        char key[NSID_PARAM_NAME_MAX + 16];
+        snprintf(key, sizeof key, "readout.%s", e->key);
+        const char *what_ck = by_index ? "neuron index" : "unit id", *what_sc = e->by_index ? "neuron index" : "unit id";
+        if (by_index != e->by_index) {
+            rc = nsid_err_set(err, NSID_ESHAPE, file, 0, key,
+                              "the checkpoint identifies the readout's neurons by %s, the scan %s: not the "
+                              "scan the readout was trained on", by_index ? "their index in the scan (it had no unit "
+                              "ids)" : "unit id", e->by_index ? "has no unit ids" : "has unit ids");
+        } else {
+            int64_t k = 0, m = n < e->n ? n : e->n;
+            while (k < m && ids[k] == e->ids[k]) k++;
+            if (k < m || n != e->n) {
+                char a[40], b[40];
+                if (k < n) snprintf(a, sizeof a, "%s %lld", what_ck, (long long)ids[k]);
+                else snprintf(a, sizeof a, "absent");
+                if (k < e->n) snprintf(b, sizeof b, "%s %lld", what_sc, (long long)e->ids[k]);
+                else snprintf(b, sizeof b, "absent");
+                rc = nsid_err_set(err, NSID_ESHAPE, file, 0, key,
+                                  "neuron %lld is %s in the checkpoint, %s in the scan (%lld neurons in the "
+                                  "checkpoint, %lld in the scan): the scan's neurons are in another order or "
+                                  "another selection (data.neuron_n, data.multi_match_*) than the readout was "
+                                  "trained on", (long long)k, a, b, (long long)n, (long long)e->n);
+            }
+        }
+        nsid_free(ids);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* The warning for a load whose neurons could not be identified. */
+static void warn_unchecked(const struct nsid_checkpoint *ck, const struct nsid_checkpoint_load_opts *o,
+                           const char *prefix, const char *file)
+{
+    char msg[1024];
+    size_t k = (size_t)snprintf(msg, sizeof msg, "%s: no neuron identity (/" NSID_CHECKPOINT_IDS_GROUP
+                                "; converted from PyTorch?): the neurons of readout", file);
+    int shown = 0;
+    for (int i = 0; i < ck->n_ids && k < sizeof msg; i++)
+        if (readout_loaded(ck->ids[i].key, prefix))
+            k += (size_t)snprintf(msg + k, sizeof msg - k, "%s '%s'", shown++ ? "," : "", ck->ids[i].key);
+    if (k < sizeof msg)
+        snprintf(msg + k, sizeof msg - k, " could not be checked against the scan's unit ids");
+    if (o->warn) o->warn(o->warn_ctx, msg);
+    else fprintf(stderr, "warning: %s\n", msg);
+}
+
 /* Scratch into the model: the only step of a load that changes anything. */
 static void commit(struct nsid_checkpoint *ck, const struct scratch *s, const char *prefix, bool opt, int64_t step)
 {
@@ -692,7 +845,11 @@ static int load_open(struct nsid_checkpoint *ck, hid_t fid, const struct nsid_ch
     const char *prefix = o->prefix && o->prefix[0] ? o->prefix : NULL;
     struct scratch s;
     int64_t step = 0;
+    bool unchecked = false;
     int n_loaded = 0, rc = check_header(fid, file, err);
+    if (rc < 0) return rc;
+    /* Whose neurons first: a reordered scan is named as such, not as a shape or grid mismatch. */
+    rc = check_ids(ck, fid, prefix, &unchecked, file, err);
     if (rc < 0) return rc;
     rc = scratch_init(&s, ck, o->optimizer, err);
     if (rc < 0) return rc;
@@ -705,6 +862,7 @@ static int load_open(struct nsid_checkpoint *ck, hid_t fid, const struct nsid_ch
     if (!rc && n_loaded == 0)
         rc = nsid_err_set(err, NSID_EINVAL, file, 0, prefix, "the model has no tensor under this prefix");
     if (!rc) commit(ck, &s, prefix, o->optimizer, step);
+    if (!rc && unchecked) warn_unchecked(ck, o, prefix, file);
     scratch_free(&s);
     return rc;
 }

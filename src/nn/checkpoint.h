@@ -14,6 +14,11 @@
  *                                                 PyTorch lists it per scan)
  *     /_optimizer/{m,v}/<same paths>              Adam moments (optional;
  *                                                 attribute "step")
+ *     /_neurons/<data_key>                        int64 (N): the identity of each
+ *                                                 neuron of readout <data_key>;
+ *                                                 attribute "identity" = "unit_ids"
+ *                                                 or "neuron_index" (a scan without
+ *                                                 unit ids: indices in its file)
  *
  * Tensors PyTorch declares as int64 that the float table holds as floats
  * (feature_sharing_index) are stored as int64, so torch gets its dtype back.
@@ -23,8 +28,17 @@
  * "n_entries" (int64: state_dict entries, a cross-check against lost or
  * foreign datasets). Float tensors are stored chunked with HDF5's Fletcher-32
  * checksum, so a flipped bit in the data is an error on load, not a silently
- * wrong weight. Everything under /_optimizer is training state, kept apart
- * from the state_dict: scripts/nsid2torch.py ignores it.
+ * wrong weight. Everything under /_optimizer is training state, and /_neurons
+ * the neurons' identity, kept apart from the state_dict (not counted in
+ * n_entries): scripts/nsid2torch.py ignores both.
+ *
+ * Neuron identity: a readout's tensors are per neuron, so they mean something
+ * only for the neurons, in the order, they were trained on. Every load of a
+ * readout (its "readout.<key>." entries under the load's prefix) first
+ * compares /_neurons/<key> with the model's ids; a different order, subset or
+ * count is refused naming the readout, the first differing neuron index and
+ * both ids. A checkpoint without /_neurons (converted from PyTorch) loads,
+ * with a warning that the identity could not be checked.
  *
  * A checkpoint is described by struct nsid_checkpoint: the parameter table
  * (float weights and buffers) plus the few entries the table cannot hold
@@ -58,6 +72,7 @@
 #define NSID_CHECKPOINT_MAGIC "nsid-checkpoint"
 #define NSID_CHECKPOINT_VERSION 1
 #define NSID_CHECKPOINT_OPT_GROUP "_optimizer"
+#define NSID_CHECKPOINT_IDS_GROUP "_neurons"
 
 /*
  * An int64 state_dict entry (the parameter table holds floats only):
@@ -83,6 +98,18 @@ struct nsid_checkpoint_alias {
     char target[NSID_PARAM_NAME_MAX]; /* a tensor of the table, e.g. "readout.scan1._features" */
 };
 
+/*
+ * The identity of the neurons of one readout: the unit ids of the neurons (in
+ * readout order, after the run's neuron selection), or, for a scan without
+ * unit ids, their indices in the scan file (by_index).
+ */
+struct nsid_checkpoint_ids {
+    char key[NSID_PARAM_NAME_MAX];  /* the readout's data key; its tensors are "readout.<key>.*" */
+    const int64_t *ids;             /* (n) */
+    int64_t n;
+    bool by_index;                  /* ids are neuron indices (the scan has no unit ids) */
+};
+
 /* What a checkpoint holds. Nothing here is owned by the struct. */
 struct nsid_checkpoint {
     struct nsid_params *ps;                     /* float tensors (weights and buffers), Adam state */
@@ -94,6 +121,8 @@ struct nsid_checkpoint {
                                                    metadata (a readout's source_grid): a load checks
                                                    the file agrees (1e-6) and keeps the model's values */
     int n_fixed;
+    const struct nsid_checkpoint_ids *ids;      /* (n_ids) neuron identity per readout (may be 0) */
+    int n_ids;
     const char *arch;                           /* architecture text for save; NULL saves "{}" */
 };
 
@@ -102,6 +131,9 @@ struct nsid_checkpoint_load_opts {
                            "core.": only entries whose name starts with it, strictly within it;
                            everything else in the file and in the model is left alone (transfer) */
     bool optimizer;     /* also restore Adam m, v and step (whole model only; the file must have them) */
+    /* Warnings (a checkpoint without neuron identity). NULL: "warning: ..." to stderr. */
+    void (*warn)(void *ctx, const char *msg);
+    void *warn_ctx;
 };
 
 /*
@@ -118,7 +150,10 @@ int nsid_checkpoint_save(const struct nsid_checkpoint *ck, const char *path, boo
  * magic, format version, the entry count, and every name, dtype, rank and
  * shape; a missing entry, an entry the model does not have, a shape mismatch,
  * a checksum failure or a truncated file is an error naming the tensor and
- * the expected and actual shapes. On error nothing in ck is modified.
+ * the expected and actual shapes. Before any tensor, the neuron identity of
+ * every readout loaded (ck->ids whose "readout.<key>." lies under the prefix)
+ * is compared with /_neurons/<key>: NSID_ESHAPE naming the readout, the first
+ * differing neuron and both ids. On error nothing in ck is modified.
  */
 int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
                          const struct nsid_checkpoint_load_opts *opts, struct nsid_err *err);

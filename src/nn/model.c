@@ -35,6 +35,35 @@ void nsid_model_scan_from(struct nsid_model_scan *sc, const struct nsid_scan *s)
     sc->width = s->width;
     sc->coords = s->cell_motor_coordinates;
     sc->match_ids = s->multi_match_id;
+    sc->unit_ids = s->unit_ids;
+}
+
+int nsid_model_scan_rec_init(struct nsid_model_scan_rec *r, const struct nsid_model_scan *sc,
+                             struct nsid_checkpoint_ids *ck, struct nsid_err *err)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->key, sizeof r->key, "%s", sc->data_key);
+    r->N = sc->n_neurons;
+    r->n_trials = sc->n_trials;
+    r->ids_by_index = !sc->unit_ids;
+    if (!(r->ids = NSID_ALLOC((size_t)(r->N > 0 ? r->N : 1) * sizeof *r->ids, err))) return NSID_ENOMEM;
+    for (int j = 0; j < r->N; j++)
+        r->ids[j] = sc->unit_ids ? sc->unit_ids[j] : sc->neuron_index ? sc->neuron_index[j] : j;
+    if (ck) {
+        memset(ck, 0, sizeof *ck);
+        snprintf(ck->key, sizeof ck->key, "%s", r->key);
+        ck->ids = r->ids;
+        ck->n = r->N;
+        ck->by_index = r->ids_by_index;
+    }
+    return 0;
+}
+
+void nsid_model_scan_rec_free(struct nsid_model_scan_rec *r)
+{
+    if (!r) return;
+    nsid_free(r->ids);
+    r->ids = NULL;
 }
 
 /* ----------------------------------------------------------------- building */
@@ -188,16 +217,15 @@ int nsid_model_init(struct nsid_model *m, const struct nsid_model_config *cfg,
     m->in_w = scans[0].width;
     m->scan = NSID_CALLOC(sizeof *m->scan * (size_t)n_scans, err);
     m->ro = NSID_CALLOC(sizeof *m->ro * (size_t)n_scans, err);
+    m->ck_ids = NSID_CALLOC(sizeof *m->ck_ids * (size_t)n_scans, err);
     if (cfg->shifter) m->sh = NSID_CALLOC(sizeof *m->sh * (size_t)n_scans, err);
     if (cfg->modulator) m->mod = NSID_CALLOC(sizeof *m->mod * (size_t)n_scans, err);
-    if (!m->scan || !m->ro || (cfg->shifter && !m->sh) || (cfg->modulator && !m->mod)) {
+    if (!m->scan || !m->ro || !m->ck_ids || (cfg->shifter && !m->sh) || (cfg->modulator && !m->mod)) {
         rc = NSID_ENOMEM;
         goto fail;
     }
     for (int s = 0; s < n_scans; s++) {
-        snprintf(m->scan[s].key, sizeof m->scan[s].key, "%s", scans[s].data_key);
-        m->scan[s].N = scans[s].n_neurons;
-        m->scan[s].n_trials = scans[s].n_trials;
+        if ((rc = nsid_model_scan_rec_init(&m->scan[s], &scans[s], &m->ck_ids[s], err)) < 0) goto fail;
         if (scans[s].n_neurons > m->N_max) m->N_max = scans[s].n_neurons;
     }
     nsid_params_init(&m->ps);
@@ -510,6 +538,8 @@ void nsid_model_checkpoint(struct nsid_model *m, struct nsid_checkpoint *ck, con
     ck->n_aliases = m->n_ck_aliases;
     ck->fixed = m->ck_fixed;
     ck->n_fixed = m->n_ck_fixed;
+    ck->ids = m->ck_ids;
+    ck->n_ids = m->ck_ids ? m->n_scans : 0;
     ck->arch = arch;
 }
 
@@ -586,7 +616,9 @@ void nsid_model_free(struct nsid_model *m)
     nsid_params_free(&m->ps);
     nsid_arena_free(&m->arena);
     nsid_pool_free(&m->pool);
+    for (int s = 0; m->scan && s < m->n_scans; s++) nsid_model_scan_rec_free(&m->scan[s]);
     nsid_free(m->scan);
+    nsid_free(m->ck_ids);
     nsid_free(m->ro);
     nsid_free(m->sh);
     nsid_free(m->mod);

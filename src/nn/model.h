@@ -92,6 +92,11 @@ struct nsid_model_scan {
     int channels, height, width; /* image shape (1, 36, 64); the same for every scan */
     const double *coords;      /* (N,3) cell_motor_coordinates µm; needed by the grid-mean predictor */
     const int64_t *match_ids;  /* (N) multi_match_id; needed with feature sharing */
+    /* The identity of the readout's neurons, recorded in checkpoints and checked at load:
+       unit_ids (N) of the neurons in readout order; a scan without them: neuron_index (N), their
+       indices in the scan's file (NULL: 0..N-1). */
+    const int64_t *unit_ids;
+    const int64_t *neuron_index;
 };
 
 /* One batch of one scan. Only the fields a call needs must be set. */
@@ -118,7 +123,17 @@ struct nsid_model_scan_rec {
     char key[NSID_MODEL_KEY_MAX]; /* data key */
     int N;                        /* neurons */
     int64_t n_trials;             /* all trials (loss scale) */
+    int64_t *ids;                 /* (N) owned: unit ids, or (ids_by_index) neuron indices in the file */
+    bool ids_by_index;
 };
+
+/*
+ * Fill r from sc (key, N, trials, and a copy of the neurons' identity); *ck the matching
+ * checkpoint entry (pointing into r). Release with nsid_model_scan_rec_free.
+ */
+int nsid_model_scan_rec_init(struct nsid_model_scan_rec *r, const struct nsid_model_scan *sc,
+                             struct nsid_checkpoint_ids *ck, struct nsid_err *err);
+void nsid_model_scan_rec_free(struct nsid_model_scan_rec *r);
 
 struct nsid_model {
     struct nsid_model_config cfg;
@@ -145,6 +160,7 @@ struct nsid_model {
     char (*ck_fixed_names)[NSID_PARAM_NAME_MAX]; /* readouts' source_grid */
     const char **ck_fixed;
     int n_ck_fixed;
+    struct nsid_checkpoint_ids *ck_ids;       /* (n_scans) each readout's neuron identity */
 
     /* state for batches up to B_max (nsid_model_alloc_state) */
     struct nsid_arena arena;
@@ -168,7 +184,8 @@ void nsid_model_config_default(struct nsid_model_config *cfg);
 
 /*
  * Copy the scan's metadata into sc (pointers into s, which must outlive the
- * model's init): data key, neurons, trials, image shape, coordinates, match ids.
+ * model's init): data key, neurons, trials, image shape, coordinates, match ids,
+ * unit ids (the identity: all neurons in file order).
  */
 void nsid_model_scan_from(struct nsid_model_scan *sc, const struct nsid_scan *s);
 
