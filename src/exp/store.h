@@ -69,7 +69,11 @@
 #include "base/err.h"
 #include "base/sha256.h"
 
-#define NSID_STORE_SCHEMA_VERSION 4
+/* 5: every table STRICT (a value of the wrong type is refused, not stored) and run_sources
+ * (where each merged run came from); a store of version 1..4 is migrated when opened
+ * read-write (its tables rebuilt as STRICT: a stored value of the wrong type stops the
+ * migration naming its table and column). */
+#define NSID_STORE_SCHEMA_VERSION 5
 #define NSID_STORE_BUSY_MS 30000      /* busy timeout of every connection */
 #define NSID_STORE_ID_MAX 65          /* run ids: 1..64 chars of [0-9A-Za-z_.-] + NUL */
 #define NSID_STORE_ALL "all"          /* the scan name of metrics pooled over every scan */
@@ -106,7 +110,11 @@ int nsid_store_open(struct nsid_store *st, const char *path, struct nsid_err *er
 
 /*
  * Open an existing store read-only (no schema changes, no file created); NSID_ENOTFOUND
- * if path does not exist.
+ * if path does not exist. Where the file or its folder cannot be written (a read-only
+ * mount, another user's files) a WAL database cannot create its -shm file, so it is
+ * opened as immutable (SQLite's immutable=1: no locks, no -shm) when it has no pending
+ * -wal content, else with a read-only -shm (readonly_shm=1). Nobody can write such a
+ * store from here, which is what immutable assumes.
  */
 int nsid_store_open_readonly(struct nsid_store *st, const char *path, struct nsid_err *err);
 
@@ -279,6 +287,8 @@ struct nsid_store_merge_stats {
     int64_t merged;           /* finished runs copied in (or replaced) */
     int64_t unchanged;        /* finished runs already merged with the same end time */
     int64_t unfinished;       /* running/failed runs: status recorded, no results */
+    int64_t extended;         /* finished runs already merged, the same run, that gained rows
+                                 (a later evaluation): the new rows inserted, nothing replaced */
 };
 
 /*
