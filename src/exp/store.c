@@ -215,10 +215,13 @@ static int migrate_strict(struct nsid_store *st, const struct nsid__store_sql *t
     if (!copy) return nsid__store_fail(st, t->name, err);
     rc = nsid__store_exec(st, copy, t->name, err);
     sqlite3_free(copy);
-    if (rc < 0)
-        return nsid_err_set(err, err->code, st->path, 0, t->name,
-                            "migrating the store to schema %d (typed tables): %s; fix or delete that row",
-                            NSID_STORE_SCHEMA_VERSION, err->msg);
+    if (rc < 0) {
+        char why[NSID_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return nsid_err_set(err, rc, st->path, 0, t->name,
+                            "migrating the store to schema %d (typed tables): %.600s; fix or delete that row",
+                            NSID_STORE_SCHEMA_VERSION, why);
+    }
     snprintf(sql, sizeof sql, "DROP TABLE \"%s__old\"", t->name);
     return nsid__store_exec(st, sql, t->name, err);
 }

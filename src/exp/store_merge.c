@@ -292,6 +292,25 @@ static int check_src_types(struct nsid_store *st, const char *run_db, const char
     return rc;
 }
 
+/* No two rows of the source's table may share the store's primary key (a table without one). */
+static int check_src_unique(struct nsid_store *st, const char *run_db, const char *table, struct nsid_err *err)
+{
+    char *cols = columns_sql(st, table, "'\"' || name || '\"'", ", ", "WHERE pk > 0");
+    char *text = columns_sql(st, table, "'coalesce(\"' || name || '\", ''NULL'')'", " || '/' || ", "WHERE pk > 0");
+    char *sql = cols && text ? sqlite3_mprintf("SELECT %s FROM src.\"%w\" GROUP BY %s HAVING count(*) > 1 LIMIT 1",
+                                               text, table, cols)
+                             : NULL;
+    char *dup = NULL;
+    int rc = sql ? first_text(st, sql, NULL, &dup, err) : nsid__store_fail(st, table, err);
+    sqlite3_free(cols);
+    sqlite3_free(text);
+    sqlite3_free(sql);
+    if (rc < 0) return src_fail(st, run_db, table, err);
+    if (dup) rc = nsid_err_set(err, NSID_EFORMAT, run_db, 0, table, "two rows with the key %.200s", dup);
+    sqlite3_free(dup);
+    return rc;
+}
+
 /*
  * Check that the attached src is an nsid store of a known version whose copied tables have the
  * store's columns and types. Every failure names run_db (never the store). NSID_ENOTFOUND: src
@@ -319,6 +338,7 @@ static int check_src(struct nsid_store *st, const char *run_db, struct nsid_err 
     for (size_t i = 0; i < N_COPIED; i++) {
         int rc = check_src_columns(st, run_db, COPIED[i].table, err);
         if (rc == 0) rc = check_src_types(st, run_db, COPIED[i].table, COPIED[i].key, err);
+        if (rc == 0) rc = check_src_unique(st, run_db, COPIED[i].table, err);
         if (rc < 0) return rc;
     }
     return 0;
