@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # test_store_readonly.sh - issue 17 class 5: a store on a read-only mount can be read. Every
 # nsid-db command that only reads (query, export, export --all, views, status, select, check,
-# and merge reading its sources) is run on a results store and run databases (WAL mode, no -shm
-# or -wal left) under a read-only bind mount, and must print what it prints on the writable
-# original; a store whose -wal still holds committed rows must show them (not the stale file).
+# and merge reading its sources) is run on a results store and run databases (WAL mode) under a
+# read-only bind mount, and must print what it prints on a writable copy: once as a stage leaves
+# them (no -shm or -wal: SQLite cannot create the -shm there), once as reading them on the
+# writable copy left them (an empty -wal and a -shm); a store whose -wal still holds committed
+# rows must show them (not the stale file).
 # As root, chmod does not stop writes, so the folder is bind-mounted read-only in a private
 # mount namespace (unshare -m; unshare -rm when not root); where neither works the test skips.
 # Counts go to $NSID_BIN/figures/store_readonly.txt.
@@ -62,14 +64,28 @@ run_all() {
     one $DB query "SELECT id FROM runs" --db $d/pending/results.db
 }
 
-run_all "$T/ro" "$T/w/writable"
-ls "$T/ro" >"$T/before.ls"
+cp -a "$T/ro" "$T/wr"
+run_all "$T/wr" "$T/w/writable"
+# then the copy gets the -wal and -shm files an open connection has (as a killed reader leaves them)
+for db in results.db runs/r1/run.db runs/r2/run.db; do
+    mkdir -p "$T/keep/$db"
+    sqlite3 "$T/wr/$db" >/dev/null <<SQL || exit 1
+SELECT count(*) FROM runs;
+.shell cp "$T/wr/$db-wal" "$T/wr/$db-shm" "$T/keep/$db/"
+SQL
+    cp "$T/keep/$db/"* "$(dirname "$T/wr/$db")/" || exit 1
+done
+check "the second mount has -shm files" test -e "$T/wr/runs/r1/run.db-shm" -a -e "$T/wr/results.db-shm"
+ls -R "$T/ro" >"$T/before.ls"
+mkdir -p "$T/mnt2"
 # the same commands under a read-only bind mount in a private mount namespace
 export -f run_all
 export DB T
 inner='mount --bind -o ro "$T/ro" "$T/mnt" || exit 77
        touch "$T/mnt/probe" 2>/dev/null && { rm -f "$T/mnt/probe"; exit 77; }
-       run_all "$T/mnt" "$T/w/readonly"'
+       run_all "$T/mnt" "$T/w/readonly"
+       mount --bind -o ro "$T/wr" "$T/mnt2" || exit 1
+       run_all "$T/mnt2" "$T/w/leftover"'
 if [ "$(id -u)" = 0 ]; then unshare -m bash -c "$inner"; else unshare -rm bash -c "$inner"; fi
 rc=$?
 if [ $rc = 77 ]; then echo "skip: cannot bind-mount a folder read-only here (unshare -m / -rm)"; exit 77; fi
@@ -78,18 +94,21 @@ check "the namespace ran" test $rc = 0
 cases=0 same=0
 for f in "$T"/w/writable/*.out; do
     b=$(basename "$f")
-    cases=$((cases + 1))
-    if cmp -s "$f" "$T/w/readonly/$b" && grep -q '^rc 0$' "$f"; then same=$((same + 1)); else
-        fail "command $b differs on the read-only mount: $(head -c 300 "$T/w/readonly/${b%.out}.err")"
-        diff "$f" "$T/w/readonly/$b" | head -5
-    fi
+    for kind in readonly leftover; do
+        cases=$((cases + 1))
+        if cmp -s "$f" "$T/w/$kind/$b" && grep -q '^rc 0$' "$f"; then same=$((same + 1)); else
+            fail "command $b differs on the read-only mount ($kind): $(head -c 300 "$T/w/$kind/${b%.out}.err")"
+            diff "$f" "$T/w/$kind/$b" | head -5
+        fi
+    done
 done
+check "the store had no -shm or -wal" test ! -e "$T/ro/results.db-shm"
 check "the pending -wal row is read, not the stale file" grep -qx p1 "$T/w/readonly/13.out"
 check "status counts the plan" grep -q "done 2" "$T/w/readonly/7.out"
-check "the read-only run left no file behind" sh -c "ls '$T/ro' | cmp -s - '$T/before.ls'"
+check "the read-only run left no file behind" sh -c "ls -R '$T/ro' | cmp -s - '$T/before.ls'"
 check "every command printed the same on the read-only mount ($same of $cases)" test $same = $cases
 
-echo "read-only store: $cases commands, $same the same as on a writable folder"
+echo "read-only store: $cases commands ($((cases / 2)) on two mounts), $same the same as on a writable folder"
 mkdir -p "$BIN/figures"
 printf 'cases %d\nsame %d\nwrong %d\n' "$cases" "$((same))" "$((cases - same))" >"$BIN/figures/store_readonly.txt"
 [ $fails = 0 ] && rm -rf "$T"
