@@ -21,9 +21,11 @@ static const char USAGE[] =
     "\n"
     "  merge RUN_DB... --into DB [--list FILE] [--runs DIR]\n"
     "        fold the finished runs of each run database into DB (idempotent: a run merged\n"
-    "        twice appears once; running or failed runs only record their status). FILE\n"
-    "        lists more run databases, one path per line; --runs DIR adds DIR/<id>/run.db of\n"
-    "        every run of DB's current plan that has one.\n"
+    "        twice appears once; running or failed runs only record their status). A run id\n"
+    "        DB already holds finished with other content (configuration, data, numbers) is\n"
+    "        refused, naming both files; the same run with more rows (a later evaluation)\n"
+    "        gains them. FILE lists more run databases, one path per line; --runs DIR adds\n"
+    "        DIR/<id>/run.db of every run of DB's current plan that has one.\n"
     "  query SQL [--db DB] [--csv]\n"
     "        run one SQL statement that reads (SELECT, WITH, a reading PRAGMA; anything that\n"
     "        writes, ATTACH and VACUUM INTO are refused) and print a header and the rows\n"
@@ -45,8 +47,10 @@ static const char USAGE[] =
     "\n"
     "  --version                the release and the git commit this build was made from\n"
     "\n"
-    "DB defaults to " DEFAULT_DB ". An output file's folder must exist (--into, --csv, --out,\n"
-    "init's DB); export's --dir is created. Exit status: 0 ok, 1 failure, 2 usage.\n";
+    "DB defaults to " DEFAULT_DB ". What only reads (query, export, status, select, check,\n"
+    "merge's run databases) works on a read-only mount. An output file's folder must exist\n"
+    "(--into, --csv, --out, init's DB); export's --dir is created. Exit status: 0 ok,\n"
+    "1 failure, 2 usage.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -159,8 +163,9 @@ static int cmd_merge(const struct opts *o)
     if (rc == 0 && o->runs) rc = merge_plan(&st, o->runs, &ms);
     nsid_store_close(&st);
     if (rc == 0) /* after a failure the error is the one message */
-        fprintf(stderr, "nsid-db: merge into %s: %lld merged, %lld unchanged, %lld unfinished\n", o->db,
-                (long long)ms.merged, (long long)ms.unchanged, (long long)ms.unfinished);
+        fprintf(stderr, "nsid-db: merge into %s: %lld merged, %lld unchanged, %lld extended, %lld unfinished\n",
+                o->db, (long long)ms.merged, (long long)ms.unchanged, (long long)ms.extended,
+                (long long)ms.unfinished);
     return rc;
 }
 

@@ -35,7 +35,7 @@ if [ -n "${FAKE_TRAIN_FAIL:-}" ] && [ "$id" = "$FAKE_TRAIN_FAIL" ]; then echo "s
 echo "$id ${SLURM_JOB_ID:-}" >> "$FAKE_LOG"
 mkdir -p "$out"
 "$(dirname "$0")/nsid-db" init "$out/run.db"
-sqlite3 "$out/run.db" "INSERT OR REPLACE INTO runs (id, config, status) VALUES ('$id', readfile('$cfg'), 'running')"
+sqlite3 "$out/run.db" "INSERT OR REPLACE INTO runs (id, config, status) VALUES ('$id', CAST(readfile('$cfg') AS TEXT), 'running')"
 echo "checkpoint of $id with core $core" > "$out/checkpoint.h5"
 EOF
     cat >"$dir/nsid-eval" <<'EOF'

@@ -295,13 +295,21 @@ static void test_merge(void)
     CHECK(q1(&st, "SELECT status = 'done' FROM runs WHERE id = 'done1'") == 1 &&
               q1(&st, "SELECT value FROM metrics WHERE run_id = 'done1' AND split = 'validation'") == 0.4,
           "a running rerun does not replace a done run");
-    /* a run that finished later (a real rerun) replaces the old records */
+    /* a run that finished later with other numbers is another run: refused, naming both files
+     * (issue 17: it used to replace the old records silently) */
     CHECK(make_run(tmp_path("m_rerun2.db"), "done1", NSID_RUN_DONE, 0.8, 0.9, 1, "gaussian") == 0, "rerun done");
+    CHECK(nsid_store_merge(&st, tmp_path("m_rerun2.db"), &ms2, &err) == NSID_EINVAL &&
+              strstr(err.file, "m_rerun2.db") && strstr(err.msg, "merged.db") && strstr(err.msg, "m_done.db"),
+          "a finished run with other numbers is refused naming both files and the origin: %s: %s", err.file,
+          err.msg);
+    CHECK(q1(&st, "SELECT value FROM metrics WHERE run_id = 'done1' AND split = 'validation'") == 0.4,
+          "the store's run is kept");
+    /* the same run finished again later (same numbers, other times) is unchanged */
     sleep(1); /* ended is second-resolution */
-    CHECK(make_run(tmp_path("m_rerun2.db"), "done1", NSID_RUN_DONE, 0.8, 0.9, 1, "gaussian") == 0, "rerun done");
-    nsid_store_merge(&st, tmp_path("m_rerun2.db"), &ms2, &err);
-    CHECK(q1(&st, "SELECT value FROM metrics WHERE run_id = 'done1' AND split = 'validation'") == 0.8,
-          "a newer finished run replaces the old one");
+    CHECK(make_run(tmp_path("m_rerun3.db"), "done1", NSID_RUN_DONE, 0.4, 0.6, 1, "gaussian") == 0, "rerun done");
+    struct nsid_store_merge_stats ms3 = {0};
+    CHECK(nsid_store_merge(&st, tmp_path("m_rerun3.db"), &ms3, &err) == 0 && ms3.unchanged == 1,
+          "a rerun with the same content is the same run: %s", err.msg);
     CHECK(q1(&st, "SELECT count(*) FROM metrics WHERE run_id = 'done1'") == 4, "without duplicating rows");
 
     /* status: live run dbs override the merged copy */

@@ -163,17 +163,88 @@ static int user_version(struct nsid_store *st, int *v, struct nsid_err *err)
     return out;
 }
 
-/* Create the tables, (re)create the views and reference data; inside a transaction. */
+static bool is_index(const struct nsid__store_sql *t)
+{
+    return strncmp(t->sql, "CREATE INDEX", 12) == 0;
+}
+
+/* Is table name of main STRICT? *exists = false if there is no such table. */
+static int table_strict(struct nsid_store *st, const char *name, bool *exists, bool *strict, struct nsid_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (nsid__store_prepare(st, "SELECT strict FROM pragma_table_list WHERE schema = 'main' AND name = ?1"
+                                " AND type = 'table'",
+                            &s, err) < 0)
+        return err->code;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    *exists = rc == SQLITE_ROW;
+    *strict = *exists && sqlite3_column_int(s, 0) != 0;
+    int out = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : nsid__store_fail(st, name, err);
+    sqlite3_finalize(s);
+    return out;
+}
+
+/*
+ * Schema 5 made every table STRICT; SQLite cannot alter a table into one, so a table of an
+ * older store is renamed to <name>__old, created anew and refilled column by column (a value
+ * of the wrong type stops this with SQLite's "cannot store TEXT value in REAL column
+ * metrics.value"), then the old one dropped. Inside create_schema's transaction, views
+ * already dropped (a rename would rewrite them).
+ */
+static int migrate_strict(struct nsid_store *st, const struct nsid__store_sql *t, struct nsid_err *err)
+{
+    bool exists = false, strict = false;
+    int rc = table_strict(st, t->name, &exists, &strict, err);
+    if (rc < 0 || !exists || strict) return rc;
+    char sql[512];
+    snprintf(sql, sizeof sql, "ALTER TABLE \"%s\" RENAME TO \"%s__old\"", t->name, t->name);
+    if (nsid__store_exec(st, sql, t->name, err) < 0) return err->code;
+    if (nsid__store_exec(st, t->sql, t->name, err) < 0) return err->code;
+    snprintf(sql, sizeof sql,
+             "SELECT 'INSERT INTO \"%s\" (' || group_concat('\"' || name || '\"', ', ') || ') SELECT '"
+             " || group_concat('\"' || name || '\"', ', ') || ' FROM \"%s__old\"'"
+             " FROM pragma_table_info('%s')",
+             t->name, t->name, t->name);
+    sqlite3_stmt *s = NULL;
+    if (nsid__store_prepare(st, sql, &s, err) < 0) return err->code;
+    char *copy = NULL;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        copy = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    if (!copy) return nsid__store_fail(st, t->name, err);
+    rc = nsid__store_exec(st, copy, t->name, err);
+    sqlite3_free(copy);
+    if (rc < 0) {
+        char why[NSID_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return nsid_err_set(err, rc, st->path, 0, t->name,
+                            "migrating the store to schema %d (typed tables): %.600s; fix or delete that row",
+                            NSID_STORE_SCHEMA_VERSION, why);
+    }
+    snprintf(sql, sizeof sql, "DROP TABLE \"%s__old\"", t->name);
+    return nsid__store_exec(st, sql, t->name, err);
+}
+
+/* Create the tables (migrating older ones), (re)create the views and reference data; inside a
+ * transaction. */
 static int create_schema(struct nsid_store *st, struct nsid_err *err)
 {
-    for (size_t i = 0; i < nsid__store_n_tables(); i++) {
-        const struct nsid__store_sql *t = nsid__store_table(i);
-        if (nsid__store_exec(st, t->sql, t->name, err) < 0) return err ? err->code : NSID_EIO;
-    }
     for (size_t i = nsid__store_n_views(); i-- > 0;) {
         char drop[256];
         snprintf(drop, sizeof drop, "DROP VIEW IF EXISTS \"%s\"", nsid__store_view(i)->name);
         if (nsid__store_exec(st, drop, nsid__store_view(i)->name, err) < 0) return err ? err->code : NSID_EIO;
+    }
+    for (size_t i = 0; i < nsid__store_n_tables(); i++) { /* an index would follow its table's rename */
+        const struct nsid__store_sql *t = nsid__store_table(i);
+        char drop[256];
+        snprintf(drop, sizeof drop, "DROP INDEX IF EXISTS \"%s\"", t->name);
+        if (is_index(t) && nsid__store_exec(st, drop, t->name, err) < 0) return err->code;
+    }
+    for (size_t i = 0; i < nsid__store_n_tables(); i++) {
+        const struct nsid__store_sql *t = nsid__store_table(i);
+        if (!is_index(t) && migrate_strict(st, t, err) < 0) return err->code;
+        if (nsid__store_exec(st, t->sql, t->name, err) < 0) return err ? err->code : NSID_EIO;
     }
     for (size_t i = 0; i < nsid__store_n_views(); i++) {
         const struct nsid__store_sql *v = nsid__store_view(i);
@@ -255,12 +326,62 @@ static int set_wal(struct nsid_store *st, struct nsid_err *err)
 int nsid_store_open(struct nsid_store *st, const char *path, struct nsid_err *err)
 {
     NSID__ERR_LOCAL(err);
-    int rc = open_common(st, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err);
-    if (rc < 0) return rc;
+    char uri[3 * NSID_ERR_FILE_MAX + 64];
+    if (nsid__store_uri(path, NULL, uri, sizeof uri) < 0) {
+        memset(st, 0, sizeof *st);
+        return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
+    }
+    /* a URI connection, so that merge can ATTACH a source on a read-only mount as immutable */
+    int rc = open_common(st, uri, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, err);
+    snprintf(st->path, sizeof st->path, "%s", path);
+    if (rc < 0) {
+        snprintf(err->file, sizeof err->file, "%s", path);
+        return rc;
+    }
     rc = set_wal(st, err);
     if (rc == 0) rc = setup_schema(st, err);
     if (rc < 0) nsid_store_close(st);
     return rc;
+}
+
+/* Can this process write path and its folder? (A read-only mount: no; EROFS even for root.) */
+static bool writable(const char *path)
+{
+    char dir[NSID_ERR_FILE_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    return access(path, W_OK) == 0 && access(dir, W_OK) == 0;
+}
+
+int nsid__store_uri(const char *path, const char *query, char *uri, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t k = (size_t)snprintf(uri, n, "%s", path[0] == '/' ? "file://" : "file:");
+    for (const unsigned char *c = (const unsigned char *)path; *c && k + 4 < n; c++) {
+        bool plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                     strchr("/._-~", *c);
+        if (plain) uri[k++] = (char)*c;
+        else {
+            uri[k++] = '%';
+            uri[k++] = hex[*c >> 4];
+            uri[k++] = hex[*c & 15];
+        }
+    }
+    int m = snprintf(uri + k, n - k, "%s%s", query && query[0] ? "?" : "", query ? query : "");
+    return m < 0 || (size_t)m >= n - k ? -1 : 0;
+}
+
+const char *nsid__store_ro_query(const char *path)
+{
+    if (writable(path)) return "mode=ro";
+    char wal[NSID_ERR_FILE_MAX + 8];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct stat sb;
+    bool pending = stat(wal, &sb) == 0 && sb.st_size > 0;
+    return pending ? "mode=ro&readonly_shm=1" : "mode=ro&immutable=1";
 }
 
 int nsid_store_open_readonly(struct nsid_store *st, const char *path, struct nsid_err *err)
@@ -271,8 +392,17 @@ int nsid_store_open_readonly(struct nsid_store *st, const char *path, struct nsi
         memset(st, 0, sizeof *st);
         return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such database: %s", strerror(errno));
     }
-    int rc = open_common(st, path, SQLITE_OPEN_READONLY, err);
-    if (rc < 0) return rc;
+    char uri[3 * NSID_ERR_FILE_MAX + 64];
+    if (nsid__store_uri(path, nsid__store_ro_query(path), uri, sizeof uri) < 0) {
+        memset(st, 0, sizeof *st);
+        return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
+    }
+    int rc = open_common(st, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, err);
+    snprintf(st->path, sizeof st->path, "%s", path);
+    if (rc < 0) {
+        snprintf(err->file, sizeof err->file, "%s", path);
+        return rc;
+    }
     int v = 0;
     rc = user_version(st, &v, err);
     if (rc == 0 && v > NSID_STORE_SCHEMA_VERSION)

@@ -69,7 +69,11 @@
 #include "base/err.h"
 #include "base/sha256.h"
 
-#define NSID_STORE_SCHEMA_VERSION 4
+/* 5: every table STRICT (a value of the wrong type is refused, not stored) and run_sources
+ * (where each merged run came from); a store of version 1..4 is migrated when opened
+ * read-write (its tables rebuilt as STRICT: a stored value of the wrong type stops the
+ * migration naming its table and column). */
+#define NSID_STORE_SCHEMA_VERSION 5
 #define NSID_STORE_BUSY_MS 30000      /* busy timeout of every connection */
 #define NSID_STORE_ID_MAX 65          /* run ids: 1..64 chars of [0-9A-Za-z_.-] + NUL */
 #define NSID_STORE_ALL "all"          /* the scan name of metrics pooled over every scan */
@@ -106,7 +110,11 @@ int nsid_store_open(struct nsid_store *st, const char *path, struct nsid_err *er
 
 /*
  * Open an existing store read-only (no schema changes, no file created); NSID_ENOTFOUND
- * if path does not exist.
+ * if path does not exist. Where the file or its folder cannot be written (a read-only
+ * mount, another user's files) a WAL database cannot create its -shm file, so it is
+ * opened as immutable (SQLite's immutable=1: no locks, no -shm) when it has no pending
+ * -wal content, else with a read-only -shm (readonly_shm=1). Nobody can write such a
+ * store from here, which is what immutable assumes.
  */
 int nsid_store_open_readonly(struct nsid_store *st, const char *path, struct nsid_err *err);
 
@@ -276,18 +284,31 @@ int nsid_store_parent_of(const char *ckpt, char id[NSID_STORE_ID_MAX], struct ns
 
 /* What one merge did. */
 struct nsid_store_merge_stats {
-    int64_t merged;           /* finished runs copied in (or replaced) */
-    int64_t unchanged;        /* finished runs already merged with the same end time */
+    int64_t merged;           /* finished runs copied in (over a running or failed copy) */
+    int64_t unchanged;        /* finished runs already merged: the same run, nothing to add */
     int64_t unfinished;       /* running/failed runs: status recorded, no results */
+    int64_t extended;         /* finished runs already merged, the same run, that gained rows
+                                 (a later evaluation): the new rows inserted, nothing replaced */
 };
 
 /*
  * Fold the runs of run_db into the store, one run per BEGIN IMMEDIATE transaction (the
- * file is ATTACHed alone, then DETACHed). A 'done' run replaces every record of that id
- * (so merging twice changes nothing); a run that is not done only updates the status of a
- * run not already done, and brings no results. Experiment names missing in the run.db
- * come from the plan (plan_runs). Killing a merge leaves each run fully merged or as
- * before.
+ * file is ATTACHed alone, then DETACHed; read-only, immutable where this process cannot
+ * write it). Before any run is merged the source is checked: an nsid schema of a known
+ * version, every column of the store's copied tables present (copies go by column name),
+ * every value of the store's type (INTEGER, REAL, TEXT; NOT NULL; a known status) and no
+ * duplicate keys; a failure is NSID_EFORMAT (NSID_ENOTFOUND for an empty database) with
+ * err->file = run_db, err->key the table or table.column.
+ * A finished run the store does not hold finished is copied whole (replacing a running or
+ * failed row) and its source recorded in run_sources. A finished run the store holds
+ * finished is compared: the same run (equal config, parent, seeds, run_datasets and equal
+ * values in every metrics, neuron_metrics and epochs row both hold; times, host and build
+ * are provenance, not content) is unchanged, or extended with the rows only the source has;
+ * another run is NSID_EINVAL naming run_db (err->file), the store and where its copy came
+ * from (err->msg) and the run id (err->key), and the store keeps its run. A run that is not
+ * done only updates the status of a run not already done, and brings no results.
+ * Experiment names missing in the run.db come from the plan (plan_runs). Killing a merge
+ * leaves each run fully merged or as before.
  */
 int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_store_merge_stats *stats,
                      struct nsid_err *err);

@@ -59,6 +59,19 @@ int nsid__store_bind_int(struct sqlite3_stmt *s, int i, int64_t v, bool zero_is_
 /* Step a statement that returns no rows (SQLITE_DONE expected), then reset it. */
 int nsid__store_step_done(struct nsid_store *st, struct sqlite3_stmt *s, const char *what, struct nsid_err *err);
 
+/*
+ * The SQLite URI of a file path (file: + the path percent-encoded, so that '?', '#' and '%'
+ * in a name stay part of it) with query appended ("" or NULL: none); -1 if n is too small.
+ */
+int nsid__store_uri(const char *path, const char *query, char *uri, size_t n);
+
+/*
+ * The URI query to open path read-only: "mode=ro" where this process can write the file and
+ * its folder, else (a read-only mount) "mode=ro&immutable=1" (no -shm needed) or, if a -wal
+ * file holds pending content that immutable would ignore, "mode=ro&readonly_shm=1".
+ */
+const char *nsid__store_ro_query(const char *path);
+
 /* Let a public function dereference err even when the caller passed NULL. */
 #define NSID__ERR_LOCAL(err)              \
     struct nsid_err err##_local_ = {0};   \

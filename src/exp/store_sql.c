@@ -24,35 +24,35 @@ static const struct nsid__store_sql TABLES[] = {
      " wall_s REAL, cpu_s REAL,"               /* summed over the run's stages */
      " exit_code INTEGER, error TEXT,"
      " git_commit TEXT, git_dirty INTEGER,"
-     " compiler TEXT, flags TEXT, blas TEXT, threads INTEGER, host TEXT)"},
+     " compiler TEXT, flags TEXT, blas TEXT, threads INTEGER, host TEXT) STRICT"},
     {"datasets",
      "CREATE TABLE IF NOT EXISTS datasets ("
      " sha256 TEXT PRIMARY KEY NOT NULL,"      /* content hash: the identity of a scan file */
      " path TEXT NOT NULL, data_key TEXT, animal TEXT, image_set TEXT, bytes INTEGER,"
-     " n_neurons INTEGER, n_trials INTEGER, n_train INTEGER, n_validation INTEGER, n_test INTEGER)"},
+     " n_neurons INTEGER, n_trials INTEGER, n_train INTEGER, n_validation INTEGER, n_test INTEGER) STRICT"},
     {"run_datasets",
      "CREATE TABLE IF NOT EXISTS run_datasets ("
      " run_id TEXT NOT NULL, position INTEGER NOT NULL, dataset TEXT NOT NULL, path TEXT, data_key TEXT,"
      " n_train INTEGER, n_neurons INTEGER,"    /* used by the run, after subsetting */
-     " PRIMARY KEY (run_id, position))"},
+     " PRIMARY KEY (run_id, position)) STRICT"},
     {"epochs",
      "CREATE TABLE IF NOT EXISTS epochs ("
      " run_id TEXT NOT NULL, epoch INTEGER NOT NULL, round INTEGER, lr REAL, train_loss REAL,"
-     " val_corr REAL, seconds REAL, PRIMARY KEY (run_id, epoch))"},
+     " val_corr REAL, seconds REAL, PRIMARY KEY (run_id, epoch)) STRICT"},
     {"metrics",
      "CREATE TABLE IF NOT EXISTS metrics ("
      " run_id TEXT NOT NULL, scan TEXT NOT NULL, split TEXT NOT NULL, name TEXT NOT NULL, value REAL,"
-     " PRIMARY KEY (run_id, scan, split, name))"},
+     " PRIMARY KEY (run_id, scan, split, name)) STRICT"},
     {"neuron_metrics",
      "CREATE TABLE IF NOT EXISTS neuron_metrics ("
      " run_id TEXT NOT NULL, scan TEXT NOT NULL, neuron INTEGER NOT NULL, unit_id INTEGER,"
      " val_corr REAL, test_corr REAL, test_corr_avg REAL, oracle REAL, fev REAL, feve REAL, gt_corr REAL,"
      " true_x REAL, true_y REAL, rf_x REAL, rf_y REAL, rf_dist REAL,"
-     " PRIMARY KEY (run_id, scan, neuron))"},
+     " PRIMARY KEY (run_id, scan, neuron)) STRICT"},
     {"artifacts",
      "CREATE TABLE IF NOT EXISTS artifacts ("
      " run_id TEXT NOT NULL, path TEXT NOT NULL, role TEXT NOT NULL, sha256 TEXT NOT NULL,"
-     " bytes INTEGER NOT NULL, PRIMARY KEY (run_id, path))"},
+     " bytes INTEGER NOT NULL, PRIMARY KEY (run_id, path)) STRICT"},
     {"plan_runs",
      "CREATE TABLE IF NOT EXISTS plan_runs ("
      " experiment TEXT NOT NULL, id TEXT NOT NULL, variant TEXT NOT NULL DEFAULT '',"
@@ -63,12 +63,12 @@ static const struct nsid__store_sql TABLES[] = {
      " vars TEXT NOT NULL DEFAULT '{}',"       /* the spec's var.* values, JSON */
      " identity TEXT NOT NULL,"                /* the JSON whose sha256 is id */
      " data_paths TEXT NOT NULL DEFAULT '[]', core_selection TEXT, spec TEXT,"
-     " PRIMARY KEY (experiment, id))"},
+     " PRIMARY KEY (experiment, id)) STRICT"},
     {"plan_runs_id", "CREATE INDEX IF NOT EXISTS plan_runs_id ON plan_runs (id)"},
     {"plan_selections",
      "CREATE TABLE IF NOT EXISTS plan_selections ("
-     " id TEXT NOT NULL, rule TEXT NOT NULL, candidate TEXT NOT NULL, PRIMARY KEY (id, candidate))"},
-    {"plan_info", "CREATE TABLE IF NOT EXISTS plan_info (key TEXT PRIMARY KEY NOT NULL, value TEXT)"},
+     " id TEXT NOT NULL, rule TEXT NOT NULL, candidate TEXT NOT NULL, PRIMARY KEY (id, candidate)) STRICT"},
+    {"plan_info", "CREATE TABLE IF NOT EXISTS plan_info (key TEXT PRIMARY KEY NOT NULL, value TEXT) STRICT"},
     /* The plot declarations of the plan: one row per distinct (figure, experiment, y, x key, spec line). */
     {"plan_figures",
      "CREATE TABLE IF NOT EXISTS plan_figures ("
@@ -76,17 +76,22 @@ static const struct nsid__store_sql TABLES[] = {
      " metric TEXT NOT NULL DEFAULT '',"       /* plot.y, '' if not given */
      " x_key TEXT NOT NULL DEFAULT '',"        /* plot.x's $KEY, '' if a literal */
      " spec TEXT NOT NULL,"                    /* file:line of plot.figure */
-     " PRIMARY KEY (figure, experiment, metric, x_key, spec))"},
+     " PRIMARY KEY (figure, experiment, metric, x_key, spec)) STRICT"},
     {"dataset_groups",
      "CREATE TABLE IF NOT EXISTS dataset_groups ("
      " grp TEXT NOT NULL, label TEXT, position INTEGER NOT NULL, dataset TEXT NOT NULL, path TEXT,"
-     " PRIMARY KEY (grp, position))"},
+     " PRIMARY KEY (grp, position)) STRICT"},
     {"paper_values",
      "CREATE TABLE IF NOT EXISTS paper_values ("
      " figure TEXT NOT NULL, panel TEXT NOT NULL, curve TEXT NOT NULL, style TEXT NOT NULL,"
-     " x REAL NOT NULL, value REAL NOT NULL, PRIMARY KEY (figure, panel, curve, style, x))"},
+     " x REAL NOT NULL, value REAL NOT NULL, PRIMARY KEY (figure, panel, curve, style, x)) STRICT"},
     {"paper_headline",
-     "CREATE TABLE IF NOT EXISTS paper_headline (name TEXT PRIMARY KEY NOT NULL, value REAL, source TEXT)"},
+     "CREATE TABLE IF NOT EXISTS paper_headline (name TEXT PRIMARY KEY NOT NULL, value REAL, source TEXT) STRICT"},
+    /* Where the merged copy of each run came from: the run database it was merged from, and when
+     * (a refused merge names it). Empty in a run's own run.db. */
+    {"run_sources",
+     "CREATE TABLE IF NOT EXISTS run_sources ("
+     " run_id TEXT PRIMARY KEY NOT NULL, path TEXT NOT NULL, merged TEXT NOT NULL) STRICT"},
 };
 
 /* ---- views ------------------------------------------------------------------------------ */
