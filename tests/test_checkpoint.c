@@ -16,6 +16,7 @@
 #include "base/rng.h"
 #include "check.h"
 #include "nn/checkpoint.h"
+#include "proc_testutil.h"
 
 /* A toy model: a few tensors under state_dict names, like the real one registers them. */
 struct toy_spec {
@@ -439,6 +440,7 @@ static void test_bad_files(void)
         {"Inf running var", "/core/features/layer0/norm/running_var", "core.features.layer0.norm.running_var", 0,
          INFINITY},
     };
+    int nonfinite_wrong = 0;
     for (size_t i = 0; i < sizeof nonfinite / sizeof nonfinite[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "nonfinite%zu.h5", i);
@@ -455,9 +457,14 @@ static void test_bad_files(void)
         H5Sclose(fs), H5Dclose(ds), H5Fclose(hf);
         char elt[32];
         snprintf(elt, sizeof elt, "element %lld ", (long long)nonfinite[i].elt);
+        int failed = check_failed_;
         expect_fail(nonfinite[i].what, tpath(name), NULL, NSID_EFORMAT, nonfinite[i].tensor,
                     (const char *[]){name, elt, NULL}, &b);
+        nonfinite_wrong += check_failed_ != failed;
     }
+    pt_figures_reset("nonfinite_checkpoint");
+    pt_figure("nonfinite_checkpoint", "cases", "%zu", sizeof nonfinite / sizeof nonfinite[0]);
+    pt_figure("nonfinite_checkpoint", "wrong", "%d", nonfinite_wrong);
 
     struct nsid_checkpoint_load_opts o = {.prefix = "core.", .optimizer = true};
     expect_fail("prefix with optimizer", good, &o, NSID_EINVAL, NULL, NULL, &b);

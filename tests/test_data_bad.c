@@ -13,6 +13,7 @@
 #include "data/transform.h"
 #include "data/tree.h"
 #include "data_testutil.h"
+#include "proc_testutil.h"
 
 static char tmp[4096];
 static char TREE[4300], H5[4300];
@@ -417,7 +418,10 @@ static void test_bad_statistics(void)
         {"NaN image mean", "statistics/images/all/mean", "element 0 is nan", -1, NAN, true},
         {"-Inf image std", "statistics/images/all/std", "element 0 is -inf", -1, -INFINITY, true},
     };
+    int wrong = 0, n_cases = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int failed = check_failed_;
+        n_cases++;
         reset();
         hid_t f = h5_open_rw();
         hid_t d = H5Dopen2(f, cases[c].dset, H5P_DEFAULT);
@@ -448,6 +452,7 @@ static void test_bad_statistics(void)
          * the trials instead, with a warning; the fixture's own data is finite */
         if (isfinite(cases[c].value) && cases[c].value >= 0.0f) { /* legal values, refused as a whole */
             nsid_scan_free(&s);
+            wrong += check_failed_ != failed;
             continue;
         }
         struct dt_warnings w = {0};
@@ -458,7 +463,11 @@ static void test_bad_statistics(void)
               "%s: recomputed from the trials with a warning: %s / %s", cases[c].what, err.msg, w.last);
         if (rc == 0) nsid_norm_free(&nm);
         nsid_scan_free(&s);
+        wrong += check_failed_ != failed;
     }
+    pt_figures_reset("nonfinite_statistics");
+    pt_figure("nonfinite_statistics", "cases", "%d", n_cases);
+    pt_figure("nonfinite_statistics", "wrong", "%d", wrong);
 }
 
 /* ================================================================ constant neuron */
