@@ -563,7 +563,8 @@ static int pool(struct nsid_eval_result *res, struct nsid_err *err)
                                     res->fraction_oracle, res->mean_fev, res->mean_feve, res->mean_gt};
     for (int m = 0; m < NSID_EM_COUNT; m++) {
         if (!isnan(pooled[m]) || (m == NSID_EM_GT && !res->has_gt)) continue;
-        u->why[m] = norc ? 0 : 1;
+        bool oracle_family = m == NSID_EM_ORACLE || m == NSID_EM_FRACTION || m == NSID_EM_FEV || m == NSID_EM_FEVE;
+        u->why[m] = oracle_family && !norc ? 1 : 0;
         for (int s = 0; u->why[m] == 0 && s < res->n_scans; s++) u->why[m] = res->scan[s].undef.why[m];
         if (u->why[m] == 0) u->why[m] = m == NSID_EM_FRACTION ? 5 : m == NSID_EM_FEVE && !isnan(res->mean_fev) ? 4 : 3;
     }
