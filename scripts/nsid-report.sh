@@ -72,15 +72,29 @@ spec_descriptions() {
 # that nsid-eval recorded as undefined (NULL) with its reason, and the selection groups none of whose
 # runs has a defined validation score (they have no best run). Markdown, on stdout.
 undefined_section() {
-    local rows groups n
+    local rows groups n excl
     rows=$(query "SELECT substr(run_id, 1, 12), experiment, scan, split || ' ' || name, reason FROM undefined_metrics
                   ORDER BY experiment, run_id, scan = 'all' DESC, scan, split, name")
     groups=$(query "SELECT experiment, trim(replace(sel_group, '|', ', '), ', '), n_runs, runs FROM undefined_selections
                     ORDER BY experiment, sel_group")
+    # runs that left undefined neurons (constant or non-finite in a tier) out of a mean: count, most left out
+    excl=$(query "SELECT COUNT(DISTINCT m.run_id), CAST(MAX(m.value) AS INTEGER) FROM metrics m JOIN runs r ON r.id = m.run_id
+                  WHERE r.status = 'done' AND m.scan = 'all' AND m.name LIKE '%\_n\_undefined' ESCAPE '\\'")
+    local n_excl=${excl%%$'\t'*} max_excl=${excl#*$'\t'}
     echo "## Undefined metrics"
     echo
+    if [ "${n_excl:-0}" -gt 0 ]; then
+        echo "$n_excl finished run(s) left neurons whose correlation is undefined on these data (constant or"
+        echo "not finite in the tier: e.g. silent) out of their means, up to $max_excl neurons in a run (\`<name>_n_undefined\`"
+        echo "rows of \`metrics\`); those neurons are NULL in \`neuron_metrics\`."
+        echo
+    fi
     if [ -z "$rows" ] && [ -z "$groups" ]; then
-        echo "Every metric of the finished runs is defined (none was recorded as undefined)."
+        if [ "${n_excl:-0}" -gt 0 ]; then
+            echo "No summary metric of the finished runs is undefined."
+        else
+            echo "Every metric of the finished runs is defined (none was recorded as undefined)."
+        fi
         return
     fi
     n=$(printf '%s\n' "$rows" | awk 'NF' | wc -l)

@@ -272,6 +272,10 @@ static void test_constant_neuron(void)
     const char *err = slurp(m.err);
     TCHECK(err && strstr(err, "1 constant response"), "const_neuron: the reason is a constant response (%s)", err ? err : "");
     TCHECK(err && !strstr(err, "nsid-eval: undefined:"), "const_neuron: no summary is undefined");
+    char *md = report(m.dir, m.db);
+    TCHECK(md && strstr(md, "1 finished run(s) left neurons") && strstr(md, "up to 1 neurons in a run") &&
+               strstr(md, "No summary metric of the finished runs is undefined"),
+           "const_neuron: the report says the run left a neuron out");
     case_end();
 }
 
