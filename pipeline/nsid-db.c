@@ -299,7 +299,10 @@ static int cmd_select(const struct opts *o)
         char id[NSID_STORE_ID_MAX];
         double score = 0;
         if (candidate(o->pos[i], id, &score)) return 1;
-        if (isnan(score)) continue;
+        if (isnan(score)) { /* undefined (NULL): never selected, and said (docs/reliability.md) */
+            fprintf(stderr, "nsid-db: select: %s: run %s ignored: its validation score is undefined\n", o->pos[i], id);
+            continue;
+        }
         if (best < 0 || score > best_score || (score == best_score && strcmp(id, best_id) < 0)) {
             best = i;
             best_score = score;
@@ -307,7 +310,9 @@ static int cmd_select(const struct opts *o)
         }
     }
     if (best < 0) {
-        fprintf(stderr, "nsid-db: select: no candidate has a validation score\n");
+        fprintf(stderr, "nsid-db: select: none of the %d candidates has a defined validation score:", o->n_pos);
+        for (int i = 0; i < o->n_pos; i++) fprintf(stderr, " %s", o->pos[i]);
+        fputc('\n', stderr);
         return 1;
     }
     char dir[4096], text[4200];

@@ -368,29 +368,29 @@ SELECT 'fig1', (SELECT printf('This run used %d scans in %d groups (%s).', COUNT
                 FROM plot_fig1_cells HAVING COUNT(*) > 0)
 UNION ALL SELECT 'fig3', (SELECT printf('With the most data here (%g images, %s neurons) the curves reach %s.',
                                         MAX(x_total), MAX(style),
-                                        group_concat(curve || ' ' || printf('%.3f', mean), ', '))
+                                        group_concat(curve || ' ' || CASE WHEN mean IS NULL THEN 'undefined' ELSE printf('%.3f', mean) END, ', '))
                           FROM (SELECT * FROM f3top ORDER BY curve_index) HAVING COUNT(*) > 0)
 UNION ALL SELECT 'fig3_ablation', (SELECT printf('At %g images: %s; at %g images: %s.',
         (SELECT MIN(x_total) FROM ab),
-        (SELECT group_concat(curve || ' ' || printf('%.3f', mean), ', ') FROM
+        (SELECT group_concat(curve || ' ' || CASE WHEN mean IS NULL THEN 'undefined' ELSE printf('%.3f', mean) END, ', ') FROM
             (SELECT * FROM ab WHERE x_total = (SELECT MIN(x_total) FROM ab) ORDER BY curve_index)),
         (SELECT MAX(x_total) FROM ab),
-        (SELECT group_concat(curve || ' ' || printf('%.3f', mean), ', ') FROM
+        (SELECT group_concat(curve || ' ' || CASE WHEN mean IS NULL THEN 'undefined' ELSE printf('%.3f', mean) END, ', ') FROM
             (SELECT * FROM ab WHERE x_total = (SELECT MAX(x_total) FROM ab) ORDER BY curve_index)))
                                    WHERE EXISTS (SELECT 1 FROM ab))
 UNION ALL SELECT 'fig4', (SELECT printf('At the fewest images (%g) the conditions reach %s; at the most (%g) %s.',
         (SELECT MIN(x_total) FROM f4),
-        (SELECT group_concat(panel || ' ' || curve || ' ' || printf('%.3f', mean), ', ') FROM
+        (SELECT group_concat(panel || ' ' || curve || ' ' || CASE WHEN mean IS NULL THEN 'undefined' ELSE printf('%.3f', mean) END, ', ') FROM
             (SELECT * FROM f4 WHERE x_total = (SELECT MIN(x_total) FROM f4) ORDER BY panel_index, curve_index)),
         (SELECT MAX(x_total) FROM f4),
-        (SELECT group_concat(panel || ' ' || curve || ' ' || printf('%.3f', mean), ', ') FROM
+        (SELECT group_concat(panel || ' ' || curve || ' ' || CASE WHEN mean IS NULL THEN 'undefined' ELSE printf('%.3f', mean) END, ', ') FROM
             (SELECT * FROM f4 WHERE x_total = (SELECT MAX(x_total) FROM f4) ORDER BY panel_index, curve_index)))
                           WHERE EXISTS (SELECT 1 FROM f4))
 UNION ALL SELECT 'fig5', (SELECT printf('At %g images: %s; at %g images: %s.',
         (SELECT MIN(x) FROM f5),
-        (SELECT group_concat(curve || ' ' || printf('%.3f', mean), ', ') FROM (SELECT * FROM f5low ORDER BY curve_index)),
+        (SELECT group_concat(curve || ' ' || CASE WHEN mean IS NULL THEN 'undefined' ELSE printf('%.3f', mean) END, ', ') FROM (SELECT * FROM f5low ORDER BY curve_index)),
         (SELECT MAX(x) FROM f5),
-        (SELECT group_concat(curve || ' ' || printf('%.3f', mean), ', ') FROM (SELECT * FROM f5top ORDER BY curve_index)))
+        (SELECT group_concat(curve || ' ' || CASE WHEN mean IS NULL THEN 'undefined' ELSE printf('%.3f', mean) END, ', ') FROM (SELECT * FROM f5top ORDER BY curve_index)))
                           WHERE EXISTS (SELECT 1 FROM f5))
 UNION ALL SELECT 'sim_rf', (SELECT printf('Run %s (%s%s, %d neurons of %d animal%s, %s): %s.',
         substr(r.run_id, 1, 12), r.experiment, CASE WHEN r.curve <> '' THEN ' ' || r.curve ELSE '' END,

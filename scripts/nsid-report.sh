@@ -68,6 +68,54 @@ spec_descriptions() {
     done
 }
 
+# Undefined metrics (docs/reliability.md "Undefined metrics"): every summary metric of a finished run
+# that nsid-eval recorded as undefined (NULL) with its reason, and the selection groups none of whose
+# runs has a defined validation score (they have no best run). Markdown, on stdout.
+undefined_section() {
+    local rows groups n excl
+    rows=$(query "SELECT substr(run_id, 1, 12), experiment, scan, split || ' ' || name, reason FROM undefined_metrics
+                  ORDER BY experiment, run_id, scan = 'all' DESC, scan, split, name")
+    groups=$(query "SELECT experiment, trim(replace(sel_group, '|', ', '), ', '), n_runs, runs FROM undefined_selections
+                    ORDER BY experiment, sel_group")
+    # runs that left undefined neurons (constant or non-finite in a tier) out of a mean: count, most left out
+    excl=$(query "SELECT COUNT(DISTINCT m.run_id), CAST(MAX(m.value) AS INTEGER) FROM metrics m JOIN runs r ON r.id = m.run_id
+                  WHERE r.status = 'done' AND m.scan = 'all' AND m.name LIKE '%\_n\_undefined' ESCAPE '\\'")
+    local n_excl=${excl%%$'\t'*} max_excl=${excl#*$'\t'}
+    echo "## Undefined metrics"
+    echo
+    if [ "${n_excl:-0}" -gt 0 ]; then
+        echo "$n_excl finished run(s) left neurons whose correlation is undefined on these data (constant or"
+        echo "not finite in the tier: e.g. silent) out of their means, up to $max_excl neurons in a run (\`<name>_n_undefined\`"
+        echo "rows of \`metrics\`); those neurons are NULL in \`neuron_metrics\`."
+        echo
+    fi
+    if [ -z "$rows" ] && [ -z "$groups" ]; then
+        if [ "${n_excl:-0}" -gt 0 ]; then
+            echo "No summary metric of the finished runs is undefined."
+        else
+            echo "Every metric of the finished runs is defined (none was recorded as undefined)."
+        fi
+        return
+    fi
+    n=$(printf '%s\n' "$rows" | awk 'NF' | wc -l)
+    echo "A metric that cannot be computed on these data is recorded as undefined (NULL), never as 0, and"
+    echo "left out of every mean and selection: $n undefined metric(s) of finished runs (\`undefined_metrics\`)."
+    if [ -n "$rows" ]; then
+        echo
+        echo "| run | experiment | scan | metric | why undefined |"
+        echo "|---|---|---|---|---|"
+        printf '%s\n' "$rows" | head -n 60 | awk -F'\t' 'NF { printf "| `%s` | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }'
+        [ "$n" -le 60 ] || echo "| ... | $((n - 60)) more | | | |"
+    fi
+    if [ -n "$groups" ]; then
+        echo
+        printf '%s\n' "$groups" | awk -F'\t' 'NF { printf "- **no best run** in experiment %s, selection group {%s}: none of its %d runs has a defined validation score (%s)\n", $1, $2, $3, $4 }'
+    fi
+}
+
+# SQL: column $1 as %.4f, or 'undefined' where NULL (SQLite's printf shows NULL as 0.0000).
+num4() { printf "CASE WHEN %s IS NULL THEN 'undefined' ELSE printf('%%.4f', %s) END" "$1" "$1"; }
+
 write_project_md() {
     local name descs counts best totals frag rel_db
     name=$(basename "$(realpath -m "$project")")
@@ -84,8 +132,7 @@ write_project_md() {
     # validation score; of those, the five with the best test correlation.
     best=$(query "SELECT experiment, run_id, CASE WHEN variant = '' THEN '-' ELSE variant END,
                          trim(replace(sel_group, '|', ', '), ', '),
-                         printf('%.4f', val_corr), printf('%.4f', test_corr),
-                         COALESCE(printf('%.4f', fraction_oracle), '-'), COALESCE(printf('%.4f', feve), '-')
+                         $(num4 val_corr), $(num4 test_corr), $(num4 fraction_oracle), $(num4 feve)
                   FROM (SELECT b.*, ROW_NUMBER() OVER (PARTITION BY experiment
                                                        ORDER BY test_corr DESC, run_id) AS k FROM best_runs b)
                   WHERE k <= 5 ORDER BY experiment, k")
@@ -141,6 +188,8 @@ write_project_md() {
         printf '%s\n' "$best" | awk -F'\t' 'NF { printf "| %s | `%s` | %s | %s | %s | %s | %s | %s |\n",
                                                     $1, substr($2, 1, 12), $3, $4, $5, $6, $7, $8 }'
     fi
+    echo
+    undefined_section
     echo
     echo "## Figures"
     echo
@@ -270,6 +319,8 @@ write_md() {
         echo "$findings_note"
     fi
     echo
+    undefined_section
+    echo
     echo "## Figures"
     while IFS=$'\t' read -r name title what; do
         local said
@@ -322,6 +373,7 @@ EOF
         echo "</table>"
         echo "<p>$findings_note</p>"
     fi
+    undefined_section | md_to_html /dev/stdin "$results" | sed -n '/<\/style><\/head><body>/,/<\/body>/p' | sed '1d;$d'
     echo "<h2>Figures</h2>"
     while IFS=$'\t' read -r name title what; do
         local said

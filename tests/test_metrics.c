@@ -71,6 +71,35 @@ static void check_vec(const double *got, const double *want, int64_t n, const ch
           (long long)n, (long long)worst, got[worst], want[worst]);
 }
 
+/* Neuron n of a (T, N) matrix is constant or has a value that is not finite. */
+static int column_degenerate(const float *m, int64_t T, int64_t N, int64_t n)
+{
+    int constant = 1;
+    for (int64_t t = 0; t < T; t++) {
+        if (!isfinite(m[t * N + n])) return 1;
+        if (m[t * N + n] != m[n]) constant = 0;
+    }
+    return constant;
+}
+
+/* A correlation against neuralpredictors' reference, which reports an undefined correlation as 0:
+ * nsid gives NaN exactly where a neuron's target (or, with pred, prediction) column is degenerate
+ * (docs/reliability.md "Undefined metrics"), elsewhere the reference's value. */
+static void check_corr(const double *got, const double *want, const float *target, const float *pred, int64_t T,
+                       int64_t N, const char *what)
+{
+    double *w = malloc((size_t)N * sizeof *w);
+    int64_t n_undef = 0;
+    for (int64_t n = 0; n < N; n++) {
+        int bad = column_degenerate(target, T, N, n) || (pred && column_degenerate(pred, T, N, n));
+        w[n] = bad ? (double)NAN : want[n];
+        n_undef += bad;
+        if (bad) CHECK(want[n] == 0, "%s: the reference gives 0 for degenerate neuron %lld", what, (long long)n);
+    }
+    check_vec(got, w, N, what);
+    free(w);
+}
+
 struct scan {
     int64_t T, N;
     float *target, *pred;
@@ -120,7 +149,7 @@ static void test_against_reference(void)
     if (rc < 0) return;
     struct scan s[2];
     const char *names[2] = {"a", "b"};
-    double oracle_all[64], corr_all[64];
+    double oracle_all[64], corr_all[64], ref_oracle[64], ref_corr[64];
     int64_t pooled = 0;
     for (int k = 0; k < 2; k++) {
         CHECK(scan_from_fixture(&s[k], &fx, names[k]) == 0, "scan %s in fixture", names[k]);
@@ -132,19 +161,21 @@ static void test_against_reference(void)
         CHECK(nsid_metric_corr(got, &s[k].d, &err) == 0, "corr runs: %s", err.msg);
         snprintf(key, sizeof key, "%s.corr", names[k]);
         snprintf(what, sizeof what, "scan %s single-trial correlation", names[k]);
-        check_vec(got, get(&fx, key, N), N, what);
+        check_corr(got, get(&fx, key, N), s[k].target, s[k].pred, s[k].T, N, what);
         memcpy(corr_all + pooled, got, (size_t)N * sizeof(double));
+        memcpy(ref_corr + pooled, get(&fx, key, N), (size_t)N * sizeof(double));
 
         CHECK(nsid_metric_corr_avg(got, &s[k].d, &err) == 0, "corr_avg runs: %s", err.msg);
         snprintf(key, sizeof key, "%s.corr_avg", names[k]);
         snprintf(what, sizeof what, "scan %s correlation to the repeat average", names[k]);
-        check_vec(got, get(&fx, key, N), N, what);
+        check_corr(got, get(&fx, key, N), s[k].target, s[k].pred, s[k].T, N, what);
 
         CHECK(nsid_metric_oracle(got, &s[k].d, &err) == 0, "oracle runs: %s", err.msg);
         snprintf(key, sizeof key, "%s.oracle", names[k]);
         snprintf(what, sizeof what, "scan %s leave-one-out oracle", names[k]);
-        check_vec(got, get(&fx, key, N), N, what);
+        check_corr(got, get(&fx, key, N), s[k].target, NULL, s[k].T, N, what);
         memcpy(oracle_all + pooled, got, (size_t)N * sizeof(double));
+        memcpy(ref_oracle + pooled, get(&fx, key, N), (size_t)N * sizeof(double));
         pooled += N;
 
         CHECK(nsid_metric_fev(got, got2, &s[k].d, &err) == 0, "fev runs: %s", err.msg);
@@ -158,7 +189,17 @@ static void test_against_reference(void)
     double slope;
     struct nsid_err err = {0};
     CHECK(nsid_metric_fraction_oracle(&slope, oracle_all, corr_all, pooled, &err) == 0, "fraction oracle runs");
-    check_vec(&slope, get(&fx, "fraction_oracle", 1), 1, "fraction oracle pooled over two scans (lstsq)");
+    /* lstsq over the neurons whose oracle and correlation are defined, from the reference's values */
+    double oc = 0, oo = 0;
+    int64_t left_out = 0;
+    for (int64_t i = 0; i < pooled; i++) {
+        if (isnan(oracle_all[i]) || isnan(corr_all[i])) { left_out++; continue; }
+        oc += ref_oracle[i] * ref_corr[i];
+        oo += ref_oracle[i] * ref_oracle[i];
+    }
+    double want_slope = oc / oo;
+    CHECK(left_out > 0, "the reference has undefined neurons (%lld) that the fit leaves out", (long long)left_out);
+    check_vec(&slope, &want_slope, 1, "fraction oracle pooled over two scans (lstsq over defined neurons)");
 
     /* Trial order does not matter: reverse scan a's trials. */
     struct scan *a = &s[0];
@@ -208,10 +249,17 @@ static void test_edge_cases(void)
     double sd0 = sqrt(1.25), sdp0 = sqrt(5.0); /* std of 1..4 and of 2,4,6,8 */
     CHECK_CLOSE(c[0], 1.25 * 2 / ((sd0 + 1e-8) * (sdp0 + 1e-8)), 1e-15, 0, "perfect correlation shrinks by eps");
     CHECK(c[1] < -0.999999 && c[1] > -1, "anti-correlation (%.17g)", c[1]);
-    CHECK(c[2] == 0.0, "a NaN in the column gives 0, not NaN (%g)", c[2]);
+    CHECK(isnan(c[2]), "a NaN in the column makes the correlation undefined (NaN), not 0 (%g)", c[2]);
 
     struct nsid_metric_data one = {y, p, NULL, 1, 3};
-    CHECK(nsid_metric_corr(c, &one, &err) == 0 && c[0] == 0 && c[1] == 0, "one trial: zero variance gives 0");
+    CHECK(nsid_metric_corr(c, &one, &err) == 0 && isnan(c[0]) && isnan(c[1]), "one trial: undefined (NaN), not 0");
+
+    /* Constant columns (responses or predictions) are undefined; 0.1 is not exact in binary, yet the
+     * mean of its copies is, so no rounding residue makes a constant column look defined. */
+    float yc[8] = {0.1f, 1, 0.1f, 2, 0.1f, 3, 0.1f, 4}, pc[8] = {1, 7, 2, 7, 3, 7, 4, 7};
+    struct nsid_metric_data dc = {yc, pc, NULL, 4, 2};
+    CHECK(nsid_metric_corr(c, &dc, &err) == 0 && isnan(c[0]) && isnan(c[1]),
+          "constant response (neuron 0) and constant prediction (neuron 1) are undefined (%g, %g)", c[0], c[1]);
 
     /* Oracle by hand: one image with 3 repeats x = 1, 2, 6 -> o = 4, 3.5, 1.5. */
     float x3[3] = {1, 2, 6};
@@ -259,8 +307,17 @@ static void test_edge_cases(void)
     CHECK(cnt == 2 && fabs(m - 0.45) < 1e-15, "FEVE mean without threshold (%lld, %g)", (long long)cnt, m);
 
     double zeros[3] = {0, 0, 0}, cs[3] = {0.1, 0.2, 0.3}, slope = -1;
-    CHECK(nsid_metric_fraction_oracle(&slope, zeros, cs, 3, &err) == 0 && slope == 0,
-          "fraction oracle with all-zero oracles is 0 (lstsq minimum norm)");
+    CHECK(nsid_metric_fraction_oracle(&slope, zeros, cs, 3, &err) == 0 && isnan(slope),
+          "fraction oracle with all-zero oracles is undefined (NaN), not lstsq's 0");
+    double os[3] = {0.5, (double)NAN, 0.25}, cn[3] = {0.25, 0.9, (double)NAN};
+    CHECK(nsid_metric_fraction_oracle(&slope, os, cn, 3, &err) == 0 && slope == 0.5,
+          "fraction oracle leaves out neurons with an undefined oracle or correlation (%g)", slope);
+    double mm;
+    int64_t mc;
+    nsid_metric_mean_defined(&mm, &mc, os, 3);
+    CHECK(mc == 2 && mm == 0.375, "mean of the defined values (%lld, %g)", (long long)mc, mm);
+    nsid_metric_mean_defined(&mm, &mc, os + 1, 1);
+    CHECK(mc == 0 && isnan(mm), "mean of none is undefined");
 
     /* RF: an exact affine relation is recovered with zero distance; collinear input fails. */
     double l[10] = {0, 0, 1, 0, 0, 1, 1, 1, 0.5, 0.2}, t[10];

@@ -28,6 +28,10 @@ struct tt_scan {
     bool behavior;                              /* write behaviour and pupil traces; the pupil then
                                                    shifts every RF (2 px per unit) */
     int nan_trace_trial;                        /* k > 0: trial k-1's pupil and behaviour are NaN */
+    /* if set: called on the finished scan (responses, tiers, ids, ground truth rates) before it is
+       validated and its statistics computed: a test's pathology (constant neuron, NaN truth, ...) */
+    void (*mutate)(struct nsid_scan *s, float *rates, void *ctx);
+    void *mutate_ctx;
 };
 
 static inline void tt_default(struct tt_scan *o)
@@ -137,6 +141,7 @@ static inline int tt_make_scan(const char *path, const struct tt_scan *o)
         s.pupil_center[(size_t)(o->nan_trace_trial - 1) * 2] = NAN;
         s.behavior[(size_t)(o->nan_trace_trial - 1) * 3 + 1] = NAN;
     }
+    if (o->mutate) o->mutate(&s, rates, o->mutate_ctx);
     nsid_arrays_add_f32(&s.ground_truth, "rates", rates, T, N, &err);
     nsid_arrays_add_f64(&s.ground_truth, "rf_center_px", rf, N, 2, &err);
     int rc = nsid_scan_validate(&s, NULL, &err);

@@ -190,12 +190,68 @@ int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, 
     return row;
 }
 
-/* Mean of x (n), NaN when n is 0. */
-static double mean(const double *x, int64_t n)
+/* Mean of the defined (not NaN) values of x (n), NaN when there are none; *n_out (if not NULL)
+ * gets the number of undefined values left out. */
+static double mean(const double *x, int64_t n, int64_t *n_out)
 {
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += x[i];
-    return n ? s / (double)n : DNAN;
+    double m;
+    int64_t c;
+    nsid_metric_mean_defined(&m, &c, x, n);
+    if (n_out) *n_out = n - c;
+    return m;
+}
+
+/* ---------------------------------------------------------------- undefined measures */
+
+static const char *const EM_SPLIT[NSID_EM_COUNT] = {"validation", "test", "test", "test", "test", "test", "test", "test"};
+static const char *const EM_NAME[NSID_EM_COUNT] = {"corr", "corr", "corr_avg", "oracle", "fraction_oracle",
+                                                   "fev", "feve", "gt_corr"};
+static const char *const EM_UNDEF[NSID_EM_COUNT] = {"corr_undefined", "corr_undefined", "corr_avg_undefined",
+                                                    "oracle_undefined", "fraction_oracle_undefined",
+                                                    "fev_undefined", "feve_undefined", "gt_corr_undefined"};
+static const char *const EM_NOUT[NSID_EM_COUNT] = {"corr_n_undefined", "corr_n_undefined", "corr_avg_n_undefined",
+                                                   "oracle_n_undefined", "fraction_oracle_n_undefined",
+                                                   "fev_n_undefined", "feve_n_undefined", "gt_corr_n_undefined"};
+
+const char *nsid_eval_measure_split(int m) { return m >= 0 && m < NSID_EM_COUNT ? EM_SPLIT[m] : ""; }
+const char *nsid_eval_measure_name(int m) { return m >= 0 && m < NSID_EM_COUNT ? EM_NAME[m] : ""; }
+
+const char *nsid_eval_undef_reason(int why)
+{
+    switch (why) {
+#define X(code, text) case code: return text;
+        NSID_UNDEF_REASONS(X)
+#undef X
+    default: return "";
+    }
+}
+
+/* Why each neuron of a tier (T, N) may have an undefined correlation, the first that applies: a
+ * response that is not finite, constant responses, constant (or non-finite) predictions. */
+static void classify(struct nsid_eval_undef *u, int tier, const float *target, const float *pred, int64_t T,
+                     int64_t N)
+{
+    u->nonfinite[tier] = u->const_resp[tier] = u->const_pred[tier] = 0;
+    for (int64_t n = 0; n < N; n++) {
+        bool fin = true, cr = true, cp = true, pnf = false;
+        for (int64_t t = 0; t < T; t++) {
+            float y = target[t * N + n], p = pred[t * N + n];
+            if (!isfinite(y)) fin = false;
+            if (y != target[n]) cr = false;
+            if (!isfinite(p)) pnf = true;
+            if (p != pred[n]) cp = false;
+        }
+        if (!fin) u->nonfinite[tier]++;
+        else if (cr) u->const_resp[tier]++;
+        else if (cp || pnf) u->const_pred[tier]++;
+    }
+}
+
+/* The reason code of a correlation summary over a tier of T samples that came out undefined. */
+static int corr_why(double m, int64_t T)
+{
+    if (!isnan(m)) return 0;
+    return T < 2 ? 2 : 3;
 }
 
 double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_net *net, double *per_scan)
@@ -210,11 +266,16 @@ double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_net *net, doub
             if (per_scan) per_scan[s] = DNAN;
             return DNAN;
         }
-        double ssum = 0.0;
-        for (int64_t n = 0; n < N; n++) ssum += ev->corr[n];
-        if (per_scan) per_scan[s] = ssum / (double)N;
+        double ssum = 0.0; /* undefined neurons (NaN) are left out, as in the recorded score */
+        int64_t c = 0;
+        for (int64_t n = 0; n < N; n++)
+            if (!isnan(ev->corr[n])) {
+                ssum += ev->corr[n];
+                c++;
+            }
+        if (per_scan) per_scan[s] = c ? ssum / (double)c : DNAN;
         sum += ssum;
-        count += N;
+        count += c;
     }
     return count ? sum / (double)count : DNAN;
 }
@@ -262,7 +323,8 @@ static int eval_gt_rates(struct nsid_evaluator *ev, const struct nsid_view *v, s
     rc = nsid_metric_corr(r->gt_corr, &d, err);
     if (rc == 0) {
         r->has_gt = true;
-        r->mean_gt = mean(r->gt_corr, N);
+        r->mean_gt = mean(r->gt_corr, N, &r->undef.n_out[NSID_EM_GT]);
+        r->undef.why[NSID_EM_GT] = corr_why(r->mean_gt, T);
     }
     return rc;
 }
@@ -377,21 +439,32 @@ static int eval_test(struct nsid_evaluator *ev, struct nsid_net *net, int s, str
     int rc = nsid_metric_corr(r->test_corr, &d, err);
     if (rc == 0) rc = nsid_metric_corr_avg(r->test_corr_avg, &d, err);
     if (rc < 0) return rc;
-    r->mean_test = mean(r->test_corr, N);
-    r->mean_test_avg = mean(r->test_corr_avg, N);
+    struct nsid_eval_undef *u = &r->undef;
+    classify(u, 1, r->test_resp, r->test_pred, T, N);
+    r->mean_test = mean(r->test_corr, N, &u->n_out[NSID_EM_TEST]);
+    r->mean_test_avg = mean(r->test_corr_avg, N, &u->n_out[NSID_EM_TEST_AVG]);
+    u->why[NSID_EM_TEST] = corr_why(r->mean_test, T);
+    u->why[NSID_EM_TEST_AVG] = corr_why(r->mean_test_avg, r->n_images);
     struct nsid_err e2 = {0};
     if (nsid_metric_oracle(r->oracle, &d, &e2) == 0 && nsid_metric_fev(r->fev, r->feve, &d, &e2) == 0) {
-        r->mean_oracle = mean(r->oracle, N);
+        r->mean_oracle = mean(r->oracle, N, &u->n_out[NSID_EM_ORACLE]);
         nsid_metric_fraction_oracle(&r->fraction_oracle, r->oracle, r->test_corr, N, NULL);
         int64_t cnt;
         nsid_metric_feve_mean(&r->mean_feve, &cnt, r->fev, r->feve, N, FEVE_MIN_FEV);
         nsid_metric_feve_mean(&r->mean_fev, &cnt, r->fev, r->fev, N, -INFINITY);
+        u->n_out[NSID_EM_FEV] = N - cnt;
+        (void)mean(r->feve, N, &u->n_out[NSID_EM_FEVE]);
+        u->why[NSID_EM_ORACLE] = isnan(r->mean_oracle) ? 3 : 0;
+        u->why[NSID_EM_FRACTION] = isnan(r->fraction_oracle) ? (isnan(r->mean_oracle) ? 3 : 5) : 0;
+        u->why[NSID_EM_FEV] = isnan(r->mean_fev) ? 3 : 0;
+        u->why[NSID_EM_FEVE] = isnan(r->mean_feve) ? (isnan(r->mean_fev) ? 3 : 4) : 0;
     } else { /* no image with 2 repeats: no oracle, FEV or FEVE */
         nsid_free(r->oracle);
         nsid_free(r->fev);
         nsid_free(r->feve);
         r->oracle = r->fev = r->feve = NULL;
         r->mean_oracle = r->fraction_oracle = r->mean_feve = r->mean_fev = DNAN;
+        u->why[NSID_EM_ORACLE] = u->why[NSID_EM_FRACTION] = u->why[NSID_EM_FEV] = u->why[NSID_EM_FEVE] = 1;
     }
     return 0;
 }
@@ -413,7 +486,9 @@ static int eval_scan(struct nsid_evaluator *ev, struct nsid_net *net, int s, str
     if (!(r->val_corr = NSID_ALLOC((size_t)N * sizeof(double), err))) return NSID_ENOMEM;
     int rc = nsid_metric_corr(r->val_corr, &d, err);
     if (rc < 0) return rc;
-    r->mean_val = mean(r->val_corr, N);
+    classify(&r->undef, 0, ev->target, ev->pred, r->n_val, N);
+    r->mean_val = mean(r->val_corr, N, &r->undef.n_out[NSID_EM_VAL]);
+    r->undef.why[NSID_EM_VAL] = corr_why(r->mean_val, r->n_val);
     if ((rc = eval_test(ev, net, s, r, err)) < 0) return rc;
     if ((rc = eval_gt_rates(ev, v, r, err)) < 0) return rc;
     return eval_gt_rf(net, s, v, r, err);
@@ -454,10 +529,21 @@ static int pool(struct nsid_eval_result *res, struct nsid_err *err)
             }
         }
     }
-    res->mean_val = mean(val, n);
-    res->mean_test = mean(test, n);
-    res->mean_test_avg = mean(avg, n);
-    res->mean_gt = ngt ? mean(gt, ngt) : DNAN;
+    struct nsid_eval_undef *u = &res->undef;
+    for (int s = 0; s < res->n_scans; s++) { /* counts: sums over the scans */
+        const struct nsid_eval_undef *su = &res->scan[s].undef;
+        for (int m = 0; m < NSID_EM_COUNT; m++) u->n_out[m] += su->n_out[m];
+        for (int t = 0; t < 2; t++) {
+            u->nonfinite[t] += su->nonfinite[t];
+            u->const_resp[t] += su->const_resp[t];
+            u->const_pred[t] += su->const_pred[t];
+        }
+    }
+    res->mean_val = mean(val, n, NULL);
+    res->mean_test = mean(test, n, NULL);
+    res->mean_test_avg = mean(avg, n, NULL);
+    res->mean_gt = ngt ? mean(gt, ngt, NULL) : DNAN;
+    res->has_gt = ngt > 0;
     res->rf_dist = dn ? dsum / (double)dn : DNAN;
     res->mean_oracle = res->fraction_oracle = res->mean_fev = res->mean_feve = DNAN;
     if (norc) { /* the fraction oracle over the neurons of the scans that have an oracle */
@@ -465,11 +551,22 @@ static int pool(struct nsid_eval_result *res, struct nsid_err *err)
         int64_t m = 0;
         for (int s = 0; s < res->n_scans; s++)
             for (int64_t j = 0; res->scan[s].oracle && j < res->scan[s].n_neurons; j++) c[m++] = res->scan[s].test_corr[j];
-        res->mean_oracle = mean(orc, norc);
+        res->mean_oracle = mean(orc, norc, NULL);
         nsid_metric_fraction_oracle(&res->fraction_oracle, orc, c, norc, NULL);
         int64_t cnt;
         nsid_metric_feve_mean(&res->mean_feve, &cnt, fev, feve, norc, FEVE_MIN_FEV);
         nsid_metric_feve_mean(&res->mean_fev, &cnt, fev, fev, norc, -INFINITY);
+    }
+    /* The pooled reasons: a pooled summary is undefined only when every scan's is (or, for the
+     * oracle family, when no scan has repeats); the reason is the first such scan's. */
+    double pooled[NSID_EM_COUNT] = {res->mean_val, res->mean_test, res->mean_test_avg, res->mean_oracle,
+                                    res->fraction_oracle, res->mean_fev, res->mean_feve, res->mean_gt};
+    for (int m = 0; m < NSID_EM_COUNT; m++) {
+        if (!isnan(pooled[m]) || (m == NSID_EM_GT && !res->has_gt)) continue;
+        bool oracle_family = m == NSID_EM_ORACLE || m == NSID_EM_FRACTION || m == NSID_EM_FEV || m == NSID_EM_FEVE;
+        u->why[m] = oracle_family && !norc ? 1 : 0;
+        for (int s = 0; u->why[m] == 0 && s < res->n_scans; s++) u->why[m] = res->scan[s].undef.why[m];
+        if (u->why[m] == 0) u->why[m] = m == NSID_EM_FRACTION ? 5 : m == NSID_EM_FEVE && !isnan(res->mean_fev) ? 4 : 3;
     }
     for (int j = 0; j < 7; j++) nsid_free(buf[j]);
     return 0;
@@ -507,7 +604,7 @@ void nsid_eval_result_free(struct nsid_eval_result *res)
 int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net *net,
                      const struct nsid_eval_result *res, struct nsid_err *err)
 {
-    struct nsid_store_metric m[32 * 1];
+    struct nsid_store_metric m[64];
     int rc = 0;
     for (int s = -1; rc == 0 && s < res->n_scans; s++) {
         const struct nsid_eval_scan *r = s >= 0 ? &res->scan[s] : NULL;
@@ -522,6 +619,11 @@ int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net 
         M("test", "fev", r ? r->mean_fev : res->mean_fev);
         M("test", "feve", r ? r->mean_feve : res->mean_feve);
         M("test", "n_neurons", r ? r->n_neurons : res->n_neurons);
+        const struct nsid_eval_undef *u = r ? &r->undef : &res->undef;
+        for (int e = 0; e < NSID_EM_COUNT; e++) { /* docs/reliability.md, "Undefined metrics" */
+            if (u->why[e]) M(EM_SPLIT[e], EM_UNDEF[e], u->why[e]);
+            if (u->n_out[e] > 0) M(EM_SPLIT[e], EM_NOUT[e], u->n_out[e]);
+        }
         if (r) {
             M("validation", "n_neurons", r->n_neurons);
             M("validation", "n_trials", r->n_val);
@@ -543,7 +645,7 @@ int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net 
                 M("model", "rf_ceiling_corr_y", r->rf_ceil_corr[1]);
             }
         } else {
-            if (!isnan(res->mean_gt)) M("test", "gt_corr", res->mean_gt);
+            if (res->has_gt) M("test", "gt_corr", res->mean_gt);
             if (!isnan(res->rf_dist)) M("model", "rf_dist", res->rf_dist);
             M("model", "readout_params_per_neuron", nsid_net_readout_params_per_neuron(net));
             M("model", "core_params", nsid_net_core_params(net));
@@ -633,18 +735,67 @@ int nsid_eval_write_predictions(struct nsid_evaluator *ev, const struct nsid_eva
     return rc;
 }
 
+/* "%.4f" of v, or "undefined". */
+static const char *num4(char buf[32], double v)
+{
+    if (isnan(v)) return "undefined";
+    snprintf(buf, 32, "%.4f", v);
+    return buf;
+}
+
 void nsid_eval_print(const struct nsid_eval_result *res, FILE *f)
 {
+    char b[5][32];
     for (int s = 0; s < res->n_scans; s++) {
         const struct nsid_eval_scan *r = &res->scan[s];
-        fprintf(f, "%s: %lld neurons  val corr %.4f  test corr %.4f  oracle %.4f  fraction oracle %.4f  FEVE %.4f",
-                r->key, (long long)r->n_neurons, r->mean_val, r->mean_test, r->mean_oracle, r->fraction_oracle,
-                r->mean_feve);
-        if (r->has_gt) fprintf(f, "  true-rate corr %.4f", r->mean_gt);
+        fprintf(f, "%s: %lld neurons  val corr %s  test corr %s  oracle %s  fraction oracle %s  FEVE %s",
+                r->key, (long long)r->n_neurons, num4(b[0], r->mean_val), num4(b[1], r->mean_test),
+                num4(b[2], r->mean_oracle), num4(b[3], r->fraction_oracle), num4(b[4], r->mean_feve));
+        if (r->has_gt) fprintf(f, "  true-rate corr %s", num4(b[0], r->mean_gt));
         if (r->has_rf) fprintf(f, "  RF distance %.2f px", r->rf.mean_dist);
         fputc('\n', f);
     }
-    fprintf(f, "all: %lld neurons  val corr %.4f  test corr %.4f  oracle %.4f  fraction oracle %.4f  FEVE %.4f\n",
-            (long long)res->n_neurons, res->mean_val, res->mean_test, res->mean_oracle, res->fraction_oracle,
-            res->mean_feve);
+    fprintf(f, "all: %lld neurons  val corr %s  test corr %s  oracle %s  fraction oracle %s  FEVE %s\n",
+            (long long)res->n_neurons, num4(b[0], res->mean_val), num4(b[1], res->mean_test),
+            num4(b[2], res->mean_oracle), num4(b[3], res->fraction_oracle), num4(b[4], res->mean_feve));
+}
+
+static int print_undef(const char *scan, const struct nsid_eval_undef *u, int64_t N, int64_t n_val, int64_t n_test,
+                       int64_t n_images, FILE *f)
+{
+    int lines = 0;
+    for (int m = 0; m < NSID_EM_COUNT; m++) {
+        int tier = m == NSID_EM_VAL ? 0 : 1;
+        if (u->why[m]) {
+            fprintf(f, "nsid-eval: undefined: %s %s %s: %s", scan, EM_SPLIT[m], EM_NAME[m], nsid_eval_undef_reason(u->why[m]));
+            if (u->why[m] == 1 && n_test >= 0)
+                fprintf(f, " [%lld test trials, %lld distinct images]", (long long)n_test, (long long)n_images);
+            else if (u->why[m] == 2 && n_test >= 0)
+                fprintf(f, " [%lld trials]", (long long)(tier == 0 ? n_val : m == NSID_EM_TEST_AVG ? n_images : n_test));
+            else if (u->why[m] == 3)
+                fprintf(f, " [%lld neurons: %lld non-finite response, %lld constant response, %lld constant or non-finite prediction]",
+                        (long long)N, (long long)u->nonfinite[tier], (long long)u->const_resp[tier],
+                        (long long)u->const_pred[tier]);
+            fputs(" -> NULL\n", f);
+            lines++;
+        } else if (u->n_out[m] > 0) {
+            fprintf(f, "nsid-eval: excluded: %s %s %s: %lld of %lld neurons undefined (%lld non-finite response, "
+                       "%lld constant response, %lld constant or non-finite prediction), not averaged\n",
+                    scan, EM_SPLIT[m], EM_NAME[m], (long long)u->n_out[m], (long long)N, (long long)u->nonfinite[tier],
+                    (long long)u->const_resp[tier], (long long)u->const_pred[tier]);
+            lines++;
+        }
+    }
+    return lines;
+}
+
+int nsid_eval_print_undefined(const struct nsid_eval_result *res, FILE *f)
+{
+    int lines = 0;
+    for (int s = 0; s < res->n_scans; s++) {
+        const struct nsid_eval_scan *r = &res->scan[s];
+        lines += print_undef(r->key, &r->undef, r->n_neurons, r->n_val, r->n_test, r->n_images, f);
+    }
+    if (res->n_scans > 1) lines += print_undef(NSID_STORE_ALL, &res->undef, res->n_neurons, -1, -1, -1, f);
+    return lines;
 }

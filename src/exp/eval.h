@@ -42,6 +42,42 @@
 
 struct nsid_store;
 
+/*
+ * Undefined measures (docs/reliability.md, "Undefined metrics"). A per-neuron correlation is
+ * undefined (NaN, NULL in the store) for a neuron whose responses or predictions are constant
+ * or not finite in the tier; it is left out of the mean, and the count of neurons left out is
+ * recorded ("<name>_n_undefined" rows) and printed. A summary measure is undefined when no
+ * neuron is left; its metric row is NULL, and a row "<name>_undefined" holds the reason code
+ * below (the store's undefined_metrics view gives the text). NSID_UNDEF_REASONS(X) lists them:
+ */
+#define NSID_UNDEF_REASONS(X)                                                                         \
+    X(1, "no repeated test images (oracle, FEV, FEVE and fraction oracle need an image shown twice)") \
+    X(2, "fewer than 2 trials in the tier (a correlation needs 2)")                                  \
+    X(3, "the responses or predictions of every neuron are constant or not finite")                \
+    X(4, "no neuron has an explainable variance (FEV) above the threshold 0.15")                     \
+    X(5, "no neuron has a defined oracle and a non-zero oracle correlation")
+
+/* The measures that can be undefined, in the order of struct nsid_eval_undef's arrays. */
+enum nsid_eval_measure {
+    NSID_EM_VAL, NSID_EM_TEST, NSID_EM_TEST_AVG, NSID_EM_ORACLE, NSID_EM_FRACTION, NSID_EM_FEV, NSID_EM_FEVE,
+    NSID_EM_GT, NSID_EM_COUNT
+};
+
+/* Per measure: the neurons left out as undefined, and the reason code (0: defined) of the summary. */
+struct nsid_eval_undef {
+    int64_t n_out[NSID_EM_COUNT];
+    int why[NSID_EM_COUNT];
+    /* per tier (0 validation, 1 test): neurons with a non-finite response, a constant response,
+       a constant or non-finite prediction (the first that applies) */
+    int64_t nonfinite[2], const_resp[2], const_pred[2];
+};
+
+/* The split and name of measure m as recorded (e.g. "test", "oracle"). */
+const char *nsid_eval_measure_split(int m);
+const char *nsid_eval_measure_name(int m);
+/* The text of reason code why (NSID_UNDEF_REASONS), "" for 0 or an unknown code. */
+const char *nsid_eval_undef_reason(int why);
+
 /* Buffers for evaluating the scans of one network. */
 struct nsid_evaluator {
     int n_scans;
@@ -81,6 +117,7 @@ struct nsid_eval_scan {
     float *test_pred;               /* (n_test, N) test-tier predictions, file order */
     float *test_resp;               /* (n_test, N) the normalised responses the model was scored on */
     int64_t *test_trials;           /* (n_test) their trial indices */
+    struct nsid_eval_undef undef;   /* what is undefined, and why */
     /* summaries */
     double mean_val, mean_test, mean_test_avg, mean_oracle, fraction_oracle, mean_feve, mean_fev, mean_gt;
 };
@@ -92,6 +129,8 @@ struct nsid_eval_result {
     int64_t n_neurons;
     double mean_val, mean_test, mean_test_avg, mean_oracle, fraction_oracle, mean_fev, mean_feve, mean_gt;
     double rf_dist;                 /* mean distance over the neurons of scans with positions, NaN if none */
+    bool has_gt;                    /* some scan has ground truth */
+    struct nsid_eval_undef undef;   /* pooled: the sums of the scans' counts */
 };
 
 /* Size the buffers for views (n_scans) and prediction batch size; on error ev is zeroed. */
@@ -135,8 +174,15 @@ int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net 
 int nsid_eval_write_predictions(struct nsid_evaluator *ev, const struct nsid_eval_result *res, const char *path,
                                 struct nsid_err *err);
 
-/* Print a short per-scan and pooled summary. */
+/* Print a short per-scan and pooled summary ("undefined" for an undefined measure). */
 void nsid_eval_print(const struct nsid_eval_result *res, FILE *f);
+
+/*
+ * One line per undefined summary measure ("nsid-eval: undefined: SCAN SPLIT NAME: reason") and
+ * one per measure that left neurons out ("nsid-eval: excluded: SCAN SPLIT NAME: k of N neurons
+ * undefined (...), not averaged"); nothing when every measure is defined. Returns the lines.
+ */
+int nsid_eval_print_undefined(const struct nsid_eval_result *res, FILE *f);
 
 /* ---- nsid-eval: a checkpoint on its scans, into the run's store ---------------------- */
 

@@ -137,6 +137,7 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
     if (rc == 0) rc = nsid_net_alloc_state(&net, (int)c.train.batch_size, err);
     if (rc == 0) rc = nsid_evaluator_init(&ev, d.views, d.n_scans, (int)c.train.batch_size, err);
     if (rc == 0) rc = nsid_eval_full(&ev, &net, &res, err);
+    if (rc == 0) nsid_eval_print_undefined(&res, stderr); /* never silent, even with --quiet */
     if (rc == 0 && o->predictions) rc = nsid_eval_write_predictions(&ev, &res, o->predictions, err);
     if (rc == 0) rc = nsid_store_open(&st, o->db, err);
     if (rc == 0) rc = pick_run_id(o, &st, &c, &d, out->run_id, err);

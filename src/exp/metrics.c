@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,13 +104,20 @@ static void acc_add_centred(struct acc *a, const double *x, const double *y)
     a->count += 1;
 }
 
-/* corr = mean(d1 d2) / ((std1 + eps)(std2 + eps)), std with ddof 0; NaN -> 0. */
+/*
+ * corr = mean(d1 d2) / ((std1 + eps)(std2 + eps)), std with ddof 0; NaN (undefined) when a
+ * column is constant (its centred sum of squares is exactly 0: the mean of copies of one float
+ * is that float in double, so only a constant column gets there), when there are fewer than
+ * 2 samples, or when a value is not finite. neuralpredictors reports those as 0 (or as a
+ * meaningless ratio of rounding errors); a 0 would be averaged in as a real correlation.
+ */
 static void acc_result(const struct acc *a, double *out)
 {
     for (int64_t n = 0; n < a->N; n++) {
         double sd1 = sqrt(a->s11[n] / a->count), sd2 = sqrt(a->s22[n] / a->count);
         double c = (a->s12[n] / a->count) / ((sd1 + NSID_CORR_EPS) * (sd2 + NSID_CORR_EPS));
-        out[n] = isnan(c) ? 0.0 : c;
+        bool undefined = a->count < 2 || !(a->s11[n] > 0) || !(a->s22[n] > 0) || !isfinite(c);
+        out[n] = undefined ? (double)NAN : c;
     }
 }
 
@@ -281,10 +289,11 @@ int nsid_metric_fraction_oracle(double *slope, const double *oracle, const doubl
                             "need oracle and test correlations of at least one neuron (got %lld)", (long long)n);
     double oc = 0, oo = 0;
     for (int64_t i = 0; i < n; i++) {
+        if (isnan(oracle[i]) || isnan(corr[i])) continue; /* an undefined neuron: not in the fit */
         oc += oracle[i] * corr[i];
         oo += oracle[i] * oracle[i];
     }
-    *slope = oo > 0 ? oc / oo : 0.0;
+    *slope = oo > 0 ? oc / oo : (double)NAN;
     return 0;
 }
 
@@ -339,6 +348,19 @@ int nsid_metric_fev(double *fev, double *feve, const struct nsid_metric_data *d,
     nsid_free(w);
     groups_free(&g);
     return 0;
+}
+
+void nsid_metric_mean_defined(double *mean, int64_t *count, const double *x, int64_t n)
+{
+    double s = 0;
+    int64_t c = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(x[i])) continue;
+        s += x[i];
+        c++;
+    }
+    *count = c;
+    *mean = c > 0 ? s / (double)c : (double)NAN;
 }
 
 void nsid_metric_feve_mean(double *mean, int64_t *count, const double *fev, const double *feve, int64_t n,

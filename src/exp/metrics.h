@@ -16,8 +16,10 @@
  *
  * Definitions (neuralpredictors v0.0.x measures.corr, lurz2020 utility/measures.py):
  *   corr(a, b)   per neuron along trials: mean_t z(a)_t z(b)_t with z(y) = (y - mean y) /
- *                (std_ddof0(y) + 1e-8); a NaN result is reported as 0 (so a constant neuron
- *                gives 0, and so does a neuron with a NaN in its column).
+ *                (std_ddof0(y) + 1e-8). Undefined (NaN) for a neuron whose a or b column is
+ *                constant, has a value that is not finite, or has fewer than 2 samples;
+ *                neuralpredictors gives 0 there, which would be averaged in as a real score
+ *                (docs/reliability.md, "Undefined metrics").
  *   oracle       over the images with r >= 2 repeats: o_i = (sum_j x_j - x_i) / (r - 1),
  *                oracle_n = corr(x, o) over all those trials.
  *   fraction oracle = least-squares slope through the origin of test correlation on oracle
@@ -72,7 +74,8 @@ int nsid_metric_oracle(double *out, const struct nsid_metric_data *d, struct nsi
 /*
  * Fraction oracle (§6.3): *slope = sum_n oracle_n corr_n / sum_n oracle_n^2 over n
  * neurons (pooled over scans by the caller), the least-squares fit through the origin
- * (np.linalg.lstsq); 0 when every oracle is 0, as lstsq's minimum-norm solution.
+ * (np.linalg.lstsq), over the neurons whose oracle and correlation are both defined (not
+ * NaN); NaN (undefined) when no such neuron has a non-zero oracle (lstsq would give 0).
  */
 int nsid_metric_fraction_oracle(double *slope, const double *oracle, const double *corr, int64_t n,
                                 struct nsid_err *err);
@@ -89,6 +92,9 @@ int nsid_metric_fraction_oracle(double *slope, const double *oracle, const doubl
  * pred and group; fev or feve may be NULL. Fails when no image has 2 repeats.
  */
 int nsid_metric_fev(double *fev, double *feve, const struct nsid_metric_data *d, struct nsid_err *err);
+
+/* Mean of the defined (not NaN) values of x (n); *count gets their number (0 -> NaN). */
+void nsid_metric_mean_defined(double *mean, int64_t *count, const double *x, int64_t n);
 
 /*
  * Grand-average FEVE: mean of feve over the neurons with fev > threshold (pass -INFINITY

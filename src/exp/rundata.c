@@ -1,6 +1,8 @@
 /* rundata.c - the scans of a run, selected and transformed as its configuration says (see rundata.h). */
 #include "rundata.h"
 
+#include "data/plausible.h"
+
 #include <string.h>
 #include <sys/stat.h>
 
@@ -124,6 +126,7 @@ int nsid_run_data_load(struct nsid_run_data *d, const struct nsid_config *c, con
     for (int s = 0; s < n; s++) {
         if ((rc = nsid_scan_load(&d->scans[s], paths[s], &so, err)) < 0) goto fail;
         d->n_scans = s + 1;
+        nsid_scan_plausibility(&d->scans[s], &so); /* warnings only: negative responses, extreme outliers */
         /* a shifter reads the pupil centre of every trial, a modulator the behaviour */
         if (c->model.shifter && !d->scans[s].pupil_center) {
             rc = nsid_err_set(err, NSID_EINVAL, paths[s], 0, "model.shifter.enabled",

@@ -269,7 +269,7 @@ int nsid_store_only_run(struct nsid_store *st, char id[NSID_STORE_ID_MAX], int *
 
 /*
  * The selection score of a run: metric ("all", "validation", "corr"). NSID_ENOTFOUND if
- * the run has none.
+ * the run has none; NaN if it was recorded as undefined (NULL): selection must skip it.
  */
 int nsid_store_score(struct nsid_store *st, const char *run_id, double *score, struct nsid_err *err);
 

@@ -16,6 +16,8 @@
 #include "exp/store.h"
 #include "store_int.h"
 
+#include <math.h>
+
 /* ---- single values ------------------------------------------------------------------------ */
 
 int nsid_store_only_run(struct nsid_store *st, char id[NSID_STORE_ID_MAX], int *status, struct nsid_err *err)
@@ -46,13 +48,14 @@ int nsid_store_score(struct nsid_store *st, const char *run_id, double *score, s
     sqlite3_stmt *s = NULL;
     int rc = nsid__store_prepare(st,
                                  "SELECT value FROM metrics WHERE run_id = ?1 AND scan = 'all'"
-                                 " AND split = 'validation' AND name = 'corr' AND value IS NOT NULL",
+                                 " AND split = 'validation' AND name = 'corr'",
                                  &s, err);
     if (rc < 0) return rc;
     sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
     rc = sqlite3_step(s);
     int out = 0;
-    if (rc == SQLITE_ROW) *score = sqlite3_column_double(s, 0);
+    if (rc == SQLITE_ROW) /* NULL: recorded as undefined (docs/reliability.md "Undefined metrics") */
+        *score = sqlite3_column_type(s, 0) == SQLITE_NULL ? (double)NAN : sqlite3_column_double(s, 0);
     else if (rc == SQLITE_DONE)
         out = nsid_err_set(err, NSID_ENOTFOUND, st->path, 0, run_id,
                            "no validation score (metric scan 'all', split 'validation', name 'corr')");

@@ -8,6 +8,8 @@
  */
 #include "store_int.h"
 
+#include "exp/eval.h"
+
 /* ---- tables ----------------------------------------------------------------------------- */
 
 static const struct nsid__store_sql TABLES[] = {
@@ -116,6 +118,15 @@ static const struct nsid__store_sql TABLES[] = {
     "COALESCE((SELECT q.t FROM student_t975 q WHERE q.df = s.n - 1), 1.959963984540 + 2.372271230299 / (s.n - 1)" \
     " + 2.822498615740 / ((s.n - 1) * (s.n - 1)) + 2.555849679508 / ((s.n - 1) * (s.n - 1) * (s.n - 1)))"
 
+/* Run r's validation score was recorded as undefined (a NULL row: nsid-eval, docs/reliability.md). */
+#define VAL_UNDEFINED(r)                                                                         \
+    "EXISTS (SELECT 1 FROM metrics v WHERE v.run_id = " r " AND v.scan = 'all' AND v.split = 'validation'" \
+    " AND v.name = 'corr' AND v.value IS NULL)"
+
+/* The reasons of eval.h's NSID_UNDEF_REASONS as rows (code, reason). */
+#define UNDEF_REASON_ROW(code, text) "SELECT " #code " AS code, '" text "' AS reason UNION ALL "
+#define UNDEF_REASON_ROWS NSID_UNDEF_REASONS(UNDEF_REASON_ROW) "SELECT 0, 'defined'"
+
 static const struct nsid__store_sql VIEWS[] = {
     /* Every finished run of the current plan with its plot coordinates and scores. */
     {"run_scores",
@@ -132,12 +143,28 @@ static const struct nsid__store_sql VIEWS[] = {
      " " METRIC("test", "gt_corr") " AS gt_corr,"
      " r.wall_s, r.cpu_s"
      " FROM plan_runs p JOIN runs r ON r.id = p.id WHERE r.status = 'done'"},
-    /* docs/paper.md §6.5: per selection group the run with the best validation score. */
+    /* docs/paper.md §6.5: per selection group the run with the best validation score. A run whose
+     * score was recorded as undefined (NULL) never competes: a group with no defined score has no
+     * best run (undefined_selections names it and its runs). */
     {"best_runs",
      "CREATE VIEW best_runs AS SELECT * FROM (SELECT s.*,"
      " ROW_NUMBER() OVER (PARTITION BY s.experiment, s.sel_group ORDER BY s.val_corr DESC, s.run_id)"
      " AS sel_rank, COUNT(*) OVER (PARTITION BY s.experiment, s.sel_group) AS sel_candidates"
-     " FROM run_scores s) WHERE sel_rank = 1"},
+     " FROM run_scores s WHERE NOT " VAL_UNDEFINED("s.run_id") ") WHERE sel_rank = 1"},
+    /* Selection groups of finished runs none of which has a defined validation score. */
+    {"undefined_selections",
+     "CREATE VIEW undefined_selections AS SELECT s.experiment, s.sel_group, COUNT(*) AS n_runs,"
+     " group_concat(s.run_id, ' ') AS runs FROM run_scores s GROUP BY s.experiment, s.sel_group"
+     " HAVING SUM(" VAL_UNDEFINED("s.run_id") ") = COUNT(*)"},
+    /* docs/reliability.md "Undefined metrics": every undefined summary metric of a finished run with
+     * its reason (nsid-eval's "<name>_undefined" rows; the codes are eval.h's NSID_UNDEF_REASONS). */
+    {"undefined_metrics",
+     "CREATE VIEW undefined_metrics AS SELECT u.run_id, r.experiment, u.scan, u.split,"
+     " substr(u.name, 1, length(u.name) - length('_undefined')) AS name, CAST(u.value AS INTEGER) AS code,"
+     " COALESCE(w.reason, 'undefined') AS reason FROM metrics u JOIN runs r ON r.id = u.run_id"
+     " LEFT JOIN (" UNDEF_REASON_ROWS ") w ON w.code = CAST(u.value AS INTEGER)"
+     " WHERE r.status = 'done' AND u.name LIKE '%\\_undefined' ESCAPE '\\'"
+     " AND u.name NOT LIKE '%\\_n\\_undefined' ESCAPE '\\'"},
     /* The two-sided 95% quantiles of Student's t, t(0.975, df), for df = 1..30. */
     {"student_t975",
      "CREATE VIEW student_t975 (df, t) AS VALUES"
