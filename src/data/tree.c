@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "data/npy.h"
 #include "data/scan_int.h"
+#include "base/infile.h"
 
 #define MAX_LINKS 32
 
@@ -559,8 +560,8 @@ static int read_meta(struct tree_reader *r, struct nsid_scan *s)
 
 static int read_text(const char *path, char **out, struct nsid_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot open: %s", strerror(errno));
+    FILE *f = nsid_infile_fopen(path, NULL, err);
+    if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);

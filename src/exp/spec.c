@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/rng.h"
 #include "exp/config.h"
+#include "base/infile.h"
 
 /* ---- pool ------------------------------------------------------------------------------------ */
 
@@ -976,10 +977,8 @@ int nsid_spec_load(struct nsid_spec_set *s, const char *path, struct nsid_err *e
 {
     struct nsid_err local = {0};
     if (!err) err = &local;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, NULL, "cannot open: %s",
-                            strerror(errno));
+    FILE *f = nsid_infile_fopen(path, NULL, err);
+    if (!f) return err->code;
     char *buf = NSID_ALLOC(MAX_SPEC_BYTES + 1, err);
     if (!buf) {
         fclose(f);

@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "exp/store.h"
 #include "store_int.h"
+#include "base/infile.h"
 
 /* ---- single values ------------------------------------------------------------------------ */
 
@@ -296,8 +297,8 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
 {
     NSID__ERR_LOCAL(err);
     struct stat sb;
-    if (stat(run_db, &sb) != 0 || !S_ISREG(sb.st_mode))
-        return nsid_err_set(err, NSID_ENOTFOUND, run_db, 0, "merge", "no such run database");
+    if (stat(run_db, &sb) != 0) return nsid_err_set(err, NSID_ENOTFOUND, run_db, 0, "merge", "no such run database");
+    if (nsid_infile_check(run_db, "merge", err) < 0) return err->code;
     if (!sqlite3_get_autocommit(into->db))
         return nsid_err_set(err, NSID_EINVAL, into->path, 0, "merge", "called inside a transaction");
     sqlite3_stmt *s = NULL;
