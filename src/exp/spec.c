@@ -835,12 +835,20 @@ static int profiles_spec(struct ctx *c, const yaml_node_t *n, bool global, struc
 static const char *const EXPERIMENT_KEYS[] = {"experiment", "description", "data",   "defaults", "grid",    "variants",
                                               "search",     "select",      "plot",   "core",     "profiles", NULL};
 
-/* Append a to the array (*arr, *n) in the pool (arrays are small: copy on growth). */
-static void *append(struct ctx *c, void *arr, int n, size_t size, const void *item)
+/*
+ * Append item to the array (arr, n, *cap) in the pool. The capacity doubles: a pool never frees,
+ * so growing by one (a copy per item) would hold n^2/2 items for a file of n experiments.
+ */
+static void *append(struct ctx *c, void *arr, int n, int *cap, size_t size, const void *item)
 {
-    unsigned char *na = alloc(c, (size_t)(n + 1) * size);
-    if (!na) return NULL;
-    if (n) memcpy(na, arr, (size_t)n * size);
+    unsigned char *na = arr;
+    if (n >= *cap || !arr) {
+        int nc = *cap >= 8 ? 2 * *cap : 8;
+        na = alloc(c, (size_t)nc * size);
+        if (!na) return NULL;
+        if (n) memcpy(na, arr, (size_t)n * size);
+        *cap = nc;
+    }
     memcpy(na + (size_t)n * size, item, size);
     return na;
 }
@@ -895,7 +903,7 @@ static int document(struct ctx *c, const yaml_node_t *root, int *added)
         int n = 0;
         rc = profiles_spec(c, get(c, root, "profiles"), true, &p, &n);
         for (int i = 0; rc == 0 && i < n; i++) {
-            struct nsid_spec_profile *g = append(c, s->global, s->n_global, sizeof *g, &p[i]);
+            struct nsid_spec_profile *g = append(c, s->global, s->n_global, &s->cap_global, sizeof *g, &p[i]);
             if (!g) return NSID_ENOMEM;
             s->global = g;
             s->n_global++;
@@ -907,7 +915,7 @@ static int document(struct ctx *c, const yaml_node_t *root, int *added)
     struct nsid_spec_experiment e = {0};
     if (rc == 0) rc = experiment_body(c, root, &e);
     if (rc < 0) return rc;
-    struct nsid_spec_experiment *ne = append(c, s->experiments, s->n_experiments, sizeof e, &e);
+    struct nsid_spec_experiment *ne = append(c, s->experiments, s->n_experiments, &s->cap_experiments, sizeof e, &e);
     if (!ne) return NSID_ENOMEM;
     s->experiments = ne;
     s->n_experiments++;

@@ -205,6 +205,7 @@ struct nsid_spec_set {
     int n_experiments;
     struct nsid_spec_profile *global;          /* global profile defaults */
     int n_global;
+    int cap_experiments, cap_global;           /* allocated lengths (grown geometrically) */
     struct nsid_pool pool;                     /* owns everything above */
 };
 
