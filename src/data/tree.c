@@ -355,7 +355,11 @@ static int read_kind_f32(struct tree_reader *r, const struct kind_spec *ks, cons
             per = nsid_npy_numel(&h);
             *out = NSID_ALLOC(nsid_mul_size((size_t)T, nsid_mul_size(per ? per : 1, sizeof(float), r->err), r->err),
                               r->err);
-            if (!*out) return NSID_ENOMEM;
+            if (!*out) {
+                char what[96];
+                snprintf(what, sizeof what, "%lld trials of %zu values as float32", (long long)T, per);
+                return nsid_err_oom(r->err, path, ks->kind, what);
+            }
         } else if (!same_shape(&h, *ndim, shape)) {
             shape_str(s1, sizeof s1, h.ndim, h.shape);
             shape_str(s2, sizeof s2, *ndim, shape);
