@@ -77,6 +77,32 @@ printf 'experiment: other\ndata: {files: ["%s"]}\ngrid: {train.seed: [%s], train
     "$SCAN" "$(vals 1 50)" >"$T/other.yaml"
 plan "two files over the limit" 1 "more than the limit of 150 runs" "$T/many.yaml" "$T/other.yaml" --max-runs 150
 
+# nesting and aliases are bounded while parsing, before a tree is built (200,000 levels took minutes)
+deep() { # deep FILE PREFIX OPEN CLOSE N
+    { printf '%s' "$2"; for _ in $(seq 1 "$5"); do printf '%s' "$3"; done; printf 1
+      for _ in $(seq 1 "$5"); do printf '%s' "$4"; done; printf '\n'; } >"$1"
+}
+deep "$T/deep_map.yaml" "experiment: d\ndefaults: " "{a: " "}" 200000
+sed -i 's/\\n/\n/' "$T/deep_map.yaml"
+plan "a flow mapping 200,000 deep" 1 "deep_map.yaml:2: nested deeper than 64 levels" "$T/deep_map.yaml"
+deep "$T/deep_list.yaml" "x: " "[" "]" 200000
+plan "a flow list 200,000 deep" 1 "deep_list.yaml:1: nested deeper than 64 levels" "$T/deep_list.yaml"
+{ printf 'experiment: b\n'; for i in $(seq 0 70); do printf '%*sk%d:\n' $((i * 2)) '' "$i"; done
+  printf '%*sv: 1\n' 142 ''; } >"$T/deep_block.yaml"
+plan "block mappings 72 deep" 1 "nested deeper than 64 levels" "$T/deep_block.yaml"
+printf 'experiment: m\ndata: {group: g}\ngrid: {train.seed: [1]}\n' >"$T/m.yaml"
+deep "$T/deep_manifest.yaml" "groups: " "{a: " "}" 200000
+plan "a data manifest 200,000 deep" 1 "deep_manifest.yaml:1: nested deeper than 64 levels" "$T/m.yaml" \
+    --manifest "$T/deep_manifest.yaml"
+{   printf 'experiment: laughs\ndata: {files: ["%s"]}\n' "$SCAN"
+    printf 'a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n'
+    for i in $(seq 1 9); do printf 'a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n' \
+        "$i" "$i" $((i - 1)) $((i - 1)) $((i - 1)) $((i - 1)) $((i - 1)) $((i - 1)) $((i - 1)) $((i - 1)) $((i - 1)) $((i - 1)); done
+    printf 'grid: {train.seed: *a9}\n'; } >"$T/laughs.yaml"
+plan "nested aliases of lists (10^10 values)" 1 "laughs.yaml:4: *a0: an alias of a mapping or list" "$T/laughs.yaml"
+printf 'experiment: s\ndata: {files: ["%s"]}\ngrid: {train.seed: [&one 1, *one]}\n' "$SCAN" >"$T/scalar_alias.yaml"
+plan "an alias of a scalar still reads" 1 "value '1' appears twice" "$T/scalar_alias.yaml"
+
 # memory linear in the number of experiments of one file
 peak() { # peak N: the peak resident KB of nsid-plan --check over N experiments
     : >"$T/m$1.yaml"

@@ -436,8 +436,14 @@ int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct n
     yaml_document_t doc;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);
-    int rc = 0;
-    if (!yaml_parser_load(&p, &doc)) {
+    int rc = nsid_spec_yaml_bound(&p, path, err); /* depth and aliases, before the tree is built */
+    yaml_parser_delete(&p);
+    rewind(f);
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    if (rc < 0) {
+        /* refused before loading */
+    } else if (!yaml_parser_load(&p, &doc)) {
         rc = nsid_err_set(err, NSID_EFORMAT, path, (int)p.problem_mark.line + 1, NULL, "JSON/YAML syntax: %s",
                           p.problem ? p.problem : "malformed");
     } else {
