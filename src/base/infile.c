@@ -22,8 +22,8 @@ int nsid_infile_check(const char *path, const char *what, struct nsid_err *err)
 {
     struct stat sb;
     if (stat(path, &sb) != 0)
-        return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, what,
-                            errno == ENOENT ? "no such file" : "cannot read: %s", strerror(errno));
+        return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, what, "cannot open: %s",
+                            strerror(errno));
     if (!S_ISREG(sb.st_mode)) return refuse(path, what, sb.st_mode, err);
     return 0;
 }
