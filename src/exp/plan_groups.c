@@ -419,7 +419,9 @@ int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct n
                           struct nsid_err *err)
 {
     memset(g, 0, sizeof *g);
-    FILE *f = nsid_infile_fopen(path, "data manifest", err);
+    FILE *f = nsid_infile_fopen(path, NULL, err);
+    if (!f && err && err->code == NSID_ENOTFOUND)
+        return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "cannot open the data manifest: %s", strerror(ENOENT));
     if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
     struct gctx c = {.path = nsid_pool_strdup(pool, path, err), .pool = pool, .err = err};
     char *dir = nsid_pool_strdup(pool, path, err);
