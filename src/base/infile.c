@@ -15,7 +15,7 @@ static const char *kind_of(mode_t m)
 
 static int refuse(const char *path, const char *what, mode_t m, struct nsid_err *err)
 {
-    return nsid_err_set(err, NSID_EINVAL, path, 0, what, "%s, not a regular file", kind_of(m));
+    return nsid_err_set(err, NSID_EFORMAT, path, 0, what, "%s, not a regular file", kind_of(m));
 }
 
 int nsid_infile_check(const char *path, const char *what, struct nsid_err *err)

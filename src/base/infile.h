@@ -20,7 +20,7 @@
 
 /*
  * 0 if path is a regular file (following symbolic links); NSID_ENOTFOUND if it does not exist,
- * NSID_EINVAL "a FIFO, not a regular file" (or a socket, a device, a folder) otherwise, with
+ * NSID_EFORMAT "a FIFO, not a regular file" (or a socket, a device, a folder) otherwise, with
  * err->file = path and err->key = what (the option or key that named it; may be NULL).
  */
 int nsid_infile_check(const char *path, const char *what, struct nsid_err *err);

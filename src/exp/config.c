@@ -761,6 +761,7 @@ int nsid_config_parse_string(struct nsid_config *c, const char *text, size_t len
 static int read_file(const char *path, char **out, size_t *len, struct nsid_err *err)
 {
     FILE *f = nsid_infile_fopen(path, NULL, err);
+    if (!f && err && err->code == NSID_ENOTFOUND) err->code = NSID_EIO; /* the documented code of an unreadable file */
     if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
     size_t cap = 4096, n = 0;
     char *buf = NSID_ALLOC(cap, err);
