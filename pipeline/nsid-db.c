@@ -13,6 +13,7 @@
 #include "base/path.h"
 #include "base/version.h"
 #include "exp/store.h"
+#include "base/infile.h"
 
 #define DEFAULT_DB "results/results.db"
 
@@ -127,11 +128,9 @@ static int merge_one(struct nsid_store *st, const char *path, struct nsid_store_
 
 static int merge_list(struct nsid_store *st, const char *list, struct nsid_store_merge_stats *ms)
 {
-    FILE *f = fopen(list, "r");
-    if (!f) {
-        fprintf(stderr, "nsid-db: %s: cannot open: %s\n", list, strerror(errno));
-        return 1;
-    }
+    struct nsid_err err = {0};
+    FILE *f = nsid_infile_fopen(list, "--list", &err);
+    if (!f) return fail(&err);
     char line[4096];
     int rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {

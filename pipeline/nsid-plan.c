@@ -32,6 +32,7 @@ static const char USAGE[] =
     "  --out FILE       the make fragment (default RESULTS/plan.mk; its folder must exist)\n"
     "  --db FILE        the store (default RESULTS/results.db; its folder must exist)\n"
     "  --check          read, check and expand the specs; write nothing\n"
+    "  --max-runs N     refuse a plan of more than N runs, counted before expansion (default 100000)\n"
     "  --list           print every run: id, experiment, variant, grid point\n"
     "  --explain ID     a planned run's data, core and configuration (ID may be a prefix)\n"
     "  --diff A B       why two runs' ids differ\n"
@@ -42,6 +43,7 @@ static const char USAGE[] =
 struct opts {
     const char *profile, *data, *groups, *results, *out, *db, *explain, *diff_a, *diff_b;
     bool check, list;
+    long long max_runs;
     const char **specs;
     int n_specs;
 };
@@ -78,6 +80,12 @@ static int parse(struct opts *o, int argc, char **argv)
         else if (!strcmp(a, "--explain")) slot = &o->explain;
         else if (!strcmp(a, "--check")) o->check = true;
         else if (!strcmp(a, "--list")) o->list = true;
+        else if (!strcmp(a, "--max-runs")) {
+            char *end = NULL;
+            if (i + 1 >= argc) return usage_error("option needs a value:", a);
+            o->max_runs = strtoll(argv[++i], &end, 10);
+            if (!*argv[i] || *end || o->max_runs < 1) return usage_error("--max-runs needs a count >= 1, not", argv[i]);
+        }
         else if (!strcmp(a, "--diff")) {
             if (i + 2 >= argc) return usage_error("--diff needs two run ids", NULL);
             o->diff_a = argv[++i];
@@ -163,7 +171,8 @@ static int plan(const struct opts *o)
     struct nsid_plan p;
     memset(&p, 0, sizeof p);
     struct nsid_plan_opts po = {.profile = o->profile ? o->profile : "quick", .groups = gpath, .results = results,
-                                .hash_cache = cache, .cache_readonly = o->check, .log = stderr};
+                                .hash_cache = cache, .cache_readonly = o->check, .log = stderr,
+                                .max_runs = o->max_runs};
     if (rc == 0) rc = nsid_plan_build(&p, &specs, &po, &err);
     int status = rc < 0 ? fail(&err) : 0;
     if (status == 0 && o->list) list_runs(&p);

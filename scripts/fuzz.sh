@@ -38,6 +38,7 @@ seed config tests/bad/config/* tests/fuzz/seeds/config/*
 seed npy tests/fixtures/data/npy/*.npy $(find tests/fixtures/data/static11111-1-1-preproc0 -name '*.npy' | sort | head -40)
 seed h5scan tests/fixtures/data/*.h5 tests/bad/spec/*.h5
 seed h5struct tests/bad/config/* tests/bad/spec/*.yaml # any bytes are a recipe
+seed planmk tests/fuzz/seeds/planmk/*.yaml tests/bad/spec/*.yaml # specs beside a scan.h5 (issue 17)
 
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then

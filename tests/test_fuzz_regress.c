@@ -53,6 +53,9 @@
 #define LLVMFuzzerTestOneInput fuzz_h5struct_one
 #include "fuzz/fuzz_h5struct.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_planmk_one
+#include "fuzz/fuzz_planmk.c"
+#undef LLVMFuzzerTestOneInput
 
 /*
  * Sanitizer builds read these: leaks inside libhdf5 itself are suppressed by the HDF5 function
@@ -135,6 +138,8 @@ int main(void)
         {"h5scan", fuzz_h5scan_one, {{"tests/fixtures/data", ".h5"}, {"tests/bad/spec", ".h5"}, {NULL, NULL}}, 3},
         /* any bytes are a recipe: the config and spec cases make varied ones */
         {"h5struct", fuzz_h5struct_one, {{"tests/bad/config", NULL}, {"tests/bad/spec", ".yaml"}, {NULL, NULL}}, 40},
+        /* plan.mk of every spec that plans (issue 17): the seeds plan, the bad specs are refused */
+        {"planmk", fuzz_planmk_one, {{"tests/fuzz/seeds/planmk", ".yaml"}, {"tests/bad/spec", ".yaml"}, {NULL, NULL}}, 20},
     };
     for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
         char reg[64];

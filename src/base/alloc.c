@@ -12,16 +12,27 @@ void *nsid__alloc(size_t n, int zero, struct nsid_err *err, const char *file, in
     if (n == 0) n = 1;
     size_t rounded = (n + ALIGN - 1) / ALIGN * ALIGN;
     if (rounded < n) {
-        nsid_err_set(err, NSID_ENOMEM, file, line, NULL, "allocation of %zu bytes overflows", n);
+        nsid_err_set(err, NSID_ENOMEM, NULL, 0, NULL, "allocation of %zu bytes overflows", n);
         return NULL;
     }
+    (void)file; /* the call site is no help to a user: nsid_err_oom names what asked for it */
+    (void)line;
     void *p = aligned_alloc(ALIGN, rounded);
     if (!p) {
-        nsid_err_set(err, NSID_ENOMEM, file, line, NULL, "out of memory allocating %zu bytes", n);
+        nsid_err_set(err, NSID_ENOMEM, NULL, 0, NULL, "out of memory: cannot allocate %zu bytes (%.1f GiB)", n,
+                     (double)n / (1024.0 * 1024.0 * 1024.0));
         return NULL;
     }
     if (zero) memset(p, 0, rounded);
     return p;
+}
+
+int nsid_err_oom(struct nsid_err *err, const char *file, const char *key, const char *what)
+{
+    if (!err || err->code != NSID_ENOMEM || err->file[0] || err->key[0]) return err ? err->code : NSID_ENOMEM;
+    char msg[NSID_ERR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    return nsid_err_set(err, NSID_ENOMEM, file, 0, key, "%s%s%s", what ? what : "", what ? ": " : "", msg);
 }
 
 void nsid_free(void *p)

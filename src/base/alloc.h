@@ -27,6 +27,18 @@ void nsid_free(void *p);
 #define NSID_ALLOC(n, err) nsid__alloc((n), 0, (err), __FILE__, __LINE__)
 #define NSID_CALLOC(n, err) nsid__alloc((n), 1, (err), __FILE__, __LINE__)
 
+/*
+ * Out-of-memory messages name the input that asked for the memory, not a C source line: an
+ * NSID_ENOMEM error from NSID_ALLOC carries only the size; the caller that knows which file,
+ * dataset or key the size came from names it (unless a deeper caller already did):
+ *
+ *     if (!buf) return nsid_err_oom(err, path, "responses", "5000 x 7000 floats");
+ *     // "scan.h5: responses: 5000 x 7000 floats: out of memory: cannot allocate ... bytes"
+ *
+ * Returns err->code (any other error is left as it is).
+ */
+int nsid_err_oom(struct nsid_err *err, const char *file, const char *key, const char *what);
+
 /* Overflow-checked n*size; returns 0 and sets err on overflow. */
 size_t nsid_mul_size(size_t n, size_t size, struct nsid_err *err);
 

@@ -102,6 +102,15 @@ void nsid_view_gather(const struct nsid_view *v, const int64_t *trials, int64_t 
     }
 }
 
+int64_t nsid_views_max_batch(const struct nsid_view *views, int n_views, int64_t batch_size)
+{
+    int64_t most = 1;
+    for (int s = 0; s < n_views; s++)
+        for (int t = 0; t < NSID_TIER_COUNT; t++)
+            if (views[s].n_tier[t] > most) most = views[s].n_tier[t];
+    return batch_size < most ? batch_size : most;
+}
+
 int64_t nsid_view_batches(const struct nsid_view *v, int tier, int64_t batch_size)
 {
     if (tier < 0 || tier >= NSID_TIER_COUNT || batch_size < 1) return 0;

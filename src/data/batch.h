@@ -84,6 +84,13 @@ struct nsid_batch {
  */
 void nsid_view_gather(const struct nsid_view *v, const int64_t *trials, int64_t n, struct nsid_batch *b);
 
+/*
+ * The largest batch that can occur: batch_size, or the largest tier of any view if that is
+ * smaller (a batch never holds more trials than its tier). Buffers and model state are sized by
+ * this, so a train.batch_size far beyond the data costs no more memory than the data's size.
+ */
+int64_t nsid_views_max_batch(const struct nsid_view *views, int n_views, int64_t batch_size);
+
 /* Sequential batches of a tier (validation, test, or train in file order). */
 int64_t nsid_view_batches(const struct nsid_view *v, int tier, int64_t batch_size);
 /* Batch b of tier: *trials points into the view, returns its size (the last may be short). */

@@ -306,7 +306,11 @@ static int h5_read_f32(const struct h5_reader *r, const struct h5_data_spec *sp,
     for (int i = 0; !rc && i < *ndim; i++) n *= (size_t)shape[i];
     if (!rc) {
         *out = NSID_ALLOC(nsid_mul_size(n ? n : 1, sizeof(float), r->err), r->err);
-        if (!*out) rc = NSID_ENOMEM;
+        if (!*out) {
+            char what[64];
+            snprintf(what, sizeof what, "%zu values as float32", n);
+            rc = nsid_err_oom(r->err, r->path, sp->name, what);
+        }
         else if (n && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
             rc = h5_fail(r->err, NSID_EFORMAT, r->path, sp->name,
                          "cannot read %zu values (truncated or corrupt file?)", n);

@@ -12,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "data/scan_int.h"
+#include "base/infile.h"
 
 #define HOST_LE (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 
@@ -294,10 +295,8 @@ static int read_all(int fd, unsigned char *p, size_t n, const char *path, struct
 int nsid_npy_load(const char *path, struct nsid_npy_scratch *sc, struct nsid_npy_header *h,
                   struct nsid_err *err)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, NULL, "cannot open: %s",
-                            strerror(errno));
+    int fd = nsid_infile_open(path, NULL, err);
+    if (fd < 0) return fd;
     struct stat st;
     int rc = 0;
     if (fstat(fd, &st) != 0) rc = nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot stat: %s", strerror(errno));

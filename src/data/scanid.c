@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/infile.h"
 
 #define TREE_MAX_DEPTH 32
 #define TREE_HEADER "nsid-scan-tree 1\n"
@@ -26,7 +27,7 @@ static char *dup_str(const char *s)
 
 static const char *kind_of_mode(mode_t m)
 {
-    return S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" : S_ISCHR(m) ? "a character device"
+    return S_ISDIR(m) ? "a folder" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" : S_ISCHR(m) ? "a character device"
            : S_ISBLK(m) ? "a block device" : "not a regular file";
 }
 
@@ -207,19 +208,10 @@ static int hash_fd(int fd, const char *path, char hex[NSID_SHA256_HEX], int64_t 
 /* Open path for reading without blocking on a FIFO; refuse anything but a regular file. */
 static int open_regular(const char *path, struct stat *sb, struct nsid_err *err)
 {
-    struct stat pre;
-    if (stat(path, &pre) != 0)
-        return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, NULL, "cannot open: %s",
-                            strerror(errno));
-    if (!S_ISREG(pre.st_mode))
-        return nsid_err_set(err, NSID_EFORMAT, path, 0, NULL, "%s, not a regular file", kind_of_mode(pre.st_mode));
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, NULL, "cannot open: %s",
-                            strerror(errno));
-    if (fstat(fd, sb) != 0 || !S_ISREG(sb->st_mode)) {
+    int fd = nsid_infile_open(path, NULL, err);
+    if (fd >= 0 && fstat(fd, sb) != 0) {
         close(fd);
-        return nsid_err_set(err, NSID_EFORMAT, path, 0, NULL, "not a regular file");
+        return nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot stat: %s", strerror(errno));
     }
     return fd;
 }

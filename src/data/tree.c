@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "data/npy.h"
 #include "data/scan_int.h"
+#include "base/infile.h"
 
 #define MAX_LINKS 32
 
@@ -354,7 +355,11 @@ static int read_kind_f32(struct tree_reader *r, const struct kind_spec *ks, cons
             per = nsid_npy_numel(&h);
             *out = NSID_ALLOC(nsid_mul_size((size_t)T, nsid_mul_size(per ? per : 1, sizeof(float), r->err), r->err),
                               r->err);
-            if (!*out) return NSID_ENOMEM;
+            if (!*out) {
+                char what[96];
+                snprintf(what, sizeof what, "%lld trials of %zu values as float32", (long long)T, per);
+                return nsid_err_oom(r->err, path, ks->kind, what);
+            }
         } else if (!same_shape(&h, *ndim, shape)) {
             shape_str(s1, sizeof s1, h.ndim, h.shape);
             shape_str(s2, sizeof s2, *ndim, shape);
@@ -559,8 +564,8 @@ static int read_meta(struct tree_reader *r, struct nsid_scan *s)
 
 static int read_text(const char *path, char **out, struct nsid_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot open: %s", strerror(errno));
+    FILE *f = nsid_infile_fopen(path, NULL, err);
+    if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);

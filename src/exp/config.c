@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "base/alloc.h"
+#include "base/infile.h"
 
 /* ---- the key table ------------------------------------------------------------------- */
 
@@ -759,8 +760,9 @@ int nsid_config_parse_string(struct nsid_config *c, const char *text, size_t len
 /* Read a whole file (at most MAX_FILE_BYTES) into a NUL-terminated NSID_ALLOC buffer. */
 static int read_file(const char *path, char **out, size_t *len, struct nsid_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot open: %s", strerror(errno));
+    FILE *f = nsid_infile_fopen(path, NULL, err);
+    if (!f && err && err->code == NSID_ENOTFOUND) err->code = NSID_EIO; /* the documented code of an unreadable file */
+    if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
     size_t cap = 4096, n = 0;
     char *buf = NSID_ALLOC(cap, err);
     int rc = buf ? 0 : NSID_ENOMEM;

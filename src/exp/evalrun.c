@@ -134,8 +134,10 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
     if (rc == 0) rc = nsid_run_data_order(&d, kp, nk, err);
     if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, err);
     if (rc == 0) rc = nsid_net_load(&net, o->checkpoint, NULL, err);
-    if (rc == 0) rc = nsid_net_alloc_state(&net, (int)c.train.batch_size, err);
-    if (rc == 0) rc = nsid_evaluator_init(&ev, d.views, d.n_scans, (int)c.train.batch_size, err);
+    int B = rc == 0 ? (int)nsid_views_max_batch(d.views, d.n_scans, c.train.batch_size) : 1;
+    if (rc == 0) rc = nsid_net_alloc_state(&net, B, err);
+    if (rc == 0) rc = nsid_evaluator_init(&ev, d.views, d.n_scans, B, err);
+    if (rc == NSID_ENOMEM) nsid_err_oom(err, NULL, "train.batch_size", "the batch buffers and model state");
     if (rc == 0) rc = nsid_eval_full(&ev, &net, &res, err);
     if (rc == 0) nsid_eval_print_undefined(&res, stderr); /* never silent, even with --quiet */
     if (rc == 0 && o->predictions) rc = nsid_eval_write_predictions(&ev, &res, o->predictions, err);

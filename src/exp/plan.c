@@ -45,6 +45,8 @@ struct pctx {
     int n_dmemo, cap_dmemo;
     int *exp_first, *exp_end;     /* run index range per experiment */
     int *skipped;                 /* per experiment: runs skipped (optional variants) */
+    int *latest;                  /* per index slot: the last run with that id (capacity index_cap) */
+    long long counted;            /* runs counted before expansion (max_runs) */
 };
 
 static int perr(struct pctx *pc, const char *file, int line, const char *key, const char *fmt, ...)
@@ -772,11 +774,15 @@ static int index_grow(struct pctx *pc)
     int cap = p->index_cap ? 2 * p->index_cap : 1024;
     int *idx = palloc(pc, (size_t)cap * sizeof *idx);
     if (!idx) return NSID_ENOMEM;
+    int *latest = palloc(pc, (size_t)cap * sizeof *latest);
+    if (!latest) return NSID_ENOMEM;
     for (int i = 0; i < cap; i++) idx[i] = -1;
     p->index = idx;
     p->index_cap = cap;
+    pc->latest = latest;
     for (int i = 0; i < p->n_runs; i++)
         if (p->runs[i].first < 0) *index_slot(p, p->runs[i].id) = i;
+    for (int i = 0; i < p->n_runs; i++) latest[index_slot(p, p->runs[i].id) - p->index] = i;
     return 0;
 }
 
@@ -798,9 +804,11 @@ static int add_run(struct pctx *pc, const struct point *pt)
     int *slot = index_slot(p, pt->run.id);
     struct nsid_plan_run r = pt->run;
     r.first = *slot;
-    const struct nsid_plan_run *o = NULL; /* a run of this experiment with this id */
-    for (int i = pc->exp_first[pt->e - pc->specs->experiments]; *slot >= 0 && !o && i < p->n_runs; i++)
-        if (strcmp(p->runs[i].id, r.id) == 0) o = &p->runs[i];
+    /* a run of this experiment with this id: the last run with the id, if it is this experiment's
+       (runs of one experiment are contiguous; a scan of them would make the plan quadratic) */
+    int *last = &pc->latest[slot - p->index];
+    const struct nsid_plan_run *o = *slot >= 0 && *last >= pc->exp_first[pt->e - pc->specs->experiments]
+                                        ? &p->runs[*last] : NULL;
     if (o) {
         return perr(pc, pt->e->file, pt->v->line, pt->e->name,
                     "two runs of this experiment have the same configuration (id %.12s): variant '%s' {%s} and "
@@ -811,6 +819,7 @@ static int add_run(struct pctx *pc, const struct point *pt)
         *slot = p->n_runs;
         p->n_unique++;
     }
+    *last = p->n_runs;
     p->runs[p->n_runs++] = r;
     return 0;
 }
@@ -963,6 +972,26 @@ static int expand_variant(struct pctx *pc, const struct nsid_spec_experiment *e,
     int rc = effective(pc, e->grid, e->n_grid, ep ? ep->grid : NULL, ep ? ep->n_grid : 0, v, &pt.axes, &pt.n_axes);
     if (rc == 0) rc = effective_search(pc, e, v, ep, &pt.search, &pt.n_search);
     if (rc < 0) return rc;
+    /* count before expanding: a grid multiplied out may be far more runs than memory holds */
+    long long max = pc->o->max_runs > 0 ? pc->o->max_runs : NSID_PLAN_MAX_RUNS;
+    double runs = 1;
+    char prod[300] = "";
+    size_t k = 0;
+    for (int i = 0; i < pt.n_axes + pt.n_search; i++) {
+        const struct nsid_spec_axis *a = i < pt.n_axes ? pt.axes[i] : pt.search[i - pt.n_axes];
+        runs *= a->n;
+        if (k < sizeof prod - 1)
+            k += (size_t)snprintf(prod + k, sizeof prod - k, "%s%.60s: %d", i ? " x " : "", a->key, a->n);
+    }
+    if (runs + (double)pc->counted > (double)max) {
+        const struct nsid_spec_axis *a0 = pt.n_axes ? pt.axes[0] : pt.n_search ? pt.search[0] : NULL;
+        return perr(pc, e->file, a0 && a0->line > 0 ? a0->line : v->line > 0 ? v->line : e->line,
+                    pt.n_axes ? "grid" : "search",
+                    "experiment %s%s%s: %.0f runs (%s)%s, more than the limit of %lld runs (nsid-plan --max-runs)",
+                    e->name, v->name[0] ? ", variant " : "", v->name, runs, prod[0] ? prod : "one point",
+                    pc->counted ? " after the plan's other runs" : "", max);
+    }
+    pc->counted += (long long)runs;
     int *gidx = palloc(pc, (size_t)(pt.n_axes + 1) * sizeof *gidx);
     int *sidx = palloc(pc, (size_t)(pt.n_search + 1) * sizeof *sidx);
     if (!gidx || !sidx) return NSID_ENOMEM;

@@ -83,7 +83,11 @@ struct nsid_plan_opts {
     const char *hash_cache;   /* file caching content hashes by (path, size, mtime), NULL: none */
     bool cache_readonly;      /* read hash_cache but do not update it (nsid-plan --check) */
     FILE *log;                /* notes (skipped optional variants, counts), NULL: quiet */
+    long long max_runs;       /* refuse a plan of more runs, before expanding (0: NSID_PLAN_MAX_RUNS) */
 };
+
+/* Default largest plan (nsid-plan --max-runs): a grid multiplied out is counted before expansion. */
+#define NSID_PLAN_MAX_RUNS 100000
 
 /* One planned run (one per experiment and grid point; the same id may recur across experiments). */
 struct nsid_plan_run {

@@ -26,6 +26,7 @@
 #include "base/alloc.h"
 #include "exp/plan.h"
 #include "plan_int.h"
+#include "base/infile.h"
 
 /* ---- string builder ----------------------------------------------------------------------------- */
 
@@ -143,8 +144,8 @@ int nsid__mkdirs(const char *path, struct nsid_err *err)
 static bool same_content(const char *path, const char *text, size_t n)
 {
     struct stat sb;
-    if (stat(path, &sb) != 0 || (size_t)sb.st_size != n) return false;
-    FILE *f = fopen(path, "rb");
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size != n) return false;
+    FILE *f = nsid_infile_fopen(path, NULL, NULL);
     if (!f) return false;
     bool same = true;
     char buf[4096];
@@ -418,10 +419,10 @@ int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct n
                           struct nsid_err *err)
 {
     memset(g, 0, sizeof *g);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, NULL,
-                            "cannot open the data manifest: %s", strerror(errno));
+    FILE *f = nsid_infile_fopen(path, NULL, err);
+    if (!f && err && err->code == NSID_ENOTFOUND)
+        return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "cannot open the data manifest: %s", strerror(ENOENT));
+    if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
     struct gctx c = {.path = nsid_pool_strdup(pool, path, err), .pool = pool, .err = err};
     char *dir = nsid_pool_strdup(pool, path, err);
     if (!c.path || !dir) {
@@ -437,8 +438,14 @@ int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct n
     yaml_document_t doc;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);
-    int rc = 0;
-    if (!yaml_parser_load(&p, &doc)) {
+    int rc = nsid_spec_yaml_bound(&p, path, err); /* depth and aliases, before the tree is built */
+    yaml_parser_delete(&p);
+    rewind(f);
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    if (rc < 0) {
+        /* refused before loading */
+    } else if (!yaml_parser_load(&p, &doc)) {
         rc = nsid_err_set(err, NSID_EFORMAT, path, (int)p.problem_mark.line + 1, NULL, "JSON/YAML syntax: %s",
                           p.problem ? p.problem : "malformed");
     } else {

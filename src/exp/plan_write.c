@@ -130,19 +130,45 @@ static void make_selection_rule(struct nsid__sb *b, const struct nsid_plan *p, c
     nsid__sb_add(b, "\n");
 }
 
-/* The distinct data files of the plan, space-separated. */
+/* The distinct data files of the plan, space-separated, in order of first appearance. */
+struct data_ref {
+    const char *path;
+    size_t order;
+};
+
+static int by_path_then_order(const void *a, const void *b)
+{
+    const struct data_ref *x = a, *y = b;
+    int c = strcmp(x->path, y->path);
+    return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+static int by_order(const void *a, const void *b)
+{
+    const struct data_ref *x = a, *y = b;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+/* Sorting, not comparing every pair: the plan's cost stays n log n in its runs. */
 static void make_data_list(struct nsid__sb *b, const struct nsid_plan *p)
 {
-    for (int i = 0; i < p->n_runs; i++) {
-        const struct nsid_plan_run *r = &p->runs[i];
-        for (int d = 0; d < r->n_data; d++) {
-            bool seen = false;
-            for (int j = 0; j <= i && !seen; j++)
-                for (int e = 0; e < p->runs[j].n_data && !seen; e++)
-                    seen = (j < i || e < d) && strcmp(p->runs[j].data[e], r->data[d]) == 0;
-            if (!seen) nsid__sb_addf(b, " \\\n  %s", r->data[d]);
-        }
+    size_t n = 0, k = 0;
+    for (int i = 0; i < p->n_runs; i++) n += (size_t)p->runs[i].n_data;
+    if (n == 0) return;
+    struct data_ref *refs = NSID_ALLOC(n * sizeof *refs, NULL);
+    if (!refs) {
+        b->oom = true;
+        return;
     }
+    for (int i = 0; i < p->n_runs; i++)
+        for (int d = 0; d < p->runs[i].n_data; d++) refs[k] = (struct data_ref){p->runs[i].data[d], k}, k++;
+    qsort(refs, n, sizeof *refs, by_path_then_order);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || strcmp(refs[i].path, refs[i - 1].path) != 0) refs[m++] = refs[i];
+    qsort(refs, m, sizeof *refs, by_order);
+    for (size_t i = 0; i < m; i++) nsid__sb_addf(b, " \\\n  %s", refs[i].path);
+    nsid_free(refs);
 }
 
 int nsid_plan_write_make(const struct nsid_plan *p, const char *path, const char *const *specs, int n_specs,

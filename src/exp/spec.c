@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/rng.h"
 #include "exp/config.h"
+#include "base/infile.h"
 
 /* ---- pool ------------------------------------------------------------------------------------ */
 
@@ -834,12 +835,20 @@ static int profiles_spec(struct ctx *c, const yaml_node_t *n, bool global, struc
 static const char *const EXPERIMENT_KEYS[] = {"experiment", "description", "data",   "defaults", "grid",    "variants",
                                               "search",     "select",      "plot",   "core",     "profiles", NULL};
 
-/* Append a to the array (*arr, *n) in the pool (arrays are small: copy on growth). */
-static void *append(struct ctx *c, void *arr, int n, size_t size, const void *item)
+/*
+ * Append item to the array (arr, n, *cap) in the pool. The capacity doubles: a pool never frees,
+ * so growing by one (a copy per item) would hold n^2/2 items for a file of n experiments.
+ */
+static void *append(struct ctx *c, void *arr, int n, int *cap, size_t size, const void *item)
 {
-    unsigned char *na = alloc(c, (size_t)(n + 1) * size);
-    if (!na) return NULL;
-    if (n) memcpy(na, arr, (size_t)n * size);
+    unsigned char *na = arr;
+    if (n >= *cap || !arr) {
+        int nc = *cap >= 8 ? 2 * *cap : 8;
+        na = alloc(c, (size_t)nc * size);
+        if (!na) return NULL;
+        if (n) memcpy(na, arr, (size_t)n * size);
+        *cap = nc;
+    }
     memcpy(na + (size_t)n * size, item, size);
     return na;
 }
@@ -894,7 +903,7 @@ static int document(struct ctx *c, const yaml_node_t *root, int *added)
         int n = 0;
         rc = profiles_spec(c, get(c, root, "profiles"), true, &p, &n);
         for (int i = 0; rc == 0 && i < n; i++) {
-            struct nsid_spec_profile *g = append(c, s->global, s->n_global, sizeof *g, &p[i]);
+            struct nsid_spec_profile *g = append(c, s->global, s->n_global, &s->cap_global, sizeof *g, &p[i]);
             if (!g) return NSID_ENOMEM;
             s->global = g;
             s->n_global++;
@@ -906,7 +915,7 @@ static int document(struct ctx *c, const yaml_node_t *root, int *added)
     struct nsid_spec_experiment e = {0};
     if (rc == 0) rc = experiment_body(c, root, &e);
     if (rc < 0) return rc;
-    struct nsid_spec_experiment *ne = append(c, s->experiments, s->n_experiments, sizeof e, &e);
+    struct nsid_spec_experiment *ne = append(c, s->experiments, s->n_experiments, &s->cap_experiments, sizeof e, &e);
     if (!ne) return NSID_ENOMEM;
     s->experiments = ne;
     s->n_experiments++;
@@ -936,6 +945,77 @@ static int yaml_error(struct ctx *c, const yaml_parser_t *p)
     return nsid_err_set(c->err, NSID_EFORMAT, c->file, line, NULL, "YAML syntax: %s", prob);
 }
 
+#define MAX_YAML_DEPTH 64
+#define MAX_COLLECTION_ANCHORS 64
+
+/*
+ * Bound the document before it is loaded: libyaml's loader builds the whole tree first, so a flow
+ * mapping nested 200,000 deep took minutes before the walkers' depth checks saw it. The event
+ * parser stops at the first collection deeper than MAX_YAML_DEPTH. An alias of a mapping or a
+ * list is refused as well: nested aliases multiply what the walkers visit (a "billion laughs").
+ * Syntax errors are left to the loader, which reports them.
+ */
+int nsid_spec_yaml_bound(struct yaml_parser_s *parser, const char *file, struct nsid_err *err)
+{
+    yaml_parser_t p = *parser;
+    struct {
+        const char *file;
+        struct nsid_err *err;
+    } cc = {file, err}, *c = &cc;
+    char anchors[MAX_COLLECTION_ANCHORS][64];
+    int n_anchors = 0, depth = 0, rc = 0;
+    for (bool done = false; !done && rc == 0;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) break;
+        int line = (int)ev.start_mark.line + 1;
+        const char *anchor = NULL;
+        switch (ev.type) {
+        case YAML_MAPPING_START_EVENT:
+        case YAML_SEQUENCE_START_EVENT:
+            anchor = (const char *)(ev.type == YAML_MAPPING_START_EVENT ? ev.data.mapping_start.anchor
+                                                                        : ev.data.sequence_start.anchor);
+            if (++depth > MAX_YAML_DEPTH)
+                rc = nsid_err_set(c->err, NSID_EINVAL, c->file, line, NULL,
+                                  "nested deeper than %d levels", MAX_YAML_DEPTH);
+            else if (anchor && n_anchors == MAX_COLLECTION_ANCHORS)
+                rc = nsid_err_set(c->err, NSID_EINVAL, c->file, line, NULL,
+                                  "more than %d anchored mappings or lists", MAX_COLLECTION_ANCHORS);
+            else if (anchor)
+                snprintf(anchors[n_anchors++], sizeof anchors[0], "%s", anchor);
+            break;
+        case YAML_MAPPING_END_EVENT:
+        case YAML_SEQUENCE_END_EVENT:
+            depth--;
+            break;
+        case YAML_ALIAS_EVENT:
+            for (int i = 0; i < n_anchors && rc == 0; i++)
+                if (strncmp(anchors[i], (const char *)ev.data.alias.anchor, sizeof anchors[0] - 1) == 0)
+                    rc = nsid_err_set(c->err, NSID_EINVAL, c->file, line, NULL,
+                                      "*%.60s: an alias of a mapping or list is not supported in specs (write it out)",
+                                      (const char *)ev.data.alias.anchor);
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    *parser = p;
+    return rc;
+}
+
+static int bound_events(struct ctx *c, const char *text, size_t len)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) return nsid_err_set(c->err, NSID_ENOMEM, c->file, 0, NULL, "libyaml: out of memory");
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int rc = nsid_spec_yaml_bound(&p, c->file, c->err);
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 int nsid_spec_load_string(struct nsid_spec_set *s, const char *text, size_t len, const char *name,
                           struct nsid_err *err)
 {
@@ -947,6 +1027,7 @@ int nsid_spec_load_string(struct nsid_spec_set *s, const char *text, size_t len,
     nsid_config_init(&c.scratch);
     if (memchr(text, '\0', len))
         return nsid_err_set(err, NSID_EFORMAT, name, 0, NULL, "a NUL byte: this is not a YAML text file");
+    if (bound_events(&c, text, len) < 0) return err->code;
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p)) return nsid_err_set(err, NSID_ENOMEM, name, 0, NULL, "libyaml: out of memory");
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
@@ -976,10 +1057,8 @@ int nsid_spec_load(struct nsid_spec_set *s, const char *path, struct nsid_err *e
 {
     struct nsid_err local = {0};
     if (!err) err = &local;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, NULL, "cannot open: %s",
-                            strerror(errno));
+    FILE *f = nsid_infile_fopen(path, NULL, err);
+    if (!f) return err->code;
     char *buf = NSID_ALLOC(MAX_SPEC_BYTES + 1, err);
     if (!buf) {
         fclose(f);

@@ -205,8 +205,18 @@ struct nsid_spec_set {
     int n_experiments;
     struct nsid_spec_profile *global;          /* global profile defaults */
     int n_global;
+    int cap_experiments, cap_global;           /* allocated lengths (grown geometrically) */
     struct nsid_pool pool;                     /* owns everything above */
 };
+
+/*
+ * Read the events of an initialised libyaml parser (struct yaml_parser_s is yaml_parser_t) to the
+ * end of the stream and refuse, at its line of file, a collection nested deeper than 64 levels or
+ * an alias of a mapping or list, before anything is loaded (the loader builds the whole tree first).
+ * Syntax errors are left to the caller's loader. Used for specs and data manifests.
+ */
+struct yaml_parser_s;
+int nsid_spec_yaml_bound(struct yaml_parser_s *p, const char *file, struct nsid_err *err);
 
 /* Known profile names. */
 bool nsid_spec_profile_known(const char *name);

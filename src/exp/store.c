@@ -18,6 +18,7 @@
 #include "base/version.h"
 #include "data/scanid.h"
 #include "store_int.h"
+#include "base/infile.h"
 
 /* ---- status names -------------------------------------------------------------------- */
 
@@ -279,6 +280,8 @@ static int open_common(struct nsid_store *st, const char *path, int flags, struc
 {
     memset(st, 0, sizeof *st);
     snprintf(st->path, sizeof st->path, "%s", path);
+    struct stat sb; /* an existing store must be a regular file: SQLite would block on a FIFO */
+    if (stat(path, &sb) == 0 && nsid_infile_check(path, "run database", err) < 0) return err->code;
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         int rc = nsid__store_fail(st, "open", err);
         nsid_store_close(st);
@@ -784,10 +787,8 @@ int nsid_store_neurons(struct nsid_store *st, const char *run_id, const struct n
 int nsid_store_hash_file(const char *path, char hex[NSID_SHA256_HEX], int64_t *bytes, struct nsid_err *err)
 {
     NSID__ERR_LOCAL(err);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, NULL, "cannot open: %s",
-                            strerror(errno));
+    FILE *f = nsid_infile_fopen(path, NULL, err);
+    if (!f) return err->code;
     enum { CHUNK = 1 << 20 };
     unsigned char *buf = NSID_ALLOC(CHUNK, err);
     if (!buf) {

@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "exp/store.h"
 #include "store_int.h"
+#include "base/infile.h"
 
 #include <math.h>
 
@@ -648,8 +649,8 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
     struct nsid_store_merge_stats ignore_stats = {0};
     if (!stats) stats = &ignore_stats;
     struct stat sb;
-    if (stat(run_db, &sb) != 0 || !S_ISREG(sb.st_mode))
-        return nsid_err_set(err, NSID_ENOTFOUND, run_db, 0, "merge", "no such run database");
+    if (stat(run_db, &sb) != 0) return nsid_err_set(err, NSID_ENOTFOUND, run_db, 0, "merge", "no such run database");
+    if (nsid_infile_check(run_db, "merge", err) < 0) return err->code;
     if (!sqlite3_get_autocommit(into->db))
         return nsid_err_set(err, NSID_EINVAL, into->path, 0, "merge", "called inside a transaction");
     /* a source this process cannot write (a read-only mount) is attached read-only, immutable if it can be */

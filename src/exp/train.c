@@ -214,7 +214,7 @@ static void remove_stale_temps(const struct trainer *t)
 /* Batch buffers, evaluator, cycler, snapshot, the state's views of the live objects. */
 static int buffers(struct trainer *t, struct nsid_err *err)
 {
-    size_t B = (size_t)t->c->train.batch_size, pix = 1, nmax = 1;
+    size_t B = (size_t)nsid_views_max_batch(t->data.views, t->data.n_scans, t->c->train.batch_size), pix = 1, nmax = 1;
     for (int s = 0; s < t->data.n_scans; s++) {
         const struct nsid_scan *sc = &t->data.scans[s];
         size_t p = (size_t)sc->channels * (size_t)sc->height * (size_t)sc->width;
@@ -639,7 +639,7 @@ static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_e
         return rc;
     if ((rc = nsid_net_prepare_core(&t->net, t->c, err)) < 0) return rc;
     snprintf(res->core, sizeof res->core, "%s", t->net.core_desc);
-    if ((rc = buffers(t, err)) < 0) return rc;
+    if ((rc = buffers(t, err)) < 0) return nsid_err_oom(err, NULL, "train.batch_size", "the batch buffers and model state");
     return open_records(t, err);
 }
 

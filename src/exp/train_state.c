@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/sha256.h"
+#include "base/infile.h"
 
 static const char MAGIC[8] = {'N', 'S', 'I', 'D', 'T', 'R', 'S', 'T'};
 #define BYTE_ORDER_MARK 0x01020304u
@@ -157,9 +158,8 @@ static double get_f64(struct rd *r)
 /* The whole file into memory after checking size and checksum. */
 static int slurp(const char *path, unsigned char **data, size_t *n, struct nsid_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return nsid_err_set(err, errno == ENOENT ? NSID_ENOTFOUND : NSID_EIO, path, 0, "train state",
-                                "cannot open: %s", strerror(errno));
+    FILE *f = nsid_infile_fopen(path, "train state", err);
+    if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
     struct stat st;
     int rc = fstat(fileno(f), &st) == 0 ? 0 : NSID_EIO;
     size_t size = rc == 0 ? (size_t)st.st_size : 0;

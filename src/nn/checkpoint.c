@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/h5util.h"
+#include "base/infile.h"
 
 #define PATH_MAX_ 512   /* HDF5 paths: "/_optimizer/m/" + a state_dict name */
 #define SHAPE_STR 96
@@ -877,7 +878,10 @@ int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
     if (o.optimizer && o.prefix && o.prefix[0])
         return nsid_err_set(err, NSID_EINVAL, path, 0, o.prefix, "optimizer state loads with the whole model only");
     if (check_names(ck, path, err) < 0) return err ? err->code : NSID_EINVAL;
-    if (access(path, F_OK) != 0) return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file");
+    if (nsid_infile_check(path, "checkpoint", err) < 0)
+        return err && err->code == NSID_ENOTFOUND
+                   ? nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file")
+                   : err ? err->code : NSID_EINVAL;
     char h5[NSID_H5_REASON_MAX];
     struct nsid_h5_quiet q;
     nsid_h5_quiet_begin(&q);
@@ -897,7 +901,10 @@ int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
 int nsid_checkpoint_read_arch(const char *path, char **arch, struct nsid_err *err)
 {
     *arch = NULL;
-    if (access(path, F_OK) != 0) return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file");
+    if (nsid_infile_check(path, "checkpoint", err) < 0)
+        return err && err->code == NSID_ENOTFOUND
+                   ? nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file")
+                   : err ? err->code : NSID_EINVAL;
     char h5[NSID_H5_REASON_MAX];
     struct nsid_h5_quiet q;
     nsid_h5_quiet_begin(&q);

@@ -9,6 +9,7 @@
 #include "base/h5util.h"
 #include "nn/act.h"
 #include "nn/batchnorm.h"
+#include "base/infile.h"
 
 /* The four convolutions: torchvision index, Keras layer name, output channels. */
 static const struct {
@@ -314,9 +315,10 @@ static int detect_layout(hid_t f)
 
 int nsid_vgg16_load(struct nsid_vgg16 *v, const char *path, int *layout, struct nsid_err *err)
 {
-    FILE *probe = fopen(path, "rb");
-    if (!probe) return nsid_err_set(err, NSID_ENOTFOUND, path, 0, "model.core.checkpoint", "VGG16 weights file not found");
-    fclose(probe);
+    if (nsid_infile_check(path, "model.core.checkpoint", err) < 0)
+        return err && err->code == NSID_ENOTFOUND
+                   ? nsid_err_set(err, NSID_ENOTFOUND, path, 0, "model.core.checkpoint", "VGG16 weights file not found")
+                   : err ? err->code : NSID_EINVAL;
     struct nsid_h5_quiet q; /* we report through nsid_err, not HDF5's printed stack */
     nsid_h5_quiet_begin(&q);
     int rc = 0;
