@@ -433,7 +433,7 @@ static void test_sources(void)
                                         " DROP TABLE metrics; ALTER TABLE m2 RENAME TO metrics"),
                 NSID_EFORMAT);
     source_case("type", legacy_with("s_type.db", "UPDATE metrics SET value = 'abc'"), NSID_EFORMAT);
-    source_case("directory", tmpdir, NSID_ENOTFOUND);
+    source_case("directory", tmpdir, NSID_EFORMAT);
 
     /* a source whose columns are in another order merges by name, not by position */
     const char *re = legacy_with("s_reorder.db", "CREATE TABLE m2 (value REAL, name TEXT, split TEXT, scan TEXT,"

@@ -276,13 +276,14 @@ static int setup_schema(struct nsid_store *st, struct nsid_err *err)
     return nsid__store_tx_end(st, true, rc, err);
 }
 
-static int open_common(struct nsid_store *st, const char *path, int flags, struct nsid_err *err)
+/* Open the store at file (a plain path) through uri (the SQLite URI naming it). */
+static int open_common(struct nsid_store *st, const char *file, const char *uri, int flags, struct nsid_err *err)
 {
     memset(st, 0, sizeof *st);
-    snprintf(st->path, sizeof st->path, "%s", path);
+    snprintf(st->path, sizeof st->path, "%s", file);
     struct stat sb; /* an existing store must be a regular file: SQLite would block on a FIFO */
-    if (stat(path, &sb) == 0 && nsid_infile_check(path, "run database", err) < 0) return err->code;
-    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+    if (stat(file, &sb) == 0 && nsid_infile_check(file, "run database", err) < 0) return err->code;
+    if (sqlite3_open_v2(uri, &st->db, flags, NULL) != SQLITE_OK) {
         int rc = nsid__store_fail(st, "open", err);
         nsid_store_close(st);
         return rc;
@@ -335,7 +336,7 @@ int nsid_store_open(struct nsid_store *st, const char *path, struct nsid_err *er
         return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
     }
     /* a URI connection, so that merge can ATTACH a source on a read-only mount as immutable */
-    int rc = open_common(st, uri, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, err);
+    int rc = open_common(st, path, uri, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, err);
     snprintf(st->path, sizeof st->path, "%s", path);
     if (rc < 0) {
         snprintf(err->file, sizeof err->file, "%s", path);
@@ -400,7 +401,7 @@ int nsid_store_open_readonly(struct nsid_store *st, const char *path, struct nsi
         memset(st, 0, sizeof *st);
         return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
     }
-    int rc = open_common(st, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, err);
+    int rc = open_common(st, path, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, err);
     snprintf(st->path, sizeof st->path, "%s", path);
     if (rc < 0) {
         snprintf(err->file, sizeof err->file, "%s", path);
