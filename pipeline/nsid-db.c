@@ -46,7 +46,8 @@ static const char USAGE[] =
     "  --version                the release and the git commit this build was made from\n"
     "\n"
     "DB defaults to " DEFAULT_DB ". An output file's folder must exist (--into, --csv, --out,\n"
-    "init's DB); export's --dir is created. Exit status: 0 ok, 1 failure, 2 usage.\n";
+    "init's DB); export's --dir is created. No output may be, hold or lie inside one of the\n"
+    "command's inputs. Exit status: 0 ok, 1 failure, 2 usage.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -68,6 +69,24 @@ static int check_parent(const char *path, const char *option)
 {
     struct nsid_err err = {0};
     return nsid_path_check_parent(path, option, NULL, &err) < 0 ? fail(&err) : 0;
+}
+
+/* No output is, holds or lies inside an input (one message, exit 1); see path.h. */
+static int check_io(const struct nsid_path_use *in, int n_in, const struct nsid_path_use *out, int n_out)
+{
+    struct nsid_err err = {0};
+    return nsid_path_check_io(in, n_in, out, n_out, &err) < 0 ? fail(&err) : 0;
+}
+
+/* The positional run databases as inputs, plus up to two more; NULL when out of memory. */
+static struct nsid_path_use *inputs(const char *const *pos, int n_pos, struct nsid_path_use a, struct nsid_path_use b)
+{
+    struct nsid_path_use *in = calloc((size_t)n_pos + 2, sizeof *in);
+    if (!in) return NULL;
+    for (int i = 0; i < n_pos; i++) in[i] = (struct nsid_path_use){pos[i], "RUN_DB"};
+    in[n_pos] = a;
+    in[n_pos + 1] = b;
+    return in;
 }
 
 /* Options shared by the commands. */
@@ -149,6 +168,12 @@ static int cmd_merge(const struct opts *o)
     if (!o->db) return usage_error("%s", "merge needs --into DB");
     if (o->n_pos == 0 && !o->list && !o->runs) return usage_error("%s", "merge needs run databases");
     if (check_parent(o->db, "--into")) return 1;
+    struct nsid_path_use *in = inputs(o->pos, o->n_pos, (struct nsid_path_use){o->list, "--list"},
+                                      (struct nsid_path_use){o->runs, "--runs"});
+    struct nsid_path_use out = {o->db, "--into"};
+    int bad = in ? check_io(in, o->n_pos + 2, &out, 1) : usage_error("%s", "out of memory");
+    free(in);
+    if (bad) return bad;
     struct nsid_err err = {0};
     struct nsid_store st;
     if (nsid_store_open(&st, o->db, &err) < 0) return fail(&err);
@@ -185,9 +210,17 @@ static int cmd_query(const struct opts *o)
     return rc < 0 ? fail(&err) : 0;
 }
 
-static int export_all(struct nsid_store *st, const char *dir)
+/* export --all: every DIR/<view>.csv, each checked against the store it reads first. */
+static int export_all(struct nsid_store *st, const char *dir, const char *db)
 {
     struct nsid_err err = {0};
+    struct nsid_path_use in = {db, "--db"};
+    for (size_t i = 0; nsid_store_view_name(i); i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.csv", dir, nsid_store_view_name(i));
+        struct nsid_path_use out = {path, "--dir"};
+        if (check_io(&in, 1, &out, 1)) return 1;
+    }
     if (nsid_path_mkdirs(dir, "--dir", &err) < 0) return fail(&err);
     for (size_t i = 0; nsid_store_view_name(i); i++) {
         const char *v = nsid_store_view_name(i);
@@ -206,12 +239,13 @@ static int cmd_export(const struct opts *o)
     if (o->all) {
         if (!o->dir || o->n_pos) return usage_error("%s", "export --all needs --dir DIR and no view name");
         if (open_db(&st, o, true)) return 1;
-        int rc = export_all(&st, o->dir);
+        int rc = export_all(&st, o->dir, o->db ? o->db : DEFAULT_DB);
         nsid_store_close(&st);
         return rc;
     }
     if (o->n_pos != 1 || !o->csv) return usage_error("%s", "export needs VIEW and --csv FILE");
-    if (check_parent(o->csv, "--csv") || open_db(&st, o, true)) return 1;
+    struct nsid_path_use in = {o->db ? o->db : DEFAULT_DB, "--db"}, out = {o->csv, "--csv"};
+    if (check_parent(o->csv, "--csv") || check_io(&in, 1, &out, 1) || open_db(&st, o, true)) return 1;
     struct nsid_err err = {0};
     int64_t rows = 0;
     int rc = nsid_store_export_csv(&st, o->pos[0], o->csv, &rows, &err);
@@ -287,6 +321,12 @@ static int cmd_select(const struct opts *o)
 {
     if (!o->out || o->n_pos == 0) return usage_error("%s", "select needs --out FILE and run databases");
     if (check_parent(o->out, "--out")) return 1;
+    struct nsid_path_use *in = inputs(o->pos, o->n_pos, (struct nsid_path_use){NULL, NULL},
+                                      (struct nsid_path_use){NULL, NULL});
+    struct nsid_path_use out = {o->out, "--out"};
+    int bad = in ? check_io(in, o->n_pos, &out, 1) : usage_error("%s", "out of memory");
+    free(in);
+    if (bad) return bad;
     int best = -1;
     double best_score = -INFINITY;
     char best_id[NSID_STORE_ID_MAX] = "";

@@ -85,9 +85,17 @@ int main(int argc, char **argv)
     }
     struct nsid_err err = {0};
     struct nsid_eval_outcome r;
-    /* Outputs: their folders must exist (checked before anything is written). */
+    /* Outputs: their folders must exist, and no output is an input (checked before anything
+     * is written); then the run folder (--db's) is ours alone until we exit. */
+    struct nsid_path_use in[MAX_ARGS + 2] = {{o.checkpoint, "--checkpoint"}, {o.config, "--config"}};
+    for (int i = 0; i < o.n_data; i++) in[2 + i] = (struct nsid_path_use){o.data[i], "--data"};
+    struct nsid_path_use out[2] = {{o.db, "--db"}, {o.predictions, "--predictions"}};
+    char db_dir[4096];
+    nsid_path_parent(o.db, db_dir, sizeof db_dir);
+    int lock = -1;
     if (nsid_path_check_parent(o.db, "--db", NULL, &err) < 0 ||
         (o.predictions && nsid_path_check_parent(o.predictions, "--predictions", NULL, &err) < 0) ||
+        nsid_path_check_io(in, 2 + o.n_data, out, 2, &err) < 0 || nsid_path_lock(db_dir, "--db", &lock, &err) < 0 ||
         nsid_eval_checkpoint(&o, &r, &err) < 0) {
         fputs("nsid-eval: ", stderr);
         nsid_err_print(&err, stderr);
