@@ -210,10 +210,9 @@ static int cmd_query(const struct opts *o)
     return rc < 0 ? fail(&err) : 0;
 }
 
-/* export --all: every DIR/<view>.csv, each checked against the store it reads first. */
-static int export_all(struct nsid_store *st, const char *dir, const char *db)
+/* export --all: no DIR/<view>.csv may be the store it reads (checked before it is opened). */
+static int export_all_check(const char *dir, const char *db)
 {
-    struct nsid_err err = {0};
     struct nsid_path_use in = {db, "--db"};
     for (size_t i = 0; nsid_store_view_name(i); i++) {
         char path[4096];
@@ -221,6 +220,12 @@ static int export_all(struct nsid_store *st, const char *dir, const char *db)
         struct nsid_path_use out = {path, "--dir"};
         if (check_io(&in, 1, &out, 1)) return 1;
     }
+    return 0;
+}
+
+static int export_all(struct nsid_store *st, const char *dir)
+{
+    struct nsid_err err = {0};
     if (nsid_path_mkdirs(dir, "--dir", &err) < 0) return fail(&err);
     for (size_t i = 0; nsid_store_view_name(i); i++) {
         const char *v = nsid_store_view_name(i);
@@ -238,8 +243,8 @@ static int cmd_export(const struct opts *o)
     struct nsid_store st;
     if (o->all) {
         if (!o->dir || o->n_pos) return usage_error("%s", "export --all needs --dir DIR and no view name");
-        if (open_db(&st, o, true)) return 1;
-        int rc = export_all(&st, o->dir, o->db ? o->db : DEFAULT_DB);
+        if (export_all_check(o->dir, o->db ? o->db : DEFAULT_DB) || open_db(&st, o, true)) return 1;
+        int rc = export_all(&st, o->dir);
         nsid_store_close(&st);
         return rc;
     }

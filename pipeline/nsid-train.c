@@ -179,13 +179,17 @@ int main(int argc, char **argv)
                                               "model.core.checkpoint"}};
     for (int i = 0; i < a.n_data; i++) in[2 + i] = (struct nsid_path_use){a.data[i], "--data"};
     struct nsid_path_use out[2] = {{a.out, "--out"}, {a.db, "--db"}};
-    char db_dir[4096];
+    char db_dir[4096] = "";
     if (a.db) nsid_path_parent(a.db, db_dir, sizeof db_dir);
     int lock_out = -1, lock_db = -1;
+    /* --db's folder, when it is not --out, exists already: locked before --out is created */
+    bool db_elsewhere = a.db && !nsid_path_same(db_dir, a.out) && !nsid_path_same_dir(db_dir, a.out);
     if ((a.db && nsid_path_check_parent(a.db, "--db", a.out, &err) < 0) ||
-        nsid_path_check_io(in, 2 + a.n_data, out, 2, &err) < 0 || nsid_path_mkdirs(a.out, "--out", &err) < 0 ||
-        nsid_path_lock(a.out, "--out", &lock_out, &err) < 0 ||
-        (a.db && !nsid_path_same_dir(db_dir, a.out) && nsid_path_lock(db_dir, "--db", &lock_db, &err) < 0)) {
+        nsid_path_check_io(in, 2 + a.n_data, out, 2, &err) < 0 ||
+        (db_elsewhere && nsid_path_lock(db_dir, "--db", &lock_db, &err) < 0) ||
+        nsid_path_mkdirs(a.out, "--out", &err) < 0 ||
+        (!(db_elsewhere && nsid_path_same_dir(db_dir, a.out)) && /* one lock per folder */
+         nsid_path_lock(a.out, "--out", &lock_out, &err) < 0)) {
         fputs("nsid-train: ", stderr);
         nsid_err_print(&err, stderr);
         return 1;

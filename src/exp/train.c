@@ -715,7 +715,7 @@ int nsid_train_run(const struct nsid_config *c, const struct nsid_train_opts *o,
     } else if (rc == 0) {
         rc = finish(&t, res, err);
     }
-    if (rc < 0) {
+    if (rc < 0 && t.recorded) { /* a refusal before the run began leaves the folder as it was */
         char msg[NSID_ERR_MSG_MAX + 600];
         nsid_err_str(err, msg, sizeof msg);
         logf_(&t, "error: %s", msg);
