@@ -104,7 +104,7 @@ int main(int argc, char **argv)
     struct nsid_scan s;
     struct nsid_err err = {0};
     /* DST's folder must exist: checked before the (possibly long) load */
-    struct nsid_path_use in = {a.src, "SRC"}, out = {a.dst, "DST"};
+    struct nsid_path_use in = {a.src, "SRC", false}, out = {a.dst, "DST", false};
     if ((!a.info && (nsid_path_check_parent(a.dst, "DST", NULL, &err) < 0 ||
                      nsid_path_check_io(&in, 1, &out, 1, &err) < 0)) ||
         nsid_scan_load(&s, a.src, &a.load, &err) < 0) {

@@ -83,7 +83,7 @@ static struct nsid_path_use *inputs(const char *const *pos, int n_pos, struct ns
 {
     struct nsid_path_use *in = calloc((size_t)n_pos + 2, sizeof *in);
     if (!in) return NULL;
-    for (int i = 0; i < n_pos; i++) in[i] = (struct nsid_path_use){pos[i], "RUN_DB"};
+    for (int i = 0; i < n_pos; i++) in[i] = (struct nsid_path_use){pos[i], "RUN_DB", false};
     in[n_pos] = a;
     in[n_pos + 1] = b;
     return in;
@@ -168,9 +168,9 @@ static int cmd_merge(const struct opts *o)
     if (!o->db) return usage_error("%s", "merge needs --into DB");
     if (o->n_pos == 0 && !o->list && !o->runs) return usage_error("%s", "merge needs run databases");
     if (check_parent(o->db, "--into")) return 1;
-    struct nsid_path_use *in = inputs(o->pos, o->n_pos, (struct nsid_path_use){o->list, "--list"},
-                                      (struct nsid_path_use){o->runs, "--runs"});
-    struct nsid_path_use out = {o->db, "--into"};
+    struct nsid_path_use *in = inputs(o->pos, o->n_pos, (struct nsid_path_use){o->list, "--list", false},
+                                      (struct nsid_path_use){o->runs, "--runs", false});
+    struct nsid_path_use out = {o->db, "--into", false};
     int bad = in ? check_io(in, o->n_pos + 2, &out, 1) : usage_error("%s", "out of memory");
     free(in);
     if (bad) return bad;
@@ -213,11 +213,11 @@ static int cmd_query(const struct opts *o)
 /* export --all: no DIR/<view>.csv may be the store it reads (checked before it is opened). */
 static int export_all_check(const char *dir, const char *db)
 {
-    struct nsid_path_use in = {db, "--db"};
+    struct nsid_path_use in = {db, "--db", false};
     for (size_t i = 0; nsid_store_view_name(i); i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s.csv", dir, nsid_store_view_name(i));
-        struct nsid_path_use out = {path, "--dir"};
+        struct nsid_path_use out = {path, "--dir", false};
         if (check_io(&in, 1, &out, 1)) return 1;
     }
     return 0;
@@ -249,7 +249,7 @@ static int cmd_export(const struct opts *o)
         return rc;
     }
     if (o->n_pos != 1 || !o->csv) return usage_error("%s", "export needs VIEW and --csv FILE");
-    struct nsid_path_use in = {o->db ? o->db : DEFAULT_DB, "--db"}, out = {o->csv, "--csv"};
+    struct nsid_path_use in = {o->db ? o->db : DEFAULT_DB, "--db", false}, out = {o->csv, "--csv", false};
     if (check_parent(o->csv, "--csv") || check_io(&in, 1, &out, 1) || open_db(&st, o, true)) return 1;
     struct nsid_err err = {0};
     int64_t rows = 0;
@@ -326,9 +326,9 @@ static int cmd_select(const struct opts *o)
 {
     if (!o->out || o->n_pos == 0) return usage_error("%s", "select needs --out FILE and run databases");
     if (check_parent(o->out, "--out")) return 1;
-    struct nsid_path_use *in = inputs(o->pos, o->n_pos, (struct nsid_path_use){NULL, NULL},
-                                      (struct nsid_path_use){NULL, NULL});
-    struct nsid_path_use out = {o->out, "--out"};
+    struct nsid_path_use *in = inputs(o->pos, o->n_pos, (struct nsid_path_use){NULL, NULL, false},
+                                      (struct nsid_path_use){NULL, NULL, false});
+    struct nsid_path_use out = {o->out, "--out", false};
     int bad = in ? check_io(in, o->n_pos, &out, 1) : usage_error("%s", "out of memory");
     free(in);
     if (bad) return bad;

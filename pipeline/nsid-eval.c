@@ -90,9 +90,9 @@ int main(int argc, char **argv)
     struct nsid_eval_outcome r;
     /* Outputs: their folders must exist, and no output is an input (checked before anything
      * is written); then the run folder (--db's) is ours alone until we exit. */
-    struct nsid_path_use in[MAX_ARGS + 2] = {{o.checkpoint, "--checkpoint"}, {o.config, "--config"}};
-    for (int i = 0; i < o.n_data; i++) in[2 + i] = (struct nsid_path_use){o.data[i], "--data"};
-    struct nsid_path_use out[2] = {{o.db, "--db"}, {o.predictions, "--predictions"}};
+    struct nsid_path_use in[MAX_ARGS + 2] = {{o.checkpoint, "--checkpoint", false}, {o.config, "--config", false}};
+    for (int i = 0; i < o.n_data; i++) in[2 + i] = (struct nsid_path_use){o.data[i], "--data", false};
+    struct nsid_path_use out[2] = {{o.db, "--db", false}, {o.predictions, "--predictions", false}};
     char db_dir[4096];
     nsid_path_parent(o.db, db_dir, sizeof db_dir);
     int lock = -1;

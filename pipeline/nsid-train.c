@@ -174,11 +174,11 @@ int main(int argc, char **argv)
     /* Outputs: --db's folder must exist (or be --out); --out is ours, created; no output is,
      * holds or lies inside an input. Nothing before. Then the run folder (and --db's, if
      * elsewhere) is ours alone until we exit: a second nsid-train or nsid-eval on it stops. */
-    struct nsid_path_use in[MAX_ARGS + 2] = {{a.config, "--config"},
+    struct nsid_path_use in[MAX_ARGS + 2] = {{a.config, "--config", true}, /* the plan's DIR/run.json */
                                              {c.model.core.checkpoint[0] ? c.model.core.checkpoint : NULL,
-                                              "model.core.checkpoint"}};
-    for (int i = 0; i < a.n_data; i++) in[2 + i] = (struct nsid_path_use){a.data[i], "--data"};
-    struct nsid_path_use out[2] = {{a.out, "--out"}, {a.db, "--db"}};
+                                              "model.core.checkpoint", false}};
+    for (int i = 0; i < a.n_data; i++) in[2 + i] = (struct nsid_path_use){a.data[i], "--data", false};
+    struct nsid_path_use out[2] = {{a.out, "--out", false}, {a.db, "--db", false}};
     char db_dir[4096] = "";
     if (a.db) nsid_path_parent(a.db, db_dir, sizeof db_dir);
     int lock_out = -1, lock_db = -1;

@@ -156,7 +156,7 @@ static int check_pair(const struct nsid_path_use *out, const char *rout, const s
         return nsid_err_set(err, NSID_EINVAL, out->path, 0, out->option,
                             "lies inside the input %s %s: writing there would change what is being read; "
                             "choose a path outside it", in->option, in->path);
-    if (is_below(rin, rout))
+    if (is_below(rin, rout) && !in->in_output_ok)
         return nsid_err_set(err, NSID_EINVAL, out->path, 0, out->option,
                             "holds the input %s %s: writing there could replace it; choose a folder that does "
                             "not contain the inputs", in->option, in->path);

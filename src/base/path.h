@@ -71,6 +71,8 @@ int nsid_path_mkdirs(const char *dir, const char *option, struct nsid_err *err);
 struct nsid_path_use {
     const char *path;   /* may be NULL: skipped */
     const char *option; /* the option or argument that named it */
+    bool in_output_ok;  /* an input an output folder may hold (its fixed files never are it):
+                           nsid-plan's DIR/run.json given to nsid-train --out DIR --config */
 };
 
 int nsid_path_check_io(const struct nsid_path_use *in, int n_in, const struct nsid_path_use *out, int n_out,
