@@ -26,7 +26,8 @@ static void usage(FILE *f)
             "\n"
             "SRC and PATH may be an HDF5 StaticImageSet file or a FileTreeDataset folder (docs/paper.md §5.3);\n"
             "DST is written as HDF5 if its name ends in .h5/.hdf5/.hdf, else as a file tree; its folder\n"
-            "must exist. Writing is atomic: DST appears only when complete.\n"
+            "must exist. Writing is atomic: DST appears only when complete. DST may not be SRC (by any\n"
+            "spelling or link), lie inside SRC, or contain it.\n"
             "\n"
             "options:\n"
             "  --force             replace an existing DST\n"
@@ -103,7 +104,9 @@ int main(int argc, char **argv)
     struct nsid_scan s;
     struct nsid_err err = {0};
     /* DST's folder must exist: checked before the (possibly long) load */
-    if ((!a.info && nsid_path_check_parent(a.dst, "DST", NULL, &err) < 0) ||
+    struct nsid_path_use in = {a.src, "SRC", false}, out = {a.dst, "DST", false};
+    if ((!a.info && (nsid_path_check_parent(a.dst, "DST", NULL, &err) < 0 ||
+                     nsid_path_check_io(&in, 1, &out, 1, &err) < 0)) ||
         nsid_scan_load(&s, a.src, &a.load, &err) < 0) {
         nsid_err_print(&err, stderr);
         return 1;

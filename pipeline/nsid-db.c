@@ -50,8 +50,8 @@ static const char USAGE[] =
     "\n"
     "DB defaults to " DEFAULT_DB ". What only reads (query, export, status, select, check,\n"
     "merge's run databases) works on a read-only mount. An output file's folder must exist\n"
-    "(--into, --csv, --out, init's DB); export's --dir is created. Exit status: 0 ok,\n"
-    "1 failure, 2 usage.\n";
+    "(--into, --csv, --out, init's DB); export's --dir is created. No output may be, hold or\n"
+    "lie inside one of the command's inputs. Exit status: 0 ok, 1 failure, 2 usage.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -73,6 +73,24 @@ static int check_parent(const char *path, const char *option)
 {
     struct nsid_err err = {0};
     return nsid_path_check_parent(path, option, NULL, &err) < 0 ? fail(&err) : 0;
+}
+
+/* No output is, holds or lies inside an input (one message, exit 1); see path.h. */
+static int check_io(const struct nsid_path_use *in, int n_in, const struct nsid_path_use *out, int n_out)
+{
+    struct nsid_err err = {0};
+    return nsid_path_check_io(in, n_in, out, n_out, &err) < 0 ? fail(&err) : 0;
+}
+
+/* The positional run databases as inputs, plus up to two more; NULL when out of memory. */
+static struct nsid_path_use *inputs(const char *const *pos, int n_pos, struct nsid_path_use a, struct nsid_path_use b)
+{
+    struct nsid_path_use *in = calloc((size_t)n_pos + 2, sizeof *in);
+    if (!in) return NULL;
+    for (int i = 0; i < n_pos; i++) in[i] = (struct nsid_path_use){pos[i], "RUN_DB", false};
+    in[n_pos] = a;
+    in[n_pos + 1] = b;
+    return in;
 }
 
 /* Options shared by the commands. */
@@ -152,6 +170,12 @@ static int cmd_merge(const struct opts *o)
     if (!o->db) return usage_error("%s", "merge needs --into DB");
     if (o->n_pos == 0 && !o->list && !o->runs) return usage_error("%s", "merge needs run databases");
     if (check_parent(o->db, "--into")) return 1;
+    struct nsid_path_use *in = inputs(o->pos, o->n_pos, (struct nsid_path_use){o->list, "--list", false},
+                                      (struct nsid_path_use){o->runs, "--runs", false});
+    struct nsid_path_use out = {o->db, "--into", false};
+    int bad = in ? check_io(in, o->n_pos + 2, &out, 1) : usage_error("%s", "out of memory");
+    free(in);
+    if (bad) return bad;
     struct nsid_err err = {0};
     struct nsid_store st;
     if (nsid_store_open(&st, o->db, &err) < 0) return fail(&err);
@@ -189,6 +213,19 @@ static int cmd_query(const struct opts *o)
     return rc < 0 ? fail(&err) : 0;
 }
 
+/* export --all: no DIR/<view>.csv may be the store it reads (checked before it is opened). */
+static int export_all_check(const char *dir, const char *db)
+{
+    struct nsid_path_use in = {db, "--db", false};
+    for (size_t i = 0; nsid_store_view_name(i); i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.csv", dir, nsid_store_view_name(i));
+        struct nsid_path_use out = {path, "--dir", false};
+        if (check_io(&in, 1, &out, 1)) return 1;
+    }
+    return 0;
+}
+
 static int export_all(struct nsid_store *st, const char *dir)
 {
     struct nsid_err err = {0};
@@ -209,13 +246,14 @@ static int cmd_export(const struct opts *o)
     struct nsid_store st;
     if (o->all) {
         if (!o->dir || o->n_pos) return usage_error("%s", "export --all needs --dir DIR and no view name");
-        if (open_db(&st, o, true)) return 1;
+        if (export_all_check(o->dir, o->db ? o->db : DEFAULT_DB) || open_db(&st, o, true)) return 1;
         int rc = export_all(&st, o->dir);
         nsid_store_close(&st);
         return rc;
     }
     if (o->n_pos != 1 || !o->csv) return usage_error("%s", "export needs VIEW and --csv FILE");
-    if (check_parent(o->csv, "--csv") || open_db(&st, o, true)) return 1;
+    struct nsid_path_use in = {o->db ? o->db : DEFAULT_DB, "--db", false}, out = {o->csv, "--csv", false};
+    if (check_parent(o->csv, "--csv") || check_io(&in, 1, &out, 1) || open_db(&st, o, true)) return 1;
     struct nsid_err err = {0};
     int64_t rows = 0;
     int rc = nsid_store_export_csv(&st, o->pos[0], o->csv, &rows, &err);
@@ -291,6 +329,12 @@ static int cmd_select(const struct opts *o)
 {
     if (!o->out || o->n_pos == 0) return usage_error("%s", "select needs --out FILE and run databases");
     if (check_parent(o->out, "--out")) return 1;
+    struct nsid_path_use *in = inputs(o->pos, o->n_pos, (struct nsid_path_use){NULL, NULL, false},
+                                      (struct nsid_path_use){NULL, NULL, false});
+    struct nsid_path_use out = {o->out, "--out", false};
+    int bad = in ? check_io(in, o->n_pos, &out, 1) : usage_error("%s", "out of memory");
+    free(in);
+    if (bad) return bad;
     int best = -1;
     double best_score = -INFINITY;
     char best_id[NSID_STORE_ID_MAX] = "";

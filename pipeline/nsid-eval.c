@@ -32,8 +32,11 @@ static void usage(FILE *f)
             "\n"
             "  --checkpoint CKPT   a checkpoint written by nsid-train\n"
             "  --data PATH         the scans of its readouts (repeatable, any order)\n"
-            "  --db FILE           the run's SQLite store (usually the run.db beside the checkpoint)\n"
-            "  --predictions FILE  also write the test predictions and per-neuron metrics (HDF5)\n"
+            "  --db FILE           the run's SQLite store (usually the run.db beside the checkpoint); its\n"
+            "                      folder is locked while evaluating, and a run it holds must be the\n"
+            "                      checkpoint's (same configuration and scans), else nothing is recorded\n"
+            "  --predictions FILE  also write the test predictions and per-neuron metrics (HDF5); never\n"
+            "                      one of the inputs or --db\n"
             "  --config FILE       the run configuration (default: the one stored in the checkpoint)\n"
             "  --run-id ID         record under this id (default: the only run of --db, else the config's id)\n"
             "  --quiet             no summary on stdout\n"
@@ -85,9 +88,17 @@ int main(int argc, char **argv)
     }
     struct nsid_err err = {0};
     struct nsid_eval_outcome r;
-    /* Outputs: their folders must exist (checked before anything is written). */
+    /* Outputs: their folders must exist, and no output is an input (checked before anything
+     * is written); then the run folder (--db's) is ours alone until we exit. */
+    struct nsid_path_use in[MAX_ARGS + 2] = {{o.checkpoint, "--checkpoint", false}, {o.config, "--config", false}};
+    for (int i = 0; i < o.n_data; i++) in[2 + i] = (struct nsid_path_use){o.data[i], "--data", false};
+    struct nsid_path_use out[2] = {{o.db, "--db", false}, {o.predictions, "--predictions", false}};
+    char db_dir[4096];
+    nsid_path_parent(o.db, db_dir, sizeof db_dir);
+    int lock = -1;
     if (nsid_path_check_parent(o.db, "--db", NULL, &err) < 0 ||
         (o.predictions && nsid_path_check_parent(o.predictions, "--predictions", NULL, &err) < 0) ||
+        nsid_path_check_io(in, 2 + o.n_data, out, 2, &err) < 0 || nsid_path_lock(db_dir, "--db", &lock, &err) < 0 ||
         nsid_eval_checkpoint(&o, &r, &err) < 0) {
         fputs("nsid-eval: ", stderr);
         nsid_err_print(&err, stderr);

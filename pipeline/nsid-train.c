@@ -53,7 +53,8 @@ static void usage(FILE *f)
             "  --config FILE     run configuration (YAML or JSON); default: the paper's values\n"
             "  --set key=value   override one key (repeatable, applied after the file)\n"
             "  --data PATH       a scan: HDF5 StaticImageSet file or file-tree folder (repeatable)\n"
-            "  --out DIR         output folder (created, with its parents)\n"
+            "  --out DIR         output folder (created, with its parents; locked while training: a second\n"
+            "                    nsid-train or nsid-eval on it stops at once, naming this process)\n"
             "  --db FILE         the run's SQLite store (default DIR/run.db; its folder must exist)\n"
             "  --run-id ID       id to record the run under (default: sha256 of the resolved configuration)\n"
             "  --experiment NAME experiment name for the record\n"
@@ -170,8 +171,25 @@ int main(int argc, char **argv)
         nsid_err_print(&err, stderr);
         return 1;
     }
-    /* Outputs: --db's folder must exist (or be --out); --out is ours, created. Nothing before. */
-    if ((a.db && nsid_path_check_parent(a.db, "--db", a.out, &err) < 0) || nsid_path_mkdirs(a.out, "--out", &err) < 0) {
+    /* Outputs: --db's folder must exist (or be --out); --out is ours, created; no output is,
+     * holds or lies inside an input. Nothing before. Then the run folder (and --db's, if
+     * elsewhere) is ours alone until we exit: a second nsid-train or nsid-eval on it stops. */
+    struct nsid_path_use in[MAX_ARGS + 2] = {{a.config, "--config", true}, /* the plan's DIR/run.json */
+                                             {c.model.core.checkpoint[0] ? c.model.core.checkpoint : NULL,
+                                              "model.core.checkpoint", false}};
+    for (int i = 0; i < a.n_data; i++) in[2 + i] = (struct nsid_path_use){a.data[i], "--data", false};
+    struct nsid_path_use out[2] = {{a.out, "--out", false}, {a.db, "--db", false}};
+    char db_dir[4096] = "";
+    if (a.db) nsid_path_parent(a.db, db_dir, sizeof db_dir);
+    int lock_out = -1, lock_db = -1;
+    /* --db's folder, when it is not --out, exists already: locked before --out is created */
+    bool db_elsewhere = a.db && !nsid_path_same(db_dir, a.out) && !nsid_path_same_dir(db_dir, a.out);
+    if ((a.db && nsid_path_check_parent(a.db, "--db", a.out, &err) < 0) ||
+        nsid_path_check_io(in, 2 + a.n_data, out, 2, &err) < 0 ||
+        (db_elsewhere && nsid_path_lock(db_dir, "--db", &lock_db, &err) < 0) ||
+        nsid_path_mkdirs(a.out, "--out", &err) < 0 ||
+        (!(db_elsewhere && nsid_path_same_dir(db_dir, a.out)) && /* one lock per folder */
+         nsid_path_lock(a.out, "--out", &lock_out, &err) < 0)) {
         fputs("nsid-train: ", stderr);
         nsid_err_print(&err, stderr);
         return 1;

@@ -114,6 +114,7 @@ static void check_leftover(void *ctx, const char *rel)
     bool ok = false;
     if (!strcmp(rel, "stderr.txt") || !strcmp(rel, "stdout.txt")) ok = true;
     else if (n > 4 && !strcmp(base + n - 4, ".log")) ok = true;
+    else if (!strcmp(base, ".lock")) ok = true; /* a run folder's lock (src/base/path.h): a pid, no result */
     else if (n > 3 && !strcmp(base + n - 3, ".db") && strncmp(rel, "results/", 8) != 0)
         ok = !db_claims_done(W("%s", rel)); /* a run's own record, failed or running */
     else if (n > 7 && !strcmp(base + n - 7, ".db-shm"))

@@ -1,4 +1,6 @@
 /* evalrun.c - nsid-eval's library half: a checkpoint on its scans, recorded in the run's store (see eval.h). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -67,6 +69,95 @@ static int pick_run_id(const struct nsid_eval_opts *o, struct nsid_store *st, co
     return rc;
 }
 
+/* Append text to f as the body of an SQL string literal (quotes doubled). */
+static void sql_quoted(FILE *f, const char *text)
+{
+    fputc('\'', f);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\'') fputc('\'', f);
+        fputc(*p, f);
+    }
+    fputc('\'', f);
+}
+
+/*
+ * The run `id` of --db, when it is there, must be the checkpoint's (issue 17): trained with
+ * the configuration the checkpoint records and on its scans (the data keys of its readouts,
+ * in order), else A's metrics would be recorded as another run's. canon: the checkpoint's
+ * canonical configuration.
+ */
+static int check_run_is_checkpoints(struct nsid_store *st, const char *id, const char *canon,
+                                    char (*keys)[NSID_KEY_MAX], int nk, const struct nsid_eval_opts *o,
+                                    struct nsid_err *err)
+{
+    char *sql = NULL, *outp = NULL, *joined = NULL;
+    size_t n_sql = 0, n_out = 0, n_joined = 0;
+    FILE *f = open_memstream(&joined, &n_joined);
+    if (!f) return nsid_err_set(err, NSID_ENOMEM, o->db, 0, "--db", "out of memory");
+    for (int i = 0; i < nk; i++) fprintf(f, "%s%s", i ? " " : "", keys[i]);
+    fclose(f);
+    f = open_memstream(&sql, &n_sql);
+    if (!f) {
+        free(joined);
+        return nsid_err_set(err, NSID_ENOMEM, o->db, 0, "--db", "out of memory");
+    }
+    /* one row when the run is there and differs: 'config', or 'data' and its keys */
+    fputs("SELECT CASE WHEN r.config <> ", f);
+    sql_quoted(f, canon);
+    fputs(" THEN 'config' ELSE 'data' END, coalesce(d.k, '') FROM runs r LEFT JOIN (SELECT group_concat(data_key, "
+          "' ') AS k FROM (SELECT data_key FROM run_datasets WHERE run_id = ", f);
+    sql_quoted(f, id);
+    fputs(" ORDER BY position)) d WHERE r.id = ", f);
+    sql_quoted(f, id);
+    fputs(" AND (r.config <> ", f);
+    sql_quoted(f, canon);
+    fputs(" OR (d.k IS NOT NULL AND d.k <> ", f);
+    sql_quoted(f, joined);
+    fputs("))", f);
+    fclose(f);
+    int64_t rows = 0;
+    FILE *out = open_memstream(&outp, &n_out);
+    int rc = out ? nsid_store_query(st, sql, out, false, &rows, err) : NSID_ENOMEM;
+    if (out) fclose(out);
+    if (rc == 0 && rows > 0) {
+        /* output: a header line, then "config\t..." or "data\tKEYS" */
+        const char *line = outp ? strchr(outp, '\n') : NULL;
+        line = line ? line + 1 : "";
+        bool config = strncmp(line, "config", 6) == 0;
+        char stored[256] = "";
+        const char *tab = strchr(line, '\t');
+        if (tab) snprintf(stored, sizeof stored, "%.*s", (int)strcspn(tab + 1, "\n"), tab + 1);
+        if (config)
+            rc = nsid_err_set(err, NSID_EINVAL, o->db, 0, "--db",
+                              "holds run %s, trained with another configuration than --checkpoint %s: its "
+                              "metrics would be recorded as that run's; evaluate a checkpoint with its own run "
+                              "database", id, o->checkpoint);
+        else
+            rc = nsid_err_set(err, NSID_EINVAL, o->db, 0, "--db",
+                              "holds run %s, trained on the scans '%s', --checkpoint %s has readouts for '%s': "
+                              "its metrics would be recorded as that run's; evaluate a checkpoint with its own "
+                              "run database", id, stored, o->checkpoint, joined);
+    } else if (rc == NSID_ENOMEM && !out) {
+        rc = nsid_err_set(err, NSID_ENOMEM, o->db, 0, "--db", "out of memory");
+    }
+    free(sql);
+    free(outp);
+    free(joined);
+    return rc;
+}
+
+/* The checkpoint's own configuration in canonical form (--config, if it has none). */
+static char *checkpoint_canonical(const struct nsid_eval_opts *o, const struct nsid_config *c, struct nsid_err *err)
+{
+    struct nsid_config ck;
+    struct nsid_err e2 = {0};
+    const struct nsid_config *use = nsid_train_read_config(o->checkpoint, &ck, &e2) == 0 ? &ck : c;
+    size_t n = nsid_config_canonical(use, NULL, 0) + 1;
+    char *canon = NSID_ALLOC(n, err);
+    if (canon) nsid_config_canonical(use, canon, n);
+    return canon;
+}
+
 /* Record the results and finish the run in one transaction. */
 static int record(struct nsid_store *st, const char *id, const struct nsid_config *c, const struct nsid_eval_opts *o,
                   struct nsid_net *net, const struct nsid_eval_result *res, const struct nsid_store_clock *clk,
@@ -132,6 +223,14 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
     if (rc == 0) rc = nsid_run_data_load(&d, &c, o->data, o->n_data, err);
     for (int i = 0; i < nk; i++) kp[i] = keys[i];
     if (rc == 0) rc = nsid_run_data_order(&d, kp, nk, err);
+    /* the run to record under, and that it is this checkpoint's: before anything is written */
+    if (rc == 0) rc = nsid_store_open(&st, o->db, err);
+    if (rc == 0) rc = pick_run_id(o, &st, &c, &d, out->run_id, err);
+    if (rc == 0) {
+        char *canon = checkpoint_canonical(o, &c, err);
+        rc = canon ? check_run_is_checkpoints(&st, out->run_id, canon, keys, nk, o, err) : NSID_ENOMEM;
+        nsid_free(canon);
+    }
     if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, err);
     if (rc == 0) rc = nsid_net_load(&net, o->checkpoint, NULL, err);
     int B = rc == 0 ? (int)nsid_views_max_batch(d.views, d.n_scans, c.train.batch_size) : 1;
@@ -141,8 +240,6 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
     if (rc == 0) rc = nsid_eval_full(&ev, &net, &res, err);
     if (rc == 0) nsid_eval_print_undefined(&res, stderr); /* never silent, even with --quiet */
     if (rc == 0 && o->predictions) rc = nsid_eval_write_predictions(&ev, &res, o->predictions, err);
-    if (rc == 0) rc = nsid_store_open(&st, o->db, err);
-    if (rc == 0) rc = pick_run_id(o, &st, &c, &d, out->run_id, err);
     if (rc == 0) rc = record(&st, out->run_id, &c, o, &net, &res, &clk, out, err);
     if (rc == 0) {
         out->val_corr = res.mean_val;

@@ -609,6 +609,29 @@ static void trainer_free(struct trainer *t)
     if (t->log) fclose(t->log);
 }
 
+/*
+ * What the resume state records beyond the run id (train_int.h): the configuration's hash,
+ * the core checkpoint's and each --data scan's content hash, so that a rerun with the same
+ * --run-id on another configuration or other data is refused instead of resumed.
+ */
+static int state_identity(struct trainer *t, struct nsid_err *err)
+{
+    int rc = data_hashes(t, err);
+    if (rc < 0) return rc;
+    struct nsid__train_identity *id = &t->st.id;
+    nsid_sha256_hex(id->config_sha, t->canonical, strlen(t->canonical));
+    id->core_sha[0] = '\0';
+    if (t->c->model.core.checkpoint[0] &&
+        (rc = nsid_file_sha256(t->c->model.core.checkpoint, id->core_sha, NULL, err)) < 0) {
+        if (err && !err->key[0]) snprintf(err->key, sizeof err->key, "model.core.checkpoint");
+        return rc;
+    }
+    id->n_data = t->o->n_data;
+    id->data_sha = (const char (*)[65])t->data_sha;
+    id->data_path = t->o->data;
+    return 0;
+}
+
 /* Everything before training: paths, id, data, network, buffers, records, state. */
 static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_err *err)
 {
@@ -640,6 +663,7 @@ static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_e
     if ((rc = nsid_net_prepare_core(&t->net, t->c, err)) < 0) return rc;
     snprintf(res->core, sizeof res->core, "%s", t->net.core_desc);
     if ((rc = buffers(t, err)) < 0) return nsid_err_oom(err, NULL, "train.batch_size", "the batch buffers and model state");
+    if ((rc = state_identity(t, err)) < 0) return rc;
     return open_records(t, err);
 }
 
@@ -691,7 +715,7 @@ int nsid_train_run(const struct nsid_config *c, const struct nsid_train_opts *o,
     } else if (rc == 0) {
         rc = finish(&t, res, err);
     }
-    if (rc < 0) {
+    if (rc < 0 && t.recorded) { /* a refusal before the run began leaves the folder as it was */
         char msg[NSID_ERR_MSG_MAX + 600];
         nsid_err_str(err, msg, sizeof msg);
         logf_(&t, "error: %s", msg);

@@ -50,6 +50,22 @@ static void write_all(struct wr *w, const struct nsid__train_state *s)
     put(w, &version, sizeof version);
     put(w, &bom, sizeof bom);
     put(w, s->run_id, sizeof s->run_id);
+    char hex[65];
+    memset(hex, 0, sizeof hex);
+    snprintf(hex, sizeof hex, "%s", s->id.config_sha);
+    put(w, hex, sizeof hex);
+    memset(hex, 0, sizeof hex);
+    snprintf(hex, sizeof hex, "%s", s->id.core_sha);
+    put(w, hex, sizeof hex);
+    put_i64(w, s->id.n_data);
+    for (int i = 0; i < s->id.n_data; i++) {
+        memset(hex, 0, sizeof hex);
+        snprintf(hex, sizeof hex, "%s", s->id.data_sha[i]);
+        put(w, hex, sizeof hex);
+        size_t len = strlen(s->id.data_path[i]);
+        put_i64(w, (int64_t)len);
+        put(w, s->id.data_path[i], len);
+    }
     put_i64(w, (int64_t)ps->n_weights);
     put_i64(w, (int64_t)ps->n_buffers);
     put_i64(w, s->n_ints);
@@ -224,6 +240,99 @@ int nsid__train_state_peek(const char *path, char run_id[65], struct nsid_err *e
     return rc;
 }
 
+/* A 65-byte hex field (NUL-terminated inside) into out; false if truncated. */
+static bool get_hex(struct rd *r, char out[65])
+{
+    const void *q = take(r, 65);
+    if (!q) return false;
+    memcpy(out, q, 65);
+    out[64] = '\0';
+    return true;
+}
+
+/* Short form of a hash for messages. */
+static const char *short_sha(const char *sha)
+{
+    return sha[0] ? sha : "(none)";
+}
+
+/*
+ * The identity block against s->id: the configuration, the core checkpoint, the scans and
+ * their order must be the ones the state was saved with (both named when not).
+ */
+static int check_identity(struct rd *r, const struct nsid__train_state *s, const char *path, struct nsid_err *err)
+{
+    const struct nsid__train_identity *id = &s->id;
+    char cfg[65], core[65];
+    if (!get_hex(r, cfg) || !get_hex(r, core))
+        return nsid_err_set(err, NSID_EFORMAT, path, 0, "train state", "truncated");
+    int64_t n = get_i64(r);
+    if (r->short_read || n < 0 || n > 1000000)
+        return nsid_err_set(err, NSID_EFORMAT, path, 0, "train state", "bad number of scans");
+    if (strcmp(cfg, id->config_sha) != 0)
+        return nsid_err_set(err, NSID_EINVAL, path, 0, "train state",
+                            "run %s was saved with configuration sha256 %.16s, the configuration now is %.16s: "
+                            "resuming would mix two models (use another --out or --run-id, or delete the state "
+                            "to start over)", s->run_id, cfg, id->config_sha);
+    if (strcmp(core, id->core_sha) != 0)
+        return nsid_err_set(err, NSID_EINVAL, path, 0, "train state",
+                            "run %s was saved with core checkpoint sha256 %.16s, model.core.checkpoint now is "
+                            "%.16s: resuming would mix two models (use another --out or --run-id, or delete the "
+                            "state to start over)", s->run_id, short_sha(core), short_sha(id->core_sha));
+    int bad = -1, found = -1;
+    char saved_sha[65] = "", saved_path[256] = "";
+    char (*all)[65] = NULL;
+    if (n == id->n_data && n > 0 && !(all = NSID_ALLOC((size_t)n * sizeof *all, err))) return NSID_ENOMEM;
+    for (int64_t i = 0; i < n; i++) {
+        char sha[65];
+        bool ok = get_hex(r, sha);
+        int64_t len = get_i64(r);
+        const char *p = ok && len >= 0 && len < (1 << 20) ? take(r, (size_t)len) : NULL;
+        if (!p || r->short_read) {
+            nsid_free(all);
+            return nsid_err_set(err, NSID_EFORMAT, path, 0, "train state", "truncated");
+        }
+        if (all) memcpy(all[i], sha, 65);
+        if (bad < 0 && (i >= id->n_data || strcmp(sha, id->data_sha[i]) != 0)) {
+            bad = (int)i;
+            memcpy(saved_sha, sha, 65);
+            snprintf(saved_path, sizeof saved_path, "%.*s", (int)(len < 255 ? len : 255), p);
+        }
+    }
+    if (bad < 0 && n != id->n_data) bad = (int)n;
+    /* the same scans (as a multiset) in another order? all[] entries matched are blanked */
+    bool permuted = bad >= 0 && all != NULL;
+    if (bad >= 0 && bad < id->n_data)
+        for (int j = 0; j < n && all && found < 0; j++)
+            if (strcmp(all[j], id->data_sha[bad]) == 0) found = j;
+    for (int i = 0; permuted && i < id->n_data; i++) {
+        bool hit = false;
+        for (int j = 0; j < n && !hit; j++)
+            if (strcmp(all[j], id->data_sha[i]) == 0) {
+                hit = true;
+                all[j][0] = '\0';
+            }
+        permuted = hit;
+    }
+    nsid_free(all);
+    if (bad < 0) return 0;
+    if (n != id->n_data)
+        return nsid_err_set(err, NSID_EINVAL, path, 0, "train state",
+                            "run %s was saved with %lld --data scan(s), now %d are given: resuming would mix two "
+                            "models (use another --out or --run-id, or delete the state to start over)",
+                            s->run_id, (long long)n, id->n_data);
+    if (permuted)
+        return nsid_err_set(err, NSID_EINVAL, path, 0, "train state",
+                            "run %s was saved with --data in another order: scan %d was %s, now %s (saved as scan "
+                            "%d); give --data in the saved order, or delete the state to start over",
+                            s->run_id, bad + 1, saved_path, id->data_path[bad], found + 1);
+    return nsid_err_set(err, NSID_EINVAL, path, 0, "train state",
+                        "run %s was saved with --data scan %d %s of content sha256 %.16s, now %s is %.16s (the "
+                        "scan changed): resuming would mix two models (use another --out or --run-id, or delete "
+                        "the state to start over)", s->run_id, bad + 1, saved_path, saved_sha, id->data_path[bad],
+                        id->data_sha[bad]);
+}
+
 /* Check the recorded sizes against the live objects. */
 static int check_sizes(struct rd *r, const struct nsid__train_state *s, const char *path, struct nsid_err *err)
 {
@@ -326,6 +435,7 @@ int nsid__train_state_load(struct nsid__train_state *s, const char *path, struct
     if (rc == 0 && strcmp(id, s->run_id) != 0)
         rc = nsid_err_set(err, NSID_EINVAL, path, 0, "train state",
                           "belongs to run %s, this is run %s: use another --out, or delete the state", id, s->run_id);
+    if (rc == 0) rc = check_identity(&r, s, path, err);
     if (rc == 0) rc = check_sizes(&r, s, path, err);
     if (rc == 0) rc = parse_body(&r, s, path, err);
     nsid_free(buf);
