@@ -49,7 +49,8 @@ int nsid_plan_write_configs(const struct nsid_plan *p, struct nsid_err *err)
  *    refused at plan time, naming the path and where it came from, so nothing is ever quoted
  *    wrongly;
  *  - text in a comment (labels, grid points, spec names) is written with every control byte and
- *    backslash as \xHH, so it can neither end the comment line nor continue it onto the next.
+ *    backslash as <HH> (hex; no backslash at all), so it can neither end the comment line nor
+ *    continue it onto the next.
  */
 static bool make_word_ok(const char *w)
 {
@@ -72,7 +73,7 @@ static int make_word(const char *w, const char *what, const char *file, int line
 static void make_comment(struct nsid__sb *b, const char *text)
 {
     for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-        if (*c < 0x20 || *c == 0x7f || *c == '\\') nsid__sb_addf(b, "\\x%02x", *c);
+        if (*c < 0x20 || *c == 0x7f || *c == '\\') nsid__sb_addf(b, "<%02x>", *c);
         else nsid__sb_addf(b, "%c", *c);
     }
 }
