@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "base/alloc.h"
+#include "base/path.h"
 #include "data/scan.h"
 #include "data/scanid.h"
 #include "plan_int.h"
@@ -525,7 +526,7 @@ static void save_cache(struct pctx *pc)
     struct nsid_err ignore = {0};
     if (slash && slash != dir) {
         *slash = '\0';
-        nsid__mkdirs(dir, &ignore);
+        nsid_path_mkdirs(dir, NULL, &ignore);
     }
     nsid_scanid_cache_save(&pc->cache, pc->o->hash_cache);
 }

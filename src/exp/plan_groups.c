@@ -123,23 +123,6 @@ void nsid__sb_free(struct nsid__sb *b)
 
 /* ---- files ------------------------------------------------------------------------------------- */
 
-int nsid__mkdirs(const char *path, struct nsid_err *err)
-{
-    char buf[NSID_ERR_FILE_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return nsid_err_set(err, NSID_EIO, buf, 0, NULL, "cannot create folder: %s", strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return nsid_err_set(err, NSID_EIO, buf, 0, NULL, "cannot create folder: %s", strerror(errno));
-    return 0;
-}
-
 /* Does path hold exactly text? */
 static bool same_content(const char *path, const char *text, size_t n)
 {

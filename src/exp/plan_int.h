@@ -29,7 +29,4 @@ void nsid__sb_free(struct nsid__sb *b);
 /* Write text to path through path.tmp and rename, unless path already holds exactly text. */
 int nsid__write_if_changed(const char *path, const char *text, size_t n, bool *written, struct nsid_err *err);
 
-/* mkdir -p */
-int nsid__mkdirs(const char *path, struct nsid_err *err);
-
 #endif

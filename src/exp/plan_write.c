@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/path.h"
 #include "exp/plan.h"
 #include "plan_int.h"
 
@@ -23,7 +24,7 @@ int nsid_plan_write_configs(const struct nsid_plan *p, struct nsid_err *err)
         char dir[NSID_ERR_FILE_MAX], path[NSID_ERR_FILE_MAX + 16];
         snprintf(dir, sizeof dir, "%s/runs/%s", p->results, r->id);
         snprintf(path, sizeof path, "%s/run.json", dir);
-        int rc = nsid__mkdirs(dir, err);
+        int rc = nsid_path_mkdirs(dir, NULL, err);
         if (rc < 0) return rc;
         size_t n = strlen(r->canonical);
         char *text = NSID_ALLOC(n + 2, err);

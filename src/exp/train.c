@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/path.h"
 #include "data/scanid.h"
 #include "exp/eval.h"
 #include "exp/net.h"
@@ -153,22 +154,6 @@ static void apply(struct trainer *t, unsigned act)
 
 /* ---------------------------------------------------------------- setup */
 
-static int make_dir(const char *dir, struct nsid_err *err)
-{
-    char buf[NSID_ERR_FILE_MAX];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return nsid_err_set(err, NSID_EIO, buf, 0, "--out", "cannot create: %s", strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return nsid_err_set(err, NSID_EIO, dir, 0, "--out", "cannot create: %s", strerror(errno));
-    return 0;
-}
-
 static int paths(struct trainer *t, struct nsid_err *err)
 {
     const char *d = t->o->out_dir;
@@ -180,7 +165,7 @@ static int paths(struct trainer *t, struct nsid_err *err)
     snprintf(t->log_path, sizeof t->log_path, "%.440s/%s", d, NSID_TRAIN_LOG);
     if (t->o->db_path) snprintf(t->db, sizeof t->db, "%s", t->o->db_path);
     else snprintf(t->db, sizeof t->db, "%.440s/run.db", d);
-    return make_dir(d, err);
+    return nsid_path_mkdirs(d, "--out", err);
 }
 
 /*
