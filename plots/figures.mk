@@ -29,10 +29,10 @@ FIG_OUT ?= $(PLOTS)
 FIG_DATA ?= $(PLOTS)/data
 
 FIG_INPUTS := $(PLOTS)/figures.sh $(PLOTS)/spec-figures.sh $(PLOTS)/views.sql $(wildcard $(PLOTS)/findings.sql) $(NSID_ROOT)/scripts/nsid-report.sh \
-              $(sort $(wildcard $(PLOTS)/gp/*.gp $(PLOTS)/gp/*.awk $(PLOTS)/paper_*.csv))
+              $(sort $(wildcard $(PLOTS)/gp/*.gp $(PLOTS)/gp/*.awk $(PLOTS)/gp/*.sh $(PLOTS)/paper_*.csv))
 
 ifneq ($(strip $(PROJECT)),)
-FIG_INPUTS := $(wildcard $(PLOTS)/spec-figures.sh $(PLOTS)/views.sql $(PLOTS)/gp/*.gp) $(NSID_ROOT)/scripts/nsid-report.sh $(SPECS)
+FIG_INPUTS := $(wildcard $(PLOTS)/spec-figures.sh $(PLOTS)/views.sql $(PLOTS)/gp/*.gp $(PLOTS)/gp/*.sh) $(NSID_ROOT)/scripts/nsid-report.sh $(SPECS)
 
 $(FIGURES): $(MERGED) $(FIG_INPUTS)
 	bash $(PLOTS)/spec-figures.sh --db $(STORE) --nsid-db $(NSID_DB) --out $(FIG_OUT) \

@@ -34,6 +34,7 @@ formats="png svg pdf"
 table=0; strict=0; report=1; only=""
 
 die() { echo "figures: $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/gp/draw.sh"
 usage() { sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 while [ $# -gt 0 ]; do
@@ -118,20 +119,8 @@ for entry in "${figures[@]}"; do
         n_empty=$((n_empty + 1))
     fi
     for fmt in $formats; do
-        file="$out/$name.$fmt"
-        tmp="$out/.$name.$fmt.tmp"
-        rm -f "$tmp"
-        if ! msg=$(gnuplot -e "gpdir='$plots/gp'; data='$data'; fmt='$fmt'; outfile='$tmp'" \
-                           "$plots/gp/$name.gp" 2>&1 </dev/null); then
-            rm -f "$tmp"
-            die "$name ($fmt): gnuplot failed: $msg"
-        fi
-        if [ -n "$msg" ]; then
-            echo "figures: $name ($fmt): gnuplot says: $msg" >&2
-            [ "$strict" = 1 ] && { rm -f "$tmp"; die "$name ($fmt): warnings are errors with --strict"; }
-        fi
-        [ -s "$tmp" ] || { rm -f "$tmp"; die "$name ($fmt): gnuplot wrote no output ($file)"; }
-        mv "$tmp" "$file"
+        gp_draw figures "$name ($fmt)" "$out/$name.$fmt" "$out/.$name.$fmt.tmp" "$plots/gp/$name.gp" \
+            "gpdir='$plots/gp'; data='$data'; fmt='$fmt'"
     done
     n_drawn=$((n_drawn + 1))
 done

@@ -32,6 +32,7 @@ data=""
 table=0; strict=0
 
 die() { echo "spec-figures: $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/gp/draw.sh"
 usage() { sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 need() { [ $# -ge 2 ] || { echo "spec-figures: option $1 needs a value" >&2; usage 2; }; }
 
@@ -128,20 +129,8 @@ for fig in "${figures[@]}"; do
     [ -n "$panels" ] || die "$fig: no panel count"
     why=$(empty_reason "$fig")
     for fmt in $draw_formats; do
-        file=$out/$fig.$fmt
-        tmp=$out/.$fig.$fmt.spec.tmp
-        rm -f "$tmp"
-        if ! msg=$(gnuplot -e "gpdir='$plots/gp'; data='$data'; fmt='$fmt'; outfile='$tmp'; figure='$fig'; panels=$panels; why='$why'" \
-                           "$plots/gp/spec.gp" 2>&1 </dev/null); then
-            rm -f "$tmp"
-            die "$fig ($fmt): gnuplot failed: $msg"
-        fi
-        if [ -n "$msg" ]; then
-            echo "spec-figures: $fig ($fmt): gnuplot says: $msg" >&2
-            [ "$strict" = 1 ] && { rm -f "$tmp"; die "$fig ($fmt): warnings are errors with --strict"; }
-        fi
-        [ -s "$tmp" ] || { rm -f "$tmp"; die "$fig ($fmt): gnuplot wrote no output ($file)"; }
-        mv "$tmp" "$file"
+        gp_draw spec-figures "$fig ($fmt)" "$out/$fig.$fmt" "$out/.$fig.$fmt.spec.tmp" "$plots/gp/spec.gp" \
+            "gpdir='$plots/gp'; data='$data'; fmt='$fmt'; figure='$fig'; panels=$panels; why='$why'"
     done
 done
 
