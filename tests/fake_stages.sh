@@ -12,11 +12,15 @@ make_fake_stages() {
     ln -sf "$bin/nsid-db" "$dir/nsid-db"
     cat >"$dir/nsid-simulate" <<'EOF'
 #!/usr/bin/env bash
-# stand-in: --profile P --out DIR -> DIR/{a,b,e}.h5 and DIR/groups.json
+# stand-in: --profile P [--seed N] --out DIR -> DIR/{a,b,e}.h5 (their bytes name the seed: one
+# world's scans differ from another's) and DIR/groups.json; appends "PROFILE SEED DIR" to
+# $FAKE_SIM_LOG when that is set
 set -e
-while [ $# -gt 0 ]; do case $1 in --out) out=$2; shift;; esac; shift; done
+seed=1 profile=
+while [ $# -gt 0 ]; do case $1 in --out) out=$2; shift;; --seed) seed=$2; shift;; --profile) profile=$2; shift;; esac; shift; done
 mkdir -p "$out"
-for f in a b e; do printf '\211HDF\r\n\032\nsynthetic scan %s\n' $f > "$out/$f.h5"; done # an HDF5 signature: a scan to nsid-plan
+[ -z "${FAKE_SIM_LOG:-}" ] || echo "$profile $seed $out" >> "$FAKE_SIM_LOG"
+for f in a b e; do printf '\211HDF\r\n\032\nsynthetic scan %s seed %s\n' $f "$seed" > "$out/$f.h5"; done # an HDF5 signature: a scan to nsid-plan
 echo '{"groups": {"two": ["a.h5", "b.h5"], "evaluation": {"label": "Evaluation", "files": ["e.h5"]}},
  "scans": [{"file": "e.h5", "data_key": "9-9-9-0", "animal": 9, "image_set": 0}]}' > "$out/groups.json"
 EOF
