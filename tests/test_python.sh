@@ -12,6 +12,8 @@
 # 2. nsid.load_model of each checkpoint predicts the test trials of pred.h5 (inputs from
 #    nsid.load_inputs) and must agree with nsid-eval's predictions: relative error < 1e-5 per
 #    value; its parameter names are the checkpoint's (neuralpredictors v0.0.x).
+#    The same for the C model's own checkpoints (test_model --export) and, with the architecture
+#    inferred from the tensors, the PyTorch fixtures' (tests/fixtures/model/*.step3.h5).
 # 3. nsid.read_store on a store merged from the runs (nsid-db merge): every row and column as the
 #    sqlite3 CLI shows them, numpy dtypes, lists without numpy, and importing nsid imports no
 #    numpy/h5py/torch; bad input (an unknown view, a missing store) is one error, nothing created.
@@ -47,7 +49,10 @@ check "nsid-simulate --profile smoke" test -f data/static20457-5-9-preproc0.h5
 ev=data/static20457-5-9-preproc0.h5
 m1=data/static22564-2-12-preproc0.h5
 m2=data/static22564-3-8-preproc0.h5
-short=(--set train.max_epochs=3 --set model.core.hidden_channels=16)
+# Readout weights far from their tiny initial values (Gaussian 1e-3, factorized 4e-5), so that
+# every output depends on the core at float32 resolution: a wrong core or readout shows.
+short=(--set train.max_epochs=3 --set model.core.hidden_channels=16 --set model.readout.init_noise=0.1
+       --set model.readout.factorized_init_noise=0.1)
 run() { # name, then nsid-train's --set/--data arguments
     local name=$1
     shift
@@ -68,14 +73,14 @@ check "run pointpooled" run pointpooled "${short[@]}" --set model.readout.type=p
 check "run se2d_random" run se2d_random "${short[@]}" --set model.core.random=true --set train.detach_core=true \
     --set model.core.pad_input=true --set model.core.depth_separable=false --set model.core.layers=3 \
     --set model.core.hidden_kern=5 $ev
-check "run vgg16_random" run vgg16_random --set train.max_epochs=2 --set model.core.type=vgg16 \
+check "run vgg16_random" run vgg16_random --set train.max_epochs=2 --set model.readout.init_noise=0.1 --set model.core.type=vgg16 \
     --set model.core.random=true --set train.detach_core=true --set data.normalize_images=true $ev
 runs=(gauss_share gauss_eye factorized pointpooled se2d_random vgg16_random)
 "$BIN/nsid-db" merge runs/*/run.db --into results.db >merge.log 2>&1
 check "nsid-db merge of the runs" test -s results.db
 
 # ---- 2.-4. the module ----------------------------------------------------------------------------
-NSID_BIN_DIR=$BIN "$py" - "$SRC" "$T" "${runs[@]}" <<'EOF'
+NSID_BIN_DIR=$BIN NSID_FIXTURES=${NSID_FIXTURES:-$SRC/tests/fixtures} "$py" - "$SRC" "$T" "${runs[@]}" <<'EOF'
 import json, os, sqlite3, subprocess, sys
 src, tmp, runs = sys.argv[1], sys.argv[2], sys.argv[3:]
 sys.path.insert(0, os.path.join(src, "python"))
@@ -139,6 +144,12 @@ for name in runs:
     check(sorted(pred) == sorted(model.data_keys), f"{name}: pred.h5 holds the model's scans {model.data_keys}")
     worst, n = predict(model, pred, name)
     check(n > 0 and worst < 1e-5, f"{name}: eval() outputs = nsid-eval's predictions ({n} values, worst relative error {worst:.2e})")
+    # The comparison sees the core: 1% more on its first convolution's weights is far outside the tolerance.
+    first = [p for n, p in model.named_parameters() if n.startswith("core.") and n.endswith(".weight")][0]
+    with torch.no_grad():
+        first.mul_(1.01)
+    bad, _ = predict(model, pred, name)
+    check(bad > 1e-4, f"{name}: a 1% change of the core's first weights is seen (relative error {bad:.1e})")
     ids = model.neuron_ids
     check(all(np.array_equal(ids[k], pred[k]["unit_ids"]) for k in model.data_keys),
           f"{name}: neuron_ids are pred.h5's unit_ids")
@@ -161,6 +172,34 @@ p = nsid.load_predictions(os.path.join(tmp, "runs", "pointpooled", "pred.h5"))["
 check(all(k in p for k in ("predictions", "responses", "trials", "unit_ids", "test_corr", "oracle", "feve"))
       and p["predictions"].dtype == np.float32 and p["trials"].dtype == np.int64,
       "load_predictions: predictions, responses, trials, unit_ids and the measures, as numpy arrays")
+
+# Checkpoints other than nsid-train's: the C model's own (nsid_model_save: an nsid-model record, by
+# test_model --export with its evaluation outputs) and the PyTorch fixtures' (no nsid record: the
+# architecture is inferred from the tensors), against their reference outputs.
+exp = os.path.join(tmp, "export")
+os.makedirs(exp)
+subprocess.run([os.path.join(os.environ["NSID_BIN_DIR"], "test_model"), "--export", exp], capture_output=True, check=True)
+for name in ("gauss_share", "gauss_free", "factorized", "pointpooled"):
+    m = nsid.load_model(os.path.join(exp, f"{name}.h5"))
+    worst = 0.0
+    with h5py.File(os.path.join(exp, f"{name}.io.h5"), "r") as io, torch.no_grad():
+        for i, key in enumerate(m.data_keys):
+            out = m(torch.from_numpy(io[f"scan{i}_x"][()]), key).numpy().astype(np.float64)
+            want = io[f"scan{i}_eval"][()].astype(np.float64)
+            worst = max(worst, float(np.max(np.abs(out - want) / np.abs(want))))
+    check(m.arch["format"] == "nsid-model" and worst < 1e-5,
+          f"C model checkpoint {name} (nsid-model record): eval outputs agree (worst relative error {worst:.1e})")
+fixtures = os.environ["NSID_FIXTURES"]
+for name in ("gauss_cortex", "gauss_share", "gauss_free", "factorized", "pointpooled", "frozen"):
+    m = nsid.load_model(os.path.join(fixtures, "model", f"{name}.step3.h5"), dtype=torch.float64)
+    worst = 0.0
+    with h5py.File(os.path.join(fixtures, "model", f"{name}.ref.h5"), "r") as ref, torch.no_grad():
+        for i, key in enumerate(m.data_keys):
+            out = m(torch.from_numpy(ref[f"step0/scan{i}/x"][()]).double(), key).numpy()
+            want = ref[f"eval/scan{i}/out"][()].astype(np.float64)
+            worst = max(worst, float(np.max(np.abs(out - want) / (1e-5 + 1e-4 * np.abs(want)))))
+    check(worst <= 1.0, f"PyTorch fixture {name} (architecture inferred from the tensors): eval outputs agree "
+          f"(worst {worst:.3f} of abs 1e-5 + rel 1e-4)")
 
 # ---- 3. read_store ----
 db = os.path.join(tmp, "results.db")
