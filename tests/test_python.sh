@@ -168,6 +168,21 @@ try:
     check(False, "a model with a shifter refuses a call without pupil_center")
 except ValueError as e:
     check("pupil_center" in str(e), "a model with a shifter refuses a call without pupil_center")
+try:
+    nsid.load_model(os.path.join(tmp, "runs", "pointpooled", "pred.h5"))
+    check(False, "load_model refuses a file that is not a checkpoint")
+except ValueError as e:
+    check("not an nsid checkpoint" in str(e) and "pred.h5" in str(e), f"load_model refuses a file that is not a checkpoint ({e})")
+st, _, al, _ = nsid.read_checkpoint(os.path.join(tmp, "runs", "pointpooled", "checkpoint.h5"))
+with h5py.File(os.path.join(tmp, "runs", "se2d_random", "checkpoint.h5"), "r") as f:
+    other = f.attrs["architecture"].decode()
+mixed = os.path.join(tmp, "mixed.h5")
+nsid.write_checkpoint(mixed, st, arch=other, aliases=al)
+try:
+    nsid.load_model(mixed)
+    check(False, "load_model refuses tensors that do not fit the recorded architecture")
+except ValueError as e:
+    check("does not fit" in str(e) and "mixed.h5" in str(e), f"load_model refuses tensors that do not fit the recorded architecture ({str(e)[:120]})")
 p = nsid.load_predictions(os.path.join(tmp, "runs", "pointpooled", "pred.h5"))["20457-5-9-0"]
 check(all(k in p for k in ("predictions", "responses", "trials", "unit_ids", "test_corr", "oracle", "feve"))
       and p["predictions"].dtype == np.float32 and p["trials"].dtype == np.int64,

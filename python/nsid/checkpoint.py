@@ -369,8 +369,8 @@ def infer_model_arch(state, config=None):
     w0 = shape["core.features.layer0.conv.weight"]
     layers = sum(1 for n in shape if n.startswith("core.features.layer") and n.endswith(".norm.weight"))
     ds = "core.features.layer1.ds_conv.spatial_conv.weight" in shape
-    hk = (shape["core.features.layer1.ds_conv.spatial_conv.weight"] if ds
-          else shape.get("core.features.layer1.conv.weight", (0, 0, int(_cfg(cfg, "model.core.hidden_kern", 13)))))[-1]
+    hidden = shape.get("core.features.layer1.ds_conv.spatial_conv.weight" if ds else "core.features.layer1.conv.weight")
+    hk = hidden[-1] if hidden else int(_cfg(cfg, "model.core.hidden_kern", 13))  # one layer: no hidden kernel
     core = {"input_channels": w0[1], "layers": layers, "hidden_channels": w0[0], "input_kern": w0[-1],
             "hidden_kern": hk, "pad_input": bool(_cfg(cfg, "model.core.pad_input", False)),
             "depth_separable": ds if layers > 1 else bool(_cfg(cfg, "model.core.depth_separable", True)),

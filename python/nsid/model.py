@@ -474,8 +474,13 @@ def load_model(path, dtype=torch.float32):
     march = ck.model_arch(arch)
     if march.get("format") not in ("nsid-model", "nsid-taskdriven"):
         march = ck.infer_model_arch(state, config)
-    model = build_from_arch(march, state)
-    res = model.load_state_dict(to_torch_state(state, aliases), strict=False)
+    try:
+        model = build_from_arch(march, state)
+        res = model.load_state_dict(to_torch_state(state, aliases), strict=False)
+    except KeyError as e:  # a tensor the record needs is not there
+        raise ValueError(f"{path}: the checkpoint does not fit the architecture it records: no tensor {e}") from None
+    except RuntimeError as e:  # a shape that does not fit the record
+        raise ValueError(f"{path}: the checkpoint does not fit the architecture it records: {e}") from None
     if res.missing_keys or res.unexpected_keys:
         raise ValueError(f"{path}: the checkpoint does not fit the architecture it records: "
                          f"missing {res.missing_keys[:4]}, unexpected {res.unexpected_keys[:4]}")
