@@ -14,6 +14,11 @@ PyTorch's shape and row-major order. This script maps one onto the other:
     scripts/nsid2torch.py --from-torch lurz_model_core.pt core.h5 --add-prefix core.
     # then load it into an nsid model with prefix "core." (transfer)
 
+    # a whole model back to nsid, its architecture record from the checkpoint it came
+    # from, or built from a run configuration (YAML/JSON) and the tensors:
+    scripts/nsid2torch.py --from-torch model.pt back.h5 --arch-from checkpoint.h5
+    scripts/nsid2torch.py --from-torch model.pt back.h5 --arch-from run.yaml
+
 Tensors that share storage in PyTorch (a non-owner readout's _features under
 feature sharing) become HDF5 hard links, as nsid writes them; --to-torch
 restores the sharing. Adam state (/_optimizer) is nsid training state and the
@@ -22,202 +27,30 @@ is part of a state_dict: --to-torch ignores them, and --from-torch writes neithe
 (nsid then loads the readouts with a warning that their neurons could not be
 checked against the scan's unit ids).
 
-Needs numpy and h5py; torch only for reading or writing .pt files. It names
-/usr/bin/python3, Debian's interpreter of python3-h5py, python3-numpy and
-python3-torch (the first python3 on PATH may be another one without them).
+The checkpoint code is the nsid Python module's (python/nsid/checkpoint.py,
+docs/python.md). Needs numpy and h5py; torch only for reading or writing .pt
+files; PyYAML for a YAML configuration. It names /usr/bin/python3, Debian's
+interpreter of python3-h5py, python3-numpy and python3-torch (the first python3
+on PATH may be another one without them).
 """
 import argparse
 import collections
-import json
 import os
 import sys
 
-try:
-    import h5py
-    import numpy as np
-except ImportError as _e:  # --help works without them; a conversion says what is missing
-    h5py = np = None
-    _IMPORT_ERROR = _e
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from nsid import checkpoint as _ck  # noqa: E402  (standard library only at import)
+from nsid.checkpoint import (MAGIC, NSID_ONLY, OPT_GROUP, IDS_GROUP, VERSION, h5_create, h5_group,  # noqa: E402,F401
+                             h5_put, read_checkpoint, write_checkpoint)
 
-MAGIC = "nsid-checkpoint"
-VERSION = 1
-OPT_GROUP = "_optimizer"
-IDS_GROUP = "_neurons"
-NSID_ONLY = (OPT_GROUP, IDS_GROUP)  # root groups that are not state_dict entries
-
-
-def _as_numpy(t):
-    """A torch tensor or array-like -> numpy array (float32 / int64)."""
-    if hasattr(t, "detach"):
-        t = t.detach().cpu().numpy()
-    a = np.asarray(t)
-    if a.dtype.kind == "f":
-        return a.astype(np.float32)
-    if a.dtype.kind in "iub":
-        return a.astype(np.int64)
-    raise ValueError(f"unsupported dtype {a.dtype}")
-
-
-def _shared_aliases(state):
-    """name -> first name of a tensor sharing the same storage (torch tensors only)."""
-    seen, alias = {}, {}
-    for name, t in state.items():
-        if not hasattr(t, "data_ptr") or t.numel() == 0:
-            continue
-        key = (t.data_ptr(), tuple(t.shape), tuple(t.stride()), str(t.dtype))
-        if key in seen:
-            alias[name] = seen[key]
-        else:
-            seen[key] = name
-    return alias
-
-
-def h5_create(path):
-    """A new HDF5 file in the 1.10 format (one-chunk datasets need no B-tree, files
-    ~4x smaller) whose objects carry no timestamps: the same content, the same bytes."""
-    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_libver_bounds(h5py.h5f.LIBVER_V110, h5py.h5f.LIBVER_LATEST)
-    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
-    fcpl.set_obj_track_times(False)
-    return h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fapl=fapl, fcpl=fcpl))
-
-
-def h5_group(f, path):
-    """The group at path, creating missing ones without timestamps."""
-    g = f
-    for part in [p for p in path.split("/") if p]:
-        if part not in g:
-            gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
-            gcpl.set_obj_track_times(False)
-            h5py.h5g.create(g.id, part.encode(), gcpl=gcpl)
-        g = g[part]
-    return g
-
-
-def h5_put(f, path, a, checksum=False):
-    """A dataset at path (parents created), no timestamp; checksum: one chunk with Fletcher-32."""
-    parent, _, name = path.strip("/").rpartition("/")
-    g = h5_group(f, parent)
-    a = np.asarray(a)
-    if checksum and a.ndim > 0:
-        g.create_dataset(name, data=a, chunks=a.shape, fletcher32=True, track_times=False)
-    else:
-        g.create_dataset(name, data=a, track_times=False)
-
-
-def _write_dataset(f, path, a):
-    h5_put(f, path, a, checksum=a.dtype == np.float32)
-
-
-def write_checkpoint(path, state, arch="{}", optimizer=None, aliases=None):
-    """Write an nsid checkpoint atomically.
-
-    state: ordered mapping state_dict name -> tensor/array.
-    arch: architecture text (JSON) stored as the "architecture" attribute.
-    optimizer: None or {"step": int, "m": {name: array}, "v": {name: array}}.
-    aliases: name -> target name to store as hard links; None detects tensors
-    that share storage.
-    """
-    if aliases is None:
-        aliases = _shared_aliases(state)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with h5_create(tmp) as f:
-            f.attrs["magic"] = np.bytes_(MAGIC)
-            f.attrs["format_version"] = np.int32(VERSION)
-            f.attrs["architecture"] = np.bytes_(arch)
-            f.attrs["n_entries"] = np.int64(len(state))
-            for name, t in state.items():
-                if "/" in name:
-                    raise ValueError(f"{name}: a state_dict name may not contain '/'")
-                if name in aliases:
-                    continue
-                _write_dataset(f, "/" + name.replace(".", "/"), _as_numpy(t))
-            for name, target in aliases.items():
-                parent, _, leaf = name.replace(".", "/").rpartition("/")
-                h5_group(f, parent)[leaf] = f["/" + target.replace(".", "/")]
-            if optimizer is not None:
-                g = h5_group(f, OPT_GROUP)
-                g.attrs["step"] = np.int64(optimizer["step"])
-                g.attrs["kind"] = np.bytes_("adam")
-                for which in ("m", "v"):
-                    for name, t in optimizer[which].items():
-                        _write_dataset(g, f"{which}/" + name.replace(".", "/"), _as_numpy(t))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _attr_str(v):
-    return v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v)
-
-
-def _walk(group, prefix, out, skip_nsid_only):
-    """Every dataset link (hard links included once per name), sorted by name."""
-    for key in group:
-        if skip_nsid_only and not prefix and key in NSID_ONLY:
-            continue
-        obj = group.get(key, getlink=False)
-        name = prefix + key
-        if isinstance(obj, h5py.Dataset):
-            out.append((name, obj))
-        else:
-            _walk(obj, name + ".", out, False)
-
-
-def read_checkpoint(path, with_optimizer=False):
-    """Read an nsid checkpoint.
-
-    Returns (state, arch, aliases, optimizer): state is an OrderedDict
-    name -> numpy array, aliases maps a name to the first name stored at the
-    same HDF5 object, optimizer is None or {"step", "m", "v"}.
-    """
-    with h5py.File(path, "r") as f:
-        magic = _attr_str(f.attrs.get("magic", b""))
-        if magic != MAGIC:
-            raise ValueError(f"{path}: not an nsid checkpoint (magic {magic!r})")
-        version = int(f.attrs.get("format_version", -1))
-        if version != VERSION:
-            raise ValueError(f"{path}: format_version {version}, this script reads {VERSION}")
-        arch = _attr_str(f.attrs.get("architecture", b"{}"))
-        entries = []
-        _walk(f, "", entries, True)
-        n_entries = int(f.attrs.get("n_entries", -1))
-        if n_entries != len(entries):
-            raise ValueError(f"{path}: n_entries says {n_entries}, file holds {len(entries)}")
-        state, aliases, first = collections.OrderedDict(), {}, {}
-        for name, d in entries:
-            addr = h5py.h5o.get_info(d.id).addr
-            if addr in first:
-                aliases[name] = first[addr]
-            else:
-                first[addr] = name
-            state[name] = d[()]
-        optimizer = None
-        if with_optimizer and OPT_GROUP in f:
-            g = f[OPT_GROUP]
-            optimizer = {"step": int(g.attrs["step"]), "m": {}, "v": {}}
-            for which in ("m", "v"):
-                items = []
-                _walk(g[which], "", items, False)
-                optimizer[which] = collections.OrderedDict((n, d[()]) for n, d in items)
-    return state, arch, aliases, optimizer
+NSID_FORMATS = ("nsid-run", "nsid-model", "nsid-taskdriven")
 
 
 def to_torch_state(state, aliases):
     """numpy state -> OrderedDict of torch tensors, shared names sharing one tensor."""
-    import torch
+    from nsid.model import to_torch_state as f
 
-    out = collections.OrderedDict()
-    for name, a in state.items():
-        if name in aliases:
-            continue
-        out[name] = torch.from_numpy(np.array(a, order="C"))  # keeps 0-d scalars 0-d
-    for name, target in aliases.items():
-        out[name] = out[target]
-    # Keep the file's name order (shared names at their sorted place too).
-    return collections.OrderedDict((n, out[n]) for n in state)
+    return f(state, aliases)
 
 
 def load_torch_state(path):
@@ -236,6 +69,42 @@ def load_torch_state(path):
     raise ValueError(f"{path}: no state_dict found (keys: {list(obj)[:8] if isinstance(obj, dict) else type(obj)})")
 
 
+def _is_hdf5(path):
+    with open(path, "rb") as fh:
+        return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
+def arch_for(state, arch_text=None, arch_from=None):
+    """The architecture text to record for state: --arch text (any JSON, re-written compact),
+    --arch-from a checkpoint (its record) or a file (an architecture record, or a run configuration
+    from which the record is built with the tensors' shapes); without either, the model part
+    inferred from the tensors of a whole model, or "{}" (a bare core)."""
+    if arch_text is not None:
+        if arch_text.startswith("@"):
+            with open(arch_text[1:], encoding="utf-8") as fh:
+                arch = _ck.parse_arch(fh.read(), arch_text[1:])
+        else:
+            arch = _ck.parse_arch(arch_text, "--arch")
+        where = "--arch"
+    elif arch_from is not None:
+        where = arch_from
+        if _is_hdf5(arch_from):
+            arch = _ck.parse_arch(_ck.read_arch(arch_from), f"{arch_from}: architecture")
+        else:
+            cfg = _ck.read_config_file(arch_from)
+            arch = cfg if cfg.get("format") in NSID_FORMATS else _ck.arch_from_config(cfg, state)
+    else:
+        try:
+            return _ck.dump_arch(_ck.infer_model_arch(state))
+        except ValueError:  # a bare core, or names nsid does not know
+            return "{}"
+    rec = [s.get("data_key") for s in _ck.model_arch(arch).get("scans") or [] if isinstance(s, dict)]
+    have = _ck.readout_keys(state)
+    if rec and have and rec != have:
+        raise ValueError(f"{where}: the architecture's scans {rec} are not the state_dict's readouts {have}")
+    return _ck.dump_arch(arch)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -246,12 +115,21 @@ def main(argv=None):
     ap.add_argument("output")
     ap.add_argument("--add-prefix", default="", help="prepend to every name (e.g. 'core.' for a bare core)")
     ap.add_argument("--strip-prefix", default="", help="keep only names with this prefix and remove it")
-    ap.add_argument("--arch", default=None, help="architecture JSON (text or @file) for --from-torch")
+    arch = ap.add_mutually_exclusive_group()
+    arch.add_argument("--arch", default=None, help="--from-torch: architecture JSON (text or @file)")
+    arch.add_argument("--arch-from", default=None, metavar="FILE",
+                      help="--from-torch: the architecture of an nsid checkpoint.h5, or built from a run "
+                           "configuration (YAML/JSON) and the tensors")
     ap.add_argument("--list", action="store_true", help="print name, dtype and shape of every tensor")
     args = ap.parse_args(argv)
-    if h5py is None:
-        print(f"nsid2torch: {_IMPORT_ERROR} (Debian: apt-get install python3-h5py python3-numpy)", file=sys.stderr)
+    try:
+        import h5py  # noqa: F401
+        import numpy  # noqa: F401
+    except ImportError as e:
+        print(f"nsid2torch: {e} (Debian: apt-get install python3-h5py python3-numpy)", file=sys.stderr)
         return 1
+    if args.to_torch and (args.arch is not None or args.arch_from is not None):
+        ap.error("--arch and --arch-from go with --from-torch")
 
     def rename(names):
         out = {}
@@ -278,11 +156,7 @@ def main(argv=None):
             src = load_torch_state(args.input)
             names = rename(src)
             state = collections.OrderedDict((names[n], src[n]) for n in src if n in names)
-            arch = "{}"
-            if args.arch:
-                arch = open(args.arch[1:]).read() if args.arch.startswith("@") else args.arch
-                json.loads(arch)
-            write_checkpoint(args.output, state, arch=arch)
+            write_checkpoint(args.output, state, arch=arch_for(state, args.arch, args.arch_from))
             out = state
         if args.list:
             for n, t in out.items():

@@ -36,17 +36,17 @@ import numpy as np
 import torch
 from torch import nn
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from nsid.model import VGG16Core  # noqa: E402
+
 CONVS = [(0, "block1_conv1", 3, 64), (2, "block1_conv2", 64, 64), (5, "block2_conv1", 64, 128),
          (7, "block2_conv2", 128, 128)]
 
 
 def features8():
-    """torchvision vgg16().features[:8]: conv1_1, ReLU, conv1_2, ReLU, pool, conv2_1, ReLU, conv2_2."""
-    return nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(inplace=True),
-                         nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(inplace=True),
-                         nn.MaxPool2d(kernel_size=2, stride=2),
-                         nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(inplace=True),
-                         nn.Conv2d(128, 128, 3, padding=1))
+    """torchvision vgg16().features[:8]: conv1_1, ReLU, conv1_2, ReLU, pool, conv2_1, ReLU, conv2_2
+    (the TransferLearning part of the nsid Python module's VGG16Core, python/nsid/model.py)."""
+    return VGG16Core().features.TransferLearning
 
 
 def convert(src, dst):
