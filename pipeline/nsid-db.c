@@ -14,6 +14,7 @@
 #include "base/version.h"
 #include "exp/store.h"
 #include "base/infile.h"
+#include "db_runs.h"
 
 #define DEFAULT_DB "results/results.db"
 
@@ -45,6 +46,7 @@ static const char USAGE[] =
     "        checkpoint (dirname(RUN_DB)/checkpoint.h5) and a newline\n"
     "  init DB                  create an empty store\n"
     "  check DB                 PRAGMA integrity_check\n"
+    "%s"
     "\n"
     "  --version                the release and the git commit this build was made from\n"
     "\n"
@@ -395,9 +397,11 @@ int main(int argc, char **argv)
     if (argc < 2) return usage_error("%s", "missing command");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(USAGE, stdout);
+        printf(USAGE, NSID_DB_RUNS_USAGE);
         return 0;
     }
+    int runs_rc = nsid_db_runs_command(argc, argv); /* runs, compare, tag, note, gc: pipeline/db_runs.c */
+    if (runs_rc >= 0) return runs_rc;
     struct opts o;
     int rc = parse(&o, argc, argv, cmd);
     if (rc == 0) {

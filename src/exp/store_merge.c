@@ -573,6 +573,41 @@ static int already_merged(struct nsid_store *st, const char *run_db, const char 
     return 0;
 }
 
+/*
+ * Carry the tags and notes src holds for run id over (schema 6: run_tags, run_notes; an older
+ * source has none): rows the store lacks are added, the store's own are never replaced or
+ * dropped. *pending (if not NULL) only counts them, without writing.
+ */
+static int carry_annotations(struct nsid_store *st, const char *id, int64_t *pending, struct nsid_err *err)
+{
+    static const char *const TABLES[][2] = {
+        {"run_tags", "src.run_tags s WHERE s.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM main.run_tags m"
+                     " WHERE m.run_id = ?1 AND m.key = s.key)"},
+        {"run_notes", "src.run_notes s WHERE s.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM main.run_notes m"
+                      " WHERE m.run_id = ?1 AND m.created = s.created AND m.text = s.text)"},
+    };
+    int rc = 0;
+    if (pending) *pending = 0;
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        int has = 0;
+        char *probe = sqlite3_mprintf("SELECT count(*) FROM src.sqlite_master WHERE type = 'table' AND name = '%q'",
+                                      TABLES[i][0]);
+        bool ok = probe && src_int(st, probe, &has);
+        sqlite3_free(probe);
+        if (!ok || !has) continue;
+        char *sql = pending ? sqlite3_mprintf("SELECT count(*) FROM %s", TABLES[i][1])
+                            : sqlite3_mprintf("INSERT INTO main.%s SELECT s.* FROM %s", TABLES[i][0], TABLES[i][1]);
+        char *count = NULL;
+        if (!sql) rc = nsid__store_fail(st, TABLES[i][0], err);
+        else if (pending) rc = first_text(st, sql, id, &count, err);
+        else rc = exec_id(st, sql, id, NULL, TABLES[i][0], err);
+        if (count) *pending += atoll(count);
+        sqlite3_free(count);
+        sqlite3_free(sql);
+    }
+    return rc;
+}
+
 /* Merge one run of the attached src in its own transaction. */
 static int merge_run(struct nsid_store *st, const char *run_db, const char *id, struct nsid_store_merge_stats *stats,
                      struct nsid_err *err)
@@ -580,10 +615,12 @@ static int merge_run(struct nsid_store *st, const char *run_db, const char *id, 
     bool same = false;
     int rc = already_merged(st, run_db, id, &same, err); /* most re-merges stop here */
     if (rc < 0) return rc;
-    if (same) {
+    int64_t pending = 0;
+    if (same && (rc = carry_annotations(st, id, &pending, err)) == 0 && pending == 0) {
         stats->unchanged++;
         return 0;
     }
+    if (rc < 0) return rc;
     rc = nsid__store_exec(st, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err);
     if (rc < 0) return rc;
     int src_status = -1, main_status = -1;
@@ -607,6 +644,7 @@ static int merge_run(struct nsid_store *st, const char *run_db, const char *id, 
             stats->unfinished++;
         }
     }
+    if (rc == 0 && src_found) rc = carry_annotations(st, id, NULL, err);
     return nsid__store_tx_end(st, true, rc, err);
 }
 

@@ -94,6 +94,16 @@ static const struct nsid__store_sql TABLES[] = {
     {"run_sources",
      "CREATE TABLE IF NOT EXISTS run_sources ("
      " run_id TEXT PRIMARY KEY NOT NULL, path TEXT NOT NULL, merged TEXT NOT NULL) STRICT"},
+    /* Schema 6 (docs/results.md): a user's tags (key = value) and notes on runs, set by nsid-db
+     * tag / note; a merge carries a run database's over and never drops the store's. */
+    {"run_tags",
+     "CREATE TABLE IF NOT EXISTS run_tags ("
+     " run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, set_at TEXT NOT NULL,"
+     " PRIMARY KEY (run_id, key)) STRICT"},
+    {"run_notes",
+     "CREATE TABLE IF NOT EXISTS run_notes ("
+     " run_id TEXT NOT NULL, created TEXT NOT NULL, text TEXT NOT NULL,"
+     " PRIMARY KEY (run_id, created, text)) STRICT"},
 };
 
 /* ---- views ------------------------------------------------------------------------------ */
