@@ -577,7 +577,7 @@ struct table {
     struct strv head;       /* (nc) header texts */
     struct strv cell;       /* (rows * nc) cell texts, row-major, NULL = empty */
     int cap[256];           /* per column: longest text shown (longer ones elided with '~') */
-    bool optional[256];     /* per column: may be hidden to fit the width */
+    int optional[256];      /* per column: 0 always shown; may be hidden to fit the width: 2 first, then 1 */
 };
 
 static int table_rows(const struct table *t)
@@ -620,19 +620,21 @@ static void table_print(struct table *t, int width, FILE *out)
     }
     int total = -2;
     for (int c = 0; c < t->nc; c++) total += w[c] + 2;
-    for (int c = t->nc - 1; c >= 0 && total > width; c--)
-        if (t->optional[c]) {
-            hide[c] = true;
-            total -= w[c] + 2;
+    /* hide the configuration keys from the right, shrink the widest columns, then hide the rest */
+    for (int pass = 2; pass >= 1; pass--) {
+        for (int c = t->nc - 1; c >= 0 && total > width && pass == 2; c--)
+            if (t->optional[c] == 2) hide[c] = true, total -= w[c] + 2;
+        while (total > width) { /* ids and numbers (<= 8 wide) stay whole */
+            int widest = -1;
+            for (int c = 0; c < t->nc; c++)
+                if (!hide[c] && w[c] > 8 && (widest < 0 || w[c] > w[widest])) widest = c;
+            if (widest < 0) break;
+            w[widest]--;
+            t->cap[widest] = w[widest];
+            total--;
         }
-    while (total > width) { /* shrink the widest column that may shrink */
-        int widest = -1;
-        for (int c = 0; c < t->nc; c++)
-            if (!hide[c] && w[c] > 6 && (widest < 0 || w[c] > w[widest])) widest = c;
-        if (widest < 0) break;
-        w[widest]--;
-        t->cap[widest] = w[widest];
-        total--;
+        for (int c = t->nc - 1; c >= 0 && total > width && pass == 1; c--)
+            if (t->optional[c] == 1) hide[c] = true, total -= w[c] + 2;
     }
     int last = -1;
     for (int c = 0; c < t->nc; c++)
@@ -662,7 +664,7 @@ static void table_free(struct table *t)
 }
 
 /* Add a column header (taking ownership), with its cap and whether it may be hidden. */
-static int table_col(struct table *t, char *head, int cap, bool optional, struct nsid_err *err)
+static int table_col(struct table *t, char *head, int cap, int optional, struct nsid_err *err)
 {
     if (t->nc >= 256) {
         sqlite3_free(head);
@@ -788,17 +790,17 @@ static int runs_table(struct nsid_store *st, sqlite3_stmt *s, const struct strv 
     if (rc == 0 && step != SQLITE_DONE) rc = nsid__store_fail(st, "runs", err);
     /* columns: id experiment [variant] keys... [tags] status epochs val test wall */
     int colsrc[256], nsrc = 0;
-    if (rc == 0) rc = table_col(&t, sqlite3_mprintf("id"), 0, false, err), colsrc[nsrc++] = R_ID;
-    if (rc == 0) rc = table_col(&t, sqlite3_mprintf("experiment"), 14, false, err), colsrc[nsrc++] = R_EXP;
-    if (rc == 0 && any_variant) rc = table_col(&t, sqlite3_mprintf("variant"), 16, true, err), colsrc[nsrc++] = R_VARIANT;
+    if (rc == 0) rc = table_col(&t, sqlite3_mprintf("id"), 0, 0, err), colsrc[nsrc++] = R_ID;
+    if (rc == 0) rc = table_col(&t, sqlite3_mprintf("experiment"), 14, 0, err), colsrc[nsrc++] = R_EXP;
+    if (rc == 0 && any_variant) rc = table_col(&t, sqlite3_mprintf("variant"), 16, 1, err), colsrc[nsrc++] = R_VARIANT;
     for (size_t k = 0; rc == 0 && k < keys->n && nsrc < 240; k++) {
-        rc = table_col(&t, sqlite3_mprintf("%s", short_key(keys, k)), 12, true, err);
+        rc = table_col(&t, sqlite3_mprintf("%s", short_key(keys, k)), 12, 2, err);
         colsrc[nsrc++] = R_KEYS + (int)k;
     }
-    if (rc == 0 && any_tags) rc = table_col(&t, sqlite3_mprintf("tags"), 18, true, err), colsrc[nsrc++] = R_TAGS;
+    if (rc == 0 && any_tags) rc = table_col(&t, sqlite3_mprintf("tags"), 18, 1, err), colsrc[nsrc++] = R_TAGS;
     static const char *const TAIL[] = {"status", "epochs", "val_corr", "test_corr", "wall_s"};
     static const int TAIL_SRC[] = {R_STATUS, R_EPOCHS, R_VAL, R_TEST, R_WALL};
-    for (int i = 0; rc == 0 && i < 5; i++) rc = table_col(&t, sqlite3_mprintf("%s", TAIL[i]), 0, false, err),
+    for (int i = 0; rc == 0 && i < 5; i++) rc = table_col(&t, sqlite3_mprintf("%s", TAIL[i]), 0, 0, err),
                                             colsrc[nsrc++] = TAIL_SRC[i];
     size_t n_rows = per ? rows.n / per : 0;
     for (size_t r = 0; rc == 0 && r < n_rows; r++)
@@ -854,10 +856,8 @@ int nsid_store_runs(struct nsid_store *st, const struct nsid_store_runs_query *q
 /* A compare table: a first column of names, then one column per run. */
 static int compare_table(struct table *t, const struct strv *abbr, const char *first, struct nsid_err *err)
 {
-    int n = (int)abbr->n;
-    int cap = (NSID_STORE_TABLE_WIDTH - 22 - 2 * n) / (n ? n : 1);
-    int rc = table_col(t, sqlite3_mprintf("%s", first), 22, false, err);
-    for (int i = 0; rc == 0 && i < n; i++) rc = table_col(t, sqlite3_mprintf("%s", abbr->s[i]), cap < 6 ? 6 : cap, false, err);
+    int rc = table_col(t, sqlite3_mprintf("%s", first), 24, 0, err); /* the runs' columns shrink to fit */
+    for (size_t i = 0; rc == 0 && i < abbr->n; i++) rc = table_col(t, sqlite3_mprintf("%s", abbr->s[i]), 0, 0, err);
     return rc;
 }
 
