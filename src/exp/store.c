@@ -354,7 +354,11 @@ static int create_schema(struct nsid_store *st, struct nsid_err *err)
         if (!is_index(t)) rc = migrate_strict(st, t, err);
         if (rc == 0) rc = nsid__store_exec(st, t->sql, t->name, err);
     }
-    if (rc == 0) rc = exec_all(st, nsid__store_n_views(), nsid__store_view, err);
+    for (size_t i = 0; rc == 0 && i < nsid__store_n_views(); i++) {
+        char *sql = nsid__store_view_sql(i, err);
+        rc = sql ? nsid__store_exec(st, sql, nsid__store_view(i)->name, err) : NSID_ENOMEM;
+        nsid_free(sql);
+    }
     if (rc == 0) rc = exec_all(st, nsid__store_n_reference(), nsid__store_reference, err);
     if (rc < 0) return rc;
     char set[64];

@@ -19,15 +19,24 @@ struct nsid__store_sql {
     const char *sql;   /* one statement, no trailing semicolon needed */
 };
 
-/* Tables and indexes, created with IF NOT EXISTS, in dependency order. */
+/*
+ * The statements of src/exp/sql/<part>.sql, embedded at build time (cmake/embed_sql.cmake
+ * generates these arrays); the accessors below hand them out (store_sql.c).
+ */
+extern const struct nsid__store_sql nsid__store_sql_tables[], nsid__store_sql_views[], nsid__store_sql_reference[];
+extern const size_t nsid__store_sql_n_tables, nsid__store_sql_n_views, nsid__store_sql_n_reference;
+
+/* Tables and indexes (tables.sql), created with IF NOT EXISTS, in dependency order. */
 size_t nsid__store_n_tables(void);
 const struct nsid__store_sql *nsid__store_table(size_t i);
 
-/* Views (dropped and recreated on a schema upgrade), in dependency order. */
+/* Views (views.sql; dropped and recreated on a schema upgrade), in dependency order. */
 size_t nsid__store_n_views(void);
 const struct nsid__store_sql *nsid__store_view(size_t i);
+/* The SQL that creates view i < nsid__store_n_views(), its placeholders put in: a new NSID_ALLOC string. */
+char *nsid__store_view_sql(size_t i, struct nsid_err *err);
 
-/* Statements that (re)fill the reference tables paper_values and paper_headline. */
+/* Statements that (re)fill the reference tables paper_values and paper_headline (reference.sql). */
 size_t nsid__store_n_reference(void);
 const struct nsid__store_sql *nsid__store_reference(size_t i);
 
