@@ -23,7 +23,6 @@
 
 int nsid_store_only_run(struct nsid_store *st, char id[NSID_STORE_ID_MAX], int *status, struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     sqlite3_stmt *s = NULL;
     int rc = nsid__store_prepare(st, "SELECT id, status FROM runs LIMIT 2", &s, err);
     if (rc < 0) return rc;
@@ -45,7 +44,6 @@ int nsid_store_only_run(struct nsid_store *st, char id[NSID_STORE_ID_MAX], int *
 
 int nsid_store_score(struct nsid_store *st, const char *run_id, double *score, struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     sqlite3_stmt *s = NULL;
     int rc = nsid__store_prepare(st,
                                  "SELECT value FROM metrics WHERE run_id = ?1 AND scan = 'all'"
@@ -67,7 +65,6 @@ int nsid_store_score(struct nsid_store *st, const char *run_id, double *score, s
 
 int nsid_store_parent_of(const char *ckpt, char id[NSID_STORE_ID_MAX], struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     id[0] = '\0';
     char dir[NSID_ERR_FILE_MAX], db[NSID_ERR_FILE_MAX + 16];
     snprintf(dir, sizeof dir, "%s", ckpt);
@@ -133,14 +130,7 @@ static int run_state(struct nsid_store *st, const char *schema, const char *id, 
 static int exec_id(struct nsid_store *st, const char *sql, const char *id, const char *text2, const char *what,
                    struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = nsid__store_prepare(st, sql, &s, err);
-    if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    if (text2) sqlite3_bind_text(s, 2, text2, -1, SQLITE_TRANSIENT);
-    rc = nsid__store_step_done(st, s, what, err);
-    sqlite3_finalize(s);
-    return rc;
+    return nsid__store_write(st, what, sql, NSID__STORE_VALS(NSID__SV_T(id), NSID__SV_T(text2)), text2 ? 2 : 1, err);
 }
 
 /*
@@ -683,7 +673,6 @@ static int src_ids(struct nsid_store *st, const char *run_db, char (**ids)[NSID_
 int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_store_merge_stats *stats,
                      struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     struct nsid_store_merge_stats ignore_stats = {0};
     if (!stats) stats = &ignore_stats;
     struct stat sb;
@@ -696,12 +685,7 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
     const char *query = access(run_db, W_OK) == 0 ? NULL : nsid__store_ro_query(run_db);
     if (nsid__store_uri(run_db, query, uri, sizeof uri) < 0)
         return nsid_err_set(err, NSID_EINVAL, run_db, 0, "merge", "path too long");
-    sqlite3_stmt *s = NULL;
-    int rc = nsid__store_prepare(into, "ATTACH DATABASE ?1 AS src", &s, err);
-    if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, uri, -1, SQLITE_TRANSIENT);
-    rc = nsid__store_step_done(into, s, "attach", err);
-    sqlite3_finalize(s);
+    int rc = NSID__STORE_WRITE(into, "attach", "ATTACH DATABASE ?1 AS src", err, NSID__SV_T(uri));
     if (rc < 0) {
         snprintf(err->file, sizeof err->file, "%s", run_db);
         return rc;
@@ -721,7 +705,6 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
 int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct nsid_store_merge_stats *stats,
                           struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     sqlite3_stmt *s = NULL;
     int rc = nsid__store_prepare(into, "SELECT count(DISTINCT id) FROM plan_runs", &s, err);
     if (rc < 0) return rc;
@@ -771,7 +754,6 @@ static int live_status(const char *runs_dir, const char *id)
 int nsid_store_status(struct nsid_store *st, const char *runs_dir, int64_t counts[NSID_RUN_N_STATUS],
                       struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     for (int i = 0; i < NSID_RUN_N_STATUS; i++) counts[i] = 0;
     sqlite3_stmt *s = NULL;
     int rc = nsid__store_prepare(st,
@@ -870,7 +852,6 @@ static int query_authorizer(void *ctx, int action, const char *a, const char *b,
 int nsid_store_query(struct nsid_store *st, const char *sql, FILE *out, bool csv, int64_t *rows,
                      struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     sqlite3_stmt *s = NULL;
     const char *tail = NULL;
     sqlite3_set_authorizer(st->db, query_authorizer, NULL);
@@ -916,7 +897,6 @@ static int object_exists(struct nsid_store *st, const char *name, bool *exists, 
 int nsid_store_export_csv(struct nsid_store *st, const char *name, const char *path, int64_t *rows,
                           struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     bool exists = false;
     int rc = object_exists(st, name, &exists, err);
     if (rc < 0) return rc;
