@@ -178,11 +178,11 @@ int nsid_opt_parse(const struct nsid_opt_cmd *cmd, int argc, char *const *argv, 
     return opt_check_required(cmd->opts, err);
 }
 
-/* "-h, --name VALUE" of a row into buf; its length. */
-static int opt_label(const struct nsid_opt *o, char *buf, size_t n)
+/* "-h, --name VALUE" (or without the short name) of a row into buf; its length. */
+static int opt_label(const struct nsid_opt *o, bool with_short, char *buf, size_t n)
 {
     char s[8] = "";
-    if (o->short_name) snprintf(s, sizeof s, "-%c, ", o->short_name);
+    if (o->short_name && with_short) snprintf(s, sizeof s, "-%c, ", o->short_name);
     const char *v = o->value ? o->value : "";
     if (o->kind == NSID_OPT_PAIR) return snprintf(buf, n, "%s--%s %s", s, o->name, v);
     return snprintf(buf, n, "%s--%s%s%s", s, o->name, o->value ? " " : "", v);
@@ -193,12 +193,12 @@ void nsid_opt_help(const struct nsid_opt *opts, FILE *f)
     char label[256];
     int col = 0;
     for (const struct nsid_opt *o = opts; o->name; o++) {
-        int w = opt_label(o, label, sizeof label);
+        int w = opt_label(o, true, label, sizeof label);
         if (!(o->flags & NSID_OPT_HIDDEN) && w > col) col = w;
     }
     for (const struct nsid_opt *o = opts; o->name; o++) {
         if (o->flags & NSID_OPT_HIDDEN) continue;
-        opt_label(o, label, sizeof label);
+        opt_label(o, true, label, sizeof label);
         fprintf(f, "  %-*s  ", col, label);
         for (const char *h = o->help ? o->help : ""; *h; h++) {
             fputc(*h, f);
@@ -213,7 +213,7 @@ void nsid_opt_synopsis(const struct nsid_opt *opts, FILE *f)
     char label[256];
     for (const struct nsid_opt *o = opts; o->name; o++) {
         if ((o->flags & NSID_OPT_HIDDEN) || o->kind == NSID_OPT_STOP) continue;
-        opt_label(o, label, sizeof label);
+        opt_label(o, false, label, sizeof label);
         bool req = o->flags & NSID_OPT_REQUIRED;
         fprintf(f, " %s%s%s%s", req ? "" : "[", label, req ? "" : "]", o->kind == NSID_OPT_LIST ? "..." : "");
     }

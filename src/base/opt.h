@@ -10,12 +10,15 @@
  *     bool help = false;
  *     struct nsid_opt_list data = {0};
  *     const struct nsid_opt opts[] = {
- *         {"data", 0, NSID_OPT_LIST, &data, "PATH", "a scan (repeatable)"},
- *         {"out", 0, NSID_OPT_STRING, &out, "DIR", "output folder", .flags = NSID_OPT_REQUIRED},
- *         {"threads", 0, NSID_OPT_INT, &threads, "N", "compute threads", .min = 1, .max = 1024,
+ *         {"data", 0, NSID_OPT_LIST, &data, "PATH", .help = "a scan (repeatable)"},
+ *         {"out", 0, NSID_OPT_STRING, &out, "DIR", .help = "output folder", .flags = NSID_OPT_REQUIRED},
+ *         {"threads", 0, NSID_OPT_INT, &threads, "N", .help = "compute threads", .min = 1, .max = 1024,
  *          .env = "NSID_THREADS"},
- *         {"help", 'h', NSID_OPT_STOP, &help, NULL, "this text"},
+ *         {"help", 'h', NSID_OPT_STOP, &help, NULL, .help = "this text"},
  *         {0}};
+ *
+ * (Rows name .help and what follows it: -Wmissing-field-initializers accepts a row with a
+ * designator and leaves the rest zero.)
  *     struct nsid_opt_cmd cmd = {"nsid-x", opts, .getenv = getenv};
  *     int rc = nsid_opt_parse(&cmd, argc, argv, &err);   // <0: usage error, exit 2
  *     ...
