@@ -110,6 +110,12 @@ void nsid_opt_synopsis(const struct nsid_opt *opts, FILE *f);
 /* "PROG: MESSAGE (see --help)" on stderr, one line; returns 2, the usage exit status. */
 int nsid_opt_usage_error(const struct nsid_opt_cmd *cmd, const struct nsid_err *err);
 
+/* The values as the library's functions take string arrays (const char *const *, n entries). */
+static inline const char *const *nsid_opt_list_strs(const struct nsid_opt_list *l)
+{
+    return (const char *const *)l->v;
+}
+
 /* Free the values and reset to empty. */
 void nsid_opt_list_free(struct nsid_opt_list *l);
 
