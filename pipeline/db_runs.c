@@ -12,30 +12,114 @@
 #include <sys/stat.h>
 
 #include "exp/store.h"
+#include "base/opt.h"
 #include "exp/store_runs.h"
 
 #define DEFAULT_DB "results/results.db"
 
-const char NSID_DB_RUNS_USAGE[] =
-    "  runs [--db DB] [--experiment E] [--status S] [--tag KEY[=VALUE]] [--where SQL]\n"
-    "       [--sort KEY[,-KEY...]] [--format table|csv|json] [--limit N] [KEY=VALUE...]\n"
-    "        one row per run: experiment, variant, the configuration keys that differ across\n"
-    "        the rows shown, tags, status, epochs, validation and test correlation, wall time;\n"
-    "        KEY=VALUE filters by a configuration key or a tag (docs/results.md)\n"
-    "  compare [--db DB] RUN RUN [RUN...]\n"
-    "        configuration and data that differ, scores side by side, tags, notes, and the\n"
-    "        per-neuron test correlation of each run against the first\n"
-    "  tag [--db DB] RUN KEY=VALUE... | tag [--db DB] RUN --rm KEY...\n"
-    "        set (or remove) tags of a run\n"
-    "  note [--db DB] RUN TEXT  add a note to a run\n"
-    "  gc [--db DB] [--runs DIR] [--yes]\n"
-    "        list (with --yes: remove) the runs and run folders DIR/<id> (default: the runs\n"
-    "        folder beside DB) the current plan no longer holds, except a core a kept run uses\n"
-    "  RUN is a run id or a prefix of one that only one run has.\n";
+/* What a verb's command line gave. */
+struct args {
+    const char *db;               /* --db */
+    const char *runs;             /* --runs (gc) */
+    const char *experiment, *status, *where, *sort, *format; /* runs */
+    long long limit;              /* --limit (runs), 0: all */
+    struct nsid_opt_list tags;    /* --tag (runs) */
+    struct nsid_opt_list rm;      /* --rm KEY (tag) */
+    bool yes;                     /* --yes (gc) */
+    bool help;                    /* --help */
+    struct nsid_opt_list pos;     /* positional arguments */
+};
 
+static int cmd_runs(const struct args *a);
+static int cmd_compare(const struct args *a);
+static int cmd_tag(const struct args *a);
+static int cmd_note(const struct args *a);
+static int cmd_gc(const struct args *a);
+
+/* The options of every verb; each verb takes those of its mask. */
+enum runs_opt { O_DB, O_EXPERIMENT, O_STATUS, O_TAG, O_WHERE, O_SORT, O_FORMAT, O_LIMIT, O_RM, O_RUNS, O_YES,
+                O_HELP, O_N };
+#define M(o) (1u << (o))
+
+static const struct {
+    const char *name;
+    const char *args;             /* positional arguments in the synopsis */
+    unsigned opts;                /* mask of enum runs_opt */
+    int max_pos;                  /* -1: none; 0: any number */
+    int (*run)(const struct args *a);
+    const char *about;            /* prose under the synopsis */
+} VERBS[] = {
+    {"runs", "[KEY=VALUE...]",
+     M(O_DB) | M(O_EXPERIMENT) | M(O_STATUS) | M(O_TAG) | M(O_WHERE) | M(O_SORT) | M(O_FORMAT) | M(O_LIMIT), 0,
+     cmd_runs,
+     "one row per run: experiment, variant, the configuration keys that differ across\n"
+     "the rows shown, tags, status, epochs, validation and test correlation, wall time;\n"
+     "KEY=VALUE keeps the runs whose configuration key (or tag) KEY is VALUE (docs/results.md)"},
+    {"compare", "RUN RUN [RUN...]", M(O_DB), 0, cmd_compare,
+     "the configuration and data that differ, scores side by side, tags, notes, and the\n"
+     "per-neuron test correlation of each run against the first; RUN: an id or a prefix\n"
+     "only one run has"},
+    {"tag", "RUN [KEY=VALUE...]", M(O_DB) | M(O_RM), 0, cmd_tag, "set (or, with --rm, remove) tags of a run"},
+    {"note", "RUN TEXT", M(O_DB), 2, cmd_note, "add a note to a run"},
+    {"gc", "", M(O_DB) | M(O_RUNS) | M(O_YES), -1, cmd_gc,
+     "list (with --yes: remove) the runs and run folders DIR/<id> the current plan no\n"
+     "longer holds, except a core a kept run uses (its parent, its core checkpoint, a\n"
+     "selection's choice); store rows in one transaction, folders after it"},
+};
+#define N_VERBS ((int)(sizeof VERBS / sizeof VERBS[0]))
+
+/* The option table of verb v writing into a: t gets its rows and the ending row. */
+static void verb_table(int v, struct args *a, struct nsid_opt t[O_N + 1])
+{
+    const struct nsid_opt all[O_N] = {
+        [O_DB] = {"db", 0, NSID_OPT_STRING, &a->db, "DB", "the store (default " DEFAULT_DB ")"},
+        [O_EXPERIMENT] = {"experiment", 0, NSID_OPT_STRING, &a->experiment, "NAME", "runs of this experiment"},
+        [O_STATUS] = {"status", 0, NSID_OPT_STRING, &a->status, "STATUS", "planned, running, done or failed"},
+        [O_TAG] = {"tag", 0, NSID_OPT_LIST, &a->tags, "KEY[=VALUE]", "runs with this tag (repeatable)"},
+        [O_WHERE] = {"where", 0, NSID_OPT_STRING, &a->where, "SQL", "an SQL expression over the columns of\n"
+                                                                     "docs/results.md (read-only)"},
+        [O_SORT] = {"sort", 0, NSID_OPT_STRING, &a->sort, "KEY[,-KEY...]", "sort by columns, configuration keys or\n"
+                                                                           "tags; '-': descending"},
+        [O_FORMAT] = {"format", 0, NSID_OPT_STRING, &a->format, "table|csv|json", "the output (default table)"},
+        [O_LIMIT] = {"limit", 0, NSID_OPT_INT, &a->limit, "N", "at most N rows", .min = 1, .max = 1000000000},
+        [O_RM] = {"rm", 0, NSID_OPT_LIST, &a->rm, "KEY", "remove this tag (repeatable)"},
+        [O_RUNS] = {"runs", 0, NSID_OPT_STRING, &a->runs, "DIR", "the run folders (default: runs beside DB)"},
+        [O_YES] = {"yes", 0, NSID_OPT_FLAG, &a->yes, NULL, "remove (without it: a dry run)"},
+        [O_HELP] = {"help", 'h', NSID_OPT_STOP, &a->help, NULL, "this command's help"},
+    };
+    int n = 0;
+    for (int i = 0; i < O_N; i++)
+        if ((VERBS[v].opts | M(O_HELP)) & M(i)) t[n++] = all[i];
+    t[n] = (struct nsid_opt){0};
+}
+
+static void verb_synopsis(int v, FILE *f)
+{
+    struct args a = {0};
+    struct nsid_opt t[O_N + 1];
+    verb_table(v, &a, t);
+    fprintf(f, "%s%s%s", VERBS[v].name, VERBS[v].args[0] ? " " : "", VERBS[v].args);
+    nsid_opt_synopsis(t, f);
+}
+
+void nsid_db_runs_usage(FILE *f)
+{
+    for (int v = 0; v < N_VERBS; v++) {
+        fputs("  ", f);
+        verb_synopsis(v, f);
+        fputs("\n        ", f);
+        for (const char *s = VERBS[v].about; *s; s++) {
+            fputc(*s, f);
+            if (*s == '\n') fputs("        ", f);
+        }
+        fputc('\n', f);
+    }
+}
+
+/* A usage error found after parsing: one line, exit 2. */
 static int usage(const char *verb, const char *what)
 {
-    fprintf(stderr, "nsid-db %s: %s\n(nsid-db --help for usage)\n", verb, what);
+    fprintf(stderr, "nsid-db %s: %s (see --help)\n", verb, what);
     return 2;
 }
 
@@ -44,92 +128,6 @@ static int fail(const struct nsid_err *err)
     fprintf(stderr, "nsid-db: ");
     nsid_err_print(err, stderr);
     return 1;
-}
-
-/* The arguments of a verb: the options every verb may take and the positional ones. */
-struct args {
-    const char *db;               /* --db */
-    const char *runs;             /* --runs (gc) */
-    const char *experiment, *status, *where, *sort, *format, *limit;
-    const char **tags;            /* --tag (runs) */
-    int n_tags;
-    const char **rm;              /* --rm KEY (tag) */
-    int n_rm;
-    bool yes;                     /* --yes (gc) */
-    const char **pos;             /* positional */
-    int n_pos;
-};
-
-/* The options each verb takes (space-separated, with a leading and trailing space). */
-static const struct {
-    const char *verb;
-    const char *options;
-} VERBS[] = {
-    {"runs", " --db --experiment --status --tag --where --sort --format --limit "},
-    {"compare", " --db "},
-    {"tag", " --db --rm "},
-    {"note", " --db "},
-    {"gc", " --db --runs --yes "},
-};
-
-static bool takes(const char *options, const char *opt)
-{
-    char probe[64];
-    snprintf(probe, sizeof probe, " %s ", opt);
-    return strstr(options, probe) != NULL;
-}
-
-/* The slot of a valued option, NULL for a flag or an unknown one. */
-static const char **slot(struct args *a, const char *opt)
-{
-    if (strcmp(opt, "--db") == 0) return &a->db;
-    if (strcmp(opt, "--runs") == 0) return &a->runs;
-    if (strcmp(opt, "--experiment") == 0) return &a->experiment;
-    if (strcmp(opt, "--status") == 0) return &a->status;
-    if (strcmp(opt, "--where") == 0) return &a->where;
-    if (strcmp(opt, "--sort") == 0) return &a->sort;
-    if (strcmp(opt, "--format") == 0) return &a->format;
-    if (strcmp(opt, "--limit") == 0) return &a->limit;
-    if (strcmp(opt, "--tag") == 0) return &a->tags[a->n_tags++];
-    if (strcmp(opt, "--rm") == 0) return &a->rm[a->n_rm++];
-    return NULL;
-}
-
-static int parse(struct args *a, const char *verb, const char *options, int argc, char **argv)
-{
-    memset(a, 0, sizeof *a);
-    a->pos = calloc((size_t)argc, sizeof *a->pos);
-    a->tags = calloc((size_t)argc, sizeof *a->tags);
-    a->rm = calloc((size_t)argc, sizeof *a->rm);
-    if (!a->pos || !a->tags || !a->rm) return usage(verb, "out of memory");
-    for (int i = 2; i < argc; i++) {
-        const char *o = argv[i];
-        if (o[0] != '-' || o[1] != '-') {
-            a->pos[a->n_pos++] = o;
-            continue;
-        }
-        if (!takes(options, o)) {
-            fprintf(stderr, "nsid-db %s: unknown option '%s'\n(nsid-db --help for usage)\n", verb, o);
-            return 2;
-        }
-        if (strcmp(o, "--yes") == 0) {
-            a->yes = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "nsid-db %s: option '%s' needs a value\n(nsid-db --help for usage)\n", verb, o);
-            return 2;
-        }
-        *slot(a, o) = argv[++i];
-    }
-    return 0;
-}
-
-static void args_free(struct args *a)
-{
-    free(a->pos);
-    free(a->tags);
-    free(a->rm);
 }
 
 /* Open the store (it must exist: a verb never creates one). */
@@ -150,19 +148,12 @@ static int open_store(struct nsid_store *st, const char *db, bool write)
 static int cmd_runs(const struct args *a)
 {
     struct nsid_store_runs_query q = {.experiment = a->experiment, .status = a->status, .where = a->where,
-                                      .sort = a->sort, .match = a->pos, .n_match = a->n_pos, .tags = a->tags,
-                                      .n_tags = a->n_tags};
+                                      .sort = a->sort, .match = nsid_opt_list_strs(&a->pos), .n_match = a->pos.n,
+                                      .tags = nsid_opt_list_strs(&a->tags), .n_tags = a->tags.n, .limit = a->limit};
     enum nsid_store_format format = NSID_STORE_TABLE;
     if (a->format && strcmp(a->format, "csv") == 0) format = NSID_STORE_CSV;
     else if (a->format && strcmp(a->format, "json") == 0) format = NSID_STORE_JSON;
     else if (a->format && strcmp(a->format, "table") != 0) return usage("runs", "--format is table, csv or json");
-    if (a->limit) {
-        char *end = NULL;
-        errno = 0;
-        long long n = strtoll(a->limit, &end, 10);
-        if (!a->limit[0] || *end || errno || n < 1) return usage("runs", "--limit needs a positive whole number");
-        q.limit = n;
-    }
     struct nsid_store st;
     if (open_store(&st, a->db, false)) return 1;
     struct nsid_err err = {0};
@@ -173,18 +164,18 @@ static int cmd_runs(const struct args *a)
 
 static int cmd_compare(const struct args *a)
 {
-    if (a->n_pos < 2) return usage("compare", "needs two or more runs");
+    if (a->pos.n < 2) return usage("compare", "needs two or more runs");
     struct nsid_store st;
     if (open_store(&st, a->db, false)) return 1;
     struct nsid_err err = {0};
-    char (*ids)[NSID_STORE_ID_MAX] = calloc((size_t)a->n_pos, sizeof *ids);
-    const char **list = calloc((size_t)a->n_pos, sizeof *list);
+    char (*ids)[NSID_STORE_ID_MAX] = calloc((size_t)a->pos.n, sizeof *ids);
+    const char **list = calloc((size_t)a->pos.n, sizeof *list);
     int rc = ids && list ? 0 : nsid_err_set(&err, NSID_ENOMEM, NULL, 0, "compare", "out of memory");
-    for (int i = 0; rc == 0 && i < a->n_pos; i++) {
-        rc = nsid_store_resolve_id(&st, a->pos[i], ids[i], &err);
+    for (int i = 0; rc == 0 && i < a->pos.n; i++) {
+        rc = nsid_store_resolve_id(&st, a->pos.v[i], ids[i], &err);
         list[i] = ids[i];
     }
-    if (rc == 0) rc = nsid_store_compare(&st, list, a->n_pos, stdout, &err);
+    if (rc == 0) rc = nsid_store_compare(&st, list, a->pos.n, stdout, &err);
     nsid_store_close(&st);
     free(ids);
     free(list);
@@ -195,17 +186,17 @@ static int cmd_compare(const struct args *a)
 static int tag_all(struct nsid_store *st, const char *id, const struct args *a, struct nsid_err *err)
 {
     int rc = nsid_store_begin(st, err);
-    for (int i = 1; rc == 0 && i < a->n_pos; i++) {
-        const char *eq = strchr(a->pos[i], '=');
+    for (int i = 1; rc == 0 && i < a->pos.n; i++) {
+        const char *eq = strchr(a->pos.v[i], '=');
         char key[128];
-        if (!eq || eq == a->pos[i] || (size_t)(eq - a->pos[i]) >= sizeof key) {
-            rc = nsid_err_set(err, NSID_EINVAL, st->path, 0, a->pos[i], "a tag is KEY=VALUE");
+        if (!eq || eq == a->pos.v[i] || (size_t)(eq - a->pos.v[i]) >= sizeof key) {
+            rc = nsid_err_set(err, NSID_EINVAL, st->path, 0, a->pos.v[i], "a tag is KEY=VALUE");
             break;
         }
-        snprintf(key, sizeof key, "%.*s", (int)(eq - a->pos[i]), a->pos[i]);
+        snprintf(key, sizeof key, "%.*s", (int)(eq - a->pos.v[i]), a->pos.v[i]);
         rc = nsid_store_tag(st, id, key, eq + 1, err);
     }
-    for (int i = 0; rc == 0 && i < a->n_rm; i++) rc = nsid_store_tag(st, id, a->rm[i], NULL, err);
+    for (int i = 0; rc == 0 && i < a->rm.n; i++) rc = nsid_store_tag(st, id, a->rm.v[i], NULL, err);
     if (rc == 0) return nsid_store_commit(st, err);
     nsid_store_rollback(st);
     return rc;
@@ -213,35 +204,35 @@ static int tag_all(struct nsid_store *st, const char *id, const struct args *a, 
 
 static int cmd_tag(const struct args *a)
 {
-    if (a->n_pos < 1 || (a->n_pos < 2 && a->n_rm == 0)) return usage("tag", "needs RUN and KEY=VALUE (or --rm KEY)");
+    if (a->pos.n < 1 || (a->pos.n < 2 && a->rm.n == 0)) return usage("tag", "needs RUN and KEY=VALUE (or --rm KEY)");
     struct nsid_store st;
     if (open_store(&st, a->db, true)) return 1;
     struct nsid_err err = {0};
     char id[NSID_STORE_ID_MAX];
-    int rc = nsid_store_resolve_id(&st, a->pos[0], id, &err);
+    int rc = nsid_store_resolve_id(&st, a->pos.v[0], id, &err);
     if (rc == 0) rc = tag_all(&st, id, a, &err);
     nsid_store_close(&st);
     if (rc < 0) return fail(&err);
-    fprintf(stderr, "nsid-db: tag: run %s: %d set, %d removed\n", id, a->n_pos - 1, a->n_rm);
+    fprintf(stderr, "nsid-db: tag: run %s: %d set, %d removed\n", id, a->pos.n - 1, a->rm.n);
     return 0;
 }
 
 static int cmd_note(const struct args *a)
 {
-    if (a->n_pos != 2) return usage("note", "needs RUN and one TEXT (quote it)");
+    if (a->pos.n != 2) return usage("note", "needs RUN and one TEXT (quote it)");
     struct nsid_store st;
     if (open_store(&st, a->db, true)) return 1;
     struct nsid_err err = {0};
     char id[NSID_STORE_ID_MAX];
-    int rc = nsid_store_resolve_id(&st, a->pos[0], id, &err);
-    if (rc == 0) rc = nsid_store_note(&st, id, a->pos[1], &err);
+    int rc = nsid_store_resolve_id(&st, a->pos.v[0], id, &err);
+    if (rc == 0) rc = nsid_store_note(&st, id, a->pos.v[1], &err);
     nsid_store_close(&st);
     return rc < 0 ? fail(&err) : 0;
 }
 
 static int cmd_gc(const struct args *a)
 {
-    if (a->n_pos) return usage("gc", "takes no positional arguments");
+    if (a->pos.n) return usage("gc", "takes no positional arguments");
     char runs[4096];
     if (a->runs) snprintf(runs, sizeof runs, "%s", a->runs);
     else {
@@ -256,22 +247,31 @@ static int cmd_gc(const struct args *a)
     return rc < 0 ? fail(&err) : 0;
 }
 
-int nsid_db_runs_command(int argc, char **argv)
+int nsid_db_runs_command(const char *verb, int argc, char **argv)
 {
-    const char *verb = argc > 1 ? argv[1] : "";
-    size_t v = 0;
-    while (v < sizeof VERBS / sizeof VERBS[0] && strcmp(VERBS[v].verb, verb) != 0) v++;
-    if (v == sizeof VERBS / sizeof VERBS[0]) return -1;
-    struct args a;
-    int rc = parse(&a, verb, VERBS[v].options, argc, argv);
+    int v = 0;
+    while (v < N_VERBS && strcmp(VERBS[v].name, verb) != 0) v++;
+    if (v == N_VERBS) return -1;
+    char prog[64];
+    snprintf(prog, sizeof prog, "nsid-db %s", verb);
+    struct args a = {0};
+    struct nsid_opt t[O_N + 1];
+    verb_table(v, &a, t);
+    struct nsid_opt_cmd cmd = {prog, t, VERBS[v].max_pos < 0 ? NULL : &a.pos, VERBS[v].max_pos > 0 ? VERBS[v].max_pos : 0,
+                               NULL};
+    struct nsid_err err = {0};
+    int rc = nsid_opt_parse(&cmd, argc, argv, &err);
     if (!a.db) a.db = DEFAULT_DB;
-    if (rc == 0) {
-        if (v == 0) rc = cmd_runs(&a);
-        else if (v == 1) rc = cmd_compare(&a);
-        else if (v == 2) rc = cmd_tag(&a);
-        else if (v == 3) rc = cmd_note(&a);
-        else rc = cmd_gc(&a);
-    }
-    args_free(&a);
+    if (rc < 0) rc = nsid_opt_usage_error(&cmd, &err);
+    else if (rc == 1) { /* VERB --help */
+        fputs("usage: nsid-db ", stdout);
+        verb_synopsis(v, stdout);
+        printf("\n\n%s\n\n", VERBS[v].about);
+        nsid_opt_help(t, stdout);
+        rc = 0;
+    } else rc = VERBS[v].run(&a);
+    nsid_opt_list_free(&a.pos);
+    nsid_opt_list_free(&a.tags);
+    nsid_opt_list_free(&a.rm);
     return rc;
 }

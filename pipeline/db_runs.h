@@ -5,13 +5,15 @@
 #ifndef NSID_DB_RUNS_H
 #define NSID_DB_RUNS_H
 
-/*
- * Run verb argv[1] with its arguments argv[2..argc): the exit status (0 ok, 1 failure, 2 usage),
- * or -1 when argv[1] is none of these verbs.
- */
-int nsid_db_runs_command(int argc, char **argv);
+#include <stdio.h>
 
-/* The usage lines of these verbs, for nsid-db --help. */
-extern const char NSID_DB_RUNS_USAGE[];
+/*
+ * Run verb with its arguments argv[0..argc) (those after the verb): the exit status (0 ok,
+ * 1 failure, 2 usage), or -1 when verb is none of these.
+ */
+int nsid_db_runs_command(const char *verb, int argc, char **argv);
+
+/* The synopsis and prose of each of these verbs, for nsid-db --help. */
+void nsid_db_runs_usage(FILE *f);
 
 #endif

@@ -219,25 +219,26 @@ static bool valid_tag_key(const char *k)
     return true;
 }
 
-/* Inside the caller's transaction: set or remove the tag. */
-static int tag_tx(struct nsid_store *st, const char *run_id, const char *key, const char *value, struct nsid_err *err)
+/* What a tag write does: value NULL removes the tag. */
+struct tag_arg {
+    const char *run_id, *key, *value;
+};
+
+/* Inside a transaction: set or remove the tag. */
+static int tag_body(struct nsid_store *st, const void *arg, struct nsid_err *err)
 {
-    int rc = run_exists(st, run_id, err);
+    const struct tag_arg *t = arg;
+    int rc = run_exists(st, t->run_id, err);
     if (rc < 0) return rc;
-    sqlite3_stmt *s = NULL;
-    rc = nsid__store_prepare(st,
-                             value ? "INSERT OR REPLACE INTO run_tags (run_id, key, value, set_at)"
-                                     " VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
-                                   : "DELETE FROM run_tags WHERE run_id = ?1 AND key = ?2",
-                             &s, err);
-    if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, key, -1, SQLITE_TRANSIENT);
-    if (value) sqlite3_bind_text(s, 3, value, -1, SQLITE_TRANSIENT);
-    rc = nsid__store_step_done(st, s, "run_tags", err);
-    sqlite3_finalize(s);
-    if (rc == 0 && !value && sqlite3_changes(st->db) == 0)
-        rc = nsid_err_set(err, NSID_ENOTFOUND, st->path, 0, key, "run %s has no tag '%s'", run_id, key);
+    if (t->value)
+        return NSID__STORE_WRITE(st, "run_tags",
+                                 "INSERT OR REPLACE INTO run_tags (run_id, key, value, set_at)"
+                                 " VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                                 err, NSID__SV_T(t->run_id), NSID__SV_T(t->key), NSID__SV_T(t->value));
+    rc = NSID__STORE_WRITE(st, "run_tags", "DELETE FROM run_tags WHERE run_id = ?1 AND key = ?2", err,
+                           NSID__SV_T(t->run_id), NSID__SV_T(t->key));
+    if (rc == 0 && sqlite3_changes(st->db) == 0)
+        rc = nsid_err_set(err, NSID_ENOTFOUND, st->path, 0, t->key, "run %s has no tag '%s'", t->run_id, t->key);
     return rc;
 }
 
@@ -247,34 +248,28 @@ int nsid_store_tag(struct nsid_store *st, const char *run_id, const char *key, c
     if (!valid_tag_key(key))
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, key ? key : "",
                             "a tag key is 1..64 characters of A-Z a-z 0-9 _ . -");
-    bool own = false;
-    int rc = nsid__store_tx_begin(st, &own, err);
+    struct tag_arg t = {run_id, key, value};
+    return nsid__store_tx(st, tag_body, &t, err);
+}
+
+/* Inside a transaction: add the note (t->value is its text). */
+static int note_body(struct nsid_store *st, const void *arg, struct nsid_err *err)
+{
+    const struct tag_arg *t = arg;
+    int rc = run_exists(st, t->run_id, err);
     if (rc < 0) return rc;
-    rc = tag_tx(st, run_id, key, value, err);
-    return nsid__store_tx_end(st, own, rc, err);
+    return NSID__STORE_WRITE(st, "run_notes",
+                             "INSERT OR IGNORE INTO run_notes (run_id, created, text)"
+                             " VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?2)",
+                             err, NSID__SV_T(t->run_id), NSID__SV_T(t->value));
 }
 
 int nsid_store_note(struct nsid_store *st, const char *run_id, const char *text, struct nsid_err *err)
 {
     if (!text || !text[strspn(text, " \t\r\n")])
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, "note", "a note needs some text");
-    bool own = false;
-    int rc = nsid__store_tx_begin(st, &own, err);
-    if (rc < 0) return rc;
-    rc = run_exists(st, run_id, err);
-    sqlite3_stmt *s = NULL;
-    if (rc == 0)
-        rc = nsid__store_prepare(st,
-                                 "INSERT OR IGNORE INTO run_notes (run_id, created, text)"
-                                 " VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?2)",
-                                 &s, err);
-    if (rc == 0) {
-        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 2, text, -1, SQLITE_TRANSIENT);
-        rc = nsid__store_step_done(st, s, "run_notes", err);
-    }
-    sqlite3_finalize(s);
-    return nsid__store_tx_end(st, own, rc, err);
+    struct tag_arg t = {run_id, NULL, text};
+    return nsid__store_tx(st, note_body, &t, err);
 }
 
 /* ---- building the filter of `runs` ---------------------------------------------------------------- */
@@ -1263,26 +1258,24 @@ static int gc_selections(struct nsid_store *st, const char *runs_dir, struct gc_
 /* Delete the removable runs' rows from every table (inside the caller's transaction). */
 static int gc_delete(struct nsid_store *st, const struct gc_list *l, struct nsid_err *err)
 {
-    static const char *const TABLES[] = {"epochs",      "metrics",     "neuron_metrics", "artifacts", "run_datasets",
-                                         "run_sources", "run_tags",    "run_notes"};
+    static const char *const DELETES[][2] = {
+        {"epochs", "DELETE FROM epochs WHERE run_id IN (SELECT value FROM json_each(?1))"},
+        {"metrics", "DELETE FROM metrics WHERE run_id IN (SELECT value FROM json_each(?1))"},
+        {"neuron_metrics", "DELETE FROM neuron_metrics WHERE run_id IN (SELECT value FROM json_each(?1))"},
+        {"artifacts", "DELETE FROM artifacts WHERE run_id IN (SELECT value FROM json_each(?1))"},
+        {"run_datasets", "DELETE FROM run_datasets WHERE run_id IN (SELECT value FROM json_each(?1))"},
+        {"run_sources", "DELETE FROM run_sources WHERE run_id IN (SELECT value FROM json_each(?1))"},
+        {"run_tags", "DELETE FROM run_tags WHERE run_id IN (SELECT value FROM json_each(?1))"},
+        {"run_notes", "DELETE FROM run_notes WHERE run_id IN (SELECT value FROM json_each(?1))"},
+        {"runs", "DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?1))"},
+    };
     struct strv ids = {0};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < l->n; i++)
         if (!l->r[i].why[0] && l->r[i].in_store) rc = strv_push(&ids, sqlite3_mprintf("%s", l->r[i].id), err);
     char *js = rc == 0 ? ids_json((const char *const *)ids.s, ids.n) : NULL;
-    for (size_t t = 0; rc == 0 && t <= sizeof TABLES / sizeof TABLES[0]; t++) {
-        bool runs = t == sizeof TABLES / sizeof TABLES[0];
-        char *sql = sqlite3_mprintf("DELETE FROM %s WHERE %s IN (SELECT value FROM json_each(?1))",
-                                    runs ? "runs" : TABLES[t], runs ? "id" : "run_id");
-        sqlite3_stmt *s = NULL;
-        rc = sql ? nsid__store_prepare(st, sql, &s, err) : NSID_ENOMEM;
-        if (rc == 0) {
-            sqlite3_bind_text(s, 1, js, -1, SQLITE_TRANSIENT);
-            rc = nsid__store_step_done(st, s, runs ? "runs" : TABLES[t], err);
-        }
-        sqlite3_finalize(s);
-        sqlite3_free(sql);
-    }
+    for (size_t t = 0; rc == 0 && t < sizeof DELETES / sizeof DELETES[0]; t++)
+        rc = NSID__STORE_WRITE(st, DELETES[t][0], DELETES[t][1], err, NSID__SV_T(js));
     sqlite3_free(js);
     strv_free(&ids);
     return rc;
@@ -1311,8 +1304,6 @@ static int gc_folders(const char *runs_dir, const struct gc_list *l, size_t *rem
 
 static void gc_print(const struct gc_list *l, const char *runs_dir, FILE *out)
 {
-    size_t n_remove = 0;
-    for (size_t i = 0; i < l->n; i++) n_remove += !l->r[i].why[0];
     fprintf(out, "gc: %zu run%s outside the current plan", l->n, l->n == 1 ? "" : "s");
     fprintf(out, l->n ? ":\n" : "\n");
     for (size_t i = 0; i < l->n; i++) {
@@ -1322,16 +1313,22 @@ static void gc_print(const struct gc_list *l, const char *runs_dir, FILE *out)
             fprintf(out, "  remove  %s %s%s%s%s\n", r->id, r->in_store ? " store rows" : "",
                     r->in_store && r->folder ? "," : "", r->folder ? " folder " : "", r->folder ? runs_dir : "");
     }
-    (void)n_remove;
 }
 
-int nsid_store_gc(struct nsid_store *st, const char *runs_dir, bool remove, FILE *out, struct nsid_err *err)
+/* What gc does: collect and print (and with remove, delete the store rows). */
+struct gc_arg {
+    const char *runs_dir;
+    bool remove;
+    FILE *out;
+    struct gc_list *l;        /* filled */
+};
+
+/* The store's part of gc: inside one transaction when removing (the plan cannot change meanwhile). */
+static int gc_body(struct nsid_store *st, const void *arg, struct nsid_err *err)
 {
-    bool own = false;
-    int rc = remove ? nsid__store_tx_begin(st, &own, err) : 0; /* the plan cannot change under us */
-    if (rc < 0) return rc;
+    const struct gc_arg *g = arg;
     sqlite3_stmt *s = NULL;
-    rc = nsid__store_prepare(st, "SELECT count(*) FROM plan_runs", &s, err);
+    int rc = nsid__store_prepare(st, "SELECT count(*) FROM plan_runs", &s, err);
     int64_t planned = rc == 0 && sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
     sqlite3_finalize(s);
     if (rc == 0 && planned < 0) rc = nsid__store_fail(st, "plan_runs", err);
@@ -1340,25 +1337,31 @@ int nsid_store_gc(struct nsid_store *st, const char *runs_dir, bool remove, FILE
                       "the store has no plan (plan_runs is empty): gc removes the runs a plan no longer holds;"
                       " run nsid-plan (make ... plan) first",
                       err);
+    if (rc == 0) rc = gc_candidates(st, g->runs_dir, g->l, err);
+    if (rc == 0) rc = gc_selections(st, g->runs_dir, g->l, err);
+    if (rc == 0) rc = gc_dependencies(st, g->l, err);
+    if (rc == 0) gc_print(g->l, g->runs_dir, g->out);
+    if (rc == 0 && g->remove) rc = gc_delete(st, g->l, err);
+    return rc;
+}
+
+int nsid_store_gc(struct nsid_store *st, const char *runs_dir, bool remove, FILE *out, struct nsid_err *err)
+{
     struct gc_list l = {0};
-    if (rc == 0) rc = gc_candidates(st, runs_dir, &l, err);
-    if (rc == 0) rc = gc_selections(st, runs_dir, &l, err);
-    if (rc == 0) rc = gc_dependencies(st, &l, err);
-    if (rc == 0) gc_print(&l, runs_dir, out);
-    size_t n_store = 0, n_folders = 0;
-    for (size_t i = 0; i < l.n; i++) n_store += !l.r[i].why[0] && l.r[i].in_store;
-    if (rc == 0 && remove) rc = gc_delete(st, &l, err);
-    if (remove) rc = nsid__store_tx_end(st, own, rc, err);
-    if (rc == 0 && remove) {
+    struct gc_arg g = {runs_dir, remove, out, &l};
+    int rc = remove ? nsid__store_tx(st, gc_body, &g, err) : gc_body(st, &g, err);
+    size_t n_store = 0, n_remove = 0, n_folders = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        n_store += !l.r[i].why[0] && l.r[i].in_store;
+        n_remove += !l.r[i].why[0];
+    }
+    if (rc == 0 && remove) { /* folders only after the commit: a failed commit leaves them all */
         rc = gc_folders(runs_dir, &l, &n_folders, err);
         fprintf(out, "gc: removed %zu run%s from %s and %zu folder%s from %s\n", n_store, n_store == 1 ? "" : "s",
                 st->path, n_folders, n_folders == 1 ? "" : "s", runs_dir);
-    } else if (rc == 0) {
-        size_t n = 0;
-        for (size_t i = 0; i < l.n; i++) n += !l.r[i].why[0];
-        fprintf(out, "gc: dry run, nothing removed (nsid-db gc --yes removes the %zu run%s marked remove)\n", n,
-                n == 1 ? "" : "s");
-    }
+    } else if (rc == 0)
+        fprintf(out, "gc: dry run, nothing removed (nsid-db gc --yes removes the %zu run%s marked remove)\n",
+                n_remove, n_remove == 1 ? "" : "s");
     nsid_free(l.r);
     return rc;
 }
