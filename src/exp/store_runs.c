@@ -644,11 +644,15 @@ static void table_print(struct table *t, int width, FILE *out)
     }
     int n_hidden = 0;
     for (int c = 0; c < t->nc; c++) n_hidden += hide[c];
-    if (n_hidden) {
-        fprintf(out, "(%d column%s hidden to fit %d columns:", n_hidden, n_hidden > 1 ? "s" : "", width);
-        for (int c = 0; c < t->nc; c++)
-            if (hide[c]) fprintf(out, " %s", t->head.s[c]);
-        fprintf(out, "; --format csv or json shows every column)\n");
+    if (n_hidden) { /* wrapped to the width too */
+        int col = fprintf(out, "(%d column%s hidden to fit %d columns:", n_hidden, n_hidden > 1 ? "s" : "", width);
+        for (int c = 0; c < t->nc; c++) {
+            if (!hide[c]) continue;
+            int k = (int)strlen(t->head.s[c]) + 1;
+            if (col + k > width) col = fprintf(out, "\n") - 1;
+            col += fprintf(out, " %s", t->head.s[c]);
+        }
+        fprintf(out, ";%s--format csv or json shows every column)\n", col + 40 > width ? "\n" : " ");
     }
 }
 
