@@ -172,7 +172,7 @@ static int cmd_compare(const struct args *a)
     const char **list = calloc((size_t)a->pos.n, sizeof *list);
     int rc = ids && list ? 0 : nsid_err_set(&err, NSID_ENOMEM, NULL, 0, "compare", "out of memory");
     for (int i = 0; rc == 0 && i < a->pos.n; i++) {
-        rc = nsid_store_resolve_id(&st, a->pos.v[i], ids[i], &err);
+        rc = nsid_store_resolve_id(&st, a->pos.v[i], NSID_STORE_IDS_ALL, ids[i], &err);
         list[i] = ids[i];
     }
     if (rc == 0) rc = nsid_store_compare(&st, list, a->pos.n, stdout, &err);
@@ -209,7 +209,7 @@ static int cmd_tag(const struct args *a)
     if (open_store(&st, a->db, true)) return 1;
     struct nsid_err err = {0};
     char id[NSID_STORE_ID_MAX];
-    int rc = nsid_store_resolve_id(&st, a->pos.v[0], id, &err);
+    int rc = nsid_store_resolve_id(&st, a->pos.v[0], NSID_STORE_IDS_ALL, id, &err);
     if (rc == 0) rc = tag_all(&st, id, a, &err);
     nsid_store_close(&st);
     if (rc < 0) return fail(&err);
@@ -224,7 +224,7 @@ static int cmd_note(const struct args *a)
     if (open_store(&st, a->db, true)) return 1;
     struct nsid_err err = {0};
     char id[NSID_STORE_ID_MAX];
-    int rc = nsid_store_resolve_id(&st, a->pos.v[0], id, &err);
+    int rc = nsid_store_resolve_id(&st, a->pos.v[0], NSID_STORE_IDS_ALL, id, &err);
     if (rc == 0) rc = nsid_store_note(&st, id, a->pos.v[1], &err);
     nsid_store_close(&st);
     return rc < 0 ? fail(&err) : 0;

@@ -202,6 +202,7 @@ profiles:
       model.core: {hidden_channels: 8, hidden_kern: 7}
 YAML
 check "re-plan" "$BIN/nsid-plan" --profile smoke --manifest "$T/p/data.yaml" --results "$R" "$T/p/experiments/study.yaml"
+mkdir -p "$R/runs/mine" && echo keep >"$R/runs/mine/notes.txt"   # a folder that is no run's
 before=$(sha)
 db gc --db "$D" >gc1.txt
 cat gc1.txt
@@ -220,6 +221,7 @@ for t in runs epochs metrics neuron_metrics artifacts run_datasets run_sources r
     check "gc --yes: no $t rows of the removed runs" test "$(q "SELECT count(*) FROM $t WHERE $col IN ('$fact', '$transfer', '$other')")" -eq 0
 done
 check "gc --yes: their folders removed" test ! -e "$R/runs/$fact" -a ! -e "$R/runs/$transfer" -a ! -e "$R/runs/$other"
+check "gc --yes: a folder holding no run.json or run.db is left alone" test -s "$R/runs/mine/notes.txt"
 check "gc --yes: the kept core's rows and folder stay" test "$(q "SELECT count(*) FROM runs WHERE id = '$chosen'")" -eq 1 -a -s "$ckpt"
 check "gc --yes: the planned run and its tags stay" test "$(q "SELECT count(*) FROM run_tags WHERE run_id = '$gauss'")" -eq 1
 check "gc --yes: the store is sound" grep -q "^ok" <(db check "$D")

@@ -3,6 +3,7 @@
  * it back for --explain and --diff (store_plan.h).
  */
 #include "exp/store_plan.h"
+#include "exp/store_runs.h"
 
 #include <string.h>
 
@@ -91,25 +92,7 @@ int nsid_store_plan_commit(struct nsid_store *st, struct nsid_err *err)
 
 int nsid_store_plan_find(struct nsid_store *st, const char *prefix, char id[NSID_STORE_ID_MAX], struct nsid_err *err)
 {
-    if (!nsid_store_valid_id(prefix))
-        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "id", "'%.80s' is not a run id", prefix);
-    char *first = NULL, *second = NULL;
-    int rc = nsid__store_text(st, "plan_runs",
-                              "SELECT DISTINCT id FROM plan_runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id",
-                              NSID__STORE_VALS(T(prefix)), 1, &first, err);
-    if (rc == 0 && first)
-        rc = nsid__store_text(st, "plan_runs",
-                              "SELECT DISTINCT id FROM plan_runs WHERE substr(id, 1, length(?1)) = ?1 AND id <> ?2"
-                              " LIMIT 1",
-                              NSID__STORE_VALS(T(prefix), T(first)), 2, &second, err);
-    if (rc == 0 && !first)
-        rc = nsid_err_set(err, NSID_ENOTFOUND, st->path, 0, prefix, "no planned run has this id (run nsid-plan first)");
-    else if (rc == 0 && second)
-        rc = nsid_err_set(err, NSID_EINVAL, st->path, 0, prefix, "ambiguous id prefix: give more digits");
-    if (rc == 0) snprintf(id, NSID_STORE_ID_MAX, "%s", first);
-    nsid_free(first);
-    nsid_free(second);
-    return rc;
+    return nsid_store_resolve_id(st, prefix, NSID_STORE_IDS_PLANNED, id, err); /* the one resolver: store_runs.h */
 }
 
 int nsid_store_plan_config(struct nsid_store *st, const char *id, char **json, struct nsid_err *err)

@@ -158,17 +158,20 @@ static int ensure_annotations(struct nsid_store *st, struct nsid_err *err)
 
 /* ---- the id resolver ---------------------------------------------------------------------------- */
 
-int nsid_store_resolve_id(struct nsid_store *st, const char *prefix, char id[NSID_STORE_ID_MAX],
-                          struct nsid_err *err)
+int nsid_store_resolve_id(struct nsid_store *st, const char *prefix, enum nsid_store_id_scope scope,
+                          char id[NSID_STORE_ID_MAX], struct nsid_err *err)
 {
+    bool planned = scope == NSID_STORE_IDS_PLANNED;
     id[0] = '\0';
     if (!nsid_store_valid_id(prefix))
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, prefix ? prefix : "", "not a run id or id prefix"
                             " (1..64 characters of 0-9 A-Z a-z _ . -)");
     sqlite3_stmt *s = NULL;
     int rc = nsid__store_prepare(st,
-                                 "SELECT id FROM (SELECT id FROM runs UNION SELECT id FROM plan_runs)"
-                                 " WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id",
+                                 planned ? "SELECT DISTINCT id FROM plan_runs WHERE substr(id, 1, length(?1)) = ?1"
+                                           " ORDER BY id"
+                                         : "SELECT id FROM (SELECT id FROM runs UNION SELECT id FROM plan_runs)"
+                                           " WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id",
                                  &s, err);
     if (rc < 0) return rc;
     sqlite3_bind_text(s, 1, prefix, -1, SQLITE_TRANSIENT);
@@ -176,7 +179,8 @@ int nsid_store_resolve_id(struct nsid_store *st, const char *prefix, char id[NSI
     rc = collect_col0(st, s, &found, "runs", err);
     sqlite3_finalize(s);
     if (rc == 0 && found.n == 0)
-        rc = nsid_err_set(err, NSID_ENOTFOUND, st->path, 0, prefix, "no run has this id or id prefix");
+        rc = nsid_err_set(err, NSID_ENOTFOUND, st->path, 0, prefix, "no %s has this id or id prefix%s",
+                          planned ? "planned run" : "run", planned ? " (run nsid-plan first)" : "");
     else if (rc == 0 && found.n > 1) {
         sqlite3_str *b = sqlite3_str_new(NULL);
         for (size_t i = 0; i < found.n && i < 12; i++) sqlite3_str_appendf(b, "%s%s", i ? ", " : "", found.s[i]);
@@ -1137,7 +1141,21 @@ static int in_plan(struct nsid_store *st, const char *id, bool *yes, struct nsid
     return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : nsid__store_fail(st, "plan_runs", err);
 }
 
-/* The store's runs outside the plan, and the folders runs_dir/<id> of runs outside it. */
+/* Does folder hold what nsid-plan or a stage writes into a run's folder (run.json, run.db)? */
+static bool is_run_folder(const char *folder)
+{
+    static const char *const FILES[] = {"run.json", "run.db"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[NSID_ERR_FILE_MAX + NSID_STORE_ID_MAX + 16];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", folder, FILES[i]);
+        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) return true;
+    }
+    return false;
+}
+
+/* The store's runs outside the plan, and the folders runs_dir/<id> of runs outside it (a folder
+ * that holds neither run.json nor run.db is no run's, and is left alone). */
 static int gc_candidates(struct nsid_store *st, const char *runs_dir, struct gc_list *l, struct nsid_err *err)
 {
     sqlite3_stmt *s = NULL;
@@ -1160,7 +1178,7 @@ static int gc_candidates(struct nsid_store *st, const char *runs_dir, struct gc_
         struct stat sb;
         snprintf(path, sizeof path, "%s/%s", runs_dir, e->d_name);
         if (!nsid_store_valid_id(e->d_name) || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-            lstat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            lstat(path, &sb) != 0 || !S_ISDIR(sb.st_mode) || !is_run_folder(path))
             continue;
         rc = in_plan(st, e->d_name, &planned, err);
         struct gc_run *r = rc == 0 && !planned ? gc_add(l, e->d_name, err) : NULL;
@@ -1172,7 +1190,7 @@ static int gc_candidates(struct nsid_store *st, const char *runs_dir, struct gc_
         char path[NSID_ERR_FILE_MAX + NSID_STORE_ID_MAX + 2];
         struct stat sb;
         snprintf(path, sizeof path, "%s/%s", runs_dir ? runs_dir : "", l->r[i].id);
-        if (runs_dir && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) l->r[i].folder = true;
+        if (runs_dir && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && is_run_folder(path)) l->r[i].folder = true;
     }
     return rc;
 }

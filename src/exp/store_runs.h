@@ -6,7 +6,7 @@
  *     struct nsid_store st;
  *     nsid_store_open_readonly(&st, "results/results.db", err);
  *     char id[NSID_STORE_ID_MAX];
- *     nsid_store_resolve_id(&st, "7de3", id, err);           // a unique prefix -> the full id
+ *     nsid_store_resolve_id(&st, "7de3", NSID_STORE_IDS_ALL, id, err);   // a unique prefix -> the id
  *     struct nsid_store_runs_query q = {.experiment = "fig5", .sort = "-test_corr", .limit = 10};
  *     nsid_store_runs(&st, &q, NSID_STORE_TABLE, stdout, err);
  *
@@ -33,12 +33,19 @@ enum nsid_store_format {
     NSID_STORE_JSON = 2,     /* an array of objects, full values */
 };
 
+/* Which runs an id prefix is resolved among. */
+enum nsid_store_id_scope {
+    NSID_STORE_IDS_ALL = 0,       /* the store's runs and the plan's */
+    NSID_STORE_IDS_PLANNED = 1,   /* the current plan's only (nsid-plan --explain, --diff) */
+};
+
 /*
- * The full id of the run whose id is, or starts with, prefix (runs and the plan's runs). Several
- * matches: NSID_EINVAL listing them; none: NSID_ENOTFOUND. key = the prefix.
+ * The full id of the run whose id is, or starts with, prefix, among scope's runs: the one
+ * resolver of every command that takes a run id. Several matches: NSID_EINVAL listing them
+ * (up to 12); none: NSID_ENOTFOUND. err->key = the prefix.
  */
-int nsid_store_resolve_id(struct nsid_store *st, const char *prefix, char id[NSID_STORE_ID_MAX],
-                          struct nsid_err *err);
+int nsid_store_resolve_id(struct nsid_store *st, const char *prefix, enum nsid_store_id_scope scope,
+                          char id[NSID_STORE_ID_MAX], struct nsid_err *err);
 
 /* Which runs `runs` shows, and in which order. Every field may be zero/NULL (no filter). */
 struct nsid_store_runs_query {
