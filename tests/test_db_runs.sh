@@ -159,6 +159,16 @@ check "  still schema 5 after reading" test "$(sqlite3 v5.db 'PRAGMA user_versio
 check "  tag migrates it to schema 6" db tag --db v5.db "${gauss:0:8}" migrated=yes
 check "  (version 6, the tag there, the runs intact)" test "$(sqlite3 v5.db "SELECT (SELECT user_version FROM pragma_user_version) || '/' || (SELECT value FROM run_tags WHERE key = 'migrated') || '/' || (SELECT count(*) FROM runs)")" = "6/yes/5"
 
+# the selection rule: a copy whose plan lost the cores but keeps their selection (the transfer's):
+# the chosen core (results/select/*.ckpt) and the other candidate stay
+cp "$D" sel.db
+sqlite3 sel.db "DELETE FROM plan_runs WHERE experiment = 'core'"
+db gc --db sel.db --runs "$R/runs" >gcsel.txt
+cat gcsel.txt
+check "gc: keeps the core a current selection chose" grep -q "keep    $chosen  the core selection .* chose (results/select)" gcsel.txt
+check "gc: keeps the selection's other candidate" grep -q "keep    $other  a candidate of core selection" gcsel.txt
+check "gc: nothing else to remove" grep -q "removes the 0 runs" gcsel.txt
+
 # ---- bad input: one message, the store unchanged -------------------------------------------------------
 check "unknown run id (compare)" bad compare --db "$D" zzzz "${gauss:0:6}"
 check "unknown run id (tag on a missing run)" bad tag --db "$D" ffffffffff x=1

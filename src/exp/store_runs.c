@@ -1245,7 +1245,25 @@ static int gc_dependencies(struct nsid_store *st, struct gc_list *l, struct nsid
     return rc;
 }
 
-/* Keep the core each current selection chose: dirname(runs_dir)/select/<selection>.ckpt names it. */
+/* Keep the candidates of every current selection (plan_selections) that gc would otherwise remove. */
+static int gc_candidates_of_selections(struct nsid_store *st, struct gc_list *l, struct nsid_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = nsid__store_prepare(st, "SELECT candidate, id FROM plan_selections ORDER BY id, candidate", &s, err);
+    if (rc < 0) return rc;
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *cand = (const char *)sqlite3_column_text(s, 0), *sel = (const char *)sqlite3_column_text(s, 1);
+        struct gc_run *r = cand ? gc_find(l, cand) : NULL;
+        if (r && !r->why[0]) snprintf(r->why, sizeof r->why, "a candidate of core selection %.12s", sel ? sel : "?");
+    }
+    rc = step == SQLITE_DONE ? 0 : nsid__store_fail(st, "plan_selections", err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Keep the core each current selection chose (dirname(runs_dir)/select/<selection>.ckpt names it)
+ * and the selection's other candidates. */
 static int gc_selections(struct nsid_store *st, const char *runs_dir, struct gc_list *l, struct nsid_err *err)
 {
     sqlite3_stmt *s = NULL;
@@ -1274,7 +1292,7 @@ static int gc_selections(struct nsid_store *st, const char *runs_dir, struct gc_
         }
     }
     strv_free(&sel);
-    return rc;
+    return rc == 0 ? gc_candidates_of_selections(st, l, err) : rc;
 }
 
 /* Delete the removable runs' rows from every table (inside the caller's transaction). */

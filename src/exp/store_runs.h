@@ -92,8 +92,9 @@ int nsid_store_note(struct nsid_store *st, const char *run_id, const char *text,
  * Garbage-collect the runs the current plan (plan_runs) no longer holds: every run of the store's
  * runs table and every folder runs_dir/<id> (a valid run id) whose id the plan lacks, except a run
  * a kept run depends on, at any depth: its parent (runs.parent, a transferred core), a checkpoint
- * its configuration names (model.core.checkpoint = .../<id>/checkpoint.h5), or the core a current
- * selection chose (dirname(runs_dir)/select/<selection>.ckpt). Lists them to out; with remove,
+ * its configuration names (model.core.checkpoint = .../<id>/checkpoint.h5), the core a current
+ * selection chose (dirname(runs_dir)/select/<selection>.ckpt) or another of its candidates. A
+ * folder holding neither run.json nor run.db is no run's and is left alone. Lists them to out; with remove,
  * deletes their rows from every table in one transaction, then (after the commit) their folders.
  * A store without a plan is refused (NSID_EINVAL). remove needs a store opened read-write.
  */
