@@ -575,7 +575,8 @@ struct table {
     int nc;                 /* columns */
     struct strv head;       /* (nc) header texts */
     struct strv cell;       /* (rows * nc) cell texts, row-major, NULL = empty */
-    int cap[256];           /* per column: longest text shown (longer ones elided with '~') */
+    int cap[256];           /* per column: longest text shown (longer ones elided with '~'); 0: any;
+                               -1: any, and never shrunk to fit (ids) */
     int optional[256];      /* per column: 0 always shown; may be hidden to fit the width: 2 first, then 1 */
 };
 
@@ -626,7 +627,7 @@ static void table_print(struct table *t, int width, FILE *out)
         while (total > width) { /* ids and numbers (<= 8 wide) stay whole */
             int widest = -1;
             for (int c = 0; c < t->nc; c++)
-                if (!hide[c] && w[c] > 8 && (widest < 0 || w[c] > w[widest])) widest = c;
+                if (!hide[c] && t->cap[c] >= 0 && w[c] > 8 && (widest < 0 || w[c] > w[widest])) widest = c;
             if (widest < 0) break;
             w[widest]--;
             t->cap[widest] = w[widest];
@@ -793,7 +794,7 @@ static int runs_table(struct nsid_store *st, sqlite3_stmt *s, const struct strv 
     if (rc == 0 && step != SQLITE_DONE) rc = nsid__store_fail(st, "runs", err);
     /* columns: id experiment [variant] keys... [tags] status epochs val test wall */
     int colsrc[256], nsrc = 0;
-    if (rc == 0) rc = table_col(&t, sqlite3_mprintf("id"), 0, 0, err), colsrc[nsrc++] = R_ID;
+    if (rc == 0) rc = table_col(&t, sqlite3_mprintf("id"), -1, 0, err), colsrc[nsrc++] = R_ID;
     if (rc == 0) rc = table_col(&t, sqlite3_mprintf("experiment"), 14, 0, err), colsrc[nsrc++] = R_EXP;
     if (rc == 0 && any_variant) rc = table_col(&t, sqlite3_mprintf("variant"), 16, 1, err), colsrc[nsrc++] = R_VARIANT;
     for (size_t k = 0; rc == 0 && k < keys->n && nsrc < 240; k++) {
