@@ -10,54 +10,138 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/opt.h"
 #include "base/path.h"
-#include "base/version.h"
+#include "stage.h"
 #include "exp/store.h"
 #include "base/infile.h"
+#include "db_runs.h"
 
 #define DEFAULT_DB "results/results.db"
 
-static const char USAGE[] =
-    "usage: nsid-db COMMAND [ARGS]\n"
-    "\n"
-    "  merge RUN_DB... --into DB [--list FILE] [--runs DIR]\n"
-    "        fold the finished runs of each run database into DB (idempotent: a run merged\n"
-    "        twice appears once; running or failed runs only record their status). A run id\n"
-    "        DB already holds finished with other content (configuration, data, numbers) is\n"
-    "        refused, naming both files; the same run with more rows (a later evaluation)\n"
-    "        gains them. FILE lists more run databases, one path per line; --runs DIR adds\n"
-    "        DIR/<id>/run.db of every run of DB's current plan that has one.\n"
-    "  query SQL [--db DB] [--csv]\n"
-    "        run one SQL statement that reads (SELECT, WITH, a reading PRAGMA; anything that\n"
-    "        writes, ATTACH and VACUUM INTO are refused) and print a header and the rows\n"
-    "        (tab-separated, or CSV)\n"
-    "  export VIEW --csv FILE [--db DB]\n"
-    "        write a view (or table) as CSV with a header row\n"
-    "  export --all --dir DIR [--db DB]\n"
-    "        write every view as DIR/<view>.csv\n"
-    "  views [--db DB]          list the views\n"
-    "  status [--db DB] [--runs DIR]\n"
-    "        planned/running/done/failed counts of the current plan (live run databases\n"
-    "        under DIR/<id>/run.db override the merged state)\n"
-    "  select --out FILE RUN_DB...\n"
-    "        of the runs (each must be done), the one with the best validation score\n"
-    "        (metric all/validation/corr; ties: smallest id) wins; FILE gets the path of its\n"
-    "        checkpoint (dirname(RUN_DB)/checkpoint.h5) and a newline\n"
-    "  init DB                  create an empty store\n"
-    "  check DB                 PRAGMA integrity_check\n"
-    "\n"
-    "  --version                the release and the git commit this build was made from\n"
-    "\n"
-    "DB defaults to " DEFAULT_DB ". What only reads (query, export, status, select, check,\n"
-    "merge's run databases) works on a read-only mount. An output file's folder must exist\n"
-    "(--into, --csv, --out, init's DB); export's --dir is created. No output may be, hold or\n"
-    "lie inside one of the command's inputs. Exit status: 0 ok, 1 failure, 2 usage.\n";
+/* The options of every command; each command takes those of its mask (db_table). */
+enum db_opt { O_INTO, O_MERGE_DB, O_LIST, O_RUNS, O_DB, O_CSV_FILE, O_CSV_FLAG, O_ALL, O_DIR, O_OUT, O_HELP, O_N };
+#define M(o) (1u << (o))
 
+/* What the command line gave. */
+struct db_args {
+    const char *db;        /* --db / --into */
+    const char *csv;       /* --csv FILE (export) */
+    bool csv_flag;         /* --csv (query) */
+    const char *dir;       /* --dir */
+    const char *runs;      /* --runs */
+    const char *out;       /* --out */
+    const char *list;      /* --list */
+    bool all;              /* --all */
+    bool help;             /* --help */
+    struct nsid_opt_list pos; /* positional arguments */
+};
+
+struct db_command {
+    const char *name;
+    const char *args;      /* its positional arguments in the synopsis ("" if none) */
+    unsigned opts;         /* mask of enum db_opt */
+    int (*run)(const struct db_args *a);
+    const char *about;     /* the prose under the synopsis; each line indented 8 */
+};
+
+/* The option table of c writing into a: t gets its rows and the ending row. */
+static void db_table(const struct db_command *c, struct db_args *a, struct nsid_opt t[O_N + 1])
+{
+    const struct nsid_opt all[O_N] = {
+        [O_INTO] = {"into", 0, NSID_OPT_STRING, &a->db, "DB", "the store to merge into", .flags = NSID_OPT_REQUIRED},
+        [O_MERGE_DB] = {"db", 0, NSID_OPT_STRING, &a->db, "DB", "the same as --into", .flags = NSID_OPT_HIDDEN},
+        [O_LIST] = {"list", 0, NSID_OPT_STRING, &a->list, "FILE", "more run databases, one path per line"},
+        [O_RUNS] = {"runs", 0, NSID_OPT_STRING, &a->runs, "DIR", "the run folders DIR/<id>/run.db"},
+        [O_DB] = {"db", 0, NSID_OPT_STRING, &a->db, "DB", "the store (default " DEFAULT_DB ")"},
+        [O_CSV_FILE] = {"csv", 0, NSID_OPT_STRING, &a->csv, "FILE", "the CSV file to write"},
+        [O_CSV_FLAG] = {"csv", 0, NSID_OPT_FLAG, &a->csv_flag, NULL, "print CSV instead of tab-separated text"},
+        [O_ALL] = {"all", 0, NSID_OPT_FLAG, &a->all, NULL, "every view, as DIR/<view>.csv"},
+        [O_DIR] = {"dir", 0, NSID_OPT_STRING, &a->dir, "DIR", "the folder of --all (created)"},
+        [O_OUT] = {"out", 0, NSID_OPT_STRING, &a->out, "FILE", "the file to write", .flags = NSID_OPT_REQUIRED},
+        [O_HELP] = {"help", 'h', NSID_OPT_STOP, &a->help, NULL, "this command's help"},
+    };
+    int n = 0;
+    for (int i = 0; i < O_N; i++)
+        if ((c->opts | M(O_HELP)) & M(i)) t[n++] = all[i];
+    t[n] = (struct nsid_opt){0};
+}
+
+static int cmd_merge(const struct db_args *a);
+static int cmd_query(const struct db_args *a);
+static int cmd_export(const struct db_args *a);
+static int cmd_views(const struct db_args *a);
+static int cmd_status(const struct db_args *a);
+static int cmd_select(const struct db_args *a);
+static int cmd_init(const struct db_args *a);
+static int cmd_check(const struct db_args *a);
+
+static const struct db_command commands[] = {
+    {"merge", "RUN_DB...", M(O_INTO) | M(O_MERGE_DB) | M(O_LIST) | M(O_RUNS), cmd_merge,
+     "fold the finished runs of each run database into DB (idempotent: a run merged\n"
+     "twice appears once; running or failed runs only record their status). A run id\n"
+     "DB already holds finished with other content (configuration, data, numbers) is\n"
+     "refused, naming both files; the same run with more rows (a later evaluation)\n"
+     "gains them. FILE lists more run databases, one path per line; --runs DIR adds\n"
+     "DIR/<id>/run.db of every run of DB's current plan that has one."},
+    {"query", "SQL", M(O_DB) | M(O_CSV_FLAG), cmd_query,
+     "run one SQL statement that reads (SELECT, WITH, a reading PRAGMA; anything that\n"
+     "writes, ATTACH and VACUUM INTO are refused) and print a header and the rows\n"
+     "(tab-separated, or CSV)"},
+    {"export", "[VIEW]", M(O_CSV_FILE) | M(O_ALL) | M(O_DIR) | M(O_DB), cmd_export,
+     "VIEW --csv FILE: write a view (or table) as CSV with a header row;\n"
+     "--all --dir DIR: write every view as DIR/<view>.csv"},
+    {"views", "", M(O_DB), cmd_views, "list the views"},
+    {"status", "", M(O_DB) | M(O_RUNS), cmd_status,
+     "planned/running/done/failed counts of the current plan (live run databases\n"
+     "under DIR/<id>/run.db override the merged state)"},
+    {"select", "RUN_DB...", M(O_OUT), cmd_select,
+     "of the runs (each must be done), the one with the best validation score\n"
+     "(metric all/validation/corr; ties: smallest id) wins; FILE gets the path of its\n"
+     "checkpoint (dirname(RUN_DB)/checkpoint.h5) and a newline"},
+    {"init", "DB", 0, cmd_init, "create an empty store"},
+    {"check", "DB", 0, cmd_check, "PRAGMA integrity_check"},
+};
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+/* "  NAME ARGS [OPTIONS]" then the prose, indented. */
+static void command_usage(const struct db_command *c, FILE *f)
+{
+    struct db_args a = {0};
+    struct nsid_opt t[O_N + 1];
+    db_table(c, &a, t);
+    fprintf(f, "  %s%s%s", c->name, c->args[0] ? " " : "", c->args);
+    nsid_opt_synopsis(t, f);
+    fputs("\n        ", f);
+    for (const char *s = c->about; *s; s++) {
+        fputc(*s, f);
+        if (*s == '\n') fputs("        ", f);
+    }
+    fputc('\n', f);
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: nsid-db COMMAND [ARGS]\n\n", f);
+    for (int i = 0; i < N_COMMANDS; i++) command_usage(&commands[i], f);
+    nsid_db_runs_usage(f); /* runs, compare, tag, note, gc: pipeline/db_runs.c */
+    fputs("\n"
+          "  --version                the release and the git commit this build was made from\n"
+          "  COMMAND --help           one command's synopsis and options\n"
+          "\n"
+          "DB defaults to " DEFAULT_DB ". What only reads (query, export, status, select, check,\n"
+          "merge's run databases) works on a read-only mount. An output file's folder must exist\n"
+          "(--into, --csv, --out, init's DB); export's --dir is created. No output may be, hold or\n"
+          "lie inside one of the command's inputs. Exit status: 0 ok, 1 failure, 2 usage.\n",
+          f);
+}
+
+/* A usage error found after parsing: one line, exit 2. */
 static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "nsid-db: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(nsid-db --help for usage)\n");
+    fprintf(stderr, " (see --help)\n");
     return 2;
 }
 
@@ -83,7 +167,7 @@ static int check_io(const struct nsid_path_use *in, int n_in, const struct nsid_
 }
 
 /* The positional run databases as inputs, plus up to two more; NULL when out of memory. */
-static struct nsid_path_use *inputs(const char *const *pos, int n_pos, struct nsid_path_use a, struct nsid_path_use b)
+static struct nsid_path_use *inputs(char *const *pos, int n_pos, struct nsid_path_use a, struct nsid_path_use b)
 {
     struct nsid_path_use *in = calloc((size_t)n_pos + 2, sizeof *in);
     if (!in) return NULL;
@@ -91,48 +175,6 @@ static struct nsid_path_use *inputs(const char *const *pos, int n_pos, struct ns
     in[n_pos] = a;
     in[n_pos + 1] = b;
     return in;
-}
-
-/* Options shared by the commands. */
-struct opts {
-    const char *db;        /* --db / --into */
-    const char *csv;       /* --csv FILE (export) */
-    bool csv_flag;         /* --csv (query) */
-    const char *dir;       /* --dir */
-    const char *runs;      /* --runs */
-    const char *out;       /* --out */
-    const char *list;      /* --list */
-    bool all;              /* --all */
-    const char **pos;      /* positional arguments */
-    int n_pos;
-};
-
-/* Parse argv[2..]; cmd decides whether --csv takes a value. */
-static int parse(struct opts *o, int argc, char **argv, const char *cmd)
-{
-    memset(o, 0, sizeof *o);
-    o->pos = calloc((size_t)argc, sizeof *o->pos);
-    if (!o->pos) return usage_error("%s", "out of memory");
-    bool export = strcmp(cmd, "export") == 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-        if (strcmp(a, "--db") == 0 || strcmp(a, "--into") == 0) slot = &o->db;
-        else if (strcmp(a, "--dir") == 0) slot = &o->dir;
-        else if (strcmp(a, "--runs") == 0) slot = &o->runs;
-        else if (strcmp(a, "--out") == 0) slot = &o->out;
-        else if (strcmp(a, "--list") == 0) slot = &o->list;
-        else if (strcmp(a, "--csv") == 0 && export) slot = &o->csv;
-        else if (strcmp(a, "--csv") == 0) o->csv_flag = true;
-        else if (strcmp(a, "--all") == 0) o->all = true;
-        else if (a[0] == '-' && a[1] == '-') return usage_error("unknown option '%s'", a);
-        else o->pos[o->n_pos++] = a;
-        if (slot) {
-            if (i + 1 >= argc) return usage_error("option '%s' needs a value", a);
-            *slot = argv[++i];
-        }
-    }
-    return 0;
 }
 
 /* ---- merge ---------------------------------------------------------------------------- */
@@ -165,15 +207,14 @@ static int merge_plan(struct nsid_store *st, const char *runs_dir, struct nsid_s
     return nsid_store_merge_plan(st, runs_dir, ms, &err) < 0 ? fail(&err) : 0;
 }
 
-static int cmd_merge(const struct opts *o)
+static int cmd_merge(const struct db_args *o)
 {
-    if (!o->db) return usage_error("%s", "merge needs --into DB");
-    if (o->n_pos == 0 && !o->list && !o->runs) return usage_error("%s", "merge needs run databases");
+    if (o->pos.n == 0 && !o->list && !o->runs) return usage_error("%s", "merge needs run databases");
     if (check_parent(o->db, "--into")) return 1;
-    struct nsid_path_use *in = inputs(o->pos, o->n_pos, (struct nsid_path_use){o->list, "--list", false},
+    struct nsid_path_use *in = inputs(o->pos.v, o->pos.n, (struct nsid_path_use){o->list, "--list", false},
                                       (struct nsid_path_use){o->runs, "--runs", false});
     struct nsid_path_use out = {o->db, "--into", false};
-    int bad = in ? check_io(in, o->n_pos + 2, &out, 1) : usage_error("%s", "out of memory");
+    int bad = in ? check_io(in, o->pos.n + 2, &out, 1) : usage_error("%s", "out of memory");
     free(in);
     if (bad) return bad;
     struct nsid_err err = {0};
@@ -181,7 +222,7 @@ static int cmd_merge(const struct opts *o)
     if (nsid_store_open(&st, o->db, &err) < 0) return fail(&err);
     struct nsid_store_merge_stats ms = {0};
     int rc = 0;
-    for (int i = 0; rc == 0 && i < o->n_pos; i++) rc = merge_one(&st, o->pos[i], &ms);
+    for (int i = 0; rc == 0 && i < o->pos.n; i++) rc = merge_one(&st, o->pos.v[i], &ms);
     if (rc == 0 && o->list) rc = merge_list(&st, o->list, &ms);
     if (rc == 0 && o->runs) rc = merge_plan(&st, o->runs, &ms);
     nsid_store_close(&st);
@@ -194,7 +235,7 @@ static int cmd_merge(const struct opts *o)
 
 /* ---- query, export, views ---------------------------------------------------------------- */
 
-static int open_db(struct nsid_store *st, const struct opts *o, bool readonly)
+static int open_db(struct nsid_store *st, const struct db_args *o, bool readonly)
 {
     struct nsid_err err = {0};
     const char *db = o->db ? o->db : DEFAULT_DB;
@@ -202,13 +243,13 @@ static int open_db(struct nsid_store *st, const struct opts *o, bool readonly)
     return rc < 0 ? fail(&err) : 0;
 }
 
-static int cmd_query(const struct opts *o)
+static int cmd_query(const struct db_args *o)
 {
-    if (o->n_pos != 1) return usage_error("%s", "query needs exactly one SQL argument");
+    if (o->pos.n != 1) return usage_error("%s", "query needs exactly one SQL argument");
     struct nsid_store st;
     if (open_db(&st, o, true)) return 1;
     struct nsid_err err = {0};
-    int rc = nsid_store_query(&st, o->pos[0], stdout, o->csv_flag, NULL, &err);
+    int rc = nsid_store_query(&st, o->pos.v[0], stdout, o->csv_flag, NULL, &err);
     nsid_store_close(&st);
     return rc < 0 ? fail(&err) : 0;
 }
@@ -241,37 +282,38 @@ static int export_all(struct nsid_store *st, const char *dir)
     return 0;
 }
 
-static int cmd_export(const struct opts *o)
+static int cmd_export(const struct db_args *o)
 {
     struct nsid_store st;
     if (o->all) {
-        if (!o->dir || o->n_pos) return usage_error("%s", "export --all needs --dir DIR and no view name");
+        if (!o->dir || o->pos.n) return usage_error("%s", "export --all needs --dir DIR and no view name");
         if (export_all_check(o->dir, o->db ? o->db : DEFAULT_DB) || open_db(&st, o, true)) return 1;
         int rc = export_all(&st, o->dir);
         nsid_store_close(&st);
         return rc;
     }
-    if (o->n_pos != 1 || !o->csv) return usage_error("%s", "export needs VIEW and --csv FILE");
+    if (o->pos.n != 1 || !o->csv) return usage_error("%s", "export needs VIEW and --csv FILE");
     struct nsid_path_use in = {o->db ? o->db : DEFAULT_DB, "--db", false}, out = {o->csv, "--csv", false};
     if (check_parent(o->csv, "--csv") || check_io(&in, 1, &out, 1) || open_db(&st, o, true)) return 1;
     struct nsid_err err = {0};
     int64_t rows = 0;
-    int rc = nsid_store_export_csv(&st, o->pos[0], o->csv, &rows, &err);
+    int rc = nsid_store_export_csv(&st, o->pos.v[0], o->csv, &rows, &err);
     nsid_store_close(&st);
     if (rc < 0) return fail(&err);
     fprintf(stderr, "nsid-db: %s: %lld rows\n", o->csv, (long long)rows);
     return 0;
 }
 
-static int cmd_views(void)
+static int cmd_views(const struct db_args *o)
 {
+    (void)o;
     for (size_t i = 0; nsid_store_view_name(i); i++) printf("%s\n", nsid_store_view_name(i));
     return 0;
 }
 
 /* ---- status --------------------------------------------------------------------------------- */
 
-static int cmd_status(const struct opts *o)
+static int cmd_status(const struct db_args *o)
 {
     struct nsid_store st;
     struct stat sb;
@@ -325,25 +367,25 @@ static int write_atomic(const char *path, const char *text)
     return 0;
 }
 
-static int cmd_select(const struct opts *o)
+static int cmd_select(const struct db_args *o)
 {
-    if (!o->out || o->n_pos == 0) return usage_error("%s", "select needs --out FILE and run databases");
+    if (!o->out || o->pos.n == 0) return usage_error("%s", "select needs --out FILE and run databases");
     if (check_parent(o->out, "--out")) return 1;
-    struct nsid_path_use *in = inputs(o->pos, o->n_pos, (struct nsid_path_use){NULL, NULL, false},
+    struct nsid_path_use *in = inputs(o->pos.v, o->pos.n, (struct nsid_path_use){NULL, NULL, false},
                                       (struct nsid_path_use){NULL, NULL, false});
     struct nsid_path_use out = {o->out, "--out", false};
-    int bad = in ? check_io(in, o->n_pos, &out, 1) : usage_error("%s", "out of memory");
+    int bad = in ? check_io(in, o->pos.n, &out, 1) : usage_error("%s", "out of memory");
     free(in);
     if (bad) return bad;
     int best = -1;
     double best_score = -INFINITY;
     char best_id[NSID_STORE_ID_MAX] = "";
-    for (int i = 0; i < o->n_pos; i++) {
+    for (int i = 0; i < o->pos.n; i++) {
         char id[NSID_STORE_ID_MAX];
         double score = 0;
-        if (candidate(o->pos[i], id, &score)) return 1;
+        if (candidate(o->pos.v[i], id, &score)) return 1;
         if (isnan(score)) { /* undefined (NULL): never selected, and said (docs/reliability.md) */
-            fprintf(stderr, "nsid-db: select: %s: run %s ignored: its validation score is undefined\n", o->pos[i], id);
+            fprintf(stderr, "nsid-db: select: %s: run %s ignored: its validation score is undefined\n", o->pos.v[i], id);
             continue;
         }
         if (best < 0 || score > best_score || (score == best_score && strcmp(id, best_id) < 0)) {
@@ -353,64 +395,77 @@ static int cmd_select(const struct opts *o)
         }
     }
     if (best < 0) {
-        fprintf(stderr, "nsid-db: select: none of the %d candidates has a defined validation score:", o->n_pos);
-        for (int i = 0; i < o->n_pos; i++) fprintf(stderr, " %s", o->pos[i]);
+        fprintf(stderr, "nsid-db: select: none of the %d candidates has a defined validation score:", o->pos.n);
+        for (int i = 0; i < o->pos.n; i++) fprintf(stderr, " %s", o->pos.v[i]);
         fputc('\n', stderr);
         return 1;
     }
     char dir[4096], text[4200];
-    snprintf(dir, sizeof dir, "%s", o->pos[best]);
+    snprintf(dir, sizeof dir, "%s", o->pos.v[best]);
     snprintf(text, sizeof text, "%s/checkpoint.h5\n", dirname(dir));
-    fprintf(stderr, "nsid-db: select: run %s (validation %.6f) of %d\n", best_id, best_score, o->n_pos);
+    fprintf(stderr, "nsid-db: select: run %s (validation %.6f) of %d\n", best_id, best_score, o->pos.n);
     return write_atomic(o->out, text);
 }
 
 /* ---- init, check ------------------------------------------------------------------------------- */
 
-static int cmd_init(const struct opts *o)
+static int cmd_init(const struct db_args *o)
 {
-    if (o->n_pos != 1) return usage_error("%s", "init needs DB");
-    if (check_parent(o->pos[0], "DB")) return 1;
+    if (o->pos.n != 1) return usage_error("%s", "init needs DB");
+    if (check_parent(o->pos.v[0], "DB")) return 1;
     struct nsid_err err = {0};
     struct nsid_store st;
-    if (nsid_store_open(&st, o->pos[0], &err) < 0) return fail(&err);
+    if (nsid_store_open(&st, o->pos.v[0], &err) < 0) return fail(&err);
     nsid_store_close(&st);
     return 0;
 }
 
-static int cmd_check(const struct opts *o)
+static int cmd_check(const struct db_args *o)
 {
-    if (o->n_pos != 1) return usage_error("%s", "check needs DB");
+    if (o->pos.n != 1) return usage_error("%s", "check needs DB");
     struct nsid_err err = {0};
     struct nsid_store st;
-    if (nsid_store_open_readonly(&st, o->pos[0], &err) < 0) return fail(&err);
+    if (nsid_store_open_readonly(&st, o->pos.v[0], &err) < 0) return fail(&err);
     int rc = nsid_store_query(&st, "PRAGMA integrity_check", stdout, false, NULL, &err);
     nsid_store_close(&st);
     return rc < 0 ? fail(&err) : 0;
 }
 
+/* Parse the command's arguments (argv after its name) and run it. */
+static int run_command(const struct db_command *c, int argc, char **argv)
+{
+    char prog[64];
+    snprintf(prog, sizeof prog, "nsid-db %s", c->name);
+    struct db_args a = {0};
+    struct nsid_opt t[O_N + 1];
+    db_table(c, &a, t);
+    struct nsid_opt_cmd cmd = {prog, t, &a.pos, 0, NULL};
+    struct nsid_err err = {0};
+    int rc = nsid_opt_parse(&cmd, argc, argv, &err);
+    if (rc < 0) rc = nsid_opt_usage_error(&cmd, &err);
+    else if (rc == 1) { /* COMMAND --help */
+        printf("usage: nsid-db %s%s%s", c->name, c->args[0] ? " " : "", c->args);
+        nsid_opt_synopsis(t, stdout);
+        printf("\n\n%s\n\n", c->about);
+        nsid_opt_help(t, stdout);
+        rc = 0;
+    } else rc = c->run(&a);
+    nsid_opt_list_free(&a.pos);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    if (nsid_version_option(argc, argv, "nsid-db")) return 0;
+    if (nsid_stage_begin("nsid-db", argc, argv)) return 0;
     if (argc < 2) return usage_error("%s", "missing command");
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(USAGE, stdout);
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        usage(stdout);
         return 0;
     }
-    struct opts o;
-    int rc = parse(&o, argc, argv, cmd);
-    if (rc == 0) {
-        if (strcmp(cmd, "merge") == 0) rc = cmd_merge(&o);
-        else if (strcmp(cmd, "query") == 0) rc = cmd_query(&o);
-        else if (strcmp(cmd, "export") == 0) rc = cmd_export(&o);
-        else if (strcmp(cmd, "views") == 0) rc = cmd_views();
-        else if (strcmp(cmd, "status") == 0) rc = cmd_status(&o);
-        else if (strcmp(cmd, "select") == 0) rc = cmd_select(&o);
-        else if (strcmp(cmd, "init") == 0) rc = cmd_init(&o);
-        else if (strcmp(cmd, "check") == 0) rc = cmd_check(&o);
-        else rc = usage_error("unknown command '%s'", cmd);
-    }
-    free(o.pos);
-    return rc;
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0) return run_command(&commands[i], argc - 2, argv + 2);
+    int rc = nsid_db_runs_command(name, argc - 2, argv + 2); /* runs, compare, tag, note, gc */
+    if (rc >= 0) return rc;
+    return usage_error("unknown command '%s'", name);
 }

@@ -7,99 +7,93 @@
  * Exit status: 0 evaluated (or the run was already done), 1 failed (the message names the
  * key, file or tensor), 2 bad usage.
  */
-#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/opt.h"
 #include "base/path.h"
-#include "base/version.h"
 #include "exp/eval.h"
+#include "stage.h"
 
-#define MAX_ARGS 256
+static const char ABOUT[] =
+    "usage: nsid-eval --checkpoint CKPT --data PATH [--data PATH ...] --db RUN.db\n"
+    "                 [--predictions FILE.h5] [--config RUN.json] [--run-id ID] [--quiet]\n"
+    "\n"
+    "Predicts the validation and test tiers in evaluation mode and records, per neuron and per scan,\n"
+    "the single-trial correlation (validation, test), the correlation with the repeat average, the\n"
+    "leave-one-out oracle, the fraction oracle (slope through the origin), FEV and FEVE, and on\n"
+    "simulated data the correlation with the true rates and the receptive-field distance after an\n"
+    "affine fit. The run is marked done in the same, final transaction.\n"
+    "\n";
 
-static void usage(FILE *f)
+struct args {
+    struct nsid_eval_opts o;
+    struct nsid_opt_list data;
+    bool quiet, help, version;
+};
+
+/* 0 ok, 1 help printed, 2 usage error. */
+static int parse_args(int argc, char **argv, struct args *a)
 {
-    fprintf(f,
-            "usage: nsid-eval --checkpoint CKPT --data PATH [--data PATH ...] --db RUN.db\n"
-            "                 [--predictions FILE.h5] [--config RUN.json] [--run-id ID] [--quiet]\n"
-            "\n"
-            "Predicts the validation and test tiers in evaluation mode and records, per neuron and per scan,\n"
-            "the single-trial correlation (validation, test), the correlation with the repeat average, the\n"
-            "leave-one-out oracle, the fraction oracle (slope through the origin), FEV and FEVE, and on\n"
-            "simulated data the correlation with the true rates and the receptive-field distance after an\n"
-            "affine fit. The run is marked done in the same, final transaction.\n"
-            "\n"
-            "  --checkpoint CKPT   a checkpoint written by nsid-train\n"
-            "  --data PATH         the scans of its readouts (repeatable, any order)\n"
-            "  --db FILE           the run's SQLite store (usually the run.db beside the checkpoint); its\n"
-            "                      folder is locked while evaluating, and a run it holds must be the\n"
-            "                      checkpoint's (same configuration and scans), else nothing is recorded\n"
-            "  --predictions FILE  also write the test predictions and per-neuron metrics (HDF5); never\n"
-            "                      one of the inputs or --db\n"
-            "  --config FILE       the run configuration (default: the one stored in the checkpoint)\n"
-            "  --run-id ID         record under this id (default: the only run of --db, else the config's id)\n"
-            "  --quiet             no summary on stdout\n"
-            "  --version           the release and the git commit this build was made from\n"
-            "  -h, --help          this text\n");
+    struct nsid_eval_opts *o = &a->o;
+    const struct nsid_opt opts[] = {
+        {"checkpoint", 0, NSID_OPT_STRING, &o->checkpoint, "CKPT", .help = "a checkpoint written by nsid-train",
+         .flags = NSID_OPT_REQUIRED},
+        {"data", 0, NSID_OPT_LIST, &a->data, "PATH", .help = "the scans of its readouts (repeatable, any order)",
+         .flags = NSID_OPT_REQUIRED},
+        {"db", 0, NSID_OPT_STRING, &o->db, "FILE", .flags = NSID_OPT_REQUIRED,
+         .help = "the run's SQLite store (usually the run.db beside the checkpoint); its\n"
+                 "folder is locked while evaluating, and a run it holds must be the\n"
+                 "checkpoint's (same configuration and scans), else nothing is recorded"},
+        {"predictions", 0, NSID_OPT_STRING, &o->predictions, "FILE",
+         .help = "also write the test predictions and per-neuron metrics (HDF5); never\n"
+                 "one of the inputs or --db"},
+        {"config", 0, NSID_OPT_STRING, &o->config, "FILE", .help = "the run configuration (default: the one stored in the checkpoint)"},
+        {"run-id", 0, NSID_OPT_STRING, &o->run_id, "ID", .help = "record under this id (default: the only run of --db, else the config's id)"},
+        {"quiet", 0, NSID_OPT_FLAG, &a->quiet, NULL, .help = "no summary on stdout"},
+        {"version", 0, NSID_OPT_STOP, &a->version, NULL, .help = "the release and the git commit this build was made from"},
+        {"help", 'h', NSID_OPT_STOP, &a->help, NULL, .help = "this text"},
+        {0}};
+    struct nsid_opt_cmd cmd = {"nsid-eval", opts, NULL, 0, nsid_stage_env};
+    struct nsid_err err = {0};
+    int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);
+    if (rc < 0) return nsid_opt_usage_error(&cmd, &err);
+    if (a->help) {
+        fputs(ABOUT, stdout);
+        nsid_opt_help(opts, stdout);
+    }
+    o->data = nsid_opt_list_strs(&a->data);
+    o->n_data = a->data.n;
+    o->summary = a->quiet ? NULL : stdout;
+    return rc;
 }
 
-int main(int argc, char **argv)
+/* Evaluate as the parsed command line says; the exit status. */
+static int eval(const struct nsid_eval_opts *op)
 {
-    if (nsid_version_option(argc, argv, "nsid-eval")) return 0;
-    /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
-     * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
-    H5dont_atexit();
-    const char *data[MAX_ARGS];
-    struct nsid_eval_opts o = {.data = data, .summary = stdout};
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(s, "--quiet")) {
-            o.summary = NULL;
-            continue;
-        }
-        const char **dst = !strcmp(s, "--checkpoint")  ? &o.checkpoint
-                           : !strcmp(s, "--db")          ? &o.db
-                           : !strcmp(s, "--predictions") ? &o.predictions
-                           : !strcmp(s, "--config")      ? &o.config
-                           : !strcmp(s, "--run-id")      ? &o.run_id
-                           : !strcmp(s, "--data")        ? (o.n_data < MAX_ARGS ? &data[o.n_data] : NULL)
-                                                         : NULL;
-        if (!dst) {
-            fprintf(stderr, "nsid-eval: %s '%s' (see --help)\n",
-                    !strcmp(s, "--data") ? "too many --data options at" : "unknown option", s);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "nsid-eval: %s needs a value (see --help)\n", s);
-            return 2;
-        }
-        *dst = argv[++i];
-        if (dst == &data[o.n_data]) o.n_data++;
-    }
-    if (!o.checkpoint || !o.db || o.n_data == 0) {
-        fprintf(stderr, "nsid-eval: %s is required (see --help)\n",
-                !o.checkpoint ? "--checkpoint CKPT" : !o.db ? "--db FILE" : "--data PATH");
-        return 2;
-    }
+    struct nsid_eval_opts o = *op;
     struct nsid_err err = {0};
     struct nsid_eval_outcome r;
     /* Outputs: their folders must exist, and no output is an input (checked before anything
      * is written); then the run folder (--db's) is ours alone until we exit. */
-    struct nsid_path_use in[MAX_ARGS + 2] = {{o.checkpoint, "--checkpoint", false}, {o.config, "--config", false}};
+    struct nsid_path_use *in = calloc((size_t)o.n_data + 2, sizeof *in);
+    if (!in) {
+        fputs("nsid-eval: out of memory\n", stderr);
+        return 1;
+    }
+    in[0] = (struct nsid_path_use){o.checkpoint, "--checkpoint", false};
+    in[1] = (struct nsid_path_use){o.config, "--config", false};
     for (int i = 0; i < o.n_data; i++) in[2 + i] = (struct nsid_path_use){o.data[i], "--data", false};
     struct nsid_path_use out[2] = {{o.db, "--db", false}, {o.predictions, "--predictions", false}};
     char db_dir[4096];
     nsid_path_parent(o.db, db_dir, sizeof db_dir);
     int lock = -1;
-    if (nsid_path_check_parent(o.db, "--db", NULL, &err) < 0 ||
-        (o.predictions && nsid_path_check_parent(o.predictions, "--predictions", NULL, &err) < 0) ||
-        nsid_path_check_io(in, 2 + o.n_data, out, 2, &err) < 0 || nsid_path_lock(db_dir, "--db", &lock, &err) < 0 ||
-        nsid_eval_checkpoint(&o, &r, &err) < 0) {
+    bool io_bad = nsid_path_check_parent(o.db, "--db", NULL, &err) < 0 ||
+                  (o.predictions && nsid_path_check_parent(o.predictions, "--predictions", NULL, &err) < 0) ||
+                  nsid_path_check_io(in, 2 + o.n_data, out, 2, &err) < 0;
+    free(in);
+    if (io_bad || nsid_path_lock(db_dir, "--db", &lock, &err) < 0 || nsid_eval_checkpoint(&o, &r, &err) < 0) {
         fputs("nsid-eval: ", stderr);
         nsid_err_print(&err, stderr);
         return 1;
@@ -110,4 +104,15 @@ int main(int argc, char **argv)
         printf("run %s: done (fraction oracle %.4f, test correlation %.4f)\n", r.run_id, r.fraction_oracle,
                r.test_corr);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (nsid_stage_begin("nsid-eval", argc, argv)) return 0;
+    struct args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc == 0) rc = eval(&a.o);
+    else if (rc == 1) rc = 0;
+    nsid_opt_list_free(&a.data);
+    return rc;
 }

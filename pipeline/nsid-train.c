@@ -10,19 +10,17 @@
  * command again to resume).
  */
 #include <cblas.h>
-#include <hdf5.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/opt.h"
 #include "base/path.h"
-#include "base/version.h"
 #include "exp/config.h"
 #include "exp/train.h"
-
-#define MAX_ARGS 256
+#include "stage.h"
 
 /* The signal that asked to stop (the library polls it between rounds). */
 static volatile sig_atomic_t g_stop;
@@ -37,136 +35,72 @@ static void on_signal(int sig)
     g_stop = sig;
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: nsid-train [--config RUN.yaml|RUN.json] [--set key=value ...] --data PATH [--data PATH ...]\n"
-            "                  --out DIR [--db DIR/run.db] [options]\n"
-            "\n"
-            "Trains one model as docs/paper.md §4: Poisson loss, Adam, batch 64, round robin over the scans with one\n"
-            "accumulated step per round, early stopping on the mean validation correlation with ReduceLROnPlateau\n"
-            "and three restore-best rounds. Every number is a configuration key (--help-config lists them).\n"
-            "Writes DIR/checkpoint.h5 (the best model), DIR/run.db (the record; nsid-eval finishes it) and\n"
-            "DIR/train.log (one line per epoch). SIGINT/SIGTERM save a resumable state and exit 128+signal:\n"
-            "the same command resumes it, bit-identically; after a crash it restarts from the last epoch.\n"
-            "\n"
-            "  --config FILE     run configuration (YAML or JSON); default: the paper's values\n"
-            "  --set key=value   override one key (repeatable, applied after the file)\n"
-            "  --data PATH       a scan: HDF5 StaticImageSet file or file-tree folder (repeatable)\n"
-            "  --out DIR         output folder (created, with its parents; locked while training: a second\n"
-            "                    nsid-train or nsid-eval on it stops at once, naming this process)\n"
-            "  --db FILE         the run's SQLite store (default DIR/run.db; its folder must exist)\n"
-            "  --run-id ID       id to record the run under (default: sha256 of the resolved configuration)\n"
-            "  --experiment NAME experiment name for the record\n"
-            "  --parent ID       run id of the transferred core (default: read from the run.db beside it)\n"
-            "  --threads N       compute threads (default: env NSID_THREADS, else the CPUs; results do not depend on it)\n"
-            "  --cache-mb N      VGG16 core: keep every image's conv features if they fit in N MiB\n"
-            "                    (default 4096; 0 = off; results are identical either way)\n"
-            "  --quiet           no progress line\n"
-            "  --help-config     list every configuration key with its default, range and source\n"
-            "  --version         the release and the git commit this build was made from\n"
-            "  -h, --help        this text\n");
-}
+static const char ABOUT[] =
+    "usage: nsid-train [--config RUN.yaml|RUN.json] [--set key=value ...] --data PATH [--data PATH ...]\n"
+    "                  --out DIR [--db DIR/run.db] [options]\n"
+    "\n"
+    "Trains one model as docs/paper.md §4: Poisson loss, Adam, batch 64, round robin over the scans with one\n"
+    "accumulated step per round, early stopping on the mean validation correlation with ReduceLROnPlateau\n"
+    "and three restore-best rounds. Every number is a configuration key (--help-config lists them).\n"
+    "Writes DIR/checkpoint.h5 (the best model), DIR/run.db (the record; nsid-eval finishes it) and\n"
+    "DIR/train.log (one line per epoch). SIGINT/SIGTERM save a resumable state and exit 128+signal:\n"
+    "the same command resumes it, bit-identically; after a crash it restarts from the last epoch.\n"
+    "\n";
 
 struct args {
     const char *config, *out, *db, *run_id, *experiment, *parent;
-    const char *sets[MAX_ARGS], *data[MAX_ARGS];
-    int n_sets, n_data, threads;
-    long long cache_mb;
-    bool quiet;
+    struct nsid_opt_list sets, data;
+    long long threads, cache_mb;
+    bool quiet, help, help_config, version;
 };
-
-/* The value of option argv[*i] (advancing *i), or NULL with a message. */
-static const char *value(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "nsid-train: %s needs a value (see --help)\n", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
-}
 
 /* 0 ok, 1 help printed, 2 usage error. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
-    memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i], *v = NULL;
-        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
-            usage(stdout);
-            return 1;
-        }
-        if (!strcmp(s, "--help-config")) {
-            nsid_config_print_help(stdout);
-            return 1;
-        }
-        if (!strcmp(s, "--quiet")) {
-            a->quiet = true;
-            continue;
-        }
-        static const char *const opts[] = {"--config", "--set", "--data", "--out", "--db", "--run-id",
-                                           "--experiment", "--parent", "--threads", "--cache-mb"};
-        int k = -1;
-        for (int j = 0; j < (int)(sizeof opts / sizeof opts[0]); j++)
-            if (!strcmp(s, opts[j])) k = j;
-        if (k < 0) {
-            fprintf(stderr, "nsid-train: unknown option '%s' (see --help)\n", s);
-            return 2;
-        }
-        if (!(v = value(argc, argv, &i))) return 2;
-        if ((k == 1 && a->n_sets >= MAX_ARGS) || (k == 2 && a->n_data >= MAX_ARGS)) {
-            fprintf(stderr, "nsid-train: more than %d %s options\n", MAX_ARGS, s);
-            return 2;
-        }
-        switch (k) {
-        case 0: a->config = v; break;
-        case 1: a->sets[a->n_sets++] = v; break;
-        case 2: a->data[a->n_data++] = v; break;
-        case 3: a->out = v; break;
-        case 4: a->db = v; break;
-        case 5: a->run_id = v; break;
-        case 6: a->experiment = v; break;
-        case 7: a->parent = v; break;
-        case 9: {
-            char *end;
-            long long mb = strtoll(v, &end, 10);
-            if (*end || mb < 0 || mb > (1LL << 30)) {
-                fprintf(stderr, "nsid-train: --cache-mb: '%s' is not a size in MiB\n", v);
-                return 2;
-            }
-            a->cache_mb = mb ? mb : -1;
-            break;
-        }
-        default: {
-            char *end;
-            long t = strtol(v, &end, 10);
-            if (*end || t < 1 || t > 1024) {
-                fprintf(stderr, "nsid-train: --threads: '%s' is not a thread count 1..1024\n", v);
-                return 2;
-            }
-            a->threads = (int)t;
-        }
-        }
-    }
-    if (!a->out || a->n_data == 0) {
-        fprintf(stderr, "nsid-train: %s is required (see --help)\n", !a->out ? "--out DIR" : "--data PATH");
-        return 2;
-    }
+    const struct nsid_opt opts[] = {
+        {"config", 0, NSID_OPT_STRING, &a->config, "FILE", .help = "run configuration (YAML or JSON); default: the paper's values"},
+        {"set", 0, NSID_OPT_LIST, &a->sets, "key=value", .help = "override one key (repeatable, applied after the file)"},
+        {"data", 0, NSID_OPT_LIST, &a->data, "PATH", .help = "a scan: HDF5 StaticImageSet file or file-tree folder (repeatable)",
+         .flags = NSID_OPT_REQUIRED},
+        {"out", 0, NSID_OPT_STRING, &a->out, "DIR", .flags = NSID_OPT_REQUIRED,
+         .help = "output folder (created, with its parents; locked while training: a second\n"
+                 "nsid-train or nsid-eval on it stops at once, naming this process)"},
+        {"db", 0, NSID_OPT_STRING, &a->db, "FILE", .help = "the run's SQLite store (default DIR/run.db; its folder must exist)"},
+        {"run-id", 0, NSID_OPT_STRING, &a->run_id, "ID", .help = "id to record the run under (default: sha256 of the resolved configuration)"},
+        {"experiment", 0, NSID_OPT_STRING, &a->experiment, "NAME", .help = "experiment name for the record"},
+        {"parent", 0, NSID_OPT_STRING, &a->parent, "ID", .help = "run id of the transferred core (default: read from the run.db beside it)"},
+        {"threads", 0, NSID_OPT_INT, &a->threads, "N", .min = 1, .max = 1024, .env = "NSID_THREADS",
+         .help = "compute threads (default: env NSID_THREADS, else the CPUs; results do not depend on it)"},
+        {"cache-mb", 0, NSID_OPT_INT, &a->cache_mb, "N", .min = 0, .max = 1LL << 30,
+         .help = "VGG16 core: keep every image's conv features if they fit in N MiB\n"
+                 "(default 4096; 0 = off; results are identical either way)"},
+        {"quiet", 0, NSID_OPT_FLAG, &a->quiet, NULL, .help = "no progress line"},
+        {"help-config", 0, NSID_OPT_STOP, &a->help_config, NULL, .help = "list every configuration key with its default, range and source"},
+        {"version", 0, NSID_OPT_STOP, &a->version, NULL, .help = "the release and the git commit this build was made from"},
+        {"help", 'h', NSID_OPT_STOP, &a->help, NULL, .help = "this text"},
+        {0}};
+    struct nsid_opt_cmd cmd = {"nsid-train", opts, NULL, 0, nsid_stage_env};
+    struct nsid_err err = {0};
+    int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);
+    if (rc < 0) return nsid_opt_usage_error(&cmd, &err);
+    if (a->help) {
+        fputs(ABOUT, stdout);
+        nsid_opt_help(opts, stdout);
+    } else if (a->help_config) nsid_config_print_help(stdout);
+    if (rc == 1) return 1;
+    /* the library's cache_mb: 0 its default, -1 off; here -1 is "not given" (min is 0) */
+    a->cache_mb = a->cache_mb < 0 ? 0 : a->cache_mb == 0 ? -1 : a->cache_mb;
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Train as the parsed command line says; the exit status. */
+static int train(const struct args *ap)
 {
-    if (nsid_version_option(argc, argv, "nsid-train")) return 0;
-    /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
-     * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
-    H5dont_atexit();
-    struct args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc) return rc == 1 ? 0 : 2;
+    const struct args a = *ap;
+    const char *const *data = nsid_opt_list_strs(&a.data);
     struct nsid_err err = {0};
     struct nsid_config c;
-    if (nsid_config_load(&c, a.config, a.sets, a.n_sets, &err) < 0) {
+    if (nsid_config_load(&c, a.config, nsid_opt_list_strs(&a.sets), a.sets.n, &err) < 0) {
         fputs("nsid-train: ", stderr);
         nsid_err_print(&err, stderr);
         return 1;
@@ -174,18 +108,25 @@ int main(int argc, char **argv)
     /* Outputs: --db's folder must exist (or be --out); --out is ours, created; no output is,
      * holds or lies inside an input. Nothing before. Then the run folder (and --db's, if
      * elsewhere) is ours alone until we exit: a second nsid-train or nsid-eval on it stops. */
-    struct nsid_path_use in[MAX_ARGS + 2] = {{a.config, "--config", true}, /* the plan's DIR/run.json */
-                                             {c.model.core.checkpoint[0] ? c.model.core.checkpoint : NULL,
-                                              "model.core.checkpoint", false}};
-    for (int i = 0; i < a.n_data; i++) in[2 + i] = (struct nsid_path_use){a.data[i], "--data", false};
+    struct nsid_path_use *in = calloc((size_t)a.data.n + 2, sizeof *in);
+    if (!in) {
+        fputs("nsid-train: out of memory\n", stderr);
+        return 1;
+    }
+    in[0] = (struct nsid_path_use){a.config, "--config", true}; /* the plan's DIR/run.json */
+    in[1] = (struct nsid_path_use){c.model.core.checkpoint[0] ? c.model.core.checkpoint : NULL, "model.core.checkpoint",
+                                   false};
+    for (int i = 0; i < a.data.n; i++) in[2 + i] = (struct nsid_path_use){data[i], "--data", false};
     struct nsid_path_use out[2] = {{a.out, "--out", false}, {a.db, "--db", false}};
     char db_dir[4096] = "";
     if (a.db) nsid_path_parent(a.db, db_dir, sizeof db_dir);
     int lock_out = -1, lock_db = -1;
     /* --db's folder, when it is not --out, exists already: locked before --out is created */
     bool db_elsewhere = a.db && !nsid_path_same(db_dir, a.out) && !nsid_path_same_dir(db_dir, a.out);
-    if ((a.db && nsid_path_check_parent(a.db, "--db", a.out, &err) < 0) ||
-        nsid_path_check_io(in, 2 + a.n_data, out, 2, &err) < 0 ||
+    bool io_bad = (a.db && nsid_path_check_parent(a.db, "--db", a.out, &err) < 0) ||
+                  nsid_path_check_io(in, 2 + a.data.n, out, 2, &err) < 0;
+    free(in);
+    if (io_bad ||
         (db_elsewhere && nsid_path_lock(db_dir, "--db", &lock_db, &err) < 0) ||
         nsid_path_mkdirs(a.out, "--out", &err) < 0 ||
         (!(db_elsewhere && nsid_path_same_dir(db_dir, a.out)) && /* one lock per folder */
@@ -194,17 +135,17 @@ int main(int argc, char **argv)
         nsid_err_print(&err, stderr);
         return 1;
     }
-    if (a.threads) openblas_set_num_threads(a.threads);
+    if (a.threads) openblas_set_num_threads((int)a.threads);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    struct nsid_train_opts o = {.data = a.data, .n_data = a.n_data, .out_dir = a.out, .db_path = a.db,
+    struct nsid_train_opts o = {.data = data, .n_data = a.data.n, .out_dir = a.out, .db_path = a.db,
                                 .run_id = a.run_id, .experiment = a.experiment, .parent = a.parent,
                                 .stop = &g_stop, .progress = !a.quiet && isatty(2) ? stderr : NULL,
-                                .threads = a.threads, .cache_mb = a.cache_mb};
+                                .threads = (int)a.threads, .cache_mb = a.cache_mb};
     struct nsid_train_result r;
     if (nsid_train_run(&c, &o, &r, &err) < 0) {
         fputs("nsid-train: ", stderr);
@@ -224,4 +165,16 @@ int main(int argc, char **argv)
                r.run_id, r.core, (long long)r.epochs, r.resumed ? " (resumed)" : "", (long long)r.best_epoch,
                r.best_score, a.out);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (nsid_stage_begin("nsid-train", argc, argv)) return 0;
+    struct args a = {.cache_mb = -1};
+    int rc = parse_args(argc, argv, &a);
+    if (rc == 0) rc = train(&a);
+    else if (rc == 1) rc = 0;
+    nsid_opt_list_free(&a.sets);
+    nsid_opt_list_free(&a.data);
+    return rc;
 }

@@ -1,5 +1,5 @@
 -- plots/views.sql - the views the figures and the report read (issue 7), on top of the
--- store's figure views (src/exp/store_sql.c: figure_summary, fig1_datasets, best_runs,
+-- store's figure views (src/exp/sql/views.sql: figure_summary, fig1_datasets, best_runs,
 -- training_curves, sim_*, headline, ...).
 --
 -- plots/figures.sh applies this file to results.db (sqlite3 DB < plots/views.sql) before it

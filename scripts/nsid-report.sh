@@ -294,7 +294,7 @@ write_md() {
     echo
     echo "Lurz et al., ICLR 2021, \"Generalization in data-driven models of primary visual cortex\", reproduced"
     echo "on simulated animals. Every number below comes from a SQL view of \`$(basename "$db")\`"
-    echo "(\`plots/views.sql\`, \`src/exp/store_sql.c\`); regenerate with \`make -f Makefile.experiments figures\`."
+    echo "(\`plots/views.sql\`, \`src/exp/sql/views.sql\`); regenerate with \`make -f Makefile.experiments figures\`."
     echo
     echo "## What was run"
     echo
@@ -355,7 +355,7 @@ code { background: #f4f4f4; padding: 0 .2em; }
 <h1>nsid: reproduction report</h1>
 <p>Lurz et al., ICLR 2021, "Generalization in data-driven models of primary visual cortex", reproduced on
 simulated animals. Every number below comes from a SQL view of the results store
-(<code>plots/views.sql</code>, <code>src/exp/store_sql.c</code>).</p>
+(<code>plots/views.sql</code>, <code>src/exp/sql/views.sql</code>).</p>
 <h2>What was run</h2>
 <ul>
 EOF

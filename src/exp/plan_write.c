@@ -2,8 +2,6 @@
  * plan_write.c - what nsid-plan writes (run.json files, plan.mk, the plan tables of the
  * store) and reads back (--explain, --diff).
  */
-#include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/path.h"
 #include "exp/plan.h"
+#include "exp/store_plan.h"
 #include "plan_int.h"
 
 /* ---- run.json ------------------------------------------------------------------------------------- */
@@ -157,7 +156,8 @@ static void make_data_list(struct nsid__sb *b, const struct nsid_plan *p)
     size_t n = 0, k = 0;
     for (int i = 0; i < p->n_runs; i++) n += (size_t)p->runs[i].n_data;
     if (n == 0) return;
-    struct data_ref *refs = NSID_ALLOC(n * sizeof *refs, NULL);
+    struct nsid_err ignored = {0}; /* the caller reports the failure */
+    struct data_ref *refs = NSID_ALLOC(n * sizeof *refs, &ignored);
     if (!refs) {
         b->oom = true;
         return;
@@ -218,37 +218,9 @@ int nsid_plan_write_make(const struct nsid_plan *p, const char *path, const char
 
 /* ---- the store ---------------------------------------------------------------------------------------- */
 
-static int db_fail(struct nsid_store *st, const char *what, struct nsid_err *err)
-{
-    return nsid_err_set(err, NSID_EIO, st->path, 0, what, "%s", sqlite3_errmsg(st->db));
-}
-
-static int db_exec(struct nsid_store *st, const char *sql, struct nsid_err *err)
-{
-    return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : db_fail(st, "plan", err);
-}
-
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(s, i);
-}
-
-static int step(struct nsid_store *st, sqlite3_stmt *s, const char *what, struct nsid_err *err)
-{
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(st, what, err);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc;
-}
-
-static const char PLAN_RUN_SQL[] =
-    "INSERT INTO plan_runs (experiment, id, variant, sel_group, data_group, n_scans, figure, panel, curve, style,"
-    " x, vars, identity, data_paths, core_selection, spec)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
-
-static int record_run(struct nsid_store *st, sqlite3_stmt *s, const struct nsid_plan *p,
-                      const struct nsid_plan_run *r, struct nsid_err *err)
+/* The plan's row of run r: its data files as a JSON array into paths, its variant's file:line into spec. */
+static int record_run(struct nsid_store *st, const struct nsid_plan *p, const struct nsid_plan_run *r,
+                      struct nsid_err *err)
 {
     struct nsid__sb paths = {0}, spec = {0};
     nsid__sb_add(&paths, "[");
@@ -258,24 +230,14 @@ static int record_run(struct nsid_store *st, sqlite3_stmt *s, const struct nsid_
     }
     nsid__sb_add(&paths, "]");
     nsid__sb_addf(&spec, "%s:%d", r->exp->file, r->variant->line);
-    bind_text(s, 1, r->exp->name);
-    bind_text(s, 2, r->id);
-    bind_text(s, 3, r->variant->name);
-    bind_text(s, 4, r->sel_group);
-    bind_text(s, 5, r->data_group);
-    sqlite3_bind_int(s, 6, r->n_data);
-    bind_text(s, 7, r->figure);
-    bind_text(s, 8, r->panel);
-    bind_text(s, 9, r->curve);
-    bind_text(s, 10, r->style);
-    if (!isnan(r->x)) sqlite3_bind_double(s, 11, r->x);
-    bind_text(s, 12, r->vars_json);
-    bind_text(s, 13, r->identity);
-    bind_text(s, 14, paths.s);
-    bind_text(s, 15, r->selection >= 0 ? p->selections[r->selection].id : NULL);
-    bind_text(s, 16, spec.s);
+    struct nsid_store_plan_run row = {
+        .experiment = r->exp->name, .id = r->id, .variant = r->variant->name, .sel_group = r->sel_group,
+        .data_group = r->data_group, .n_scans = r->n_data, .figure = r->figure, .panel = r->panel,
+        .curve = r->curve, .style = r->style, .x = r->x, .vars_json = r->vars_json, .identity = r->identity,
+        .data_paths_json = paths.s, .core_selection = r->selection >= 0 ? p->selections[r->selection].id : NULL,
+        .spec = spec.s, .config_json = r->first < 0 ? r->canonical : NULL};
     int rc = (paths.oom || spec.oom) ? nsid_err_set(err, NSID_ENOMEM, NULL, 0, "plan", "out of memory")
-                                     : step(st, s, "plan_runs", err);
+                                     : nsid_store_plan_run(st, &row, err);
     nsid__sb_free(&paths);
     nsid__sb_free(&spec);
     return rc;
@@ -283,69 +245,35 @@ static int record_run(struct nsid_store *st, sqlite3_stmt *s, const struct nsid_
 
 static int record_runs(struct nsid_store *st, const struct nsid_plan *p, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL, *planned = NULL;
-    int rc = sqlite3_prepare_v2(st->db, PLAN_RUN_SQL, -1, &s, NULL) == SQLITE_OK ? 0 : db_fail(st, "plan_runs", err);
-    if (rc == 0 && sqlite3_prepare_v2(st->db,
-                                      "INSERT INTO runs (id, experiment, config, status) VALUES (?1, ?2, ?3, 'planned')"
-                                      " ON CONFLICT (id) DO UPDATE SET config = excluded.config,"
-                                      " experiment = excluded.experiment WHERE runs.status = 'planned'",
-                                      -1, &planned, NULL) != SQLITE_OK)
-        rc = db_fail(st, "runs", err);
-    for (int i = 0; rc == 0 && i < p->n_runs; i++) {
-        const struct nsid_plan_run *r = &p->runs[i];
-        rc = record_run(st, s, p, r, err);
-        if (rc == 0 && r->first < 0) {
-            bind_text(planned, 1, r->id);
-            bind_text(planned, 2, r->exp->name);
-            bind_text(planned, 3, r->canonical);
-            rc = step(st, planned, "runs", err);
-        }
+    for (int i = 0; i < p->n_runs; i++) {
+        int rc = record_run(st, p, &p->runs[i], err);
+        if (rc < 0) return rc;
     }
-    sqlite3_finalize(s);
-    sqlite3_finalize(planned);
-    return rc;
+    return 0;
 }
 
 /* The plot declarations (plan_figures): which metric and x key each figure's runs declare, and where. */
 static int record_figures(struct nsid_store *st, const struct nsid_plan *p, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT OR IGNORE INTO plan_figures (figure, experiment, metric, x_key, spec)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, "plan_figures", err);
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < p->n_runs; i++) {
+    for (int i = 0; i < p->n_runs; i++) {
         const struct nsid_plan_run *r = &p->runs[i];
         if (!r->figure || !r->figure[0]) continue;
-        bind_text(s, 1, r->figure);
-        bind_text(s, 2, r->exp->name);
-        bind_text(s, 3, r->y ? r->y : "");
-        bind_text(s, 4, r->x_key ? r->x_key : "");
-        bind_text(s, 5, r->plot_spec ? r->plot_spec : r->exp->file);
-        rc = step(st, s, "plan_figures", err);
+        int rc = nsid_store_plan_figure(st, r->figure, r->exp->name, r->y ? r->y : "", r->x_key ? r->x_key : "",
+                                        r->plot_spec ? r->plot_spec : r->exp->file, err);
+        if (rc < 0) return rc;
     }
-    sqlite3_finalize(s);
-    return rc;
+    return 0;
 }
 
 static int record_selections(struct nsid_store *st, const struct nsid_plan *p, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "INSERT INTO plan_selections (id, rule, candidate) VALUES (?1, ?2, ?3)", -1, &s,
-                           NULL) != SQLITE_OK)
-        return db_fail(st, "plan_selections", err);
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < p->n_selections; i++)
-        for (int c = 0; rc == 0 && c < p->selections[i].n; c++) {
-            bind_text(s, 1, p->selections[i].id);
-            bind_text(s, 2, p->selections[i].rule);
-            bind_text(s, 3, p->runs[p->selections[i].candidates[c]].id);
-            rc = step(st, s, "plan_selections", err);
+    for (int i = 0; i < p->n_selections; i++)
+        for (int c = 0; c < p->selections[i].n; c++) {
+            int rc = nsid_store_plan_selection(st, p->selections[i].id, p->selections[i].rule,
+                                               p->runs[p->selections[i].candidates[c]].id, err);
+            if (rc < 0) return rc;
         }
-    sqlite3_finalize(s);
-    return rc;
+    return 0;
 }
 
 /* The hash of a data file the plan already computed, or NULL. */
@@ -388,35 +316,24 @@ static int record_dataset(struct nsid_store *st, const struct nsid_plan *p, cons
 
 static int record_groups(struct nsid_store *st, const struct nsid_plan *p, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO dataset_groups (grp, label, position, dataset, path) VALUES (?1, ?2, ?3, ?4, ?5)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, "dataset_groups", err);
-    int rc = 0;
-    for (int g = 0; rc == 0 && g < p->groups.n_groups; g++) {
+    for (int g = 0; g < p->groups.n_groups; g++) {
         const struct nsid_plan_group *gr = &p->groups.groups[g];
-        for (int i = 0; rc == 0 && i < gr->n; i++) {
+        for (int i = 0; i < gr->n; i++) {
             char sha[NSID_SHA256_HEX];
-            rc = record_dataset(st, p, gr->files[i], sha, err);
-            if (rc < 0) break;
-            bind_text(s, 1, gr->name);
-            bind_text(s, 2, gr->label);
-            sqlite3_bind_int(s, 3, i);
-            bind_text(s, 4, sha);
-            bind_text(s, 5, gr->files[i]);
-            rc = step(st, s, "dataset_groups", err);
+            int rc = record_dataset(st, p, gr->files[i], sha, err);
+            if (rc == 0) rc = nsid_store_plan_group(st, gr->name, gr->label, i, sha, gr->files[i], err);
+            if (rc < 0) return rc;
         }
     }
-    sqlite3_finalize(s);
     /* data files named directly in specs */
-    for (int i = 0; rc == 0 && i < p->n_runs; i++)
+    for (int i = 0; i < p->n_runs; i++)
         if (strcmp(p->runs[i].data_group, "files") == 0)
-            for (int d = 0; rc == 0 && d < p->runs[i].n_data; d++) {
+            for (int d = 0; d < p->runs[i].n_data; d++) {
                 char sha[NSID_SHA256_HEX];
-                rc = record_dataset(st, p, p->runs[i].data[d], sha, err);
+                int rc = record_dataset(st, p, p->runs[i].data[d], sha, err);
+                if (rc < 0) return rc;
             }
-    return rc;
+    return 0;
 }
 
 static int record_info(struct nsid_store *st, const struct nsid_plan *p, const char *const *specs, int n_specs,
@@ -438,131 +355,61 @@ static int record_info(struct nsid_store *st, const struct nsid_plan *p, const c
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     const char *kv[][2] = {{"profile", p->profile}, {"specs", sp.s},          {"groups", p->groups.path},
                            {"results", p->results}, {"counts", counts},       {"planned_at", when}};
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "INSERT INTO plan_info (key, value) VALUES (?1, ?2)", -1, &s, NULL) == SQLITE_OK
-                 ? 0
-                 : db_fail(st, "plan_info", err);
-    for (size_t i = 0; rc == 0 && i < sizeof kv / sizeof kv[0]; i++) {
-        bind_text(s, 1, kv[i][0]);
-        bind_text(s, 2, kv[i][1]);
-        rc = step(st, s, "plan_info", err);
-    }
-    sqlite3_finalize(s);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof kv / sizeof kv[0]; i++) rc = nsid_store_plan_info(st, kv[i][0], kv[i][1], err);
     nsid__sb_free(&sp);
+    return rc;
+}
+
+/* Every table of the plan, inside nsid_store_plan_begin's transaction. */
+static int record_all(const struct nsid_plan *p, struct nsid_store *st, const char *const *specs, int n_specs,
+                      struct nsid_err *err)
+{
+    int rc = record_runs(st, p, err);
+    if (rc == 0) rc = record_selections(st, p, err);
+    if (rc == 0) rc = record_figures(st, p, err);
+    if (rc == 0) rc = record_groups(st, p, err);
+    if (rc == 0) rc = record_info(st, p, specs, n_specs, err);
     return rc;
 }
 
 int nsid_plan_record(const struct nsid_plan *p, struct nsid_store *st, const char *const *specs, int n_specs,
                      struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
-    int rc = nsid_store_begin(st, err);
+    int rc = nsid_store_plan_begin(st, err);
     if (rc < 0) return rc;
-    rc = db_exec(st,
-                 "DELETE FROM plan_runs; DELETE FROM plan_selections; DELETE FROM plan_info;"
-                 " DELETE FROM dataset_groups; DELETE FROM plan_figures;",
-                 err);
-    if (rc == 0) rc = record_runs(st, p, err);
-    if (rc == 0) rc = record_selections(st, p, err);
-    if (rc == 0) rc = record_figures(st, p, err);
-    if (rc == 0) rc = record_groups(st, p, err);
-    if (rc == 0) rc = record_info(st, p, specs, n_specs, err);
-    if (rc == 0)
-        rc = db_exec(st, "DELETE FROM runs WHERE status = 'planned' AND id NOT IN (SELECT id FROM plan_runs)", err);
+    rc = record_all(p, st, specs, n_specs, err);
     if (rc < 0) {
         nsid_store_rollback(st);
         return rc;
     }
-    return nsid_store_commit(st, err);
+    return nsid_store_plan_commit(st, err);
 }
 
 /* ---- explain and diff ------------------------------------------------------------------------------- */
 
-/* The full id of the planned run matching prefix. */
-static int find_id(struct nsid_store *st, const char *prefix, char id[NSID_STORE_ID_MAX], struct nsid_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    if (!nsid_store_valid_id(prefix))
-        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "id", "'%.80s' is not a run id", prefix);
-    if (sqlite3_prepare_v2(st->db, "SELECT DISTINCT id FROM plan_runs WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, "plan_runs", err);
-    sqlite3_bind_text(s, 1, prefix, -1, SQLITE_TRANSIENT);
-    int n = 0;
-    while (sqlite3_step(s) == SQLITE_ROW)
-        if (n++ == 0) snprintf(id, NSID_STORE_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    if (n == 0)
-        return nsid_err_set(err, NSID_ENOTFOUND, st->path, 0, prefix, "no planned run has this id (run nsid-plan first)");
-    if (n > 1) return nsid_err_set(err, NSID_EINVAL, st->path, 0, prefix, "ambiguous id prefix: give more digits");
-    return 0;
-}
-
-/* A text column of the first row of sql (bound ?1 = id) into a new NSID_ALLOC string. */
-static char *text_of(struct nsid_store *st, const char *sql, const char *id)
-{
-    sqlite3_stmt *s = NULL;
-    char *out = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return NULL;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
-        const char *t = (const char *)sqlite3_column_text(s, 0);
-        size_t n = strlen(t);
-        out = NSID_ALLOC(n + 1, NULL);
-        if (out) memcpy(out, t, n + 1);
-    }
-    sqlite3_finalize(s);
-    return out;
-}
-
 /* The configuration inside a run's identity. */
 static int identity_config(struct nsid_store *st, const char *id, struct nsid_config *c, struct nsid_err *err)
 {
-    char *json = text_of(st, "SELECT json_extract(identity, '$.config') FROM plan_runs WHERE id = ?1", id);
-    if (!json) return nsid_err_set(err, NSID_EFORMAT, st->path, 0, id, "no identity recorded for this run");
+    char *json = NULL;
+    int rc = nsid_store_plan_config(st, id, &json, err);
+    if (rc < 0) return rc;
     nsid_config_init(c);
-    int rc = nsid_config_parse_string(c, json, strlen(json), "identity", err);
+    rc = nsid_config_parse_string(c, json, strlen(json), "identity", err);
     nsid_free(json);
     return rc;
 }
 
-/* Print rows of sql (?1 = id), each column joined by sep, every line prefixed. */
-static void print_rows(struct nsid_store *st, const char *sql, const char *id, const char *prefix, FILE *out)
-{
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        fputs(prefix, out);
-        for (int i = 0; i < sqlite3_column_count(s); i++) {
-            const char *t = (const char *)sqlite3_column_text(s, i);
-            fprintf(out, "%s%s", i ? "  " : "", t ? t : "-");
-        }
-        fputc('\n', out);
-    }
-    sqlite3_finalize(s);
-}
-
 int nsid_plan_explain(struct nsid_store *st, const char *prefix, FILE *out, struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     char id[NSID_STORE_ID_MAX];
-    int rc = find_id(st, prefix, id, err);
+    int rc = nsid_store_plan_find(st, prefix, id, err);
     struct nsid_config c, def;
     if (rc == 0) rc = identity_config(st, id, &c, err);
     if (rc < 0) return rc;
     fprintf(out, "run %s\n", id);
-    print_rows(st, "SELECT 'experiment ' || experiment, 'variant ' || quote(variant), 'at ' || spec,"
-                   " 'grid point {' || sel_group || '}' FROM plan_runs WHERE id = ?1 ORDER BY experiment", id, "  ", out);
-    print_rows(st, "SELECT 'status ' || status FROM runs WHERE id = ?1", id, "  ", out);
-    print_rows(st, "SELECT 'data ' || p.value, 'sha256 ' || json_extract(r.identity, '$.data[' || p.key || ']')"
-                   " FROM plan_runs r, json_each(r.data_paths) p WHERE r.id = ?1 AND r.rowid ="
-                   " (SELECT min(rowid) FROM plan_runs WHERE id = ?1)", id, "  ", out);
-    print_rows(st, "SELECT DISTINCT 'core: ' || s.rule || ' of run ' || s.candidate || coalesce(' (' || r.status || ')',"
-                   " '') FROM plan_runs p JOIN plan_selections s ON s.id = p.core_selection LEFT JOIN runs r"
-                   " ON r.id = s.candidate WHERE p.id = ?1", id, "  ", out);
+    rc = nsid_store_plan_explain(st, id, out, err);
+    if (rc < 0) return rc;
     fprintf(out, "  configuration (* = differs from the default of its readout type):\n");
     nsid_config_init(&def);
     size_t nk = 0;
@@ -592,47 +439,22 @@ int nsid_plan_explain(struct nsid_store *st, const char *prefix, FILE *out, stru
     return 0;
 }
 
-/* Print the differences of the data lists of a and b; returns how many. */
-static int diff_data(struct nsid_store *st, const char *a, const char *b, FILE *out)
-{
-    sqlite3_stmt *s = NULL;
-    int n = 0;
-    const char *sql =
-        "WITH da AS (SELECT key, value FROM json_each((SELECT json_extract(identity, '$.data') FROM plan_runs"
-        " WHERE id = ?1 LIMIT 1))), db AS (SELECT key, value FROM json_each((SELECT json_extract(identity,"
-        " '$.data') FROM plan_runs WHERE id = ?2 LIMIT 1)))"
-        " SELECT coalesce(da.key, db.key), da.value, db.value FROM da FULL JOIN db ON da.key = db.key"
-        " WHERE da.value IS NOT db.value ORDER BY 1";
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return 0;
-    sqlite3_bind_text(s, 1, a, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, b, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *x = (const char *)sqlite3_column_text(s, 1), *y = (const char *)sqlite3_column_text(s, 2);
-        fprintf(out, "data[%d]: %s -> %s\n", sqlite3_column_int(s, 0), x ? x : "(none)", y ? y : "(none)");
-        n++;
-    }
-    sqlite3_finalize(s);
-    return n;
-}
-
 int nsid_plan_diff(struct nsid_store *st, const char *pa, const char *pb, FILE *out, struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     char a[NSID_STORE_ID_MAX], b[NSID_STORE_ID_MAX];
     struct nsid_config ca, cb;
-    int rc = find_id(st, pa, a, err);
-    if (rc == 0) rc = find_id(st, pb, b, err);
+    int rc = nsid_store_plan_find(st, pa, a, err);
+    if (rc == 0) rc = nsid_store_plan_find(st, pb, b, err);
     if (rc == 0) rc = identity_config(st, a, &ca, err);
     if (rc == 0) rc = identity_config(st, b, &cb, err);
     if (rc < 0) return rc;
     fprintf(out, "--- %s\n+++ %s\n", a, b);
-    print_rows(st, "SELECT '--- ' || experiment || '/' || variant || ' {' || sel_group || '}' FROM plan_runs"
-                   " WHERE id = ?1", a, "", out);
-    print_rows(st, "SELECT '+++ ' || experiment || '/' || variant || ' {' || sel_group || '}' FROM plan_runs"
-                   " WHERE id = ?1", b, "", out);
-    int n = nsid_config_diff(&ca, &cb, out);
-    n += diff_data(st, a, b, out);
+    rc = nsid_store_plan_diff_head(st, a, b, out, err);
+    if (rc < 0) return rc;
+    int n = nsid_config_diff(&ca, &cb, out), n_data = 0;
+    rc = nsid_store_plan_diff_data(st, a, b, out, &n_data, err);
+    if (rc < 0) return rc;
+    n += n_data;
     if (n == 0) fprintf(out, "same identity: %s\n", strcmp(a, b) == 0 ? "the same run" : "(different ids: a bug)");
     return 0;
 }

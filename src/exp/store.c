@@ -51,7 +51,8 @@ bool nsid_store_valid_id(const char *s)
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
-int nsid__store_fail(const struct nsid_store *st, const char *what, struct nsid_err *err)
+/* The connection's last error, with sql (the statement at fault, NULL: none) after SQLite's message. */
+static int fail_sql(const struct nsid_store *st, const char *what, const char *sql, struct nsid_err *err)
 {
     int ec = st->db ? sqlite3_errcode(st->db) : SQLITE_ERROR;
     int code = (ec == SQLITE_NOTADB || ec == SQLITE_CORRUPT) ? NSID_EFORMAT : NSID_EIO;
@@ -59,8 +60,15 @@ int nsid__store_fail(const struct nsid_store *st, const char *what, struct nsid_
     /* SQLite's "disk I/O error" does not say why: add the system's reason (a full disk) */
     int sys = st->db && (ec == SQLITE_IOERR || ec == SQLITE_FULL || ec == SQLITE_CANTOPEN) ? sqlite3_system_errno(st->db)
                                                                                           : 0;
-    if (sys) return nsid_err_set(err, code, st->path, 0, what, "%s (%s)", msg, strerror(sys));
-    return nsid_err_set(err, code, st->path, 0, what, "%s", msg);
+    char in[128] = "";
+    if (sql) snprintf(in, sizeof in, " (in: %.80s%s)", sql, strlen(sql) > 80 ? "..." : "");
+    if (sys) return nsid_err_set(err, code, st->path, 0, what, "%s (%s)%s", msg, strerror(sys), in);
+    return nsid_err_set(err, code, st->path, 0, what, "%s%s", msg, in);
+}
+
+int nsid__store_fail(const struct nsid_store *st, const char *what, struct nsid_err *err)
+{
+    return fail_sql(st, what, NULL, err);
 }
 
 int nsid__store_exec(struct nsid_store *st, const char *sql, const char *what, struct nsid_err *err)
@@ -82,7 +90,8 @@ int nsid__store_tx_begin(struct nsid_store *st, bool *own, struct nsid_err *err)
 {
     *own = false;
     if (!sqlite3_get_autocommit(st->db)) return 0;
-    if (nsid__store_exec(st, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err) < 0) return err ? err->code : NSID_EIO;
+    int rc = nsid__store_exec(st, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err);
+    if (rc < 0) return rc;
     *own = true;
     return 0;
 }
@@ -94,35 +103,130 @@ int nsid__store_tx_end(struct nsid_store *st, bool own, int rc, struct nsid_err 
         nsid_store_rollback(st);
         return rc;
     }
-    if (nsid__store_exec(st, "COMMIT", "COMMIT", err) < 0) {
-        nsid_store_rollback(st);
-        return err ? err->code : NSID_EIO;
+    rc = nsid__store_exec(st, "COMMIT", "COMMIT", err);
+    if (rc < 0) nsid_store_rollback(st);
+    return rc;
+}
+
+struct nsid__store_val nsid__store_val_text_or_null(const char *v)
+{
+    return (struct nsid__store_val){.type = v && v[0] ? NSID__SV_TEXT : NSID__SV_NULL, .text = v};
+}
+
+struct nsid__store_val nsid__store_val_int_or_null(int64_t v)
+{
+    return (struct nsid__store_val){.type = v ? NSID__SV_INT : NSID__SV_NULL, .i = v};
+}
+
+static int bind_val(sqlite3_stmt *s, int i, const struct nsid__store_val *v)
+{
+    switch (v->type) {
+    case NSID__SV_TEXT: return v->text ? sqlite3_bind_text(s, i, v->text, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+    case NSID__SV_INT: return sqlite3_bind_int64(s, i, (sqlite3_int64)v->i);
+    case NSID__SV_REAL: return isnan(v->d) ? sqlite3_bind_null(s, i) : sqlite3_bind_double(s, i, v->d);
+    default: return sqlite3_bind_null(s, i);
     }
-    return 0;
 }
 
-int nsid__store_bind_text(sqlite3_stmt *s, int i, const char *v, bool empty_is_null)
+/* Bind v[0..n-1] to ?1..?n; SQLite's error if a value does not fit (too many, no memory). */
+static int bind_vals(sqlite3_stmt *s, const struct nsid__store_val *v, int n)
 {
-    if (!v || (empty_is_null && !v[0])) return sqlite3_bind_null(s, i);
-    return sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    for (int i = 0; i < n; i++) {
+        int rc = bind_val(s, i + 1, &v[i]);
+        if (rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
 }
 
-int nsid__store_bind_double(sqlite3_stmt *s, int i, double v)
+static int stmt_fail(struct nsid_store *st, const char *table, const char *sql, struct nsid_err *err)
 {
-    return isnan(v) ? sqlite3_bind_null(s, i) : sqlite3_bind_double(s, i, v);
+    return fail_sql(st, table, sql, err);
 }
 
-int nsid__store_bind_int(sqlite3_stmt *s, int i, int64_t v, bool zero_is_null)
+int nsid__store_stmt_init(struct nsid__store_stmt *w, struct nsid_store *st, const char *table, const char *sql,
+                          struct nsid_err *err)
 {
-    return (zero_is_null && v == 0) ? sqlite3_bind_null(s, i) : sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+    *w = (struct nsid__store_stmt){.st = st, .table = table, .sql = sql};
+    if (sqlite3_prepare_v2(st->db, sql, -1, &w->s, NULL) == SQLITE_OK) return 0;
+    w->s = NULL;
+    return stmt_fail(st, table, sql, err);
 }
 
-int nsid__store_step_done(struct nsid_store *st, sqlite3_stmt *s, const char *what, struct nsid_err *err)
+int nsid__store_stmt_run(struct nsid__store_stmt *w, const struct nsid__store_val *v, int n, struct nsid_err *err)
 {
-    int rc = sqlite3_step(s);
-    int out = rc == SQLITE_DONE ? 0 : nsid__store_fail(st, what, err);
-    sqlite3_reset(s);
-    return out;
+    int rc = bind_vals(w->s, v, n) == SQLITE_OK && sqlite3_step(w->s) == SQLITE_DONE
+                 ? 0
+                 : stmt_fail(w->st, w->table, w->sql, err);
+    sqlite3_reset(w->s);
+    sqlite3_clear_bindings(w->s);
+    return rc;
+}
+
+void nsid__store_stmt_free(struct nsid__store_stmt *w)
+{
+    if (w->s) sqlite3_finalize(w->s);
+    w->s = NULL;
+}
+
+int nsid__store_write(struct nsid_store *st, const char *table, const char *sql, const struct nsid__store_val *v,
+                      int n, struct nsid_err *err)
+{
+    struct nsid__store_stmt w;
+    int rc = nsid__store_stmt_init(&w, st, table, sql, err);
+    if (rc == 0) rc = nsid__store_stmt_run(&w, v, n, err);
+    nsid__store_stmt_free(&w);
+    return rc;
+}
+
+int nsid__store_tx(struct nsid_store *st, nsid__store_body body, const void *arg, struct nsid_err *err)
+{
+    bool own = false;
+    int rc = nsid__store_tx_begin(st, &own, err);
+    if (rc < 0) return rc;
+    return nsid__store_tx_end(st, own, body(st, arg, err), err);
+}
+
+int nsid__store_text(struct nsid_store *st, const char *what, const char *sql, const struct nsid__store_val *v, int n,
+                     char **out, struct nsid_err *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return stmt_fail(st, what, sql, err);
+    int rc = bind_vals(s, v, n) == SQLITE_OK ? sqlite3_step(s) : SQLITE_ERROR;
+    int ret = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        const char *t = (const char *)sqlite3_column_text(s, 0);
+        size_t len = t ? strlen(t) : 0;
+        *out = t ? NSID_ALLOC(len + 1, err) : NULL;
+        if (*out) memcpy(*out, t, len + 1);
+        else ret = NSID_ENOMEM;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        ret = stmt_fail(st, what, sql, err);
+    sqlite3_finalize(s);
+    return ret;
+}
+
+int nsid__store_print(struct nsid_store *st, const char *what, const char *sql, const struct nsid__store_val *v, int n,
+                      const char *prefix, FILE *out, int64_t *rows, struct nsid_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (rows) *rows = 0;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return stmt_fail(st, what, sql, err);
+    int rc = bind_vals(s, v, n) == SQLITE_OK ? SQLITE_ROW : SQLITE_ERROR;
+    int64_t k = 0;
+    while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        fputs(prefix, out);
+        for (int i = 0; i < sqlite3_column_count(s); i++) {
+            const char *t = (const char *)sqlite3_column_text(s, i);
+            fprintf(out, "%s%s", i ? "  " : "", t ? t : "-");
+        }
+        fputc('\n', out);
+        k++;
+    }
+    int ret = rc == SQLITE_DONE ? 0 : stmt_fail(st, what, sql, err);
+    sqlite3_finalize(s);
+    if (rows) *rows = k;
+    return ret;
 }
 
 /* ---- opening --------------------------------------------------------------------------- */
@@ -155,13 +259,11 @@ static int ensure_sqrt(struct nsid_store *st, struct nsid_err *err)
 
 static int user_version(struct nsid_store *st, int *v, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (nsid__store_prepare(st, "PRAGMA user_version", &s, err) < 0) return err ? err->code : NSID_EIO;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) *v = sqlite3_column_int(s, 0);
-    int out = rc == SQLITE_ROW ? 0 : nsid__store_fail(st, "user_version", err);
-    sqlite3_finalize(s);
-    return out;
+    char *text = NULL;
+    int rc = nsid__store_text(st, "user_version", "PRAGMA user_version", NULL, 0, &text, err);
+    if (rc == 0) *v = text ? atoi(text) : 0;
+    nsid_free(text);
+    return rc;
 }
 
 static bool is_index(const struct nsid__store_sql *t)
@@ -172,18 +274,15 @@ static bool is_index(const struct nsid__store_sql *t)
 /* Is table name of main STRICT? *exists = false if there is no such table. */
 static int table_strict(struct nsid_store *st, const char *name, bool *exists, bool *strict, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (nsid__store_prepare(st, "SELECT strict FROM pragma_table_list WHERE schema = 'main' AND name = ?1"
-                                " AND type = 'table'",
-                            &s, err) < 0)
-        return err->code;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    *exists = rc == SQLITE_ROW;
-    *strict = *exists && sqlite3_column_int(s, 0) != 0;
-    int out = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : nsid__store_fail(st, name, err);
-    sqlite3_finalize(s);
-    return out;
+    char *text = NULL;
+    int rc = nsid__store_text(st, name,
+                              "SELECT strict FROM pragma_table_list WHERE schema = 'main' AND name = ?1"
+                              " AND type = 'table'",
+                              NSID__STORE_VALS(NSID__SV_T(name)), 1, &text, err);
+    *exists = text != NULL;
+    *strict = text && atoi(text) != 0;
+    nsid_free(text);
+    return rc;
 }
 
 /*
@@ -200,61 +299,68 @@ static int migrate_strict(struct nsid_store *st, const struct nsid__store_sql *t
     if (rc < 0 || !exists || strict) return rc;
     char sql[512];
     snprintf(sql, sizeof sql, "ALTER TABLE \"%s\" RENAME TO \"%s__old\"", t->name, t->name);
-    if (nsid__store_exec(st, sql, t->name, err) < 0) return err->code;
-    if (nsid__store_exec(st, t->sql, t->name, err) < 0) return err->code;
+    rc = nsid__store_exec(st, sql, t->name, err);
+    if (rc == 0) rc = nsid__store_exec(st, t->sql, t->name, err);
+    if (rc < 0) return rc;
     snprintf(sql, sizeof sql,
              "SELECT 'INSERT INTO \"%s\" (' || group_concat('\"' || name || '\"', ', ') || ') SELECT '"
              " || group_concat('\"' || name || '\"', ', ') || ' FROM \"%s__old\"'"
              " FROM pragma_table_info('%s')",
              t->name, t->name, t->name);
-    sqlite3_stmt *s = NULL;
-    if (nsid__store_prepare(st, sql, &s, err) < 0) return err->code;
     char *copy = NULL;
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
-        copy = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
+    rc = nsid__store_text(st, t->name, sql, NULL, 0, &copy, err);
+    if (rc < 0) return rc;
     if (!copy) return nsid__store_fail(st, t->name, err);
-    rc = nsid__store_exec(st, copy, t->name, err);
-    sqlite3_free(copy);
-    if (rc < 0) {
-        char why[NSID_ERR_MSG_MAX];
-        snprintf(why, sizeof why, "%s", err->msg);
-        return nsid_err_set(err, rc, st->path, 0, t->name,
-                            "migrating the store to schema %d (typed tables): %.600s; fix or delete that row",
-                            NSID_STORE_SCHEMA_VERSION, why);
-    }
+    /* SQLite's message inside ours: one nsid_err_set, the first error wins */
+    if (sqlite3_exec(st->db, copy, NULL, NULL, NULL) != SQLITE_OK)
+        rc = nsid_err_set(err, NSID_EIO, st->path, 0, t->name,
+                          "migrating the store to schema %d (typed tables): %.600s; fix or delete that row",
+                          NSID_STORE_SCHEMA_VERSION, sqlite3_errmsg(st->db));
+    nsid_free(copy);
+    if (rc < 0) return rc;
     snprintf(sql, sizeof sql, "DROP TABLE \"%s__old\"", t->name);
     return nsid__store_exec(st, sql, t->name, err);
+}
+
+/* Execute every statement of a schema part (tables, views, reference data) in order. */
+static int exec_all(struct nsid_store *st, size_t n, const struct nsid__store_sql *(*part)(size_t),
+                    struct nsid_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = nsid__store_exec(st, part(i)->sql, part(i)->name, err);
+        if (rc < 0) return rc;
+    }
+    return 0;
 }
 
 /* Create the tables (migrating older ones), (re)create the views and reference data; inside a
  * transaction. */
 static int create_schema(struct nsid_store *st, struct nsid_err *err)
 {
-    for (size_t i = nsid__store_n_views(); i-- > 0;) {
+    int rc = 0;
+    for (size_t i = nsid__store_n_views(); rc == 0 && i-- > 0;) {
         char drop[256];
         snprintf(drop, sizeof drop, "DROP VIEW IF EXISTS \"%s\"", nsid__store_view(i)->name);
-        if (nsid__store_exec(st, drop, nsid__store_view(i)->name, err) < 0) return err ? err->code : NSID_EIO;
+        rc = nsid__store_exec(st, drop, nsid__store_view(i)->name, err);
     }
-    for (size_t i = 0; i < nsid__store_n_tables(); i++) { /* an index would follow its table's rename */
+    for (size_t i = 0; rc == 0 && i < nsid__store_n_tables(); i++) { /* an index would follow its table's rename */
         const struct nsid__store_sql *t = nsid__store_table(i);
         char drop[256];
         snprintf(drop, sizeof drop, "DROP INDEX IF EXISTS \"%s\"", t->name);
-        if (is_index(t) && nsid__store_exec(st, drop, t->name, err) < 0) return err->code;
+        if (is_index(t)) rc = nsid__store_exec(st, drop, t->name, err);
     }
-    for (size_t i = 0; i < nsid__store_n_tables(); i++) {
+    for (size_t i = 0; rc == 0 && i < nsid__store_n_tables(); i++) {
         const struct nsid__store_sql *t = nsid__store_table(i);
-        if (!is_index(t) && migrate_strict(st, t, err) < 0) return err->code;
-        if (nsid__store_exec(st, t->sql, t->name, err) < 0) return err ? err->code : NSID_EIO;
+        if (!is_index(t)) rc = migrate_strict(st, t, err);
+        if (rc == 0) rc = nsid__store_exec(st, t->sql, t->name, err);
     }
-    for (size_t i = 0; i < nsid__store_n_views(); i++) {
-        const struct nsid__store_sql *v = nsid__store_view(i);
-        if (nsid__store_exec(st, v->sql, v->name, err) < 0) return err ? err->code : NSID_EIO;
+    for (size_t i = 0; rc == 0 && i < nsid__store_n_views(); i++) {
+        char *sql = nsid__store_view_sql(i, err);
+        rc = sql ? nsid__store_exec(st, sql, nsid__store_view(i)->name, err) : NSID_ENOMEM;
+        nsid_free(sql);
     }
-    for (size_t i = 0; i < nsid__store_n_reference(); i++) {
-        const struct nsid__store_sql *r = nsid__store_reference(i);
-        if (nsid__store_exec(st, r->sql, r->name, err) < 0) return err ? err->code : NSID_EIO;
-    }
+    if (rc == 0) rc = exec_all(st, nsid__store_n_reference(), nsid__store_reference, err);
+    if (rc < 0) return rc;
     char set[64];
     snprintf(set, sizeof set, "PRAGMA user_version = %d", NSID_STORE_SCHEMA_VERSION);
     return nsid__store_exec(st, set, "user_version", err);
@@ -264,10 +370,11 @@ static int create_schema(struct nsid_store *st, struct nsid_err *err)
 static int setup_schema(struct nsid_store *st, struct nsid_err *err)
 {
     int v = 0;
-    if (user_version(st, &v, err) < 0) return err->code;
-    if (v == NSID_STORE_SCHEMA_VERSION) return 0;
-    if (nsid__store_exec(st, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err) < 0) return err->code;
-    int rc = user_version(st, &v, err); /* another process may have done it meanwhile */
+    int rc = user_version(st, &v, err);
+    if (rc < 0 || v == NSID_STORE_SCHEMA_VERSION) return rc;
+    rc = nsid__store_exec(st, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err);
+    if (rc < 0) return rc;
+    rc = user_version(st, &v, err); /* another process may have done it meanwhile */
     if (rc == 0 && v > NSID_STORE_SCHEMA_VERSION)
         rc = nsid_err_set(err, NSID_EFORMAT, st->path, 0, "user_version",
                           "schema version %d is newer than this nsid's %d: use a newer nsid-db", v,
@@ -282,19 +389,18 @@ static int open_common(struct nsid_store *st, const char *file, const char *uri,
     memset(st, 0, sizeof *st);
     snprintf(st->path, sizeof st->path, "%s", file);
     struct stat sb; /* an existing store must be a regular file: SQLite would block on a FIFO */
-    if (stat(file, &sb) == 0 && nsid_infile_check(file, "run database", err) < 0) return err->code;
-    if (sqlite3_open_v2(uri, &st->db, flags, NULL) != SQLITE_OK) {
-        int rc = nsid__store_fail(st, "open", err);
-        nsid_store_close(st);
-        return rc;
+    if (stat(file, &sb) == 0) {
+        int rc = nsid_infile_check(file, "run database", err);
+        if (rc < 0) return rc;
     }
-    sqlite3_extended_result_codes(st->db, 0);
-    if (sqlite3_busy_timeout(st->db, NSID_STORE_BUSY_MS) != SQLITE_OK || ensure_sqrt(st, err) < 0) {
-        int rc = nsid__store_fail(st, "busy_timeout", err);
-        nsid_store_close(st);
-        return rc;
-    }
-    return 0;
+    int rc = 0;
+    if (sqlite3_open_v2(uri, &st->db, flags, NULL) != SQLITE_OK) rc = nsid__store_fail(st, "open", err);
+    if (rc == 0) sqlite3_extended_result_codes(st->db, 0);
+    if (rc == 0 && sqlite3_busy_timeout(st->db, NSID_STORE_BUSY_MS) != SQLITE_OK)
+        rc = nsid__store_fail(st, "busy_timeout", err);
+    if (rc == 0) rc = ensure_sqrt(st, err);
+    if (rc < 0) nsid_store_close(st);
+    return rc;
 }
 
 /* PRAGMA journal_mode=WAL and check that it took (it cannot on some filesystems).
@@ -305,7 +411,8 @@ static int open_common(struct nsid_store *st, const char *file, const char *uri,
 static int set_wal(struct nsid_store *st, struct nsid_err *err)
 {
     sqlite3_stmt *s = NULL;
-    if (nsid__store_prepare(st, "PRAGMA journal_mode=WAL", &s, err) < 0) return err->code;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &s, NULL) != SQLITE_OK)
+        return stmt_fail(st, "journal_mode", "PRAGMA journal_mode=WAL", err);
     int rc = sqlite3_step(s);
     for (long waited_ms = 0, nap_ms = 1; (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) &&
                                          waited_ms < NSID_STORE_BUSY_MS;
@@ -329,7 +436,6 @@ static int set_wal(struct nsid_store *st, struct nsid_err *err)
 
 int nsid_store_open(struct nsid_store *st, const char *path, struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     char uri[3 * NSID_ERR_FILE_MAX + 64];
     if (nsid__store_uri(path, NULL, uri, sizeof uri) < 0) {
         memset(st, 0, sizeof *st);
@@ -390,7 +496,6 @@ const char *nsid__store_ro_query(const char *path)
 
 int nsid_store_open_readonly(struct nsid_store *st, const char *path, struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     struct stat sb;
     if (stat(path, &sb) != 0) {
         memset(st, 0, sizeof *st);
@@ -425,18 +530,14 @@ void nsid_store_close(struct nsid_store *st)
 
 int nsid_store_begin(struct nsid_store *st, struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     return nsid__store_exec(st, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err);
 }
 
 int nsid_store_commit(struct nsid_store *st, struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
-    if (nsid__store_exec(st, "COMMIT", "COMMIT", err) < 0) {
-        nsid_store_rollback(st);
-        return err ? err->code : NSID_EIO;
-    }
-    return 0;
+    int rc = nsid__store_exec(st, "COMMIT", "COMMIT", err);
+    if (rc < 0) nsid_store_rollback(st);
+    return rc;
 }
 
 void nsid_store_rollback(struct nsid_store *st)
@@ -532,21 +633,18 @@ static void now_utc(char buf[32])
 /* Status of run_id into *status; NSID_ENOTFOUND if absent. */
 static int get_status(struct nsid_store *st, const char *run_id, int *status, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (nsid__store_prepare(st, "SELECT status FROM runs WHERE id = ?1", &s, err) < 0) return err->code;
-    sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s), out = 0;
-    if (rc == SQLITE_ROW) *status = nsid_run_status_parse((const char *)sqlite3_column_text(s, 0));
-    else if (rc == SQLITE_DONE)
-        out = nsid_err_set(err, NSID_ENOTFOUND, st->path, 0, run_id, "no such run in this database");
-    else out = nsid__store_fail(st, "runs", err);
-    sqlite3_finalize(s);
-    return out;
+    char *name = NULL;
+    int rc = nsid__store_text(st, "runs", "SELECT status FROM runs WHERE id = ?1", NSID__STORE_VALS(NSID__SV_T(run_id)),
+                              1, &name, err);
+    if (rc < 0) return rc;
+    if (!name) return nsid_err_set(err, NSID_ENOTFOUND, st->path, 0, run_id, "no such run in this database");
+    *status = nsid_run_status_parse(name);
+    nsid_free(name);
+    return 0;
 }
 
 int nsid_store_run_status(struct nsid_store *st, const char *run_id, int *status, struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     return get_status(st, run_id, status, err);
 }
 
@@ -572,11 +670,7 @@ static int delete_children(struct nsid_store *st, const char *run_id, struct nsi
     for (size_t i = 0; i < sizeof CHILD_TABLES / sizeof CHILD_TABLES[0]; i++) {
         char sql[128];
         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run_id = ?1", CHILD_TABLES[i]);
-        sqlite3_stmt *s = NULL;
-        if (nsid__store_prepare(st, sql, &s, err) < 0) return err->code;
-        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
-        int rc = nsid__store_step_done(st, s, CHILD_TABLES[i], err);
-        sqlite3_finalize(s);
+        int rc = NSID__STORE_WRITE(st, CHILD_TABLES[i], sql, err, NSID__SV_T(run_id));
         if (rc < 0) return rc;
     }
     return 0;
@@ -598,26 +692,30 @@ static const char RUN_UPSERT[] =
     " git_commit = excluded.git_commit, git_dirty = excluded.git_dirty, compiler = excluded.compiler,"
     " flags = excluded.flags, blas = excluded.blas, threads = excluded.threads, host = excluded.host";
 
+/* Is json a JSON object? */
 static int json_ok(struct nsid_store *st, const char *json, bool *ok, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (nsid__store_prepare(st, "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END", &s, err) < 0)
-        return err->code;
-    sqlite3_bind_text(s, 1, json, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    *ok = rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 1;
-    int out = rc == SQLITE_ROW ? 0 : nsid__store_fail(st, "json_valid", err);
-    sqlite3_finalize(s);
-    return out;
+    char *v = NULL;
+    int rc = nsid__store_text(st, "json_valid", "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END",
+                              NSID__STORE_VALS(NSID__SV_T(json)), 1, &v, err);
+    *ok = v && strcmp(v, "1") == 0;
+    nsid_free(v);
+    return rc;
 }
 
-static int run_begin_tx(struct nsid_store *st, const struct nsid_store_run *run, struct nsid_err *err)
+static int run_begin_tx(struct nsid_store *st, const void *arg, struct nsid_err *err)
 {
+    const struct nsid_store_run *run = arg;
     int status = -1;
-    int rc = get_status(st, run->id, &status, err);
-    if (rc == NSID_ENOTFOUND) rc = 0;
+    bool exists = true;
+    char *name = NULL;
+    int rc = nsid__store_text(st, "runs", "SELECT status FROM runs WHERE id = ?1", NSID__STORE_VALS(NSID__SV_T(run->id)),
+                              1, &name, err);
     if (rc < 0) return rc;
-    if (status == NSID_RUN_DONE && !run->fresh)
+    if (name) status = nsid_run_status_parse(name);
+    else exists = false;
+    nsid_free(name);
+    if (exists && status == NSID_RUN_DONE && !run->fresh)
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, run->id,
                             "run is done; a rerun must start fresh (its records would be mixed otherwise)");
     if (run->fresh && (rc = delete_children(st, run->id, err)) < 0) return rc;
@@ -625,71 +723,64 @@ static int run_begin_tx(struct nsid_store *st, const struct nsid_store_run *run,
     get_provenance(&p);
     char started[32];
     now_utc(started);
-    sqlite3_stmt *s = NULL;
-    if (nsid__store_prepare(st, RUN_UPSERT, &s, err) < 0) return err->code;
-    sqlite3_bind_text(s, 1, run->id, -1, SQLITE_TRANSIENT);
-    nsid__store_bind_text(s, 2, run->experiment, false);
-    sqlite3_bind_text(s, 3, run->config_json, -1, SQLITE_TRANSIENT);
-    nsid__store_bind_text(s, 4, run->parent, true);
-    sqlite3_bind_text(s, 5, started, -1, SQLITE_TRANSIENT);
-    nsid__store_bind_text(s, 6, p.git_commit, true);
-    if (p.git_dirty >= 0) sqlite3_bind_int(s, 7, p.git_dirty);
-    sqlite3_bind_text(s, 8, compiler_name(), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 9, build_flags(), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 10, p.blas, -1, SQLITE_TRANSIENT);
-    nsid__store_bind_int(s, 11, run->threads, true);
-    nsid__store_bind_text(s, 12, p.host, true);
-    sqlite3_bind_int(s, 13, run->fresh ? 1 : 0);
-    rc = nsid__store_step_done(st, s, "runs", err);
-    sqlite3_finalize(s);
-    return rc;
+    struct nsid__store_val dirty = p.git_dirty >= 0 ? NSID__SV_I(p.git_dirty) : (struct nsid__store_val){0};
+    return NSID__STORE_WRITE(st, "runs", RUN_UPSERT, err, NSID__SV_T(run->id), NSID__SV_T(run->experiment),
+                             NSID__SV_T(run->config_json), NSID__SV_TN(run->parent), NSID__SV_T(started),
+                             NSID__SV_TN(p.git_commit), dirty, NSID__SV_T(compiler_name()), NSID__SV_T(build_flags()),
+                             NSID__SV_T(p.blas), NSID__SV_IN(run->threads), NSID__SV_TN(p.host),
+                             NSID__SV_I(run->fresh ? 1 : 0));
 }
 
 int nsid_store_run_begin(struct nsid_store *st, const struct nsid_store_run *run, struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     if (!run || !nsid_store_valid_id(run->id))
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, "run id", "'%.80s' is not a run id (1..64 of [0-9A-Za-z_.-])",
                             run && run->id ? run->id : "(null)");
     if (!run->config_json) return nsid_err_set(err, NSID_EINVAL, st->path, 0, "config_json", "missing");
     bool ok = false;
-    if (json_ok(st, run->config_json, &ok, err) < 0) return err->code;
+    int rc = json_ok(st, run->config_json, &ok, err);
+    if (rc < 0) return rc;
     if (!ok)
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, "config_json", "not a JSON object: '%.60s'",
                             run->config_json);
-    bool own = false;
-    int rc = nsid__store_tx_begin(st, &own, err);
-    if (rc < 0) return rc;
-    rc = run_begin_tx(st, run, err);
-    return nsid__store_tx_end(st, own, rc, err);
+    return nsid__store_tx(st, run_begin_tx, run, err);
+}
+
+/* A write of some rows of one run: checked writable, then written, in one transaction. */
+struct run_rows {
+    const char *run_id;
+    int (*write)(struct nsid_store *st, const struct run_rows *w, struct nsid_err *err);
+    const void *rows;         /* what write writes */
+    size_t n;                 /* how many (where it is an array) */
+};
+
+static int run_rows_tx(struct nsid_store *st, const void *arg, struct nsid_err *err)
+{
+    const struct run_rows *w = arg;
+    int rc = check_writable(st, w->run_id, err);
+    return rc < 0 ? rc : w->write(st, w, err);
+}
+
+/* Write rows of a run in one transaction (the caller's if open), refused for a done or absent run. */
+static int write_run_rows(struct nsid_store *st, const struct run_rows *w, struct nsid_err *err)
+{
+    return nsid__store_tx(st, run_rows_tx, w, err);
+}
+
+static int epoch_row(struct nsid_store *st, const struct run_rows *w, struct nsid_err *err)
+{
+    const struct nsid_store_epoch *e = w->rows;
+    return NSID__STORE_WRITE(st, "epochs",
+                             "INSERT OR REPLACE INTO epochs (run_id, epoch, round, lr, train_loss, val_corr,"
+                             " seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                             err, NSID__SV_T(w->run_id), NSID__SV_I(e->epoch), NSID__SV_I(e->round), NSID__SV_R(e->lr),
+                             NSID__SV_R(e->train_loss), NSID__SV_R(e->val_corr), NSID__SV_R(e->seconds));
 }
 
 int nsid_store_epoch(struct nsid_store *st, const char *run_id, const struct nsid_store_epoch *e,
                      struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
-    bool own = false;
-    int rc = nsid__store_tx_begin(st, &own, err);
-    if (rc < 0) return rc;
-    rc = check_writable(st, run_id, err);
-    sqlite3_stmt *s = NULL;
-    if (rc == 0)
-        rc = nsid__store_prepare(st,
-                                 "INSERT OR REPLACE INTO epochs (run_id, epoch, round, lr, train_loss, val_corr,"
-                                 " seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                 &s, err);
-    if (rc == 0) {
-        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 2, e->epoch);
-        sqlite3_bind_int64(s, 3, e->round);
-        nsid__store_bind_double(s, 4, e->lr);
-        nsid__store_bind_double(s, 5, e->train_loss);
-        nsid__store_bind_double(s, 6, e->val_corr);
-        nsid__store_bind_double(s, 7, e->seconds);
-        rc = nsid__store_step_done(st, s, "epochs", err);
-    }
-    sqlite3_finalize(s);
-    return nsid__store_tx_end(st, own, rc, err);
+    return write_run_rows(st, &(struct run_rows){.run_id = run_id, .write = epoch_row, .rows = e, .n = 1}, err);
 }
 
 static int check_text(struct nsid_store *st, const char *v, const char *what, struct nsid_err *err)
@@ -698,34 +789,33 @@ static int check_text(struct nsid_store *st, const char *v, const char *what, st
     return nsid_err_set(err, NSID_EINVAL, st->path, 0, what, "must be a non-empty string");
 }
 
+static int metric_rows(struct nsid_store *st, const struct run_rows *w, struct nsid_err *err)
+{
+    const struct nsid_store_metric *m = w->rows;
+    struct nsid__store_stmt s;
+    int rc = nsid__store_stmt_init(&s, st, "metrics",
+                                   "INSERT OR REPLACE INTO metrics (run_id, scan, split, name, value)"
+                                   " VALUES (?1, ?2, ?3, ?4, ?5)",
+                                   err);
+    for (size_t i = 0; rc == 0 && i < w->n; i++)
+        rc = nsid__store_stmt_run(&s,
+                                  NSID__STORE_VALS(NSID__SV_T(w->run_id), NSID__SV_T(m[i].scan), NSID__SV_T(m[i].split),
+                                                   NSID__SV_T(m[i].name), NSID__SV_R(m[i].value)),
+                                  5, err);
+    nsid__store_stmt_free(&s);
+    return rc;
+}
+
 int nsid_store_metrics(struct nsid_store *st, const char *run_id, const struct nsid_store_metric *m, size_t n,
                        struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
-    for (size_t i = 0; i < n; i++)
-        if (check_text(st, m[i].scan, "metric scan", err) < 0 || check_text(st, m[i].split, "metric split", err) < 0 ||
-            check_text(st, m[i].name, "metric name", err) < 0)
-            return err->code;
-    bool own = false;
-    int rc = nsid__store_tx_begin(st, &own, err);
-    if (rc < 0) return rc;
-    rc = check_writable(st, run_id, err);
-    sqlite3_stmt *s = NULL;
-    if (rc == 0)
-        rc = nsid__store_prepare(st,
-                                 "INSERT OR REPLACE INTO metrics (run_id, scan, split, name, value)"
-                                 " VALUES (?1, ?2, ?3, ?4, ?5)",
-                                 &s, err);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 2, m[i].scan, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 3, m[i].split, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 4, m[i].name, -1, SQLITE_TRANSIENT);
-        nsid__store_bind_double(s, 5, m[i].value);
-        rc = nsid__store_step_done(st, s, "metrics", err);
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_text(st, m[i].scan, "metric scan", err);
+        if (rc == 0) rc = check_text(st, m[i].split, "metric split", err);
+        if (rc == 0) rc = check_text(st, m[i].name, "metric name", err);
+        if (rc < 0) return rc;
     }
-    sqlite3_finalize(s);
-    return nsid__store_tx_end(st, own, rc, err);
+    return write_run_rows(st, &(struct run_rows){.run_id = run_id, .write = metric_rows, .rows = m, .n = n}, err);
 }
 
 static double at(const double *a, int64_t i)
@@ -738,56 +828,42 @@ static const char NEURON_INSERT[] =
     " oracle, fev, feve, gt_corr, true_x, true_y, rf_x, rf_y, rf_dist)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
-static int neurons_rows(struct nsid_store *st, sqlite3_stmt *s, const char *run_id,
-                        const struct nsid_store_neurons *nm, struct nsid_err *err)
+static int neuron_rows(struct nsid_store *st, const struct run_rows *w, struct nsid_err *err)
 {
-    for (int64_t i = 0; i < nm->n; i++) {
-        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 2, nm->scan, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 3, i);
-        if (nm->unit_id) sqlite3_bind_int64(s, 4, nm->unit_id[i]);
-        else sqlite3_bind_null(s, 4);
-        nsid__store_bind_double(s, 5, at(nm->val_corr, i));
-        nsid__store_bind_double(s, 6, at(nm->test_corr, i));
-        nsid__store_bind_double(s, 7, at(nm->test_corr_avg, i));
-        nsid__store_bind_double(s, 8, at(nm->oracle, i));
-        nsid__store_bind_double(s, 9, at(nm->fev, i));
-        nsid__store_bind_double(s, 10, at(nm->feve, i));
-        nsid__store_bind_double(s, 11, at(nm->gt_corr, i));
-        nsid__store_bind_double(s, 12, nm->true_xy ? nm->true_xy[2 * i] : (double)NAN);
-        nsid__store_bind_double(s, 13, nm->true_xy ? nm->true_xy[2 * i + 1] : (double)NAN);
-        nsid__store_bind_double(s, 14, nm->rf_xy ? nm->rf_xy[2 * i] : (double)NAN);
-        nsid__store_bind_double(s, 15, nm->rf_xy ? nm->rf_xy[2 * i + 1] : (double)NAN);
-        nsid__store_bind_double(s, 16, at(nm->rf_dist, i));
-        int rc = nsid__store_step_done(st, s, "neuron_metrics", err);
-        if (rc < 0) return rc;
+    const struct nsid_store_neurons *nm = w->rows;
+    struct nsid__store_stmt s;
+    int rc = nsid__store_stmt_init(&s, st, "neuron_metrics", NEURON_INSERT, err);
+    for (int64_t i = 0; rc == 0 && i < nm->n; i++) {
+        const double *t = nm->true_xy ? nm->true_xy + 2 * i : NULL, *r = nm->rf_xy ? nm->rf_xy + 2 * i : NULL;
+        struct nsid__store_val unit = nm->unit_id ? NSID__SV_I(nm->unit_id[i]) : (struct nsid__store_val){0};
+        rc = nsid__store_stmt_run(
+            &s,
+            NSID__STORE_VALS(NSID__SV_T(w->run_id), NSID__SV_T(nm->scan), NSID__SV_I(i), unit,
+                             NSID__SV_R(at(nm->val_corr, i)), NSID__SV_R(at(nm->test_corr, i)),
+                             NSID__SV_R(at(nm->test_corr_avg, i)), NSID__SV_R(at(nm->oracle, i)),
+                             NSID__SV_R(at(nm->fev, i)), NSID__SV_R(at(nm->feve, i)), NSID__SV_R(at(nm->gt_corr, i)),
+                             NSID__SV_R(at(t, 0)), NSID__SV_R(at(t, 1)), NSID__SV_R(at(r, 0)), NSID__SV_R(at(r, 1)),
+                             NSID__SV_R(at(nm->rf_dist, i))),
+            16, err);
     }
-    return 0;
+    nsid__store_stmt_free(&s);
+    return rc;
 }
 
 int nsid_store_neurons(struct nsid_store *st, const char *run_id, const struct nsid_store_neurons *nm,
                        struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
-    if (check_text(st, nm->scan, "neurons scan", err) < 0) return err->code;
+    int rc = check_text(st, nm->scan, "neurons scan", err);
+    if (rc < 0) return rc;
     if (nm->n < 0) return nsid_err_set(err, NSID_EINVAL, st->path, 0, nm->scan, "negative neuron count %lld",
                                        (long long)nm->n);
-    bool own = false;
-    int rc = nsid__store_tx_begin(st, &own, err);
-    if (rc < 0) return rc;
-    rc = check_writable(st, run_id, err);
-    sqlite3_stmt *s = NULL;
-    if (rc == 0) rc = nsid__store_prepare(st, NEURON_INSERT, &s, err);
-    if (rc == 0) rc = neurons_rows(st, s, run_id, nm, err);
-    sqlite3_finalize(s);
-    return nsid__store_tx_end(st, own, rc, err);
+    return write_run_rows(st, &(struct run_rows){.run_id = run_id, .write = neuron_rows, .rows = nm, .n = 1}, err);
 }
 
 /* ---- files: hashes, datasets, artifacts -------------------------------------------------- */
 
 int nsid_store_hash_file(const char *path, char hex[NSID_SHA256_HEX], int64_t *bytes, struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     FILE *f = nsid_infile_fopen(path, NULL, err);
     if (!f) return err->code;
     enum { CHUNK = 1 << 20 };
@@ -830,159 +906,137 @@ static const char DATASET_UPSERT[] =
 static int dataset_upsert(struct nsid_store *st, const struct nsid_store_dataset *d, char sha[NSID_SHA256_HEX],
                           struct nsid_err *err)
 {
-    if (check_text(st, d->path, "dataset path", err) < 0) return err->code;
+    int rc = check_text(st, d->path, "dataset path", err);
+    if (rc < 0) return rc;
     int64_t bytes = 0;
     struct stat sb;
     if (d->sha256 && d->sha256[0]) {
         snprintf(sha, NSID_SHA256_HEX, "%s", d->sha256);
         if (stat(d->path, &sb) == 0 && S_ISREG(sb.st_mode)) bytes = (int64_t)sb.st_size; /* a tree's: unknown */
     } else {
-        int rc = nsid_scan_id(d->path, NULL, sha, &bytes, err); /* an HDF5 file or a file tree: data/scanid.h */
+        rc = nsid_scan_id(d->path, NULL, sha, &bytes, err); /* an HDF5 file or a file tree: data/scanid.h */
         if (rc < 0) return rc;
     }
-    sqlite3_stmt *s = NULL;
-    if (nsid__store_prepare(st, DATASET_UPSERT, &s, err) < 0) return err->code;
-    sqlite3_bind_text(s, 1, sha, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, d->path, -1, SQLITE_TRANSIENT);
-    nsid__store_bind_text(s, 3, d->data_key, true);
-    nsid__store_bind_text(s, 4, d->animal, true);
-    nsid__store_bind_text(s, 5, d->image_set, true);
-    nsid__store_bind_int(s, 6, bytes, true);
-    nsid__store_bind_int(s, 7, d->n_neurons, true);
-    nsid__store_bind_int(s, 8, d->n_trials, true);
-    nsid__store_bind_int(s, 9, d->n_train, true);
-    nsid__store_bind_int(s, 10, d->n_validation, true);
-    nsid__store_bind_int(s, 11, d->n_test, true);
-    int rc = nsid__store_step_done(st, s, "datasets", err);
-    sqlite3_finalize(s);
-    return rc;
+    return NSID__STORE_WRITE(st, "datasets", DATASET_UPSERT, err, NSID__SV_T(sha), NSID__SV_T(d->path),
+                             NSID__SV_TN(d->data_key), NSID__SV_TN(d->animal), NSID__SV_TN(d->image_set),
+                             NSID__SV_IN(bytes), NSID__SV_IN(d->n_neurons), NSID__SV_IN(d->n_trials),
+                             NSID__SV_IN(d->n_train), NSID__SV_IN(d->n_validation), NSID__SV_IN(d->n_test));
+}
+
+struct dataset_arg {
+    const struct nsid_store_dataset *d;
+    char *sha;                /* NSID_SHA256_HEX */
+};
+
+static int dataset_tx(struct nsid_store *st, const void *arg, struct nsid_err *err)
+{
+    const struct dataset_arg *a = arg;
+    return dataset_upsert(st, a->d, a->sha, err);
 }
 
 int nsid_store_dataset(struct nsid_store *st, const struct nsid_store_dataset *d, char sha_out[NSID_SHA256_HEX],
                        struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     char sha[NSID_SHA256_HEX];
-    bool own = false;
-    int rc = nsid__store_tx_begin(st, &own, err);
-    if (rc < 0) return rc;
-    rc = dataset_upsert(st, d, sha, err);
-    rc = nsid__store_tx_end(st, own, rc, err);
+    int rc = nsid__store_tx(st, dataset_tx, &(struct dataset_arg){d, sha}, err);
     if (rc == 0 && sha_out) memcpy(sha_out, sha, NSID_SHA256_HEX);
     return rc;
+}
+
+/* A run's scan: its position, the dataset and what the run used of it. */
+struct run_scan {
+    int64_t position;
+    const struct nsid_store_dataset *d;
+    int64_t n_train_used, n_neurons_used;
+};
+
+static int run_dataset_row(struct nsid_store *st, const struct run_rows *w, struct nsid_err *err)
+{
+    const struct run_scan *rs = w->rows;
+    char sha[NSID_SHA256_HEX];
+    int rc = dataset_upsert(st, rs->d, sha, err);
+    if (rc < 0) return rc;
+    return NSID__STORE_WRITE(st, "run_datasets",
+                             "INSERT OR REPLACE INTO run_datasets (run_id, position, dataset, path, data_key,"
+                             " n_train, n_neurons) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                             err, NSID__SV_T(w->run_id), NSID__SV_I(rs->position), NSID__SV_T(sha),
+                             NSID__SV_T(rs->d->path), NSID__SV_TN(rs->d->data_key), NSID__SV_IN(rs->n_train_used),
+                             NSID__SV_IN(rs->n_neurons_used));
 }
 
 int nsid_store_run_dataset(struct nsid_store *st, const char *run_id, int64_t position,
                            const struct nsid_store_dataset *d, int64_t n_train_used, int64_t n_neurons_used,
                            struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     if (position < 0) return nsid_err_set(err, NSID_EINVAL, st->path, 0, "position", "negative: %lld",
                                           (long long)position);
-    char sha[NSID_SHA256_HEX];
-    bool own = false;
-    int rc = nsid__store_tx_begin(st, &own, err);
-    if (rc < 0) return rc;
-    rc = check_writable(st, run_id, err);
-    if (rc == 0) rc = dataset_upsert(st, d, sha, err);
-    sqlite3_stmt *s = NULL;
-    if (rc == 0)
-        rc = nsid__store_prepare(st,
-                                 "INSERT OR REPLACE INTO run_datasets (run_id, position, dataset, path, data_key,"
-                                 " n_train, n_neurons) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                 &s, err);
-    if (rc == 0) {
-        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 2, position);
-        sqlite3_bind_text(s, 3, sha, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 4, d->path, -1, SQLITE_TRANSIENT);
-        nsid__store_bind_text(s, 5, d->data_key, true);
-        nsid__store_bind_int(s, 6, n_train_used, true);
-        nsid__store_bind_int(s, 7, n_neurons_used, true);
-        rc = nsid__store_step_done(st, s, "run_datasets", err);
-    }
-    sqlite3_finalize(s);
-    return nsid__store_tx_end(st, own, rc, err);
+    struct run_scan rs = {position, d, n_train_used, n_neurons_used};
+    return write_run_rows(st, &(struct run_rows){.run_id = run_id, .write = run_dataset_row, .rows = &rs, .n = 1},
+                          err);
+}
+
+/* A file of a run, hashed. */
+struct artifact {
+    const char *path, *role, *sha;
+    int64_t bytes;
+};
+
+static int artifact_row(struct nsid_store *st, const struct run_rows *w, struct nsid_err *err)
+{
+    const struct artifact *a = w->rows;
+    return NSID__STORE_WRITE(st, "artifacts",
+                             "INSERT OR REPLACE INTO artifacts (run_id, path, role, sha256, bytes)"
+                             " VALUES (?1, ?2, ?3, ?4, ?5)",
+                             err, NSID__SV_T(w->run_id), NSID__SV_T(a->path), NSID__SV_T(a->role), NSID__SV_T(a->sha),
+                             NSID__SV_I(a->bytes));
 }
 
 int nsid_store_artifact(struct nsid_store *st, const char *run_id, const char *path, const char *role,
                         struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
-    if (check_text(st, path, "artifact path", err) < 0 || check_text(st, role, "artifact role", err) < 0)
-        return err->code;
+    int rc = check_text(st, path, "artifact path", err);
+    if (rc == 0) rc = check_text(st, role, "artifact role", err);
+    if (rc < 0) return rc;
     char sha[NSID_SHA256_HEX];
     int64_t bytes = 0;
-    int rc = nsid_store_hash_file(path, sha, &bytes, err); /* outside the transaction: may be slow */
+    rc = nsid_store_hash_file(path, sha, &bytes, err); /* outside the transaction: may be slow */
     if (rc < 0) return rc;
-    bool own = false;
-    rc = nsid__store_tx_begin(st, &own, err);
-    if (rc < 0) return rc;
-    rc = check_writable(st, run_id, err);
-    sqlite3_stmt *s = NULL;
-    if (rc == 0)
-        rc = nsid__store_prepare(st,
-                                 "INSERT OR REPLACE INTO artifacts (run_id, path, role, sha256, bytes)"
-                                 " VALUES (?1, ?2, ?3, ?4, ?5)",
-                                 &s, err);
-    if (rc == 0) {
-        sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 2, path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 3, role, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 4, sha, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 5, bytes);
-        rc = nsid__store_step_done(st, s, "artifacts", err);
-    }
-    sqlite3_finalize(s);
-    return nsid__store_tx_end(st, own, rc, err);
+    struct artifact a = {path, role, sha, bytes};
+    return write_run_rows(st, &(struct run_rows){.run_id = run_id, .write = artifact_row, .rows = &a, .n = 1}, err);
 }
 
 /* ---- ending a stage ------------------------------------------------------------------------ */
 
-static int run_end_tx(struct nsid_store *st, const char *run_id, const struct nsid_store_end *e,
-                      struct nsid_err *err)
+static int run_end_tx(struct nsid_store *st, const void *arg, struct nsid_err *err)
 {
+    const struct run_rows *w = arg;
+    const struct nsid_store_end *e = w->rows;
     int status = -1;
-    int rc = get_status(st, run_id, &status, err);
+    int rc = get_status(st, w->run_id, &status, err);
     if (rc < 0) return rc;
     if (status != NSID_RUN_RUNNING)
-        return nsid_err_set(err, NSID_EINVAL, st->path, 0, run_id, "cannot end a run that is %s, not running",
+        return nsid_err_set(err, NSID_EINVAL, st->path, 0, w->run_id, "cannot end a run that is %s, not running",
                             nsid_run_status_name(status));
     char ended[32];
     now_utc(ended);
     bool final = e->status != NSID_RUN_RUNNING;
-    sqlite3_stmt *s = NULL;
-    if (nsid__store_prepare(st,
-                            "UPDATE runs SET status = ?2, ended = CASE WHEN ?3 THEN ?4 ELSE ended END,"
-                            " exit_code = ?5, error = ?6, wall_s = coalesce(wall_s, 0) + ?7,"
-                            " cpu_s = coalesce(cpu_s, 0) + ?8 WHERE id = ?1",
-                            &s, err) < 0)
-        return err->code;
-    sqlite3_bind_text(s, 1, run_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, nsid_run_status_name(e->status), -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, final);
-    sqlite3_bind_text(s, 4, ended, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(s, 5, e->exit_code);
-    nsid__store_bind_text(s, 6, e->error, true);
-    sqlite3_bind_double(s, 7, isfinite(e->wall_s) && e->wall_s > 0 ? e->wall_s : 0.0);
-    sqlite3_bind_double(s, 8, isfinite(e->cpu_s) && e->cpu_s > 0 ? e->cpu_s : 0.0);
-    rc = nsid__store_step_done(st, s, "runs", err);
-    sqlite3_finalize(s);
-    return rc;
+    return NSID__STORE_WRITE(st, "runs",
+                             "UPDATE runs SET status = ?2, ended = CASE WHEN ?3 THEN ?4 ELSE ended END,"
+                             " exit_code = ?5, error = ?6, wall_s = coalesce(wall_s, 0) + ?7,"
+                             " cpu_s = coalesce(cpu_s, 0) + ?8 WHERE id = ?1",
+                             err, NSID__SV_T(w->run_id), NSID__SV_T(nsid_run_status_name(e->status)),
+                             NSID__SV_I(final), NSID__SV_T(ended), NSID__SV_I(e->exit_code), NSID__SV_TN(e->error),
+                             NSID__SV_R(isfinite(e->wall_s) && e->wall_s > 0 ? e->wall_s : 0.0),
+                             NSID__SV_R(isfinite(e->cpu_s) && e->cpu_s > 0 ? e->cpu_s : 0.0));
 }
 
 int nsid_store_run_end(struct nsid_store *st, const char *run_id, const struct nsid_store_end *e,
                        struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     if (e->status != NSID_RUN_RUNNING && e->status != NSID_RUN_DONE && e->status != NSID_RUN_FAILED)
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, "status", "a stage ends as running, done or failed, not %s",
                             nsid_run_status_name(e->status));
-    bool own = false;
-    int rc = nsid__store_tx_begin(st, &own, err);
-    if (rc < 0) return rc;
-    rc = run_end_tx(st, run_id, e, err);
-    return nsid__store_tx_end(st, own, rc, err);
+    return nsid__store_tx(st, run_end_tx, &(struct run_rows){.run_id = run_id, .rows = e}, err);
 }
 
 void nsid_store_clock_start(struct nsid_store_clock *c)

@@ -72,8 +72,10 @@
 /* 5: every table STRICT (a value of the wrong type is refused, not stored) and run_sources
  * (where each merged run came from); a store of version 1..4 is migrated when opened
  * read-write (its tables rebuilt as STRICT: a stored value of the wrong type stops the
- * migration naming its table and column). */
-#define NSID_STORE_SCHEMA_VERSION 5
+ * migration naming its table and column).
+ * 6: run_tags and run_notes (nsid-db tag / note, src/exp/store_runs.h); a store of version 1..5
+ * gains them (empty) when opened read-write. */
+#define NSID_STORE_SCHEMA_VERSION 6
 #define NSID_STORE_BUSY_MS 30000      /* busy timeout of every connection */
 #define NSID_STORE_ID_MAX 65          /* run ids: 1..64 chars of [0-9A-Za-z_.-] + NUL */
 #define NSID_STORE_ALL "all"          /* the scan name of metrics pooled over every scan */

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "exp/store.h"
 
@@ -18,15 +19,24 @@ struct nsid__store_sql {
     const char *sql;   /* one statement, no trailing semicolon needed */
 };
 
-/* Tables and indexes, created with IF NOT EXISTS, in dependency order. */
+/*
+ * The statements of src/exp/sql/<part>.sql, embedded at build time (cmake/embed_sql.cmake
+ * generates these arrays); the accessors below hand them out (store_sql.c).
+ */
+extern const struct nsid__store_sql nsid__store_sql_tables[], nsid__store_sql_views[], nsid__store_sql_reference[];
+extern const size_t nsid__store_sql_n_tables, nsid__store_sql_n_views, nsid__store_sql_n_reference;
+
+/* Tables and indexes (tables.sql), created with IF NOT EXISTS, in dependency order. */
 size_t nsid__store_n_tables(void);
 const struct nsid__store_sql *nsid__store_table(size_t i);
 
-/* Views (dropped and recreated on a schema upgrade), in dependency order. */
+/* Views (views.sql; dropped and recreated on a schema upgrade), in dependency order. */
 size_t nsid__store_n_views(void);
 const struct nsid__store_sql *nsid__store_view(size_t i);
+/* The SQL that creates view i < nsid__store_n_views(), its placeholders put in: a new NSID_ALLOC string. */
+char *nsid__store_view_sql(size_t i, struct nsid_err *err);
 
-/* Statements that (re)fill the reference tables paper_values and paper_headline. */
+/* Statements that (re)fill the reference tables paper_values and paper_headline (reference.sql). */
 size_t nsid__store_n_reference(void);
 const struct nsid__store_sql *nsid__store_reference(size_t i);
 
@@ -49,15 +59,84 @@ int nsid__store_prepare(struct nsid_store *st, const char *sql, struct sqlite3_s
 int nsid__store_tx_begin(struct nsid_store *st, bool *own, struct nsid_err *err);
 int nsid__store_tx_end(struct nsid_store *st, bool own, int rc, struct nsid_err *err);
 
-/* Bind text, or NULL for a NULL/empty pointer when empty_is_null. */
-int nsid__store_bind_text(struct sqlite3_stmt *s, int i, const char *v, bool empty_is_null);
-/* Bind a double, NULL for NaN. */
-int nsid__store_bind_double(struct sqlite3_stmt *s, int i, double v);
-/* Bind an int64, NULL for 0 when zero_is_null. */
-int nsid__store_bind_int(struct sqlite3_stmt *s, int i, int64_t v, bool zero_is_null);
+/* ---- the one write helper: prepare, bind, step, reset, finalize ------------------------------ */
 
-/* Step a statement that returns no rows (SQLITE_DONE expected), then reset it. */
-int nsid__store_step_done(struct nsid_store *st, struct sqlite3_stmt *s, const char *what, struct nsid_err *err);
+/* The type of a bound value. */
+enum nsid__store_vtype {
+    NSID__SV_NULL = 0,        /* NULL */
+    NSID__SV_TEXT,            /* text; a NULL pointer binds NULL */
+    NSID__SV_INT,             /* int64 */
+    NSID__SV_REAL,            /* double; NaN binds NULL */
+};
+
+/* One value bound to a statement parameter (?1, ?2, ... in the order given). */
+struct nsid__store_val {
+    enum nsid__store_vtype type;
+    const char *text;         /* NSID__SV_TEXT; copied by SQLite when bound */
+    int64_t i;                /* NSID__SV_INT */
+    double d;                 /* NSID__SV_REAL */
+};
+
+/* Values: text (NULL pointer: NULL), text with "" also NULL, int, int with 0 as NULL, real (NaN: NULL). */
+#define NSID__SV_T(v) ((struct nsid__store_val){.type = NSID__SV_TEXT, .text = (v)})
+#define NSID__SV_TN(v) nsid__store_val_text_or_null(v)
+#define NSID__SV_I(v) ((struct nsid__store_val){.type = NSID__SV_INT, .i = (int64_t)(v)})
+#define NSID__SV_IN(v) nsid__store_val_int_or_null((int64_t)(v))
+#define NSID__SV_R(v) ((struct nsid__store_val){.type = NSID__SV_REAL, .d = (v)})
+struct nsid__store_val nsid__store_val_text_or_null(const char *v);
+struct nsid__store_val nsid__store_val_int_or_null(int64_t v);
+
+/*
+ * A prepared write of one table, run once per row. Errors name the database file
+ * (err->file), the table (err->key) and the statement (the start of its SQL, in err->msg
+ * after SQLite's message).
+ */
+struct nsid__store_stmt {
+    struct nsid_store *st;    /* the store; not owned */
+    struct sqlite3_stmt *s;   /* owned; NULL after _free */
+    const char *table;        /* the table written, for messages; not owned */
+    const char *sql;          /* the statement, for messages; not owned */
+};
+
+/* Prepare sql writing table. On failure w->s is NULL and _free is still safe. */
+int nsid__store_stmt_init(struct nsid__store_stmt *w, struct nsid_store *st, const char *table, const char *sql,
+                          struct nsid_err *err);
+/* Bind v[0..n-1] to ?1..?n, step to its end (SQLITE_DONE), reset and clear the bindings. */
+int nsid__store_stmt_run(struct nsid__store_stmt *w, const struct nsid__store_val *v, int n, struct nsid_err *err);
+/* Finalize; a zeroed or freed w is a no-op. */
+void nsid__store_stmt_free(struct nsid__store_stmt *w);
+
+/* One statement, one row: _init, _run, _free. */
+int nsid__store_write(struct nsid_store *st, const char *table, const char *sql, const struct nsid__store_val *v,
+                      int n, struct nsid_err *err);
+
+/* nsid__store_write with the values as arguments: NSID__STORE_WRITE(st, "epochs", SQL, err, NSID__SV_T(id), ...). */
+#define NSID__STORE_VALS(...) ((const struct nsid__store_val[]){__VA_ARGS__})
+#define NSID__STORE_NVALS(...) ((int)(sizeof NSID__STORE_VALS(__VA_ARGS__) / sizeof(struct nsid__store_val)))
+#define NSID__STORE_WRITE(st, table, sql, err, ...) \
+    nsid__store_write((st), (table), (sql), NSID__STORE_VALS(__VA_ARGS__), NSID__STORE_NVALS(__VA_ARGS__), (err))
+
+/*
+ * Run body(st, arg, err) inside a transaction: the caller's if one is open, else its own
+ * BEGIN IMMEDIATE, committed when body returns 0 and rolled back otherwise. Returns body's
+ * code or the commit's error.
+ */
+typedef int (*nsid__store_body)(struct nsid_store *st, const void *arg, struct nsid_err *err);
+int nsid__store_tx(struct nsid_store *st, nsid__store_body body, const void *arg, struct nsid_err *err);
+
+/*
+ * The first column of the first row of sql as text, ?1..?n bound to v, into a new
+ * NSID_ALLOC string *out (NULL: no row, or a NULL value). Errors name the file and what.
+ */
+int nsid__store_text(struct nsid_store *st, const char *what, const char *sql, const struct nsid__store_val *v, int n,
+                     char **out, struct nsid_err *err);
+
+/*
+ * Print the rows of sql (?1..?n bound to v) to out, one line each: prefix, then the columns
+ * joined by two spaces (NULL as "-"). *rows (may be NULL) gets the count.
+ */
+int nsid__store_print(struct nsid_store *st, const char *what, const char *sql, const struct nsid__store_val *v, int n,
+                      const char *prefix, FILE *out, int64_t *rows, struct nsid_err *err);
 
 /*
  * The SQLite URI of a file path (file: + the path percent-encoded, so that '?', '#' and '%'
@@ -71,11 +150,6 @@ int nsid__store_uri(const char *path, const char *query, char *uri, size_t n);
  * file holds pending content that immutable would ignore, "mode=ro&readonly_shm=1".
  */
 const char *nsid__store_ro_query(const char *path);
-
-/* Let a public function dereference err even when the caller passed NULL. */
-#define NSID__ERR_LOCAL(err)              \
-    struct nsid_err err##_local_ = {0};   \
-    if (!(err)) (err) = &err##_local_
 
 /* Every column of runs, in schema order (for copies between databases). */
 #define NSID__RUNS_COLUMNS                                                                           \

@@ -23,7 +23,6 @@
 
 int nsid_store_only_run(struct nsid_store *st, char id[NSID_STORE_ID_MAX], int *status, struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     sqlite3_stmt *s = NULL;
     int rc = nsid__store_prepare(st, "SELECT id, status FROM runs LIMIT 2", &s, err);
     if (rc < 0) return rc;
@@ -45,7 +44,6 @@ int nsid_store_only_run(struct nsid_store *st, char id[NSID_STORE_ID_MAX], int *
 
 int nsid_store_score(struct nsid_store *st, const char *run_id, double *score, struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     sqlite3_stmt *s = NULL;
     int rc = nsid__store_prepare(st,
                                  "SELECT value FROM metrics WHERE run_id = ?1 AND scan = 'all'"
@@ -67,7 +65,6 @@ int nsid_store_score(struct nsid_store *st, const char *run_id, double *score, s
 
 int nsid_store_parent_of(const char *ckpt, char id[NSID_STORE_ID_MAX], struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     id[0] = '\0';
     char dir[NSID_ERR_FILE_MAX], db[NSID_ERR_FILE_MAX + 16];
     snprintf(dir, sizeof dir, "%s", ckpt);
@@ -133,14 +130,7 @@ static int run_state(struct nsid_store *st, const char *schema, const char *id, 
 static int exec_id(struct nsid_store *st, const char *sql, const char *id, const char *text2, const char *what,
                    struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = nsid__store_prepare(st, sql, &s, err);
-    if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    if (text2) sqlite3_bind_text(s, 2, text2, -1, SQLITE_TRANSIENT);
-    rc = nsid__store_step_done(st, s, what, err);
-    sqlite3_finalize(s);
-    return rc;
+    return nsid__store_write(st, what, sql, NSID__STORE_VALS(NSID__SV_T(id), NSID__SV_T(text2)), text2 ? 2 : 1, err);
 }
 
 /*
@@ -573,6 +563,41 @@ static int already_merged(struct nsid_store *st, const char *run_db, const char 
     return 0;
 }
 
+/*
+ * Carry the tags and notes src holds for run id over (schema 6: run_tags, run_notes; an older
+ * source has none): rows the store lacks are added, the store's own are never replaced or
+ * dropped. *pending (if not NULL) only counts them, without writing.
+ */
+static int carry_annotations(struct nsid_store *st, const char *id, int64_t *pending, struct nsid_err *err)
+{
+    static const char *const TABLES[][2] = {
+        {"run_tags", "src.run_tags s WHERE s.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM main.run_tags m"
+                     " WHERE m.run_id = ?1 AND m.key = s.key)"},
+        {"run_notes", "src.run_notes s WHERE s.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM main.run_notes m"
+                      " WHERE m.run_id = ?1 AND m.created = s.created AND m.text = s.text)"},
+    };
+    int rc = 0;
+    if (pending) *pending = 0;
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        int has = 0;
+        char *probe = sqlite3_mprintf("SELECT count(*) FROM src.sqlite_master WHERE type = 'table' AND name = '%q'",
+                                      TABLES[i][0]);
+        bool ok = probe && src_int(st, probe, &has);
+        sqlite3_free(probe);
+        if (!ok || !has) continue;
+        char *sql = pending ? sqlite3_mprintf("SELECT count(*) FROM %s", TABLES[i][1])
+                            : sqlite3_mprintf("INSERT INTO main.%s SELECT s.* FROM %s", TABLES[i][0], TABLES[i][1]);
+        char *count = NULL;
+        if (!sql) rc = nsid__store_fail(st, TABLES[i][0], err);
+        else if (pending) rc = first_text(st, sql, id, &count, err);
+        else rc = exec_id(st, sql, id, NULL, TABLES[i][0], err);
+        if (count) *pending += atoll(count);
+        sqlite3_free(count);
+        sqlite3_free(sql);
+    }
+    return rc;
+}
+
 /* Merge one run of the attached src in its own transaction. */
 static int merge_run(struct nsid_store *st, const char *run_db, const char *id, struct nsid_store_merge_stats *stats,
                      struct nsid_err *err)
@@ -580,10 +605,12 @@ static int merge_run(struct nsid_store *st, const char *run_db, const char *id, 
     bool same = false;
     int rc = already_merged(st, run_db, id, &same, err); /* most re-merges stop here */
     if (rc < 0) return rc;
-    if (same) {
+    int64_t pending = 0;
+    if (same && (rc = carry_annotations(st, id, &pending, err)) == 0 && pending == 0) {
         stats->unchanged++;
         return 0;
     }
+    if (rc < 0) return rc;
     rc = nsid__store_exec(st, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err);
     if (rc < 0) return rc;
     int src_status = -1, main_status = -1;
@@ -607,6 +634,7 @@ static int merge_run(struct nsid_store *st, const char *run_db, const char *id, 
             stats->unfinished++;
         }
     }
+    if (rc == 0 && src_found) rc = carry_annotations(st, id, NULL, err);
     return nsid__store_tx_end(st, true, rc, err);
 }
 
@@ -645,7 +673,6 @@ static int src_ids(struct nsid_store *st, const char *run_db, char (**ids)[NSID_
 int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_store_merge_stats *stats,
                      struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     struct nsid_store_merge_stats ignore_stats = {0};
     if (!stats) stats = &ignore_stats;
     struct stat sb;
@@ -658,12 +685,7 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
     const char *query = access(run_db, W_OK) == 0 ? NULL : nsid__store_ro_query(run_db);
     if (nsid__store_uri(run_db, query, uri, sizeof uri) < 0)
         return nsid_err_set(err, NSID_EINVAL, run_db, 0, "merge", "path too long");
-    sqlite3_stmt *s = NULL;
-    int rc = nsid__store_prepare(into, "ATTACH DATABASE ?1 AS src", &s, err);
-    if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, uri, -1, SQLITE_TRANSIENT);
-    rc = nsid__store_step_done(into, s, "attach", err);
-    sqlite3_finalize(s);
+    int rc = NSID__STORE_WRITE(into, "attach", "ATTACH DATABASE ?1 AS src", err, NSID__SV_T(uri));
     if (rc < 0) {
         snprintf(err->file, sizeof err->file, "%s", run_db);
         return rc;
@@ -683,7 +705,6 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
 int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct nsid_store_merge_stats *stats,
                           struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     sqlite3_stmt *s = NULL;
     int rc = nsid__store_prepare(into, "SELECT count(DISTINCT id) FROM plan_runs", &s, err);
     if (rc < 0) return rc;
@@ -705,6 +726,7 @@ int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct 
         snprintf(db, sizeof db, "%s/%s/run.db", runs_dir, ids[i]);
         if (nsid_store_valid_id(ids[i]) && stat(db, &sb) == 0) rc = nsid_store_merge(into, db, stats, err);
         if (rc == NSID_ENOTFOUND) { /* started meanwhile, or not started: a later merge brings it */
+            nsid_err_clear(err);
             rc = 0;
             if (stats) stats->unfinished++;
         }
@@ -733,7 +755,6 @@ static int live_status(const char *runs_dir, const char *id)
 int nsid_store_status(struct nsid_store *st, const char *runs_dir, int64_t counts[NSID_RUN_N_STATUS],
                       struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     for (int i = 0; i < NSID_RUN_N_STATUS; i++) counts[i] = 0;
     sqlite3_stmt *s = NULL;
     int rc = nsid__store_prepare(st,
@@ -832,7 +853,6 @@ static int query_authorizer(void *ctx, int action, const char *a, const char *b,
 int nsid_store_query(struct nsid_store *st, const char *sql, FILE *out, bool csv, int64_t *rows,
                      struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     sqlite3_stmt *s = NULL;
     const char *tail = NULL;
     sqlite3_set_authorizer(st->db, query_authorizer, NULL);
@@ -878,7 +898,6 @@ static int object_exists(struct nsid_store *st, const char *name, bool *exists, 
 int nsid_store_export_csv(struct nsid_store *st, const char *name, const char *path, int64_t *rows,
                           struct nsid_err *err)
 {
-    NSID__ERR_LOCAL(err);
     bool exists = false;
     int rc = object_exists(st, name, &exists, err);
     if (rc < 0) return rc;
