@@ -208,7 +208,7 @@ static const char *var_of(const struct nsid_plan_run *r, const char *key)
  */
 static bool key_text(const struct nsid_plan_run *r, const char *key, bool canonical, char *buf, size_t n)
 {
-    const struct nsid_config_key *k = nsid_config_find(key);
+    const struct nsid_key *k = nsid_config_find(key);
     if (k) {
         nsid_config_format_value(r->config, k, buf, n);
         if (!canonical) unquote(buf);
@@ -232,7 +232,7 @@ static int where_want(struct pctx *pc, const struct point *pt, const struct nsid
     } else {
         snprintf(raw, sizeof raw, "%s", w->text);
     }
-    const struct nsid_config_key *k = nsid_config_find(w->key);
+    const struct nsid_key *k = nsid_config_find(w->key);
     if (!k) {
         snprintf(buf, n, "%s", raw);
         return 0;
@@ -550,8 +550,8 @@ static int check_groups(struct pctx *pc)
 static int checkpoint_line(const struct nsid_config *c)
 {
     size_t nk = 0;
-    const struct nsid_config_key *keys = nsid_config_keys(&nk);
-    const struct nsid_config_key *k = nsid_config_find("model.core.checkpoint");
+    const struct nsid_key *keys = nsid_config_keys(&nk);
+    const struct nsid_key *k = nsid_config_find("model.core.checkpoint");
     return c->line[k - keys] > 0 ? c->line[k - keys] : 0;
 }
 

@@ -455,7 +455,7 @@ static int search_range(struct ctx *c, const yaml_node_t *r, const char *key, do
 int nsid_spec_search_values(struct nsid_pool *pool, const char *key, int kind, double lo, double hi, uint64_t seed,
                             int n, int line, struct nsid_spec_value **out, struct nsid_err *err)
 {
-    const struct nsid_config_key *k = nsid_config_find(key);
+    const struct nsid_key *k = nsid_config_find(key);
     if (!k || n < 1 || !(lo > 0 && hi >= lo) || (kind != NSID_SEARCH_LOG && kind != NSID_SEARCH_RANDOM_LOG))
         return nsid_err_set(err, NSID_EINVAL, NULL, line, key, "not a log search");
     struct nsid_spec_value *v = nsid_pool_alloc(pool, (size_t)n * sizeof *v, err);
@@ -519,7 +519,7 @@ static const char *const SEARCH_KEYS[] = {"values", "log", "random_log", "n", "s
 static int search_def(struct ctx *c, const yaml_node_t *m, const char *key, int line, bool profile,
                       struct nsid_spec_axis *a)
 {
-    const struct nsid_config_key *k = nsid_config_find(key);
+    const struct nsid_key *k = nsid_config_find(key);
     if (!k) return fail(c, line, key, "unknown key: a search runs over a run configuration key");
     if (k->type != NSID_KEY_INT && k->type != NSID_KEY_DOUBLE)
         return fail(c, line, key, "a search needs a numeric key");
