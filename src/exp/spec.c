@@ -1020,8 +1020,6 @@ static int bound_events(struct ctx *c, const char *text, size_t len)
 int nsid_spec_load_string(struct nsid_spec_set *s, const char *text, size_t len, const char *name,
                           struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     struct ctx c = {.set = s, .err = err};
     c.file = nsid_pool_strdup(&s->pool, name, err);
     if (!c.file) return NSID_ENOMEM;
@@ -1056,8 +1054,6 @@ int nsid_spec_load_string(struct nsid_spec_set *s, const char *text, size_t len,
 
 int nsid_spec_load(struct nsid_spec_set *s, const char *path, struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     FILE *f = nsid_infile_fopen(path, NULL, err);
     if (!f) return err->code;
     char *buf = NSID_ALLOC(MAX_SPEC_BYTES + 1, err);
@@ -1173,8 +1169,6 @@ static int check_experiment(const struct nsid_spec_set *s, const struct nsid_spe
 
 int nsid_spec_check(const struct nsid_spec_set *s, struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     int rc = 0;
     for (int i = 0; rc == 0 && i < s->n_experiments; i++) rc = check_experiment(s, &s->experiments[i], err);
     if (rc < 0 || s->n_experiments == 0) return rc;
