@@ -32,15 +32,18 @@
 
 #include "base/pool.h"
 #include "base/rng.h"
-#include "base/version.h"
+#include "base/opt.h"
 #include "nn/kern.h"
 #include "nn/model.h"
+#include "stage.h"
 
 #define BATCH 64
 #define IMG_H 36
 #define IMG_W 64
 #define N_DATA 4      /* distinct synthetic batches, cycled */
 #define MAX_STEPS 1000
+#define NSID_BENCH_STR_(x) #x
+#define NSID_BENCH_STR(x) NSID_BENCH_STR_(x)
 
 enum bench_kind { BENCH_TRAIN, BENCH_TRANSFER, BENCH_EVAL };
 
@@ -322,83 +325,61 @@ static double fma_ceiling(int nt, int quick, const char **set)
 
 /* ---------------------------------------------------------------------- main */
 
-/* The command line help. */
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: nsid-bench [--quick] [--threads N] [--steps S] [--warmup W] [--isa SET] [--case NAME]...\n"
-               "  --quick      1 warm-up and 2 timed steps per case (CI)\n"
-               "  --threads N  compute threads (default: env NSID_THREADS, else the online CPUs)\n"
-               "  --steps S    timed steps per case (default 15, at most %d); --warmup W (default 3)\n"
-               "  --isa SET    kernel set: auto, avx512, avx2, generic, generic16 (default: env NSID_ISA, else auto)\n"
-               "  --version    the release and the git commit this build was made from\n"
-               "  --case NAME  run only the named cases:", MAX_STEPS);
-    for (int i = 0; i < N_CASES; i++) fprintf(f, " %s", cases[i].name);
-    fprintf(f, "\n");
-}
-
-/* *out = s as an integer in [lo, hi]; -1 if it is not one. */
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-/* Options into o (defaults: 3 + 15 steps, every case; --quick 1 + 2); -1 on a bad option. */
+/* Options into o (defaults: 3 + 15 steps, every case; --quick 1 + 2): 0 ok, 1 help printed, 2 usage error. */
 static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->steps = 15;
-    o->warmup = 3;
-    int any = 0, steps_set = 0, warm_set = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--quick")) { o->quick = 1; continue; }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
-        if (!v) { fprintf(stderr, "nsid-bench: %s needs a value\n", a); return -1; }
-        i++;
-        if (!strcmp(a, "--threads")) {
-            if (parse_int(v, 1, NSID_POOL_MAX_THREADS, &o->threads) < 0) goto bad;
-        } else if (!strcmp(a, "--steps")) {
-            if (parse_int(v, 1, MAX_STEPS, &o->steps) < 0) goto bad;
-            steps_set = 1;
-        } else if (!strcmp(a, "--warmup")) {
-            if (parse_int(v, 0, MAX_STEPS, &o->warmup) < 0) goto bad;
-            warm_set = 1;
-        } else if (!strcmp(a, "--isa")) {
-            o->isa = v;
-        } else if (!strcmp(a, "--case")) {
-            int found = 0;
-            for (int c = 0; c < N_CASES; c++)
-                if (!strcmp(v, cases[c].name)) o->run[c] = found = any = 1;
-            if (!found) goto bad;
-        } else {
-            fprintf(stderr, "nsid-bench: unknown option '%s'\n", a);
-            usage(stderr);
-            return -1;
-        }
-        continue;
-bad:
-        fprintf(stderr, "nsid-bench: %s: bad value '%s'\n", a, v);
-        usage(stderr);
-        return -1;
+    long long threads = 0, steps = -1, warmup = -1; /* -1: not given */
+    bool quick = false, help = false, version = false;
+    struct nsid_opt_list names = {0};
+    char case_help[256] = "run only the named cases:";
+    for (int i = 0; i < N_CASES; i++)
+        snprintf(case_help + strlen(case_help), sizeof case_help - strlen(case_help), " %s", cases[i].name);
+    const struct nsid_opt opts[] = {
+        {"quick", 0, NSID_OPT_FLAG, &quick, NULL, .help = "1 warm-up and 2 timed steps per case (CI)"},
+        {"threads", 0, NSID_OPT_INT, &threads, "N", .min = 1, .max = NSID_POOL_MAX_THREADS, .env = "NSID_THREADS",
+         .help = "compute threads (default: env NSID_THREADS, else the online CPUs)"},
+        {"steps", 0, NSID_OPT_INT, &steps, "S", .min = 1, .max = MAX_STEPS,
+         .help = "timed steps per case (default 15, at most " NSID_BENCH_STR(MAX_STEPS) ")"},
+        {"warmup", 0, NSID_OPT_INT, &warmup, "W", .min = 0, .max = MAX_STEPS, .help = "warm-up steps per case (default 3)"},
+        {"isa", 0, NSID_OPT_STRING, &o->isa, "SET", .env = "NSID_ISA",
+         .help = "kernel set: auto, avx512, avx2, generic, generic16 (default: env NSID_ISA, else auto)"},
+        {"case", 0, NSID_OPT_LIST, &names, "NAME", .help = case_help},
+        {"version", 0, NSID_OPT_STOP, &version, NULL, .help = "the release and the git commit this build was made from"},
+        {"help", 'h', NSID_OPT_STOP, &help, NULL, .help = "this text"},
+        {0}};
+    struct nsid_opt_cmd cmd = {"nsid-bench", opts, NULL, 0, nsid_stage_env};
+    struct nsid_err err = {0};
+    int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);
+    if (rc < 0) rc = nsid_opt_usage_error(&cmd, &err);
+    else if (help) {
+        printf("usage: nsid-bench [--quick] [--threads N] [--steps S] [--warmup W] [--isa SET] [--case NAME]...\n\n");
+        nsid_opt_help(opts, stdout);
     }
-    if (o->quick) {
-        if (!steps_set) o->steps = 2;
-        if (!warm_set) o->warmup = 1;
+    bool any = false;
+    for (int i = 0; rc == 0 && i < names.n; i++) {
+        int c = 0;
+        while (c < N_CASES && strcmp(names.v[i], cases[c].name) != 0) c++;
+        if (c == N_CASES) {
+            fprintf(stderr, "nsid-bench: --case: no case '%s' (see --help)\n", names.v[i]);
+            rc = 2;
+        } else o->run[c] = any = true;
     }
+    nsid_opt_list_free(&names);
+    o->quick = quick;
+    o->threads = (int)threads;
+    o->steps = (int)(steps >= 0 ? steps : quick ? 2 : 15);
+    o->warmup = (int)(warmup >= 0 ? warmup : quick ? 1 : 3);
     if (!any)
         for (int c = 0; c < N_CASES; c++) o->run[c] = 1;
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    if (nsid_version_option(argc, argv, "nsid-bench")) return 0;
-    struct bench_opts o;
-    if (parse_args(argc, argv, &o) < 0) return 2;
+    if (nsid_stage_begin("nsid-bench", argc, argv)) return 0;
+    struct bench_opts o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc == 1 ? 0 : rc;
     struct nsid_err err = {0};
     if (o.isa) {
         if (!nsid_kern_select(o.isa, &err)) {

@@ -8,42 +8,32 @@
  *
  * Exit status: 0 ok, 1 the scan could not be read or written, 2 bad usage.
  */
-#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/opt.h"
 #include "base/path.h"
-#include "base/version.h"
 #include "data/scan.h"
 #include "data/summary.h"
+#include "stage.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: nsid-convert [options] SRC DST   convert a scan (file tree <-> HDF5, losslessly)\n"
-            "       nsid-convert [options] --info PATH summarise a scan\n"
-            "\n"
-            "SRC and PATH may be an HDF5 StaticImageSet file or a FileTreeDataset folder (docs/paper.md §5.3);\n"
-            "DST is written as HDF5 if its name ends in .h5/.hdf5/.hdf, else as a file tree; its folder\n"
-            "must exist. Writing is atomic: DST appears only when complete. DST may not be SRC (by any\n"
-            "spelling or link), lie inside SRC, or contain it.\n"
-            "\n"
-            "options:\n"
-            "  --force             replace an existing DST\n"
-            "  --gzip N            HDF5 output: deflate level 1..9 (default: uncompressed)\n"
-            "  --keep-bytes        tree output: keep byte strings as '|S' (default: numpy str '<U',\n"
-            "                      as neuralpredictors' convert_static_h5_dataset_to_folder writes them)\n"
-            "  --drop-nonfinite    drop trials whose images or responses hold NaN/Inf (default: error)\n"
-            "  --allow-empty-tier  accept a scan whose train, validation or test tier is empty\n"
-            "  --info              print trials per tier, neurons, image shape, test repeats, fields\n"
-            "  --version           the release and the git commit this build was made from\n"
-            "  -h, --help          this text\n");
-}
+static const char ABOUT[] =
+    "usage: nsid-convert [options] SRC DST   convert a scan (file tree <-> HDF5, losslessly)\n"
+    "       nsid-convert [options] --info PATH summarise a scan\n"
+    "\n"
+    "SRC and PATH may be an HDF5 StaticImageSet file or a FileTreeDataset folder (docs/paper.md §5.3);\n"
+    "DST is written as HDF5 if its name ends in .h5/.hdf5/.hdf, else as a file tree; its folder\n"
+    "must exist. Writing is atomic: DST appears only when complete. DST may not be SRC (by any\n"
+    "spelling or link), lie inside SRC, or contain it.\n"
+    "\n"
+    "options:\n";
 
 struct args {
     const char *src, *dst;
-    bool info;
+    bool info, help, version;
+    long long gzip;
+    struct nsid_opt_list pos;
     struct nsid_scan_opts load;
     struct nsid_save_opts save;
 };
@@ -51,39 +41,35 @@ struct args {
 /* 0 ok, 1 help printed, 2 usage error. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
-    memset(a, 0, sizeof *a);
-    const char *pos[2] = {NULL, NULL};
-    int npos = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "-h") || !strcmp(s, "--help")) { usage(stdout); return 1; }
-        else if (!strcmp(s, "--info")) a->info = true;
-        else if (!strcmp(s, "--force")) a->save.overwrite = true;
-        else if (!strcmp(s, "--keep-bytes")) a->save.keep_bytes = true;
-        else if (!strcmp(s, "--drop-nonfinite")) a->load.drop_nonfinite = true;
-        else if (!strcmp(s, "--allow-empty-tier")) a->load.allow_empty_tier = true;
-        else if (!strcmp(s, "--gzip")) {
-            char *end;
-            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
-            if (i + 1 >= argc || *end || v < 1 || v > 9) {
-                fprintf(stderr, "nsid-convert: --gzip: expected a level 1..9\n");
-                return 2;
-            }
-            a->save.gzip = (int)v;
-            i++;
-        } else if (s[0] == '-' && s[1]) {
-            fprintf(stderr, "nsid-convert: unknown option '%s' (see --help)\n", s);
-            return 2;
-        } else if (npos < 2) {
-            pos[npos++] = s;
-        } else {
-            fprintf(stderr, "nsid-convert: too many arguments (see --help)\n");
-            return 2;
-        }
+    const struct nsid_opt opts[] = {
+        {"force", 0, NSID_OPT_FLAG, &a->save.overwrite, NULL, .help = "replace an existing DST"},
+        {"gzip", 0, NSID_OPT_INT, &a->gzip, "N", .min = 1, .max = 9,
+         .help = "HDF5 output: deflate level 1..9 (default: uncompressed)"},
+        {"keep-bytes", 0, NSID_OPT_FLAG, &a->save.keep_bytes, NULL,
+         .help = "tree output: keep byte strings as '|S' (default: numpy str '<U',\n"
+                 "as neuralpredictors' convert_static_h5_dataset_to_folder writes them)"},
+        {"drop-nonfinite", 0, NSID_OPT_FLAG, &a->load.drop_nonfinite, NULL,
+         .help = "drop trials whose images or responses hold NaN/Inf (default: error)"},
+        {"allow-empty-tier", 0, NSID_OPT_FLAG, &a->load.allow_empty_tier, NULL,
+         .help = "accept a scan whose train, validation or test tier is empty"},
+        {"info", 0, NSID_OPT_FLAG, &a->info, NULL,
+         .help = "print trials per tier, neurons, image shape, test repeats, fields"},
+        {"version", 0, NSID_OPT_STOP, &a->version, NULL, .help = "the release and the git commit this build was made from"},
+        {"help", 'h', NSID_OPT_STOP, &a->help, NULL, .help = "this text"},
+        {0}};
+    struct nsid_opt_cmd cmd = {"nsid-convert", opts, &a->pos, 2, nsid_stage_env};
+    struct nsid_err err = {0};
+    int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);
+    if (rc < 0) return nsid_opt_usage_error(&cmd, &err);
+    if (a->help) {
+        fputs(ABOUT, stdout);
+        nsid_opt_help(opts, stdout);
     }
-    a->src = pos[0];
-    a->dst = pos[1];
-    if (a->info ? npos != 1 : npos != 2) {
+    if (rc == 1) return 1;
+    a->save.gzip = (int)a->gzip;
+    a->src = a->pos.n > 0 ? a->pos.v[0] : NULL;
+    a->dst = a->pos.n > 1 ? a->pos.v[1] : NULL;
+    if (a->info ? a->pos.n != 1 : a->pos.n != 2) {
         fprintf(stderr, a->info ? "nsid-convert: --info takes one PATH (see --help)\n"
                                 : "nsid-convert: expected SRC and DST (see --help)\n");
         return 2;
@@ -92,15 +78,11 @@ static int parse_args(int argc, char **argv, struct args *a)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Convert or summarise as the parsed command line says; the exit status. */
+static int convert(const struct args *ap)
 {
-    if (nsid_version_option(argc, argv, "nsid-convert")) return 0;
-    /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
-     * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
-    H5dont_atexit();
-    struct args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc) return rc == 1 ? 0 : 2;
+    const struct args a = *ap;
+    int rc;
     struct nsid_scan s;
     struct nsid_err err = {0};
     /* DST's folder must exist: checked before the (possibly long) load */
@@ -119,4 +101,15 @@ int main(int argc, char **argv)
         return 1;
     }
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (nsid_stage_begin("nsid-convert", argc, argv)) return 0;
+    struct args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc == 0) rc = convert(&a);
+    else if (rc == 1) rc = 0;
+    nsid_opt_list_free(&a.pos);
+    return rc;
 }

@@ -14,7 +14,7 @@
  * Exit status: 0 ok, 1 failure, 2 bad usage. Not a test: numbers depend on
  * the machine.
  */
-#include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +25,13 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/opt.h"
 #include "base/path.h"
 #include "base/rng.h"
-#include "base/version.h"
 #include "data/h5scan.h"
 #include "data/transform.h"
 #include "data/tree.h"
+#include "stage.h"
 
 static double now(void)
 {
@@ -179,48 +180,56 @@ static void report(const char *what, const struct result *r)
            r->hwm_mb / mb, (r->hwm_mb - r->base_mb) / mb);
 }
 
-static void usage(FILE *f)
+struct args {
+    long long trials, neurons, repeat;
+    const char *dir, *load;
+    bool keep, skip_behavior, help, version;
+};
+
+/* 0 ok, 1 help printed, 2 usage error. */
+static int parse_args(int argc, char **argv, struct args *a)
 {
-    fprintf(f, "usage: nsid-databench [--trials T] [--neurons N] [--repeat R] [--dir DIR] [--keep]\n"
-               "  loads a synthetic T x N scan (36x64 images; default 6000 x 8000, the paper's size)\n"
-               "  from HDF5 and from a file tree and reports seconds and peak RSS vs array bytes\n"
-               "  --dir DIR: where the scan is written (created; default $TMPDIR/nsid-databench-PID)\n"
-               "  --version: the release and the git commit this build was made from\n");
+    const struct nsid_opt opts[] = {
+        {"trials", 0, NSID_OPT_INT, &a->trials, "T", .min = 10, .max = LLONG_MAX, .help = "trials (default 6000)"},
+        {"neurons", 0, NSID_OPT_INT, &a->neurons, "N", .min = 1, .max = LLONG_MAX, .help = "neurons (default 8000)"},
+        {"repeat", 0, NSID_OPT_INT, &a->repeat, "R", .min = 1, .max = 64, .help = "loads per layout (default 3)"},
+        {"dir", 0, NSID_OPT_STRING, &a->dir, "DIR",
+         .help = "where the scan is written (created; default $TMPDIR/nsid-databench-PID)"},
+        {"keep", 0, NSID_OPT_FLAG, &a->keep, NULL, .help = "keep the scan (default: removed at the end)"},
+        {"load", 0, NSID_OPT_STRING, &a->load, "PATH", .flags = NSID_OPT_HIDDEN, .help = "a child: load PATH once"},
+        {"skip-behavior", 0, NSID_OPT_FLAG, &a->skip_behavior, NULL, .flags = NSID_OPT_HIDDEN,
+         .help = "a child: images and responses only"},
+        {"version", 0, NSID_OPT_STOP, &a->version, NULL, .help = "the release and the git commit this build was made from"},
+        {"help", 'h', NSID_OPT_STOP, &a->help, NULL, .help = "this text"},
+        {0}};
+    struct nsid_opt_cmd cmd = {"nsid-databench", opts, NULL, 0, nsid_stage_env};
+    struct nsid_err err = {0};
+    int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);
+    if (rc < 0) return nsid_opt_usage_error(&cmd, &err);
+    if (a->help) {
+        fputs("usage: nsid-databench [--trials T] [--neurons N] [--repeat R] [--dir DIR] [--keep]\n"
+              "  loads a synthetic T x N scan (36x64 images; default 6000 x 8000, the paper's size)\n"
+              "  from HDF5 and from a file tree and reports seconds and peak RSS vs array bytes\n\n",
+              stdout);
+        nsid_opt_help(opts, stdout);
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    if (nsid_version_option(argc, argv, "nsid-databench")) return 0;
-    /* HDF5 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it
-     * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
-    H5dont_atexit();
-    if (argc >= 3 && strcmp(argv[1], "--load") == 0)
-        return child_load(argv[2], argc >= 4 && strcmp(argv[3], "--skip-behavior") == 0);
-    int64_t T = 6000, N = 8000;
-    int repeat = 3;
-    bool keep = false;
+    if (nsid_stage_begin("nsid-databench", argc, argv)) return 0;
+    struct args a = {.trials = 6000, .neurons = 8000, .repeat = 3};
+    int prc = parse_args(argc, argv, &a);
+    if (prc) return prc == 1 ? 0 : prc;
+    if (a.load) return child_load(a.load, a.skip_behavior);
+    int64_t T = a.trials, N = a.neurons;
+    int repeat = (int)a.repeat;
+    bool keep = a.keep;
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/nsid-databench-%ld", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--keep")) { keep = true; continue; }
-        bool known = !strcmp(a, "--trials") || !strcmp(a, "--neurons") || !strcmp(a, "--repeat") || !strcmp(a, "--dir");
-        if (!known || !v) {
-            fprintf(stderr, known ? "nsid-databench: %s needs a value (see --help)\n"
-                                  : "nsid-databench: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-        if (!strcmp(a, "--trials")) T = atoll(v);
-        else if (!strcmp(a, "--neurons")) N = atoll(v);
-        else if (!strcmp(a, "--repeat")) repeat = atoi(v);
-        else snprintf(dir, sizeof dir, "%s", v);
-        i++;
-    }
-    if (T < 10 || N < 1 || repeat < 1 || repeat > 64) {
-        fprintf(stderr, "nsid-databench: need --trials >= 10, --neurons >= 1, --repeat 1..64 (see --help)\n");
-        return 2;
-    }
+    const char *tmp = nsid_stage_env("TMPDIR");
+    if (a.dir) snprintf(dir, sizeof dir, "%s", a.dir);
+    else snprintf(dir, sizeof dir, "%s/nsid-databench-%ld", tmp ? tmp : "/tmp", (long)getpid());
     char self[4096], h5[4200], tree[4200];
     ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
     if (k <= 0) return 1;

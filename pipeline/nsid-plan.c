@@ -2,17 +2,19 @@
  * nsid-plan - experiment specs -> runs with content-hashed ids: results/runs/<id>/run.json,
  * the make fragment results/plan.mk and the plan tables of results/results.db.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/opt.h"
 #include "base/path.h"
-#include "base/version.h"
 #include "exp/plan.h"
 #include "exp/spec.h"
 #include "exp/store.h"
+#include "stage.h"
 
-static const char USAGE[] =
+static const char ABOUT[] =
     "usage: nsid-plan [OPTIONS] SPEC.yaml...\n"
     "       nsid-plan --explain ID [--db DB]\n"
     "       nsid-plan --diff ID ID [--db DB]\n"
@@ -23,34 +25,20 @@ static const char USAGE[] =
     "tables of the store. Data are HDF5 files or file-tree folders, named by a spec's\n"
     "data: {files: [...]} (relative to the spec's folder) or by a group of the manifest.\n"
     "Nothing is written when any spec, the manifest or a scan has an error.\n"
-    "\n"
-    "  --profile NAME   smoke, quick (default) or paper\n"
-    "  --manifest FILE  the data manifest: YAML or JSON naming the dataset groups (docs/data.md)\n"
-    "  --groups FILE    the same as --manifest\n"
-    "  --data DIR       the manifest DIR/groups.json (what nsid-simulate writes)\n"
-    "  --results DIR    results folder (default results; created, with its parents)\n"
-    "  --out FILE       the make fragment (default RESULTS/plan.mk; its folder must exist)\n"
-    "  --db FILE        the store (default RESULTS/results.db; its folder must exist)\n"
-    "  --check          read, check and expand the specs; write nothing\n"
-    "  --max-runs N     refuse a plan of more than N runs, counted before expansion (default 100000)\n"
-    "  --list           print every run: id, experiment, variant, grid point\n"
-    "  --explain ID     a planned run's data, core and configuration (ID may be a prefix)\n"
-    "  --diff A B       why two runs' ids differ\n"
-    "  --version        the release and the git commit this build was made from\n"
-    "\n"
-    "Spec format: docs/spec.md. Exit status: 0 ok, 1 error, 2 usage.\n";
+    "\n";
+
+static const char TAIL[] = "\nSpec format: docs/spec.md. Exit status: 0 ok, 1 error, 2 usage.\n";
 
 struct opts {
-    const char *profile, *data, *groups, *results, *out, *db, *explain, *diff_a, *diff_b;
-    bool check, list;
+    const char *profile, *data, *groups, *results, *out, *db, *explain, *diff[2];
+    bool check, list, help, version;
     long long max_runs;
-    const char **specs;
-    int n_specs;
+    struct nsid_opt_list specs;
 };
 
-static int usage_error(const char *msg, const char *arg)
+static int usage_error(const char *msg)
 {
-    fprintf(stderr, "nsid-plan: %s%s%s\n(nsid-plan --help for usage)\n", msg, arg ? " " : "", arg ? arg : "");
+    fprintf(stderr, "nsid-plan: %s (see --help)\n", msg);
     return 2;
 }
 
@@ -61,43 +49,38 @@ static int fail(const struct nsid_err *err)
     return 1;
 }
 
+/* 0 ok, 1 help printed, 2 usage error. */
 static int parse(struct opts *o, int argc, char **argv)
 {
-    o->specs = calloc((size_t)argc, sizeof *o->specs);
-    if (!o->specs) return usage_error("out of memory", NULL);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-        if (!strcmp(a, "--profile")) slot = &o->profile;
-        else if (!strcmp(a, "--data")) slot = &o->data;
-        else if (!strcmp(a, "--groups") || !strcmp(a, "--manifest")) {
-            if (o->groups) return usage_error("give one --manifest (or --groups)", NULL);
-            slot = &o->groups;
-        }
-        else if (!strcmp(a, "--results")) slot = &o->results;
-        else if (!strcmp(a, "--out")) slot = &o->out;
-        else if (!strcmp(a, "--db")) slot = &o->db;
-        else if (!strcmp(a, "--explain")) slot = &o->explain;
-        else if (!strcmp(a, "--check")) o->check = true;
-        else if (!strcmp(a, "--list")) o->list = true;
-        else if (!strcmp(a, "--max-runs")) {
-            char *end = NULL;
-            if (i + 1 >= argc) return usage_error("option needs a value:", a);
-            o->max_runs = strtoll(argv[++i], &end, 10);
-            if (!*argv[i] || *end || o->max_runs < 1) return usage_error("--max-runs needs a count >= 1, not", argv[i]);
-        }
-        else if (!strcmp(a, "--diff")) {
-            if (i + 2 >= argc) return usage_error("--diff needs two run ids", NULL);
-            o->diff_a = argv[++i];
-            o->diff_b = argv[++i];
-        } else if (a[0] == '-' && a[1] == '-') return usage_error("unknown option", a);
-        else o->specs[o->n_specs++] = a;
-        if (slot) {
-            if (i + 1 >= argc) return usage_error("option needs a value:", a);
-            *slot = argv[++i];
-        }
+    const struct nsid_opt opts[] = {
+        {"profile", 0, NSID_OPT_STRING, &o->profile, "NAME", .help = "smoke, quick (default) or paper"},
+        {"manifest", 0, NSID_OPT_STRING, &o->groups, "FILE", .flags = NSID_OPT_ONCE,
+         .help = "the data manifest: YAML or JSON naming the dataset groups (docs/data.md)"},
+        {"groups", 0, NSID_OPT_STRING, &o->groups, "FILE", .help = "the same as --manifest", .flags = NSID_OPT_ONCE},
+        {"data", 0, NSID_OPT_STRING, &o->data, "DIR", .help = "the manifest DIR/groups.json (what nsid-simulate writes)"},
+        {"results", 0, NSID_OPT_STRING, &o->results, "DIR", .help = "results folder (default results; created, with its parents)"},
+        {"out", 0, NSID_OPT_STRING, &o->out, "FILE", .help = "the make fragment (default RESULTS/plan.mk; its folder must exist)"},
+        {"db", 0, NSID_OPT_STRING, &o->db, "FILE", .help = "the store (default RESULTS/results.db; its folder must exist)"},
+        {"check", 0, NSID_OPT_FLAG, &o->check, NULL, .help = "read, check and expand the specs; write nothing"},
+        {"max-runs", 0, NSID_OPT_INT, &o->max_runs, "N", .min = 1, .max = LLONG_MAX,
+         .help = "refuse a plan of more than N runs, counted before expansion (default 100000)"},
+        {"list", 0, NSID_OPT_FLAG, &o->list, NULL, .help = "print every run: id, experiment, variant, grid point"},
+        {"explain", 0, NSID_OPT_STRING, &o->explain, "ID", .help = "a planned run's data, core and configuration (ID may be a prefix)"},
+        {"diff", 0, NSID_OPT_PAIR, o->diff, "A B", .help = "why two runs' ids differ"},
+        {"version", 0, NSID_OPT_STOP, &o->version, NULL, .help = "the release and the git commit this build was made from"},
+        {"help", 'h', NSID_OPT_STOP, &o->help, NULL, .help = "this text"},
+        {0}};
+    struct nsid_opt_cmd cmd = {"nsid-plan", opts, &o->specs, 0, nsid_stage_env};
+    struct nsid_err err = {0};
+    int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);
+    if (rc < 0) return nsid_opt_usage_error(&cmd, &err);
+    if (o->help) {
+        fputs(ABOUT, stdout);
+        nsid_opt_help(opts, stdout);
+        fputs(TAIL, stdout);
     }
-    if (o->data && o->groups) return usage_error("give --data or --manifest, not both", NULL);
+    if (rc == 1) return 1;
+    if (o->data && o->groups) return usage_error("give --data or --manifest, not both");
     return 0;
 }
 
@@ -108,7 +91,7 @@ static int read_back(const struct opts *o, const char *db)
     struct nsid_store st;
     if (nsid_store_open_readonly(&st, db, &err) < 0) return fail(&err);
     int rc = o->explain ? nsid_plan_explain(&st, o->explain, stdout, &err)
-                        : nsid_plan_diff(&st, o->diff_a, o->diff_b, stdout, &err);
+                        : nsid_plan_diff(&st, o->diff[0], o->diff[1], stdout, &err);
     nsid_store_close(&st);
     return rc < 0 ? fail(&err) : 0;
 }
@@ -134,11 +117,11 @@ static int write_all(const struct opts *o, const struct nsid_plan *p, const char
     if (written < 0) return fail(&err);
     struct nsid_store st;
     if (nsid_store_open(&st, o->db ? o->db : db, &err) < 0) return fail(&err);
-    int rc = nsid_plan_record(p, &st, o->specs, o->n_specs, &err);
+    int rc = nsid_plan_record(p, &st, nsid_opt_list_strs(&o->specs), o->specs.n, &err);
     int64_t c[NSID_RUN_N_STATUS] = {0};
     if (rc == 0) rc = nsid_store_status(&st, NULL, c, &err);
     nsid_store_close(&st);
-    if (rc == 0) rc = nsid_plan_write_make(p, o->out ? o->out : out, o->specs, o->n_specs, &err);
+    if (rc == 0) rc = nsid_plan_write_make(p, o->out ? o->out : out, nsid_opt_list_strs(&o->specs), o->specs.n, &err);
     if (rc < 0) return fail(&err);
     fprintf(stderr,
             "nsid-plan: profile %s: %d runs (%d distinct: %lld done, %lld to run), %d core selections; "
@@ -166,7 +149,7 @@ static int plan(const struct opts *o)
     struct nsid_spec_set specs;
     nsid_spec_set_init(&specs);
     int rc = 0;
-    for (int i = 0; rc == 0 && i < o->n_specs; i++) rc = nsid_spec_load(&specs, o->specs[i], &err);
+    for (int i = 0; rc == 0 && i < o->specs.n; i++) rc = nsid_spec_load(&specs, o->specs.v[i], &err);
     if (rc == 0) rc = nsid_spec_check(&specs, &err);
     struct nsid_plan p;
     memset(&p, 0, sizeof p);
@@ -177,7 +160,7 @@ static int plan(const struct opts *o)
     int status = rc < 0 ? fail(&err) : 0;
     if (status == 0 && o->list) list_runs(&p);
     if (status == 0 && o->check)
-        fprintf(stderr, "nsid-plan: %d specs ok: %d runs (%d distinct), %d core selections\n", o->n_specs, p.n_runs,
+        fprintf(stderr, "nsid-plan: %d specs ok: %d runs (%d distinct), %d core selections\n", o->specs.n, p.n_runs,
                 p.n_unique, p.n_selections);
     if (status == 0 && !o->check) status = write_all(o, &p, results);
     nsid_plan_free(&p);
@@ -187,22 +170,17 @@ static int plan(const struct opts *o)
 
 int main(int argc, char **argv)
 {
-    if (nsid_version_option(argc, argv, "nsid-plan")) return 0;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(USAGE, stdout);
-            return 0;
-        }
+    if (nsid_stage_begin("nsid-plan", argc, argv)) return 0;
     struct opts o = {0};
     int rc = parse(&o, argc, argv);
     if (rc == 0) {
         char db[4096];
         snprintf(db, sizeof db, "%s/results.db", o.results ? o.results : "results");
-        if (o.explain || o.diff_a) rc = o.n_specs ? usage_error("--explain/--diff read the store, not specs", NULL)
-                                                  : read_back(&o, o.db ? o.db : db);
-        else if (o.n_specs == 0) rc = usage_error("no spec files given", NULL);
+        if (o.explain || o.diff[0]) rc = o.specs.n ? usage_error("--explain/--diff read the store, not specs")
+                                                   : read_back(&o, o.db ? o.db : db);
+        else if (o.specs.n == 0) rc = usage_error("no spec files given");
         else rc = plan(&o);
-    }
-    free(o.specs);
+    } else if (rc == 1) rc = 0;
+    nsid_opt_list_free(&o.specs);
     return rc;
 }

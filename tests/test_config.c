@@ -34,7 +34,7 @@ static int parse(struct nsid_config *c, const char *text, struct nsid_err *err)
 static void test_table(void)
 {
     size_t n;
-    const struct nsid_config_key *k = nsid_config_keys(&n);
+    const struct nsid_key *k = nsid_config_keys(&n);
     CHECK(n >= 55 && n <= NSID_CONFIG_MAX_KEYS, "key count %zu", n);
     int sorted = 1, charset = 1, docs = 1, sections = 1, defaults = 1;
     for (size_t i = 0; i < n; i++) {
@@ -102,7 +102,7 @@ static void test_format_double(void)
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         char b[64];
-        nsid_config_format_double(v[i].x, b, sizeof b);
+        nsid_keys_format_double(v[i].x, b, sizeof b);
         CHECK(strcmp(b, v[i].s) == 0, "format %.17g as '%s', got '%s'", v[i].x, v[i].s, b);
     }
     /* Round trip and shortness on random bit patterns (seed printed for reproduction). */
@@ -116,7 +116,7 @@ static void test_format_double(void)
         memcpy(&x, &u, sizeof x);
         if (!isfinite(x)) continue;
         char b[64], e[64];
-        nsid_config_format_double(x, b, sizeof b);
+        nsid_keys_format_double(x, b, sizeof b);
         if (strtod(b, NULL) != (x == 0 ? 0.0 : x)) { ok = 0; fprintf(stderr, "round trip %s\n", b); }
         /* no shorter %.{p}e representation reads back as x */
         for (int p = 1; p < 17; p++) {
@@ -196,7 +196,7 @@ static void test_canonical_stability(void)
 static void test_canonical_sensitivity(void)
 {
     size_t n;
-    const struct nsid_config_key *k = nsid_config_keys(&n);
+    const struct nsid_key *k = nsid_config_keys(&n);
     static char ids[NSID_CONFIG_MAX_KEYS + 1][NSID_SHA256_HEX];
     struct nsid_config c;
     struct nsid_err err = {0};
@@ -497,7 +497,7 @@ static void test_readout_defaults(void)
     char set[64], s[2048];
     /* the key table's default is the gaussian row */
     size_t nk;
-    const struct nsid_config_key *keys = nsid_config_keys(&nk);
+    const struct nsid_key *keys = nsid_config_keys(&nk);
     for (size_t i = 0; i < nk; i++) {
         double v;
         if (nsid_config_readout_default(keys[i].name, NSID_CFG_READOUT_GAUSSIAN, &v))

@@ -149,7 +149,7 @@ static void test_stability(void)
 }
 
 /* A valid value of key k other than its default, as text. */
-static void other_value(const struct nsid_config_key *k, char *buf, size_t n)
+static void other_value(const struct nsid_key *k, char *buf, size_t n)
 {
     switch (k->type) {
     case NSID_KEY_INT: snprintf(buf, n, "%lld", (long long)(k->idef < k->imax ? k->idef + 1 : k->idef - 1)); break;
@@ -174,7 +174,7 @@ static void test_sensitivity(void)
     char buf[8192];
     nsid_plan_identity(&base, "", sha, 2, buf, sizeof buf, id0);
     size_t nk = 0;
-    const struct nsid_config_key *keys = nsid_config_keys(&nk);
+    const struct nsid_key *keys = nsid_config_keys(&nk);
     int changed = 0;
     for (size_t i = 0; i < nk; i++) {
         struct nsid_config c = base;

@@ -53,11 +53,18 @@ enum nsid_errcode {
  *   changes nothing and returns the code already there. The first cause found is the one
  *   reported, so a cleanup path or an outer check cannot hide it, and code that continues
  *   after a failure (closing, removing a half-written file) may report freely.
- * - Return codes: a function returns the code of the error it set, or the code an inner call
- *   returned. Where several steps all run (cleanup, closing a file after a write) and err was
- *   clear on entry, `return err->code;` at the end is the result: the first failure's code,
- *   or 0. (err is clear on entry to every public action: callers never pass an err that
- *   already holds an error into a new action.)
+ * - Return codes and chains: a function returns the code of the error it set, or the code an
+ *   inner call returned. `if (rc == 0) rc = step(...)` and `for (...; rc == 0 && ...; ...)`
+ *   are control flow (the next step must not run after a failure) and stay. A step that runs
+ *   whatever happened before it (closing a file, a cleanup) reports without a guard:
+ *       if (close(fd) != 0) rc = nsid_err_set(err, NSID_EIO, path, 0, NULL, "close failed");
+ *   gives rc the first error's code, since nsid_err_set returns the code already in err: no
+ *   `&& rc == 0`, no second local err to keep the first message. Where every step runs and
+ *   err was clear on entry, `return err->code;` at the end is the result (err is clear on
+ *   entry to every public action: a caller never passes an err still holding an error into
+ *   a new action; it clears it first or uses another).
+ * - Ignoring an error on purpose (a best-effort cache save, a warning check skipped without
+ *   memory): pass a local struct nsid_err and do not read it.
  * - Adding context to an inner error: nsid_err_context fills the file, line and key only
  *   where the inner error left them empty and may put a prefix before its message; the inner
  *   cause stays.

@@ -390,12 +390,12 @@ int nsid_scan_id(const char *path, struct nsid_scanid_cache *cache, char hex[NSI
         return nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot resolve the path: %s", strerror(errno));
     if (S_ISDIR(sb.st_mode)) {
         int rc = tree_id(abs, cache, hex, bytes, err);
-        if (rc < 0 && err && !err->file[0]) snprintf(err->file, sizeof err->file, "%s", path);
+        if (rc < 0) nsid_err_context(err, path, 0, NULL, NULL);
         return rc;
     }
     int rc = cached_file(cache, abs, &sb, hex, err);
     if (rc == 0 && bytes) *bytes = (int64_t)sb.st_size;
-    if (rc < 0 && err) snprintf(err->file, sizeof err->file, "%s", path); /* the name the caller knows */
+    if (rc < 0) snprintf(err->file, sizeof err->file, "%s", path); /* the name the caller knows */
     return rc;
 }
 

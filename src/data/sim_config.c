@@ -5,7 +5,8 @@
  */
 #include "sim_int.h"
 
-#include <errno.h>
+#include "base/keys.h"
+
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -267,69 +268,60 @@ int nsid_sim_config_init(struct nsid_sim_config *cfg, const char *profile, struc
 
 /* ---- the key table ------------------------------------------------------------------------ */
 
-enum key_type { K_INT, K_I64, K_U64, K_DOUBLE, K_BOOL, K_ENUM, K_STR };
-
-struct key {
-    const char *name;   /* "4s.neurons", "noise.overdispersion", ... */
-    int type;           /* enum key_type */
-    double min, max;    /* inclusive range for numbers */
-    size_t offset;      /* of the field in struct nsid_sim_config */
-    size_t size;        /* bytes of a K_STR field */
-    const char *help;
-    const char *const *names; /* K_ENUM: value names, index = stored int (max + 1 of them) */
-};
-
-static const char *const IMAGE_SET_NAMES[] = {"own", "paper"};
-static const char *const FORMAT_NAMES[] = {"h5", "tree"};
-
+/* Rows of base/keys.h: one setter and one set of value rules for every configuration. */
 #define OFF(f) offsetof(struct nsid_sim_config, f)
-#define SIZE_KEYS(prefix, role, what) \
-    {prefix ".neurons", K_I64, 1, 1e6, OFF(sizes[role].neurons), 0, "neurons per " what " scan", NULL}, \
-    {prefix ".matched", K_I64, 0, 1e6, OFF(sizes[role].matched), 0, \
-     "of them shared by every scan of the animal (multi_match_id)", NULL}, \
-    {prefix ".train_images", K_I64, 1, 99999, OFF(sizes[role].train_images), 0, "train-tier images", NULL}, \
-    {prefix ".validation_images", K_I64, 1, 99999, OFF(sizes[role].validation_images), 0, \
-     "validation-tier images", NULL}, \
-    {prefix ".test_images", K_I64, 1, 99999, OFF(sizes[role].test_images), 0, "distinct test images", NULL}, \
-    {prefix ".test_repeats", K_I64, 2, 1000, OFF(sizes[role].test_repeats), 0, "repeats of each test image", NULL}
+#define FSIZE(f) sizeof(((struct nsid_sim_config *)0)->f)
+#define SINT(n, f, lo, hi, d) \
+    {.name = n, .type = NSID_KEY_INT, .imin = lo, .imax = hi, .offset = OFF(f), .size = FSIZE(f), .doc = d}
+#define SDBL(n, f, lo, hi, d) \
+    {.name = n, .type = NSID_KEY_DOUBLE, .dmin = lo, .dmax = hi, .offset = OFF(f), .size = FSIZE(f), .doc = d}
+#define SBOOL(n, f, d) {.name = n, .type = NSID_KEY_BOOL, .offset = OFF(f), .size = FSIZE(f), .doc = d}
+#define SENUM(n, f, list, d) {.name = n, .type = NSID_KEY_ENUM, .names = list, .offset = OFF(f), .size = FSIZE(f), .doc = d}
 
-static const struct key KEYS[] = {
-    {"seed", K_U64, 0, 0, OFF(seed), 0, "master seed", NULL},
-    {"threads", K_INT, 0, 64, OFF(threads), 0, "worker threads, 0 = online CPUs (output is identical)", NULL},
-    {"image.height", K_INT, 16, NSID_SIM_IMAGE_MAX_HEIGHT, OFF(height), 0, "image height, px (multiple of 4)", NULL},
-    {"image.width", K_INT, 32, NSID_SIM_IMAGE_MAX_WIDTH, OFF(width), 0, "image width, px (multiple of 32)", NULL},
-    {"image_sets", K_ENUM, 0, 1, OFF(image_sets), 0,
-     "own: every scan its own images; paper: the image sets of the paper's Fig. 1", IMAGE_SET_NAMES},
-    {"groups", K_STR, 0, 0, OFF(groups), NSID_SIM_GROUPS_MAX,
-     "comma-separated groups whose scans to write, or all", NULL},
-    {"calibration_images", K_INT, 16, 100000, OFF(calibration_images), 0,
-     "images that standardise each neuron's drive", NULL},
-    {"oracle.min", K_DOUBLE, 0.01, 0.99, OFF(oracle_min), 0, "lowest target oracle correlation", NULL},
-    {"oracle.max", K_DOUBLE, 0.01, 0.99, OFF(oracle_max), 0, "highest target oracle correlation", NULL},
-    {"noise.overdispersion", K_DOUBLE, 0.1, 1e6, OFF(overdispersion), 0,
-     "gamma shape of the per-trial gain (smaller = more variable)", NULL},
-    {"noise.amplitude_shape", K_DOUBLE, 0.1, 1e6, OFF(amplitude_shape), 0,
-     "gamma shape of one event's amplitude", NULL},
-    {"rf.scatter_px", K_DOUBLE, 0, 20, OFF(rf_scatter_px), 0, "RF scatter around the retinotopic map, px", NULL},
-    {"rf.margin_px", K_DOUBLE, 0, 20, OFF(rf_margin_px), 0, "RF centres keep this far inside the core's output area, px", NULL},
-    {"cortex.half_um", K_DOUBLE, 100, 1e5, OFF(cortex_half_um), 0, "half side of the cortical field, µm", NULL},
-    {"cortex.motor_jitter_um", K_DOUBLE, 0, 1000, OFF(motor_jitter_um), 0,
-     "sd of a matched neuron's coordinates between scans, µm", NULL},
-    {"types.simple", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_SIMPLE]), 0, "relative frequency of simple cells", NULL},
-    {"types.complex", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_COMPLEX]), 0, "... complex cells", NULL},
-    {"types.surround", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_SURROUND]), 0,
-     "... surround-suppressed complex cells", NULL},
-    {"types.cross", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_CROSS]), 0, "... cross-orientation cells", NULL},
-    {"types.onoff", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_ONOFF]), 0, "... untuned ON/OFF cells", NULL},
-    {"types.sbc", K_DOUBLE, 0, 1e3, OFF(type_fraction[NSID_SIM_CELL_SBC]), 0, "... suppressed-by-contrast cells", NULL},
-    {"stimulus.leaf_exponent", K_DOUBLE, 2.0, 5.0, OFF(leaf_exponent), 0,
-     "dead-leaves radius density exponent (3: ~1/f^2 spectrum)", NULL},
-    {"eye.enabled", K_BOOL, 0, 1, OFF(eye_movements), 0, "pupil position shifts the RFs", NULL},
-    {"eye.shift_px", K_DOUBLE, 0, 20, OFF(eye_shift_px), 0, "RF shift per sd of pupil position, px", NULL},
-    {"behavior.enabled", K_BOOL, 0, 1, OFF(behavior), 0, "running and pupil size modulate gains", NULL},
-    {"behavior.gain", K_DOUBLE, 0, 2, OFF(behavior_gain), 0, "sd over neurons of the log-gain per sd of behaviour", NULL},
-    {"output.format", K_ENUM, 0, 1, OFF(format), 0, "h5: one HDF5 file per scan; tree: one file-tree folder", FORMAT_NAMES},
-    {"output.gzip", K_INT, 0, 9, OFF(gzip), 0, "HDF5 deflate level of the files (0 = none, fastest to read)", NULL},
+static const char *const IMAGE_SET_NAMES[] = {"own", "paper", NULL};
+static const char *const FORMAT_NAMES[] = {"h5", "tree", NULL};
+
+#define SIZE_KEYS(prefix, role, what) \
+    SINT(prefix ".neurons", sizes[role].neurons, 1, 1000000, "neurons per " what " scan"), \
+    SINT(prefix ".matched", sizes[role].matched, 0, 1000000, \
+         "of them shared by every scan of the animal (multi_match_id)"), \
+    SINT(prefix ".train_images", sizes[role].train_images, 1, 99999, "train-tier images"), \
+    SINT(prefix ".validation_images", sizes[role].validation_images, 1, 99999, "validation-tier images"), \
+    SINT(prefix ".test_images", sizes[role].test_images, 1, 99999, "distinct test images"), \
+    SINT(prefix ".test_repeats", sizes[role].test_repeats, 2, 1000, "repeats of each test image")
+
+static const struct nsid_key KEYS[] = {
+    {.name = "seed", .type = NSID_KEY_UINT, .offset = OFF(seed), .size = FSIZE(seed), .doc = "master seed"},
+    SINT("threads", threads, 0, 64, "worker threads, 0 = online CPUs (output is identical)"),
+    SINT("image.height", height, 16, NSID_SIM_IMAGE_MAX_HEIGHT, "image height, px (multiple of 4)"),
+    SINT("image.width", width, 32, NSID_SIM_IMAGE_MAX_WIDTH, "image width, px (multiple of 32)"),
+    SENUM("image_sets", image_sets, IMAGE_SET_NAMES,
+          "own: every scan its own images; paper: the image sets of the paper's Fig. 1"),
+    {.name = "groups", .type = NSID_KEY_STRING, .offset = OFF(groups), .size = FSIZE(groups),
+     .doc = "comma-separated groups whose scans to write, or all"},
+    SINT("calibration_images", calibration_images, 16, 100000, "images that standardise each neuron's drive"),
+    SDBL("oracle.min", oracle_min, 0.01, 0.99, "lowest target oracle correlation"),
+    SDBL("oracle.max", oracle_max, 0.01, 0.99, "highest target oracle correlation"),
+    SDBL("noise.overdispersion", overdispersion, 0.1, 1e6,
+         "gamma shape of the per-trial gain (smaller = more variable)"),
+    SDBL("noise.amplitude_shape", amplitude_shape, 0.1, 1e6, "gamma shape of one event's amplitude"),
+    SDBL("rf.scatter_px", rf_scatter_px, 0, 20, "RF scatter around the retinotopic map, px"),
+    SDBL("rf.margin_px", rf_margin_px, 0, 20, "RF centres keep this far inside the core's output area, px"),
+    SDBL("cortex.half_um", cortex_half_um, 100, 1e5, "half side of the cortical field, µm"),
+    SDBL("cortex.motor_jitter_um", motor_jitter_um, 0, 1000, "sd of a matched neuron's coordinates between scans, µm"),
+    SDBL("types.simple", type_fraction[NSID_SIM_CELL_SIMPLE], 0, 1e3, "relative frequency of simple cells"),
+    SDBL("types.complex", type_fraction[NSID_SIM_CELL_COMPLEX], 0, 1e3, "... complex cells"),
+    SDBL("types.surround", type_fraction[NSID_SIM_CELL_SURROUND], 0, 1e3, "... surround-suppressed complex cells"),
+    SDBL("types.cross", type_fraction[NSID_SIM_CELL_CROSS], 0, 1e3, "... cross-orientation cells"),
+    SDBL("types.onoff", type_fraction[NSID_SIM_CELL_ONOFF], 0, 1e3, "... untuned ON/OFF cells"),
+    SDBL("types.sbc", type_fraction[NSID_SIM_CELL_SBC], 0, 1e3, "... suppressed-by-contrast cells"),
+    SDBL("stimulus.leaf_exponent", leaf_exponent, 2.0, 5.0, "dead-leaves radius density exponent (3: ~1/f^2 spectrum)"),
+    SBOOL("eye.enabled", eye_movements, "pupil position shifts the RFs"),
+    SDBL("eye.shift_px", eye_shift_px, 0, 20, "RF shift per sd of pupil position, px"),
+    SBOOL("behavior.enabled", behavior, "running and pupil size modulate gains"),
+    SDBL("behavior.gain", behavior_gain, 0, 2, "sd over neurons of the log-gain per sd of behaviour"),
+    SENUM("output.format", format, FORMAT_NAMES, "h5: one HDF5 file per scan; tree: one file-tree folder"),
+    SINT("output.gzip", gzip, 0, 9, "HDF5 deflate level of the files (0 = none, fastest to read)"),
     SIZE_KEYS("4s", NSID_SIM_ROLE_MATCHED, "4-S matched"),
     SIZE_KEYS("11s", NSID_SIM_ROLE_OTHER, "further 11-S"),
     SIZE_KEYS("1s", NSID_SIM_ROLE_SINGLE, "1-S"),
@@ -337,79 +329,11 @@ static const struct key KEYS[] = {
 };
 #define N_KEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
 
-/* The key table entry called name, or NULL. */
-static const struct key *key_find(const char *name)
+/* Set key k from value (base/keys.h's rules); groups must also name known groups. */
+static int key_store(struct nsid_sim_config *cfg, const struct nsid_key *k, const char *value, struct nsid_err *err)
 {
-    for (int i = 0; i < N_KEYS; i++)
-        if (strcmp(KEYS[i].name, name) == 0) return &KEYS[i];
-    return NULL;
-}
-
-/* "<value> not in [min, max]" naming the key. */
-static int range_error(const struct key *k, const char *value, struct nsid_err *err)
-{
-    return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "%s not in [%g, %g]", value, k->min, k->max);
-}
-
-/* Parse value for key k and store it into cfg; errors name the key. */
-static int key_store(struct nsid_sim_config *cfg, const struct key *k, const char *value,
-                     struct nsid_err *err)
-{
-    char *base = (char *)cfg + k->offset, *end = NULL;
-    errno = 0;
-    switch (k->type) {
-    case K_INT:
-    case K_I64: {
-        long long v = strtoll(value, &end, 10);
-        if (!value[0] || *end || errno)
-            return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not an integer", value);
-        if ((double)v < k->min || (double)v > k->max) return range_error(k, value, err);
-        if (k->type == K_INT) *(int *)(void *)base = (int)v;
-        else *(int64_t *)(void *)base = (int64_t)v;
-        return 0;
-    }
-    case K_U64: {
-        unsigned long long v = strtoull(value, &end, 10);
-        if (!value[0] || *end || errno || value[0] == '-')
-            return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not an unsigned integer", value);
-        *(uint64_t *)(void *)base = (uint64_t)v;
-        return 0;
-    }
-    case K_DOUBLE: {
-        double v = strtod(value, &end);
-        if (!value[0] || *end || errno || !isfinite(v))
-            return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not a number", value);
-        if (v < k->min || v > k->max) return range_error(k, value, err);
-        *(double *)(void *)base = v;
-        return 0;
-    }
-    case K_BOOL: {
-        static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
-        for (int i = 0; i < 4; i++) {
-            if (strcmp(value, yes[i]) == 0 || strcmp(value, no[i]) == 0) {
-                *(bool *)(void *)base = strcmp(value, yes[i]) == 0;
-                return 0;
-            }
-        }
-        return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not a boolean (true/false)", value);
-    }
-    case K_ENUM:
-        for (int i = 0; i <= (int)k->max; i++)
-            if (strcmp(value, k->names[i]) == 0) {
-                *(int *)(void *)base = i;
-                return 0;
-            }
-        return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "'%s' is not one of %s, %s", value, k->names[0],
-                            k->names[1]);
-    case K_STR:
-        if (strlen(value) >= k->size)
-            return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "value longer than %zu bytes", k->size - 1);
-        if (k->offset == OFF(groups) && check_groups(value, err) < 0) return err ? err->code : NSID_EINVAL;
-        snprintf(base, k->size, "%s", value);
-        return 0;
-    default:
-        return nsid_err_set(err, NSID_EINTERNAL, NULL, 0, k->name, "bad key type");
-    }
+    if (k->offset == OFF(groups) && strlen(value) < k->size && check_groups(value, err) < 0) return err->code;
+    return nsid_keys_set(k, cfg, value, NULL, 0, err);
 }
 
 int nsid_sim_config_set(struct nsid_sim_config *cfg, const char *assignment, struct nsid_err *err)
@@ -423,7 +347,7 @@ int nsid_sim_config_set(struct nsid_sim_config *cfg, const char *assignment, str
     if (!eq || len == 0)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, name, "expected key=value, got '%s'", assignment);
     const char *value = eq + 1;
-    const struct key *k = key_find(name);
+    const struct nsid_key *k = nsid_keys_find(KEYS, N_KEYS, name);
     if (k) return key_store(cfg, k, value, err);
     /* A bare size key ("neurons=300") sets it for every role. */
     static const char *const roles[NSID_SIM_ROLE_COUNT] = {"4s", "11s", "1s", "eval"};
@@ -431,7 +355,7 @@ int nsid_sim_config_set(struct nsid_sim_config *cfg, const char *assignment, str
     for (int r = 0; r < NSID_SIM_ROLE_COUNT; r++) {
         char full[128];
         snprintf(full, sizeof full, "%s.%s", roles[r], name);
-        const struct key *rk = key_find(full);
+        const struct nsid_key *rk = nsid_keys_find(KEYS, N_KEYS, full);
         if (!rk) continue;
         int rc = key_store(cfg, rk, value, err);
         if (rc < 0) return rc;
@@ -443,19 +367,18 @@ int nsid_sim_config_set(struct nsid_sim_config *cfg, const char *assignment, str
     return 0;
 }
 
+static void key_value(const struct nsid_sim_config *cfg, const struct nsid_key *k, char *buf, size_t n);
+
 /* Every number within its key's range (a struct filled by hand may not be). */
 static int check_ranges(const struct nsid_sim_config *cfg, struct nsid_err *err)
 {
     for (int i = 0; i < N_KEYS; i++) {
-        const struct key *k = &KEYS[i];
-        const char *base = (const char *)cfg + k->offset;
-        double v;
-        if (k->type == K_INT || k->type == K_ENUM) v = *(const int *)(const void *)base;
-        else if (k->type == K_I64) v = (double)*(const int64_t *)(const void *)base;
-        else if (k->type == K_DOUBLE) v = *(const double *)(const void *)base;
-        else continue;
-        if (!(v >= k->min && v <= k->max))
-            return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "%g not in [%g, %g]", v, k->min, k->max);
+        const struct nsid_key *k = &KEYS[i];
+        if (nsid_keys_in_bounds(k, cfg)) continue;
+        char v[64], b[100];
+        key_value(cfg, k, v, sizeof v);
+        nsid_keys_format_bounds(k, b, sizeof b);
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, k->name, "%s not in %s", v, b);
     }
     return 0;
 }
@@ -491,34 +414,39 @@ int nsid_sim_config_check(const struct nsid_sim_config *cfg, struct nsid_err *er
     return check_groups(cfg->groups, err);
 }
 
-/* Format the current value of key k. */
-static void key_value(const struct nsid_sim_config *cfg, const struct key *k, char *buf, size_t n)
+/* Format the current value of key k (the --keys listing and groups.json: %g for numbers). */
+static void key_value(const struct nsid_sim_config *cfg, const struct nsid_key *k, char *buf, size_t n)
 {
     const char *base = (const char *)cfg + k->offset;
     switch (k->type) {
-    case K_INT: snprintf(buf, n, "%d", *(const int *)(const void *)base); break;
-    case K_I64: snprintf(buf, n, "%lld", (long long)*(const int64_t *)(const void *)base); break;
-    case K_U64: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)(const void *)base); break;
-    case K_DOUBLE: snprintf(buf, n, "%g", *(const double *)(const void *)base); break;
-    case K_BOOL: snprintf(buf, n, "%s", *(const bool *)(const void *)base ? "true" : "false"); break;
-    case K_ENUM: snprintf(buf, n, "%s", k->names[*(const int *)(const void *)base]); break;
+    case NSID_KEY_INT:
+        if (k->size == sizeof(int)) snprintf(buf, n, "%d", *(const int *)(const void *)base);
+        else snprintf(buf, n, "%lld", (long long)*(const int64_t *)(const void *)base);
+        break;
+    case NSID_KEY_UINT: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)(const void *)base); break;
+    case NSID_KEY_DOUBLE: snprintf(buf, n, "%g", *(const double *)(const void *)base); break;
+    case NSID_KEY_BOOL: snprintf(buf, n, "%s", *(const bool *)(const void *)base ? "true" : "false"); break;
+    case NSID_KEY_ENUM: snprintf(buf, n, "%s", k->names[*(const int *)(const void *)base]); break;
     default: snprintf(buf, n, "%s", base); break;
     }
 }
 
 void nsid_sim_config_print_keys(const struct nsid_sim_config *cfg, FILE *f)
 {
-    static const char *const tn[] = {"int", "int", "uint", "real", "bool", "enum", "string"};
     fprintf(f, "%-28s %-6s %-18s %-12s %s\n", "key", "type", "range", "value", "meaning");
     for (int i = 0; i < N_KEYS; i++) {
-        const struct key *k = &KEYS[i];
+        const struct nsid_key *k = &KEYS[i];
+        static const char *const tn[] = {[NSID_KEY_INT] = "int", [NSID_KEY_DOUBLE] = "real", [NSID_KEY_BOOL] = "bool",
+                                         [NSID_KEY_STRING] = "string", [NSID_KEY_ENUM] = "enum",
+                                         [NSID_KEY_UINT] = "uint"};
         char range[48] = "", val[NSID_SIM_GROUPS_MAX];
-        if (k->type == K_INT || k->type == K_I64 || k->type == K_DOUBLE)
-            snprintf(range, sizeof range, "[%g, %g]", k->min, k->max);
-        else if (k->type == K_ENUM)
-            snprintf(range, sizeof range, "%s|%s", k->names[0], k->names[1]);
+        if (k->type == NSID_KEY_INT) snprintf(range, sizeof range, "[%g, %g]", (double)k->imin, (double)k->imax);
+        else if (k->type == NSID_KEY_DOUBLE) snprintf(range, sizeof range, "[%g, %g]", k->dmin, k->dmax);
+        else if (k->type == NSID_KEY_ENUM)
+            for (int j = 0; k->names[j]; j++)
+                snprintf(range + strlen(range), sizeof range - strlen(range), "%s%s", j ? "|" : "", k->names[j]);
         key_value(cfg, k, val, sizeof val);
-        fprintf(f, "%-28s %-6s %-18s %-12s %s\n", k->name, tn[k->type], range, val, k->help);
+        fprintf(f, "%-28s %-6s %-18s %-12s %s\n", k->name, tn[k->type], range, val, k->doc);
     }
     fprintf(f, "A size key without its prefix (e.g. neurons=300) sets all four roles.\n");
 }
@@ -527,10 +455,10 @@ void nsid__sim_config_json(const struct nsid_sim_config *cfg, FILE *f, const cha
 {
     fprintf(f, "{");
     for (int i = 0; i < N_KEYS; i++) {
-        const struct key *k = &KEYS[i];
+        const struct nsid_key *k = &KEYS[i];
         char val[NSID_SIM_GROUPS_MAX];
         key_value(cfg, k, val, sizeof val);
-        int quote = k->type == K_ENUM || k->type == K_STR;
+        int quote = k->type == NSID_KEY_ENUM || k->type == NSID_KEY_STRING;
         fprintf(f, "%s\n%s  \"%s\": %s%s%s", i ? "," : "", indent, k->name, quote ? "\"" : "", val,
                 quote ? "\"" : "");
     }

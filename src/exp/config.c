@@ -18,15 +18,20 @@
 #define FIELD(f, T) \
     (offsetof(struct nsid_config, f) + 0 * sizeof(char[_Generic(((struct nsid_config *)0)->f, T: 1, default: -1)]))
 
-#define KINT(n, f, lo, hi, def, d) \
-    {.name = n, .type = NSID_KEY_INT, .imin = lo, .imax = hi, .idef = def, .offset = FIELD(f, int64_t), .doc = d}
+#define KINT(n, f, lo, hi, def, d)                                                                   \
+    {.name = n, .type = NSID_KEY_INT, .imin = lo, .imax = hi, .idef = def, .offset = FIELD(f, int64_t), \
+     .size = sizeof(int64_t), .doc = d}
 #define KDBL(n, f, fl, lo, hi, def, d)                                                                   \
     {.name = n, .type = NSID_KEY_DOUBLE, .flags = fl, .dmin = lo, .dmax = hi, .ddef = def,               \
-     .offset = FIELD(f, double), .doc = d}
-#define KBOOL(n, f, def, d) {.name = n, .type = NSID_KEY_BOOL, .idef = def, .offset = FIELD(f, bool), .doc = d}
-#define KSTR(n, f, def, d) {.name = n, .type = NSID_KEY_STRING, .sdef = def, .offset = FIELD(f, char *), .doc = d}
+     .offset = FIELD(f, double), .size = sizeof(double), .doc = d}
+#define KBOOL(n, f, def, d) \
+    {.name = n, .type = NSID_KEY_BOOL, .idef = def, .offset = FIELD(f, bool), .size = sizeof(bool), .doc = d}
+#define KSTR(n, f, def, d)                                                                               \
+    {.name = n, .type = NSID_KEY_STRING, .sdef = def, .offset = FIELD(f, char *), .size = NSID_CONFIG_STR_MAX, \
+     .doc = d}
 #define KENUM(n, f, list, def, d) \
-    {.name = n, .type = NSID_KEY_ENUM, .names = list, .sdef = def, .offset = FIELD(f, int), .doc = d}
+    {.name = n, .type = NSID_KEY_ENUM, .names = list, .sdef = def, .offset = FIELD(f, int), .size = sizeof(int), \
+     .doc = d}
 
 #define CLOSED 0
 #define LO_OPEN NSID_KEY_LO_OPEN
@@ -39,7 +44,7 @@ static const char *const readout_types[] = {"gaussian", "factorized", "pointpool
 static const char *const grid_predictors[] = {"cortex", "none", NULL};
 
 /* Sorted by name (the canonical JSON and the tests rely on it). */
-static const struct nsid_config_key KEYS[] = {
+static const struct nsid_key KEYS[] = {
     KBOOL("data.drop_nan_trials", data.drop_nan_trials, 0,
           "drop trials holding NaN/Inf in images, responses or a trace the model reads, instead of failing (nsid; the paper's files have none)"),
     KINT("data.exclude_neuron_n", data.exclude_neuron_n, 0, BIG, 0,
@@ -169,17 +174,15 @@ static const struct readout_default READOUT_DEFAULTS[] = {
 };
 #define N_READOUT_DEFAULTS (sizeof READOUT_DEFAULTS / sizeof READOUT_DEFAULTS[0])
 
-const struct nsid_config_key *nsid_config_keys(size_t *n)
+const struct nsid_key *nsid_config_keys(size_t *n)
 {
     *n = N_KEYS;
     return KEYS;
 }
 
-const struct nsid_config_key *nsid_config_find(const char *name)
+const struct nsid_key *nsid_config_find(const char *name)
 {
-    for (size_t i = 0; i < N_KEYS; i++)
-        if (strcmp(KEYS[i].name, name) == 0) return &KEYS[i];
-    return NULL;
+    return nsid_keys_find(KEYS, N_KEYS, name);
 }
 
 /* True if path is a proper prefix section of some key ("model", "model.readout"). */
@@ -191,12 +194,12 @@ static bool is_section(const char *path)
     return false;
 }
 
-static void *field_of(struct nsid_config *c, const struct nsid_config_key *k)
+static void *field_of(struct nsid_config *c, const struct nsid_key *k)
 {
     return (char *)c + k->offset;
 }
 
-static const void *cfield_of(const struct nsid_config *c, const struct nsid_config_key *k)
+static const void *cfield_of(const struct nsid_config *c, const struct nsid_key *k)
 {
     return (const char *)c + k->offset;
 }
@@ -216,7 +219,7 @@ bool nsid_config_readout_default(const char *name, int readout_type, double *val
 static void apply_readout_defaults(struct nsid_config *c)
 {
     for (size_t i = 0; i < N_READOUT_DEFAULTS; i++) {
-        const struct nsid_config_key *k = nsid_config_find(READOUT_DEFAULTS[i].key);
+        const struct nsid_key *k = nsid_config_find(READOUT_DEFAULTS[i].key);
         if (!k || c->given[k - KEYS]) continue;
         *(double *)field_of(c, k) = READOUT_DEFAULTS[i].value[c->model.readout.type];
     }
@@ -225,93 +228,7 @@ static void apply_readout_defaults(struct nsid_config *c)
 void nsid_config_init(struct nsid_config *c)
 {
     memset(c, 0, sizeof *c);
-    for (size_t i = 0; i < N_KEYS; i++) {
-        const struct nsid_config_key *k = &KEYS[i];
-        void *f = field_of(c, k);
-        switch (k->type) {
-        case NSID_KEY_INT: *(int64_t *)f = k->idef; break;
-        case NSID_KEY_DOUBLE: *(double *)f = k->ddef; break;
-        case NSID_KEY_BOOL: *(bool *)f = k->idef != 0; break;
-        case NSID_KEY_STRING: snprintf(f, NSID_CONFIG_STR_MAX, "%s", k->sdef); break;
-        case NSID_KEY_ENUM:
-            for (int j = 0; k->names[j]; j++)
-                if (strcmp(k->names[j], k->sdef) == 0) *(int *)f = j;
-            break;
-        }
-    }
-}
-
-/* ---- numbers ------------------------------------------------------------------------- */
-
-size_t nsid_config_format_double(double x, char *buf, size_t n)
-{
-    if (!isfinite(x)) return (size_t)snprintf(buf, n, "null");
-    if (x == 0) return (size_t)snprintf(buf, n, "0");
-    char e[40];
-    for (int p = 1; p <= 17; p++) {
-        snprintf(e, sizeof e, "%.*e", p - 1, x);
-        if (strtod(e, NULL) == x) break;
-    }
-    /* e = [-]d[.ddd]e(+|-)XX: collect the significant digits and the exponent. */
-    char d[24];
-    int nd = 0;
-    const char *s = e + (e[0] == '-');
-    for (; *s && *s != 'e'; s++)
-        if (isdigit((unsigned char)*s)) d[nd++] = *s;
-    int ex = atoi(s + 1);
-    while (nd > 1 && d[nd - 1] == '0') nd--;
-    char t[64];
-    int k = 0;
-    if (ex < -4 || ex >= 16) {
-        t[k++] = d[0];
-        if (nd > 1) {
-            t[k++] = '.';
-            for (int i = 1; i < nd; i++) t[k++] = d[i];
-        }
-        k += snprintf(t + k, sizeof t - (size_t)k, "e%d", ex);
-    } else if (ex >= 0) {
-        for (int i = 0; i <= ex; i++) t[k++] = i < nd ? d[i] : '0';
-        if (nd > ex + 1) {
-            t[k++] = '.';
-            for (int i = ex + 1; i < nd; i++) t[k++] = d[i];
-        }
-        t[k] = '\0';
-    } else {
-        t[k++] = '0';
-        t[k++] = '.';
-        for (int i = 0; i < -ex - 1; i++) t[k++] = '0';
-        for (int i = 0; i < nd; i++) t[k++] = d[i];
-        t[k] = '\0';
-    }
-    return (size_t)snprintf(buf, n, "%s%s", x < 0 ? "-" : "", t);
-}
-
-static bool is_int_text(const char *s)
-{
-    if (*s == '+' || *s == '-') s++;
-    if (!isdigit((unsigned char)*s)) return false;
-    while (isdigit((unsigned char)*s)) s++;
-    return *s == '\0';
-}
-
-/* [+-](digits[.digits]|.digits)[(e|E)[+-]digits] */
-static bool is_num_text(const char *s)
-{
-    int digits = 0;
-    if (*s == '+' || *s == '-') s++;
-    while (isdigit((unsigned char)*s)) { s++; digits++; }
-    if (*s == '.') {
-        s++;
-        while (isdigit((unsigned char)*s)) { s++; digits++; }
-    }
-    if (!digits) return false;
-    if (*s == 'e' || *s == 'E') {
-        s++;
-        if (*s == '+' || *s == '-') s++;
-        if (!isdigit((unsigned char)*s)) return false;
-        while (isdigit((unsigned char)*s)) s++;
-    }
-    return *s == '\0';
+    for (size_t i = 0; i < N_KEYS; i++) nsid_keys_set_default(&KEYS[i], c);
 }
 
 /* ---- provenance and errors ----------------------------------------------------------- */
@@ -434,7 +351,7 @@ static int unknown_key(struct nsid_err *err, const char *file, int line, const c
     return value_error(err, file, line, key, "unknown key (docs/config.md lists the keys)");
 }
 
-static const char *type_word(const struct nsid_config_key *k)
+static const char *type_word(const struct nsid_key *k)
 {
     switch (k->type) {
     case NSID_KEY_INT: return "an integer";
@@ -445,104 +362,17 @@ static const char *type_word(const struct nsid_config_key *k)
     }
 }
 
-/* "[lo, hi]" with open ends as parentheses. */
-static void format_bounds(const struct nsid_config_key *k, char *buf, size_t n)
-{
-    if (k->type == NSID_KEY_INT) {
-        snprintf(buf, n, "[%lld, %lld]", (long long)k->imin, (long long)k->imax);
-        return;
-    }
-    char lo[40], hi[40];
-    nsid_config_format_double(k->dmin, lo, sizeof lo);
-    nsid_config_format_double(k->dmax, hi, sizeof hi);
-    snprintf(buf, n, "%c%s, %s%c", k->flags & NSID_KEY_LO_OPEN ? '(' : '[', lo, hi,
-             k->flags & NSID_KEY_HI_OPEN ? ')' : ']');
-}
-
-static bool in_bounds(const struct nsid_config_key *k, double v)
-{
-    bool lo = k->flags & NSID_KEY_LO_OPEN ? v > k->dmin : v >= k->dmin;
-    bool hi = k->flags & NSID_KEY_HI_OPEN ? v < k->dmax : v <= k->dmax;
-    return lo && hi;
-}
-
 /* ---- setting values ------------------------------------------------------------------ */
-
-static int set_int(int64_t *f, const struct nsid_config_key *k, const char *v, const char *file, int line,
-                   struct nsid_err *err)
-{
-    if (!is_int_text(v)) return value_error(err, file, line, k->name, "expected an integer, got '%.64s'", v);
-    errno = 0;
-    long long x = strtoll(v, NULL, 10);
-    char b[80];
-    format_bounds(k, b, sizeof b);
-    if (errno == ERANGE || x < k->imin || x > k->imax)
-        return value_error(err, file, line, k->name, "%.64s not in %s", v, b);
-    *f = x;
-    return 0;
-}
-
-static int set_double(double *f, const struct nsid_config_key *k, const char *v, const char *file, int line,
-                      struct nsid_err *err)
-{
-    if (!is_num_text(v)) return value_error(err, file, line, k->name, "expected a number, got '%.64s'", v);
-    double x = strtod(v, NULL);
-    if (!isfinite(x)) return value_error(err, file, line, k->name, "%.64s is not a finite number", v);
-    if (!in_bounds(k, x)) {
-        char b[100];
-        format_bounds(k, b, sizeof b);
-        return value_error(err, file, line, k->name, "%.64s not in %s", v, b);
-    }
-    *f = x == 0 ? 0.0 : x; /* -0 is 0 */
-    return 0;
-}
-
-static int set_bool(bool *f, const struct nsid_config_key *k, const char *v, const char *file, int line,
-                    struct nsid_err *err)
-{
-    if (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE")) *f = true;
-    else if (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "FALSE")) *f = false;
-    else return value_error(err, file, line, k->name, "expected true or false, got '%.64s'", v);
-    return 0;
-}
-
-static int set_enum(int *f, const struct nsid_config_key *k, const char *v, const char *file, int line,
-                    struct nsid_err *err)
-{
-    char list[256] = "";
-    for (int j = 0; k->names[j]; j++) {
-        if (strcmp(k->names[j], v) == 0) {
-            *f = j;
-            return 0;
-        }
-        size_t len = strlen(list);
-        snprintf(list + len, sizeof list - len, "%s%s", j ? ", " : "", k->names[j]);
-    }
-    return value_error(err, file, line, k->name, "expected one of %s, got '%.64s'", list, v);
-}
 
 int nsid_config_set_value(struct nsid_config *c, const char *key, const char *value, bool quoted,
                           const char *file, int line, struct nsid_err *err)
 {
-    const struct nsid_config_key *k = nsid_config_find(key);
+    const struct nsid_key *k = nsid_config_find(key);
     if (!k) return unknown_key(err, file, line, key);
     if (quoted && k->type != NSID_KEY_STRING && k->type != NSID_KEY_ENUM)
         return value_error(err, file, line, key, "expected %s, got the string \"%.64s\" (leave out the quotes)",
                            type_word(k), value);
-    void *f = field_of(c, k);
-    int rc = 0;
-    switch (k->type) {
-    case NSID_KEY_INT: rc = set_int(f, k, value, file, line, err); break;
-    case NSID_KEY_DOUBLE: rc = set_double(f, k, value, file, line, err); break;
-    case NSID_KEY_BOOL: rc = set_bool(f, k, value, file, line, err); break;
-    case NSID_KEY_ENUM: rc = set_enum(f, k, value, file, line, err); break;
-    case NSID_KEY_STRING:
-        if (strlen(value) >= NSID_CONFIG_STR_MAX)
-            return value_error(err, file, line, key, "string of %zu bytes, at most %d allowed", strlen(value),
-                               NSID_CONFIG_STR_MAX - 1);
-        snprintf(f, NSID_CONFIG_STR_MAX, "%s", value);
-        break;
-    }
+    int rc = nsid_keys_set(k, c, value, file, line, err);
     if (rc < 0) return rc;
     note_origin(c, (size_t)(k - KEYS), file, line);
     c->given[k - KEYS] = true;
@@ -643,7 +473,7 @@ static int parse_mapping(struct parse *ps, const char *prefix, int depth);
 static int parse_value(struct parse *ps, yaml_event_t *ev, const char *path, int depth)
 {
     int line = line_of(ev);
-    const struct nsid_config_key *k = nsid_config_find(path);
+    const struct nsid_key *k = nsid_config_find(path);
     bool section = !k && is_section(path);
     if (!k && !section) return unknown_key(ps->err, ps->name, line, path);
     switch (ev->type) {
@@ -752,7 +582,7 @@ int nsid_config_parse_string(struct nsid_config *c, const char *text, size_t len
     yaml_parser_delete(&ps.p);
     for (size_t i = 0; i < ps.n_seen; i++) nsid_free(ps.seen[i]);
     nsid_free(ps.seen);
-    return rc < 0 ? (err && err->code < 0 ? err->code : NSID_EINVAL) : 0;
+    return rc < 0 ? (err->code < 0 ? err->code : NSID_EINVAL) : 0;
 }
 
 #define MAX_FILE_BYTES (16u << 20)
@@ -761,8 +591,8 @@ int nsid_config_parse_string(struct nsid_config *c, const char *text, size_t len
 static int read_file(const char *path, char **out, size_t *len, struct nsid_err *err)
 {
     FILE *f = nsid_infile_fopen(path, NULL, err);
-    if (!f && err && err->code == NSID_ENOTFOUND) err->code = NSID_EIO; /* the documented code of an unreadable file */
-    if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
+    if (!f && err->code == NSID_ENOTFOUND) err->code = NSID_EIO; /* the documented code of an unreadable file */
+    if (!f) return err->code < 0 ? err->code : NSID_EIO;
     size_t cap = 4096, n = 0;
     char *buf = NSID_ALLOC(cap, err);
     int rc = buf ? 0 : NSID_ENOMEM;
@@ -822,7 +652,7 @@ static int key_error(const struct nsid_config *c, const char *name, struct nsid_
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const struct nsid_config_key *k = nsid_config_find(name);
+    const struct nsid_key *k = nsid_config_find(name);
     int line = k ? c->line[k - KEYS] : 0;
     const char *file = line > 0 ? c->file : line < 0 ? "--set" : NULL;
     return nsid_err_set(err, NSID_EINVAL, file, line > 0 ? line : 0, name, "%s", msg);
@@ -871,7 +701,7 @@ int nsid_config_load(struct nsid_config *c, const char *path, const char *const 
                      struct nsid_err *err)
 {
     nsid_config_init(c);
-    if (path && nsid_config_parse_file(c, path, err) < 0) return err && err->code < 0 ? err->code : NSID_EINVAL;
+    if (path && nsid_config_parse_file(c, path, err) < 0) return err->code < 0 ? err->code : NSID_EINVAL;
     for (int i = 0; i < n_sets; i++)
         if (nsid_config_set(c, sets[i], err) < 0) return NSID_EINVAL;
     return nsid_config_validate(c, err);
@@ -921,7 +751,7 @@ static void out_json_string(struct out *o, const char *s)
     out_str(o, "\"");
 }
 
-static void out_value(struct out *o, const struct nsid_config *c, const struct nsid_config_key *k)
+static void out_value(struct out *o, const struct nsid_config *c, const struct nsid_key *k)
 {
     const void *f = cfield_of(c, k);
     char b[64];
@@ -931,7 +761,7 @@ static void out_value(struct out *o, const struct nsid_config *c, const struct n
         out_str(o, b);
         break;
     case NSID_KEY_DOUBLE:
-        nsid_config_format_double(*(const double *)f, b, sizeof b);
+        nsid_keys_format_double(*(const double *)f, b, sizeof b);
         out_str(o, b);
         break;
     case NSID_KEY_BOOL: out_str(o, *(const bool *)f ? "true" : "false"); break;
@@ -940,7 +770,7 @@ static void out_value(struct out *o, const struct nsid_config *c, const struct n
     }
 }
 
-size_t nsid_config_format_value(const struct nsid_config *c, const struct nsid_config_key *k, char *buf,
+size_t nsid_config_format_value(const struct nsid_config *c, const struct nsid_key *k, char *buf,
                                 size_t n)
 {
     struct out o = {buf, n, 0};
@@ -1031,10 +861,10 @@ void nsid_config_print_help(FILE *f)
     struct nsid_config c;
     nsid_config_init(&c);
     for (size_t i = 0; i < N_KEYS; i++) {
-        const struct nsid_config_key *k = &KEYS[i];
+        const struct nsid_key *k = &KEYS[i];
         char def[NSID_CONFIG_STR_MAX + 64], range[256] = "";
         nsid_config_format_value(&c, k, def, sizeof def);
-        if (k->type == NSID_KEY_INT || k->type == NSID_KEY_DOUBLE) format_bounds(k, range, sizeof range);
+        if (k->type == NSID_KEY_INT || k->type == NSID_KEY_DOUBLE) nsid_keys_format_bounds(k, range, sizeof range);
         if (k->type == NSID_KEY_ENUM)
             for (int j = 0; k->names[j]; j++) {
                 size_t len = strlen(range);
@@ -1046,9 +876,9 @@ void nsid_config_print_help(FILE *f)
             nsid_config_readout_default(k->name, NSID_CFG_READOUT_FACTORIZED, &v[1]) &&
             nsid_config_readout_default(k->name, NSID_CFG_READOUT_POINTPOOLED, &v[2])) {
             char a[40], b[40], d[40];
-            nsid_config_format_double(v[0], a, sizeof a);
-            nsid_config_format_double(v[1], b, sizeof b);
-            nsid_config_format_double(v[2], d, sizeof d);
+            nsid_keys_format_double(v[0], a, sizeof a);
+            nsid_keys_format_double(v[1], b, sizeof b);
+            nsid_keys_format_double(v[2], d, sizeof d);
             snprintf(by_type, sizeof by_type, " [default by model.readout.type: gaussian %s, factorized %s, "
                      "pointpooled %s]", a, b, d);
         }

@@ -52,6 +52,7 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "base/keys.h"
 #include "base/sha256.h"
 #include "exp/schedule.h"
 
@@ -142,36 +143,10 @@ struct nsid_config {
     bool given[NSID_CONFIG_MAX_KEYS];        /* set by a file, a spec or --set (not a default) */
 };
 
-enum nsid_config_type {
-    NSID_KEY_INT = 0,    /* int64_t */
-    NSID_KEY_DOUBLE = 1, /* double, finite */
-    NSID_KEY_BOOL = 2,   /* bool */
-    NSID_KEY_STRING = 3, /* char[NSID_CONFIG_STR_MAX] */
-    NSID_KEY_ENUM = 4,   /* int, index into names */
-};
-
-enum nsid_config_flags {
-    NSID_KEY_LO_OPEN = 1, /* lower bound excluded */
-    NSID_KEY_HI_OPEN = 2, /* upper bound excluded */
-};
-
-/* One entry of the key table. */
-struct nsid_config_key {
-    const char *name;          /* dotted path */
-    int type;                  /* enum nsid_config_type */
-    unsigned flags;            /* enum nsid_config_flags */
-    int64_t imin, imax, idef;  /* int: bounds and default; bool: idef 0/1 */
-    double dmin, dmax, ddef;   /* double: bounds and default */
-    const char *sdef;          /* string and enum: default */
-    const char *const *names;  /* enum: value names, NULL-terminated */
-    size_t offset;             /* offsetof(struct nsid_config, <field>) */
-    const char *doc;           /* one line: meaning, and where the default comes from */
-};
-
-/* The table (sorted by name) and its length. */
-const struct nsid_config_key *nsid_config_keys(size_t *n);
+/* The table (sorted by name; rows are base/keys.h's, set by nsid_keys_set's rules) and its length. */
+const struct nsid_key *nsid_config_keys(size_t *n);
 /* The entry of a full key name, or NULL. */
-const struct nsid_config_key *nsid_config_find(const char *name);
+const struct nsid_key *nsid_config_find(const char *name);
 
 /* Fill every key with its default (and clear provenance). */
 void nsid_config_init(struct nsid_config *c);
@@ -213,7 +188,7 @@ size_t nsid_config_canonical(const struct nsid_config *c, char *buf, size_t n);
 int nsid_config_id(const struct nsid_config *c, char hex[NSID_SHA256_HEX], struct nsid_err *err);
 
 /* Canonical text of one key's value (as in the JSON); returns its length like snprintf. */
-size_t nsid_config_format_value(const struct nsid_config *c, const struct nsid_config_key *k, char *buf,
+size_t nsid_config_format_value(const struct nsid_config *c, const struct nsid_key *k, char *buf,
                                 size_t n);
 
 /* Print "key: a -> b" for every key whose canonical value differs; returns how many. */
@@ -234,7 +209,5 @@ bool nsid_config_readout_default(const char *name, int readout_type, double *val
 /* The early-stopping / LR-schedule options of c (train.*). */
 void nsid_config_schedule_opts(const struct nsid_config *c, struct nsid_schedule_opts *o);
 
-/* Shortest round-trip decimal form of a finite double, as in the canonical JSON. */
-size_t nsid_config_format_double(double x, char *buf, size_t n);
 
 #endif

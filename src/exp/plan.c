@@ -208,7 +208,7 @@ static const char *var_of(const struct nsid_plan_run *r, const char *key)
  */
 static bool key_text(const struct nsid_plan_run *r, const char *key, bool canonical, char *buf, size_t n)
 {
-    const struct nsid_config_key *k = nsid_config_find(key);
+    const struct nsid_key *k = nsid_config_find(key);
     if (k) {
         nsid_config_format_value(r->config, k, buf, n);
         if (!canonical) unquote(buf);
@@ -232,7 +232,7 @@ static int where_want(struct pctx *pc, const struct point *pt, const struct nsid
     } else {
         snprintf(raw, sizeof raw, "%s", w->text);
     }
-    const struct nsid_config_key *k = nsid_config_find(w->key);
+    const struct nsid_key *k = nsid_config_find(w->key);
     if (!k) {
         snprintf(buf, n, "%s", raw);
         return 0;
@@ -551,8 +551,8 @@ static int check_groups(struct pctx *pc)
 static int checkpoint_line(const struct nsid_config *c)
 {
     size_t nk = 0;
-    const struct nsid_config_key *keys = nsid_config_keys(&nk);
-    const struct nsid_config_key *k = nsid_config_find("model.core.checkpoint");
+    const struct nsid_key *keys = nsid_config_keys(&nk);
+    const struct nsid_key *k = nsid_config_find("model.core.checkpoint");
     return c->line[k - keys] > 0 ? c->line[k - keys] : 0;
 }
 
@@ -598,8 +598,7 @@ static int validate(struct pctx *pc, struct point *pt, const char *core)
     if (placeholder) snprintf(c->model.core.checkpoint, sizeof c->model.core.checkpoint, "%s", core);
     int rc = nsid_config_validate(c, pc->err);
     if (placeholder) c->model.core.checkpoint[0] = '\0';
-    if (rc < 0 && !pc->err->file[0]) snprintf(pc->err->file, sizeof pc->err->file, "%s", pt->e->file);
-    if (rc < 0 && pc->err->line <= 0) pc->err->line = pt->v->line;
+    if (rc < 0) nsid_err_context(pc->err, pt->e->file, pt->v->line, NULL, NULL);
     return rc;
 }
 
@@ -1057,8 +1056,6 @@ static int order(struct pctx *pc, int *out)
 int nsid_plan_build(struct nsid_plan *p, const struct nsid_spec_set *specs, const struct nsid_plan_opts *opts,
                     struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     memset(p, 0, sizeof *p);
     if (!nsid_spec_profile_known(opts->profile))
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "profile", "unknown profile '%s' (known: smoke, quick, paper)",

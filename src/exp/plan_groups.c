@@ -409,7 +409,7 @@ int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct n
         nsid_err_clear(err); /* the manifest's own words for a missing file */
         return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "cannot open the data manifest: %s", strerror(ENOENT));
     }
-    if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
+    if (!f) return err->code < 0 ? err->code : NSID_EIO;
     struct gctx c = {.path = nsid_pool_strdup(pool, path, err), .pool = pool, .err = err};
     char *dir = nsid_pool_strdup(pool, path, err);
     if (!c.path || !dir) {

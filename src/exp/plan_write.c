@@ -413,7 +413,7 @@ int nsid_plan_explain(struct nsid_store *st, const char *prefix, FILE *out, stru
     fprintf(out, "  configuration (* = differs from the default of its readout type):\n");
     nsid_config_init(&def);
     size_t nk = 0;
-    const struct nsid_config_key *keys = nsid_config_keys(&nk);
+    const struct nsid_key *keys = nsid_config_keys(&nk);
     /* some defaults depend on the readout type: compare with the defaults of the run's type */
     for (size_t i = 0; i < nk; i++) {
         if (strcmp(keys[i].name, "model.readout.type") != 0) continue;

@@ -455,7 +455,7 @@ static int search_range(struct ctx *c, const yaml_node_t *r, const char *key, do
 int nsid_spec_search_values(struct nsid_pool *pool, const char *key, int kind, double lo, double hi, uint64_t seed,
                             int n, int line, struct nsid_spec_value **out, struct nsid_err *err)
 {
-    const struct nsid_config_key *k = nsid_config_find(key);
+    const struct nsid_key *k = nsid_config_find(key);
     if (!k || n < 1 || !(lo > 0 && hi >= lo) || (kind != NSID_SEARCH_LOG && kind != NSID_SEARCH_RANDOM_LOG))
         return nsid_err_set(err, NSID_EINVAL, NULL, line, key, "not a log search");
     struct nsid_spec_value *v = nsid_pool_alloc(pool, (size_t)n * sizeof *v, err);
@@ -519,7 +519,7 @@ static const char *const SEARCH_KEYS[] = {"values", "log", "random_log", "n", "s
 static int search_def(struct ctx *c, const yaml_node_t *m, const char *key, int line, bool profile,
                       struct nsid_spec_axis *a)
 {
-    const struct nsid_config_key *k = nsid_config_find(key);
+    const struct nsid_key *k = nsid_config_find(key);
     if (!k) return fail(c, line, key, "unknown key: a search runs over a run configuration key");
     if (k->type != NSID_KEY_INT && k->type != NSID_KEY_DOUBLE)
         return fail(c, line, key, "a search needs a numeric key");
@@ -1020,8 +1020,6 @@ static int bound_events(struct ctx *c, const char *text, size_t len)
 int nsid_spec_load_string(struct nsid_spec_set *s, const char *text, size_t len, const char *name,
                           struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     struct ctx c = {.set = s, .err = err};
     c.file = nsid_pool_strdup(&s->pool, name, err);
     if (!c.file) return NSID_ENOMEM;
@@ -1056,8 +1054,6 @@ int nsid_spec_load_string(struct nsid_spec_set *s, const char *text, size_t len,
 
 int nsid_spec_load(struct nsid_spec_set *s, const char *path, struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     FILE *f = nsid_infile_fopen(path, NULL, err);
     if (!f) return err->code;
     char *buf = NSID_ALLOC(MAX_SPEC_BYTES + 1, err);
@@ -1173,8 +1169,6 @@ static int check_experiment(const struct nsid_spec_set *s, const struct nsid_spe
 
 int nsid_spec_check(const struct nsid_spec_set *s, struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     int rc = 0;
     for (int i = 0; rc == 0 && i < s->n_experiments; i++) rc = check_experiment(s, &s->experiments[i], err);
     if (rc < 0 || s->n_experiments == 0) return rc;
