@@ -121,7 +121,8 @@ struct nsid__store_val nsid__store_val_int_or_null(int64_t v)
 static int bind_val(sqlite3_stmt *s, int i, const struct nsid__store_val *v)
 {
     switch (v->type) {
-    case NSID__SV_TEXT: return v->text ? sqlite3_bind_text(s, i, v->text, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+    case NSID__SV_TEXT:
+        return v->text ? sqlite3_bind_text(s, i, v->text, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
     case NSID__SV_INT: return sqlite3_bind_int64(s, i, (sqlite3_int64)v->i);
     case NSID__SV_REAL: return isnan(v->d) ? sqlite3_bind_null(s, i) : sqlite3_bind_double(s, i, v->d);
     default: return sqlite3_bind_null(s, i);
@@ -696,7 +697,8 @@ static const char RUN_UPSERT[] =
 static int json_ok(struct nsid_store *st, const char *json, bool *ok, struct nsid_err *err)
 {
     char *v = NULL;
-    int rc = nsid__store_text(st, "json_valid", "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END",
+    int rc = nsid__store_text(st, "json_valid",
+                              "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END",
                               NSID__STORE_VALS(NSID__SV_T(json)), 1, &v, err);
     *ok = v && strcmp(v, "1") == 0;
     nsid_free(v);
@@ -709,8 +711,8 @@ static int run_begin_tx(struct nsid_store *st, const void *arg, struct nsid_err 
     int status = -1;
     bool exists = true;
     char *name = NULL;
-    int rc = nsid__store_text(st, "runs", "SELECT status FROM runs WHERE id = ?1", NSID__STORE_VALS(NSID__SV_T(run->id)),
-                              1, &name, err);
+    int rc = nsid__store_text(st, "runs", "SELECT status FROM runs WHERE id = ?1",
+                              NSID__STORE_VALS(NSID__SV_T(run->id)), 1, &name, err);
     if (rc < 0) return rc;
     if (name) status = nsid_run_status_parse(name);
     else exists = false;

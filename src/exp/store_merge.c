@@ -112,18 +112,13 @@ static int src_fail(struct nsid_store *st, const char *run_db, const char *what,
 static int run_state(struct nsid_store *st, const char *schema, const char *id, int *status, bool *found,
                      struct nsid_err *err)
 {
-    char sql[160];
+    char sql[160], *name = NULL;
     snprintf(sql, sizeof sql, "SELECT status FROM %s.runs WHERE id = ?1", schema);
-    sqlite3_stmt *s = NULL;
-    int rc = nsid__store_prepare(st, sql, &s, err);
-    if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(s);
-    *found = rc == SQLITE_ROW;
-    if (*found) *status = nsid_run_status_parse((const char *)sqlite3_column_text(s, 0));
-    int out = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : nsid__store_fail(st, "runs", err);
-    sqlite3_finalize(s);
-    return out;
+    int rc = nsid__store_text(st, "runs", sql, NSID__STORE_VALS(NSID__SV_T(id)), 1, &name, err);
+    *found = name != NULL;
+    if (name) *status = nsid_run_status_parse(name);
+    nsid_free(name);
+    return rc;
 }
 
 /* Run one statement with ?1 bound to id (and ?2 to text2 if not NULL). */
@@ -139,17 +134,11 @@ static int exec_id(struct nsid_store *st, const char *sql, const char *id, const
  */
 static int first_text(struct nsid_store *st, const char *sql, const char *id, char **out, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    *out = NULL;
-    int rc = nsid__store_prepare(st, sql, &s, err);
-    if (rc < 0) return rc;
-    if (id) sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-        *out = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(s, 0));
-    int ret = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : nsid__store_fail(st, "merge", err);
-    sqlite3_finalize(s);
-    return ret;
+    char *text = NULL;
+    int rc = nsid__store_text(st, "merge", sql, NSID__STORE_VALS(NSID__SV_T(id)), id ? 1 : 0, &text, err);
+    *out = text ? sqlite3_mprintf("%s", text) : NULL;
+    nsid_free(text);
+    return rc;
 }
 
 /*
@@ -658,10 +647,8 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
     if (rc == 0) rc = src_ids(into, run_db, &list, &n, err);
     for (int64_t i = 0; rc == 0 && i < n; i++) rc = merge_run(into, run_db, list[i], stats, err);
     nsid_free(list);
-    struct nsid_err ignore = {0};
-    if (nsid__store_exec(into, "DETACH DATABASE src", "detach", &ignore) < 0 && rc == 0)
-        rc = nsid_err_set(err, ignore.code, into->path, 0, "detach", "%s", ignore.msg);
-    return rc;
+    int detached = nsid__store_exec(into, "DETACH DATABASE src", "detach", err); /* the first error wins */
+    return rc < 0 ? rc : detached;
 }
 
 int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct nsid_store_merge_stats *stats,
@@ -843,17 +830,13 @@ int nsid_store_query(struct nsid_store *st, const char *sql, FILE *out, bool csv
 /* Is name a table or view of the store? */
 static int object_exists(struct nsid_store *st, const char *name, bool *exists, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = nsid__store_prepare(st,
-                                 "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?1", &s,
-                                 err);
-    if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(s);
-    *exists = rc == SQLITE_ROW;
-    int out = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : nsid__store_fail(st, "sqlite_master", err);
-    sqlite3_finalize(s);
-    return out;
+    char *one = NULL;
+    int rc = nsid__store_text(st, "sqlite_master",
+                              "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?1",
+                              NSID__STORE_VALS(NSID__SV_T(name)), 1, &one, err);
+    *exists = one != NULL;
+    nsid_free(one);
+    return rc;
 }
 
 int nsid_store_export_csv(struct nsid_store *st, const char *name, const char *path, int64_t *rows,
