@@ -131,6 +131,10 @@ int nsid__store_tx(struct nsid_store *st, nsid__store_body body, const void *arg
 int nsid__store_text(struct nsid_store *st, const char *what, const char *sql, const struct nsid__store_val *v, int n,
                      char **out, struct nsid_err *err);
 
+/* Whether the first value of sql (?1 = arg) is true: a row, not NULL, not 0. */
+int nsid__store_true(struct nsid_store *st, const char *what, const char *sql, const char *arg, bool *yes,
+                     struct nsid_err *err);
+
 /*
  * Print the rows of sql (?1..?n bound to v) to out, one line each: prefix, then the columns
  * joined by two spaces (NULL as "-"). *rows (may be NULL) gets the count.

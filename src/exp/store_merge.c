@@ -830,13 +830,8 @@ int nsid_store_query(struct nsid_store *st, const char *sql, FILE *out, bool csv
 /* Is name a table or view of the store? */
 static int object_exists(struct nsid_store *st, const char *name, bool *exists, struct nsid_err *err)
 {
-    char *one = NULL;
-    int rc = nsid__store_text(st, "sqlite_master",
-                              "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?1",
-                              NSID__STORE_VALS(NSID__SV_T(name)), 1, &one, err);
-    *exists = one != NULL;
-    nsid_free(one);
-    return rc;
+    return nsid__store_true(st, "sqlite_master", "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?1",
+                            name, exists, err);
 }
 
 int nsid_store_export_csv(struct nsid_store *st, const char *name, const char *path, int64_t *rows,
