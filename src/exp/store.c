@@ -706,8 +706,8 @@ static const char RUN_UPSERT[] =
 /* Is json a JSON object? */
 static int json_ok(struct nsid_store *st, const char *json, bool *ok, struct nsid_err *err)
 {
-    return nsid__store_true(st, "json_valid", "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END",
-                            json, ok, err);
+    return nsid__store_true(st, "json_valid",
+                            "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END", json, ok, err);
 }
 
 static int run_begin_tx(struct nsid_store *st, const void *arg, struct nsid_err *err)
@@ -1006,7 +1006,8 @@ int nsid_store_artifact(struct nsid_store *st, const char *run_id, const char *p
     const struct nsid__store_val v[] = {NSID__SV_T(run_id), NSID__SV_T(path), NSID__SV_T(role), NSID__SV_T(sha),
                                         NSID__SV_I(bytes)};
     return write_run_row(st, run_id, "artifacts",
-                         "INSERT OR REPLACE INTO artifacts (run_id, path, role, sha256, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+                         "INSERT OR REPLACE INTO artifacts (run_id, path, role, sha256, bytes)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5)",
                          v, 5, err);
 }
 
