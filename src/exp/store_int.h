@@ -1,5 +1,6 @@
 /*
- * store_int.h - internals shared by store.c (the API) and store_sql.c (schema and views).
+ * store_int.h - internals shared by the store's files (store.c, store_merge.c, store_plan.c, store_sql.c):
+ * the schema's statements, the one write helper, transactions and small reads.
  */
 #ifndef NSID_STORE_INT_H
 #define NSID_STORE_INT_H
