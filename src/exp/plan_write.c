@@ -156,7 +156,8 @@ static void make_data_list(struct nsid__sb *b, const struct nsid_plan *p)
     size_t n = 0, k = 0;
     for (int i = 0; i < p->n_runs; i++) n += (size_t)p->runs[i].n_data;
     if (n == 0) return;
-    struct data_ref *refs = NSID_ALLOC(n * sizeof *refs, NULL);
+    struct nsid_err ignored = {0}; /* the caller reports the failure */
+    struct data_ref *refs = NSID_ALLOC(n * sizeof *refs, &ignored);
     if (!refs) {
         b->oom = true;
         return;
