@@ -13,8 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "check.h"
+#include "exp/eval.h"
 #include "exp/store.h"
+#include "exp/store_plan.h"
 
 static char tmpdir[512];
 
@@ -488,6 +491,125 @@ static void test_parent(void)
           "no run.db: no parent");
 }
 
+/*
+ * Issue 19 item 3: the store's views are src/exp/sql/views.sql's, embedded at build time. The
+ * views a new store holds, and nsid_store_view_name's list, are that file's CREATE VIEWs in its
+ * order; the placeholder of the undefined-metric reasons is replaced by eval.h's texts.
+ */
+static void test_sql_home(void)
+{
+    const char *src = getenv("NSID_SRC");
+    char path[1024], line[4096];
+    snprintf(path, sizeof path, "%s/src/exp/sql/views.sql", src ? src : ".");
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "read %s", path);
+    if (!f) return;
+    struct nsid_err err = {0};
+    struct nsid_store st;
+    CHECK(nsid_store_open(&st, tmp_path("sqlhome.db"), &err) == 0, "open: %s", err.msg);
+    size_t i = 0;
+    bool in_order = true;
+    while (fgets(line, sizeof line, f)) {
+        char name[128];
+        if (sscanf(line, "CREATE VIEW %127[A-Za-z0-9_]", name) != 1) continue;
+        const char *v = nsid_store_view_name(i);
+        if (!v || strcmp(v, name) != 0) in_order = false;
+        char sql[512];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name = '%s'"
+                                  " AND rowid = (SELECT min(rowid) FROM sqlite_master WHERE type = 'view') + %zu",
+                 name, i);
+        CHECK(q1(&st, sql) == 1, "views.sql's view %zu (%s) is the store's view %zu", i, name, i);
+        i++;
+    }
+    fclose(f);
+    CHECK(i >= 20 && in_order && nsid_store_view_name(i) == NULL,
+          "nsid_store_view_name lists views.sql's %zu views in its order", i);
+    CHECK(q1(&st, "SELECT count(*) FROM sqlite_master WHERE type = 'view'") == (double)i, "no other view");
+    CHECK(q1(&st, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%@NSID%'") == 0, "no placeholder left");
+    CHECK(q1(&st, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%-- %'") == 0, "no SQL comment embedded");
+    for (int code = 1; nsid_eval_undef_reason(code)[0]; code++) {
+        char sql[600];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE name = 'undefined_metrics'"
+                                  " AND instr(sql, 'SELECT %d AS code, ''%s'' AS reason') > 0",
+                 code, nsid_eval_undef_reason(code));
+        CHECK(q1(&st, sql) == 1, "undefined_metrics knows reason %d: %s", code, nsid_eval_undef_reason(code));
+    }
+    nsid_store_close(&st);
+}
+
+/* The one write helper: an error names the database, the table and the statement; nothing is half-written. */
+static void test_write_errors(void)
+{
+    const char *db = tmp_path("werr.db");
+    struct nsid_err err = {0};
+    struct nsid_store st;
+    char cfg[512];
+    config_json(cfg, sizeof cfg, 1, "gaussian");
+    CHECK(nsid_store_open(&st, db, &err) == 0, "open: %s", err.msg);
+    struct nsid_store_run run = {.id = "w1", .config_json = cfg, .fresh = true};
+    CHECK(nsid_store_run_begin(&st, &run, &err) == 0, "begin: %s", err.msg);
+    CHECK(exec(&st, "DROP TABLE epochs") == 0, "drop epochs");
+    struct nsid_store_epoch ep = {.epoch = 1, .lr = 0.005, .train_loss = 1, .val_corr = 0.2, .seconds = 1};
+    int rc = nsid_store_epoch(&st, "w1", &ep, &err);
+    CHECK(rc == NSID_EIO && strcmp(err.file, db) == 0 && strcmp(err.key, "epochs") == 0 &&
+              strstr(err.msg, "no such table: epochs") && strstr(err.msg, "(in: INSERT OR REPLACE INTO epochs"),
+          "a failed write names file, table and statement (rc %d): %s: %s: %s", rc, err.file, err.key, err.msg);
+    struct nsid_store_metric m[2] = {{"all", "validation", "corr", 0.5}, {"all", "test", "corr", 0.4}};
+    CHECK(exec(&st, "CREATE TRIGGER no_test BEFORE INSERT ON metrics WHEN new.split = 'test'"
+                    " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END") == 0,
+          "a trigger refuses the second metric");
+    err = (struct nsid_err){0};
+    rc = nsid_store_metrics(&st, "w1", m, 2, &err);
+    CHECK(rc < 0 && strcmp(err.key, "metrics") == 0 && strstr(err.msg, "refused by the test") &&
+              q1(&st, "SELECT count(*) FROM metrics WHERE run_id = 'w1'") == 0,
+          "a failed row rolls back the rows before it (%s: %s)", err.key, err.msg);
+    nsid_store_close(&st);
+}
+
+/* The plan's tables through store_plan.h: recorded in one transaction, ids found by prefix. */
+static void test_plan_tables(void)
+{
+    const char *db = tmp_path("plan.db");
+    struct nsid_err err = {0};
+    struct nsid_store st;
+    CHECK(nsid_store_open(&st, db, &err) == 0, "open: %s", err.msg);
+    int rc = nsid_store_plan_begin(&st, &err);
+    struct nsid_store_plan_run r = {.experiment = "e", .id = "abc1", .variant = "", .sel_group = "g",
+                                    .data_group = "files", .n_scans = 1, .panel = "", .curve = "", .style = "", .x = NAN, .vars_json = "{}",
+                                    .identity = "{\"config\":{\"train\":{\"seed\":1}},\"data\":[\"aa\"]}",
+                                    .data_paths_json = "[\"d.h5\"]", .spec = "s.yaml:1", .config_json = "{}"};
+    if (rc == 0) rc = nsid_store_plan_run(&st, &r, &err);
+    r.id = "abc2";
+    if (rc == 0) rc = nsid_store_plan_run(&st, &r, &err);
+    if (rc == 0) rc = nsid_store_plan_info(&st, "profile", "smoke", &err);
+    if (rc == 0) rc = nsid_store_plan_commit(&st, &err);
+    CHECK(rc == 0, "record a plan: %s", err.msg);
+    CHECK(q1(&st, "SELECT count(*) FROM runs WHERE status = 'planned'") == 2, "two planned runs");
+    char id[NSID_STORE_ID_MAX] = "";
+    CHECK(nsid_store_plan_find(&st, "abc2", id, &err) == 0 && strcmp(id, "abc2") == 0, "find a full id");
+    err = (struct nsid_err){0};
+    CHECK(nsid_store_plan_find(&st, "abc", id, &err) == NSID_EINVAL && strstr(err.msg, "ambiguous"),
+          "an ambiguous prefix is refused: %s", err.msg);
+    err = (struct nsid_err){0};
+    CHECK(nsid_store_plan_find(&st, "zz", id, &err) == NSID_ENOTFOUND, "an unknown id: %s", err.msg);
+    char *json = NULL;
+    CHECK(nsid_store_plan_config(&st, "abc1", &json, &err) == 0 && json && strstr(json, "\"seed\":1"),
+          "the identity's configuration: %s", json ? json : err.msg);
+    nsid_free(json);
+    /* a failing plan leaves the store's plan as it was */
+    rc = nsid_store_plan_begin(&st, &err);
+    r.id = "abc3";
+    if (rc == 0) rc = nsid_store_plan_run(&st, &r, &err);
+    err = (struct nsid_err){0};
+    if (rc == 0) rc = nsid_store_plan_run(&st, &r, &err); /* the same (experiment, id) twice */
+    CHECK(rc == NSID_EIO && strcmp(err.key, "plan_runs") == 0 && strstr(err.msg, "UNIQUE"),
+          "a duplicate plan row names plan_runs: %s: %s", err.key, err.msg);
+    nsid_store_rollback(&st);
+    CHECK(q1(&st, "SELECT count(*) FROM plan_runs") == 2 && q1(&st, "SELECT count(*) FROM runs") == 2,
+          "the failed plan changed nothing");
+    nsid_store_close(&st);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "%s/nsid_store_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -502,6 +624,9 @@ int main(void)
     test_views();
     test_query_export();
     test_parent();
+    test_sql_home();
+    test_write_errors();
+    test_plan_tables();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (check_failed_ == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

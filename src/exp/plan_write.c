@@ -356,7 +356,8 @@ static int record_info(struct nsid_store *st, const struct nsid_plan *p, const c
     const char *kv[][2] = {{"profile", p->profile}, {"specs", sp.s},          {"groups", p->groups.path},
                            {"results", p->results}, {"counts", counts},       {"planned_at", when}};
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof kv / sizeof kv[0]; i++) rc = nsid_store_plan_info(st, kv[i][0], kv[i][1], err);
+    for (size_t i = 0; rc == 0 && i < sizeof kv / sizeof kv[0]; i++)
+        rc = nsid_store_plan_info(st, kv[i][0], kv[i][1], err);
     nsid__sb_free(&sp);
     return rc;
 }

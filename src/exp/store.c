@@ -121,7 +121,8 @@ struct nsid__store_val nsid__store_val_int_or_null(int64_t v)
 static int bind_val(sqlite3_stmt *s, int i, const struct nsid__store_val *v)
 {
     switch (v->type) {
-    case NSID__SV_TEXT: return v->text ? sqlite3_bind_text(s, i, v->text, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+    case NSID__SV_TEXT:
+        return v->text ? sqlite3_bind_text(s, i, v->text, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
     case NSID__SV_INT: return sqlite3_bind_int64(s, i, (sqlite3_int64)v->i);
     case NSID__SV_REAL: return isnan(v->d) ? sqlite3_bind_null(s, i) : sqlite3_bind_double(s, i, v->d);
     default: return sqlite3_bind_null(s, i);
@@ -204,6 +205,16 @@ int nsid__store_text(struct nsid_store *st, const char *what, const char *sql, c
         ret = stmt_fail(st, what, sql, err);
     sqlite3_finalize(s);
     return ret;
+}
+
+int nsid__store_true(struct nsid_store *st, const char *what, const char *sql, const char *arg, bool *yes,
+                     struct nsid_err *err)
+{
+    char *v = NULL;
+    int rc = nsid__store_text(st, what, sql, NSID__STORE_VALS(NSID__SV_T(arg)), 1, &v, err);
+    *yes = v && strcmp(v, "0") != 0;
+    nsid_free(v);
+    return rc;
 }
 
 int nsid__store_print(struct nsid_store *st, const char *what, const char *sql, const struct nsid__store_val *v, int n,
@@ -695,12 +706,8 @@ static const char RUN_UPSERT[] =
 /* Is json a JSON object? */
 static int json_ok(struct nsid_store *st, const char *json, bool *ok, struct nsid_err *err)
 {
-    char *v = NULL;
-    int rc = nsid__store_text(st, "json_valid", "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END",
-                              NSID__STORE_VALS(NSID__SV_T(json)), 1, &v, err);
-    *ok = v && strcmp(v, "1") == 0;
-    nsid_free(v);
-    return rc;
+    return nsid__store_true(st, "json_valid",
+                            "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END", json, ok, err);
 }
 
 static int run_begin_tx(struct nsid_store *st, const void *arg, struct nsid_err *err)
@@ -709,8 +716,8 @@ static int run_begin_tx(struct nsid_store *st, const void *arg, struct nsid_err 
     int status = -1;
     bool exists = true;
     char *name = NULL;
-    int rc = nsid__store_text(st, "runs", "SELECT status FROM runs WHERE id = ?1", NSID__STORE_VALS(NSID__SV_T(run->id)),
-                              1, &name, err);
+    int rc = nsid__store_text(st, "runs", "SELECT status FROM runs WHERE id = ?1",
+                              NSID__STORE_VALS(NSID__SV_T(run->id)), 1, &name, err);
     if (rc < 0) return rc;
     if (name) status = nsid_run_status_parse(name);
     else exists = false;
@@ -752,6 +759,8 @@ struct run_rows {
     int (*write)(struct nsid_store *st, const struct run_rows *w, struct nsid_err *err);
     const void *rows;         /* what write writes */
     size_t n;                 /* how many (where it is an array) */
+    const char *table, *sql;  /* a single row: write_run_row's statement ... */
+    const struct nsid__store_val *vals; /* ... and its n values */
 };
 
 static int run_rows_tx(struct nsid_store *st, const void *arg, struct nsid_err *err)
@@ -767,20 +776,29 @@ static int write_run_rows(struct nsid_store *st, const struct run_rows *w, struc
     return nsid__store_tx(st, run_rows_tx, w, err);
 }
 
-static int epoch_row(struct nsid_store *st, const struct run_rows *w, struct nsid_err *err)
+static int one_row(struct nsid_store *st, const struct run_rows *w, struct nsid_err *err)
 {
-    const struct nsid_store_epoch *e = w->rows;
-    return NSID__STORE_WRITE(st, "epochs",
-                             "INSERT OR REPLACE INTO epochs (run_id, epoch, round, lr, train_loss, val_corr,"
-                             " seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                             err, NSID__SV_T(w->run_id), NSID__SV_I(e->epoch), NSID__SV_I(e->round), NSID__SV_R(e->lr),
-                             NSID__SV_R(e->train_loss), NSID__SV_R(e->val_corr), NSID__SV_R(e->seconds));
+    return nsid__store_write(st, w->table, w->sql, w->vals, (int)w->n, err);
+}
+
+/* Write one row of a run: sql with v[0..n-1] into table, as write_run_rows. */
+static int write_run_row(struct nsid_store *st, const char *run_id, const char *table, const char *sql,
+                         const struct nsid__store_val *v, int n, struct nsid_err *err)
+{
+    struct run_rows w = {.run_id = run_id, .write = one_row, .n = (size_t)n, .table = table, .sql = sql, .vals = v};
+    return write_run_rows(st, &w, err);
 }
 
 int nsid_store_epoch(struct nsid_store *st, const char *run_id, const struct nsid_store_epoch *e,
                      struct nsid_err *err)
 {
-    return write_run_rows(st, &(struct run_rows){.run_id = run_id, .write = epoch_row, .rows = e, .n = 1}, err);
+    const struct nsid__store_val v[] = {NSID__SV_T(run_id),       NSID__SV_I(e->epoch),    NSID__SV_I(e->round),
+                                        NSID__SV_R(e->lr),        NSID__SV_R(e->train_loss), NSID__SV_R(e->val_corr),
+                                        NSID__SV_R(e->seconds)};
+    return write_run_row(st, run_id, "epochs",
+                         "INSERT OR REPLACE INTO epochs (run_id, epoch, round, lr, train_loss, val_corr, seconds)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         v, 7, err);
 }
 
 static int check_text(struct nsid_store *st, const char *v, const char *what, struct nsid_err *err)
@@ -975,22 +993,6 @@ int nsid_store_run_dataset(struct nsid_store *st, const char *run_id, int64_t po
                           err);
 }
 
-/* A file of a run, hashed. */
-struct artifact {
-    const char *path, *role, *sha;
-    int64_t bytes;
-};
-
-static int artifact_row(struct nsid_store *st, const struct run_rows *w, struct nsid_err *err)
-{
-    const struct artifact *a = w->rows;
-    return NSID__STORE_WRITE(st, "artifacts",
-                             "INSERT OR REPLACE INTO artifacts (run_id, path, role, sha256, bytes)"
-                             " VALUES (?1, ?2, ?3, ?4, ?5)",
-                             err, NSID__SV_T(w->run_id), NSID__SV_T(a->path), NSID__SV_T(a->role), NSID__SV_T(a->sha),
-                             NSID__SV_I(a->bytes));
-}
-
 int nsid_store_artifact(struct nsid_store *st, const char *run_id, const char *path, const char *role,
                         struct nsid_err *err)
 {
@@ -1001,8 +1003,12 @@ int nsid_store_artifact(struct nsid_store *st, const char *run_id, const char *p
     int64_t bytes = 0;
     rc = nsid_store_hash_file(path, sha, &bytes, err); /* outside the transaction: may be slow */
     if (rc < 0) return rc;
-    struct artifact a = {path, role, sha, bytes};
-    return write_run_rows(st, &(struct run_rows){.run_id = run_id, .write = artifact_row, .rows = &a, .n = 1}, err);
+    const struct nsid__store_val v[] = {NSID__SV_T(run_id), NSID__SV_T(path), NSID__SV_T(role), NSID__SV_T(sha),
+                                        NSID__SV_I(bytes)};
+    return write_run_row(st, run_id, "artifacts",
+                         "INSERT OR REPLACE INTO artifacts (run_id, path, role, sha256, bytes)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5)",
+                         v, 5, err);
 }
 
 /* ---- ending a stage ------------------------------------------------------------------------ */

@@ -1,5 +1,6 @@
 /*
- * store_int.h - internals shared by store.c (the API) and store_sql.c (schema and views).
+ * store_int.h - internals shared by the store's files (store.c, store_merge.c, store_plan.c, store_sql.c):
+ * the schema's statements, the one write helper, transactions and small reads.
  */
 #ifndef NSID_STORE_INT_H
 #define NSID_STORE_INT_H
@@ -130,6 +131,10 @@ int nsid__store_tx(struct nsid_store *st, nsid__store_body body, const void *arg
  */
 int nsid__store_text(struct nsid_store *st, const char *what, const char *sql, const struct nsid__store_val *v, int n,
                      char **out, struct nsid_err *err);
+
+/* Whether the first value of sql (?1 = arg) is true: a row, not NULL, not 0. */
+int nsid__store_true(struct nsid_store *st, const char *what, const char *sql, const char *arg, bool *yes,
+                     struct nsid_err *err);
 
 /*
  * Print the rows of sql (?1..?n bound to v) to out, one line each: prefix, then the columns

@@ -112,18 +112,13 @@ static int src_fail(struct nsid_store *st, const char *run_db, const char *what,
 static int run_state(struct nsid_store *st, const char *schema, const char *id, int *status, bool *found,
                      struct nsid_err *err)
 {
-    char sql[160];
+    char sql[160], *name = NULL;
     snprintf(sql, sizeof sql, "SELECT status FROM %s.runs WHERE id = ?1", schema);
-    sqlite3_stmt *s = NULL;
-    int rc = nsid__store_prepare(st, sql, &s, err);
-    if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(s);
-    *found = rc == SQLITE_ROW;
-    if (*found) *status = nsid_run_status_parse((const char *)sqlite3_column_text(s, 0));
-    int out = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : nsid__store_fail(st, "runs", err);
-    sqlite3_finalize(s);
-    return out;
+    int rc = nsid__store_text(st, "runs", sql, NSID__STORE_VALS(NSID__SV_T(id)), 1, &name, err);
+    *found = name != NULL;
+    if (name) *status = nsid_run_status_parse(name);
+    nsid_free(name);
+    return rc;
 }
 
 /* Run one statement with ?1 bound to id (and ?2 to text2 if not NULL). */
@@ -139,17 +134,11 @@ static int exec_id(struct nsid_store *st, const char *sql, const char *id, const
  */
 static int first_text(struct nsid_store *st, const char *sql, const char *id, char **out, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    *out = NULL;
-    int rc = nsid__store_prepare(st, sql, &s, err);
-    if (rc < 0) return rc;
-    if (id) sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-        *out = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(s, 0));
-    int ret = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : nsid__store_fail(st, "merge", err);
-    sqlite3_finalize(s);
-    return ret;
+    char *text = NULL;
+    int rc = nsid__store_text(st, "merge", sql, NSID__STORE_VALS(NSID__SV_T(id)), id ? 1 : 0, &text, err);
+    *out = text ? sqlite3_mprintf("%s", text) : NULL;
+    nsid_free(text);
+    return rc;
 }
 
 /*
@@ -158,34 +147,31 @@ static int first_text(struct nsid_store *st, const char *sql, const char *id, ch
  * notnull, pk) filtered by where, and the results joined with sep. A sqlite3_mprintf string or NULL.
  */
 static char *columns_sql(struct nsid_store *st, const char *table, const char *piece, const char *sep,
-                         const char *where)
+                         const char *where, struct nsid_err *err)
 {
     char *sql = sqlite3_mprintf("SELECT group_concat(%s, '%q') FROM pragma_table_info('%q') %s", piece, sep, table,
                                 where ? where : "");
     char *out = NULL;
-    struct nsid_err ignore = {0};
-    if (sql) first_text(st, sql, NULL, &out, &ignore);
+    if (sql) first_text(st, sql, NULL, &out, err);
     sqlite3_free(sql);
     return out;
 }
 
 /* "a", "b", ... : every column of the store's table, quoted. */
-static char *column_list(struct nsid_store *st, const char *table)
+static char *column_list(struct nsid_store *st, const char *table, struct nsid_err *err)
 {
-    return columns_sql(st, table, "'\"' || name || '\"'", ", ", NULL);
+    return columns_sql(st, table, "'\"' || name || '\"'", ", ", NULL, err);
 }
 
 /* ---- checking a source ------------------------------------------------------------------------ */
 
-/* One integer of a query on the attached src (false if it cannot be read). */
-static bool src_int(struct nsid_store *st, const char *sql, int *v)
+/* One integer of a query on the attached src (false if it cannot be read: err says why). */
+static bool src_int(struct nsid_store *st, const char *sql, int *v, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    struct nsid_err ignore = {0};
-    if (nsid__store_prepare(st, sql, &s, &ignore) < 0) return false;
-    bool ok = sqlite3_step(s) == SQLITE_ROW;
-    if (ok) *v = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
+    char *text = NULL;
+    bool ok = nsid__store_text(st, "merge", sql, NULL, 0, &text, err) == 0 && text;
+    if (ok) *v = atoi(text);
+    nsid_free(text);
     return ok;
 }
 
@@ -289,8 +275,9 @@ static int check_src_types(struct nsid_store *st, const char *run_db, const char
 /* No two rows of the source's table may share the store's primary key (a table without one). */
 static int check_src_unique(struct nsid_store *st, const char *run_db, const char *table, struct nsid_err *err)
 {
-    char *cols = columns_sql(st, table, "'\"' || name || '\"'", ", ", "WHERE pk > 0");
-    char *text = columns_sql(st, table, "'coalesce(\"' || name || '\", ''NULL'')'", " || '/' || ", "WHERE pk > 0");
+    char *cols = columns_sql(st, table, "'\"' || name || '\"'", ", ", "WHERE pk > 0", err);
+    char *text =
+        columns_sql(st, table, "'coalesce(\"' || name || '\", ''NULL'')'", " || '/' || ", "WHERE pk > 0", err);
     char *sql = cols && text ? sqlite3_mprintf("SELECT %s FROM src.\"%w\" GROUP BY %s HAVING count(*) > 1 LIMIT 1",
                                                text, table, cols)
                              : NULL;
@@ -315,12 +302,12 @@ static int check_src_unique(struct nsid_store *st, const char *run_db, const cha
 static int check_src(struct nsid_store *st, const char *run_db, struct nsid_err *err)
 {
     int tables = 0, objects = 0, version = 0;
-    if (!src_int(st, "SELECT count(*) FROM src.sqlite_master", &objects) ||
+    if (!src_int(st, "SELECT count(*) FROM src.sqlite_master", &objects, err) ||
         !src_int(st,
                  "SELECT count(*) FROM src.sqlite_master WHERE type = 'table' AND name IN"
                  " ('runs', 'epochs', 'metrics', 'neuron_metrics', 'artifacts', 'run_datasets', 'datasets')",
-                 &tables) ||
-        !src_int(st, "PRAGMA src.user_version", &version))
+                 &tables, err) ||
+        !src_int(st, "PRAGMA src.user_version", &version, err))
         return src_fail(st, run_db, "merge", err); /* a file that is not SQLite, or a damaged one */
     if (objects == 0 && version == 0) /* a run whose stage has not committed its schema yet */
         return nsid_err_set(err, NSID_ENOTFOUND, run_db, 0, "merge", "an empty database (a run not started yet?)");
@@ -380,16 +367,17 @@ static int result_difference(struct nsid_store *st, const char *id, const char *
 {
     char *others = sqlite3_mprintf("WHERE pk = 0 AND name <> '%q'", skip);
     char *keys = columns_sql(st, table, "'s.\"' || name || '\" = m.\"' || name || '\"'", " AND ",
-                             "WHERE pk > 0 AND name <> 'run_id'");
+                             "WHERE pk > 0 AND name <> 'run_id'", err);
     char *keytext = columns_sql(st, table, "'coalesce(s.\"' || name || '\", '''')'", " || '/' || ",
-                                "WHERE pk > 0 AND name <> 'run_id'");
-    char *cmp = others ? columns_sql(st, table, "'s.\"' || name || '\" IS NOT m.\"' || name || '\"'", " OR ", others)
+                                "WHERE pk > 0 AND name <> 'run_id'", err);
+    char *cmp = others ? columns_sql(st, table, "'s.\"' || name || '\" IS NOT m.\"' || name || '\"'", " OR ",
+                                     others, err)
                        : NULL;
     char *show = others ? columns_sql(st, table,
                                       "'CASE WHEN s.\"' || name || '\" IS NOT m.\"' || name || '\" THEN ''' || name"
                                       " || ' '' || quote(s.\"' || name || '\") || '' here, '' || quote(m.\"' || name"
                                       " || '\") || '' in the store'' END'",
-                                      ", ", others)
+                                      ", ", others, err)
                         : NULL;
     char *sql = keys && keytext && cmp && show
                     ? sqlite3_mprintf("SELECT '%q ' || %s || ': ' || coalesce(%s, '') FROM src.\"%w\" s"
@@ -416,7 +404,7 @@ static int rows_to_add(struct nsid_store *st, const char *id, int64_t *n, struct
     for (size_t i = 0; i < sizeof ADDABLE / sizeof ADDABLE[0]; i++) {
         const char *t = ADDABLE[i];
         char *keys = columns_sql(st, t, "'s.\"' || name || '\" = m.\"' || name || '\"'", " AND ",
-                                 "WHERE pk > 0 AND name <> 'run_id'");
+                                 "WHERE pk > 0 AND name <> 'run_id'", err);
         char *sql = keys ? sqlite3_mprintf("SELECT count(*) FROM src.\"%w\" s WHERE s.run_id = ?1 AND NOT EXISTS"
                                            " (SELECT 1 FROM main.\"%w\" m WHERE m.run_id = ?1 AND %s)",
                                            t, t, keys)
@@ -479,7 +467,7 @@ static int compare_run(struct nsid_store *st, const char *run_db, const char *id
 static int copy_rows(struct nsid_store *st, const char *table, const char *verb, const char *where, const char *id,
                      struct nsid_err *err)
 {
-    char *cols = column_list(st, table);
+    char *cols = column_list(st, table, err);
     char *sql = cols ? sqlite3_mprintf("%s INTO main.\"%w\" (%s) SELECT %s FROM src.\"%w\" WHERE %s", verb, table,
                                        cols, cols, table, where)
                      : NULL;
@@ -696,10 +684,8 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
     if (rc == 0) rc = src_ids(into, run_db, &list, &n, err);
     for (int64_t i = 0; rc == 0 && i < n; i++) rc = merge_run(into, run_db, list[i], stats, err);
     nsid_free(list);
-    struct nsid_err ignore = {0};
-    if (nsid__store_exec(into, "DETACH DATABASE src", "detach", &ignore) < 0 && rc == 0)
-        rc = nsid_err_set(err, ignore.code, into->path, 0, "detach", "%s", ignore.msg);
-    return rc;
+    int detached = nsid__store_exec(into, "DETACH DATABASE src", "detach", err); /* the first error wins */
+    return rc < 0 ? rc : detached;
 }
 
 int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct nsid_store_merge_stats *stats,
@@ -882,17 +868,9 @@ int nsid_store_query(struct nsid_store *st, const char *sql, FILE *out, bool csv
 /* Is name a table or view of the store? */
 static int object_exists(struct nsid_store *st, const char *name, bool *exists, struct nsid_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = nsid__store_prepare(st,
-                                 "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?1", &s,
-                                 err);
-    if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(s);
-    *exists = rc == SQLITE_ROW;
-    int out = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : nsid__store_fail(st, "sqlite_master", err);
-    sqlite3_finalize(s);
-    return out;
+    return nsid__store_true(st, "sqlite_master",
+                            "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?1", name, exists,
+                            err);
 }
 
 int nsid_store_export_csv(struct nsid_store *st, const char *name, const char *path, int64_t *rows,

@@ -67,7 +67,8 @@ int nsid_store_plan_group(struct nsid_store *st, const char *grp, const char *la
                           const char *path, struct nsid_err *err)
 {
     return NSID__STORE_WRITE(st, "dataset_groups",
-                             "INSERT INTO dataset_groups (grp, label, position, dataset, path) VALUES (?1, ?2, ?3, ?4, ?5)",
+                             "INSERT INTO dataset_groups (grp, label, position, dataset, path)"
+                             " VALUES (?1, ?2, ?3, ?4, ?5)",
                              err, T(grp), T(label), NSID__SV_I(position), T(dataset), T(path));
 }
 
@@ -128,13 +129,13 @@ int nsid_store_plan_explain(struct nsid_store *st, const char *id, FILE *out, st
 int nsid_store_plan_diff_head(struct nsid_store *st, const char *a, const char *b, FILE *out, struct nsid_err *err)
 {
     int rc = nsid__store_print(st, "plan_runs",
-                               "SELECT '--- ' || experiment || '/' || variant || ' {' || sel_group || '}' FROM plan_runs"
-                               " WHERE id = ?1",
+                               "SELECT '--- ' || experiment || '/' || variant || ' {' || sel_group || '}'"
+                               " FROM plan_runs WHERE id = ?1",
                                NSID__STORE_VALS(T(a)), 1, "", out, NULL, err);
     if (rc < 0) return rc;
     return nsid__store_print(st, "plan_runs",
-                             "SELECT '+++ ' || experiment || '/' || variant || ' {' || sel_group || '}' FROM plan_runs"
-                             " WHERE id = ?1",
+                             "SELECT '+++ ' || experiment || '/' || variant || ' {' || sel_group || '}'"
+                             " FROM plan_runs WHERE id = ?1",
                              NSID__STORE_VALS(T(b)), 1, "", out, NULL, err);
 }
 
