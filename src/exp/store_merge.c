@@ -570,9 +570,10 @@ static int carry_annotations(struct nsid_store *st, const char *id, int64_t *pen
         int has = 0;
         char *probe = sqlite3_mprintf("SELECT count(*) FROM src.sqlite_master WHERE type = 'table' AND name = '%q'",
                                       TABLES[i][0]);
-        bool ok = probe && src_int(st, probe, &has);
+        if (!probe) rc = nsid__store_fail(st, TABLES[i][0], err);
+        else if (!src_int(st, probe, &has, err)) rc = err->code < 0 ? err->code : NSID_EINTERNAL;
         sqlite3_free(probe);
-        if (!ok || !has) continue;
+        if (rc < 0 || !has) continue;
         char *sql = pending ? sqlite3_mprintf("SELECT count(*) FROM %s", TABLES[i][1])
                             : sqlite3_mprintf("INSERT INTO main.%s SELECT s.* FROM %s", TABLES[i][0], TABLES[i][1]);
         char *count = NULL;
