@@ -65,12 +65,12 @@ static int perr(struct pctx *pc, const char *file, int line, const char *key, co
 
 static void *palloc(struct pctx *pc, size_t n)
 {
-    return nsid_pool_alloc(&pc->p->pool, n, pc->err);
+    return nsid_spec_arena_alloc(&pc->p->pool, n, pc->err);
 }
 
 static char *pdup(struct pctx *pc, const char *s)
 {
-    return nsid_pool_strdup(&pc->p->pool, s, pc->err);
+    return nsid_spec_arena_strdup(&pc->p->pool, s, pc->err);
 }
 
 /* ---- content hashes with a cache --------------------------------------------------------------- */
@@ -448,7 +448,7 @@ static const char *spec_path(struct pctx *pc, const char *spec_file, const char 
 {
     const char *slash = strrchr(spec_file, '/');
     if (f[0] == '/' || !slash) return f;
-    return nsid_pool_printf(&pc->p->pool, pc->err, "%.*s/%s", (int)(slash - spec_file), spec_file, f);
+    return nsid_spec_arena_printf(&pc->p->pool, pc->err, "%.*s/%s", (int)(slash - spec_file), spec_file, f);
 }
 
 static int resolve_data(struct pctx *pc, struct point *pt)
@@ -569,7 +569,7 @@ static int resolve_core(struct pctx *pc, struct point *pt, const char **core, bo
                         "give one or the other", ckpt);
         int rc = resolve_ref(pc, pt, ref, &r->selection);
         if (rc < 0) return rc;
-        *core = nsid_pool_printf(&pc->p->pool, pc->err, "select:%s", pc->p->selections[r->selection].id);
+        *core = nsid_spec_arena_printf(&pc->p->pool, pc->err, "select:%s", pc->p->selections[r->selection].id);
         return *core ? 0 : NSID_ENOMEM;
     }
     if (!ckpt[0]) return 0;
@@ -584,7 +584,7 @@ static int resolve_core(struct pctx *pc, struct point *pt, const char **core, bo
                             "input file '%.200s' does not exist%s", ckpt,
                             pt->v->name[0] ? " (mark the variant optional: true to skip it when absent)" : "");
     if (rc < 0) return rc;
-    *core = nsid_pool_printf(&pc->p->pool, pc->err, "sha256:%s", sha);
+    *core = nsid_spec_arena_printf(&pc->p->pool, pc->err, "sha256:%s", sha);
     return *core ? 0 : NSID_ENOMEM;
 }
 
@@ -704,7 +704,7 @@ static int resolve_plot(struct pctx *pc, struct point *pt)
     if (!r->figure || !r->figure[0]) return 0; /* figure: '' places the run in no figure */
     rc = check_figure_name(pc, pt, ff);
     if (rc < 0) return rc;
-    r->plot_spec = nsid_pool_printf(&pc->p->pool, pc->err, "%s:%d", pt->e->file, ff ? ff->line : pt->e->line);
+    r->plot_spec = nsid_spec_arena_printf(&pc->p->pool, pc->err, "%s:%d", pt->e->file, ff ? ff->line : pt->e->line);
     if (!r->plot_spec) return NSID_ENOMEM;
     return check_metric(pc, pt, fy);
 }
@@ -1062,8 +1062,8 @@ int nsid_plan_build(struct nsid_plan *p, const struct nsid_spec_set *specs, cons
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "profile", "unknown profile '%s' (known: smoke, quick, paper)",
                             opts->profile ? opts->profile : "");
     struct pctx pc = {.p = p, .specs = specs, .o = opts, .err = err};
-    p->profile = nsid_pool_strdup(&p->pool, opts->profile, err);
-    p->results = nsid_pool_strdup(&p->pool, opts->results ? opts->results : "results", err);
+    p->profile = nsid_spec_arena_strdup(&p->pool, opts->profile, err);
+    p->results = nsid_spec_arena_strdup(&p->pool, opts->results ? opts->results : "results", err);
     int n = specs->n_experiments;
     int *ord = palloc(&pc, (size_t)(n + 1) * sizeof *ord);
     pc.exp_first = palloc(&pc, (size_t)(n + 1) * sizeof *pc.exp_first);
@@ -1089,6 +1089,6 @@ int nsid_plan_build(struct nsid_plan *p, const struct nsid_spec_set *specs, cons
 void nsid_plan_free(struct nsid_plan *p)
 {
     if (!p) return;
-    nsid_pool_free(&p->pool);
+    nsid_spec_arena_free(&p->pool);
     memset(p, 0, sizeof *p);
 }
