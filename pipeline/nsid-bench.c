@@ -399,6 +399,7 @@ int main(int argc, char **argv)
     if (nsid_version_option(argc, argv, "nsid-bench")) return 0;
     struct bench_opts o;
     if (parse_args(argc, argv, &o) < 0) return 2;
+    if (!o.threads) o.threads = nsid_pool_threads_parse(getenv("NSID_THREADS")); /* the environment, read once */
     struct nsid_err err = {0};
     if (o.isa) {
         if (!nsid_kern_select(o.isa, &err)) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/path.h"
+#include "base/pool.h"
 #include "base/version.h"
 #include "exp/eval.h"
 
@@ -51,7 +52,8 @@ int main(int argc, char **argv)
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();
     const char *data[MAX_ARGS];
-    struct nsid_eval_opts o = {.data = data, .summary = stdout};
+    struct nsid_eval_opts o = {.data = data, .summary = stdout,
+                               .threads = nsid_pool_threads_parse(getenv("NSID_THREADS"))};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) {

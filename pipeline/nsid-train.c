@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/path.h"
+#include "base/pool.h"
 #include "base/version.h"
 #include "exp/config.h"
 #include "exp/train.h"
@@ -204,7 +205,8 @@ int main(int argc, char **argv)
     struct nsid_train_opts o = {.data = a.data, .n_data = a.n_data, .out_dir = a.out, .db_path = a.db,
                                 .run_id = a.run_id, .experiment = a.experiment, .parent = a.parent,
                                 .stop = &g_stop, .progress = !a.quiet && isatty(2) ? stderr : NULL,
-                                .threads = a.threads, .cache_mb = a.cache_mb};
+                                .threads = a.threads ? a.threads : nsid_pool_threads_parse(getenv("NSID_THREADS")),
+                                .cache_mb = a.cache_mb};
     struct nsid_train_result r;
     if (nsid_train_run(&c, &o, &r, &err) < 0) {
         fputs("nsid-train: ", stderr);

@@ -1,6 +1,6 @@
 /*
  * sim_int.h - internals shared by the simulator's files (simulate.c,
- * sim_config.c, sim_stimulus.c, sim_bank.c, sim_neuron.c, sim_parallel.c).
+ * sim_config.c, sim_stimulus.c, sim_bank.c, sim_neuron.c, sim_stream.c).
  * Not a public header: other modules use simulate.h.
  *
  * Random streams: every unit of work (one image, one neuron, one trial's
@@ -31,29 +31,13 @@ enum nsid__sim_purpose {
     NSID__SIM_P_JITTER = 8,    /* a = scan, b = pool index: motor-coordinate jitter */
 };
 
-/* A stream id from (purpose, a, b): distinct inputs give unrelated ids. */
+/* A stream id from (purpose, a, b): distinct inputs give unrelated ids (sim_stream.c). */
 uint64_t nsid__sim_stream(uint64_t purpose, uint64_t a, uint64_t b);
 
 /* ---- configuration ----------------------------------------------------------- */
 
 /* Write every key and its value as a JSON object (the echo of the configuration). */
 void nsid__sim_config_json(const struct nsid_sim_config *cfg, FILE *f, const char *indent);
-
-/* ---- parallel for ---------------------------------------------------------- */
-
-/* One unit of work: item in [0, n), thread in [0, threads). Must not fail. */
-typedef void (*nsid__sim_task)(void *ctx, int64_t item, int thread);
-
-/*
- * Run fn(ctx, i, t) for every i in [0, n) on up to `threads` threads (the
- * caller's thread included). Items are claimed dynamically, so results must
- * depend only on the item. Cannot fail: if a thread cannot be started the
- * items run on fewer threads.
- */
-void nsid__sim_parallel(int threads, int64_t n, nsid__sim_task fn, void *ctx);
-
-/* Thread count to use: cfg value, or the online CPUs when 0. */
-int nsid__sim_threads(int configured);
 
 /* ---- stimuli ----------------------------------------------------------------- */
 

@@ -28,6 +28,7 @@
 
 #include "base/alloc.h"
 #include "base/path.h"
+#include "base/pool.h"
 
 /* ---- the generation context --------------------------------------------------------- */
 
@@ -38,7 +39,8 @@ struct gen {
     int64_t image_set;
     struct nsid_sim_sizes sz;
     int64_t T, N, U;                 /* trials, neurons, distinct images */
-    int threads;
+    int threads;                     /* threads of tp */
+    struct nsid_pool tp;             /* the worker threads (items claimed dynamically) */
     int hw;                          /* pixels per image */
     struct nsid_sim_bank bank;
     struct nsid__sim_animal animal;
@@ -82,6 +84,7 @@ static void gen_free(struct gen *g)
                     g->img_tier, g->img_key, g->img_first, g->img_trials, g->trial_img, g->behavior,
                     g->pupil, g->shift, g->bz, g->images, g->responses, g->rates};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nsid_free(bufs[i]);
+    nsid_pool_free(&g->tp);
     memset(g, 0, sizeof *g);
 }
 
@@ -658,7 +661,7 @@ static int fill_stats(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
     int rc = add_stats(s, "images", img, 1, 1, err);
     if (rc == 0) {
         struct stats_ctx c = {g, v};
-        nsid__sim_parallel(g->threads, N, task_stats, &c);
+        nsid_pool_each(&g->tp, N, task_stats, &c);
         rc = add_stats(s, "responses", v, N, 0, err);
     }
     for (int k = 0; k < 3 && rc == 0; k++) summarise(g->behavior + k, g->T, 3, g->colbuf, v + k * 5);
@@ -828,8 +831,10 @@ static int gen_setup(struct gen *g, const struct nsid_sim_config *cfg, int i, st
     g->T = g->sz.train_images + g->sz.validation_images + g->sz.test_images * g->sz.test_repeats;
     g->N = g->sz.neurons;
     g->hw = cfg->height * cfg->width;
-    g->threads = nsid__sim_threads(cfg->threads);
-    int rc = nsid_sim_bank_init(&g->bank, cfg->height, cfg->width, err);
+    int rc = nsid_pool_init(&g->tp, cfg->threads > 0 ? cfg->threads : nsid_pool_default_threads(), err);
+    if (rc < 0) return rc;
+    g->threads = nsid_pool_threads(&g->tp);
+    rc = nsid_sim_bank_init(&g->bank, cfg->height, cfg->width, err);
     if (rc < 0) return rc;
     nsid__sim_animal_draw(&g->animal, cfg, g->def->animal);
     return gen_alloc(g, err);
@@ -847,13 +852,13 @@ int nsid_sim_scan_generate(struct nsid_scan *out, const struct nsid_sim_config *
     if (rc == 0) rc = plan_trials(&g, err);
     if (rc == 0) {
         plan_behavior(&g);
-        nsid__sim_parallel(g.threads, g.N, task_neuron, &g);
-        nsid__sim_parallel(g.threads, cfg->calibration_images, task_calib_image, &g);
-        nsid__sim_parallel(g.threads, g.N, task_calibrate, &g);
+        nsid_pool_each(&g.tp, g.N, task_neuron, &g);
+        nsid_pool_each(&g.tp, cfg->calibration_images, task_calib_image, &g);
+        nsid_pool_each(&g.tp, g.N, task_calibrate, &g);
         rc = plan_order(&g, err);
     }
     if (rc == 0) {
-        nsid__sim_parallel(g.threads, g.U, task_image, &g);
+        nsid_pool_each(&g.tp, g.U, task_image, &g);
         rc = fill_scan(out, &g, err);
     }
     gen_free(&g);

@@ -232,6 +232,7 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
         nsid_free(canon);
     }
     if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, err);
+    if (rc == 0 && o->threads && net.kind == NSID_NET_SE2D) rc = nsid_model_set_threads(&net.model, o->threads, err);
     if (rc == 0) rc = nsid_net_load(&net, o->checkpoint, NULL, err);
     int B = rc == 0 ? (int)nsid_views_max_batch(d.views, d.n_scans, c.train.batch_size) : 1;
     if (rc == 0) rc = nsid_net_alloc_state(&net, B, err);
