@@ -24,6 +24,7 @@
 #include <yaml.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "exp/plan.h"
 #include "plan_int.h"
 #include "base/infile.h"
@@ -72,18 +73,10 @@ void nsid__sb_addf(struct nsid__sb *b, const char *fmt, ...)
 
 void nsid__sb_json(struct nsid__sb *b, const char *s)
 {
-    nsid__sb_add(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') nsid__sb_addf(b, "\\%c", *p);
-        else if (*p == '\n') nsid__sb_add(b, "\\n");
-        else if (*p == '\t') nsid__sb_add(b, "\\t");
-        else if (*p < 0x20) nsid__sb_addf(b, "\\u%04x", *p);
-        else {
-            char one[2] = {(char)*p, 0};
-            nsid__sb_add(b, one);
-        }
-    }
-    nsid__sb_add(b, "\"");
+    size_t k = nsid_json_quote(s, NULL, 0);
+    if (!sb_reserve(b, k)) return;
+    nsid_json_quote(s, b->s + b->n, k + 1);
+    b->n += k;
 }
 
 /* Is s a JSON number (as strtod reads it, finite, no hex, no leading '+' or '.')? */
