@@ -126,15 +126,7 @@ static int list_dir(const char *dir, struct names *l, struct nsid_err *err)
     int rc = 0;
     while (!rc && (e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (l->n == l->cap) {
-            int cap = l->cap ? 2 * l->cap : 64;
-            char **v = NSID_ALLOC(sizeof *v * (size_t)cap, err);
-            if (!v) { rc = NSID_ENOMEM; break; }
-            if (l->n) memcpy(v, l->v, sizeof *v * (size_t)l->n);
-            nsid_free(l->v);
-            l->v = v;
-            l->cap = cap;
-        }
+        if (NSID_GROW(l->v, l->n, l->cap, 64, err) < 0) { rc = NSID_ENOMEM; break; }
         size_t len = strlen(e->d_name);
         l->v[l->n] = NSID_ALLOC(len + 1, err);
         if (!l->v[l->n]) { rc = NSID_ENOMEM; break; }

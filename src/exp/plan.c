@@ -90,14 +90,7 @@ static int file_sha(struct pctx *pc, const char *path, bool regular, const char 
     struct stat sb;
     if (stat(path, &sb) != 0 || (regular && !S_ISREG(sb.st_mode)))
         return nsid_err_set(pc->err, NSID_ENOTFOUND, path, 0, NULL, "no such file");
-    if (pc->n_memo == pc->cap_memo) {
-        int cap = pc->cap_memo ? 2 * pc->cap_memo : 64;
-        struct sha_memo *nm = palloc(pc, (size_t)cap * sizeof *nm);
-        if (!nm) return NSID_ENOMEM;
-        if (pc->n_memo) memcpy(nm, pc->memo, (size_t)pc->n_memo * sizeof *nm);
-        pc->memo = nm;
-        pc->cap_memo = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&pc->p->pool, pc->memo, pc->n_memo, pc->cap_memo, 64, pc->err) < 0) return NSID_ENOMEM;
     char hex[NSID_SHA256_HEX];
     int rc = nsid_scan_id(path, &pc->cache, hex, NULL, pc->err);
     if (rc < 0) return rc;
@@ -330,14 +323,8 @@ static int resolve_ref(struct pctx *pc, const struct point *pt, const struct nsi
             *sel = i;
             return 0;
         }
-    if (p->n_selections == p->cap_selections) {
-        int cap = p->cap_selections ? 2 * p->cap_selections : 16;
-        struct nsid_plan_selection *ns = palloc(pc, (size_t)cap * sizeof *ns);
-        if (!ns) return NSID_ENOMEM;
-        if (p->n_selections) memcpy(ns, p->selections, (size_t)p->n_selections * sizeof *ns);
-        p->selections = ns;
-        p->cap_selections = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&p->pool, p->selections, p->n_selections, p->cap_selections, 16, pc->err) < 0)
+        return NSID_ENOMEM;
     struct nsid_plan_selection *s = &p->selections[p->n_selections];
     memcpy(s->id, id, sizeof id);
     s->rule = ref->rule;
@@ -469,14 +456,7 @@ static int resolve_data(struct pctx *pc, struct point *pt)
             r->n_data = pc->dmemo[i].n;
             return 0;
         }
-    if (pc->n_dmemo == pc->cap_dmemo) {
-        int cap = pc->cap_dmemo ? 2 * pc->cap_dmemo : 16;
-        struct data_memo *nm = palloc(pc, (size_t)cap * sizeof *nm);
-        if (!nm) return NSID_ENOMEM;
-        if (pc->n_dmemo) memcpy(nm, pc->dmemo, (size_t)pc->n_dmemo * sizeof *nm);
-        pc->dmemo = nm;
-        pc->cap_dmemo = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&pc->p->pool, pc->dmemo, pc->n_dmemo, pc->cap_dmemo, 16, pc->err) < 0) return NSID_ENOMEM;
     int n = g ? g->n : d->n_files;
     const char **files = palloc(pc, (size_t)(n ? n : 1) * sizeof *files);
     const char **sha = palloc(pc, (size_t)(n ? n : 1) * sizeof *sha);
@@ -790,14 +770,7 @@ static int index_grow(struct pctx *pc)
 static int add_run(struct pctx *pc, const struct point *pt)
 {
     struct nsid_plan *p = pc->p;
-    if (p->n_runs == p->cap_runs) {
-        int cap = p->cap_runs ? 2 * p->cap_runs : 256;
-        struct nsid_plan_run *nr = palloc(pc, (size_t)cap * sizeof *nr);
-        if (!nr) return NSID_ENOMEM;
-        if (p->n_runs) memcpy(nr, p->runs, (size_t)p->n_runs * sizeof *nr);
-        p->runs = nr;
-        p->cap_runs = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&p->pool, p->runs, p->n_runs, p->cap_runs, 256, pc->err) < 0) return NSID_ENOMEM;
     if (2 * (p->n_unique + 1) > p->index_cap) {
         int rc = index_grow(pc);
         if (rc < 0) return rc;

@@ -6,6 +6,7 @@
 #include "exp/spec.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,6 +70,22 @@ char *nsid_spec_arena_printf(struct nsid_spec_arena *p, struct nsid_err *err, co
     vsnprintf(d, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return d;
+}
+
+int nsid_spec_arena_grow(struct nsid_spec_arena *p, void *arrp, int n, int *cap, int first, size_t size,
+                         struct nsid_err *err)
+{
+    if (n < *cap) return 0;
+    if (*cap > INT_MAX / 2) return nsid_err_set(err, NSID_ENOMEM, NULL, 0, NULL, "array of %d items overflows", n);
+    int ncap = *cap ? 2 * *cap : first;
+    size_t bytes = nsid_mul_size((size_t)ncap, size, err);
+    void *old, *grown = bytes ? nsid_spec_arena_alloc(p, bytes, err) : NULL;
+    if (!grown) return NSID_ENOMEM;
+    memcpy(&old, arrp, sizeof old); /* arrp points to a T *: read and write it as bytes, no aliasing */
+    if (n) memcpy(grown, old, (size_t)n * size);
+    memcpy(arrp, &grown, sizeof grown);
+    *cap = ncap;
+    return 0;
 }
 
 void nsid_spec_arena_free(struct nsid_spec_arena *p)
@@ -216,14 +233,7 @@ static int vlist_push(struct ctx *c, struct vlist *l, const struct nsid_spec_val
     for (int i = 0; i < l->n; i++)
         if (strcmp(l->v[i].key, v->key) == 0)
             return fail(c, v->line, v->key, "duplicate key (first at line %d)", l->v[i].line);
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        struct nsid_spec_value *nv = alloc(c, (size_t)cap * sizeof *nv);
-        if (!nv) return NSID_ENOMEM;
-        if (l->n) memcpy(nv, l->v, (size_t)l->n * sizeof *nv);
-        l->v = nv;
-        l->cap = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&c->set->pool, l->v, l->n, l->cap, 8, c->err) < 0) return NSID_ENOMEM;
     l->v[l->n++] = *v;
     return 0;
 }
@@ -356,14 +366,7 @@ static int alist_push(struct ctx *c, struct alist *l, const struct nsid_spec_axi
     for (int i = 0; i < l->n; i++)
         if (strcmp(l->a[i].key, a->key) == 0)
             return fail(c, a->line, a->key, "duplicate key (first at line %d)", l->a[i].line);
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        struct nsid_spec_axis *na = alloc(c, (size_t)cap * sizeof *na);
-        if (!na) return NSID_ENOMEM;
-        if (l->n) memcpy(na, l->a, (size_t)l->n * sizeof *na);
-        l->a = na;
-        l->cap = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&c->set->pool, l->a, l->n, l->cap, 8, c->err) < 0) return NSID_ENOMEM;
     l->a[l->n++] = *a;
     return 0;
 }
@@ -841,16 +844,10 @@ static const char *const EXPERIMENT_KEYS[] = {"experiment", "description", "data
  */
 static void *append(struct ctx *c, void *arr, int n, int *cap, size_t size, const void *item)
 {
-    unsigned char *na = arr;
-    if (n >= *cap || !arr) {
-        int nc = *cap >= 8 ? 2 * *cap : 8;
-        na = alloc(c, (size_t)nc * size);
-        if (!na) return NULL;
-        if (n) memcpy(na, arr, (size_t)n * size);
-        *cap = nc;
-    }
-    memcpy(na + (size_t)n * size, item, size);
-    return na;
+    if (!arr) *cap = 0;
+    if (nsid_spec_arena_grow(&c->set->pool, &arr, n, cap, 8, size, c->err) < 0) return NULL;
+    memcpy((unsigned char *)arr + (size_t)n * size, item, size);
+    return arr;
 }
 
 static int experiment_body(struct ctx *c, const yaml_node_t *root, struct nsid_spec_experiment *e)

@@ -94,6 +94,14 @@ char *nsid_spec_arena_strdup(struct nsid_spec_arena *p, const char *s, struct ns
 char *nsid_spec_arena_printf(struct nsid_spec_arena *p, struct nsid_err *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void nsid_spec_arena_free(struct nsid_spec_arena *p);
+/*
+ * NSID_GROW (base/alloc.h) for an array in the arena: room for one more item, the capacity doubling
+ * from first; the old block stays in the arena (it never frees). 0, or NSID_ENOMEM with err set.
+ */
+#define NSID_SPEC_ARENA_GROW(p, arr, n, cap, first, err) \
+    nsid_spec_arena_grow((p), &(arr), (n), &(cap), (first), sizeof *(arr), (err))
+int nsid_spec_arena_grow(struct nsid_spec_arena *p, void *arrp, int n, int *cap, int first, size_t size,
+                         struct nsid_err *err);
 
 /* ---- the spec ------------------------------------------------------------------------------ */
 

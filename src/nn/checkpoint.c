@@ -329,15 +329,7 @@ static herr_t walk_cb(hid_t g, const char *name, const H5L_info_t *info, void *d
     H5I_type_t t = H5Iget_type(o);
     H5Oclose(o);
     if (t != H5I_DATASET) return 0;
-    if (w->n == w->cap) {
-        int cap = w->cap ? 2 * w->cap : 64;
-        char (*nn)[PATH_MAX_] = NSID_ALLOC(sizeof *nn * (size_t)cap, NULL);
-        if (!nn) return -1;
-        if (w->n) memcpy(nn, w->names, sizeof *nn * (size_t)w->n);
-        nsid_free(w->names);
-        w->names = nn;
-        w->cap = cap;
-    }
+    if (NSID_GROW(w->names, w->n, w->cap, 64, NULL) < 0) return -1;
     path_to_name(w->names[w->n++], PATH_MAX_, name);
     return 0;
 }
