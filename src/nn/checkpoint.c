@@ -874,14 +874,11 @@ int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
         return err && err->code == NSID_ENOTFOUND
                    ? nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file")
                    : err ? err->code : NSID_EINVAL;
-    char h5[NSID_H5_REASON_MAX];
     struct nsid_h5_quiet q;
-    nsid_h5_quiet_begin(&q);
     int rc;
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t fid = nsid_h5_open_quiet(path, &q, NULL, "cannot open as HDF5 (not HDF5, truncated or damaged)", true, err);
     if (fid < 0) {
-        rc = nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
-                          "cannot open as HDF5 (not HDF5, truncated or damaged): %s", nsid_h5_reason(h5));
+        rc = err->code;
     } else {
         rc = load_open(ck, fid, &o, path, err);
         H5Fclose(fid);
@@ -897,14 +894,11 @@ int nsid_checkpoint_read_arch(const char *path, char **arch, struct nsid_err *er
         return err && err->code == NSID_ENOTFOUND
                    ? nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file")
                    : err ? err->code : NSID_EINVAL;
-    char h5[NSID_H5_REASON_MAX];
     struct nsid_h5_quiet q;
-    nsid_h5_quiet_begin(&q);
     int rc;
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t fid = nsid_h5_open_quiet(path, &q, NULL, "cannot open as HDF5 (not HDF5, truncated or damaged)", true, err);
     if (fid < 0) {
-        rc = nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
-                          "cannot open as HDF5 (not HDF5, truncated or damaged): %s", nsid_h5_reason(h5));
+        rc = err->code;
     } else {
         rc = check_header(fid, path, err);
         if (!rc && read_string_attr(fid, "architecture", arch) < 0)
