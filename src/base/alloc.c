@@ -28,8 +28,8 @@ void *nsid__alloc(size_t n, int zero, struct nsid_err *err, const char *file, in
     return p;
 }
 
-int nsid__grow(void *arrp, int n, int *cap, int first, size_t size, struct nsid_err *err, const char *file,
-               int line)
+int nsid__alloc_grow(void *arrp, int n, int *cap, int first, size_t size, struct nsid_err *err, const char *file,
+                     int line)
 {
     if (n < *cap) return 0;
     if (*cap > INT_MAX / 2) return nsid_err_set(err, NSID_ENOMEM, NULL, 0, NULL, "array of %d items overflows", n);

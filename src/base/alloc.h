@@ -37,9 +37,9 @@ void nsid_free(void *p);
  *     l->v[l->n++] = item;
  */
 #define NSID_GROW(arr, n, cap, first, err) \
-    nsid__grow(&(arr), (n), &(cap), (first), sizeof *(arr), (err), __FILE__, __LINE__)
-int nsid__grow(void *arrp, int n, int *cap, int first, size_t size, struct nsid_err *err, const char *file,
-               int line);
+    nsid__alloc_grow(&(arr), (n), &(cap), (first), sizeof *(arr), (err), __FILE__, __LINE__)
+int nsid__alloc_grow(void *arrp, int n, int *cap, int first, size_t size, struct nsid_err *err, const char *file,
+                     int line);
 
 /*
  * Out-of-memory messages name the input that asked for the memory, not a C source line: an
