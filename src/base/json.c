@@ -6,31 +6,20 @@
 
 #define MAX_DEPTH 64
 
-/* Deepest nesting of arrays and objects under v (jansson itself allows 2048). */
+/* Deepest nesting of arrays and objects under v (jansson itself allows 2048); stops counting past MAX_DEPTH. */
 static int depth(json_t *v)
 {
+    if (!json_is_object(v) && !json_is_array(v)) return 0;
     int d = 0;
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach(v, k, x) {
-            int e = depth(x);
-            if (e > d) d = e;
-            if (d > MAX_DEPTH) break;
-        }
-        return d + 1;
+    void *it = json_object_iter(v); /* NULL for an array */
+    for (size_t i = 0; d <= MAX_DEPTH; i++) {
+        json_t *x = json_is_object(v) ? (it ? json_object_iter_value(it) : NULL) : json_array_get(v, i);
+        if (!x) break;
+        int e = depth(x);
+        if (e > d) d = e;
+        if (it) it = json_object_iter_next(v, it);
     }
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) {
-            int e = depth(x);
-            if (e > d) d = e;
-            if (d > MAX_DEPTH) break;
-        }
-        return d + 1;
-    }
-    return 0;
+    return d + 1;
 }
 
 int nsid_json_parse(const char *text, size_t len, const char *file, json_t **out, struct nsid_err *err)
