@@ -79,11 +79,11 @@ static void test_run_json(void)
         nsid_config_init(&c);
         snprintf(c.model.core.checkpoint, sizeof c.model.core.checkpoint, "%s", NAMES[i]);
         size_t n = nsid_config_canonical(&c, NULL, 0);
-        char *text = NSID_ALLOC(n + 1, NULL);
+        struct nsid_err err = {0};
+        char *text = NSID_ALLOC(n + 1, &err);
         if (!text) return;
         nsid_config_canonical(&c, text, n + 1);
         json_t *root = NULL;
-        struct nsid_err err = {0};
         int rc = nsid_json_parse(text, n, "run.json", &root, &err);
         json_t *core = json_object_get(json_object_get(root, "model"), "core");
         const char *got = json_string_value(json_object_get(core, "checkpoint"));
@@ -163,6 +163,7 @@ static void test_tree_links(void)
         nsid_json_quote(NAMES[i], q, sizeof q);
         snprintf(text, sizeof text, "{\"links\": {\"responses\": %s}, \"note\": [1, 2.5e3, true, null]}\n", q);
         dt_write_text(cfgpath, text);
+        nsid_err_clear(&err);
         rc = nsid_scan_load(&b, tree, NULL, &err);
         CHECK(rc == 0 && memcmp(b.responses, a.responses, (size_t)(a.n_trials * a.n_neurons) * 4) == 0,
               "tree: a link to folder %d is followed: %s", i, err.msg);
@@ -171,13 +172,16 @@ static void test_tree_links(void)
     }
     /* bad JSON: one message naming the file and the line */
     dt_write_text(cfgpath, "{\"links\": {},\n \"x\": [1, 2,]\n}\n");
+    nsid_err_clear(&err);
     rc = nsid_scan_load(&b, tree, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.file, "config.json") && err.line == 2 && strstr(err.msg, "invalid JSON"),
           "a syntax error names config.json line 2: %s:%d: %s", err.file, err.line, err.msg);
     dt_write_text(cfgpath, "{\"links\": {\"responses\": \"caf\xc3\"}}");
+    nsid_err_clear(&err);
     rc = nsid_scan_load(&b, tree, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "invalid JSON"), "text that is not UTF-8 is refused: %s", err.msg);
     dt_write_text(cfgpath, "[1]");
+    nsid_err_clear(&err);
     rc = nsid_scan_load(&b, tree, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "expected an object"), "a top level that is no object: %s", err.msg);
     char deep[200] = "";
@@ -186,6 +190,7 @@ static void test_tree_links(void)
     char text[300];
     snprintf(text, sizeof text, "{\"x\": %s}", deep);
     dt_write_text(cfgpath, text);
+    nsid_err_clear(&err);
     rc = nsid_scan_load(&b, tree, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "nested"), "nesting deeper than 64 is refused: %s", err.msg);
     nsid_scan_free(&a);

@@ -79,7 +79,7 @@ int nsid_pool_init(struct nsid_pool *p, int n, struct nsid_err *err)
     return 0;
 fail:
     nsid_pool_free(p);
-    return err && err->code ? err->code : NSID_ENOMEM;
+    return err->code ? err->code : NSID_ENOMEM;
 }
 
 void nsid_pool_run(struct nsid_pool *p, void (*fn)(void *ctx, int tid, int nt), void *ctx)

@@ -592,7 +592,7 @@ int nsid_scan_load_h5(struct nsid_scan *s, const char *path, const struct nsid_s
         if (!rc && e < 0) rc = h5_fail(err, NSID_EFORMAT, path, "/", "cannot list the file's root group");
     }
     if (!rc) rc = read_config_attr(&r, s);
-    if (r.file >= 0 && H5Fclose(r.file) < 0 && !rc) rc = h5_fail(err, NSID_EIO, path, NULL, "cannot close");
+    if (r.file >= 0 && H5Fclose(r.file) < 0) rc = h5_fail(err, NSID_EIO, path, NULL, "cannot close");
     if (!rc) rc = nsid_scan_validate(s, opt, err);
     if (rc) nsid_scan_free(s);
     nsid_h5_quiet_end(&q);
@@ -802,7 +802,7 @@ int nsid_scan_save_h5(const struct nsid_scan *s, const char *path, const struct 
                      errno ? strerror(errno) : "");
     if (!rc) rc = h5_write_data(&w, s);
     if (!rc) rc = h5_write_meta(&w, s);
-    if (w.file >= 0 && H5Fclose(w.file) < 0 && !rc) rc = h5_fail(err, NSID_EIO, tmp, NULL, "cannot close (disk full?)");
+    if (w.file >= 0 && H5Fclose(w.file) < 0) rc = h5_fail(err, NSID_EIO, tmp, NULL, "cannot close (disk full?)");
     if (w.gcpl >= 0) H5Pclose(w.gcpl);
     nsid_h5_quiet_end(&q);
     if (!rc) rc = fsync_path(tmp, err);

@@ -607,7 +607,7 @@ static int write_file(const char *path, const char *descr, int ndim, const int64
     if (fd < 0) return nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot create: %s", strerror(errno));
     int rc = write_all(fd, head, hl, path, err);
     if (!rc && bytes) rc = write_all(fd, data, bytes, path, err);
-    if (close(fd) != 0 && !rc) rc = nsid_err_set(err, NSID_EIO, path, 0, NULL, "close failed: %s", strerror(errno));
+    if (close(fd) != 0) rc = nsid_err_set(err, NSID_EIO, path, 0, NULL, "close failed: %s", strerror(errno));
     if (rc) unlink(path);
     return rc;
 }

@@ -209,7 +209,7 @@ int nsid_arrays_copy(struct nsid_arrays *dst, const struct nsid_arrays *src, str
     for (int i = 0; i < src->n; i++) {
         if (nsid_arrays_add(dst, &src->a[i], err) < 0) {
             nsid_arrays_free(dst);
-            return err ? err->code : NSID_ENOMEM;
+            return err->code;
         }
     }
     return 0;

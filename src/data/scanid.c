@@ -20,7 +20,8 @@
 static char *dup_str(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *d = NSID_ALLOC(n, NULL);
+    struct nsid_err ignored = {0}; /* the caller reports the failure */
+    char *d = NSID_ALLOC(n, &ignored);
     if (d) memcpy(d, s, n);
     return d;
 }
@@ -64,7 +65,8 @@ static int *cache_slot(const struct nsid_scanid_cache *c, const char *path)
 
 static bool cache_rehash(struct nsid_scanid_cache *c, int n_slot)
 {
-    int *slot = NSID_ALLOC((size_t)n_slot * sizeof *slot, NULL);
+    struct nsid_err ignored = {0}; /* the caller reports the failure */
+    int *slot = NSID_ALLOC((size_t)n_slot * sizeof *slot, &ignored);
     if (!slot) return false;
     for (int i = 0; i < n_slot; i++) slot[i] = -1;
     nsid_free(c->slot);
@@ -88,7 +90,8 @@ static void cache_put(struct nsid_scanid_cache *c, const char *path, int64_t siz
     if (!c || c->oom) return;
     struct nsid_scanid_entry *e = cache_find(c, path);
     if (!e) {
-        if (NSID_GROW(c->e, c->n, c->cap, 256, NULL) < 0) {
+        struct nsid_err ignored = {0}; /* the caller reports the failure */
+        if (NSID_GROW(c->e, c->n, c->cap, 256, &ignored) < 0) {
             c->oom = true;
             return;
         }
@@ -371,12 +374,12 @@ int nsid_scan_id(const char *path, struct nsid_scanid_cache *cache, char hex[NSI
         return nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot resolve the path: %s", strerror(errno));
     if (S_ISDIR(sb.st_mode)) {
         int rc = tree_id(abs, cache, hex, bytes, err);
-        if (rc < 0 && err && !err->file[0]) snprintf(err->file, sizeof err->file, "%s", path);
+        if (rc < 0) nsid_err_context(err, path, 0, NULL, NULL);
         return rc;
     }
     int rc = cached_file(cache, abs, &sb, hex, err);
     if (rc == 0 && bytes) *bytes = (int64_t)sb.st_size;
-    if (rc < 0 && err) snprintf(err->file, sizeof err->file, "%s", path); /* the name the caller knows */
+    if (rc < 0) snprintf(err->file, sizeof err->file, "%s", path); /* the name the caller knows */
     return rc;
 }
 

@@ -248,7 +248,7 @@ int nsid_sim_bank_work_init(struct nsid_sim_bank_work *w, const struct nsid_sim_
     total += 2 * resp;
     /* Zeroed once: plane halos are never written, so they stay zero. */
     w->block = NSID_CALLOC(total * sizeof(float), err);
-    if (!w->block) return err ? err->code : NSID_ENOMEM;
+    if (!w->block) return err->code;
     float *p = w->block;
     for (int s = 0; s < NSID_SIM_SCALES; s++) {
         for (int k = 0; k < NSID_SIM_PL_COUNT; k++) {

@@ -126,9 +126,9 @@ static int gen_alloc(struct gen *g, struct nsid_err *err)
         !(g->images = alloc_n(T, (size_t)g->hw * sizeof(float), err)) ||
         !(g->responses = alloc_n(T, N * sizeof(float), err)) ||
         !(g->rates = alloc_n(T, N * sizeof(float), err)))
-        return err ? err->code : NSID_ENOMEM;
+        return err->code;
     for (int t = 0; t < g->threads; t++)
-        if (nsid_sim_bank_work_init(&g->work[t], &g->bank, err) < 0) return err ? err->code : NSID_ENOMEM;
+        if (nsid_sim_bank_work_init(&g->work[t], &g->bank, err) < 0) return err->code;
     return 0;
 }
 
@@ -143,7 +143,7 @@ static int plan_neurons(struct gen *g, struct nsid_err *err)
 {
     int64_t M = g->sz.matched, base = (int64_t)(g->scan + 1) * 10000000;
     int64_t *perm = alloc_n((size_t)g->N, sizeof(int64_t), err);
-    if (!perm) return err ? err->code : NSID_ENOMEM;
+    if (!perm) return err->code;
     struct nsid_rng r;
     nsid_rng_init(&r, g->cfg->seed, nsid__sim_stream(NSID__SIM_P_ORDER, (uint64_t)g->scan, 1));
     nsid_rng_permutation(&r, perm, (size_t)g->N);
@@ -170,7 +170,7 @@ static int plan_trials(struct gen *g, struct nsid_err *err)
         }
     /* One trial slot per showing, shuffled into presentation order. */
     int64_t *slot = alloc_n((size_t)g->T, sizeof(int64_t), err);
-    if (!slot) return err ? err->code : NSID_ENOMEM;
+    if (!slot) return err->code;
     int64_t t = 0;
     for (int64_t i = 0; i < g->U; i++) {
         int64_t reps = g->img_tier[i] == NSID_TIER_TEST ? s->test_repeats : 1;
@@ -343,7 +343,7 @@ static int cmp_rf_key(const void *a, const void *b)
 static int plan_order(struct gen *g, struct nsid_err *err)
 {
     struct rf_key *k = alloc_n((size_t)g->N, sizeof *k, err);
-    if (!k) return err ? err->code : NSID_ENOMEM;
+    if (!k) return err->code;
     for (int64_t n = 0; n < g->N; n++) {
         const struct nsid__sim_neuron *nr = &g->neurons[n];
         int64_t ty = (int64_t)floor(nr->rf[1] / 4.0), tx = (int64_t)floor(nr->rf[0] / 4.0);
@@ -405,7 +405,7 @@ static int add_strings(struct nsid_arrays *l, const char *name, int64_t n, size_
                        const void *ctx, struct nsid_err *err)
 {
     char *buf = alloc_n((size_t)n, width, err);
-    if (!buf) return err ? err->code : NSID_ENOMEM;
+    if (!buf) return err->code;
     char tmp[64];
     for (int64_t i = 0; i < n; i++) {
         const char *v = str(ctx, i, tmp, sizeof tmp);
@@ -467,7 +467,7 @@ static int fill_trials(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
     s->tiers = alloc_n((size_t)T, 1, err);
     s->frame_image_id = alloc_n((size_t)T, sizeof(int64_t), err);
     int64_t *idx = alloc_n((size_t)T, sizeof(int64_t), err);
-    int rc = (!s->tiers || !s->frame_image_id || !idx) ? (err ? err->code : NSID_ENOMEM) : 0;
+    int rc = (!s->tiers || !s->frame_image_id || !idx) ? err->code : 0;
     if (rc == 0) {
         for (int64_t t = 0; t < T; t++) {
             s->tiers[t] = g->img_tier[g->trial_img[t]];
@@ -506,7 +506,7 @@ static int fill_neurons(struct nsid_scan *s, struct gen *g, struct nsid_err *err
     int64_t *sess = alloc_n((size_t)N, 8, err), *scn = alloc_n((size_t)N, 8, err);
     double *stack = alloc_n((size_t)N, 3 * sizeof(double), err);
     int rc = (!s->unit_ids || !s->animal_ids || !s->multi_match_id || !s->cell_motor_coordinates || !sess ||
-              !scn || !stack) ? (err ? err->code : NSID_ENOMEM) : 0;
+              !scn || !stack) ? err->code : 0;
     if (rc == 0) {
         for (int64_t i = 0; i < N; i++) {
             s->unit_ids[i] = i + 1;
@@ -637,7 +637,7 @@ static int add_stats(struct nsid_scan *s, const char *data, const double *v, int
     static const char *const what[5] = {"mean", "std", "min", "max", "median"};
     static const char *const sel[2] = {"all", "stimulus_frame"};
     float *col = alloc_n((size_t)k, sizeof(float), err);
-    if (!col) return err ? err->code : NSID_ENOMEM;
+    if (!col) return err->code;
     int rc = 0;
     for (int a = 0; a < 2 && rc == 0; a++)
         for (int m = 0; m < 5 && rc == 0; m++) {
@@ -656,7 +656,7 @@ static int fill_stats(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
 {
     int64_t N = g->N;
     double *v = alloc_n((size_t)N + 5, 5 * sizeof(double), err);
-    if (!v) return err ? err->code : NSID_ENOMEM;
+    if (!v) return err->code;
     double img[5];
     image_stats(g, img);
     int rc = add_stats(s, "images", img, 1, 1, err);
@@ -710,7 +710,7 @@ static int fill_truth_neurons(struct nsid_scan *s, const struct gen *g, struct n
     int32_t *type = alloc_n((size_t)N, 4, err), *scale = alloc_n((size_t)N, 4, err);
     int64_t *pool = alloc_n((size_t)N, 8, err);
     float *w = alloc_n((size_t)N, NSID_SIM_CHANNELS * sizeof(float), err);
-    int rc = (!px || !grid || !type || !scale || !pool || !w) ? (err ? err->code : NSID_ENOMEM) : 0;
+    int rc = (!px || !grid || !type || !scale || !pool || !w) ? err->code : 0;
     if (rc == 0) {
         /* The core's 15x15 valid convolution leaves W - 14 by H - 14 outputs. */
         double gw = g->cfg->width - 14.0, gh = g->cfg->height - 14.0;

@@ -753,7 +753,7 @@ int nsid_config_parse_string(struct nsid_config *c, const char *text, size_t len
     yaml_parser_delete(&ps.p);
     for (size_t i = 0; i < ps.n_seen; i++) nsid_free(ps.seen[i]);
     nsid_free(ps.seen);
-    return rc < 0 ? (err && err->code < 0 ? err->code : NSID_EINVAL) : 0;
+    return rc < 0 ? (err->code < 0 ? err->code : NSID_EINVAL) : 0;
 }
 
 #define MAX_FILE_BYTES (16u << 20)
@@ -762,8 +762,8 @@ int nsid_config_parse_string(struct nsid_config *c, const char *text, size_t len
 static int read_file(const char *path, char **out, size_t *len, struct nsid_err *err)
 {
     FILE *f = nsid_infile_fopen(path, NULL, err);
-    if (!f && err && err->code == NSID_ENOTFOUND) err->code = NSID_EIO; /* the documented code of an unreadable file */
-    if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
+    if (!f && err->code == NSID_ENOTFOUND) err->code = NSID_EIO; /* the documented code of an unreadable file */
+    if (!f) return err->code < 0 ? err->code : NSID_EIO;
     size_t cap = 4096, n = 0;
     char *buf = NSID_ALLOC(cap, err);
     int rc = buf ? 0 : NSID_ENOMEM;
@@ -872,7 +872,7 @@ int nsid_config_load(struct nsid_config *c, const char *path, const char *const 
                      struct nsid_err *err)
 {
     nsid_config_init(c);
-    if (path && nsid_config_parse_file(c, path, err) < 0) return err && err->code < 0 ? err->code : NSID_EINVAL;
+    if (path && nsid_config_parse_file(c, path, err) < 0) return err->code < 0 ? err->code : NSID_EINVAL;
     for (int i = 0; i < n_sets; i++)
         if (nsid_config_set(c, sets[i], err) < 0) return NSID_EINVAL;
     return nsid_config_validate(c, err);

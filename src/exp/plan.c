@@ -419,6 +419,7 @@ static int hash_scans(struct pctx *pc, const char *const *files, int n, const st
         if (rc < 0) {
             char msg[NSID_ERR_MSG_MAX];
             nsid_err_str(pc->err, msg, sizeof msg);
+            nsid_err_clear(pc->err); /* replaced: the spec's line, quoting the inner error */
             return nsid_err_set(pc->err, rc, src->file, src_line(src, i), "data", "'%s': %s", src->names[i], msg);
         }
         for (int j = 0; j < i; j++)
@@ -555,6 +556,7 @@ static int resolve_core(struct pctx *pc, struct point *pt, const char **core, bo
     if (!ckpt[0]) return 0;
     const char *sha = NULL;
     int rc = file_sha(pc, ckpt, true, &sha);
+    if (rc == NSID_ENOTFOUND) nsid_err_clear(pc->err); /* an optional variant's skip, or the spec's line */
     if (rc == NSID_ENOTFOUND && pt->v->optional) {
         *skip = true;
         return 0;
@@ -576,8 +578,7 @@ static int validate(struct pctx *pc, struct point *pt, const char *core)
     if (placeholder) snprintf(c->model.core.checkpoint, sizeof c->model.core.checkpoint, "%s", core);
     int rc = nsid_config_validate(c, pc->err);
     if (placeholder) c->model.core.checkpoint[0] = '\0';
-    if (rc < 0 && !pc->err->file[0]) snprintf(pc->err->file, sizeof pc->err->file, "%s", pt->e->file);
-    if (rc < 0 && pc->err->line <= 0) pc->err->line = pt->v->line;
+    if (rc < 0) nsid_err_context(pc->err, pt->e->file, pt->v->line, NULL, NULL);
     return rc;
 }
 
@@ -1028,8 +1029,6 @@ static int order(struct pctx *pc, int *out)
 int nsid_plan_build(struct nsid_plan *p, const struct nsid_spec_set *specs, const struct nsid_plan_opts *opts,
                     struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     memset(p, 0, sizeof *p);
     if (!nsid_spec_profile_known(opts->profile))
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "profile", "unknown profile '%s' (known: smoke, quick, paper)",

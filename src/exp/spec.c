@@ -888,9 +888,10 @@ static int document(struct ctx *c, const yaml_node_t *root, int *added)
 {
     if (!root) return 0;
     if (is_null(root)) return 0;
-    int rc = expect(c, root, YAML_MAPPING_NODE, "document");
-    if (rc < 0) return fail(c, line_of(root), "", "a spec document is a mapping (experiment: NAME, ...), found %s",
-                            kind_name(root));
+    if (root->type != YAML_MAPPING_NODE)
+        return fail(c, line_of(root), "", "a spec document is a mapping (experiment: NAME, ...), found %s",
+                    kind_name(root));
+    int rc;
     struct nsid_spec_set *s = c->set;
     if (!get(c, root, "experiment")) {
         if (n_pairs(root) != 1 || !get(c, root, "profiles"))
@@ -1016,8 +1017,6 @@ static int bound_events(struct ctx *c, const char *text, size_t len)
 int nsid_spec_load_string(struct nsid_spec_set *s, const char *text, size_t len, const char *name,
                           struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     struct ctx c = {.set = s, .err = err};
     c.file = nsid_spec_arena_strdup(&s->pool, name, err);
     if (!c.file) return NSID_ENOMEM;
@@ -1052,8 +1051,6 @@ int nsid_spec_load_string(struct nsid_spec_set *s, const char *text, size_t len,
 
 int nsid_spec_load(struct nsid_spec_set *s, const char *path, struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     FILE *f = nsid_infile_fopen(path, NULL, err);
     if (!f) return err->code;
     char *buf = NSID_ALLOC(MAX_SPEC_BYTES + 1, err);
@@ -1169,8 +1166,6 @@ static int check_experiment(const struct nsid_spec_set *s, const struct nsid_spe
 
 int nsid_spec_check(const struct nsid_spec_set *s, struct nsid_err *err)
 {
-    struct nsid_err local = {0};
-    if (!err) err = &local;
     int rc = 0;
     for (int i = 0; rc == 0 && i < s->n_experiments; i++) rc = check_experiment(s, &s->experiments[i], err);
     if (rc < 0 || s->n_experiments == 0) return rc;

@@ -130,7 +130,8 @@ static int write_dataset(hid_t fid, hid_t gcpl, const char *path, enum elt elt, 
     hid_t mtype = is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT64;
     int64_t *conv = NULL;
     if (elt == ELT_F32_AS_I64) {
-        conv = NSID_ALLOC(numel * sizeof *conv, NULL);
+        struct nsid_err ignored = {0}; /* the caller reports the failure */
+        conv = NSID_ALLOC(numel * sizeof *conv, &ignored);
         for (size_t i = 0; conv && i < numel; i++) conv[i] = (int64_t)((const float *)data)[i];
         data = conv;
     }
@@ -329,7 +330,8 @@ static herr_t walk_cb(hid_t g, const char *name, const H5L_info_t *info, void *d
     H5I_type_t t = H5Iget_type(o);
     H5Oclose(o);
     if (t != H5I_DATASET) return 0;
-    if (NSID_GROW(w->names, w->n, w->cap, 64, NULL) < 0) return -1;
+    struct nsid_err ignored = {0}; /* the caller reports the failure */
+    if (NSID_GROW(w->names, w->n, w->cap, 64, &ignored) < 0) return -1;
     path_to_name(w->names[w->n++], PATH_MAX_, name);
     return 0;
 }
@@ -349,7 +351,8 @@ static int read_string_attr(hid_t loc, const char *key, char **out)
             char *v = NULL;
             if (H5Aread(a, mt, &v) >= 0 && v) {
                 size_t n = strlen(v);
-                *out = NSID_ALLOC(n + 1, NULL);
+                struct nsid_err ignored = {0}; /* the caller reports the failure */
+                *out = NSID_ALLOC(n + 1, &ignored);
                 if (*out) memcpy(*out, v, n + 1), rc = 0;
                 H5free_memory(v);
             }
@@ -359,7 +362,8 @@ static int read_string_attr(hid_t loc, const char *key, char **out)
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, n + 1);
             H5Tset_strpad(mt, H5T_STR_NULLTERM);
-            *out = NSID_CALLOC(n + 1, NULL);
+            struct nsid_err ignored = {0}; /* the caller reports the failure */
+            *out = NSID_CALLOC(n + 1, &ignored);
             if (*out && H5Aread(a, mt, *out) >= 0) rc = 0;
             H5Tclose(mt);
         }
@@ -872,7 +876,7 @@ int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
     if (check_names(ck, path, err) < 0) return err ? err->code : NSID_EINVAL;
     if (nsid_infile_check(path, "checkpoint", err) < 0)
         return err && err->code == NSID_ENOTFOUND
-                   ? nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file")
+                   ? (nsid_err_clear(err), nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file"))
                    : err ? err->code : NSID_EINVAL;
     struct nsid_h5_quiet q;
     int rc;
@@ -892,7 +896,7 @@ int nsid_checkpoint_read_arch(const char *path, char **arch, struct nsid_err *er
     *arch = NULL;
     if (nsid_infile_check(path, "checkpoint", err) < 0)
         return err && err->code == NSID_ENOTFOUND
-                   ? nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file")
+                   ? (nsid_err_clear(err), nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file"))
                    : err ? err->code : NSID_EINVAL;
     struct nsid_h5_quiet q;
     int rc;
