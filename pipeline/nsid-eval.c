@@ -30,6 +30,7 @@ static const char ABOUT[] =
 struct args {
     struct nsid_eval_opts o;
     struct nsid_opt_list data;
+    long long threads;
     bool quiet, help, version;
 };
 
@@ -51,6 +52,8 @@ static int parse_args(int argc, char **argv, struct args *a)
                  "one of the inputs or --db"},
         {"config", 0, NSID_OPT_STRING, &o->config, "FILE", .help = "the run configuration (default: the one stored in the checkpoint)"},
         {"run-id", 0, NSID_OPT_STRING, &o->run_id, "ID", .help = "record under this id (default: the only run of --db, else the config's id)"},
+        {"threads", 0, NSID_OPT_INT, &a->threads, "N", .min = 1, .max = 1024, .env = "NSID_THREADS",
+         .help = "compute threads (default: env NSID_THREADS, else the CPUs; results do not depend on it)"},
         {"quiet", 0, NSID_OPT_FLAG, &a->quiet, NULL, .help = "no summary on stdout"},
         {"version", 0, NSID_OPT_STOP, &a->version, NULL, .help = "the release and the git commit this build was made from"},
         {"help", 'h', NSID_OPT_STOP, &a->help, NULL, .help = "this text"},
@@ -65,6 +68,7 @@ static int parse_args(int argc, char **argv, struct args *a)
     }
     o->data = nsid_opt_list_strs(&a->data);
     o->n_data = a->data.n;
+    o->threads = (int)a->threads;
     o->summary = a->quiet ? NULL : stdout;
     return rc;
 }

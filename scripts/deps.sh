@@ -7,7 +7,7 @@ set -euo pipefail
 # slurmctld/slurmd/slurm-client/munge: the single-node SLURM that tests/test_slurm.sh starts
 # (scripts/slurm-local.sh) to check LAUNCH=slurm; apt starts no daemons without systemd.
 pkgs=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libopenblas-dev libcsv-dev
-      libyaml-dev libsqlite3-dev sqlite3 gnuplot-nox slurmctld slurmd slurm-client munge)
+      libyaml-dev libjansson-dev libsqlite3-dev sqlite3 gnuplot-nox slurmctld slurmd slurm-client munge)
 if [ "${1:-}" = "--dev" ]; then
     pkgs+=(python3-torch python3-numpy python3-h5py clang libclang-rt-14-dev valgrind)
 fi

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "data/h5scan.h"
+#include "data/sim_int.h" /* the feature bank: internal to the simulator */
 #include "data/simulate.h"
 #include "data_testutil.h"
 

@@ -15,20 +15,25 @@
 
 # ---- this panel's series: ids, curve names and legend flags, from the series view ----------------------
 set autoscale xy; unset logscale; unset x2tics; unset x2label; unset title
-n_ser = 0; sids = ''; snames = ''; sstyle = ''; sfs = ''; scurve = ''; sband = ''; stitle = ''; nstyles = 1
-stats dat(S) using ((panel == 0 || column('panel_index') == panel) ? \
-    (n_ser = n_ser + 1, sids = sids . sprintf(' %d', column('series')), \
-     snames = snames . sprintf(' "%s"', strcol('curve')), sstyle = sstyle . sprintf(' %d', column('style_index')), \
-     sfs = sfs . sprintf(' %d', column('first_of_style')), scurve = scurve . sprintf(' %d', column('curve_index')), \
-     sband = sband . sprintf(' %d', column('n_band')), stitle = stitle . sprintf(' "%s"', strcol('style_title')), \
-     nstyles = column('n_styles'), 0) : 0) nooutput
+in_panel(z) = panel == 0 || column('panel_index') == panel
+n_ser = 0; nstyles = 1
+stats dat(S) using (in_panel(0) ? (n_ser = n_ser + 1, 0) : 0) nooutput
+# one array per field, indexed by the series' rank k = 1..n_ser (size >= 1: gnuplot has no empty arrays)
+array sids[n_ser > 0 ? n_ser : 1]; array snames[n_ser > 0 ? n_ser : 1]; array sstyle[n_ser > 0 ? n_ser : 1]
+array sfs[n_ser > 0 ? n_ser : 1]; array scurve[n_ser > 0 ? n_ser : 1]; array sband[n_ser > 0 ? n_ser : 1]
+array stitle[n_ser > 0 ? n_ser : 1]
+k = 0
+stats dat(S) using (in_panel(0) ? \
+    (k = k + 1, sids[k] = int(column('series')), snames[k] = strcol('curve'), sstyle[k] = int(column('style_index')), \
+     sfs[k] = int(column('first_of_style')), scurve[k] = int(column('curve_index')), sband[k] = int(column('n_band')), \
+     stitle[k] = strcol('style_title'), nstyles = column('n_styles'), 0) : 0) nooutput
 
-sid(k) = int(word(sids, k))
-sname(k) = word(snames, k)
+sid(k) = sids[k]
+sname(k) = snames[k]
 scolor(k) = curve_color(sname(k), sid(k))
-sdash(k) = nstyles > 1 ? style_dash(int(word(sstyle, k))) : curve_dash(sname(k))
+sdash(k) = nstyles > 1 ? style_dash(sstyle[k]) : curve_dash(sname(k))
 kdash(k) = nstyles > 1 ? 1 : sdash(k)
-spt(k) = curve_pt(int(word(scurve, k)))
+spt(k) = curve_pt(scurve[k])
 
 # The paper's curves for the series that carry a curve's legend entry, if P has that curve.
 paper_names = '|'
@@ -40,22 +45,21 @@ if (strlen(P) > 0 && rows(P) > 0) {
 }
 # first(k): series k is the first of its curve in this panel (it carries the legend entry and
 # the paper's curve).
-pks = ''; bks = ''; seen = '|'; sfirst = ''
+array sfirst[n_ser > 0 ? n_ser : 1]; array pks[n_ser > 0 ? n_ser : 1]; array bks[n_ser > 0 ? n_ser : 1]
+n_paper = 0; n_band = 0; seen = '|'
 do for [k = 1:n_ser] {
-    is_first = strstrt(seen, '|' . sname(k) . '|') == 0
+    sfirst[k] = strstrt(seen, '|' . sname(k) . '|') == 0
     seen = seen . sname(k) . '|'
-    sfirst = sfirst . sprintf(' %d', is_first)
-    if (is_first && strstrt(paper_names, '|' . sname(k) . '|') > 0) { pks = pks . sprintf(' %d', k) }
-    if (int(word(sband, k)) > 0) { bks = bks . sprintf(' %d', k) }
+    if (sfirst[k] && strstrt(paper_names, '|' . sname(k) . '|') > 0) { n_paper = n_paper + 1; pks[n_paper] = k }
+    if (sband[k] > 0) { n_band = n_band + 1; bks[n_band] = k }
 }
-first(k) = int(word(sfirst, k)) == 1
-n_paper = words(pks); n_band = words(bks)
+first(k) = sfirst[k]
 # (gnuplot evaluates a plot element's options even when its iteration is empty)
-pk(j) = j <= n_paper ? int(word(pks, j)) : 1; bk(j) = j <= n_band ? int(word(bks, j)) : 1
+pk(j) = j <= n_paper ? pks[j] : 1; bk(j) = j <= n_band ? bks[j] : 1
 paper_any(z) = (strlen(paper_panel) == 0 || strcol('panel') eq paper_panel) && \
               (strlen(paper_style) == 0 || strcol('style') eq paper_style)
 paper_row(k) = paper_any(0) && strcol('curve') eq sname(k)
-inp(z) = panel == 0 || column('panel_index') == panel
+inp(z) = in_panel(z)
 
 # ---- axes: log # images; the top axis shows images per scan (x_total / x) --------------------------------
 stats dat(V) using (inp(0) ? column('x_total') : NaN) name 'X' nooutput
@@ -117,8 +121,8 @@ if (fmt ne 'table') {
         }
     }
     do for [k = 1:(nstyles > 1 ? n_ser : 0)] {
-        if (int(word(sfs, k)) == 1) {
-            z = add(sprintf("keyentry with lines lc rgb c_black dt %d lw lw_data title \"%s\"", sdash(k), word(stitle, k)))
+        if (sfs[k] == 1) {
+            z = add(sprintf("keyentry with lines lc rgb c_black dt %d lw lw_data title \"%s\"", sdash(k), stitle[k]))
         }
     }
     if (n_paper > 0) {

@@ -38,8 +38,9 @@ set autoscale xy
 unset title
 if (rows('plot_gt_curves') > 0) {
     n_ser = rows('plot_gt_series')
-    snames = ''
-    stats dat('plot_gt_series') using (snames = snames . sprintf(' "%s"', strcol('curve')), 0) nooutput
+    array snames[n_ser > 0 ? n_ser : 1]
+    k = 0
+    stats dat('plot_gt_series') using (k = k + 1, snames[k] = strcol('curve'), 0) nooutput
     stats dat('plot_gt_curves') using 'x' name 'X' nooutput
     stats dat('plot_gt_curves') using 'gt_corr' name 'Y' nooutput
     set title 'Fig. 5 runs: mean over neurons'
@@ -54,8 +55,8 @@ if (rows('plot_gt_curves') > 0) {
     do for [k = 1:n_ser] {
         el = el . (k > 1 ? ', ' : '') . sprintf("dat('plot_gt_curves') using (column('series') == %d ? column('x') : NaN):'gt_corr'" . \
              " with linespoints lc rgb %d dt %d lw lw_data pt %d ps ps_data title \"%s\"", k, \
-             curve_color(word(snames, k), k), curve_dash(word(snames, k)), curve_pt(k), \
-             fmt eq 'table' ? sprintf('series %d', k) : word(snames, k))
+             curve_color(snames[k], k), curve_dash(snames[k]), curve_pt(k), \
+             fmt eq 'table' ? sprintf('series %d', k) : snames[k])
     }
     eval 'plot ' . el
 } else {

@@ -21,10 +21,12 @@ stats dat('plot_rf_run') using (run_label = sprintf('run %.12s (%s, %d neurons o
 pos_note = free_pos ? 'positions learned per neuron' : \
     'positions from cortical coordinates: the affine fit matches them to the truth up to the simulated scatter, whatever was learned'
 n_animals = rows('plot_rf_animals')
-a_names = ''; a_rx = ''; a_ry = ''; a_n = ''
-stats dat('plot_rf_animals') using (a_names = a_names . sprintf(' "%s"', strcol('animal')), \
-    a_rx = a_rx . sprintf(' %.3f', column('r_x')), a_ry = a_ry . sprintf(' %.3f', column('r_y')), \
-    a_n = a_n . sprintf(' %d', column('n')), 0) nooutput
+array a_names[n_animals > 0 ? n_animals : 1]; array a_rx[n_animals > 0 ? n_animals : 1]
+array a_ry[n_animals > 0 ? n_animals : 1]; array a_n[n_animals > 0 ? n_animals : 1]
+k = 0
+stats dat('plot_rf_animals') using (k = k + 1, a_names[k] = strcol('animal'), \
+    a_rx[k] = sprintf('%.3f', column('r_x')), a_ry[k] = sprintf('%.3f', column('r_y')), \
+    a_n[k] = sprintf('%d', column('n')), 0) nooutput
 stats dat('plot_rf_centres') using 'true_x' name 'TX' nooutput
 stats dat('plot_rf_centres') using 'rf_x' name 'LX' nooutput
 stats dat('plot_rf_centres') using 'true_y' name 'TY' nooutput
@@ -44,13 +46,13 @@ do for [coord = 1:2] {
     set xrange [lo:hi]; set yrange [lo:hi]
     set xlabel sprintf('true %s (px)', coord == 1 ? 'x' : 'y')
     set ylabel sprintf('learned %s (px)', coord == 1 ? 'x' : 'y')
-    r_list = coord == 1 ? a_rx : a_ry
+    r_of(a) = coord == 1 ? a_rx[a] : a_ry[a]
     el = "x with lines lc rgb '#888888' dt 2 lw lw_ref title 'identity'"
     do for [a = 1:n_animals] {
         el = el . sprintf(", dat('plot_rf_centres') using (column('animal_index') == %d ? column('%s') : NaN):'%s'" . \
              " with points pt 7 ps 0.45 lc rgb %d title \"%s\"", a, c_true, c_rf, animal_color(a) + 0x40 * 2**24, \
              fmt eq 'table' ? sprintf('animal %d', a) : \
-             sprintf('%s: r = %s (%s)', word(a_names, a), word(r_list, a), word(a_n, a)))
+             sprintf('%s: r = %s (%s)', a_names[a], r_of(a), a_n[a]))
     }
     eval 'plot ' . el
 }

@@ -29,22 +29,25 @@ if (n_pts <= 0) {
 }
 
 # ---- the series of the figure ------------------------------------------------------------------------
-n_ser = 0; sids = ''; snames = ''; sstyle = ''; spanel = ''; sfirst = ''; sfs = ''; scurve = ''; sband = ''
-stitle = ''; nstyles = 1
+n_ser = 0; nstyles = 1
+stats dat(S) using (isf(0) ? (n_ser = n_ser + 1, 0) : 0) nooutput
+# one array per field, indexed by the series' rank k = 1..n_ser (size >= 1: gnuplot has no empty arrays)
+array sids[n_ser > 0 ? n_ser : 1]; array snames[n_ser > 0 ? n_ser : 1]; array sstyle[n_ser > 0 ? n_ser : 1]
+array spanel[n_ser > 0 ? n_ser : 1]; array sfs[n_ser > 0 ? n_ser : 1]; array scurve[n_ser > 0 ? n_ser : 1]
+array sband[n_ser > 0 ? n_ser : 1]; array stitle[n_ser > 0 ? n_ser : 1]
+k = 0
 stats dat(S) using (isf(0) ? \
-    (n_ser = n_ser + 1, sids = sids . sprintf(' %d', column('series')), \
-     snames = snames . sprintf(' "%s"', strcol('curve')), sstyle = sstyle . sprintf(' %d', column('style_index')), \
-     spanel = spanel . sprintf(' %d', column('panel_index')), sfirst = sfirst . sprintf(' %d', column('first_of_curve')), \
-     sfs = sfs . sprintf(' %d', column('first_of_style')), scurve = scurve . sprintf(' %d', column('curve_index')), \
-     sband = sband . sprintf(' %d', column('n_band')), stitle = stitle . sprintf(' "%s"', strcol('style')), \
+    (k = k + 1, sids[k] = int(column('series')), snames[k] = strcol('curve'), sstyle[k] = int(column('style_index')), \
+     spanel[k] = int(column('panel_index')), sfs[k] = int(column('first_of_style')), \
+     scurve[k] = int(column('curve_index')), sband[k] = int(column('n_band')), stitle[k] = strcol('style'), \
      nstyles = column('n_styles'), 0) : 0) nooutput
-sid(k) = int(word(sids, k))
-sname(k) = word(snames, k)
+sid(k) = sids[k]
+sname(k) = snames[k]
 # A curve the paper's figures name keeps its colour; any other gets the categorical palette by index.
-scolor(k) = curve_color(sname(k), -1) != spare_color(-1) ? curve_color(sname(k), -1) : animal_color(int(word(scurve, k)))
-sdash(k) = nstyles > 1 ? style_dash(int(word(sstyle, k))) : 1
-spt(k) = curve_pt(int(word(scurve, k)))
-spanel_of(k) = int(word(spanel, k))
+scolor(k) = curve_color(sname(k), -1) != spare_color(-1) ? curve_color(sname(k), -1) : animal_color(scurve[k])
+sdash(k) = nstyles > 1 ? style_dash(sstyle[k]) : 1
+spt(k) = curve_pt(scurve[k])
+spanel_of(k) = spanel[k]
 
 # ---- axes ------------------------------------------------------------------------------------------------
 stats dat(V) using (isf(0) ? column('x') : NaN) name 'X' nooutput
@@ -79,8 +82,8 @@ do for [k = 1:n_ser] {
     }
 }
 do for [k = 1:(nstyles > 1 ? n_ser : 0)] {
-    if (int(word(sfs, k)) == 1) {
-        z = kadd(sprintf("keyentry with lines lc rgb c_black dt %d lw lw_data title \"style %s\"", sdash(k), word(stitle, k)))
+    if (sfs[k] == 1) {
+        z = kadd(sprintf("keyentry with lines lc rgb c_black dt %d lw lw_data title \"style %s\"", sdash(k), stitle[k]))
     }
 }
 z = kadd("keyentry with yerrorbars lc rgb c_black lw lw_data pt 7 ps ps_data title '95% interval (t, n-1 df)'")
@@ -100,7 +103,7 @@ do for [pi = 1:panels] {
     }
     do for [k = 1:n_ser] {
         if (panels <= 1 || spanel_of(k) == pi) {
-            if (int(word(sband, k)) > 0) {
+            if (sband[k] > 0) {
                 z = add(sprintf("dat(V) using ((inp(0) && column('series') == %d && column('has_ci') == 1) ? column('x') : NaN)" . \
                                 ":'mean':'y_lo':'y_hi' with yerrorbars lc rgb %d lw lw_data pt %d ps ps_data" . \
                                 " title '%s'", sid(k), scolor(k), spt(k), tbl('interval', k)))

@@ -56,14 +56,16 @@ curve_color(name, i) = \
     name eq '4-S: diff animals' ? c_red : name eq '1-S' ? c_purple : name eq 'VGG16' ? c_teal : \
     name eq 'random VGG16' ? c_pink : name eq 'random core 128' ? c_brown : name eq 'random core 64' ? c_olive : \
     spare_color(i)
-# Animals in the simulated-data figures: a categorical palette by index (1..).
-animal_color(i) = word('2062260 16744206 2924588 14034728 9725885 9197131 14907330 8355711 12369186 1556175', \
-                       1 + int(i - 1) % 10) + 0
+# Animals in the simulated-data figures: a categorical palette by index (1..; 0 below 1).
+array animal_palette[10] = [2062260, 16744206, 2924588, 14034728, 9725885, 9197131, 14907330, 8355711, 12369186, \
+                            1556175]
+animal_color(i) = 1 + int(i - 1) % 10 >= 1 ? animal_palette[1 + int(i - 1) % 10] : 0
 # Dash patterns by curve name where the paper distinguishes curves of one colour family.
 curve_dash(name) = name eq '11-S: no cortex' ? 2 : name eq 'random core 64' ? 3 : 1
 # Point types by curve index (1..): different shapes, mostly open, so curves that coincide
-# stay visible (filled circle, open square, triangle, diamond, inverted triangle, circle, ...).
-curve_pt(i) = word('7 4 8 12 10 6 14 2 1 3', 1 + int(i - 1) % 10) + 0
+# stay visible (filled circle, open square, triangle, diamond, inverted triangle, circle, ...; 0 below 1).
+array curve_pts[10] = [7, 4, 8, 12, 10, 6, 14, 2, 1, 3]
+curve_pt(i) = 1 + int(i - 1) % 10 >= 1 ? curve_pts[1 + int(i - 1) % 10] : 0
 # Dash patterns by style index (1 = the most neurons: solid).
 style_dash(i) = i <= 1 ? 1 : i == 2 ? 2 : i == 3 ? 3 : 4
 set dashtype 2 (7, 4)

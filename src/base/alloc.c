@@ -1,6 +1,7 @@
 /* alloc.c - checked allocation and arenas (see alloc.h). */
 #include "alloc.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,25 @@ void *nsid__alloc(size_t n, int zero, struct nsid_err *err, const char *file, in
     }
     if (zero) memset(p, 0, rounded);
     return p;
+}
+
+int nsid__alloc_grow(void *arrp, int n, int *cap, int first, size_t size, struct nsid_err *err, const char *file,
+                     int line)
+{
+    if (n < *cap) return 0;
+    if (*cap > INT_MAX / 2) return nsid_err_set(err, NSID_ENOMEM, NULL, 0, NULL, "array of %d items overflows", n);
+    int ncap = *cap ? 2 * *cap : first;
+    size_t bytes = nsid_mul_size((size_t)ncap, size, err);
+    if (!bytes) return NSID_ENOMEM;
+    void *old, *grown = nsid__alloc(bytes, 0, err, file, line);
+    if (!grown) return NSID_ENOMEM;
+    memcpy(&old, arrp, sizeof old); /* arrp points to a T *: read and write it as bytes, no aliasing */
+    if (n) memcpy(grown, old, (size_t)n * size);
+    memset((char *)grown + (size_t)n * size, 0, bytes - (size_t)n * size);
+    nsid_free(old);
+    memcpy(arrp, &grown, sizeof grown);
+    *cap = ncap;
+    return 0;
 }
 
 int nsid_err_oom(struct nsid_err *err, const char *file, const char *key, const char *what)

@@ -28,6 +28,20 @@ void nsid_free(void *p);
 #define NSID_CALLOC(n, err) nsid__alloc((n), 1, (err), __FILE__, __LINE__)
 
 /*
+ * Room for one more item in a growing heap array (arr: NSID_ALLOC'd or NULL, n items in use,
+ * cap allocated, both int): when n == cap, a block of 2 * cap items (first when cap is 0) replaces
+ * arr, with the n items copied, the rest zeroed, and the old block freed. 0, or NSID_ENOMEM with
+ * err set and arr, n and cap as they were.
+ *
+ *     if (NSID_GROW(l->v, l->n, l->cap, 64, err) < 0) return NSID_ENOMEM;
+ *     l->v[l->n++] = item;
+ */
+#define NSID_GROW(arr, n, cap, first, err) \
+    nsid__alloc_grow(&(arr), (n), &(cap), (first), sizeof *(arr), (err), __FILE__, __LINE__)
+int nsid__alloc_grow(void *arrp, int n, int *cap, int first, size_t size, struct nsid_err *err, const char *file,
+                     int line);
+
+/*
  * Out-of-memory messages name the input that asked for the memory, not a C source line: an
  * NSID_ENOMEM error from NSID_ALLOC carries only the size; the caller that knows which file,
  * dataset or key the size came from names it (unless a deeper caller already did):

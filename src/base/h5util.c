@@ -17,6 +17,18 @@ void nsid_h5_quiet_end(const struct nsid_h5_quiet *q)
     H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
 }
 
+hid_t nsid_h5_open_quiet(const char *path, struct nsid_h5_quiet *q, const char *key, const char *msg, bool with_reason,
+                         struct nsid_err *err)
+{
+    nsid_h5_quiet_begin(q);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f >= 0) return f;
+    char why[NSID_H5_REASON_MAX];
+    if (with_reason) nsid_err_set(err, NSID_EFORMAT, path, 0, key, "%s: %s", msg, nsid_h5_reason(why));
+    else nsid_err_set(err, NSID_EFORMAT, path, 0, key, "%s", msg);
+    return f;
+}
+
 /* Walked from the API call down: the last entry with a description is the innermost. */
 static herr_t reason_cb(unsigned n, const H5E_error2_t *e, void *data)
 {

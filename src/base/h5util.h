@@ -23,6 +23,9 @@
 #define NSID_H5UTIL_H
 
 #include <hdf5.h>
+#include <stdbool.h>
+
+#include "base/err.h"
 
 #define NSID_H5_REASON_MAX 256 /* a reason with its NUL */
 #define NSID_H5_NAME_MAX 1024  /* longest object path nsid_h5_parents takes, with its NUL */
@@ -37,6 +40,14 @@ struct nsid_h5_quiet {
 void nsid_h5_quiet_begin(struct nsid_h5_quiet *q);
 /* Clear the error stack and restore the printing saved in q. */
 void nsid_h5_quiet_end(const struct nsid_h5_quiet *q);
+
+/*
+ * Begin a quiet scope in q and open path read-only in it: the file id, or <0 with err set to
+ * NSID_EFORMAT, path, key and "msg: HDF5's reason" (msg alone when with_reason is false). Either
+ * way the caller ends the scope with nsid_h5_quiet_end(q) after its last HDF5 call.
+ */
+hid_t nsid_h5_open_quiet(const char *path, struct nsid_h5_quiet *q, const char *key, const char *msg, bool with_reason,
+                         struct nsid_err *err);
 
 /* The innermost message of HDF5's error stack and its minor class, "desc (minor)", into buf;
  * "" when the stack is empty. Returns buf. Read it before the next HDF5 call clears the stack. */

@@ -1,6 +1,7 @@
 /* pool.c - the persistent thread pool (see pool.h). */
 #include "base/pool.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,15 +12,17 @@
 
 int nsid_pool_default_threads(void)
 {
-    const char *s = getenv("NSID_THREADS");
-    if (s && *s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (*end == '\0' && v >= 1 && v <= NSID_POOL_MAX_THREADS) return (int)v;
-    }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) return 1;
     return n > NSID_POOL_MAX_THREADS ? NSID_POOL_MAX_THREADS : (int)n;
+}
+
+int nsid_pool_threads_parse(const char *s)
+{
+    if (!s || !*s) return 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *end == '\0' && v >= 1 && v <= NSID_POOL_MAX_THREADS ? (int)v : 0;
 }
 
 /*
@@ -76,7 +79,7 @@ int nsid_pool_init(struct nsid_pool *p, int n, struct nsid_err *err)
     return 0;
 fail:
     nsid_pool_free(p);
-    return err && err->code ? err->code : NSID_ENOMEM;
+    return err->code ? err->code : NSID_ENOMEM;
 }
 
 void nsid_pool_run(struct nsid_pool *p, void (*fn)(void *ctx, int tid, int nt), void *ctx)
@@ -96,6 +99,34 @@ void nsid_pool_run(struct nsid_pool *p, void (*fn)(void *ctx, int tid, int nt), 
     pthread_mutex_lock(&p->mu);
     while (p->busy > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
+}
+
+/* One nsid_pool_each call: the items and the next unclaimed one. */
+struct each {
+    void (*fn)(void *ctx, int64_t i, int tid);
+    void *ctx;
+    int64_t n;
+    atomic_llong next;
+};
+
+/* A pool task: claim and run items until none are left. */
+static void each_task(void *arg, int tid, int nt)
+{
+    (void)nt;
+    struct each *e = arg;
+    for (;;) {
+        long long i = atomic_fetch_add(&e->next, 1);
+        if (i >= e->n) return;
+        e->fn(e->ctx, (int64_t)i, tid);
+    }
+}
+
+void nsid_pool_each(struct nsid_pool *p, int64_t n, void (*fn)(void *ctx, int64_t i, int tid), void *ctx)
+{
+    if (n <= 0) return;
+    struct each e = {.fn = fn, .ctx = ctx, .n = n};
+    atomic_init(&e.next, 0);
+    nsid_pool_run(p, each_task, &e);
 }
 
 void nsid_pool_barrier(struct nsid_pool *p)

@@ -10,7 +10,12 @@
  *
  * Work is split statically (nsid_pool_range), never by who comes first, so a
  * computation that reduces per-thread or per-chunk partials in a fixed order
- * is deterministic. A NULL pool runs fn(ctx, 0, 1) in the caller and its
+ * is deterministic. Where items are uneven and each item's result depends on
+ * the item alone (tid only picks per-thread scratch), nsid_pool_each claims
+ * them dynamically instead:
+ *
+ *     nsid_pool_each(&pool, n, item_fn, &ctx);  // item_fn(&ctx, i, tid) once per i in [0, n)
+ * A NULL pool runs fn(ctx, 0, 1) in the caller and its
  * barrier is a no-op, so code written for the pool also runs without one.
  * The pool is owned by whoever creates it (the model); modules only borrow it.
  *
@@ -29,6 +34,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "base/err.h"
 
@@ -58,10 +64,17 @@ struct nsid_pool {
 };
 
 /*
- * Threads to use by default: env NSID_THREADS if set (1..NSID_POOL_MAX_THREADS),
- * else the number of online CPUs (1 if unknown).
+ * Threads to use by default: the number of online CPUs (1 if unknown, at most
+ * NSID_POOL_MAX_THREADS). The environment (NSID_THREADS) is read by the stage
+ * programs, which pass the count on through their configuration.
  */
 int nsid_pool_default_threads(void);
+
+/*
+ * A thread count from text (the stage programs pass getenv("NSID_THREADS")): the number when s
+ * is a whole number in 1..NSID_POOL_MAX_THREADS, else 0 (= the default; NULL and "" included).
+ */
+int nsid_pool_threads_parse(const char *s);
 
 /*
  * Start n - 1 workers (n = 1: none; everything runs in the caller). Returns
@@ -72,6 +85,15 @@ int nsid_pool_init(struct nsid_pool *p, int n, struct nsid_err *err);
 
 /* Run fn(ctx, tid, nt) on every thread (tid 0 = the caller) and wait for all. p may be NULL. */
 void nsid_pool_run(struct nsid_pool *p, void (*fn)(void *ctx, int tid, int nt), void *ctx);
+
+/*
+ * Dynamic claiming: run fn(ctx, i, tid) exactly once for every item i in [0, n) on all threads of p
+ * (the caller included) and wait for all; each thread claims the next unclaimed item from an
+ * atomic counter. Which thread runs an item depends on timing, so fn's result must depend on i
+ * alone (tid in [0, nsid_pool_threads(p)) selects per-thread scratch). p may be NULL: the caller
+ * runs every item as tid 0. fn must not fail and must not call nsid_pool_barrier.
+ */
+void nsid_pool_each(struct nsid_pool *p, int64_t n, void (*fn)(void *ctx, int64_t i, int tid), void *ctx);
 
 /* Inside a run: wait until all nt threads reached this barrier. No-op for NULL or n = 1. */
 void nsid_pool_barrier(struct nsid_pool *p);

@@ -157,15 +157,7 @@ struct nsid_array *nsid_arrays_find(const struct nsid_arrays *l, const char *nam
 
 static int arrays_grow(struct nsid_arrays *l, struct nsid_err *err)
 {
-    if (l->n < l->cap) return 0;
-    int cap = l->cap ? 2 * l->cap : 16;
-    struct nsid_array *a = NSID_CALLOC(sizeof *a * (size_t)cap, err);
-    if (!a) return NSID_ENOMEM;
-    if (l->n) memcpy(a, l->a, sizeof *a * (size_t)l->n);
-    nsid_free(l->a);
-    l->a = a;
-    l->cap = cap;
-    return 0;
+    return NSID_GROW(l->a, l->n, l->cap, 16, err);
 }
 
 int nsid_arrays_take(struct nsid_arrays *l, struct nsid_array *a, struct nsid_err *err)

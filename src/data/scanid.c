@@ -90,18 +90,10 @@ static void cache_put(struct nsid_scanid_cache *c, const char *path, int64_t siz
     if (!c || c->oom) return;
     struct nsid_scanid_entry *e = cache_find(c, path);
     if (!e) {
-        if (c->n == c->cap) {
-            int cap = c->cap ? 2 * c->cap : 256;
-            struct nsid_err ignored = {0}; /* the caller reports the failure */
-            struct nsid_scanid_entry *ne = NSID_ALLOC((size_t)cap * sizeof *ne, &ignored);
-            if (!ne) {
-                c->oom = true;
-                return;
-            }
-            if (c->n) memcpy(ne, c->e, (size_t)c->n * sizeof *ne);
-            nsid_free(c->e);
-            c->e = ne;
-            c->cap = cap;
+        struct nsid_err ignored = {0}; /* the caller reports the failure */
+        if (NSID_GROW(c->e, c->n, c->cap, 256, &ignored) < 0) {
+            c->oom = true;
+            return;
         }
         if (2 * (c->n + 1) > c->n_slot && !cache_rehash(c, c->n_slot ? 2 * c->n_slot : 1024)) {
             c->oom = true;
@@ -277,15 +269,7 @@ struct walk {
 
 static int walk_add(struct walk *w, const char *rel, const struct stat *sb)
 {
-    if (w->n == w->cap) {
-        int cap = w->cap ? 2 * w->cap : 1024;
-        struct tfile *nf = NSID_ALLOC((size_t)cap * sizeof *nf, w->err);
-        if (!nf) return NSID_ENOMEM;
-        if (w->n) memcpy(nf, w->f, (size_t)w->n * sizeof *nf);
-        nsid_free(w->f);
-        w->f = nf;
-        w->cap = cap;
-    }
+    if (NSID_GROW(w->f, w->n, w->cap, 1024, w->err) < 0) return NSID_ENOMEM;
     char *r = dup_str(rel);
     if (!r) return nsid_err_set(w->err, NSID_ENOMEM, w->root, 0, NULL, "out of memory");
     w->f[w->n].rel = r;

@@ -21,7 +21,7 @@
  * multiples of 8 on every level, so the inner loops run in blocks of 8 that
  * the compiler vectorises.
  */
-#include "data/simulate.h"
+#include "sim_int.h"
 
 #include <math.h>
 #include <string.h>

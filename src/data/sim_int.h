@@ -1,6 +1,6 @@
 /*
  * sim_int.h - internals shared by the simulator's files (simulate.c,
- * sim_config.c, sim_stimulus.c, sim_bank.c, sim_neuron.c, sim_parallel.c).
+ * sim_config.c, sim_stimulus.c, sim_bank.c, sim_neuron.c, sim_stream.c).
  * Not a public header: other modules use simulate.h.
  *
  * Random streams: every unit of work (one image, one neuron, one trial's
@@ -17,6 +17,83 @@
 #include "base/rng.h"
 #include "data/simulate.h"
 
+/* ---- the shared feature bank (sim_bank.c; its channels are what neurons read) ---------- */
+
+#define NSID_SIM_SCALES 3
+#define NSID_SIM_ORIENTATIONS 8
+#define NSID_SIM_CH_PER_SCALE 54 /* 32 simple + 8 complex + 8 surround + 4 cross + ON + OFF */
+#define NSID_SIM_CHANNELS (NSID_SIM_SCALES * NSID_SIM_CH_PER_SCALE)
+#define NSID_SIM_TAPS 11         /* Gabor taps per axis (sd 1.6 px, wavelength 4 px per scale) */
+#define NSID_SIM_HALO 8          /* zero border of the padded planes, >= NSID_SIM_TAPS / 2 */
+
+/* Channel index within a scale. */
+#define NSID_SIM_CH_SIMPLE(o, p) ((o) * 4 + (p)) /* p: 0 even+, 1 odd+, 2 even-, 3 odd- */
+#define NSID_SIM_CH_COMPLEX(o) (32 + (o))
+#define NSID_SIM_CH_SURROUND(o) (40 + (o))
+#define NSID_SIM_CH_CROSS(o) (48 + (o))        /* o in 0..3: orientation o times o+4 */
+#define NSID_SIM_CH_ON 52
+#define NSID_SIM_CH_OFF 53
+
+struct nsid_sim_bank {
+    int height, width;                      /* image size, px */
+    int h[NSID_SIM_SCALES], w[NSID_SIM_SCALES]; /* plane size per scale (image / 2^s) */
+    int stride[NSID_SIM_SCALES];            /* floats per padded plane row (w + 2 HALO) */
+    size_t plane_floats[NSID_SIM_SCALES];   /* floats per padded plane */
+    float gabor_c[NSID_SIM_ORIENTATIONS][2][NSID_SIM_TAPS]; /* env*cos(k.u) per axis (0 x, 1 y) */
+    float gabor_s[NSID_SIM_ORIENTATIONS][2][NSID_SIM_TAPS]; /* env*sin(k.u) per axis */
+    float env[NSID_SIM_TAPS];               /* Gaussian envelope (for the DC correction) */
+    float dc[NSID_SIM_ORIENTATIONS];        /* Morlet DC term exp(-sigma^2 k^2 / 2) */
+    float norm_even[NSID_SIM_ORIENTATIONS]; /* scale making the even filter unit-L2 */
+    float norm_odd[NSID_SIM_ORIENTATIONS];  /* same for the odd filter */
+    float semi_sat[NSID_SIM_SCALES];        /* normalisation constant per scale */
+    float surround_gain[NSID_SIM_SCALES];   /* surround suppression strength */
+    float sigma_px[NSID_SIM_SCALES];        /* Gabor envelope sd in image px */
+    float dog_norm;                         /* scale making the ON/OFF centre-surround unit-L2 */
+};
+
+/* Padded planes of one scale (HALO zero rows/columns around h x w). */
+enum nsid_sim_plane {
+    NSID_SIM_PL_PYR,   /* image pyramid level, contrast units */
+    NSID_SIM_PL_HR,    /* horizontal Gabor pass, real */
+    NSID_SIM_PL_HI,    /* horizontal Gabor pass, imaginary */
+    NSID_SIM_PL_ENV,   /* envelope-blurred level (DC correction) */
+    NSID_SIM_PL_POOL,  /* normalisation pool */
+    NSID_SIM_PL_A,     /* temporaries */
+    NSID_SIM_PL_B,
+    NSID_SIM_PL_C,
+    NSID_SIM_PL_COUNT,
+};
+
+/* Per-thread buffers and the output maps of one image. */
+struct nsid_sim_bank_work {
+    float *maps[NSID_SIM_SCALES];  /* (h_s, w_s, NSID_SIM_CH_PER_SCALE), channel last */
+    float *plane[NSID_SIM_SCALES][NSID_SIM_PL_COUNT]; /* padded planes, pointing at (0, 0) */
+    float *er, *ei;                /* (ORIENTATIONS, h_0, w_0) quadrature responses of one scale */
+    float *block;                  /* owns every buffer above */
+};
+
+/* Set up the bank for height x width images (height % 4 == 0, width % 32 == 0). */
+int nsid_sim_bank_init(struct nsid_sim_bank *b, int height, int width, struct nsid_err *err);
+
+/* Allocate one thread's buffers; _free(NULL-ed work) is a no-op. */
+int nsid_sim_bank_work_init(struct nsid_sim_bank_work *w, const struct nsid_sim_bank *b,
+                            struct nsid_err *err);
+void nsid_sim_bank_work_free(struct nsid_sim_bank_work *w);
+
+/* Compute every channel of one image (height x width, 0..255) into w->maps. */
+void nsid_sim_bank_forward(struct nsid_sim_bank_work *w, const struct nsid_sim_bank *b,
+                           const float *image);
+
+/*
+ * Channel ch (0..NSID_SIM_CHANNELS-1) at image position (x, y) px, bilinear
+ * on the channel's scale (zero outside the image).
+ */
+double nsid_sim_bank_read(const struct nsid_sim_bank *b, const struct nsid_sim_bank_work *w,
+                          int ch, double x, double y);
+
+/* Name of channel ch, e.g. "s1_simple_o45_odd+" or "s2_surround_o90". */
+void nsid_sim_bank_channel_name(int ch, char *buf, size_t n);
+
 /* ---- random streams ------------------------------------------------------ */
 
 /* What a stream is used for (the top byte of its id). */
@@ -31,29 +108,13 @@ enum nsid__sim_purpose {
     NSID__SIM_P_JITTER = 8,    /* a = scan, b = pool index: motor-coordinate jitter */
 };
 
-/* A stream id from (purpose, a, b): distinct inputs give unrelated ids. */
+/* A stream id from (purpose, a, b): distinct inputs give unrelated ids (sim_stream.c). */
 uint64_t nsid__sim_stream(uint64_t purpose, uint64_t a, uint64_t b);
 
 /* ---- configuration ----------------------------------------------------------- */
 
 /* Write every key and its value as a JSON object (the echo of the configuration). */
 void nsid__sim_config_json(const struct nsid_sim_config *cfg, FILE *f, const char *indent);
-
-/* ---- parallel for ---------------------------------------------------------- */
-
-/* One unit of work: item in [0, n), thread in [0, threads). Must not fail. */
-typedef void (*nsid__sim_task)(void *ctx, int64_t item, int thread);
-
-/*
- * Run fn(ctx, i, t) for every i in [0, n) on up to `threads` threads (the
- * caller's thread included). Items are claimed dynamically, so results must
- * depend only on the item. Cannot fail: if a thread cannot be started the
- * items run on fewer threads.
- */
-void nsid__sim_parallel(int threads, int64_t n, nsid__sim_task fn, void *ctx);
-
-/* Thread count to use: cfg value, or the online CPUs when 0. */
-int nsid__sim_threads(int configured);
 
 /* ---- stimuli ----------------------------------------------------------------- */
 

@@ -27,7 +27,9 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/path.h"
+#include "base/pool.h"
 
 /* ---- the generation context --------------------------------------------------------- */
 
@@ -38,7 +40,8 @@ struct gen {
     int64_t image_set;
     struct nsid_sim_sizes sz;
     int64_t T, N, U;                 /* trials, neurons, distinct images */
-    int threads;
+    int threads;                     /* threads of tp */
+    struct nsid_pool tp;             /* the worker threads (items claimed dynamically) */
     int hw;                          /* pixels per image */
     struct nsid_sim_bank bank;
     struct nsid__sim_animal animal;
@@ -82,6 +85,7 @@ static void gen_free(struct gen *g)
                     g->img_tier, g->img_key, g->img_first, g->img_trials, g->trial_img, g->behavior,
                     g->pupil, g->shift, g->bz, g->images, g->responses, g->rates};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nsid_free(bufs[i]);
+    nsid_pool_free(&g->tp);
     memset(g, 0, sizeof *g);
 }
 
@@ -658,7 +662,7 @@ static int fill_stats(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
     int rc = add_stats(s, "images", img, 1, 1, err);
     if (rc == 0) {
         struct stats_ctx c = {g, v};
-        nsid__sim_parallel(g->threads, N, task_stats, &c);
+        nsid_pool_each(&g->tp, N, task_stats, &c);
         rc = add_stats(s, "responses", v, N, 0, err);
     }
     for (int k = 0; k < 3 && rc == 0; k++) summarise(g->behavior + k, g->T, 3, g->colbuf, v + k * 5);
@@ -828,8 +832,10 @@ static int gen_setup(struct gen *g, const struct nsid_sim_config *cfg, int i, st
     g->T = g->sz.train_images + g->sz.validation_images + g->sz.test_images * g->sz.test_repeats;
     g->N = g->sz.neurons;
     g->hw = cfg->height * cfg->width;
-    g->threads = nsid__sim_threads(cfg->threads);
-    int rc = nsid_sim_bank_init(&g->bank, cfg->height, cfg->width, err);
+    int rc = nsid_pool_init(&g->tp, cfg->threads > 0 ? cfg->threads : nsid_pool_default_threads(), err);
+    if (rc < 0) return rc;
+    g->threads = nsid_pool_threads(&g->tp);
+    rc = nsid_sim_bank_init(&g->bank, cfg->height, cfg->width, err);
     if (rc < 0) return rc;
     nsid__sim_animal_draw(&g->animal, cfg, g->def->animal);
     return gen_alloc(g, err);
@@ -847,13 +853,13 @@ int nsid_sim_scan_generate(struct nsid_scan *out, const struct nsid_sim_config *
     if (rc == 0) rc = plan_trials(&g, err);
     if (rc == 0) {
         plan_behavior(&g);
-        nsid__sim_parallel(g.threads, g.N, task_neuron, &g);
-        nsid__sim_parallel(g.threads, cfg->calibration_images, task_calib_image, &g);
-        nsid__sim_parallel(g.threads, g.N, task_calibrate, &g);
+        nsid_pool_each(&g.tp, g.N, task_neuron, &g);
+        nsid_pool_each(&g.tp, cfg->calibration_images, task_calib_image, &g);
+        nsid_pool_each(&g.tp, g.N, task_calibrate, &g);
         rc = plan_order(&g, err);
     }
     if (rc == 0) {
-        nsid__sim_parallel(g.threads, g.U, task_image, &g);
+        nsid_pool_each(&g.tp, g.U, task_image, &g);
         rc = fill_scan(out, &g, err);
     }
     gen_free(&g);
@@ -909,6 +915,14 @@ static bool group_complete(const struct nsid_sim_config *cfg, int g)
     return true;
 }
 
+/* s as a JSON string (base/json's escaper); every string of groups.json is a name or label under 128 bytes. */
+static void json_str(FILE *f, const char *s)
+{
+    char q[6 * NSID_KEY_MAX + 3];
+    size_t k = nsid_json_quote(s, q, sizeof q);
+    fwrite(q, 1, k < sizeof q ? k : sizeof q - 1, f);
+}
+
 /* The "scans" list of groups.json: every written scan with its sizes. */
 static void json_scans(const struct nsid_sim_config *cfg, FILE *f)
 {
@@ -923,12 +937,17 @@ static void json_scans(const struct nsid_sim_config *cfg, FILE *f)
         nsid_sim_scan_output_name(cfg, i, file, sizeof file);
         nsid_scan_data_key(file, key, sizeof key);
         long long trials = (long long)(z->train_images + z->validation_images + z->test_images * z->test_repeats);
-        fprintf(f, "%s\n    {\"file\": \"%s\", \"data_key\": \"%s\", \"animal\": %lld, \"session\": %lld, "
-                "\"scan\": %lld, \"role\": \"%s\", \"image_set\": %d, \"neurons\": %lld, \"matched\": %lld, "
+        fprintf(f, "%s\n    {\"file\": ", first ? "" : ",");
+        json_str(f, file);
+        fprintf(f, ", \"data_key\": ");
+        json_str(f, key);
+        fprintf(f, ", \"animal\": %lld, \"session\": %lld, \"scan\": %lld, \"role\": ", (long long)d->animal,
+                (long long)d->session, (long long)d->scan);
+        json_str(f, roles[d->role]);
+        fprintf(f, ", \"image_set\": %d, \"neurons\": %lld, \"matched\": %lld, "
                 "\"train_images\": %lld, \"validation_images\": %lld, \"test_images\": %lld, "
                 "\"test_repeats\": %lld, \"trials\": %lld}",
-                first ? "" : ",", file, key, (long long)d->animal, (long long)d->session, (long long)d->scan,
-                roles[d->role], nsid_sim_scan_image_set(cfg, i), (long long)z->neurons, (long long)z->matched,
+                nsid_sim_scan_image_set(cfg, i), (long long)z->neurons, (long long)z->matched,
                 (long long)z->train_images, (long long)z->validation_images, (long long)z->test_images,
                 (long long)z->test_repeats, trials);
         first = 0;
@@ -944,11 +963,16 @@ static void json_groups(const struct nsid_sim_config *cfg, FILE *f)
     for (int g = 0; g < nsid_sim_n_groups(); g++) {
         if (!group_complete(cfg, g)) continue;
         const struct nsid_sim_group_def *d = nsid_sim_group_def(g);
-        fprintf(f, "%s\n    \"%s\": {\"label\": \"%s\", \"files\": [", first ? "" : ",", d->name, d->label);
+        fprintf(f, "%s\n    ", first ? "" : ",");
+        json_str(f, d->name);
+        fprintf(f, ": {\"label\": ");
+        json_str(f, d->label);
+        fprintf(f, ", \"files\": [");
         for (int k = 0; k < d->n; k++) {
             char file[128];
             nsid_sim_scan_output_name(cfg, d->scans[k], file, sizeof file);
-            fprintf(f, "%s\"%s\"", k ? ", " : "", file);
+            fprintf(f, "%s", k ? ", " : "");
+            json_str(f, file);
         }
         fprintf(f, "]}");
         first = 0;
@@ -963,9 +987,9 @@ int nsid_sim_write_groups(const struct nsid_sim_config *cfg, const char *path, s
         return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
     FILE *f = fopen(tmp, "w");
     if (!f) return nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot open for writing: %s", strerror(errno));
-    fprintf(f, "{\n  \"generator\": \"nsid-simulate\",\n  \"profile\": \"%s\",\n  \"seed\": %llu,\n",
-            cfg->profile, (unsigned long long)cfg->seed);
-    fprintf(f, "  \"image_sets\": \"%s\",\n  \"format\": \"%s\",\n",
+    fprintf(f, "{\n  \"generator\": \"nsid-simulate\",\n  \"profile\": ");
+    json_str(f, cfg->profile);
+    fprintf(f, ",\n  \"seed\": %llu,\n  \"image_sets\": \"%s\",\n  \"format\": \"%s\",\n", (unsigned long long)cfg->seed,
             cfg->image_sets == NSID_SIM_IMAGES_PAPER ? "paper" : "own", cfg->format == NSID_SIM_FORMAT_TREE ? "tree" : "h5");
     json_scans(cfg, f);
     json_groups(cfg, f);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "data/npy.h"
 #include "data/scan_int.h"
 #include "base/infile.h"
@@ -25,133 +26,42 @@ struct links {
     char to[MAX_LINKS][NSID_KEY_MAX];   /* folder under data/ */
 };
 
-struct json {
-    const char *p, *end, *start;
-    int depth;
-};
-
-static void json_ws(struct json *j)
+/* Collect the "links" object (data name -> folder name) of a parsed config.json. */
+static int read_links(const json_t *root, const char *path, struct links *lk, struct nsid_err *err)
 {
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
-}
-
-/* A JSON string into out (escapes decoded for \" \\ \/ and the usual letters). */
-static bool json_string(struct json *j, char *out, size_t n)
-{
-    json_ws(j);
-    if (j->p >= j->end || *j->p != '"') return false;
-    j->p++;
-    size_t k = 0;
-    while (j->p < j->end && *j->p != '"') {
-        char c = *j->p++;
-        if (c == '\\') {
-            if (j->p >= j->end) return false;
-            c = *j->p++;
-            if (c == 'u') {
-                if (j->end - j->p < 4) return false;
-                j->p += 4;
-                c = '?';
-            } else if (c == 'n') c = '\n';
-            else if (c == 't') c = '\t';
-            else if (c == 'r') c = '\r';
-            else if (c == 'b') c = '\b';
-            else if (c == 'f') c = '\f';
-            else if (c != '"' && c != '\\' && c != '/') return false;
-        } else if ((unsigned char)c < 0x20) {
-            return false;
-        }
-        if (out && k + 1 < n) out[k++] = c;
+    json_t *links = json_object_get(root, "links");
+    if (!links) return 0;
+    if (!json_is_object(links))
+        return nsid_err_set(err, NSID_EFORMAT, path, 0, "links",
+                            "invalid JSON: \"links\" maps data names to folder names (an object of strings)");
+    const char *key;
+    json_t *to;
+    json_object_foreach(links, key, to) {
+        if (!json_is_string(to))
+            return nsid_err_set(err, NSID_EFORMAT, path, 0, key,
+                                "invalid JSON: \"links\" maps data names to folder names (an object of strings)");
+        if (lk->n >= MAX_LINKS)
+            return nsid_err_set(err, NSID_EFORMAT, path, 0, key, "more than %d links", MAX_LINKS);
+        snprintf(lk->from[lk->n], NSID_KEY_MAX, "%s", key);
+        snprintf(lk->to[lk->n], NSID_KEY_MAX, "%s", json_string_value(to));
+        lk->n++;
     }
-    if (j->p >= j->end) return false;
-    j->p++;
-    if (out) out[k] = '\0';
-    return true;
+    return 0;
 }
 
-static bool json_value(struct json *j, struct links *lk, bool is_links);
-
-static bool json_object(struct json *j, struct links *lk, bool is_links, bool top)
-{
-    j->p++; /* '{' */
-    json_ws(j);
-    if (j->p < j->end && *j->p == '}') { j->p++; return true; }
-    for (;;) {
-        char key[NSID_KEY_MAX];
-        if (!json_string(j, key, sizeof key)) return false;
-        json_ws(j);
-        if (j->p >= j->end || *j->p++ != ':') return false;
-        json_ws(j);
-        if (is_links) {
-            if (lk->n >= MAX_LINKS || !json_string(j, lk->to[lk->n], NSID_KEY_MAX)) return false;
-            snprintf(lk->from[lk->n], NSID_KEY_MAX, "%s", key);
-            lk->n++;
-        } else if (!json_value(j, lk, top && strcmp(key, "links") == 0)) {
-            return false;
-        }
-        json_ws(j);
-        if (j->p < j->end && *j->p == ',') { j->p++; continue; }
-        if (j->p < j->end && *j->p == '}') { j->p++; return true; }
-        return false;
-    }
-}
-
-static bool json_value(struct json *j, struct links *lk, bool is_links)
-{
-    json_ws(j);
-    if (j->p >= j->end || ++j->depth > 64) return false;
-    bool ok;
-    char c = *j->p;
-    if (c == '{') {
-        ok = json_object(j, lk, is_links, false);
-    } else if (is_links) {
-        ok = false; /* "links" must map names to folder names */
-    } else if (c == '[') {
-        j->p++;
-        json_ws(j);
-        ok = true;
-        if (j->p < j->end && *j->p == ']') j->p++;
-        else for (;;) {
-            if (!json_value(j, lk, false)) { ok = false; break; }
-            json_ws(j);
-            if (j->p < j->end && *j->p == ',') { j->p++; continue; }
-            if (j->p < j->end && *j->p == ']') { j->p++; break; }
-            ok = false;
-            break;
-        }
-    } else if (c == '"') {
-        ok = json_string(j, NULL, 0);
-    } else if ((c >= '0' && c <= '9') || c == '-') {
-        char *e;
-        strtod(j->p, &e);
-        ok = e > j->p && e <= j->end;
-        if (ok) j->p = e;
-    } else {
-        ok = false;
-        const char *words[] = {"true", "false", "null"};
-        for (int i = 0; i < 3 && !ok; i++) {
-            size_t n = strlen(words[i]);
-            if ((size_t)(j->end - j->p) >= n && memcmp(j->p, words[i], n) == 0) { j->p += n; ok = true; }
-        }
-    }
-    j->depth--;
-    return ok;
-}
-
-/* Validate config.json text and collect its "links". */
+/* Validate config.json text (jansson) and collect its "links". */
 static int parse_config(const char *txt, const char *path, struct links *lk, struct nsid_err *err)
 {
     memset(lk, 0, sizeof *lk);
-    struct json j = {txt, txt + strlen(txt), txt, 0};
-    json_ws(&j);
-    bool ok = j.p < j.end && *j.p == '{' && json_object(&j, lk, false, true);
-    if (ok) json_ws(&j);
-    if (!ok || j.p != j.end) {
-        int line = 1;
-        for (const char *q = txt; q < j.p; q++) line += *q == '\n';
-        return nsid_err_set(err, NSID_EFORMAT, path, line, NULL,
-                            "invalid JSON near byte %ld (expected an object like {\"links\": {}}; "
-                            "\"links\" maps data names to folder names)", (long)(j.p - txt));
-    }
+    json_t *root = NULL;
+    int rc = nsid_json_parse(txt, strlen(txt), path, &root, err);
+    if (rc == 0 && !json_is_object(root))
+        rc = nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
+                          "invalid JSON: expected an object like {\"links\": {}} (\"links\" maps data names to "
+                          "folder names)");
+    if (rc == 0) rc = read_links(root, path, lk, err);
+    json_decref(root);
+    if (rc < 0) return rc;
     for (int i = 0; i < lk->n; i++)
         if (!lk->to[i][0] || strchr(lk->to[i], '/') || strcmp(lk->to[i], "..") == 0)
             return nsid_err_set(err, NSID_EFORMAT, path, 0, lk->from[i], "link target '%s' is not a folder name",
@@ -216,15 +126,7 @@ static int list_dir(const char *dir, struct names *l, struct nsid_err *err)
     int rc = 0;
     while (!rc && (e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (l->n == l->cap) {
-            int cap = l->cap ? 2 * l->cap : 64;
-            char **v = NSID_ALLOC(sizeof *v * (size_t)cap, err);
-            if (!v) { rc = NSID_ENOMEM; break; }
-            if (l->n) memcpy(v, l->v, sizeof *v * (size_t)l->n);
-            nsid_free(l->v);
-            l->v = v;
-            l->cap = cap;
-        }
+        if (NSID_GROW(l->v, l->n, l->cap, 64, err) < 0) { rc = NSID_ENOMEM; break; }
         size_t len = strlen(e->d_name);
         l->v[l->n] = NSID_ALLOC(len + 1, err);
         if (!l->v[l->n]) { rc = NSID_ENOMEM; break; }

@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/infile.h"
+#include "base/json.h"
 
 /* ---- the key table ------------------------------------------------------------------- */
 
@@ -726,29 +727,11 @@ static void out_str(struct out *o, const char *s)
     out_mem(o, s, strlen(s));
 }
 
+/* A JSON string: base/json's escaper, whose bytes the canonical form (and so every run id) has. */
 static void out_json_string(struct out *o, const char *s)
 {
-    out_str(o, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char e[8];
-        switch (*p) {
-        case '"': out_str(o, "\\\""); break;
-        case '\\': out_str(o, "\\\\"); break;
-        case '\b': out_str(o, "\\b"); break;
-        case '\f': out_str(o, "\\f"); break;
-        case '\n': out_str(o, "\\n"); break;
-        case '\r': out_str(o, "\\r"); break;
-        case '\t': out_str(o, "\\t"); break;
-        default:
-            if (*p < 0x20) {
-                snprintf(e, sizeof e, "\\u%04x", *p);
-                out_str(o, e);
-            } else {
-                out_mem(o, (const char *)p, 1);
-            }
-        }
-    }
-    out_str(o, "\"");
+    size_t room = o->len < o->n ? o->n - o->len : 0;
+    o->len += nsid_json_quote(s, room ? o->buf + o->len : NULL, room);
 }
 
 static void out_value(struct out *o, const struct nsid_config *c, const struct nsid_key *k)

@@ -195,6 +195,7 @@ struct nsid_eval_opts {
     const char *config;               /* NULL: the configuration stored in the checkpoint */
     const char *run_id;               /* NULL: the only run of db, else the configuration's id */
     FILE *summary;                    /* NULL, or where the summary is printed */
+    int threads;                      /* the model's compute threads; 0: the CPUs (results do not depend on it) */
 };
 
 struct nsid_eval_outcome {

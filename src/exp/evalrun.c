@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "exp/eval.h"
 #include "exp/rundata.h"
 #include "exp/store.h"
@@ -12,23 +13,26 @@
 
 #define MAX_SCANS 256
 
-/* The data keys of the checkpoint's readouts, in order, from its architecture text. */
+/* The data keys of the checkpoint's readouts, in order, from its architecture JSON (model.scans[].data_key). */
 static int checkpoint_keys(const char *ckpt, char (*keys)[NSID_KEY_MAX], int *n, struct nsid_err *err)
 {
     char *arch = NULL;
     int rc = nsid_checkpoint_read_arch(ckpt, &arch, err);
     if (rc < 0) return rc;
-    const char *p = strstr(arch, "\"model\":");
-    *n = 0;
-    while (p && (p = strstr(p, "\"data_key\":\"")) && *n < MAX_SCANS) {
-        p += strlen("\"data_key\":\"");
-        const char *q = strchr(p, '"');
-        if (!q) break;
-        snprintf(keys[*n], NSID_KEY_MAX, "%.*s", (int)(q - p), p);
-        (*n)++;
-        p = q;
-    }
+    json_t *root = NULL;
+    rc = nsid_json_parse(arch, strlen(arch), ckpt, &root, err);
     nsid_free(arch);
+    if (rc < 0) return rc;
+    json_t *scans = json_object_get(json_object_get(root, "model"), "scans"), *scan;
+    size_t i;
+    *n = 0;
+    json_array_foreach(scans, i, scan) {
+        const char *key = json_string_value(json_object_get(scan, "data_key"));
+        if (!key || *n >= MAX_SCANS) break;
+        snprintf(keys[*n], NSID_KEY_MAX, "%s", key);
+        (*n)++;
+    }
+    json_decref(root);
     if (*n == 0)
         return nsid_err_set(err, NSID_EFORMAT, ckpt, 0, "architecture", "names no scans (not an nsid-train checkpoint?)");
     return 0;
@@ -232,6 +236,7 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
         nsid_free(canon);
     }
     if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, err);
+    if (rc == 0 && o->threads && net.kind == NSID_NET_SE2D) rc = nsid_model_set_threads(&net.model, o->threads, err);
     if (rc == 0) rc = nsid_net_load(&net, o->checkpoint, NULL, err);
     int B = rc == 0 ? (int)nsid_views_max_batch(d.views, d.n_scans, c.train.batch_size) : 1;
     if (rc == 0) rc = nsid_net_alloc_state(&net, B, err);

@@ -65,12 +65,12 @@ static int perr(struct pctx *pc, const char *file, int line, const char *key, co
 
 static void *palloc(struct pctx *pc, size_t n)
 {
-    return nsid_pool_alloc(&pc->p->pool, n, pc->err);
+    return nsid_spec_arena_alloc(&pc->p->pool, n, pc->err);
 }
 
 static char *pdup(struct pctx *pc, const char *s)
 {
-    return nsid_pool_strdup(&pc->p->pool, s, pc->err);
+    return nsid_spec_arena_strdup(&pc->p->pool, s, pc->err);
 }
 
 /* ---- content hashes with a cache --------------------------------------------------------------- */
@@ -90,14 +90,7 @@ static int file_sha(struct pctx *pc, const char *path, bool regular, const char 
     struct stat sb;
     if (stat(path, &sb) != 0 || (regular && !S_ISREG(sb.st_mode)))
         return nsid_err_set(pc->err, NSID_ENOTFOUND, path, 0, NULL, "no such file");
-    if (pc->n_memo == pc->cap_memo) {
-        int cap = pc->cap_memo ? 2 * pc->cap_memo : 64;
-        struct sha_memo *nm = palloc(pc, (size_t)cap * sizeof *nm);
-        if (!nm) return NSID_ENOMEM;
-        if (pc->n_memo) memcpy(nm, pc->memo, (size_t)pc->n_memo * sizeof *nm);
-        pc->memo = nm;
-        pc->cap_memo = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&pc->p->pool, pc->memo, pc->n_memo, pc->cap_memo, 64, pc->err) < 0) return NSID_ENOMEM;
     char hex[NSID_SHA256_HEX];
     int rc = nsid_scan_id(path, &pc->cache, hex, NULL, pc->err);
     if (rc < 0) return rc;
@@ -330,14 +323,8 @@ static int resolve_ref(struct pctx *pc, const struct point *pt, const struct nsi
             *sel = i;
             return 0;
         }
-    if (p->n_selections == p->cap_selections) {
-        int cap = p->cap_selections ? 2 * p->cap_selections : 16;
-        struct nsid_plan_selection *ns = palloc(pc, (size_t)cap * sizeof *ns);
-        if (!ns) return NSID_ENOMEM;
-        if (p->n_selections) memcpy(ns, p->selections, (size_t)p->n_selections * sizeof *ns);
-        p->selections = ns;
-        p->cap_selections = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&p->pool, p->selections, p->n_selections, p->cap_selections, 16, pc->err) < 0)
+        return NSID_ENOMEM;
     struct nsid_plan_selection *s = &p->selections[p->n_selections];
     memcpy(s->id, id, sizeof id);
     s->rule = ref->rule;
@@ -449,7 +436,7 @@ static const char *spec_path(struct pctx *pc, const char *spec_file, const char 
 {
     const char *slash = strrchr(spec_file, '/');
     if (f[0] == '/' || !slash) return f;
-    return nsid_pool_printf(&pc->p->pool, pc->err, "%.*s/%s", (int)(slash - spec_file), spec_file, f);
+    return nsid_spec_arena_printf(&pc->p->pool, pc->err, "%.*s/%s", (int)(slash - spec_file), spec_file, f);
 }
 
 static int resolve_data(struct pctx *pc, struct point *pt)
@@ -470,14 +457,7 @@ static int resolve_data(struct pctx *pc, struct point *pt)
             r->n_data = pc->dmemo[i].n;
             return 0;
         }
-    if (pc->n_dmemo == pc->cap_dmemo) {
-        int cap = pc->cap_dmemo ? 2 * pc->cap_dmemo : 16;
-        struct data_memo *nm = palloc(pc, (size_t)cap * sizeof *nm);
-        if (!nm) return NSID_ENOMEM;
-        if (pc->n_dmemo) memcpy(nm, pc->dmemo, (size_t)pc->n_dmemo * sizeof *nm);
-        pc->dmemo = nm;
-        pc->cap_dmemo = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&pc->p->pool, pc->dmemo, pc->n_dmemo, pc->cap_dmemo, 16, pc->err) < 0) return NSID_ENOMEM;
     int n = g ? g->n : d->n_files;
     const char **files = palloc(pc, (size_t)(n ? n : 1) * sizeof *files);
     const char **sha = palloc(pc, (size_t)(n ? n : 1) * sizeof *sha);
@@ -570,7 +550,7 @@ static int resolve_core(struct pctx *pc, struct point *pt, const char **core, bo
                         "give one or the other", ckpt);
         int rc = resolve_ref(pc, pt, ref, &r->selection);
         if (rc < 0) return rc;
-        *core = nsid_pool_printf(&pc->p->pool, pc->err, "select:%s", pc->p->selections[r->selection].id);
+        *core = nsid_spec_arena_printf(&pc->p->pool, pc->err, "select:%s", pc->p->selections[r->selection].id);
         return *core ? 0 : NSID_ENOMEM;
     }
     if (!ckpt[0]) return 0;
@@ -586,7 +566,7 @@ static int resolve_core(struct pctx *pc, struct point *pt, const char **core, bo
                             "input file '%.200s' does not exist%s", ckpt,
                             pt->v->name[0] ? " (mark the variant optional: true to skip it when absent)" : "");
     if (rc < 0) return rc;
-    *core = nsid_pool_printf(&pc->p->pool, pc->err, "sha256:%s", sha);
+    *core = nsid_spec_arena_printf(&pc->p->pool, pc->err, "sha256:%s", sha);
     return *core ? 0 : NSID_ENOMEM;
 }
 
@@ -705,7 +685,7 @@ static int resolve_plot(struct pctx *pc, struct point *pt)
     if (!r->figure || !r->figure[0]) return 0; /* figure: '' places the run in no figure */
     rc = check_figure_name(pc, pt, ff);
     if (rc < 0) return rc;
-    r->plot_spec = nsid_pool_printf(&pc->p->pool, pc->err, "%s:%d", pt->e->file, ff ? ff->line : pt->e->line);
+    r->plot_spec = nsid_spec_arena_printf(&pc->p->pool, pc->err, "%s:%d", pt->e->file, ff ? ff->line : pt->e->line);
     if (!r->plot_spec) return NSID_ENOMEM;
     return check_metric(pc, pt, fy);
 }
@@ -791,14 +771,7 @@ static int index_grow(struct pctx *pc)
 static int add_run(struct pctx *pc, const struct point *pt)
 {
     struct nsid_plan *p = pc->p;
-    if (p->n_runs == p->cap_runs) {
-        int cap = p->cap_runs ? 2 * p->cap_runs : 256;
-        struct nsid_plan_run *nr = palloc(pc, (size_t)cap * sizeof *nr);
-        if (!nr) return NSID_ENOMEM;
-        if (p->n_runs) memcpy(nr, p->runs, (size_t)p->n_runs * sizeof *nr);
-        p->runs = nr;
-        p->cap_runs = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&p->pool, p->runs, p->n_runs, p->cap_runs, 256, pc->err) < 0) return NSID_ENOMEM;
     if (2 * (p->n_unique + 1) > p->index_cap) {
         int rc = index_grow(pc);
         if (rc < 0) return rc;
@@ -1061,8 +1034,8 @@ int nsid_plan_build(struct nsid_plan *p, const struct nsid_spec_set *specs, cons
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "profile", "unknown profile '%s' (known: smoke, quick, paper)",
                             opts->profile ? opts->profile : "");
     struct pctx pc = {.p = p, .specs = specs, .o = opts, .err = err};
-    p->profile = nsid_pool_strdup(&p->pool, opts->profile, err);
-    p->results = nsid_pool_strdup(&p->pool, opts->results ? opts->results : "results", err);
+    p->profile = nsid_spec_arena_strdup(&p->pool, opts->profile, err);
+    p->results = nsid_spec_arena_strdup(&p->pool, opts->results ? opts->results : "results", err);
     int n = specs->n_experiments;
     int *ord = palloc(&pc, (size_t)(n + 1) * sizeof *ord);
     pc.exp_first = palloc(&pc, (size_t)(n + 1) * sizeof *pc.exp_first);
@@ -1088,6 +1061,6 @@ int nsid_plan_build(struct nsid_plan *p, const struct nsid_spec_set *specs, cons
 void nsid_plan_free(struct nsid_plan *p)
 {
     if (!p) return;
-    nsid_pool_free(&p->pool);
+    nsid_spec_arena_free(&p->pool);
     memset(p, 0, sizeof *p);
 }

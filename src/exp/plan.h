@@ -135,14 +135,14 @@ struct nsid_plan {
     int n_unique;                 /* distinct run ids */
     int *index;                   /* open-addressing table id -> first run index (capacity index_cap) */
     int index_cap;
-    struct nsid_pool pool;        /* owns every string and array above */
+    struct nsid_spec_arena pool;        /* owns every string and array above */
 };
 
 /*
  * Read a data manifest (groups.json, or YAML/JSON written by hand; docs/data.md); files
  * relative to its folder. Every error names the file and line.
  */
-int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct nsid_pool *pool,
+int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct nsid_spec_arena *pool,
                           struct nsid_err *err);
 
 /*

@@ -24,6 +24,7 @@
 #include <yaml.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "exp/plan.h"
 #include "plan_int.h"
 #include "base/infile.h"
@@ -73,18 +74,10 @@ void nsid__sb_addf(struct nsid__sb *b, const char *fmt, ...)
 
 void nsid__sb_json(struct nsid__sb *b, const char *s)
 {
-    nsid__sb_add(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') nsid__sb_addf(b, "\\%c", *p);
-        else if (*p == '\n') nsid__sb_add(b, "\\n");
-        else if (*p == '\t') nsid__sb_add(b, "\\t");
-        else if (*p < 0x20) nsid__sb_addf(b, "\\u%04x", *p);
-        else {
-            char one[2] = {(char)*p, 0};
-            nsid__sb_add(b, one);
-        }
-    }
-    nsid__sb_add(b, "\"");
+    size_t k = nsid_json_quote(s, NULL, 0);
+    if (!sb_reserve(b, k)) return;
+    nsid_json_quote(s, b->s + b->n, k + 1);
+    b->n += k;
 }
 
 /* Is s a JSON number (as strtod reads it, finite, no hex, no leading '+' or '.')? */
@@ -168,7 +161,7 @@ struct gctx {
     yaml_document_t *doc;
     const char *path;
     const char *dir;          /* folder of path, "" for the working directory */
-    struct nsid_pool *pool;
+    struct nsid_spec_arena *pool;
     struct nsid_err *err;
 };
 
@@ -200,8 +193,8 @@ static int gfail(const struct gctx *g, const yaml_node_t *n, const char *key, co
 /* A file of the description, relative to its folder. */
 static const char *gfile(const struct gctx *g, const char *f)
 {
-    if (f[0] == '/' || !g->dir[0]) return nsid_pool_strdup(g->pool, f, g->err);
-    return nsid_pool_printf(g->pool, g->err, "%s/%s", g->dir, f);
+    if (f[0] == '/' || !g->dir[0]) return nsid_spec_arena_strdup(g->pool, f, g->err);
+    return nsid_spec_arena_printf(g->pool, g->err, "%s/%s", g->dir, f);
 }
 
 static int node_line(const yaml_node_t *n)
@@ -216,9 +209,9 @@ static int group_files(const struct gctx *g, const yaml_node_t *seq, const yaml_
     if (seq->type != YAML_SEQUENCE_NODE) return gfail(g, seq, name, "a group's files are a list");
     out->n = (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
     if (out->n == 0) return gfail(g, seq, name, "a group without files");
-    out->files = nsid_pool_alloc(g->pool, (size_t)out->n * sizeof *out->files, g->err);
-    out->names = nsid_pool_alloc(g->pool, (size_t)out->n * sizeof *out->names, g->err);
-    out->lines = nsid_pool_alloc(g->pool, (size_t)out->n * sizeof *out->lines, g->err);
+    out->files = nsid_spec_arena_alloc(g->pool, (size_t)out->n * sizeof *out->files, g->err);
+    out->names = nsid_spec_arena_alloc(g->pool, (size_t)out->n * sizeof *out->names, g->err);
+    out->lines = nsid_spec_arena_alloc(g->pool, (size_t)out->n * sizeof *out->lines, g->err);
     if (!out->files || !out->names || !out->lines) return NSID_ENOMEM;
     for (int i = 0; i < out->n; i++) {
         const yaml_node_t *item = gnode(g, seq->data.sequence.items.start[i]);
@@ -226,7 +219,7 @@ static int group_files(const struct gctx *g, const yaml_node_t *seq, const yaml_
         if (!f || !f[0])
             return gfail(g, item, name, "a file is a non-empty string (a path relative to the manifest's folder)");
         out->lines[i] = node_line(item);
-        if (!(out->names[i] = nsid_pool_strdup(g->pool, f, g->err)) || !(out->files[i] = gfile(g, f)))
+        if (!(out->names[i] = nsid_spec_arena_strdup(g->pool, f, g->err)) || !(out->files[i] = gfile(g, f)))
             return NSID_ENOMEM;
     }
     return 0;
@@ -254,10 +247,10 @@ static int one_group(const struct gctx *g, const char *name, const yaml_node_t *
                 return gfail(g, gnode(g, p->key), name, msg);
             }
         }
-    out->name = nsid_pool_strdup(g->pool, name, g->err);
+    out->name = nsid_spec_arena_strdup(g->pool, name, g->err);
     const yaml_node_t *label = gget(g, v, "label");
     if (label && !gtext(label)) return gfail(g, label, name, "a label is text");
-    out->label = nsid_pool_strdup(g->pool, gtext(label) ? gtext(label) : name, g->err);
+    out->label = nsid_spec_arena_strdup(g->pool, gtext(label) ? gtext(label) : name, g->err);
     if (!out->name || !out->label) return NSID_ENOMEM;
     out->line = node_line(at);
     return group_files(g, v->type == YAML_SEQUENCE_NODE ? v : gget(g, v, "files"), at, name, out);
@@ -270,7 +263,7 @@ static int read_groups(const struct gctx *g, const yaml_node_t *gs, struct nsid_
     if (!map && gs->type != YAML_SEQUENCE_NODE) return gfail(g, gs, "groups", "expected a mapping or a list");
     int n = map ? (int)(gs->data.mapping.pairs.top - gs->data.mapping.pairs.start)
                 : (int)(gs->data.sequence.items.top - gs->data.sequence.items.start);
-    out->groups = nsid_pool_alloc(g->pool, (size_t)(n ? n : 1) * sizeof *out->groups, g->err);
+    out->groups = nsid_spec_arena_alloc(g->pool, (size_t)(n ? n : 1) * sizeof *out->groups, g->err);
     if (!out->groups) return NSID_ENOMEM;
     out->n_groups = n;
     for (int i = 0; i < n; i++) {
@@ -314,7 +307,7 @@ static int64_t gint(const struct gctx *g, const yaml_node_t *m, const char *a, c
 static const char *gstr(const struct gctx *g, const yaml_node_t *m, const char *key)
 {
     const char *t = gtext(gget(g, m, key));
-    return t ? nsid_pool_strdup(g->pool, t, g->err) : NULL;
+    return t ? nsid_spec_arena_strdup(g->pool, t, g->err) : NULL;
 }
 
 /* Keys of a scans: entry (nsid-simulate writes them all; the n_* spellings are accepted too). */
@@ -344,7 +337,7 @@ static int read_scans(const struct gctx *g, const yaml_node_t *ss, struct nsid_p
     if (!ss) return 0;
     if (ss->type != YAML_SEQUENCE_NODE) return gfail(g, ss, "scans", "expected a list of {file: ..., data_key: ...}");
     int n = (int)(ss->data.sequence.items.top - ss->data.sequence.items.start);
-    out->scans = nsid_pool_alloc(g->pool, (size_t)(n ? n : 1) * sizeof *out->scans, g->err);
+    out->scans = nsid_spec_arena_alloc(g->pool, (size_t)(n ? n : 1) * sizeof *out->scans, g->err);
     if (!out->scans) return NSID_ENOMEM;
     out->n_scans = n;
     for (int i = 0; i < n; i++) {
@@ -400,7 +393,7 @@ static int check_top(const struct gctx *g, const yaml_node_t *root)
     return 0;
 }
 
-int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct nsid_pool *pool,
+int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct nsid_spec_arena *pool,
                           struct nsid_err *err)
 {
     memset(g, 0, sizeof *g);
@@ -410,8 +403,8 @@ int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct n
         return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "cannot open the data manifest: %s", strerror(ENOENT));
     }
     if (!f) return err->code < 0 ? err->code : NSID_EIO;
-    struct gctx c = {.path = nsid_pool_strdup(pool, path, err), .pool = pool, .err = err};
-    char *dir = nsid_pool_strdup(pool, path, err);
+    struct gctx c = {.path = nsid_spec_arena_strdup(pool, path, err), .pool = pool, .err = err};
+    char *dir = nsid_spec_arena_strdup(pool, path, err);
     if (!c.path || !dir) {
         fclose(f);
         return NSID_ENOMEM;

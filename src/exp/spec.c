@@ -6,6 +6,7 @@
 #include "exp/spec.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,20 +19,20 @@
 #include "exp/config.h"
 #include "base/infile.h"
 
-/* ---- pool ------------------------------------------------------------------------------------ */
+/* ---- arena ----------------------------------------------------------------------------------- */
 
-struct nsid_pool_block {
-    struct nsid_pool_block *next;  /* older block */
+struct nsid_spec_arena_block {
+    struct nsid_spec_arena_block *next;  /* older block */
     size_t cap, used;              /* bytes in data, bytes handed out */
     unsigned char *data;           /* the block's memory (follows the header) */
 };
 
 #define POOL_BLOCK (64u << 10)
 
-void *nsid_pool_alloc(struct nsid_pool *p, size_t n, struct nsid_err *err)
+void *nsid_spec_arena_alloc(struct nsid_spec_arena *p, size_t n, struct nsid_err *err)
 {
     n = (n + 7) & ~(size_t)7;
-    struct nsid_pool_block *b = p->head;
+    struct nsid_spec_arena_block *b = p->head;
     if (!b || b->cap - b->used < n) {
         size_t cap = n > POOL_BLOCK ? n : POOL_BLOCK;
         size_t head = (sizeof *b + 63) & ~(size_t)63;
@@ -47,23 +48,23 @@ void *nsid_pool_alloc(struct nsid_pool *p, size_t n, struct nsid_err *err)
     return out;
 }
 
-char *nsid_pool_strdup(struct nsid_pool *p, const char *s, struct nsid_err *err)
+char *nsid_spec_arena_strdup(struct nsid_spec_arena *p, const char *s, struct nsid_err *err)
 {
     if (!s) return NULL;
     size_t n = strlen(s) + 1;
-    char *d = nsid_pool_alloc(p, n, err);
+    char *d = nsid_spec_arena_alloc(p, n, err);
     if (d) memcpy(d, s, n);
     return d;
 }
 
-char *nsid_pool_printf(struct nsid_pool *p, struct nsid_err *err, const char *fmt, ...)
+char *nsid_spec_arena_printf(struct nsid_spec_arena *p, struct nsid_err *err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0) return NULL;
-    char *d = nsid_pool_alloc(p, (size_t)n + 1, err);
+    char *d = nsid_spec_arena_alloc(p, (size_t)n + 1, err);
     if (!d) return NULL;
     va_start(ap, fmt);
     vsnprintf(d, (size_t)n + 1, fmt, ap);
@@ -71,11 +72,27 @@ char *nsid_pool_printf(struct nsid_pool *p, struct nsid_err *err, const char *fm
     return d;
 }
 
-void nsid_pool_free(struct nsid_pool *p)
+int nsid_spec_arena_grow(struct nsid_spec_arena *p, void *arrp, int n, int *cap, int first, size_t size,
+                         struct nsid_err *err)
 {
-    struct nsid_pool_block *b = p ? p->head : NULL;
+    if (n < *cap) return 0;
+    if (*cap > INT_MAX / 2) return nsid_err_set(err, NSID_ENOMEM, NULL, 0, NULL, "array of %d items overflows", n);
+    int ncap = *cap ? 2 * *cap : first;
+    size_t bytes = nsid_mul_size((size_t)ncap, size, err);
+    void *old, *grown = bytes ? nsid_spec_arena_alloc(p, bytes, err) : NULL;
+    if (!grown) return NSID_ENOMEM;
+    memcpy(&old, arrp, sizeof old); /* arrp points to a T *: read and write it as bytes, no aliasing */
+    if (n) memcpy(grown, old, (size_t)n * size);
+    memcpy(arrp, &grown, sizeof grown);
+    *cap = ncap;
+    return 0;
+}
+
+void nsid_spec_arena_free(struct nsid_spec_arena *p)
+{
+    struct nsid_spec_arena_block *b = p ? p->head : NULL;
     while (b) {
-        struct nsid_pool_block *next = b->next;
+        struct nsid_spec_arena_block *next = b->next;
         nsid_free(b);
         b = next;
     }
@@ -126,12 +143,12 @@ static int fail(struct ctx *c, int line, const char *key, const char *fmt, ...)
 
 static void *alloc(struct ctx *c, size_t n)
 {
-    return nsid_pool_alloc(&c->set->pool, n, c->err);
+    return nsid_spec_arena_alloc(&c->set->pool, n, c->err);
 }
 
 static char *dup(struct ctx *c, const char *s)
 {
-    return nsid_pool_strdup(&c->set->pool, s, c->err);
+    return nsid_spec_arena_strdup(&c->set->pool, s, c->err);
 }
 
 static const char *scalar_text(const yaml_node_t *n)
@@ -216,14 +233,7 @@ static int vlist_push(struct ctx *c, struct vlist *l, const struct nsid_spec_val
     for (int i = 0; i < l->n; i++)
         if (strcmp(l->v[i].key, v->key) == 0)
             return fail(c, v->line, v->key, "duplicate key (first at line %d)", l->v[i].line);
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        struct nsid_spec_value *nv = alloc(c, (size_t)cap * sizeof *nv);
-        if (!nv) return NSID_ENOMEM;
-        if (l->n) memcpy(nv, l->v, (size_t)l->n * sizeof *nv);
-        l->v = nv;
-        l->cap = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&c->set->pool, l->v, l->n, l->cap, 8, c->err) < 0) return NSID_ENOMEM;
     l->v[l->n++] = *v;
     return 0;
 }
@@ -356,14 +366,7 @@ static int alist_push(struct ctx *c, struct alist *l, const struct nsid_spec_axi
     for (int i = 0; i < l->n; i++)
         if (strcmp(l->a[i].key, a->key) == 0)
             return fail(c, a->line, a->key, "duplicate key (first at line %d)", l->a[i].line);
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        struct nsid_spec_axis *na = alloc(c, (size_t)cap * sizeof *na);
-        if (!na) return NSID_ENOMEM;
-        if (l->n) memcpy(na, l->a, (size_t)l->n * sizeof *na);
-        l->a = na;
-        l->cap = cap;
-    }
+    if (NSID_SPEC_ARENA_GROW(&c->set->pool, l->a, l->n, l->cap, 8, c->err) < 0) return NSID_ENOMEM;
     l->a[l->n++] = *a;
     return 0;
 }
@@ -452,22 +455,22 @@ static int search_range(struct ctx *c, const yaml_node_t *r, const char *key, do
     return rc;
 }
 
-int nsid_spec_search_values(struct nsid_pool *pool, const char *key, int kind, double lo, double hi, uint64_t seed,
+int nsid_spec_search_values(struct nsid_spec_arena *pool, const char *key, int kind, double lo, double hi, uint64_t seed,
                             int n, int line, struct nsid_spec_value **out, struct nsid_err *err)
 {
     const struct nsid_key *k = nsid_config_find(key);
     if (!k || n < 1 || !(lo > 0 && hi >= lo) || (kind != NSID_SEARCH_LOG && kind != NSID_SEARCH_RANDOM_LOG))
         return nsid_err_set(err, NSID_EINVAL, NULL, line, key, "not a log search");
-    struct nsid_spec_value *v = nsid_pool_alloc(pool, (size_t)n * sizeof *v, err);
+    struct nsid_spec_value *v = nsid_spec_arena_alloc(pool, (size_t)n * sizeof *v, err);
     if (!v) return NSID_ENOMEM;
     struct nsid_rng rng;
     nsid_rng_init(&rng, seed, 0);
     for (int i = 0; i < n; i++) {
         double t = kind == NSID_SEARCH_RANDOM_LOG ? nsid_rng_uniform(&rng) : (n == 1 ? 0.5 : (double)i / (n - 1));
         double x = exp(log(lo) + t * (log(hi) - log(lo)));
-        v[i].key = nsid_pool_strdup(pool, key, err);
-        v[i].text = k->type == NSID_KEY_INT ? nsid_pool_printf(pool, err, "%lld", llround(x))
-                                            : nsid_pool_printf(pool, err, "%.6g", x);
+        v[i].key = nsid_spec_arena_strdup(pool, key, err);
+        v[i].text = k->type == NSID_KEY_INT ? nsid_spec_arena_printf(pool, err, "%lld", llround(x))
+                                            : nsid_spec_arena_printf(pool, err, "%.6g", x);
         v[i].line = line;
         if (!v[i].key || !v[i].text) return NSID_ENOMEM;
     }
@@ -841,16 +844,10 @@ static const char *const EXPERIMENT_KEYS[] = {"experiment", "description", "data
  */
 static void *append(struct ctx *c, void *arr, int n, int *cap, size_t size, const void *item)
 {
-    unsigned char *na = arr;
-    if (n >= *cap || !arr) {
-        int nc = *cap >= 8 ? 2 * *cap : 8;
-        na = alloc(c, (size_t)nc * size);
-        if (!na) return NULL;
-        if (n) memcpy(na, arr, (size_t)n * size);
-        *cap = nc;
-    }
-    memcpy(na + (size_t)n * size, item, size);
-    return na;
+    if (!arr) *cap = 0;
+    if (nsid_spec_arena_grow(&c->set->pool, &arr, n, cap, 8, size, c->err) < 0) return NULL;
+    memcpy((unsigned char *)arr + (size_t)n * size, item, size);
+    return arr;
 }
 
 static int experiment_body(struct ctx *c, const yaml_node_t *root, struct nsid_spec_experiment *e)
@@ -932,7 +929,7 @@ void nsid_spec_set_init(struct nsid_spec_set *s)
 void nsid_spec_set_free(struct nsid_spec_set *s)
 {
     if (!s) return;
-    nsid_pool_free(&s->pool);
+    nsid_spec_arena_free(&s->pool);
     memset(s, 0, sizeof *s);
 }
 
@@ -1021,7 +1018,7 @@ int nsid_spec_load_string(struct nsid_spec_set *s, const char *text, size_t len,
                           struct nsid_err *err)
 {
     struct ctx c = {.set = s, .err = err};
-    c.file = nsid_pool_strdup(&s->pool, name, err);
+    c.file = nsid_spec_arena_strdup(&s->pool, name, err);
     if (!c.file) return NSID_ENOMEM;
     nsid_config_init(&c.scratch);
     if (memchr(text, '\0', len))

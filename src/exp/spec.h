@@ -78,22 +78,30 @@
 
 #include "base/err.h"
 
-/* ---- a pool: every string and array of a spec set or plan, freed at once ---------------- */
+/* ---- an arena: every string and array of a spec set or plan, freed at once --------------- */
 
-struct nsid_pool_block;
+struct nsid_spec_arena_block;
 
-struct nsid_pool {
-    struct nsid_pool_block *head;  /* blocks, newest first */
+struct nsid_spec_arena {
+    struct nsid_spec_arena_block *head;  /* blocks, newest first */
 };
 
 /* n zeroed bytes (8-byte aligned) from the pool; NULL with err on allocation failure. */
-void *nsid_pool_alloc(struct nsid_pool *p, size_t n, struct nsid_err *err);
+void *nsid_spec_arena_alloc(struct nsid_spec_arena *p, size_t n, struct nsid_err *err);
 /* A copy of s (NULL stays NULL). */
-char *nsid_pool_strdup(struct nsid_pool *p, const char *s, struct nsid_err *err);
+char *nsid_spec_arena_strdup(struct nsid_spec_arena *p, const char *s, struct nsid_err *err);
 /* printf into a pool string. */
-char *nsid_pool_printf(struct nsid_pool *p, struct nsid_err *err, const char *fmt, ...)
+char *nsid_spec_arena_printf(struct nsid_spec_arena *p, struct nsid_err *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void nsid_pool_free(struct nsid_pool *p);
+void nsid_spec_arena_free(struct nsid_spec_arena *p);
+/*
+ * NSID_GROW (base/alloc.h) for an array in the arena: room for one more item, the capacity doubling
+ * from first; the old block stays in the arena (it never frees). 0, or NSID_ENOMEM with err set.
+ */
+#define NSID_SPEC_ARENA_GROW(p, arr, n, cap, first, err) \
+    nsid_spec_arena_grow((p), &(arr), (n), &(cap), (first), sizeof *(arr), (err))
+int nsid_spec_arena_grow(struct nsid_spec_arena *p, void *arrp, int n, int *cap, int first, size_t size,
+                         struct nsid_err *err);
 
 /* ---- the spec ------------------------------------------------------------------------------ */
 
@@ -206,7 +214,7 @@ struct nsid_spec_set {
     struct nsid_spec_profile *global;          /* global profile defaults */
     int n_global;
     int cap_experiments, cap_global;           /* allocated lengths (grown geometrically) */
-    struct nsid_pool pool;                     /* owns everything above */
+    struct nsid_spec_arena pool;                     /* owns everything above */
 };
 
 /*
@@ -246,7 +254,7 @@ int nsid_spec_check(const struct nsid_spec_set *s, struct nsid_err *err);
  * The n values of a log or random_log search of key (kind, lo, hi, seed as in
  * struct nsid_spec_axis), formatted for the key's type, into *out from the pool.
  */
-int nsid_spec_search_values(struct nsid_pool *pool, const char *key, int kind, double lo, double hi, uint64_t seed,
+int nsid_spec_search_values(struct nsid_spec_arena *pool, const char *key, int kind, double lo, double hi, uint64_t seed,
                             int n, int line, struct nsid_spec_value **out, struct nsid_err *err);
 
 /* The experiment named name, or NULL. */

@@ -641,7 +641,8 @@ static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_e
     }
     snprintf(res->run_id, sizeof res->run_id, "%s", t->run_id);
     if ((rc = nsid_net_init(&t->net, t->c, t->data.mscans, t->data.n_scans, err)) < 0) return rc;
-    /* --threads: the model's compute threads (default NSID_THREADS or the CPUs); results do not depend on it */
+    /* --threads (nsid-train: or NSID_THREADS): the model's compute threads, else the CPUs; results do not
+       depend on it */
     if (t->o->threads && t->net.kind == NSID_NET_SE2D &&
         (rc = nsid_model_set_threads(&t->net.model, t->o->threads, err)) < 0)
         return rc;

@@ -330,16 +330,8 @@ static herr_t walk_cb(hid_t g, const char *name, const H5L_info_t *info, void *d
     H5I_type_t t = H5Iget_type(o);
     H5Oclose(o);
     if (t != H5I_DATASET) return 0;
-    if (w->n == w->cap) {
-        int cap = w->cap ? 2 * w->cap : 64;
-        struct nsid_err ignored = {0}; /* the caller reports the failure */
-        char (*nn)[PATH_MAX_] = NSID_ALLOC(sizeof *nn * (size_t)cap, &ignored);
-        if (!nn) return -1;
-        if (w->n) memcpy(nn, w->names, sizeof *nn * (size_t)w->n);
-        nsid_free(w->names);
-        w->names = nn;
-        w->cap = cap;
-    }
+    struct nsid_err ignored = {0}; /* the caller reports the failure */
+    if (NSID_GROW(w->names, w->n, w->cap, 64, &ignored) < 0) return -1;
     path_to_name(w->names[w->n++], PATH_MAX_, name);
     return 0;
 }
@@ -886,14 +878,11 @@ int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
         return err && err->code == NSID_ENOTFOUND
                    ? (nsid_err_clear(err), nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file"))
                    : err ? err->code : NSID_EINVAL;
-    char h5[NSID_H5_REASON_MAX];
     struct nsid_h5_quiet q;
-    nsid_h5_quiet_begin(&q);
     int rc;
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t fid = nsid_h5_open_quiet(path, &q, NULL, "cannot open as HDF5 (not HDF5, truncated or damaged)", true, err);
     if (fid < 0) {
-        rc = nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
-                          "cannot open as HDF5 (not HDF5, truncated or damaged): %s", nsid_h5_reason(h5));
+        rc = err->code;
     } else {
         rc = load_open(ck, fid, &o, path, err);
         H5Fclose(fid);
@@ -909,14 +898,11 @@ int nsid_checkpoint_read_arch(const char *path, char **arch, struct nsid_err *er
         return err && err->code == NSID_ENOTFOUND
                    ? (nsid_err_clear(err), nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file"))
                    : err ? err->code : NSID_EINVAL;
-    char h5[NSID_H5_REASON_MAX];
     struct nsid_h5_quiet q;
-    nsid_h5_quiet_begin(&q);
     int rc;
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t fid = nsid_h5_open_quiet(path, &q, NULL, "cannot open as HDF5 (not HDF5, truncated or damaged)", true, err);
     if (fid < 0) {
-        rc = nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
-                          "cannot open as HDF5 (not HDF5, truncated or damaged): %s", nsid_h5_reason(h5));
+        rc = err->code;
     } else {
         rc = check_header(fid, path, err);
         if (!rc && read_string_attr(fid, "architecture", arch) < 0)

@@ -80,8 +80,9 @@ struct nsid_model_config {
     struct nsid_modulator_config modulator_cfg;
     uint64_t seed;                          /* initialisation seed (stream NSID_STREAM_INIT); 1 */
     int threads;                            /* compute threads of the model's pool; 0 (default):
-                                               nsid_pool_default_threads() = env NSID_THREADS, else
-                                               the online CPUs. Results do not depend on it. */
+                                               nsid_pool_default_threads() = the online CPUs
+                                               (NSID_THREADS is the stage programs' to read).
+                                               Results do not depend on it. */
 };
 
 /* What the model needs to know of a scan (nsid_model_scan_from fills it from a loaded scan). */

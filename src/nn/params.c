@@ -27,15 +27,7 @@ int nsid_params_add(struct nsid_params *ps, const char *name, int kind, int ndim
             return nsid_err_set(err, NSID_EINVAL, NULL, 0, name, "dimension %d is %d, must be positive", i, shape[i]);
         numel *= (size_t)shape[i];
     }
-    if (ps->n == ps->cap) {
-        int cap = ps->cap ? 2 * ps->cap : 32;
-        struct nsid_param *p = NSID_ALLOC(sizeof *p * (size_t)cap, err);
-        if (!p) return NSID_ENOMEM;
-        if (ps->n) memcpy(p, ps->p, sizeof *p * (size_t)ps->n);
-        nsid_free(ps->p);
-        ps->p = p;
-        ps->cap = cap;
-    }
+    if (NSID_GROW(ps->p, ps->n, ps->cap, 32, err) < 0) return NSID_ENOMEM;
     struct nsid_param *p = &ps->p[ps->n++];
     memset(p, 0, sizeof *p);
     strcpy(p->name, name);

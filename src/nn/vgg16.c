@@ -322,12 +322,11 @@ int nsid_vgg16_load(struct nsid_vgg16 *v, const char *path, int *layout, struct 
                    ? (nsid_err_clear(err), nsid_err_set(err, NSID_ENOTFOUND, path, 0, "model.core.checkpoint", "VGG16 weights file not found"))
                    : err ? err->code : NSID_EINVAL;
     struct nsid_h5_quiet q; /* we report through nsid_err, not HDF5's printed stack */
-    nsid_h5_quiet_begin(&q);
     int rc = 0;
     float *w[NSID_VGG16_CONVS] = {0}, *b[NSID_VGG16_CONVS] = {0};
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t f = nsid_h5_open_quiet(path, &q, "model.core.checkpoint", "not an HDF5 file", false, err);
     if (f < 0) {
-        rc = nsid_err_set(err, NSID_EFORMAT, path, 0, "model.core.checkpoint", "not an HDF5 file");
+        rc = err->code;
         goto out;
     }
     for (int k = 0; k < NSID_VGG16_CONVS; k++) {
