@@ -51,7 +51,7 @@ int main(int argc, char **argv)
      * in its atexit cleanup: skip that cleanup; every file is closed explicitly. */
     H5dont_atexit();
     const char *data[MAX_ARGS];
-    struct nsid_eval_opts o = {.data = data, .summary = stdout};
+    struct nsid_eval_opts o = {.data = data, .summary = stdout, .isa = getenv("NSID_ISA")};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) {

@@ -204,7 +204,7 @@ int main(int argc, char **argv)
     struct nsid_train_opts o = {.data = a.data, .n_data = a.n_data, .out_dir = a.out, .db_path = a.db,
                                 .run_id = a.run_id, .experiment = a.experiment, .parent = a.parent,
                                 .stop = &g_stop, .progress = !a.quiet && isatty(2) ? stderr : NULL,
-                                .threads = a.threads, .cache_mb = a.cache_mb};
+                                .threads = a.threads, .cache_mb = a.cache_mb, .isa = getenv("NSID_ISA")};
     struct nsid_train_result r;
     if (nsid_train_run(&c, &o, &r, &err) < 0) {
         fputs("nsid-train: ", stderr);

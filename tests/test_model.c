@@ -36,6 +36,9 @@
 #include "data/scan.h"
 #include "nn/model.h"
 
+/* The SE2d core of a model (its core_ops is nsid_core_se2d_ops). */
+#define SE2D(m) ((struct nsid_core *)(m)->core)
+
 #define ABS_TOL 1e-5
 #define REL_TOL 1e-4
 
@@ -317,8 +320,8 @@ static void compare_bn(struct stats *st, const struct nsid_model *m, hid_t ref, 
         snprintf(path, sizeof path, "bn/core/features/layer%d/norm/num_batches_tracked", k);
         size_t n;
         int64_t *v = read_typed(ref, path, H5T_NATIVE_INT64, sizeof(int64_t), &n);
-        CHECK(v && v[0] == m->core.layer[k].num_batches_tracked, "%s: layer%d num_batches_tracked %lld", cfg, k,
-              (long long)m->core.layer[k].num_batches_tracked);
+        CHECK(v && v[0] == SE2D(m)->layer[k].num_batches_tracked, "%s: layer%d num_batches_tracked %lld", cfg, k,
+              (long long)SE2D(m)->layer[k].num_batches_tracked);
         free(v);
     }
 }
@@ -341,7 +344,7 @@ static void compare_models(struct stats *st, const struct nsid_model *m, const s
     CHECK(m->ps.adam_t == ref->ps.adam_t, "%s: Adam step %lld vs %lld", cfg, (long long)m->ps.adam_t,
           (long long)ref->ps.adam_t);
     for (int k = 0; k < m->cfg.core.layers; k++)
-        CHECK(m->core.layer[k].num_batches_tracked == ref->core.layer[k].num_batches_tracked,
+        CHECK(SE2D(m)->layer[k].num_batches_tracked == SE2D(ref)->layer[k].num_batches_tracked,
               "%s: num_batches_tracked layer %d", cfg, k);
 }
 
@@ -597,7 +600,7 @@ static bool same_model(const struct nsid_model *a, const struct nsid_model *b, b
             return false;
     }
     for (int k = 0; k < a->cfg.core.layers; k++)
-        if (a->core.layer[k].num_batches_tracked != b->core.layer[k].num_batches_tracked) return false;
+        if (SE2D(a)->layer[k].num_batches_tracked != SE2D(b)->layer[k].num_batches_tracked) return false;
     return !opt || a->ps.adam_t == b->ps.adam_t;
 }
 
@@ -702,7 +705,7 @@ static void test_checkpoint_and_determinism(void)
     nsid_model_load(&src, tpath("k.h5"), NULL, &err);
     CHECK(memcmp(d.m.ps.w, src.ps.w, nc * sizeof(float)) == 0, "core weights transferred");
     nsid_model_set_frozen_core(&d.m, true);
-    float *rm = d.m.core.layer[0].running_mean, rm0 = rm[0];
+    float *rm = SE2D(&d.m)->layer[0].running_mean, rm0 = rm[0];
     nsid_rng_init(&rng, 4, NSID_STREAM_SAMPLE);
     train_steps(&d, 3, &rng, L);
     CHECK(memcmp(d.m.ps.w, src.ps.w, nc * sizeof(float)) == 0, "frozen core: weights unchanged by training");
@@ -791,7 +794,7 @@ static void test_paper_config(void)
     const struct nsid_param *sp = nsid_params_find(&m.ps, "core.features.layer1.ds_conv.spatial_conv.weight");
     CHECK(sp && sp->ndim == 4 && sp->shape[0] == 64 && sp->shape[1] == 1 && sp->shape[2] == 13,
           "state_dict name and shape of the depthwise conv");
-    CHECK(m.core.out_h == 22 && m.core.out_w == 50 && m.core.out_c == 64, "core output 64 x 22 x 50");
+    CHECK(SE2D(&m)->out_h == 22 && SE2D(&m)->out_w == 50 && SE2D(&m)->out_c == 64, "core output 64 x 22 x 50");
     rc = nsid_model_alloc_state(&m, 2, &err);
     CHECK(rc == 0, "arena for B = 2: %s", err.msg);
     if (rc == 0) {

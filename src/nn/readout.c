@@ -288,7 +288,7 @@ int nsid_readout_set_input_layout(struct nsid_readout *r, int vb, struct nsid_er
     if (r->kind != NSID_READOUT_GAUSSIAN)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "readout.layout",
                             "a channel-blocked input (vb %d) needs the Gaussian readout", vb);
-    if (!r->kern && nsid_readout_set_kernels(r, getenv("NSID_ISA"), err) < 0) return err->code;
+    if (!r->kern && nsid_readout_set_kernels(r, NULL, err) < 0) return err->code;
     if (vb != r->kern->vb)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "readout.layout",
                             "block width %d, expected 1 or the kernel set's %d (%s)", vb, r->kern->vb,

@@ -143,7 +143,7 @@ struct nsid_readout {
 
     /* speed (Gaussian readout): threads and SIMD kernels on a channels-last map */
     struct nsid_pool *pool;      /* borrowed thread pool (nsid_readout_set_pool), NULL = caller only */
-    const struct nsid_kern *kern; /* kernel set (nsid_readout_set_kernels, else NSID_ISA/auto at bind) */
+    const struct nsid_kern *kern; /* kernel set (nsid_readout_set_kernels, else auto at bind) */
     int nt;                      /* threads the state was bound for */
     int cp;                      /* C rounded up to the kernels' vector width */
     int in_vb;                   /* layout of feat/dfeat: 1 = (B,C,H,W); kern->vb = the core's

@@ -138,7 +138,7 @@ int nsid__gaussian_bind(struct nsid_readout *r, struct nsid_arena *a, int B, str
         r->dweff = nsid_arena_floats(a, (size_t)r->C * r->N, err);
         if (!r->weff || !r->dweff) return NSID_ENOMEM;
     }
-    if (!r->kern && nsid_readout_set_kernels(r, getenv("NSID_ISA"), err) < 0) return err->code;
+    if (!r->kern && nsid_readout_set_kernels(r, NULL, err) < 0) return err->code;
     r->nt = nsid_pool_threads(r->pool);
     r->cp = (r->C + r->kern->vb - 1) / r->kern->vb * r->kern->vb;
     size_t ncp = (size_t)r->N * r->cp, map = (size_t)r->H * r->W * r->cp;
