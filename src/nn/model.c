@@ -580,12 +580,6 @@ void nsid_model_checkpoint(struct nsid_model *m, struct nsid_checkpoint *ck, con
     ck->arch = arch;
 }
 
-static const char *readout_kind_name(int kind)
-{
-    return kind == NSID_READOUT_GAUSSIAN ? "gaussian" : kind == NSID_READOUT_FACTORIZED ? "factorized"
-                                                                                        : "pointpooled";
-}
-
 int nsid_model_arch_json(const struct nsid_model *m, char *buf, size_t n)
 {
     const struct nsid_readout_config *r = &m->cfg.readout;
@@ -601,7 +595,7 @@ int nsid_model_arch_json(const struct nsid_model *m, char *buf, size_t n)
     PUT("\"readout\":{\"kind\":\"%s\",\"gamma_readout\":%.17g,\"share_features\":%s,"
         "\"grid_mean_predictor\":%s,\"gmp_hidden_layers\":%d,\"gmp_hidden_features\":%d,\"gmp_final_tanh\":%s,"
         "\"normalize\":%s,\"pool_steps\":%d,\"pool_kern\":%d},",
-        readout_kind_name(r->kind), r->gamma_readout, r->share_features ? "true" : "false",
+        nsid_readout_kind_name(r->kind), r->gamma_readout, r->share_features ? "true" : "false",
         r->grid_mean_predictor ? "true" : "false", r->gmp_hidden_layers, r->gmp_hidden_features,
         r->gmp_final_tanh ? "true" : "false", r->normalize ? "true" : "false", r->pool_steps, r->pool_kern);
     PUT("\"shifter\":%s,\"modulator\":%s,\"seed\":%llu,", m->sh ? "true" : "false", m->mod ? "true" : "false",
