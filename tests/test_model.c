@@ -755,6 +755,58 @@ static void test_bad_config(void)
     nsid_model_free(&m);
 }
 
+/*
+ * The kernel set is part of the model's configuration (cfg.isa; the stage programs pass env
+ * NSID_ISA): each set this CPU has is the one core and readouts then use, and predicts what the
+ * automatic choice predicts (to the sets' rounding); an unknown set is refused naming NSID_ISA.
+ */
+static void test_kernel_sets(void)
+{
+    struct tiny t;
+    if (tiny_init(&t, NSID_READOUT_GAUSSIAN, false, true, false, 1) < 0) return;
+    struct nsid_model_config cfg = t.m.cfg;
+    CHECK(cfg.isa[0] == '\0' && t.m.kern == nsid_kern_select(NULL, &(struct nsid_err){0}),
+          "no set configured: the model picks the best the CPU has (%s)", t.m.kern->name);
+    nsid_model_predict(&t.m, &t.b[0]);
+    size_t n = (size_t)t.b[0].B * (size_t)t.sc[0].n_neurons;
+    static const char *const sets[] = {"generic", "generic16", "avx2", "avx512"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        if (!nsid_kern_available(sets[i])) {
+            printf("  kernel set %s: not on this CPU, skipped\n", sets[i]);
+            continue;
+        }
+        struct nsid_err err = {0};
+        struct nsid_model m;
+        snprintf(cfg.isa, sizeof cfg.isa, "%s", sets[i]);
+        int rc = nsid_model_init(&m, &cfg, t.sc, 2, &err);
+        if (rc == 0) rc = nsid_model_alloc_state(&m, 3, &err);
+        CHECK(rc == 0, "a model with kernel set %s: %s", sets[i], err.msg);
+        if (rc < 0) continue;
+        memcpy(m.ps.w, t.m.ps.w, m.ps.n_weights * sizeof(float)); /* tiny_init's readout values */
+        memcpy(m.ps.buf, t.m.ps.buf, m.ps.n_buffers * sizeof(float));
+        CHECK(strcmp(m.kern->name, sets[i]) == 0 && SE2D(&m)->kern == m.kern && m.ro[0].kern == m.kern &&
+                  m.ro[1].kern == m.kern,
+              "cfg.isa %s: the model, its core and its readouts use %s", sets[i], m.kern->name);
+        nsid_model_predict(&m, &t.b[0]);
+        double worst = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            double d = fabs((double)m.out[j] - (double)t.m.out[j]) / (fabs((double)t.m.out[j]) + 1e-6);
+            if (d > worst) worst = d;
+        }
+        CHECK(worst < 1e-4, "kernel set %s predicts as the automatic choice (worst relative difference %.3g)",
+              sets[i], worst);
+        nsid_model_free(&m);
+    }
+    struct nsid_err err = {0};
+    struct nsid_model m;
+    snprintf(cfg.isa, sizeof cfg.isa, "sse9");
+    CHECK(nsid_model_init(&m, &cfg, t.sc, 2, &err) == NSID_EINVAL && strcmp(err.key, "NSID_ISA") == 0 &&
+              strstr(err.msg, "sse9") && m.ps.n == 0,
+          "an unknown kernel set is refused naming NSID_ISA and leaves a zeroed model: %s: %s", err.key, err.msg);
+    nsid_model_free(&m);
+    nsid_model_free(&t.m);
+}
+
 /* The paper's model (docs/paper.md §1.2, §2.6), built from scans as the data module loads them. */
 static void test_paper_config(void)
 {
@@ -951,6 +1003,7 @@ int main(int argc, char **argv)
     fd_check("gaussian cortex, frozen core", NSID_READOUT_GAUSSIAN, false, true, false, true);
     test_checkpoint_and_determinism();
     test_bad_config();
+    test_kernel_sets();
     test_paper_config();
     cleanup();
     return check_summary("model");
