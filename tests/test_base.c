@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -18,7 +20,66 @@ static void test_err(void)
     CHECK(rc == NSID_EINVAL, "nsid_err_set returns its code");
     CHECK(strcmp(nsid_err_str(&err, buf, sizeof buf), "exp.yaml:12: lr: 5 not in [1e-06, 1]") == 0,
           "error formats as file:line: key: msg, got '%s'", buf);
-    CHECK(nsid_err_set(NULL, NSID_EIO, NULL, 0, NULL, "x") == NSID_EIO, "a NULL err is allowed");
+}
+
+/* The discipline of err.h: the first error wins, clearing is the only overwrite, context fills gaps. */
+static void test_err_first_wins(void)
+{
+    struct nsid_err err = {0};
+    char buf[2048];
+    nsid_err_set(&err, NSID_ENOTFOUND, "a.h5", 3, "responses", "missing");
+    int rc = nsid_err_set(&err, NSID_EINVAL, "b.yaml", 9, "train.lr", "later");
+    CHECK(rc == NSID_ENOTFOUND, "a second set returns the first code (%d)", rc);
+    CHECK(strcmp(nsid_err_str(&err, buf, sizeof buf), "a.h5:3: responses: missing") == 0 && err.code == NSID_ENOTFOUND,
+          "the first error wins: got '%s'", buf);
+    nsid_err_clear(&err);
+    CHECK(err.code == 0 && !err.file[0] && !err.key[0] && !err.msg[0] && err.line == 0, "clear empties every field");
+    CHECK(nsid_err_set(&err, NSID_EIO, NULL, 0, NULL, "retry failed") == NSID_EIO && strcmp(err.msg, "retry failed") == 0,
+          "after a clear the next error is recorded");
+
+    /* context: only where the inner error left a field empty; a prefix goes before the message */
+    nsid_err_clear(&err);
+    nsid_err_set(&err, NSID_ENOMEM, NULL, 0, NULL, "cannot allocate 8 bytes");
+    rc = nsid_err_context(&err, "scan.h5", 0, "images", "5 x 7 floats");
+    CHECK(rc == NSID_ENOMEM && strcmp(nsid_err_str(&err, buf, sizeof buf),
+                                      "scan.h5: images: 5 x 7 floats: cannot allocate 8 bytes") == 0,
+          "context names the file and key of an anonymous error: got '%s'", buf);
+    nsid_err_context(&err, "outer.yaml", 4, "data", NULL);
+    CHECK(strcmp(err.file, "scan.h5") == 0 && strcmp(err.key, "images") == 0 && err.line == 4,
+          "context keeps the inner file and key and fills only the empty line: %s:%d: %s", err.file, err.line, err.key);
+    struct nsid_err clear = {0};
+    CHECK(nsid_err_context(&clear, "x", 1, "k", "p") == 0 && clear.code == 0 && !clear.file[0] && !clear.msg[0],
+          "context on a clear err leaves it clear");
+    nsid_err_clear(&err);
+    char long_prefix[NSID_ERR_MSG_MAX + 10];
+    memset(long_prefix, 'p', sizeof long_prefix - 1);
+    long_prefix[sizeof long_prefix - 1] = '\0';
+    nsid_err_set(&err, NSID_EIO, NULL, 0, NULL, "inner");
+    nsid_err_context(&err, NULL, 0, NULL, long_prefix);
+    CHECK(strlen(err.msg) == NSID_ERR_MSG_MAX - 1, "a long prefix is truncated to the message size (%zu)",
+          strlen(err.msg));
+
+    /* nsid_err_oom names what asked for the memory, once */
+    nsid_err_clear(&err);
+    void *p = NSID_ALLOC((size_t)1 << 62, &err);
+    CHECK(p == NULL && nsid_err_oom(&err, "s.h5", "responses", "2 x 3 floats") == NSID_ENOMEM &&
+              strcmp(err.file, "s.h5") == 0 && strncmp(err.msg, "2 x 3 floats: ", 14) == 0,
+          "an allocation failure gets the input's name: %s", err.msg);
+    nsid_err_oom(&err, "outer.h5", "images", "other");
+    CHECK(strcmp(err.file, "s.h5") == 0 && strncmp(err.msg, "2 x 3 floats: ", 14) == 0,
+          "a second nsid_err_oom keeps the first names: %s", err.msg);
+
+    /* err is required: a NULL err aborts (programmer error), in a child so that the test goes on */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr)) _exit(3);
+        nsid_err_set(NULL, NSID_EIO, NULL, 0, NULL, "x");
+        _exit(0);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+          "nsid_err_set with a NULL err aborts (status %d)", status);
 }
 
 static void test_arena(void)
@@ -101,6 +162,7 @@ static void test_path(void)
     CHECK(nsid_path_check_parent(p, "--opt", NULL, &err) == NSID_ENOTFOUND && strcmp(err.key, "--opt") == 0 &&
               strcmp(err.file, p) == 0 && strstr(err.msg, "does not exist"),
           "missing folder refused, naming the option (%s)", err.msg);
+    nsid_err_clear(&err);
     snprintf(q, sizeof q, "%s/x/y", tmp);
     CHECK(nsid_path_check_parent(p, "--opt", q, &err) == 0, "a folder the command creates passes");
     CHECK(nsid_path_mkdirs(q, "--out", &err) == 0 && nsid_path_is_dir(q), "mkdir -p");
@@ -110,9 +172,11 @@ static void test_path(void)
     FILE *f = fopen(p, "w");
     if (f) fclose(f);
     snprintf(q, sizeof q, "%s/x/y/f/g", tmp);
+    nsid_err_clear(&err);
     CHECK(nsid_path_mkdirs(q, "--out", &err) < 0 && strstr(err.msg, "is not a folder"), "a file in the way (%s)",
           err.msg);
     snprintf(q, sizeof q, "%s/x/y/f/g.h5", tmp);
+    nsid_err_clear(&err);
     CHECK(nsid_path_check_parent(q, "--opt", NULL, &err) == NSID_EINVAL && strstr(err.msg, "is not a folder"),
           "a file as the folder (%s)", err.msg);
     char cmd[300];
@@ -123,6 +187,7 @@ static void test_path(void)
 int main(void)
 {
     test_err();
+    test_err_first_wins();
     test_path();
     test_arena();
     test_rng();

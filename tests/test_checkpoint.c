@@ -253,6 +253,7 @@ static void test_save_errors(void)
     CHECK(access("/nonexistent-dir/x/ckpt.h5", F_OK) != 0, "nothing written");
     struct nsid_checkpoint_alias bad = {.name = "readout.x._features", .target = "readout.nope._features"};
     struct nsid_checkpoint ck = a.ck;
+    nsid_err_clear(&err);
     ck.aliases = &bad;
     rc = nsid_checkpoint_save(&ck, tpath("bad.h5"), false, &err);
     CHECK(rc == NSID_EINVAL && strcmp(err.key, "readout.x._features") == 0, "alias of an unknown tensor refused");

@@ -369,6 +369,7 @@ static void test_files_and_sets(void)
               "--set %s gives '--set: %s: ...%s...', got '%s'", bad[i].set, bad[i].key, bad[i].msg,
               nsid_err_str(&err, s, sizeof s));
     }
+    nsid_err_clear(&err);
     CHECK(nsid_config_set(&c, "model.core.random=true", &err) == 0 && nsid_config_validate(&c, &err) == 0,
           "random frozen core without checkpoint is valid: %s", err.msg);
     CHECK(nsid_config_set(&c, "model.core.checkpoint=a.h5", &err) == 0 && nsid_config_validate(&c, &err) < 0 &&
@@ -378,13 +379,17 @@ static void test_files_and_sets(void)
     /* The whole sequence of a stage's main. */
     snprintf(path, sizeof path, "%s/test_config_tmp.yaml", bin ? bin : ".");
     const char *sets[] = {"model.core.checkpoint=", "model.core.random=true", "train.seed=4"};
+    nsid_err_clear(&err);
     CHECK(nsid_config_load(&c, path, sets, 3, &err) == 0 && c.train.lr == 0.002 && c.train.seed == 4 &&
           c.model.core.random, "load = defaults + file + sets + validate: %s", err.msg);
+    nsid_err_clear(&err);
     CHECK(nsid_config_load(&c, path, sets, 1, &err) < 0 && strcmp(err.key, "train.detach_core") == 0,
           "load validates: %s", err.msg);
+    nsid_err_clear(&err);
     CHECK(nsid_config_load(&c, NULL, NULL, 0, &err) == 0 && c.train.lr == 0.005, "load without a file");
     remove(path);
 
+    nsid_err_clear(&err);
     snprintf(path, sizeof path, "%s/does_not_exist.yaml", bin ? bin : ".");
     CHECK(nsid_config_parse_file(&c, path, &err) == NSID_EIO && strcmp(err.file, path) == 0 &&
           strstr(err.msg, "cannot open"), "missing file names the path: %s", nsid_err_str(&err, s, sizeof s));

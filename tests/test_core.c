@@ -179,15 +179,18 @@ static void test_config_errors(void)
           && strstr(err.msg, "0 not in"), "layers = 0 is an error naming the key: %s: %s", err.key, err.msg);
     nsid_core_config_default(&cfg);
     cfg.bn_momentum = 1.5;
+    nsid_err_clear(&err);
     CHECK(nsid_core_init(&c, &cfg, 36, 64, &ps, "core", &err) == NSID_EINVAL && strcmp(err.key, "core.bn_momentum") == 0,
           "momentum 1.5 rejected: %s", err.msg);
     nsid_core_config_default(&cfg);
+    nsid_err_clear(&err);
     CHECK(nsid_core_init(&c, &cfg, 12, 64, &ps, "core", &err) == NSID_EINVAL &&
           strstr(err.key, "layer0") && strstr(err.msg, "12x64"), "a 15x15 kernel on a 12-row image: %s: %s", err.key, err.msg);
     CHECK(ps.n == 0, "a config error registers nothing");
     nsid_core_config_default(&cfg);
     CHECK(nsid_core_init(&c, &cfg, 36, 64, &ps, "core", &err) == 0, "valid config after errors");
     struct nsid_core c2;
+    nsid_err_clear(&err);
     CHECK(nsid_core_init(&c2, &cfg, 36, 64, &ps, "core", &err) == NSID_EINVAL && strstr(err.msg, "twice"),
           "registering the same prefix twice fails: %s", err.msg);
     nsid_core_free(&c2);

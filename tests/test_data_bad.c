@@ -246,7 +246,7 @@ static void test_shapes(void)
     npy_write_i64("meta/trials/trial_idx.npy", ids, 5);
     expect_fail(TREE, NULL, NSID_ESHAPE, "static11111", "trials/trial_idx", "expected 24", "tree trials meta vs trials");
     reset();
-    float *img = NSID_CALLOC(23 * 48 * 4, NULL);
+    float *img = NSID_CALLOC(23 * 48 * 4, &(struct nsid_err){0});
     hsize_t di[4] = {23, 1, 6, 8};
     h5_replace("images", H5T_NATIVE_FLOAT, 4, di, img);
     nsid_free(img);

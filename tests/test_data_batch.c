@@ -48,6 +48,7 @@ static void test_stats_match_numpy(void)
     CHECK_CLOSE(sd[0], 1.4142135, 1e-6, 1e-6, "std ddof 0");
     nsid_arrays_free(&mine);
     CHECK(nsid_scan_compute_stats(&t, "behavior", &mine, &err) == NSID_ENOTFOUND, "no behavior, no statistics");
+    nsid_err_clear(&err);
     CHECK(nsid_scan_compute_stats(&t, "eye", &mine, &err) == NSID_EINVAL, "unknown array refused");
 }
 

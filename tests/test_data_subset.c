@@ -11,12 +11,12 @@ static void make_scan(struct nsid_scan *s, int64_t T, int64_t N, const int64_t *
     s->n_trials = T;
     s->n_neurons = N;
     s->channels = s->height = s->width = 1;
-    s->images = NSID_CALLOC((size_t)T * 4, NULL);
-    s->responses = NSID_CALLOC((size_t)(T * N) * 4, NULL);
-    s->tiers = NSID_ALLOC((size_t)T, NULL);
+    s->images = NSID_CALLOC((size_t)T * 4, &(struct nsid_err){0});
+    s->responses = NSID_CALLOC((size_t)(T * N) * 4, &(struct nsid_err){0});
+    s->tiers = NSID_ALLOC((size_t)T, &(struct nsid_err){0});
     for (int64_t i = 0; i < T; i++) s->tiers[i] = (int8_t)(i % 5 < 3 ? 0 : i % 5 == 3 ? 1 : 2);
     if (match) {
-        s->multi_match_id = NSID_ALLOC((size_t)N * 8, NULL);
+        s->multi_match_id = NSID_ALLOC((size_t)N * 8, &(struct nsid_err){0});
         memcpy(s->multi_match_id, match, (size_t)N * 8);
     }
 }
@@ -148,11 +148,13 @@ static void test_matched(void)
         CHECK(bad == 0, "scan %d: selected neurons carry selected ids", sc);
     }
     int64_t missing[1] = {1005};
+    nsid_err_clear(&err);
     CHECK(nsid_match_neurons(&s[1], missing, 1, idx, &k, &err) == NSID_ENOTFOUND && strstr(err.msg, "1005"),
           "an id the scan lacks: %s", err.msg);
     nsid_free(ids);
     nsid_scan_free(&s[2]);
     make_scan(&s[2], 5, 110, NULL);
+    nsid_err_clear(&err);
     CHECK(nsid_match_ids(sp, 3, &ids, &n, &err) == NSID_ENOTFOUND && strstr(err.key, "multi_match_id"),
           "a scan without multi_match_id: %s", err.msg);
     for (int i = 0; i < 3; i++) nsid_scan_free(&s[i]);

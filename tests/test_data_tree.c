@@ -186,9 +186,11 @@ static void test_options_and_links(void)
         nsid_scan_free(&b);
     }
     dt_write_text(p1, "{\"links\": {\"responses\": 3}}");
+    nsid_err_clear(&err);
     rc = nsid_scan_load(&b, tree, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.file, "config.json"), "bad links refused: %s", err.msg);
     dt_write_text(p1, "{\"links\": {}");
+    nsid_err_clear(&err);
     rc = nsid_scan_load(&b, tree, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "invalid JSON"), "invalid config.json refused: %s", err.msg);
     dt_rmtree(tree);
@@ -208,7 +210,7 @@ static void test_extra_and_ground_truth(void)
     e.ndim = 2;
     e.shape[0] = T;
     e.shape[1] = 2;
-    e.data = NSID_ALLOC((size_t)T * 16, NULL);
+    e.data = NSID_ALLOC((size_t)T * 16, &(struct nsid_err){0});
     for (int64_t i = 0; i < 2 * T; i++) ((double *)e.data)[i] = 0.25 * (double)i;
     nsid_arrays_take(&a.extra, &e, &err);
     double rf[14];
@@ -256,6 +258,7 @@ static void test_generic_load(void)
     rc = nsid_scan_load(&s, tmp_path("nothing.zip"), &o, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "unzip"), "x.zip without x says to unzip: %s", err.msg);
     dt_write_text(tmp_path("plain.txt"), "hello");
+    nsid_err_clear(&err);
     rc = nsid_scan_load(&s, tmp_path("plain.txt"), &o, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "not a scan") && s.images == NULL, "a text file is not a scan: %s", err.msg);
     unlink(tmp_path("plain.txt"));

@@ -120,10 +120,10 @@ static void build_scan(struct nsid_scan *s)
     s->channels = 1;
     s->height = 2;
     s->width = 3;
-    s->images = NSID_CALLOC(6 * 6 * sizeof(float), NULL);
-    s->responses = NSID_CALLOC(6 * 2 * sizeof(float), NULL);
-    s->tiers = NSID_ALLOC(6, NULL);
-    s->unit_ids = NSID_ALLOC(2 * 8, NULL);
+    s->images = NSID_CALLOC(6 * 6 * sizeof(float), &(struct nsid_err){0});
+    s->responses = NSID_CALLOC(6 * 2 * sizeof(float), &(struct nsid_err){0});
+    s->tiers = NSID_ALLOC(6, &(struct nsid_err){0});
+    s->unit_ids = NSID_ALLOC(2 * 8, &(struct nsid_err){0});
     for (int i = 0; i < 36; i++) s->images[i] = (float)(i % 7);
     for (int i = 0; i < 12; i++) s->responses[i] = 0.5f * (float)i;
     for (int i = 0; i < 6; i++) s->tiers[i] = (int8_t)(i % 3);
@@ -165,6 +165,7 @@ static void test_typed_fields_written(void)
     /* uint8 images that no longer hold integers cannot be stored as uint8. */
     s.images_dtype = NSID_DT_U8;
     s.images[5] = 0.5f;
+    nsid_err_clear(&err);
     rc = nsid_scan_save_h5(&s, out, NULL, &err);
     CHECK(rc == NSID_EINVAL && strcmp(err.key, "images") == 0, "non-integer image in a uint8 scan refused: %s", err.msg);
     s.images[5] = 3.0f;
@@ -178,6 +179,7 @@ static void test_typed_fields_written(void)
     /* Saving into a folder that does not exist fails cleanly. */
     char bad[4300];
     snprintf(bad, sizeof bad, "%s/no/such/dir/x.h5", tmp);
+    nsid_err_clear(&err);
     rc = nsid_scan_save_h5(&s, bad, NULL, &err);
     CHECK(rc == NSID_EIO && !dt_exists(bad), "save into a missing folder: %s", err.msg);
     unlink(out);

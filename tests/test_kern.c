@@ -21,7 +21,7 @@
 
 static float *fbuf(size_t n)
 {
-    float *p = NSID_CALLOC(n * sizeof(float) + 64, NULL);
+    float *p = NSID_CALLOC(n * sizeof(float) + 64, &(struct nsid_err){0});
     NSID_ASSERT(p);
     return p;
 }

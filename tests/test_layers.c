@@ -212,6 +212,7 @@ static void check_conv_values(struct nsid_rng *r)
     CHECK(nsid_conv_dims_check(&bad, 0, "layer0.conv", &err) == NSID_EINVAL && strstr(err.msg, "does not fit")
           && strcmp(err.key, "layer0.conv") == 0, "a kernel larger than the input is an error naming the conv: %s", err.msg);
     bad.K = 3;
+    nsid_err_clear(&err);
     CHECK(nsid_conv_dims_check(&bad, 1, "spatial_conv", &err) == NSID_EINVAL && strstr(err.msg, "O=2, C=1"),
           "depthwise with O != C is an error: %s", err.msg);
 }

@@ -277,12 +277,15 @@ static void test_edge_cases(void)
     double out3[3];
     CHECK(nsid_metric_oracle(out3, &nr, &err) == NSID_EINVAL && strstr(err.msg, "repeats"),
           "oracle without repeats is an error: %s", err.msg);
+    nsid_err_clear(&err);
     CHECK(nsid_metric_fev(out3, out3, &nr, &err) == NSID_EINVAL && strcmp(err.key, "fev") == 0,
           "FEV without repeats is an error: %s", err.msg);
     struct nsid_metric_data nopred = {y, NULL, distinct, 4, 3};
+    nsid_err_clear(&err);
     CHECK(nsid_metric_corr(out3, &nopred, &err) == NSID_EINVAL && strstr(err.msg, "predictions"),
           "corr without predictions is an error: %s", err.msg);
     struct nsid_metric_data nogroup = {y, p, NULL, 4, 3};
+    nsid_err_clear(&err);
     CHECK(nsid_metric_corr_avg(out3, &nogroup, &err) == NSID_EINVAL && strstr(err.msg, "frame_image_id"),
           "corr_avg without group ids is an error: %s", err.msg);
     struct nsid_metric_data empty = {y, p, distinct, 0, 3};
@@ -331,6 +334,7 @@ static void test_edge_cases(void)
           fabs(fit.A[1][1] - 2) < 1e-12 && fabs(fit.b[0] - 10) < 1e-12 && fabs(fit.b[1] + 4) < 1e-12 &&
           fit.mean_dist < 1e-12, "exact affine map recovered (mean distance %g)", fit.mean_dist);
     double line[8] = {0, 0, 1, 1, 2, 2, 3, 3};
+    nsid_err_clear(&err);
     CHECK(nsid_metric_rf_fit(&fit, NULL, line, t, 4, &err) == NSID_EINVAL && strstr(err.msg, "line"),
           "collinear learned positions are an error: %s", err.msg);
     CHECK(nsid_metric_rf_fit(&fit, NULL, l, t, 2, &err) == NSID_EINVAL, "two neurons are too few");

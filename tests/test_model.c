@@ -676,6 +676,7 @@ static void test_checkpoint_and_determinism(void)
     nsid_model_free(&e.m);
     e.ids[1][0] = id0, e.ids[1][1] = id1;
     e.coords[1][3] += 50.0; /* a neuron elsewhere on cortex */
+    nsid_err_clear(&err);
     nsid_model_init(&e.m, &cfg, e.sc, 2, &err);
     rc = nsid_model_load(&e.m, tpath("k.h5"), NULL, &err);
     CHECK(rc == NSID_EINVAL && strcmp(err.key, "readout.tiny-b.source_grid") == 0, "other coordinates: %s: %s",
@@ -685,6 +686,7 @@ static void test_checkpoint_and_determinism(void)
     /* An architecture mismatch is an error naming the tensor and both shapes. */
     struct nsid_model other;
     cfg.core.hidden_channels = 4;
+    nsid_err_clear(&err);
     nsid_model_init(&other, &cfg, a.sc, 2, &err);
     rc = nsid_model_load(&other, tpath("k.h5"), NULL, &err);
     CHECK(rc == NSID_ESHAPE && strcmp(err.key, "core.features.layer0.conv.weight") == 0 &&
@@ -736,9 +738,11 @@ static void test_bad_config(void)
           "scans of different image sizes refused: %s", err.msg);
     sc[1] = t.sc[1];
     sc[1].data_key = "tiny-a";
+    nsid_err_clear(&err);
     CHECK(nsid_model_init(&m, &cfg, sc, 2, &err) == NSID_EINVAL && strcmp(err.key, "data_key") == 0,
           "duplicate data keys refused: %s", err.msg);
     sc[1].data_key = "a.b";
+    nsid_err_clear(&err);
     CHECK(nsid_model_init(&m, &cfg, sc, 2, &err) == NSID_EINVAL, "a data key with '.' refused: %s", err.msg);
     sc[1] = t.sc[1];
     sc[1].coords = NULL;
@@ -746,6 +750,7 @@ static void test_bad_config(void)
           err.msg);
     sc[1] = t.sc[1];
     sc[1].channels = 3;
+    nsid_err_clear(&err);
     CHECK(nsid_model_init(&m, &cfg, sc, 2, &err) == NSID_ESHAPE, "3-channel images for a 1-channel core refused");
     sc[1] = t.sc[1];
     cfg.core.input_kern = 12;

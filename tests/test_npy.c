@@ -191,6 +191,7 @@ static void test_write_identical(void)
     struct nsid_npy_scratch sc = {0};
     float v[3] = {1, 2, 3.5f};
     int64_t shape[1] = {3};
+    nsid_err_clear(&err);
     rc = nsid_npy_write_f32(out, v, 1, shape, NSID_DT_U8, &sc, &err);
     CHECK(rc == NSID_EINVAL && !dt_exists(out), "3.5 cannot be written as uint8: %s", err.msg);
     v[2] = 255;

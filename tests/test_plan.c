@@ -393,7 +393,10 @@ static void test_outputs(void)
     char shortid[9];
     snprintf(shortid, sizeof shortid, "%.8s", find_run(pa, "cores", 0)->id);
     CHECK(nsid_plan_diff(&st, shortid, find_run(pa, "cores", 1)->id, out, &err) == 0, "diff by prefix");
+    fprintf(stderr, "DEBUG dirty: %d %s %s\n", err.code, err.key, err.msg);
+    nsid_err_clear(&err);
     CHECK(nsid_plan_explain(&st, "bad id!", out, &err) == NSID_EINVAL, "a malformed id is refused");
+    nsid_err_clear(&err);
     CHECK(nsid_plan_explain(&st, "ffffffffffff", out, &err) == NSID_ENOTFOUND, "unknown id");
     fclose(out);
     CHECK(count_lines(tpath("explain.txt"), "  * train.detach_core: true", NULL) == 1, "explain marks changed keys");

@@ -102,10 +102,12 @@ static void test_init_counts(void)
     CHECK(rc == NSID_EINVAL && strcmp(err.key, "pool_steps") == 0,
           "pooling a 4x4 map twice with kernel 3 is an error naming pool_steps (%s)", err.msg);
     cfg.share_features = true;
+    nsid_err_clear(&err);
     rc = nsid_readout_init(&r, &cfg, C, H, W, N, NULL, NULL, NULL, &ps, "readout.y", &err);
     CHECK(rc == NSID_EINVAL && strcmp(err.key, "share_features") == 0, "no feature sharing for point-pooled");
     cfg.share_features = false;
     cfg.init_range = 0.0;
+    nsid_err_clear(&err);
     rc = nsid_readout_init(&r, &cfg, C, H, W, N, NULL, NULL, NULL, &ps, "readout.y", &err);
     CHECK(rc == NSID_EINVAL && strcmp(err.key, "init_range") == 0, "init_range 0 is an error");
     nsid_readout_free(&r);

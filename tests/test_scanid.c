@@ -180,6 +180,7 @@ static void test_fifo(void)
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "FIFO"), "the probe refuses a FIFO: %s", err.msg);
     remove(tpath("t2/meta/pipe"));
     symlink("no-such-target", tpath("t2/meta/dangling"));
+    nsid_err_clear(&err);
     rc = nsid_scan_id(tpath("t2"), NULL, id, NULL, &err);
     CHECK(rc < 0 && strstr(err.file, "dangling"), "a dangling link in a tree is an error naming it");
     remove(tpath("t2/meta/dangling"));
@@ -188,6 +189,7 @@ static void test_fifo(void)
     CHECK(id_of(tpath("t2"), NULL, plain) == 0, "a link to a folder is followed");
     remove(tpath("t2/meta/loop"));
     symlink("..", tpath("t2/meta/cycle"));
+    nsid_err_clear(&err);
     rc = nsid_scan_id(tpath("t2"), NULL, id, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "deeper"), "a link cycle ends with an error: %s", err.msg);
     remove(tpath("t2/meta/cycle"));
@@ -286,6 +288,7 @@ static void test_probe(void)
     put(tpath("fake.zip"), "not a zip");
     mkdirs(tpath("emptydir"));
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        nsid_err_clear(&err);
         int rc = nsid_scan_probe(tpath(bad[i].path), &kind, &err);
         CHECK(rc == bad[i].code && strstr(err.msg, bad[i].want) && strstr(err.file, bad[i].path),
               "probe of %s: %d %s: %s", bad[i].what, rc, err.file, err.msg);

@@ -239,25 +239,31 @@ static void test_pack_errors(void)
           "a truncated state is rejected: %s", err.msg);
     memcpy(bad, buf, sizeof bad);
     bad[0] = 'X';
+    nsid_err_clear(&err);
     CHECK(nsid_schedule_unpack(&r, bad, sizeof bad, &err) == NSID_EFORMAT && strstr(err.msg, "magic"),
           "a foreign blob is rejected: %s", err.msg);
     memcpy(bad, buf, sizeof bad);
     bad[8] = 9;
+    nsid_err_clear(&err);
     CHECK(nsid_schedule_unpack(&r, bad, sizeof bad, &err) == NSID_EFORMAT && strstr(err.msg, "version"),
           "another format version is rejected: %s", err.msg);
     memcpy(bad, buf, sizeof bad);
     bad[16 + 8 * 13] = 77; /* bad = 77 > patience */
+    nsid_err_clear(&err);
     CHECK(nsid_schedule_unpack(&r, bad, sizeof bad, &err) == NSID_EFORMAT && strstr(err.msg, "'bad'"),
           "an impossible counter is rejected: %s", err.msg);
     memcpy(bad, buf, sizeof bad);
     bad[16 + 8 * 2] = 0; /* patience = 0 */
+    nsid_err_clear(&err);
     CHECK(nsid_schedule_unpack(&r, bad, sizeof bad, &err) == NSID_EFORMAT && strstr(err.msg, "patience"),
           "an invalid packed option is rejected: %s", err.msg);
     memcpy(bad, buf, sizeof bad);
     memset(bad + 16 + 8 * 17, 0, 8); /* lr = 0 */
+    nsid_err_clear(&err);
     CHECK(nsid_schedule_unpack(&r, bad, sizeof bad, &err) == NSID_EFORMAT && strstr(err.msg, "'lr'"),
           "a zero learning rate is rejected: %s", err.msg);
 
+    nsid_err_clear(&err);
     CHECK(nsid_schedule_check_opts(&s, &o, &err) == 0, "same options pass the resume check");
     struct nsid_schedule_opts o2 = o;
     o2.min_lr = 2e-4;

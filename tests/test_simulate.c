@@ -105,12 +105,14 @@ static void test_config(void)
     }
     struct nsid_sim_config c2;
     config(&c2, "smoke", (const char *const[]){"oracle.min=0.7", "oracle.max=0.3", NULL});
+    nsid_err_clear(&err);
     CHECK(nsid_sim_config_check(&c2, &err) < 0 && !strcmp(err.key, "oracle.min"), "oracle.min > oracle.max is an error");
     config(&c2, "smoke", (const char *const[]){"neurons=77", "eye.enabled=true", "image_sets=paper", NULL});
     CHECK(c2.sizes[NSID_SIM_ROLE_OTHER].neurons == 77 && c2.sizes[NSID_SIM_ROLE_EVAL].neurons == 77 &&
               c2.eye_movements && c2.image_sets == NSID_SIM_IMAGES_PAPER,
           "a bare size key sets every role; bool and enum keys parse");
     c2.sizes[NSID_SIM_ROLE_SINGLE].train_images = -1; /* a struct filled by hand is checked too */
+    nsid_err_clear(&err);
     CHECK(nsid_sim_config_check(&c2, &err) < 0 && !strcmp(err.key, "1s.train_images"),
           "check names a hand-set negative size");
 

@@ -171,15 +171,20 @@ static void test_lifecycle(void)
     CHECK(q1(&st, "SELECT count(*) FROM metrics") == 0 && q1(&st, "SELECT count(*) FROM epochs") == 0,
           "fresh rerun drops the old records");
     CHECK(q1(&st, "SELECT wall_s IS NULL FROM runs") == 1, "fresh rerun resets the times");
+    nsid_err_clear(&err);
     CHECK(nsid_store_run_end(&st, "r1", &(struct nsid_store_end){.status = NSID_RUN_PLANNED}, &err) == NSID_EINVAL,
           "a stage cannot end as planned");
 
     /* bad arguments */
+    nsid_err_clear(&err);
     CHECK(nsid_store_epoch(&st, "nope", &ep, &err) == NSID_ENOTFOUND, "unknown run");
+    nsid_err_clear(&err);
     CHECK(nsid_store_epoch(&st, "bad id!", &ep, &err) == NSID_EINVAL, "bad run id");
     struct nsid_store_run bad = {.id = "r2", .config_json = "{not json"};
+    nsid_err_clear(&err);
     CHECK(nsid_store_run_begin(&st, &bad, &err) == NSID_EINVAL && strcmp(err.key, "config_json") == 0,
           "config must be JSON: %s", err.msg);
+    nsid_err_clear(&err);
     CHECK(nsid_store_artifact(&st, "r1", tmp_path("missing.h5"), "checkpoint", &err) == NSID_ENOTFOUND,
           "artifact must exist");
     FILE *f = fopen(tmp_path("ckpt.h5"), "w");
@@ -192,6 +197,7 @@ static void test_lifecycle(void)
           "artifact sha256 and size");
     /* a transaction that fails half-way leaves nothing */
     struct nsid_store_metric two[2] = {{"all", "test", "corr", 0.1}, {"all", "", "x", 0.2}};
+    nsid_err_clear(&err);
     CHECK(nsid_store_metrics(&st, "r1", two, 2, &err) == NSID_EINVAL, "empty split refused");
     CHECK(q1(&st, "SELECT count(*) FROM metrics") == 0, "nothing of a refused batch is stored");
     nsid_store_close(&st);
@@ -206,6 +212,7 @@ static void test_bad_files(void)
     fclose(f);
     CHECK(nsid_store_open(&st, tmp_path("garbage.db"), &err) == NSID_EFORMAT, "non-SQLite file: %s", err.msg);
     CHECK(st.db == NULL, "closed after a failed open");
+    nsid_err_clear(&err);
     CHECK(nsid_store_open_readonly(&st, tmp_path("absent.db"), &err) == NSID_ENOTFOUND, "missing file read-only");
     struct stat sb;
     CHECK(stat(tmp_path("absent.db"), &sb) != 0, "read-only open creates nothing");
@@ -213,6 +220,7 @@ static void test_bad_files(void)
     CHECK(nsid_store_open(&st, tmp_path("newer.db"), &err) == 0, "open");
     exec(&st, "PRAGMA user_version = 99");
     nsid_store_close(&st);
+    nsid_err_clear(&err);
     CHECK(nsid_store_open(&st, tmp_path("newer.db"), &err) == NSID_EFORMAT && strstr(err.msg, "newer"),
           "a newer schema is refused: %s", err.msg);
 
@@ -222,10 +230,13 @@ static void test_bad_files(void)
     sqlite3_close(db);
     CHECK(nsid_store_open(&st, tmp_path("into_bad.db"), &err) == 0, "open target");
     struct nsid_store_merge_stats ms = {0};
+    nsid_err_clear(&err);
     CHECK(nsid_store_merge(&st, tmp_path("foreign.db"), &ms, &err) == NSID_EFORMAT, "foreign db: %s", err.msg);
     CHECK(strstr(err.file, "foreign.db") != NULL, "error names the run db");
+    nsid_err_clear(&err);
     CHECK(nsid_store_merge(&st, tmp_path("garbage.db"), &ms, &err) < 0 && strstr(err.file, "garbage.db"),
           "garbage db: %s", err.msg);
+    nsid_err_clear(&err);
     CHECK(nsid_store_merge(&st, tmp_path("nothere.db"), &ms, &err) == NSID_ENOTFOUND, "missing run db");
     CHECK(stat(tmp_path("nothere.db"), &sb) != 0, "merge creates no file for a missing run db");
     /* a run db whose run id is malformed: refused naming the run db (not the target) and the id */
@@ -235,6 +246,7 @@ static void test_bad_files(void)
     sqlite3_exec(db, "INSERT INTO runs (id, config, status) VALUES ('bad id; with spaces', '{}', 'done')", NULL, NULL,
                  NULL);
     sqlite3_close(db);
+    nsid_err_clear(&err);
     CHECK(nsid_store_merge(&st, tmp_path("badid.db"), &ms, &err) == NSID_EFORMAT && strstr(err.file, "badid.db") &&
               strstr(err.msg, "bad id; with spaces"),
           "a malformed source run id is refused naming the source and the id: %s: %s", err.file, err.msg);
@@ -432,8 +444,10 @@ static void test_query_export(void)
     CHECK(nsid_store_query(&st, "SELECT id, status FROM runs ORDER BY id;", out, false, &rows, &err) == 0 &&
               rows == 2,
           "query");
+    nsid_err_clear(&err);
     CHECK(nsid_store_query(&st, "SELECT 1; DROP TABLE runs", out, false, NULL, &err) == NSID_EINVAL,
           "one statement at a time");
+    nsid_err_clear(&err);
     CHECK(nsid_store_query(&st, "SELEC 1", out, false, NULL, &err) == NSID_EIO && strstr(err.msg, "syntax"),
           "SQL errors carry SQLite's message: %s", err.msg);
     /* queries read only: every statement that writes the store, another file or the connection */
@@ -444,9 +458,11 @@ static void test_query_export(void)
                             "INSERT INTO runs (id) VALUES ('x')", "UPDATE runs SET status = 'failed'",
                             "CREATE TABLE t (x)", "PRAGMA user_version = 7", "PRAGMA journal_mode = DELETE",
                             "BEGIN", "REINDEX", "ANALYZE", "CREATE TEMP TABLE t (x)", "SAVEPOINT a"};
-    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
+    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+        nsid_err_clear(&err);
         CHECK(nsid_store_query(&st, writes[i], out, false, NULL, &err) == NSID_EINVAL && strstr(err.msg, "only read"),
               "a writing statement is refused: %s -> %s", writes[i], err.msg);
+    }
     CHECK(stat(tmp_path("copy.db"), &sb) != 0 && stat(tmp_path("attached.db"), &sb) != 0,
           "neither VACUUM INTO nor ATTACH created a file");
     CHECK(nsid_store_query(&st, "WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c WHERE k < 3)"

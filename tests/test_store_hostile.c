@@ -220,6 +220,7 @@ static void test_content(void)
                  " UPDATE run_datasets SET dataset = 'd%d'",
                  i, i, i);
         edit(tmp_path(name), sql);
+        nsid_err_clear(&err);
         int rc = nsid_store_merge(&st, tmp_path(name), &mm, &err);
         n_refused += rc == NSID_EINVAL && strstr(err.file, name) != NULL;
     }

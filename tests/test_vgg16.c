@@ -235,6 +235,7 @@ static void test_bad_files(const char *dir)
     H5LTmake_dataset_float(h, "features.5.weight", 4, d5, zeros);
     H5LTmake_dataset_float(h, "features.5.bias", 1, b5, zeros);
     H5Fclose(h);
+    nsid_err_clear(&err);
     rc = nsid_vgg16_load(&f.v, path, NULL, &err);
     CHECK(rc == NSID_ESHAPE && strcmp(err.key, "features.5.weight") == 0 && strstr(err.msg, "(128,64,5,5)") &&
               strstr(err.msg, "(128,64,3,3)"),
@@ -244,12 +245,14 @@ static void test_bad_files(const char *dir)
     h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5LTmake_dataset_float(h, "weights", 1, b0, zeros);
     H5Fclose(h);
+    nsid_err_clear(&err);
     rc = nsid_vgg16_load(&f.v, path, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "neither"), "neither layout: EFORMAT (%s)", err.msg);
 
     FILE *t = fopen(path, "w");
     fputs("not hdf5\n", t);
     fclose(t);
+    nsid_err_clear(&err);
     rc = nsid_vgg16_load(&f.v, path, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "HDF5"), "not HDF5: EFORMAT (%s)", err.msg);
     unlink(path);

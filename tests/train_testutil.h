@@ -68,21 +68,21 @@ static inline int tt_make_scan(const char *path, const struct tt_scan *o)
     s.channels = 1;
     s.height = o->H;
     s.width = o->W;
-    s.images = NSID_ALLOC((size_t)T * P * sizeof(float), NULL);
-    s.responses = NSID_ALLOC((size_t)T * N * sizeof(float), NULL);
-    s.tiers = NSID_ALLOC((size_t)T, NULL);
-    s.frame_image_id = NSID_ALLOC((size_t)T * 8, NULL);
-    s.unit_ids = NSID_ALLOC((size_t)N * 8, NULL);
-    s.cell_motor_coordinates = NSID_ALLOC((size_t)N * 3 * sizeof(double), NULL);
-    if (o->match) s.multi_match_id = NSID_ALLOC((size_t)N * 8, NULL);
+    s.images = NSID_ALLOC((size_t)T * P * sizeof(float), &err);
+    s.responses = NSID_ALLOC((size_t)T * N * sizeof(float), &err);
+    s.tiers = NSID_ALLOC((size_t)T, &err);
+    s.frame_image_id = NSID_ALLOC((size_t)T * 8, &err);
+    s.unit_ids = NSID_ALLOC((size_t)N * 8, &err);
+    s.cell_motor_coordinates = NSID_ALLOC((size_t)N * 3 * sizeof(double), &err);
+    if (o->match) s.multi_match_id = NSID_ALLOC((size_t)N * 8, &err);
     if (o->behavior) {
-        s.behavior = NSID_ALLOC((size_t)T * 3 * sizeof(float), NULL);
-        s.pupil_center = NSID_ALLOC((size_t)T * 2 * sizeof(float), NULL);
+        s.behavior = NSID_ALLOC((size_t)T * 3 * sizeof(float), &err);
+        s.pupil_center = NSID_ALLOC((size_t)T * 2 * sizeof(float), &err);
     }
-    float *rates = NSID_ALLOC((size_t)T * N * sizeof(float), NULL);
-    double *rf = NSID_ALLOC((size_t)N * 2 * sizeof(double), NULL);
-    double (*fw)[5][5] = NSID_ALLOC((size_t)N * sizeof *fw, NULL);
-    double *gain = NSID_ALLOC((size_t)N * sizeof(double), NULL);
+    float *rates = NSID_ALLOC((size_t)T * N * sizeof(float), &err);
+    double *rf = NSID_ALLOC((size_t)N * 2 * sizeof(double), &err);
+    double (*fw)[5][5] = NSID_ALLOC((size_t)N * sizeof *fw, &err);
+    double *gain = NSID_ALLOC((size_t)N * sizeof(double), &err);
     struct nsid_rng an, r;
     nsid_rng_init(&an, o->animal_seed, 101);
     nsid_rng_init(&r, o->seed, 102);

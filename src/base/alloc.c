@@ -9,6 +9,7 @@
 
 void *nsid__alloc(size_t n, int zero, struct nsid_err *err, const char *file, int line)
 {
+    NSID_ASSERT(err);
     if (n == 0) n = 1;
     size_t rounded = (n + ALIGN - 1) / ALIGN * ALIGN;
     if (rounded < n) {
@@ -29,10 +30,8 @@ void *nsid__alloc(size_t n, int zero, struct nsid_err *err, const char *file, in
 
 int nsid_err_oom(struct nsid_err *err, const char *file, const char *key, const char *what)
 {
-    if (!err || err->code != NSID_ENOMEM || err->file[0] || err->key[0]) return err ? err->code : NSID_ENOMEM;
-    char msg[NSID_ERR_MSG_MAX];
-    snprintf(msg, sizeof msg, "%s", err->msg);
-    return nsid_err_set(err, NSID_ENOMEM, file, 0, key, "%s%s%s", what ? what : "", what ? ": " : "", msg);
+    if (err->code != NSID_ENOMEM || err->file[0] || err->key[0]) return err->code;
+    return nsid_err_context(err, file, 0, key, what);
 }
 
 void nsid_free(void *p)

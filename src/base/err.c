@@ -14,6 +14,13 @@ static void copy_str(char *dst, size_t n, const char *src)
     dst[len] = '\0';
 }
 
+/* Append src to dst (n bytes, *k used), truncating. */
+static void append(char *dst, size_t n, size_t *k, const char *src)
+{
+    while (*src && *k + 1 < n) dst[(*k)++] = *src++;
+    dst[*k] = '\0';
+}
+
 /*
  * One message, one line: text quoted from inputs or libraries may hold line breaks (a
  * YAML key in quotes, HDF5's ctime() text in its write errors); they become spaces.
@@ -27,7 +34,8 @@ static void one_line(char *s)
 int nsid_err_set(struct nsid_err *err, int code, const char *file, int line,
                  const char *key, const char *fmt, ...)
 {
-    if (!err) return code;
+    NSID_ASSERT(err);
+    if (err->code < 0) return err->code;
     copy_str(err->file, sizeof err->file, file);
     copy_str(err->key, sizeof err->key, key);
     err->line = line;
@@ -40,6 +48,28 @@ int nsid_err_set(struct nsid_err *err, int code, const char *file, int line,
     one_line(err->key);
     one_line(err->msg);
     return code;
+}
+
+int nsid_err_context(struct nsid_err *err, const char *file, int line, const char *key,
+                     const char *prefix)
+{
+    NSID_ASSERT(err);
+    if (err->code >= 0) return err->code;
+    if (!err->file[0] && file) copy_str(err->file, sizeof err->file, file);
+    if (err->line <= 0 && line > 0) err->line = line;
+    if (!err->key[0] && key) copy_str(err->key, sizeof err->key, key);
+    if (prefix) {
+        char inner[NSID_ERR_MSG_MAX];
+        memcpy(inner, err->msg, sizeof inner);
+        size_t k = 0;
+        append(err->msg, sizeof err->msg, &k, prefix);
+        append(err->msg, sizeof err->msg, &k, ": ");
+        append(err->msg, sizeof err->msg, &k, inner);
+    }
+    one_line(err->file);
+    one_line(err->key);
+    one_line(err->msg);
+    return err->code;
 }
 
 const char *nsid_err_str(const struct nsid_err *err, char *buf, size_t n)

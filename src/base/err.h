@@ -44,12 +44,44 @@ enum nsid_errcode {
 };
 
 /*
- * Fill err (if not NULL) and return code. file/key may be NULL. Later calls
- * overwrite earlier ones unless nsid_err_keep is used.
+ * The discipline (SQLite's parser keeps its first error the same way):
+ *
+ * - err is required: every function taking a struct nsid_err * gets a real one, never NULL
+ *   (a NULL err is a programmer error and aborts through NSID_ASSERT). A caller that does not
+ *   want the message still passes a local struct and ignores it.
+ * - The first error wins: nsid_err_set on an err that already holds an error (code < 0)
+ *   changes nothing and returns the code already there. The first cause found is the one
+ *   reported, so a cleanup path or an outer check cannot hide it, and code that continues
+ *   after a failure (closing, removing a half-written file) may report freely.
+ * - Return codes: a function returns the code of the error it set, or the code an inner call
+ *   returned. Where several steps all run (cleanup, closing a file after a write) and err was
+ *   clear on entry, `return err->code;` at the end is the result: the first failure's code,
+ *   or 0. (err is clear on entry to every public action: callers never pass an err that
+ *   already holds an error into a new action.)
+ * - Adding context to an inner error: nsid_err_context fills the file, line and key only
+ *   where the inner error left them empty and may put a prefix before its message; the inner
+ *   cause stays.
+ * - Replacing an error on purpose: an intentional retry, a probe whose failure is expected
+ *   (does this path hold an HDF5 file?), or a caller that knows a better message for the same
+ *   fault (the spec line that named a missing file) calls nsid_err_clear first, then sets.
+ *   Clearing is the only way to overwrite, so every overwrite is visible at its call site.
+ */
+
+/*
+ * Record an error in err (required) unless it already holds one; returns err->code (code
+ * when this call set it). file/key may be NULL.
  */
 int nsid_err_set(struct nsid_err *err, int code, const char *file, int line,
                  const char *key, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/*
+ * Add context to the error in err: file, line and key are written only where they are empty
+ * (NULL or 0 adds nothing) and prefix, if not NULL, goes before the message ("prefix: msg").
+ * A clear err stays clear. Returns err->code.
+ */
+int nsid_err_context(struct nsid_err *err, const char *file, int line, const char *key,
+                     const char *prefix);
 
 /* Format "file:line: key: msg" (omitting empty parts) into buf. */
 const char *nsid_err_str(const struct nsid_err *err, char *buf, size_t n);
@@ -57,7 +89,7 @@ const char *nsid_err_str(const struct nsid_err *err, char *buf, size_t n);
 /* Print the formatted error and a newline to f. */
 void nsid_err_print(const struct nsid_err *err, FILE *f);
 
-/* Clear to "no error". */
+/* Clear to "no error": before an intentional retry or a deliberate replacement. */
 void nsid_err_clear(struct nsid_err *err);
 
 /* Abort with file:line on a violated programmer invariant (never for bad input). */

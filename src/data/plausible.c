@@ -61,7 +61,8 @@ int nsid_scan_plausibility(const struct nsid_scan *s, const struct nsid_scan_opt
         warned++;
     }
     /* extreme outliers, per neuron against its median and robust sd */
-    double *col = NSID_ALLOC((size_t)T * sizeof *col, NULL), *dev = NSID_ALLOC((size_t)T * sizeof *dev, NULL);
+    struct nsid_err ignored = {0}; /* a warning check: skipped without memory */
+    double *col = NSID_ALLOC((size_t)T * sizeof *col, &ignored), *dev = NSID_ALLOC((size_t)T * sizeof *dev, &ignored);
     if (!col || !dev) { /* warnings only: without memory, skip the check */
         nsid_free(col);
         nsid_free(dev);

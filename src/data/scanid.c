@@ -20,7 +20,8 @@
 static char *dup_str(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *d = NSID_ALLOC(n, NULL);
+    struct nsid_err ignored = {0}; /* the caller reports the failure */
+    char *d = NSID_ALLOC(n, &ignored);
     if (d) memcpy(d, s, n);
     return d;
 }
@@ -64,7 +65,8 @@ static int *cache_slot(const struct nsid_scanid_cache *c, const char *path)
 
 static bool cache_rehash(struct nsid_scanid_cache *c, int n_slot)
 {
-    int *slot = NSID_ALLOC((size_t)n_slot * sizeof *slot, NULL);
+    struct nsid_err ignored = {0}; /* the caller reports the failure */
+    int *slot = NSID_ALLOC((size_t)n_slot * sizeof *slot, &ignored);
     if (!slot) return false;
     for (int i = 0; i < n_slot; i++) slot[i] = -1;
     nsid_free(c->slot);
@@ -90,7 +92,8 @@ static void cache_put(struct nsid_scanid_cache *c, const char *path, int64_t siz
     if (!e) {
         if (c->n == c->cap) {
             int cap = c->cap ? 2 * c->cap : 256;
-            struct nsid_scanid_entry *ne = NSID_ALLOC((size_t)cap * sizeof *ne, NULL);
+            struct nsid_err ignored = {0}; /* the caller reports the failure */
+            struct nsid_scanid_entry *ne = NSID_ALLOC((size_t)cap * sizeof *ne, &ignored);
             if (!ne) {
                 c->oom = true;
                 return;

@@ -264,7 +264,8 @@ double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_model *net, do
         int64_t T = nsid_eval_predict_tier(ev, net, s, NSID_TIER_VALIDATION);
         int64_t N = ev->views[s].n_neurons;
         struct nsid_metric_data d = {.target = ev->target, .pred = ev->pred, .n_trials = T, .n_neurons = N};
-        if (nsid_metric_corr(ev->corr, &d, NULL) < 0) { /* only on an empty tier: score undefined */
+        struct nsid_err empty = {0};
+        if (nsid_metric_corr(ev->corr, &d, &empty) < 0) { /* only on an empty tier: score undefined */
             if (per_scan) per_scan[s] = DNAN;
             return DNAN;
         }
@@ -381,7 +382,8 @@ static int eval_gt_rf(struct nsid_model *net, int s, const struct nsid_view *v, 
         for (int64_t j = 0; rc == 0 && j < N; j++)
             for (int k = 0; k < 2; k++) cx[j * 2 + k] = sc->cell_motor_coordinates[scan_neuron(v, j) * 3 + k];
         struct nsid_rf_fit best;
-        if (rc == 0 && nsid_metric_rf_fit(&best, NULL, cx, r->true_xy, N, NULL) == 0) {
+        struct nsid_err collinear = {0}; /* no ceiling where the coordinates are collinear */
+        if (rc == 0 && nsid_metric_rf_fit(&best, NULL, cx, r->true_xy, N, &collinear) == 0) {
             r->rf_ceil_corr[0] = best.corr[0];
             r->rf_ceil_corr[1] = best.corr[1];
             r->has_rf_ceil = true;
@@ -390,7 +392,10 @@ static int eval_gt_rf(struct nsid_model *net, int s, const struct nsid_view *v, 
     }
     if (rc == 0 && N >= 3) {
         rc = nsid_metric_rf_fit(&r->rf, r->rf_dist, learned, r->true_xy, N, err);
-        if (rc == NSID_EINVAL) rc = 0; /* positions on one line: the map is undetermined, no RF measure */
+        if (rc == NSID_EINVAL) { /* positions on one line: the map is undetermined, no RF measure */
+            nsid_err_clear(err);
+            rc = 0;
+        }
         else if (rc == 0) {
             for (int64_t j = 0; j < N; j++)
                 for (int k = 0; k < 2; k++)
@@ -450,7 +455,8 @@ static int eval_test(struct nsid_evaluator *ev, struct nsid_model *net, int s, s
     struct nsid_err e2 = {0};
     if (nsid_metric_oracle(r->oracle, &d, &e2) == 0 && nsid_metric_fev(r->fev, r->feve, &d, &e2) == 0) {
         r->mean_oracle = mean(r->oracle, N, &u->n_out[NSID_EM_ORACLE]);
-        nsid_metric_fraction_oracle(&r->fraction_oracle, r->oracle, r->test_corr, N, NULL);
+        struct nsid_err ignored = {0};
+        nsid_metric_fraction_oracle(&r->fraction_oracle, r->oracle, r->test_corr, N, &ignored);
         int64_t cnt;
         nsid_metric_feve_mean(&r->mean_feve, &cnt, r->fev, r->feve, N, FEVE_MIN_FEV);
         nsid_metric_feve_mean(&r->mean_fev, &cnt, r->fev, r->fev, N, -INFINITY);
@@ -554,7 +560,8 @@ static int pool(struct nsid_eval_result *res, struct nsid_err *err)
         for (int s = 0; s < res->n_scans; s++)
             for (int64_t j = 0; res->scan[s].oracle && j < res->scan[s].n_neurons; j++) c[m++] = res->scan[s].test_corr[j];
         res->mean_oracle = mean(orc, norc, NULL);
-        nsid_metric_fraction_oracle(&res->fraction_oracle, orc, c, norc, NULL);
+        struct nsid_err ignored = {0};
+        nsid_metric_fraction_oracle(&res->fraction_oracle, orc, c, norc, &ignored);
         int64_t cnt;
         nsid_metric_feve_mean(&res->mean_feve, &cnt, fev, feve, norc, FEVE_MIN_FEV);
         nsid_metric_feve_mean(&res->mean_fev, &cnt, fev, fev, norc, -INFINITY);

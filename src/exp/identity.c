@@ -59,7 +59,8 @@ size_t nsid_plan_identity(const struct nsid_config *c, const char *core, const c
     struct nsid_config x = *c;
     snprintf(x.model.core.checkpoint, sizeof x.model.core.checkpoint, "%s", core ? core : "");
     size_t len = nsid_config_canonical(&x, NULL, 0);
-    char *canon = NSID_ALLOC(len + 1, NULL);
+    struct nsid_err ignored = {0}; /* the caller reports the failure */
+    char *canon = NSID_ALLOC(len + 1, &ignored);
     if (!canon) return 0;
     nsid_config_canonical(&x, canon, len + 1);
     /* measure, then write (the id needs the whole text) */

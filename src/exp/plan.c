@@ -432,6 +432,7 @@ static int hash_scans(struct pctx *pc, const char *const *files, int n, const st
         if (rc < 0) {
             char msg[NSID_ERR_MSG_MAX];
             nsid_err_str(pc->err, msg, sizeof msg);
+            nsid_err_clear(pc->err); /* replaced: the spec's line, quoting the inner error */
             return nsid_err_set(pc->err, rc, src->file, src_line(src, i), "data", "'%s': %s", src->names[i], msg);
         }
         for (int j = 0; j < i; j++)
@@ -575,6 +576,7 @@ static int resolve_core(struct pctx *pc, struct point *pt, const char **core, bo
     if (!ckpt[0]) return 0;
     const char *sha = NULL;
     int rc = file_sha(pc, ckpt, true, &sha);
+    if (rc == NSID_ENOTFOUND) nsid_err_clear(pc->err); /* an optional variant's skip, or the spec's line */
     if (rc == NSID_ENOTFOUND && pt->v->optional) {
         *skip = true;
         return 0;

@@ -36,7 +36,8 @@ static bool sb_reserve(struct nsid__sb *b, size_t more)
     if (b->n + more + 1 <= b->cap) return true;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->n + more + 1) cap *= 2;
-    char *s = NSID_ALLOC(cap, NULL);
+    struct nsid_err ignored = {0}; /* the caller reports the failure */
+    char *s = NSID_ALLOC(cap, &ignored);
     if (!s) {
         b->oom = true;
         return false;
@@ -128,7 +129,8 @@ static bool same_content(const char *path, const char *text, size_t n)
 {
     struct stat sb;
     if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size != n) return false;
-    FILE *f = nsid_infile_fopen(path, NULL, NULL);
+    struct nsid_err ignored = {0}; /* unreadable: not the same, the write reports it */
+    FILE *f = nsid_infile_fopen(path, NULL, &ignored);
     if (!f) return false;
     bool same = true;
     char buf[4096];
@@ -403,8 +405,10 @@ int nsid_plan_groups_load(struct nsid_plan_groups *g, const char *path, struct n
 {
     memset(g, 0, sizeof *g);
     FILE *f = nsid_infile_fopen(path, NULL, err);
-    if (!f && err && err->code == NSID_ENOTFOUND)
+    if (!f && err->code == NSID_ENOTFOUND) {
+        nsid_err_clear(err); /* the manifest's own words for a missing file */
         return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "cannot open the data manifest: %s", strerror(ENOENT));
+    }
     if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
     struct gctx c = {.path = nsid_pool_strdup(pool, path, err), .pool = pool, .err = err};
     char *dir = nsid_pool_strdup(pool, path, err);

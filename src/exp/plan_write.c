@@ -157,7 +157,8 @@ static void make_data_list(struct nsid__sb *b, const struct nsid_plan *p)
     size_t n = 0, k = 0;
     for (int i = 0; i < p->n_runs; i++) n += (size_t)p->runs[i].n_data;
     if (n == 0) return;
-    struct data_ref *refs = NSID_ALLOC(n * sizeof *refs, NULL);
+    struct nsid_err ignored = {0}; /* the caller reports the failure */
+    struct data_ref *refs = NSID_ALLOC(n * sizeof *refs, &ignored);
     if (!refs) {
         b->oom = true;
         return;
@@ -509,7 +510,8 @@ static char *text_of(struct nsid_store *st, const char *sql, const char *id)
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
         const char *t = (const char *)sqlite3_column_text(s, 0);
         size_t n = strlen(t);
-        out = NSID_ALLOC(n + 1, NULL);
+        struct nsid_err ignored = {0}; /* the caller reports the failure */
+        out = NSID_ALLOC(n + 1, &ignored);
         if (out) memcpy(out, t, n + 1);
     }
     sqlite3_finalize(s);

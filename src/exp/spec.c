@@ -891,9 +891,10 @@ static int document(struct ctx *c, const yaml_node_t *root, int *added)
 {
     if (!root) return 0;
     if (is_null(root)) return 0;
-    int rc = expect(c, root, YAML_MAPPING_NODE, "document");
-    if (rc < 0) return fail(c, line_of(root), "", "a spec document is a mapping (experiment: NAME, ...), found %s",
-                            kind_name(root));
+    if (root->type != YAML_MAPPING_NODE)
+        return fail(c, line_of(root), "", "a spec document is a mapping (experiment: NAME, ...), found %s",
+                    kind_name(root));
+    int rc;
     struct nsid_spec_set *s = c->set;
     if (!get(c, root, "experiment")) {
         if (n_pairs(root) != 1 || !get(c, root, "profiles"))

@@ -615,7 +615,10 @@ static int run_begin_tx(struct nsid_store *st, const struct nsid_store_run *run,
 {
     int status = -1;
     int rc = get_status(st, run->id, &status, err);
-    if (rc == NSID_ENOTFOUND) rc = 0;
+    if (rc == NSID_ENOTFOUND) { /* a new run */
+        nsid_err_clear(err);
+        rc = 0;
+    }
     if (rc < 0) return rc;
     if (status == NSID_RUN_DONE && !run->fresh)
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, run->id,

@@ -705,6 +705,7 @@ int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct 
         snprintf(db, sizeof db, "%s/%s/run.db", runs_dir, ids[i]);
         if (nsid_store_valid_id(ids[i]) && stat(db, &sb) == 0) rc = nsid_store_merge(into, db, stats, err);
         if (rc == NSID_ENOTFOUND) { /* started meanwhile, or not started: a later merge brings it */
+            nsid_err_clear(err);
             rc = 0;
             if (stats) stats->unfinished++;
         }

@@ -130,7 +130,8 @@ static int write_dataset(hid_t fid, hid_t gcpl, const char *path, enum elt elt, 
     hid_t mtype = is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT64;
     int64_t *conv = NULL;
     if (elt == ELT_F32_AS_I64) {
-        conv = NSID_ALLOC(numel * sizeof *conv, NULL);
+        struct nsid_err ignored = {0}; /* the caller reports the failure */
+        conv = NSID_ALLOC(numel * sizeof *conv, &ignored);
         for (size_t i = 0; conv && i < numel; i++) conv[i] = (int64_t)((const float *)data)[i];
         data = conv;
     }
@@ -331,7 +332,8 @@ static herr_t walk_cb(hid_t g, const char *name, const H5L_info_t *info, void *d
     if (t != H5I_DATASET) return 0;
     if (w->n == w->cap) {
         int cap = w->cap ? 2 * w->cap : 64;
-        char (*nn)[PATH_MAX_] = NSID_ALLOC(sizeof *nn * (size_t)cap, NULL);
+        struct nsid_err ignored = {0}; /* the caller reports the failure */
+        char (*nn)[PATH_MAX_] = NSID_ALLOC(sizeof *nn * (size_t)cap, &ignored);
         if (!nn) return -1;
         if (w->n) memcpy(nn, w->names, sizeof *nn * (size_t)w->n);
         nsid_free(w->names);
@@ -357,7 +359,8 @@ static int read_string_attr(hid_t loc, const char *key, char **out)
             char *v = NULL;
             if (H5Aread(a, mt, &v) >= 0 && v) {
                 size_t n = strlen(v);
-                *out = NSID_ALLOC(n + 1, NULL);
+                struct nsid_err ignored = {0}; /* the caller reports the failure */
+                *out = NSID_ALLOC(n + 1, &ignored);
                 if (*out) memcpy(*out, v, n + 1), rc = 0;
                 H5free_memory(v);
             }
@@ -367,7 +370,8 @@ static int read_string_attr(hid_t loc, const char *key, char **out)
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, n + 1);
             H5Tset_strpad(mt, H5T_STR_NULLTERM);
-            *out = NSID_CALLOC(n + 1, NULL);
+            struct nsid_err ignored = {0}; /* the caller reports the failure */
+            *out = NSID_CALLOC(n + 1, &ignored);
             if (*out && H5Aread(a, mt, *out) >= 0) rc = 0;
             H5Tclose(mt);
         }
@@ -880,7 +884,7 @@ int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
     if (check_names(ck, path, err) < 0) return err ? err->code : NSID_EINVAL;
     if (nsid_infile_check(path, "checkpoint", err) < 0)
         return err && err->code == NSID_ENOTFOUND
-                   ? nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file")
+                   ? (nsid_err_clear(err), nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file"))
                    : err ? err->code : NSID_EINVAL;
     char h5[NSID_H5_REASON_MAX];
     struct nsid_h5_quiet q;
@@ -903,7 +907,7 @@ int nsid_checkpoint_read_arch(const char *path, char **arch, struct nsid_err *er
     *arch = NULL;
     if (nsid_infile_check(path, "checkpoint", err) < 0)
         return err && err->code == NSID_ENOTFOUND
-                   ? nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file")
+                   ? (nsid_err_clear(err), nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file"))
                    : err ? err->code : NSID_EINVAL;
     char h5[NSID_H5_REASON_MAX];
     struct nsid_h5_quiet q;

@@ -193,7 +193,8 @@ static int attr_string(hid_t loc, const char *attr, int i, char *buf, size_t n)
     hssize_t count = H5Sget_simple_extent_npoints(sp);
     if (H5Tget_class(ty) == H5T_STRING && i < count) {
         if (H5Tis_variable_str(ty) > 0) {
-            char **v = NSID_CALLOC((size_t)count * sizeof *v, NULL);
+            struct nsid_err ignored = {0}; /* the caller reports the failure */
+            char **v = NSID_CALLOC((size_t)count * sizeof *v, &ignored);
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
             if (v && H5Aread(a, mt, v) >= 0) {
@@ -205,7 +206,8 @@ static int attr_string(hid_t loc, const char *attr, int i, char *buf, size_t n)
             nsid_free(v);
         } else {
             size_t w = H5Tget_size(ty);
-            char *all = NSID_CALLOC((size_t)count * (w + 1), NULL);
+            struct nsid_err ignored = {0}; /* the caller reports the failure */
+            char *all = NSID_CALLOC((size_t)count * (w + 1), &ignored);
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, w);
             H5Tset_strpad(mt, H5T_STR_NULLPAD);
@@ -317,7 +319,7 @@ int nsid_vgg16_load(struct nsid_vgg16 *v, const char *path, int *layout, struct 
 {
     if (nsid_infile_check(path, "model.core.checkpoint", err) < 0)
         return err && err->code == NSID_ENOTFOUND
-                   ? nsid_err_set(err, NSID_ENOTFOUND, path, 0, "model.core.checkpoint", "VGG16 weights file not found")
+                   ? (nsid_err_clear(err), nsid_err_set(err, NSID_ENOTFOUND, path, 0, "model.core.checkpoint", "VGG16 weights file not found"))
                    : err ? err->code : NSID_EINVAL;
     struct nsid_h5_quiet q; /* we report through nsid_err, not HDF5's printed stack */
     nsid_h5_quiet_begin(&q);
