@@ -222,7 +222,7 @@ void nsid_core_set_pool(struct nsid_core *c, struct nsid_pool *pool)
 int nsid_core_set_kernels(struct nsid_core *c, const char *name, struct nsid_err *err)
 {
     const struct nsid_kern *k = nsid_kern_select(name, err);
-    if (!k) return err && err->code ? err->code : NSID_EINVAL;
+    if (!k) return err->code;
     c->kern = k;
     return 0;
 }

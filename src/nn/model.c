@@ -228,11 +228,9 @@ int nsid_model_init(struct nsid_model *m, const struct nsid_model_config *cfg,
         if (scans[s].n_neurons > m->N_max) m->N_max = scans[s].n_neurons;
     }
     nsid_params_init(&m->ps);
-    rc = register_modules(m, scans, err);
-    if (rc == 0) rc = nsid_params_alloc(&m->ps, err);
-    if (rc == 0) rc = describe_checkpoint(m, err);
-    if (rc == 0) rc = setup_compute(m, err);
-    if (rc < 0) goto fail;
+    if ((rc = register_modules(m, scans, err)) < 0 || (rc = nsid_params_alloc(&m->ps, err)) < 0 ||
+        (rc = describe_checkpoint(m, err)) < 0 || (rc = setup_compute(m, err)) < 0)
+        goto fail;
     nsid_model_reset_parameters(m, cfg->seed);
     return 0;
 fail:
@@ -311,10 +309,9 @@ int nsid_model_alloc_state(struct nsid_model *m, int B_max, struct nsid_err *err
     m->B_max = 0;
     struct nsid_arena measure;
     nsid_arena_measure(&measure);
-    int rc = bind_all(m, &measure, B_max, err);
-    if (rc == 0) rc = nsid_arena_init(&m->arena, measure.used, err);
-    if (rc == 0) rc = bind_all(m, &m->arena, B_max, err);
-    if (rc < 0) {
+    int rc;
+    if ((rc = bind_all(m, &measure, B_max, err)) < 0 || (rc = nsid_arena_init(&m->arena, measure.used, err)) < 0 ||
+        (rc = bind_all(m, &m->arena, B_max, err)) < 0) {
         nsid_arena_free(&m->arena);
         return rc;
     }

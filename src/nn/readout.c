@@ -222,7 +222,7 @@ void nsid_readout_set_pool(struct nsid_readout *r, struct nsid_pool *pool)
 int nsid_readout_set_kernels(struct nsid_readout *r, const char *name, struct nsid_err *err)
 {
     const struct nsid_kern *k = nsid_kern_select(name, err);
-    if (!k) return err && err->code ? err->code : NSID_EINVAL;
+    if (!k) return err->code;
     r->kern = k;
     return 0;
 }
