@@ -1,7 +1,6 @@
 /* train.c - one training run as docs/paper.md §4, interruptible and resumable (see train.h). */
 #include "train.h"
 
-#include <cblas.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
