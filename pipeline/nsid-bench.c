@@ -187,11 +187,12 @@ static void data_free(struct bench_data *d)
 }
 
 /* One scan of N neurons at random cortical positions (deterministic). */
-static int model_build(struct nsid_model *m, int N, int threads, struct nsid_err *err)
+static int model_build(struct nsid_model *m, int N, int threads, const char *isa, struct nsid_err *err)
 {
     struct nsid_model_config cfg;
     nsid_model_config_default(&cfg);
     cfg.threads = threads;
+    snprintf(cfg.isa, sizeof cfg.isa, "%s", isa ? isa : "");
     double *coords = NSID_ALLOC(sizeof(double) * 3 * (size_t)N, err);
     if (!coords) return NSID_ENOMEM;
     struct nsid_rng r;
@@ -227,7 +228,7 @@ static void case_run(const struct bench_case *bc, const struct bench_opts *o, st
     struct nsid_model m;
     struct bench_data d;
     memset(res, 0, sizeof *res);
-    if (data_init(&d, bc->neurons, &err) < 0 || model_build(&m, bc->neurons, o->threads, &err) < 0) {
+    if (data_init(&d, bc->neurons, &err) < 0 || model_build(&m, bc->neurons, o->threads, o->isa, &err) < 0) {
         fprintf(stderr, "nsid-bench: %s: ", bc->name);
         nsid_err_print(&err, stderr);
         data_free(&d);
@@ -256,7 +257,7 @@ static void case_run(const struct bench_case *bc, const struct bench_opts *o, st
     res->median_s = o->steps % 2 ? t[o->steps / 2] : 0.5 * (t[o->steps / 2 - 1] + t[o->steps / 2]);
     res->min_s = t[0];
     res->threads = nsid_pool_threads(&m.pool);
-    snprintf(res->isa, sizeof res->isa, "%s", m.core.kern->name);
+    snprintf(res->isa, sizeof res->isa, "%s", m.kern->name);
     res->peak_rss_mib = peak_rss_mib();
     res->ok = 1;
     nsid_model_free(&m);
@@ -386,8 +387,8 @@ int main(int argc, char **argv)
             nsid_err_print(&err, stderr);
             return 2;
         }
-        setenv("NSID_ISA", o.isa, 1);  /* the model reads it when it picks its kernels */
     }
+    if (!o.isa) o.isa = getenv("NSID_ISA"); /* the models' kernel set (NULL: auto) */
     /* the FLOP table needs only shapes: a model of the paper's core without state */
     struct nsid_core_config ccfg;
     nsid_core_config_default(&ccfg);

@@ -69,6 +69,7 @@ static int parse_args(int argc, char **argv, struct args *a)
     o->data = nsid_opt_list_strs(&a->data);
     o->n_data = a->data.n;
     o->threads = (int)a->threads;
+    o->isa = nsid_stage_env("NSID_ISA");
     o->summary = a->quiet ? NULL : stdout;
     return rc;
 }

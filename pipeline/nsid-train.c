@@ -145,7 +145,8 @@ static int train(const struct args *ap)
     struct nsid_train_opts o = {.data = data, .n_data = a.data.n, .out_dir = a.out, .db_path = a.db,
                                 .run_id = a.run_id, .experiment = a.experiment, .parent = a.parent,
                                 .stop = &g_stop, .progress = !a.quiet && isatty(2) ? stderr : NULL,
-                                .threads = (int)a.threads, .cache_mb = a.cache_mb};
+                                .threads = (int)a.threads, .cache_mb = a.cache_mb,
+                                .isa = nsid_stage_env("NSID_ISA")};
     struct nsid_train_result r;
     if (nsid_train_run(&c, &o, &r, &err) < 0) {
         fputs("nsid-train: ", stderr);

@@ -243,7 +243,7 @@ static void test_neuron_subset(void)
 
 /* Predict the test tier once per image and for every trial: the worst relative difference of the
  * predictions, and whether the responses (targets) are the same; -1 if a count is off. */
-static double once_vs_every(struct nsid_evaluator *ev, struct nsid_net *net, int64_t T, size_t N, bool *same_resp)
+static double once_vs_every(struct nsid_evaluator *ev, struct nsid_model *net, int64_t T, size_t N, bool *same_resp)
 {
     float *once = malloc((size_t)T * N * sizeof(float)), *resp = malloc((size_t)T * N * sizeof(float));
     double worst = -1;
@@ -280,13 +280,13 @@ static void test_repeats_once(void)
     struct nsid_config c;
     struct nsid_err err = {0};
     struct nsid_run_data d = {0};
-    struct nsid_net net = {0};
+    struct nsid_model net = {0};
     struct nsid_evaluator ev = {0};
     int rc = nsid_train_read_config(ck, &c, &err);
     if (rc == 0) rc = nsid_run_data_load(&d, &c, data, 1, &err);
-    if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, &err);
-    if (rc == 0) rc = nsid_net_load(&net, ck, NULL, &err);
-    if (rc == 0) rc = nsid_net_alloc_state(&net, 16, &err);
+    if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, NULL, &err);
+    if (rc == 0) rc = nsid_model_load(&net, ck, NULL, &err);
+    if (rc == 0) rc = nsid_model_alloc_state(&net, 16, &err);
     if (rc == 0) rc = nsid_evaluator_init(&ev, d.views, 1, 16, &err);
     if (rc < 0) nsid_err_print(&err, stderr);
     CHECK(rc == 0, "the trained network and its evaluator");
@@ -318,7 +318,7 @@ static void test_repeats_once(void)
     }
 out:
     nsid_evaluator_free(&ev);
-    nsid_net_free(&net);
+    nsid_model_free(&net);
     nsid_run_data_free(&d);
 }
 

@@ -36,6 +36,9 @@
 #include "data/scan.h"
 #include "nn/model.h"
 
+/* The SE2d core of a model (its core_ops is nsid_core_se2d_ops). */
+#define SE2D(m) ((struct nsid_core *)(m)->core)
+
 #define ABS_TOL 1e-5
 #define REL_TOL 1e-4
 
@@ -317,8 +320,8 @@ static void compare_bn(struct stats *st, const struct nsid_model *m, hid_t ref, 
         snprintf(path, sizeof path, "bn/core/features/layer%d/norm/num_batches_tracked", k);
         size_t n;
         int64_t *v = read_typed(ref, path, H5T_NATIVE_INT64, sizeof(int64_t), &n);
-        CHECK(v && v[0] == m->core.layer[k].num_batches_tracked, "%s: layer%d num_batches_tracked %lld", cfg, k,
-              (long long)m->core.layer[k].num_batches_tracked);
+        CHECK(v && v[0] == SE2D(m)->layer[k].num_batches_tracked, "%s: layer%d num_batches_tracked %lld", cfg, k,
+              (long long)SE2D(m)->layer[k].num_batches_tracked);
         free(v);
     }
 }
@@ -341,7 +344,7 @@ static void compare_models(struct stats *st, const struct nsid_model *m, const s
     CHECK(m->ps.adam_t == ref->ps.adam_t, "%s: Adam step %lld vs %lld", cfg, (long long)m->ps.adam_t,
           (long long)ref->ps.adam_t);
     for (int k = 0; k < m->cfg.core.layers; k++)
-        CHECK(m->core.layer[k].num_batches_tracked == ref->core.layer[k].num_batches_tracked,
+        CHECK(SE2D(m)->layer[k].num_batches_tracked == SE2D(ref)->layer[k].num_batches_tracked,
               "%s: num_batches_tracked layer %d", cfg, k);
 }
 
@@ -597,7 +600,7 @@ static bool same_model(const struct nsid_model *a, const struct nsid_model *b, b
             return false;
     }
     for (int k = 0; k < a->cfg.core.layers; k++)
-        if (a->core.layer[k].num_batches_tracked != b->core.layer[k].num_batches_tracked) return false;
+        if (SE2D(a)->layer[k].num_batches_tracked != SE2D(b)->layer[k].num_batches_tracked) return false;
     return !opt || a->ps.adam_t == b->ps.adam_t;
 }
 
@@ -704,7 +707,7 @@ static void test_checkpoint_and_determinism(void)
     nsid_model_load(&src, tpath("k.h5"), NULL, &err);
     CHECK(memcmp(d.m.ps.w, src.ps.w, nc * sizeof(float)) == 0, "core weights transferred");
     nsid_model_set_frozen_core(&d.m, true);
-    float *rm = d.m.core.layer[0].running_mean, rm0 = rm[0];
+    float *rm = SE2D(&d.m)->layer[0].running_mean, rm0 = rm[0];
     nsid_rng_init(&rng, 4, NSID_STREAM_SAMPLE);
     train_steps(&d, 3, &rng, L);
     CHECK(memcmp(d.m.ps.w, src.ps.w, nc * sizeof(float)) == 0, "frozen core: weights unchanged by training");
@@ -757,6 +760,58 @@ static void test_bad_config(void)
     nsid_model_free(&m);
 }
 
+/*
+ * The kernel set is part of the model's configuration (cfg.isa; the stage programs pass env
+ * NSID_ISA): each set this CPU has is the one core and readouts then use, and predicts what the
+ * automatic choice predicts (to the sets' rounding); an unknown set is refused naming NSID_ISA.
+ */
+static void test_kernel_sets(void)
+{
+    struct tiny t;
+    if (tiny_init(&t, NSID_READOUT_GAUSSIAN, false, true, false, 1) < 0) return;
+    struct nsid_model_config cfg = t.m.cfg;
+    CHECK(cfg.isa[0] == '\0' && t.m.kern == nsid_kern_select(NULL, &(struct nsid_err){0}),
+          "no set configured: the model picks the best the CPU has (%s)", t.m.kern->name);
+    nsid_model_predict(&t.m, &t.b[0]);
+    size_t n = (size_t)t.b[0].B * (size_t)t.sc[0].n_neurons;
+    static const char *const sets[] = {"generic", "generic16", "avx2", "avx512"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        if (!nsid_kern_available(sets[i])) {
+            printf("  kernel set %s: not on this CPU, skipped\n", sets[i]);
+            continue;
+        }
+        struct nsid_err err = {0};
+        struct nsid_model m;
+        snprintf(cfg.isa, sizeof cfg.isa, "%s", sets[i]);
+        int rc = nsid_model_init(&m, &cfg, t.sc, 2, &err);
+        if (rc == 0) rc = nsid_model_alloc_state(&m, 3, &err);
+        CHECK(rc == 0, "a model with kernel set %s: %s", sets[i], err.msg);
+        if (rc < 0) continue;
+        memcpy(m.ps.w, t.m.ps.w, m.ps.n_weights * sizeof(float)); /* tiny_init's readout values */
+        memcpy(m.ps.buf, t.m.ps.buf, m.ps.n_buffers * sizeof(float));
+        CHECK(strcmp(m.kern->name, sets[i]) == 0 && SE2D(&m)->kern == m.kern && m.ro[0].kern == m.kern &&
+                  m.ro[1].kern == m.kern,
+              "cfg.isa %s: the model, its core and its readouts use %s", sets[i], m.kern->name);
+        nsid_model_predict(&m, &t.b[0]);
+        double worst = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            double d = fabs((double)m.out[j] - (double)t.m.out[j]) / (fabs((double)t.m.out[j]) + 1e-6);
+            if (d > worst) worst = d;
+        }
+        CHECK(worst < 1e-4, "kernel set %s predicts as the automatic choice (worst relative difference %.3g)",
+              sets[i], worst);
+        nsid_model_free(&m);
+    }
+    struct nsid_err err = {0};
+    struct nsid_model m;
+    snprintf(cfg.isa, sizeof cfg.isa, "sse9");
+    CHECK(nsid_model_init(&m, &cfg, t.sc, 2, &err) == NSID_EINVAL && strcmp(err.key, "NSID_ISA") == 0 &&
+              strstr(err.msg, "sse9") && m.ps.n == 0,
+          "an unknown kernel set is refused naming NSID_ISA and leaves a zeroed model: %s: %s", err.key, err.msg);
+    nsid_model_free(&m);
+    nsid_model_free(&t.m);
+}
+
 /* The paper's model (docs/paper.md §1.2, §2.6), built from scans as the data module loads them. */
 static void test_paper_config(void)
 {
@@ -796,7 +851,7 @@ static void test_paper_config(void)
     const struct nsid_param *sp = nsid_params_find(&m.ps, "core.features.layer1.ds_conv.spatial_conv.weight");
     CHECK(sp && sp->ndim == 4 && sp->shape[0] == 64 && sp->shape[1] == 1 && sp->shape[2] == 13,
           "state_dict name and shape of the depthwise conv");
-    CHECK(m.core.out_h == 22 && m.core.out_w == 50 && m.core.out_c == 64, "core output 64 x 22 x 50");
+    CHECK(SE2D(&m)->out_h == 22 && SE2D(&m)->out_w == 50 && SE2D(&m)->out_c == 64, "core output 64 x 22 x 50");
     rc = nsid_model_alloc_state(&m, 2, &err);
     CHECK(rc == 0, "arena for B = 2: %s", err.msg);
     if (rc == 0) {
@@ -953,6 +1008,7 @@ int main(int argc, char **argv)
     fd_check("gaussian cortex, frozen core", NSID_READOUT_GAUSSIAN, false, true, false, true);
     test_checkpoint_and_determinism();
     test_bad_config();
+    test_kernel_sets();
     test_paper_config();
     cleanup();
     return check_summary("model");

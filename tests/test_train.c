@@ -287,9 +287,9 @@ static void test_random_core(void)
     CHECK(nsid_scan_load(&s, scan_a, &so, &err) == 0, "load scan");
     struct nsid_model_scan ms;
     nsid_model_scan_from(&ms, &s);
-    struct nsid_net net;
-    CHECK(nsid_net_init(&net, &c, &ms, 1, &err) == 0, "net");
-    struct nsid_params *ps = nsid_net_params(&net);
+    struct nsid_model net;
+    CHECK(nsid_net_init(&net, &c, &ms, 1, NULL, &err) == 0, "net");
+    struct nsid_params *ps = &net.ps;
     int same = 0, total = 0;
     for (int i = 0; i < ps->n; i++) {
         const struct nsid_param *p = &ps->p[i];
@@ -304,7 +304,7 @@ static void test_random_core(void)
         free(x);
     }
     CHECK(total > 0 && same == total, "a random core keeps its initialisation: %d of %d tensors", same, total);
-    nsid_net_free(&net);
+    nsid_model_free(&net);
     nsid_scan_free(&s);
 }
 

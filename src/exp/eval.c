@@ -148,14 +148,14 @@ void nsid_evaluator_free(struct nsid_evaluator *ev)
 
 /* ---------------------------------------------------------------- predictions */
 
-int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, int s, int tier)
+int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_model *net, int s, int tier)
 {
     const struct nsid_view *v = &ev->views[s];
     size_t N = (size_t)v->n_neurons;
     int64_t nb = nsid_view_batches(v, tier, ev->batch), row = 0;
     float *beh = v->scan->behavior ? ev->beh : NULL, *pupil = v->scan->pupil_center ? ev->pupil : NULL;
     /* an image-only model predicts each distinct test image once (below) */
-    bool once = tier == NSID_TIER_TEST && !ev->every_trial && !nsid_net_per_trial(net) &&
+    bool once = tier == NSID_TIER_TEST && !ev->every_trial && !nsid_model_per_trial(net) &&
                 ev->test_n_unique[s] < v->n_tier[tier];
     for (int64_t b = 0; b < nb; b++) {
         const int64_t *trials;
@@ -165,10 +165,11 @@ int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, 
         nsid_view_gather(v, trials, n, &bt); /* once: only the targets here */
         memcpy(ev->target + (size_t)row * N, ev->resp, (size_t)n * N * sizeof(float));
         if (!once) {
-            nsid_net_set_trials(net, trials);
+            nsid_model_set_trials(net, trials);
             struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img, .responses = ev->resp,
                                           .pupil = pupil, .behavior = beh};
-            memcpy(ev->pred + (size_t)row * N, nsid_net_predict(net, &mb), (size_t)n * N * sizeof(float));
+            nsid_model_predict(net, &mb);
+            memcpy(ev->pred + (size_t)row * N, net->out, (size_t)n * N * sizeof(float));
         }
         row += n;
     }
@@ -179,9 +180,10 @@ int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, 
         const int64_t *trials = ev->test_unique[s] + u0;
         struct nsid_batch bt = {.scan = s, .images = ev->img};
         nsid_view_gather(v, trials, n, &bt);
-        nsid_net_set_trials(net, trials);
+        nsid_model_set_trials(net, trials);
         struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img};
-        const float *out = nsid_net_predict(net, &mb);
+        nsid_model_predict(net, &mb);
+        const float *out = net->out;
         for (int64_t j = 0; j < n; j++)
             memcpy(ev->pred + (size_t)upos[u0 + j] * N, out + (size_t)j * N, N * sizeof(float));
     }
@@ -254,7 +256,7 @@ static int corr_why(double m, int64_t T)
     return T < 2 ? 2 : 3;
 }
 
-double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_net *net, double *per_scan)
+double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_model *net, double *per_scan)
 {
     double sum = 0.0;
     int64_t count = 0;
@@ -332,13 +334,13 @@ static int eval_gt_rates(struct nsid_evaluator *ev, const struct nsid_view *v, s
 
 /* The readout positions against the true RF centres (ground_truth/rf_center_px): without a
  * fit on the image in pixels, the ceiling cortical coordinates allow, and after an affine fit. */
-static int eval_gt_rf(struct nsid_net *net, int s, const struct nsid_view *v, struct nsid_eval_scan *r,
+static int eval_gt_rf(struct nsid_model *net, int s, const struct nsid_view *v, struct nsid_eval_scan *r,
                       struct nsid_err *err)
 {
     const struct nsid_scan *sc = v->scan;
     const struct nsid_array *a;
     int rc = gt_array(sc, "rf_center_px", sc->n_neurons, 2, &a, err);
-    struct nsid_readout *ro = nsid_net_readout(net, s);
+    struct nsid_readout *ro = &net->ro[s];
     if (rc < 0 || !a || ro->kind == NSID_READOUT_FACTORIZED) return rc;
     int64_t N = r->n_neurons;
     float *pos = NSID_ALLOC((size_t)N * 2 * sizeof *pos, err);
@@ -417,7 +419,7 @@ static int eval_gt_rf(struct nsid_net *net, int s, const struct nsid_view *v, st
 #define FEVE_MIN_FEV 0.15
 
 /* Test-tier measures of scan s: correlations, oracle, FEV/FEVE, fraction oracle. */
-static int eval_test(struct nsid_evaluator *ev, struct nsid_net *net, int s, struct nsid_eval_scan *r,
+static int eval_test(struct nsid_evaluator *ev, struct nsid_model *net, int s, struct nsid_eval_scan *r,
                      struct nsid_err *err)
 {
     const struct nsid_view *v = &ev->views[s];
@@ -475,11 +477,11 @@ static int eval_test(struct nsid_evaluator *ev, struct nsid_net *net, int s, str
     return 0;
 }
 
-static int eval_scan(struct nsid_evaluator *ev, struct nsid_net *net, int s, struct nsid_eval_scan *r,
+static int eval_scan(struct nsid_evaluator *ev, struct nsid_model *net, int s, struct nsid_eval_scan *r,
                      struct nsid_err *err)
 {
     const struct nsid_view *v = &ev->views[s];
-    snprintf(r->key, sizeof r->key, "%s", nsid_net_scan_key(net, s));
+    snprintf(r->key, sizeof r->key, "%s", net->scan[s].key);
     int64_t N = v->n_neurons;
     r->n_neurons = N;
     r->mean_gt = DNAN;
@@ -579,7 +581,7 @@ static int pool(struct nsid_eval_result *res, struct nsid_err *err)
     return 0;
 }
 
-int nsid_eval_full(struct nsid_evaluator *ev, struct nsid_net *net, struct nsid_eval_result *res,
+int nsid_eval_full(struct nsid_evaluator *ev, struct nsid_model *net, struct nsid_eval_result *res,
                    struct nsid_err *err)
 {
     memset(res, 0, sizeof *res);
@@ -608,7 +610,7 @@ void nsid_eval_result_free(struct nsid_eval_result *res)
 
 /* ---------------------------------------------------------------- records */
 
-int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net *net,
+int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_model *net,
                      const struct nsid_eval_result *res, struct nsid_err *err)
 {
     struct nsid_store_metric m[64];
@@ -654,9 +656,9 @@ int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net 
         } else {
             if (res->has_gt) M("test", "gt_corr", res->mean_gt);
             if (!isnan(res->rf_dist)) M("model", "rf_dist", res->rf_dist);
-            M("model", "readout_params_per_neuron", nsid_net_readout_params_per_neuron(net));
-            M("model", "core_params", nsid_net_core_params(net));
-            M("model", "params", nsid_net_params(net)->n_weights);
+            M("model", "readout_params_per_neuron", nsid_model_readout_params_per_neuron(net));
+            M("model", "core_params", net->core_end);
+            M("model", "params", net->ps.n_weights);
         }
 #undef M
         rc = nsid_store_metrics(st, run_id, m, k, err);

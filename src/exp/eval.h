@@ -144,16 +144,16 @@ void nsid_evaluator_free(struct nsid_evaluator *ev);
  * image alone (no shifter, no modulator) predicts each distinct test image once and copies
  * the prediction to its repeats (the paper's test sets show every image 10 times).
  */
-int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_net *net, int s, int tier);
+int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_model *net, int s, int tier);
 
 /*
  * The early-stopping score: the mean single-trial validation correlation over the neurons
  * of all scans, pooled (§6.2). per_scan (n_scans, NULL ok) receives each scan's mean.
  */
-double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_net *net, double *per_scan);
+double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_model *net, double *per_scan);
 
 /* Everything of §6 for every scan (see the top); res is allocated (nsid_eval_result_free). */
-int nsid_eval_full(struct nsid_evaluator *ev, struct nsid_net *net, struct nsid_eval_result *res,
+int nsid_eval_full(struct nsid_evaluator *ev, struct nsid_model *net, struct nsid_eval_result *res,
                    struct nsid_err *err);
 void nsid_eval_result_free(struct nsid_eval_result *res);
 
@@ -162,7 +162,7 @@ void nsid_eval_result_free(struct nsid_eval_result *res);
  * nsid_store_begin / commit): metrics per scan and pooled ("all"), neuron_metrics per
  * scan, and the model sizes (split "model").
  */
-int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_net *net,
+int nsid_eval_record(struct nsid_store *st, const char *run_id, struct nsid_model *net,
                      const struct nsid_eval_result *res, struct nsid_err *err);
 
 /*
@@ -196,6 +196,8 @@ struct nsid_eval_opts {
     const char *run_id;               /* NULL: the only run of db, else the configuration's id */
     FILE *summary;                    /* NULL, or where the summary is printed */
     int threads;                      /* the model's compute threads; 0: the CPUs (results do not depend on it) */
+    const char *isa;                  /* kernel set of the model (kern.h), NULL or "": auto; the main
+                                         passes env NSID_ISA */
 };
 
 struct nsid_eval_outcome {

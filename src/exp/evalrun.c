@@ -164,7 +164,7 @@ static char *checkpoint_canonical(const struct nsid_eval_opts *o, const struct n
 
 /* Record the results and finish the run in one transaction. */
 static int record(struct nsid_store *st, const char *id, const struct nsid_config *c, const struct nsid_eval_opts *o,
-                  struct nsid_net *net, const struct nsid_eval_result *res, const struct nsid_store_clock *clk,
+                  struct nsid_model *net, const struct nsid_eval_result *res, const struct nsid_store_clock *clk,
                   struct nsid_eval_outcome *out, struct nsid_err *err)
 {
     int status = -1;
@@ -213,7 +213,7 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
     nsid_store_clock_start(&clk);
     struct nsid_config c;
     struct nsid_run_data d = {0};
-    struct nsid_net net = {0};
+    struct nsid_model net = {0};
     struct nsid_evaluator ev = {0};
     struct nsid_eval_result res = {0};
     struct nsid_store st = {0};
@@ -235,11 +235,11 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
         rc = canon ? check_run_is_checkpoints(&st, out->run_id, canon, keys, nk, o, err) : NSID_ENOMEM;
         nsid_free(canon);
     }
-    if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, err);
-    if (rc == 0 && o->threads && net.kind == NSID_NET_SE2D) rc = nsid_model_set_threads(&net.model, o->threads, err);
-    if (rc == 0) rc = nsid_net_load(&net, o->checkpoint, NULL, err);
+    if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, o->isa, err);
+    if (rc == 0 && o->threads) rc = nsid_model_set_threads(&net, o->threads, err);
+    if (rc == 0) rc = nsid_model_load(&net, o->checkpoint, NULL, err);
     int B = rc == 0 ? (int)nsid_views_max_batch(d.views, d.n_scans, c.train.batch_size) : 1;
-    if (rc == 0) rc = nsid_net_alloc_state(&net, B, err);
+    if (rc == 0) rc = nsid_model_alloc_state(&net, B, err);
     if (rc == 0) rc = nsid_evaluator_init(&ev, d.views, d.n_scans, B, err);
     if (rc == NSID_ENOMEM) nsid_err_oom(err, NULL, "train.batch_size", "the batch buffers and model state");
     if (rc == 0) rc = nsid_eval_full(&ev, &net, &res, err);
@@ -260,7 +260,7 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
     nsid_store_close(&st);
     nsid_eval_result_free(&res);
     nsid_evaluator_free(&ev);
-    nsid_net_free(&net);
+    nsid_model_free(&net);
     nsid_run_data_free(&d);
     nsid_free(keys);
     nsid_free(kp);

@@ -6,7 +6,7 @@
  *
  *     struct nsid_run_data d;
  *     if (nsid_run_data_load(&d, &config, paths, n_paths, &err) < 0) ...   // err names the file
- *     nsid_net_init(&net, &config, d.mscans, d.n_scans, &err);
+ *     nsid_net_init(&model, &config, d.mscans, d.n_scans, isa, &err);
  *     ... d.views[s] feeds readout s ...
  *     nsid_run_data_free(&d);
  *

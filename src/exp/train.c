@@ -1,7 +1,6 @@
 /* train.c - one training run as docs/paper.md §4, interruptible and resumable (see train.h). */
 #include "train.h"
 
-#include <cblas.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -35,7 +34,7 @@ struct trainer {
     char ckpt[NSID_ERR_FILE_MAX], state_path[NSID_ERR_FILE_MAX], log_path[NSID_ERR_FILE_MAX],
         db[NSID_ERR_FILE_MAX];
     struct nsid_run_data data;
-    struct nsid_net net;
+    struct nsid_model model;               /* the run's model (net.h builds it from the configuration) */
     struct nsid_evaluator ev;
     struct nsid_cycler cyc;
     struct nsid__snapshot best;
@@ -109,7 +108,7 @@ static void progress(struct trainer *t, bool force)
 
 static int snapshot_alloc(struct trainer *t, struct nsid_err *err)
 {
-    struct nsid_params *ps = nsid_net_params(&t->net);
+    struct nsid_params *ps = &t->model.ps;
     t->best.w = NSID_ALLOC((ps->n_weights ? ps->n_weights : 1) * sizeof(float), err);
     t->best.buf = NSID_ALLOC((ps->n_buffers ? ps->n_buffers : 1) * sizeof(float), err);
     t->best.ints = NSID_CALLOC((size_t)(t->n_ints ? t->n_ints : 1) * sizeof(int64_t), err);
@@ -119,7 +118,7 @@ static int snapshot_alloc(struct trainer *t, struct nsid_err *err)
 /* best <- model (weights, buffers, num_batches_tracked: PyTorch's state_dict copy). */
 static void snapshot_take(struct trainer *t)
 {
-    struct nsid_params *ps = nsid_net_params(&t->net);
+    struct nsid_params *ps = &t->model.ps;
     memcpy(t->best.w, ps->w, ps->n_weights * sizeof(float));
     memcpy(t->best.buf, ps->buf, ps->n_buffers * sizeof(float));
     for (int i = 0; i < t->n_ints; i++) t->best.ints[i] = *t->ints[i];
@@ -129,7 +128,7 @@ static void snapshot_take(struct trainer *t)
 /* model <- best; Adam moments and the schedule stay (§4.4). */
 static void snapshot_restore(struct trainer *t)
 {
-    struct nsid_params *ps = nsid_net_params(&t->net);
+    struct nsid_params *ps = &t->model.ps;
     NSID_ASSERT(t->best.valid);
     memcpy(ps->w, t->best.w, ps->n_weights * sizeof(float));
     memcpy(ps->buf, t->best.buf, ps->n_buffers * sizeof(float));
@@ -215,14 +214,15 @@ static int buffers(struct trainer *t, struct nsid_err *err)
     if (rc == 0)
         rc = nsid_cycler_init(&t->cyc, t->data.views, t->data.n_scans, (int64_t)B, (uint64_t)t->c->train.seed, err);
     if (rc < 0) return rc;
-    struct nsid_checkpoint_i64 *e = nsid_net_ints(&t->net, &t->n_ints);
+    struct nsid_checkpoint_i64 *e = t->model.ck_ints;
+    t->n_ints = t->model.n_ck_ints;
     t->ints = NSID_CALLOC((size_t)(t->n_ints ? t->n_ints : 1) * sizeof *t->ints, err);
     if (!t->ints) return NSID_ENOMEM;
     for (int i = 0; i < t->n_ints; i++) t->ints[i] = e[i].data;
     if ((rc = snapshot_alloc(t, err)) < 0) return rc;
     struct nsid__train_state *st = &t->st;
     snprintf(st->run_id, sizeof st->run_id, "%s", t->run_id);
-    st->ps = nsid_net_params(&t->net);
+    st->ps = &t->model.ps;
     st->ints = t->ints;
     st->n_ints = t->n_ints;
     st->best = &t->best;
@@ -234,8 +234,8 @@ static int buffers(struct trainer *t, struct nsid_err *err)
     t->adam.lr = t->c->train.lr;
     size_t cached = 0;
     int64_t mb = t->o->cache_mb ? t->o->cache_mb : NSID_TRAIN_CACHE_MB;
-    if (mb > 0 && (rc = nsid_net_set_cache(&t->net, (size_t)mb << 20, &cached, err)) < 0) return rc;
-    return nsid_net_alloc_state(&t->net, (int)B, err);
+    if (mb > 0 && (rc = nsid_model_set_cache(&t->model, (size_t)mb << 20, &cached, err)) < 0) return rc;
+    return nsid_model_alloc_state(&t->model, (int)B, err);
 }
 
 /* Gather trials of scan s into the batch buffers as a model batch. */
@@ -244,7 +244,7 @@ static struct nsid_model_batch gather(struct trainer *t, int s, const int64_t *t
     struct nsid_batch bt = {.scan = s, .images = t->img, .responses = t->resp, .behavior = t->beh,
                             .pupil_center = t->pupil};
     nsid_view_gather(&t->data.views[s], trials, n, &bt);
-    nsid_net_set_trials(&t->net, trials);
+    nsid_model_set_trials(&t->model, trials);
     return (struct nsid_model_batch){.scan = s, .B = (int)n, .images = t->img, .responses = t->resp,
                                      .pupil = t->pupil, .behavior = t->beh};
 }
@@ -267,8 +267,8 @@ static int init_bias(struct trainer *t, struct nsid_err *err)
         for (int64_t b = 0; rc == 0 && b < n; b++)
             for (int64_t j = 0; j < N; j++) acc[j] += (double)t->resp[b * N + j];
         for (int64_t j = 0; rc == 0 && j < N; j++) mean[j] = (float)(acc[j] / (double)n);
-        if (rc == 0) nsid_net_set_bias(&t->net, s, mean);
-        nsid_net_set_trials(&t->net, NULL); /* no forward of this batch */
+        if (rc == 0) nsid_model_set_bias(&t->model, s, mean);
+        nsid_model_set_trials(&t->model, NULL); /* no forward of this batch */
         nsid_free(acc);
         nsid_free(mean);
         nsid_train_iter_free(&it);
@@ -339,8 +339,7 @@ static int record_begin(struct trainer *t, bool fresh, struct nsid_err *err)
         if (nsid_store_parent_of(t->c->model.core.checkpoint, parent, &e2) < 0) parent[0] = '\0';
     }
     struct nsid_store_run run = {.id = t->run_id, .experiment = t->o->experiment, .config_json = t->canonical,
-                                 .parent = parent, .threads = t->net.kind == NSID_NET_SE2D ? nsid_pool_threads(&t->net.model.pool)
-                                            : t->o->threads ? t->o->threads : openblas_get_num_threads(),
+                                 .parent = parent, .threads = nsid_pool_threads(&t->model.pool),
                                  .fresh = fresh};
     int rc = data_hashes(t, err); /* before the run row: a scan that cannot be read fails the command, not the run */
     if (rc == 0) rc = nsid_store_run_begin(&t->store, &run, err);
@@ -397,14 +396,14 @@ static int train_rounds(struct trainer *t)
     int64_t n;
     bool round_done;
     t->adam.lr = t->st.sched.lr;
-    nsid_net_zero_grad(&t->net);
+    nsid_model_zero_grad(&t->model);
     while (nsid_cycler_next(&t->cyc, &s, &trials, &n, &round_done)) {
         struct nsid_model_batch b = gather(t, s, trials, n);
-        t->st.loss_sum += nsid_net_train_batch(&t->net, &b, &t->st.sample, NULL);
+        t->st.loss_sum += nsid_model_train_batch(&t->model, &b, &t->st.sample);
         t->st.loss_batches++;
         if (!round_done) continue;
-        nsid_net_adam_step(&t->net, &t->adam); /* one step per round of n_scans batches (§4.3) */
-        nsid_net_zero_grad(&t->net);
+        nsid_model_adam_step(&t->model, &t->adam); /* one step per round of n_scans batches (§4.3) */
+        nsid_model_zero_grad(&t->model);
         t->st.step = t->cyc.step;
         progress(t, false);
         if (t->o->stop && *t->o->stop && t->st.step < nsid_cycler_epoch_len(&t->cyc)) return 1;
@@ -421,7 +420,7 @@ static int start(struct trainer *t, struct nsid_err *err)
     if (rc == 0) rc = init_bias(t, err);
     if (rc < 0) return rc;
     clock_gettime(CLOCK_MONOTONIC, &t->t_epoch);
-    double score = nsid_eval_val_score(&t->ev, &t->net, NULL);
+    double score = nsid_eval_val_score(&t->ev, &t->model, NULL);
     unsigned act = nsid_schedule_start(&t->st.sched, score);
     apply(t, act);
     t->st.epoch = 0;
@@ -456,7 +455,7 @@ static int loop(struct trainer *t, struct nsid_err *err)
                                 "epoch %lld: the training loss became %g (diverged: lower train.lr, or check the "
                                 "scan's responses and statistics); the run is failed",
                                 (long long)t->st.epoch + 1, t->st.loss_sum);
-        double score = nsid_eval_val_score(&t->ev, &t->net, NULL);
+        double score = nsid_eval_val_score(&t->ev, &t->model, NULL);
         unsigned act = nsid_schedule_step(&t->st.sched, score);
         apply(t, act);
         double secs = t->st.epoch_seconds + seconds_since(&t->t_epoch);
@@ -481,16 +480,18 @@ size_t nsid_train_arch(const char *canonical_config, const char *model_json, cha
 /* Save the final (restored best) model to <out>/checkpoint.h5. */
 static int save_checkpoint(struct trainer *t, struct nsid_err *err)
 {
-    size_t nm = (size_t)nsid_net_arch_json(&t->net, NULL, 0) + 1;
+    size_t nm = (size_t)nsid_model_arch_json(&t->model, NULL, 0) + 1;
     char *model = NSID_ALLOC(nm, err);
     if (!model) return NSID_ENOMEM;
-    nsid_net_arch_json(&t->net, model, nm);
+    nsid_model_arch_json(&t->model, model, nm);
     size_t na = nsid_train_arch(t->canonical, model, NULL, 0) + 1;
     char *arch = NSID_ALLOC(na, err);
     int rc = arch ? 0 : NSID_ENOMEM;
     if (rc == 0) {
         nsid_train_arch(t->canonical, model, arch, na);
-        rc = nsid_net_save(&t->net, t->ckpt, arch, false, err);
+        struct nsid_checkpoint ck;
+        nsid_model_checkpoint(&t->model, &ck, arch);
+        rc = nsid_checkpoint_save(&ck, t->ckpt, false, err);
     }
     nsid_free(model);
     nsid_free(arch);
@@ -503,7 +504,7 @@ static int finish(struct trainer *t, struct nsid_train_result *res, struct nsid_
     int rc = save_checkpoint(t, err);
     const struct nsid_schedule *s = &t->st.sched;
     res->epochs = s->epoch;
-    res->adam_steps = nsid_net_params(&t->net)->adam_t;
+    res->adam_steps = t->model.ps.adam_t;
     res->best_epoch = s->best_epoch;
     res->best_score = s->best;
     logf_(t, "finished: %lld epochs, best epoch %lld, validation correlation %.17g; %s", (long long)s->epoch,
@@ -515,10 +516,10 @@ static int finish(struct trainer *t, struct nsid_train_result *res, struct nsid_
         {NSID_STORE_ALL, "train", "epochs", (double)s->epoch},
         {NSID_STORE_ALL, "train", "best_epoch", (double)s->best_epoch},
         {NSID_STORE_ALL, "train", "lr_decays", (double)s->n_decays},
-        {NSID_STORE_ALL, "model", "core_params", (double)nsid_net_core_params(&t->net)},
-        {NSID_STORE_ALL, "model", "readout_params_per_neuron", nsid_net_readout_params_per_neuron(&t->net)},
+        {NSID_STORE_ALL, "model", "core_params", (double)t->model.core_end},
+        {NSID_STORE_ALL, "model", "readout_params_per_neuron", nsid_model_readout_params_per_neuron(&t->model)},
         {NSID_STORE_ALL, "model", "core_random", t->c->model.core.random ? 1.0 : 0.0},
-        {NSID_STORE_ALL, "model", "core_frozen", t->net.frozen_core ? 1.0 : 0.0},
+        {NSID_STORE_ALL, "model", "core_frozen", t->model.frozen_core ? 1.0 : 0.0},
     };
     rc = nsid_store_metrics(&t->store, t->run_id, m, sizeof m / sizeof m[0], err);
     if (rc == 0) rc = nsid_store_artifact(&t->store, t->run_id, t->ckpt, "checkpoint", err);
@@ -588,7 +589,7 @@ static void trainer_free(struct trainer *t)
     nsid_free(t->best.ints);
     nsid_cycler_free(&t->cyc);
     nsid_evaluator_free(&t->ev);
-    nsid_net_free(&t->net);
+    nsid_model_free(&t->model);
     nsid_run_data_free(&t->data);
     nsid_store_close(&t->store);
     if (t->log) fclose(t->log);
@@ -640,14 +641,10 @@ static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_e
         if ((rc = nsid_train_default_id(t->c, t->o->data, nd, t->run_id, t->data_sha, err)) < 0) return rc;
     }
     snprintf(res->run_id, sizeof res->run_id, "%s", t->run_id);
-    if ((rc = nsid_net_init(&t->net, t->c, t->data.mscans, t->data.n_scans, err)) < 0) return rc;
-    /* --threads (nsid-train: or NSID_THREADS): the model's compute threads, else the CPUs; results do not
-       depend on it */
-    if (t->o->threads && t->net.kind == NSID_NET_SE2D &&
-        (rc = nsid_model_set_threads(&t->net.model, t->o->threads, err)) < 0)
-        return rc;
-    if ((rc = nsid_net_prepare_core(&t->net, t->c, err)) < 0) return rc;
-    snprintf(res->core, sizeof res->core, "%s", t->net.core_desc);
+    if ((rc = nsid_net_init(&t->model, t->c, t->data.mscans, t->data.n_scans, t->o->isa, err)) < 0) return rc;
+    /* --threads: the model's compute threads (default NSID_THREADS or the CPUs); results do not depend on it */
+    if (t->o->threads && (rc = nsid_model_set_threads(&t->model, t->o->threads, err)) < 0) return rc;
+    if ((rc = nsid_net_prepare_core(&t->model, t->c, res->core, sizeof res->core, err)) < 0) return rc;
     if ((rc = buffers(t, err)) < 0) return nsid_err_oom(err, NULL, "train.batch_size", "the batch buffers and model state");
     if ((rc = state_identity(t, err)) < 0) return rc;
     return open_records(t, err);
@@ -680,7 +677,7 @@ int nsid_train_run(const struct nsid_config *c, const struct nsid_train_opts *o,
     if (rc == 0) {
         res->resumed = resumed;
         logf_(&t, "%s run %s: %d scan(s), core: %s", resumed ? "resume" : "start", t.run_id, t.data.n_scans,
-              t.net.core_desc);
+              res->core);
         if (resumed)
             logf_(&t, "resume from epoch %lld, batch %lld of %lld", (long long)t.st.epoch, (long long)t.st.step,
                   (long long)nsid_cycler_epoch_len(&t.cyc));

@@ -79,6 +79,8 @@ struct nsid_train_opts {
     const volatile sig_atomic_t *stop; /* non-zero (a signal number): stop at the next round, NULL: never */
     FILE *progress;                   /* live progress line (a terminal), NULL: none */
     int threads;                      /* compute threads of the model (and BLAS), recorded with the run; 0: default */
+    const char *isa;                  /* kernel set of the model (kern.h), NULL or "": auto; the mains pass
+                                         env NSID_ISA */
     int64_t cache_mb;                 /* VGG16 core: keep conv features of every trial if they fit in
                                          this many MiB (0: NSID_TRAIN_CACHE_MB, < 0: never); results
                                          are identical either way */

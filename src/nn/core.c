@@ -222,7 +222,7 @@ void nsid_core_set_pool(struct nsid_core *c, struct nsid_pool *pool)
 int nsid_core_set_kernels(struct nsid_core *c, const char *name, struct nsid_err *err)
 {
     const struct nsid_kern *k = nsid_kern_select(name, err);
-    if (!k) return err && err->code ? err->code : NSID_EINVAL;
+    if (!k) return err->code;
     c->kern = k;
     return 0;
 }
@@ -233,7 +233,7 @@ int nsid_core_set_output_layout(struct nsid_core *c, int vb, struct nsid_err *er
         c->out_vb = 1;
         return 0;
     }
-    if (!c->kern && nsid_core_set_kernels(c, getenv("NSID_ISA"), err) < 0) return err->code;
+    if (!c->kern && nsid_core_set_kernels(c, NULL, err) < 0) return err->code;
     if (vb != c->kern->vb)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "core.layout",
                             "block width %d, expected 1 or the kernel set's %d (%s)", vb, c->kern->vb,
@@ -371,7 +371,7 @@ int nsid_core_bind_state(struct nsid_core *c, struct nsid_arena *a, int B, struc
 {
     if (B < 1)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "batch_size", "%d must be positive", B);
-    if (!c->kern && nsid_core_set_kernels(c, getenv("NSID_ISA"), err) < 0) return err->code;
+    if (!c->kern && nsid_core_set_kernels(c, NULL, err) < 0) return err->code;
     if (c->out_vb > 1 && c->out_vb != c->kern->vb)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "core.layout", "output block width %d but kernel set %s has %d",
                             c->out_vb, c->kern->name, c->kern->vb);
@@ -1001,3 +1001,124 @@ void nsid_core_free(struct nsid_core *c)
     if (!c) return;
     memset(c, 0, sizeof *c);
 }
+
+/* ------------------------------------------------------- the core as a model's part */
+
+static int se2d_init(void *core, const struct nsid_core_config *cfg, int in_h, int in_w, struct nsid_params *ps,
+                     const char *prefix, int out[3], struct nsid_err *err)
+{
+    struct nsid_core *c = core;
+    int rc = nsid_core_init(c, cfg, in_h, in_w, ps, prefix, err);
+    out[0] = c->out_c;
+    out[1] = c->out_h;
+    out[2] = c->out_w;
+    return rc;
+}
+
+static void se2d_reset(void *core, struct nsid_rng *rng)
+{
+    struct nsid_core *c = core;
+    nsid_core_reset_parameters(c, rng);
+    for (int k = 0; k < c->cfg.layers; k++) c->layer[k].num_batches_tracked = 0;
+}
+
+static int se2d_set_compute(void *core, const struct nsid_kern *kern, struct nsid_pool *pool, int vb,
+                            struct nsid_err *err)
+{
+    struct nsid_core *c = core;
+    c->kern = kern;
+    nsid_core_set_pool(c, pool);
+    return nsid_core_set_output_layout(c, vb, err);
+}
+
+static size_t se2d_out_floats(const void *core)
+{
+    return nsid_core_out_floats(core);
+}
+
+static int se2d_bind_state(void *core, struct nsid_arena *a, int B, struct nsid_err *err)
+{
+    return nsid_core_bind_state(core, a, B, err);
+}
+
+/* A frozen core or evaluation keeps no state for a backward (nsid_core_forward_nograd). */
+static const float *se2d_forward(void *core, const float *x, int B, bool training, bool keep_grad, int scan,
+                                 const int64_t *trials)
+{
+    struct nsid_core *c = core;
+    (void)scan;
+    (void)trials;
+    if (keep_grad)
+        nsid_core_forward(c, x, B, true);
+    else
+        nsid_core_forward_nograd(c, x, B, training);
+    return c->out;
+}
+
+static void se2d_backward(void *core, const float *dout, int B)
+{
+    nsid_core_backward(core, NULL, dout, B);
+}
+
+static double se2d_regularizer(const void *core)
+{
+    return nsid_core_regularizer(core);
+}
+
+static void se2d_regularizer_backward(void *core, double scale)
+{
+    nsid_core_regularizer_backward(core, scale);
+}
+
+static int se2d_ints(void *core, const char *prefix, struct nsid_checkpoint_i64 *e)
+{
+    struct nsid_core *c = core;
+    for (int k = 0; e && k < c->cfg.layers; k++) {
+        snprintf(e[k].name, sizeof e[k].name, "%s.features.layer%d.norm.num_batches_tracked", prefix, k);
+        e[k].ndim = 0;
+        e[k].len = 1;
+        e[k].data = &c->layer[k].num_batches_tracked;
+    }
+    return c->cfg.layers;
+}
+
+static int se2d_arch_json(const void *core, char *buf, size_t n)
+{
+    const struct nsid_core_config *c = &((const struct nsid_core *)core)->cfg;
+    return snprintf(buf, n,
+                    "{\"input_channels\":%d,\"layers\":%d,\"hidden_channels\":%d,\"input_kern\":%d,"
+                    "\"hidden_kern\":%d,\"pad_input\":%s,\"depth_separable\":%s,\"bn_momentum\":%.17g,"
+                    "\"bn_eps\":%.17g,\"gamma_input\":%.17g}",
+                    c->input_channels, c->layers, c->hidden_channels, c->input_kern, c->hidden_kern,
+                    c->pad_input ? "true" : "false", c->depth_separable ? "true" : "false", c->bn_momentum,
+                    c->bn_eps, c->gamma_input);
+}
+
+static void se2d_free(void *core)
+{
+    nsid_core_free(core);
+}
+
+const struct nsid_core_ops nsid_core_se2d_ops = {
+    .name = "se2d",
+    .size = sizeof(struct nsid_core),
+    .trainable = true,
+    .serial_loss = false,
+    .arch_format = "nsid-model",
+    .arch_model_parts = true,
+    .init = se2d_init,
+    .reset = se2d_reset,
+    .set_compute = se2d_set_compute,
+    .blocked_output = true,
+    .out_floats = se2d_out_floats,
+    .bind_state = se2d_bind_state,
+    .forward = se2d_forward,
+    .backward = se2d_backward,
+    .regularizer = se2d_regularizer,
+    .regularizer_backward = se2d_regularizer_backward,
+    .ints = se2d_ints,
+    .arch_json = se2d_arch_json,
+    .load = NULL,
+    .set_cache = NULL,
+    .free = se2d_free,
+};

@@ -54,7 +54,7 @@
  * NCHW. Each layer stores pre (its conv output) and, depth-separable, a_in and
  * a_sp; ELU(BN(pre)) is recomputed where needed (saves a tensor per layer).
  * The kernel set (AVX-512, AVX2, portable) is chosen at run time
- * (nsid_core_set_kernels, env NSID_ISA, else the best the CPU has).
+ * (nsid_core_set_kernels, else the best the CPU has; a model passes its configured set).
  *
  * Threads (nsid_core_set_pool): images are split statically over the pool's
  * threads in chunks of NSID_CORE_CHUNK; BatchNorm statistics are per-image sums
@@ -77,6 +77,7 @@
 #include "base/rng.h"
 #include "base/pool.h"
 #include "nn/batchnorm.h"
+#include "nn/checkpoint.h"
 #include "nn/conv.h"
 #include "nn/kern.h"
 #include "nn/params.h"
@@ -155,7 +156,7 @@ struct nsid_core {
     int out_c, out_h, out_w;     /* output (N, out_c, out_h, out_w) */
     struct nsid_core_layer layer[NSID_CORE_MAX_LAYERS];
     float *laplace_filter;       /* (1,1,3,3) buffer: the Laplace filter (state_dict entry) */
-    const struct nsid_kern *kern; /* kernel set (nsid_core_set_kernels, else NSID_ISA/auto at bind) */
+    const struct nsid_kern *kern; /* kernel set (nsid_core_set_kernels, else auto at bind) */
     struct nsid_pool *pool;      /* borrowed thread pool (nsid_core_set_pool), NULL = caller only */
     int nt;                      /* threads the state was bound for */
     int out_vb;                  /* layout of out and dout: 1 = NCHW (default), kern->vb =
@@ -175,6 +176,60 @@ struct nsid_core {
     bool last_training;          /* mode of the last forward (its backward uses the same) */
     bool grad_ready;             /* the last forward kept the backward's state (nsid_core_forward) */
 };
+
+/*
+ * A model's core as a pluggable part (in the spirit of sqlite3_io_methods): the model
+ * (nn/model.h) allocates ops->size zeroed bytes, owns them, and drives the core only
+ * through this table. Two implementations: nsid_core_se2d_ops (this file's SE2dCore, the
+ * paper's) and nsid_vgg16_core_ops (nn/vgg16.h, the frozen task-driven core of
+ * docs/paper.md §7.5). Every call gets the implementation's struct as `core`.
+ */
+struct nsid_core_ops {
+    const char *name;            /* "se2d", "vgg16" */
+    size_t size;                 /* bytes of the implementation's struct */
+    bool trainable;              /* false: always frozen (no backward, no regulariser, no dfeat) */
+    bool serial_loss;            /* the model sums the batch's Poisson loss in one pass over (B, N)
+                                    rather than per image (the task-driven model's recorded losses,
+                                    kept bit for bit) */
+    const char *arch_format;     /* the architecture JSON's "format" */
+    bool arch_model_parts;       /* the architecture records image, readout, shifter, modulator, seed */
+    /* Validate cfg for in_h x in_w images (cfg->input_channels channels), register the tensors under
+       "<prefix>." in ps (core first: the model's weight range [0, core_end)), set out[3] = C, H, W. */
+    int (*init)(void *core, const struct nsid_core_config *cfg, int in_h, int in_w, struct nsid_params *ps,
+                const char *prefix, int out[3], struct nsid_err *err);
+    /* PyTorch's initialisation from rng (after the table is allocated); counters to 0. */
+    void (*reset)(void *core, struct nsid_rng *rng);
+    /* Kernel set and borrowed pool (both may be ignored); vb > 1: give the output channel-blocked
+       (only when blocked_output). Before bind_state. */
+    int (*set_compute)(void *core, const struct nsid_kern *kern, struct nsid_pool *pool, int vb,
+                       struct nsid_err *err);
+    bool blocked_output;         /* set_compute accepts vb > 1 */
+    size_t (*out_floats)(const void *core); /* floats of one image's output in its layout */
+    int (*bind_state)(void *core, struct nsid_arena *a, int B, struct nsid_err *err);
+    /* The output (B, C, H, W) of images x. keep_grad: a backward follows (trainable cores only).
+       trials (NULL: none) are the images' trial indices in scan `scan`, for a feature cache. */
+    const float *(*forward)(void *core, const float *x, int B, bool training, bool keep_grad, int scan,
+                            const int64_t *trials);
+    void (*backward)(void *core, const float *dout, int B);       /* += weight gradients */
+    double (*regularizer)(const void *core);                       /* NULL: none */
+    void (*regularizer_backward)(void *core, double scale);
+    /* The int64 checkpoint entries (BN num_batches_tracked) under "<prefix>.": fills e (may be NULL)
+       and returns their count. */
+    int (*ints)(void *core, const char *prefix, struct nsid_checkpoint_i64 *e);
+    /* The core's architecture object ("{...}") into buf (n bytes); returns the length needed. */
+    int (*arch_json)(const void *core, char *buf, size_t n);
+    /* Weights from a file of the core's own format (NULL: an nsid checkpoint's "<prefix>." entries,
+       loaded by the model); what receives a short description of the format. */
+    int (*load)(void *core, const char *path, char *what, size_t n, struct nsid_err *err);
+    /* Keep the features of every trial once computed, if they fit in max_bytes (NULL: no cache):
+       n_trials[s] trials in scan s; *bytes what was allocated (0: none). Bit-identical results. */
+    int (*set_cache)(void *core, int n_scans, const int64_t *n_trials, size_t max_bytes, size_t *bytes,
+                     struct nsid_err *err);
+    void (*free)(void *core);    /* release what the core owns (not the struct itself) */
+};
+
+/* The SE2d core (struct nsid_core) as a model's core. */
+extern const struct nsid_core_ops nsid_core_se2d_ops;
 
 /* The paper's configuration (docs/paper.md §1.1). */
 void nsid_core_config_default(struct nsid_core_config *cfg);
@@ -203,7 +258,7 @@ void nsid_core_set_pool(struct nsid_core *c, struct nsid_pool *pool);
 /*
  * Use the kernel set `name` (kern.h: "auto", "avx512", "avx2", "generic",
  * "generic16"). Call before nsid_core_bind_state (the layout depends on the
- * set's vector width). Without it, bind_state takes env NSID_ISA, else "auto".
+ * set's vector width). Without it, bind_state takes "auto".
  * Fails with NSID_EINVAL if the set is unknown or unsupported here.
  */
 int nsid_core_set_kernels(struct nsid_core *c, const char *name, struct nsid_err *err);
@@ -223,7 +278,7 @@ size_t nsid_core_out_floats(const struct nsid_core *c);
 /*
  * Take activations, gradient scratch and per-thread scratch for batches up to B
  * from the arena (works in measuring mode); picks the kernel set if none was set.
- * Returns < 0 with err set when the arena is full or NSID_ISA names a bad set.
+ * Returns < 0 with err set when the arena is full.
  */
 int nsid_core_bind_state(struct nsid_core *c, struct nsid_arena *a, int B, struct nsid_err *err);
 

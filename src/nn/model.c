@@ -105,14 +105,17 @@ static int register_modules(struct nsid_model *m, const struct nsid_model_scan *
 {
     const struct nsid_model_config *cfg = &m->cfg;
     char prefix[NSID_MODEL_KEY_MAX + 16];
-    int rc = nsid_core_init(&m->core, &cfg->core, m->in_h, m->in_w, &m->ps, "core", err);
+    int out[3] = {0, 0, 0};
+    int rc = m->core_ops->init(m->core, &cfg->core, m->in_h, m->in_w, &m->ps, "core", out, err);
     if (rc < 0) return rc;
+    m->feat_c = out[0];
+    m->feat_h = out[1];
+    m->feat_w = out[2];
     m->core_end = m->ps.n_weights;
     for (int s = 0; s < m->n_scans; s++) {
         snprintf(prefix, sizeof prefix, "readout.%s", sc[s].data_key);
         struct nsid_readout *owner = cfg->readout.share_features && s > 0 ? &m->ro[0] : NULL;
-        rc = nsid_readout_init(&m->ro[s], &cfg->readout, m->core.out_c, m->core.out_h, m->core.out_w,
-                               sc[s].n_neurons, sc[s].coords, sc[s].match_ids, owner, &m->ps, prefix, err);
+        rc = nsid_readout_init(&m->ro[s], &cfg->readout, m->feat_c, m->feat_h, m->feat_w, sc[s].n_neurons, sc[s].coords, sc[s].match_ids, owner, &m->ps, prefix, err);
         if (rc < 0) return rc;
     }
     for (int s = 0; m->sh && s < m->n_scans; s++) {
@@ -138,20 +141,13 @@ static int register_modules(struct nsid_model *m, const struct nsid_model_scan *
  */
 static int describe_checkpoint(struct nsid_model *m, struct nsid_err *err)
 {
-    int L = m->cfg.core.layers, S = m->n_scans;
+    int L = m->core_ops->ints(m->core, "core", NULL), S = m->n_scans;
     m->ck_ints = NSID_CALLOC(sizeof *m->ck_ints * (size_t)(L + S), err);
-    if (!m->ck_ints) return NSID_ENOMEM;
     m->ck_aliases = NSID_CALLOC(sizeof *m->ck_aliases * (size_t)S, err);
     m->ck_fixed_names = NSID_CALLOC(sizeof *m->ck_fixed_names * (size_t)(2 * S), err);
     m->ck_fixed = NSID_CALLOC(sizeof *m->ck_fixed * (size_t)(2 * S), err);
     if (!m->ck_ints || !m->ck_aliases || !m->ck_fixed_names || !m->ck_fixed) return NSID_ENOMEM;
-    for (int k = 0; k < L; k++) {
-        struct nsid_checkpoint_i64 *e = &m->ck_ints[m->n_ck_ints++];
-        snprintf(e->name, sizeof e->name, "core.features.layer%d.norm.num_batches_tracked", k);
-        e->ndim = 0;
-        e->len = 1;
-        e->data = &m->core.layer[k].num_batches_tracked;
-    }
+    m->n_ck_ints = m->core_ops->ints(m->core, "core", m->ck_ints);
     char name[NSID_PARAM_NAME_MAX];
     for (int s = 0; s < S; s++) {
         snprintf(name, sizeof name, "readout.%s.feature_sharing_index", m->scan[s].key);
@@ -188,19 +184,18 @@ static int describe_checkpoint(struct nsid_model *m, struct nsid_err *err)
  */
 static int setup_compute(struct nsid_model *m, struct nsid_err *err)
 {
-    int rc = nsid_core_set_kernels(&m->core, getenv("NSID_ISA"), err);
+    const struct nsid_kern *k = m->kern = nsid_kern_select(m->cfg.isa, err);
+    if (!k) return err->code;
+    int n = m->cfg.threads > 0 ? m->cfg.threads : nsid_pool_default_threads();
+    int rc = nsid_pool_init(&m->pool, n, err);
     if (rc < 0) return rc;
-    const struct nsid_kern *k = m->core.kern;
-    m->blocked_feat = m->cfg.readout.kind == NSID_READOUT_GAUSSIAN;
-    if (m->blocked_feat && (rc = nsid_core_set_output_layout(&m->core, k->vb, err)) < 0) return rc;
+    m->blocked_feat = m->cfg.readout.kind == NSID_READOUT_GAUSSIAN && m->core_ops->blocked_output;
+    if ((rc = m->core_ops->set_compute(m->core, k, &m->pool, m->blocked_feat ? k->vb : 1, err)) < 0) return rc;
     for (int s = 0; s < m->n_scans; s++) {
         if ((rc = nsid_readout_set_kernels(&m->ro[s], k->name, err)) < 0) return rc;
         if (m->blocked_feat && (rc = nsid_readout_set_input_layout(&m->ro[s], k->vb, err)) < 0) return rc;
+        nsid_readout_set_pool(&m->ro[s], &m->pool);
     }
-    int n = m->cfg.threads > 0 ? m->cfg.threads : nsid_pool_default_threads();
-    if ((rc = nsid_pool_init(&m->pool, n, err)) < 0) return rc;
-    nsid_core_set_pool(&m->core, &m->pool);
-    for (int s = 0; s < m->n_scans; s++) nsid_readout_set_pool(&m->ro[s], &m->pool);
     return 0;
 }
 
@@ -211,6 +206,9 @@ int nsid_model_init(struct nsid_model *m, const struct nsid_model_config *cfg,
     int rc = check_scans(cfg, scans, n_scans, err);
     if (rc < 0) return rc;
     m->cfg = *cfg;
+    m->cfg.isa[sizeof m->cfg.isa - 1] = '\0';
+    m->core_ops = cfg->core_ops ? cfg->core_ops : &nsid_core_se2d_ops;
+    m->frozen_core = !m->core_ops->trainable;
     m->n_scans = n_scans;
     m->in_c = scans[0].channels;
     m->in_h = scans[0].height;
@@ -220,7 +218,8 @@ int nsid_model_init(struct nsid_model *m, const struct nsid_model_config *cfg,
     m->ck_ids = NSID_CALLOC(sizeof *m->ck_ids * (size_t)n_scans, err);
     if (cfg->shifter) m->sh = NSID_CALLOC(sizeof *m->sh * (size_t)n_scans, err);
     if (cfg->modulator) m->mod = NSID_CALLOC(sizeof *m->mod * (size_t)n_scans, err);
-    if (!m->scan || !m->ro || !m->ck_ids || (cfg->shifter && !m->sh) || (cfg->modulator && !m->mod)) {
+    m->core = NSID_CALLOC(m->core_ops->size, err);
+    if (!m->core || !m->scan || !m->ro || !m->ck_ids || (cfg->shifter && !m->sh) || (cfg->modulator && !m->mod)) {
         rc = NSID_ENOMEM;
         goto fail;
     }
@@ -229,11 +228,9 @@ int nsid_model_init(struct nsid_model *m, const struct nsid_model_config *cfg,
         if (scans[s].n_neurons > m->N_max) m->N_max = scans[s].n_neurons;
     }
     nsid_params_init(&m->ps);
-    rc = register_modules(m, scans, err);
-    if (rc == 0) rc = nsid_params_alloc(&m->ps, err);
-    if (rc == 0) rc = describe_checkpoint(m, err);
-    if (rc == 0) rc = setup_compute(m, err);
-    if (rc < 0) goto fail;
+    if ((rc = register_modules(m, scans, err)) < 0 || (rc = nsid_params_alloc(&m->ps, err)) < 0 ||
+        (rc = describe_checkpoint(m, err)) < 0 || (rc = setup_compute(m, err)) < 0)
+        goto fail;
     nsid_model_reset_parameters(m, cfg->seed);
     return 0;
 fail:
@@ -245,11 +242,10 @@ void nsid_model_reset_parameters(struct nsid_model *m, uint64_t seed)
 {
     struct nsid_rng rng;
     nsid_rng_init(&rng, seed, NSID_STREAM_INIT);
-    nsid_core_reset_parameters(&m->core, &rng);
+    m->core_ops->reset(m->core, &rng);
     for (int s = 0; s < m->n_scans; s++) nsid_readout_reset_parameters(&m->ro[s], &rng);
     for (int s = 0; m->sh && s < m->n_scans; s++) nsid_shifter_reset_parameters(&m->sh[s], &rng);
     for (int s = 0; m->mod && s < m->n_scans; s++) nsid_modulator_reset_parameters(&m->mod[s], &rng);
-    for (int k = 0; k < m->cfg.core.layers; k++) m->core.layer[k].num_batches_tracked = 0;
     memset(m->ps.g, 0, m->ps.n_weights * sizeof(float));
     memset(m->ps.m, 0, m->ps.n_weights * sizeof(float));
     memset(m->ps.v, 0, m->ps.n_weights * sizeof(float));
@@ -275,8 +271,8 @@ int nsid_model_scan_index(const struct nsid_model *m, const char *data_key)
 static int bind_all(struct nsid_model *m, struct nsid_arena *a, int B, struct nsid_err *err)
 {
     size_t bn = (size_t)B * (size_t)m->N_max;
-    size_t feat = (size_t)B * nsid_core_out_floats(&m->core);
-    int rc = nsid_core_bind_state(&m->core, a, B, err);
+    size_t feat = m->core_ops->trainable ? (size_t)B * m->core_ops->out_floats(m->core) : 0;
+    int rc = m->core_ops->bind_state(m->core, a, B, err);
     for (int s = 0; rc == 0 && s < m->n_scans; s++) rc = nsid_readout_bind_state(&m->ro[s], a, B, err);
     for (int s = 0; rc == 0 && m->sh && s < m->n_scans; s++) rc = nsid_shifter_bind_state(&m->sh[s], a, B, err);
     for (int s = 0; rc == 0 && m->mod && s < m->n_scans; s++)
@@ -285,9 +281,9 @@ static int bind_all(struct nsid_model *m, struct nsid_arena *a, int B, struct ns
     m->act = nsid_arena_floats(a, bn, err);
     m->dout = nsid_arena_floats(a, bn, err);
     m->dy = nsid_arena_floats(a, bn, err);
-    m->dfeat = nsid_arena_floats(a, feat, err);
+    m->dfeat = feat ? nsid_arena_floats(a, feat, err) : NULL;
     m->row_loss = nsid_arena_bytes(a, sizeof(double) * (size_t)B, err);
-    if (!m->act || !m->dout || !m->dy || !m->dfeat || !m->row_loss) return NSID_ENOMEM;
+    if (!m->act || !m->dout || !m->dy || (feat && !m->dfeat) || !m->row_loss) return NSID_ENOMEM;
     /* Without a modulator the output is the activation and its gradient is dout. */
     m->out = m->act;
     m->dact = m->dout;
@@ -313,10 +309,9 @@ int nsid_model_alloc_state(struct nsid_model *m, int B_max, struct nsid_err *err
     m->B_max = 0;
     struct nsid_arena measure;
     nsid_arena_measure(&measure);
-    int rc = bind_all(m, &measure, B_max, err);
-    if (rc == 0) rc = nsid_arena_init(&m->arena, measure.used, err);
-    if (rc == 0) rc = bind_all(m, &m->arena, B_max, err);
-    if (rc < 0) {
+    int rc;
+    if ((rc = bind_all(m, &measure, B_max, err)) < 0 || (rc = nsid_arena_init(&m->arena, measure.used, err)) < 0 ||
+        (rc = bind_all(m, &m->arena, B_max, err)) < 0) {
         nsid_arena_free(&m->arena);
         return rc;
     }
@@ -332,7 +327,10 @@ int nsid_model_set_threads(struct nsid_model *m, int n, struct nsid_err *err)
     nsid_pool_free(&m->pool);
     m->cfg.threads = n;
     int rc = nsid_pool_init(&m->pool, n, err);
-    nsid_core_set_pool(&m->core, rc == 0 ? &m->pool : NULL);
+    /* the same kernels and layout (so this cannot fail), the new pool or none if it failed */
+    int vb = m->blocked_feat ? m->kern->vb : 1;
+    if (rc == 0) rc = m->core_ops->set_compute(m->core, m->kern, &m->pool, vb, err);
+    else m->core_ops->set_compute(m->core, m->kern, NULL, vb, err);
     for (int s = 0; s < m->n_scans; s++) nsid_readout_set_pool(&m->ro[s], rc == 0 ? &m->pool : NULL);
     if (rc < 0 || m->B_max == 0) {
         if (rc < 0) {  /* the state was sized for the old pool: drop it */
@@ -346,7 +344,40 @@ int nsid_model_set_threads(struct nsid_model *m, int n, struct nsid_err *err)
 
 void nsid_model_set_frozen_core(struct nsid_model *m, bool frozen)
 {
-    m->frozen_core = frozen;
+    m->frozen_core = frozen || !m->core_ops->trainable;
+}
+
+int nsid_model_set_cache(struct nsid_model *m, size_t max_bytes, size_t *bytes, struct nsid_err *err)
+{
+    *bytes = 0;
+    if (!m->core_ops->set_cache || !m->frozen_core) return 0;
+    int64_t *n = NSID_ALLOC(sizeof *n * (size_t)m->n_scans, err);
+    if (!n) return NSID_ENOMEM;
+    for (int s = 0; s < m->n_scans; s++) n[s] = m->scan[s].n_trials;
+    int rc = m->core_ops->set_cache(m->core, m->n_scans, n, max_bytes, bytes, err);
+    nsid_free(n);
+    return rc;
+}
+
+void nsid_model_set_trials(struct nsid_model *m, const int64_t *trials)
+{
+    m->trials = trials;
+}
+
+bool nsid_model_per_trial(const struct nsid_model *m)
+{
+    return m->sh || m->mod;
+}
+
+double nsid_model_readout_params_per_neuron(const struct nsid_model *m)
+{
+    size_t w = 0;
+    int64_t neurons = 0;
+    for (int i = 0; i < m->ps.n; i++)
+        if (m->ps.p[i].kind == NSID_PARAM_WEIGHT && strncmp(m->ps.p[i].name, "readout.", 8) == 0)
+            w += m->ps.p[i].numel;
+    for (int s = 0; s < m->n_scans; s++) neurons += m->scan[s].N;
+    return neurons ? (double)w / (double)neurons : 0.0;
 }
 
 /* ------------------------------------------------------------ forward/backward */
@@ -412,16 +443,15 @@ void nsid_model_forward(struct nsid_model *m, const struct nsid_model_batch *b, 
     NSID_ASSERT((!m->sh || b->pupil) && (!m->mod || b->behavior));
     /* A frozen core still normalises with batch statistics in training (docs/paper.md §1.5); without a core
      * backward to come (evaluation, frozen core) the core keeps no state for one. */
-    if (training && !m->frozen_core)
-        nsid_core_forward(&m->core, b->images, B, true);
-    else
-        nsid_core_forward_nograd(&m->core, b->images, B, training);
+    const int64_t *trials = m->trials;
+    m->trials = NULL;
+    m->feat = m->core_ops->forward(m->core, b->images, B, training, training && !m->frozen_core, s, trials);
     const float *shift = NULL;
     if (m->sh) {
         nsid_shifter_forward(&m->sh[s], b->pupil, B);
         shift = m->sh[s].out;
     }
-    nsid_readout_forward(&m->ro[s], m->core.out, B, training, rng, b->z, shift);
+    nsid_readout_forward(&m->ro[s], m->feat, B, training, rng, b->z, shift);
     m->last_scan = s;
     m->last_B = B;
     run_rows(m, b, ROWS_ELU1, 0.0);  /* act = ELU(y) + 1 */
@@ -443,10 +473,14 @@ double nsid_model_loss(struct nsid_model *m, const struct nsid_model_batch *b)
     NSID_ASSERT(b->scan == s && b->B == B && b->responses);
     struct nsid_model_loss_parts *L = &m->loss;
     L->scale = sqrt((double)m->scan[s].n_trials / (double)B);
-    run_rows(m, b, ROWS_LOSS, 0.0);  /* per-image sums, added in image order */
-    L->poisson = 0.0;
-    for (int i = 0; i < B; i++) L->poisson += m->row_loss[i];
-    L->core_reg = m->frozen_core ? 0.0 : nsid_core_regularizer(&m->core);
+    if (m->core_ops->serial_loss) {
+        L->poisson = nsid_poisson_loss_forward(m->out, b->responses, (size_t)B * (size_t)m->scan[s].N, 1.0);
+    } else {
+        run_rows(m, b, ROWS_LOSS, 0.0);  /* per-image sums, added in image order */
+        L->poisson = 0.0;
+        for (int i = 0; i < B; i++) L->poisson += m->row_loss[i];
+    }
+    L->core_reg = m->frozen_core || !m->core_ops->regularizer ? 0.0 : m->core_ops->regularizer(m->core);
     L->readout_reg = nsid_readout_regularizer(&m->ro[s]);
     L->total = L->scale * L->poisson + L->core_reg + L->readout_reg;
     return L->total;
@@ -456,12 +490,12 @@ void nsid_model_backward(struct nsid_model *m, const struct nsid_model_batch *b)
 {
     int s = m->last_scan, B = m->last_B;
     size_t n = (size_t)B * (size_t)m->scan[s].N;
-    size_t nfeat = (size_t)B * nsid_core_out_floats(&m->core);
+    size_t nfeat = (size_t)B * m->core_ops->out_floats(m->core);
     NSID_ASSERT(b->scan == s && b->B == B && b->responses && m->last_training);
     double scale = sqrt((double)m->scan[s].n_trials / (double)B);
     /* loss = scale * poisson + core_reg + readout_reg: the regularisers first (last terms) */
     nsid_readout_regularizer_backward(&m->ro[s], 1.0);
-    if (!m->frozen_core) nsid_core_regularizer_backward(&m->core, 1.0);
+    if (!m->frozen_core && m->core_ops->regularizer_backward) m->core_ops->regularizer_backward(m->core, 1.0);
     /* poisson(out): dout = scale * (1 - r / (out + eps)) */
     run_rows(m, b, ROWS_LOSS_BACKWARD, scale);  /* dout, and dy when there is no modulator */
     /* out = act * gain */
@@ -482,11 +516,11 @@ void nsid_model_backward(struct nsid_model *m, const struct nsid_model_batch *b)
     float *dfeat = m->frozen_core ? NULL : m->dfeat;
     if (dfeat) memset(dfeat, 0, nfeat * sizeof(float));
     if (m->sh) memset(m->dshift, 0, (size_t)B * 2 * sizeof(float));
-    nsid_readout_backward(&m->ro[s], dfeat, m->sh ? m->dshift : NULL, m->dy, m->core.out, B);
+    nsid_readout_backward(&m->ro[s], dfeat, m->sh ? m->dshift : NULL, m->dy, m->feat, B);
     /* shift = shifter(pupil) */
     if (m->sh) nsid_shifter_backward(&m->sh[s], NULL, m->dshift, b->pupil, B);
     /* feat = core(images) */
-    if (dfeat) nsid_core_backward(&m->core, NULL, dfeat, B);
+    if (dfeat) m->core_ops->backward(m->core, dfeat, B);
 }
 
 double nsid_model_train_batch(struct nsid_model *m, const struct nsid_model_batch *b,
@@ -543,33 +577,28 @@ void nsid_model_checkpoint(struct nsid_model *m, struct nsid_checkpoint *ck, con
     ck->arch = arch;
 }
 
-static const char *readout_kind_name(int kind)
-{
-    return kind == NSID_READOUT_GAUSSIAN ? "gaussian" : kind == NSID_READOUT_FACTORIZED ? "factorized"
-                                                                                        : "pointpooled";
-}
-
 int nsid_model_arch_json(const struct nsid_model *m, char *buf, size_t n)
 {
-    const struct nsid_core_config *c = &m->cfg.core;
     const struct nsid_readout_config *r = &m->cfg.readout;
+    const struct nsid_core_ops *ops = m->core_ops;
     size_t k = 0;
 #define PUT(...) k += (size_t)snprintf(k < n ? buf + k : NULL, k < n ? n - k : 0, __VA_ARGS__)
-    PUT("{\"format\":\"nsid-model\",\"image\":[%d,%d,%d],", m->in_c, m->in_h, m->in_w);
-    PUT("\"core\":{\"input_channels\":%d,\"layers\":%d,\"hidden_channels\":%d,\"input_kern\":%d,"
-        "\"hidden_kern\":%d,\"pad_input\":%s,\"depth_separable\":%s,\"bn_momentum\":%.17g,\"bn_eps\":%.17g,"
-        "\"gamma_input\":%.17g},",
-        c->input_channels, c->layers, c->hidden_channels, c->input_kern, c->hidden_kern,
-        c->pad_input ? "true" : "false", c->depth_separable ? "true" : "false", c->bn_momentum, c->bn_eps,
-        c->gamma_input);
+    PUT("{\"format\":\"%s\",", ops->arch_format);
+    if (ops->arch_model_parts) PUT("\"image\":[%d,%d,%d],", m->in_c, m->in_h, m->in_w);
+    PUT("\"core\":");
+    k += (size_t)ops->arch_json(m->core, k < n ? buf + k : NULL, k < n ? n - k : 0);
+    PUT(",");
+    if (ops->arch_model_parts) {
     PUT("\"readout\":{\"kind\":\"%s\",\"gamma_readout\":%.17g,\"share_features\":%s,"
         "\"grid_mean_predictor\":%s,\"gmp_hidden_layers\":%d,\"gmp_hidden_features\":%d,\"gmp_final_tanh\":%s,"
         "\"normalize\":%s,\"pool_steps\":%d,\"pool_kern\":%d},",
-        readout_kind_name(r->kind), r->gamma_readout, r->share_features ? "true" : "false",
+        nsid_readout_kind_name(r->kind), r->gamma_readout, r->share_features ? "true" : "false",
         r->grid_mean_predictor ? "true" : "false", r->gmp_hidden_layers, r->gmp_hidden_features,
         r->gmp_final_tanh ? "true" : "false", r->normalize ? "true" : "false", r->pool_steps, r->pool_kern);
-    PUT("\"shifter\":%s,\"modulator\":%s,\"seed\":%llu,\"scans\":[", m->sh ? "true" : "false",
-        m->mod ? "true" : "false", (unsigned long long)m->cfg.seed);
+    PUT("\"shifter\":%s,\"modulator\":%s,\"seed\":%llu,", m->sh ? "true" : "false", m->mod ? "true" : "false",
+        (unsigned long long)m->cfg.seed);
+    }
+    PUT("\"scans\":[");
     for (int s = 0; s < m->n_scans; s++)
         PUT("%s{\"data_key\":\"%s\",\"neurons\":%d,\"n_trials\":%lld}", s ? "," : "", m->scan[s].key,
             m->scan[s].N, (long long)m->scan[s].n_trials);
@@ -609,7 +638,8 @@ int nsid_model_load(struct nsid_model *m, const char *path, const struct nsid_ch
 void nsid_model_free(struct nsid_model *m)
 {
     if (!m) return;
-    nsid_core_free(&m->core);
+    if (m->core_ops && m->core) m->core_ops->free(m->core);
+    nsid_free(m->core);
     for (int s = 0; m->ro && s < m->n_scans; s++) nsid_readout_free(&m->ro[s]);
     for (int s = 0; m->sh && s < m->n_scans; s++) nsid_shifter_free(&m->sh[s]);
     for (int s = 0; m->mod && s < m->n_scans; s++) nsid_modulator_free(&m->mod[s]);

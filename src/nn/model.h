@@ -72,7 +72,13 @@
 struct nsid_scan;
 
 struct nsid_model_config {
-    struct nsid_core_config core;           /* paper: nsid_core_config_default */
+    const struct nsid_core_ops *core_ops;   /* the core's implementation: nsid_core_se2d_ops (NULL
+                                               means it; the paper's) or nsid_vgg16_core_ops */
+    struct nsid_core_config core;           /* paper: nsid_core_config_default; a VGG16 core takes
+                                               input_channels, bn_momentum and bn_eps from it */
+    char isa[32];                           /* kernel set of core and readouts (kern.h: "auto",
+                                               "avx2", "generic16", ...); "" = auto. The stage
+                                               mains pass env NSID_ISA here. */
     struct nsid_readout_config readout;     /* one per scan, same config (paper: Gaussian, cortex) */
     bool shifter;                           /* an eye-position shifter per scan (paper: false) */
     struct nsid_shifter_config shifter_cfg;
@@ -144,12 +150,18 @@ struct nsid_model {
     int N_max;                         /* largest N_s */
     struct nsid_params ps;             /* every tensor; core first */
     size_t core_end;                   /* weights [0, core_end) belong to the core */
-    struct nsid_core core;
+    const struct nsid_core_ops *core_ops; /* the core's implementation (cfg.core_ops or SE2d) */
+    void *core;                        /* owned: core_ops->size bytes, the implementation's struct */
+    int feat_c, feat_h, feat_w;        /* the core's output shape */
+    const float *feat;                 /* the latest forward's core output (the core's memory) */
+    const int64_t *trials;             /* trial indices of the next forward (nsid_model_set_trials) */
     struct nsid_readout *ro;           /* (n_scans), ro[0] owns shared features */
     struct nsid_shifter *sh;           /* (n_scans) or NULL */
     struct nsid_modulator *mod;        /* (n_scans) or NULL */
-    bool frozen_core;                  /* transfer: no core gradient, no core regulariser */
+    bool frozen_core;                  /* transfer, or a core that is not trainable: no core
+                                          gradient, no core regulariser */
     struct nsid_pool pool;             /* the model's threads, lent to the core and the readouts */
+    const struct nsid_kern *kern;      /* the kernel set of core and readouts (cfg.isa) */
     bool blocked_feat;                 /* core output / dfeat channel-blocked (all readouts Gaussian) */
 
     /* checkpoint description (entries the float table cannot hold) */
@@ -227,8 +239,24 @@ int nsid_model_alloc_state(struct nsid_model *m, int B_max, struct nsid_err *err
  */
 int nsid_model_set_threads(struct nsid_model *m, int n, struct nsid_err *err);
 
-/* Transfer mode on/off (docs/paper.md §1.5, §4.6). */
+/* Transfer mode on/off (docs/paper.md §1.5, §4.6); a core that is not trainable stays frozen. */
 void nsid_model_set_frozen_core(struct nsid_model *m, bool frozen);
+
+/*
+ * Let a frozen core keep its features of every trial once computed (core_ops->set_cache; VGG16)
+ * if all scans' trials fit in max_bytes. *bytes receives what was allocated (0: no cache).
+ * Results are bit-identical with and without the cache.
+ */
+int nsid_model_set_cache(struct nsid_model *m, size_t max_bytes, size_t *bytes, struct nsid_err *err);
+
+/* The trial indices (in the scan's file) of the next forward's batch, or NULL (no caching). */
+void nsid_model_set_trials(struct nsid_model *m, const int64_t *trials);
+
+/* True when the prediction of a trial depends on more than its image (a shifter or modulator). */
+bool nsid_model_per_trial(const struct nsid_model *m);
+
+/* Trainable floats of one neuron's readout, on average over the scans (for the records). */
+double nsid_model_readout_params_per_neuron(const struct nsid_model *m);
 
 /*
  * m->out (B, N_s) for batch b. training: BN batch statistics (running

@@ -6,7 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GMP_MAX_WIDTH 1024
+/* The kinds, by enum nsid_readout_kind. */
+static const struct nsid_readout_ops *const KINDS[] = {
+    [NSID_READOUT_GAUSSIAN] = &nsid_readout_gaussian_ops,
+    [NSID_READOUT_FACTORIZED] = &nsid_readout_factorized_ops,
+    [NSID_READOUT_POINTPOOLED] = &nsid_readout_pointpooled_ops,
+};
+
+static bool kind_valid(int kind)
+{
+    return kind >= 0 && kind < (int)(sizeof KINDS / sizeof KINDS[0]);
+}
+
+const char *nsid_readout_kind_name(int kind)
+{
+    return kind_valid(kind) ? KINDS[kind]->name : "unknown";
+}
 
 /* ------------------------------------------------------------- configuration */
 
@@ -26,85 +41,27 @@ void nsid_readout_config_default(struct nsid_readout_config *cfg, int kind)
     cfg->pool_steps = 2;
     cfg->pool_kern = 3;
     cfg->init_range = 0.2;
-    switch (kind) {
-    case NSID_READOUT_FACTORIZED:
-        cfg->gamma_readout = 0.0076; /* se2d_fullSXF default; the paper searched [1e-4, 0.5] */
-        cfg->init_noise = 4.1232e-05;
-        break;
-    case NSID_READOUT_POINTPOOLED:
-        cfg->gamma_readout = 0.0207;
-        cfg->init_noise = 1e-3;
-        break;
-    default:
-        cfg->gamma_readout = 2.439;
-        cfg->init_noise = 1e-3;
-        break;
-    }
-}
-
-static int bad(struct nsid_err *err, const char *key, const char *fmt, double v)
-{
-    char msg[128];
-    snprintf(msg, sizeof msg, fmt, v);
-    return nsid_err_set(err, NSID_EINVAL, NULL, 0, key, "%s", msg);
-}
-
-static int validate_gaussian(const struct nsid_readout_config *c, struct nsid_err *err)
-{
-    if (!(c->init_mu_range > 0.0 && c->init_mu_range <= 1.0))
-        return bad(err, "init_mu_range", "%g, expected in (0, 1]", c->init_mu_range);
-    if (!(c->init_sigma > 0.0 && isfinite(c->init_sigma)))
-        return bad(err, "init_sigma", "%g, expected > 0", c->init_sigma);
-    if (!c->grid_mean_predictor) return 0;
-    if (c->gmp_hidden_layers < 0 || c->gmp_hidden_layers > NSID_MLP_MAX_LAYERS - 1)
-        return bad(err, "gmp_hidden_layers", "%g, expected 0..7", c->gmp_hidden_layers);
-    if (c->gmp_hidden_layers > 0 && (c->gmp_hidden_features < 1 || c->gmp_hidden_features > GMP_MAX_WIDTH))
-        return bad(err, "gmp_hidden_features", "%g, expected 1..1024 with hidden layers",
-                   c->gmp_hidden_features);
-    if (!isfinite(c->init_transform_scale))
-        return bad(err, "init_transform_scale", "%g, expected a finite number", c->init_transform_scale);
-    return 0;
+    const struct nsid_readout_ops *k = KINDS[kind_valid(kind) ? kind : NSID_READOUT_GAUSSIAN];
+    cfg->gamma_readout = k->gamma_readout;
+    cfg->init_noise = k->init_noise;
 }
 
 static int validate_config(const struct nsid_readout_config *c, int C, int H, int W, int N,
                            const char *prefix, struct nsid_err *err)
 {
-    if (c->kind < NSID_READOUT_GAUSSIAN || c->kind > NSID_READOUT_POINTPOOLED)
-        return bad(err, "kind", "%g, expected 0 (gaussian), 1 (factorized) or 2 (pointpooled)", c->kind);
+    if (!kind_valid(c->kind))
+        return nsid__readout_bad(err, "kind", "%g, expected 0 (gaussian), 1 (factorized) or 2 (pointpooled)", c->kind);
     if (C < 1 || H < 1 || W < 1 || N < 1)
         return nsid_err_set(err, NSID_ESHAPE, NULL, 0, prefix,
                             "core output (C,H,W) = (%d,%d,%d) and %d neurons, all must be >= 1", C, H, W, N);
     if (!(c->gamma_readout >= 0.0 && isfinite(c->gamma_readout)))
-        return bad(err, "gamma_readout", "%g, expected >= 0", c->gamma_readout);
+        return nsid__readout_bad(err, "gamma_readout", "%g, expected >= 0", c->gamma_readout);
     if (!(c->init_noise >= 0.0 && isfinite(c->init_noise)))
-        return bad(err, "init_noise", "%g, expected >= 0", c->init_noise);
-    if (c->kind == NSID_READOUT_GAUSSIAN) return validate_gaussian(c, err);
-    if (c->kind == NSID_READOUT_POINTPOOLED) {
-        if (c->share_features)
-            return nsid_err_set(err, NSID_EINVAL, NULL, 0, "share_features",
-                                "feature sharing is not available for the point-pooled readout");
-        if (!(c->init_range > 0.0 && c->init_range <= 1.0))
-            return bad(err, "init_range", "%g, expected in (0, 1]", c->init_range);
-        if (c->pool_steps < 0 || c->pool_steps > NSID_READOUT_MAX_POOL_STEPS)
-            return bad(err, "pool_steps", "%g, expected 0..8", c->pool_steps);
-        if (c->pool_kern < 1)
-            return bad(err, "pool_kern", "%g, expected >= 1", c->pool_kern);
-    }
-    return 0;
+        return nsid__readout_bad(err, "init_noise", "%g, expected >= 0", c->init_noise);
+    return KINDS[c->kind]->validate ? KINDS[c->kind]->validate(c, err) : 0;
 }
 
 /* ----------------------------------------------------------------- helpers */
-
-int nsid__readout_add(struct nsid_params *ps, const char *prefix, const char *local, int kind,
-                      int ndim, const int *shape, float **view, float **gview, struct nsid_err *err)
-{
-    char name[NSID_PARAM_NAME_MAX];
-    int n = snprintf(name, sizeof name, "%s.%s", prefix, local);
-    if (n < 0 || (size_t)n >= sizeof name)
-        return nsid_err_set(err, NSID_EINVAL, NULL, 0, prefix, "tensor name '%s.%s' longer than %d",
-                            prefix, local, NSID_PARAM_NAME_MAX - 1);
-    return nsid_params_add(ps, name, kind, ndim, shape, view, gview, err);
-}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -211,7 +168,7 @@ static int init_metadata(struct nsid_readout *r, const double *coords, const int
             r->owner = share_owner;
         }
     }
-    if (c->kind == NSID_READOUT_GAUSSIAN && c->grid_mean_predictor) {
+    if (r->ops->grid_mean_predictor && c->grid_mean_predictor) {
         if (!coords)
             return nsid_err_set(err, NSID_EINVAL, NULL, 0, "cell_motor_coordinates",
                                 "%s: the grid-mean predictor needs the neurons' coordinates", prefix);
@@ -230,17 +187,12 @@ int nsid_readout_init(struct nsid_readout *r, const struct nsid_readout_config *
     if (rc < 0) return rc;
     r->cfg = *cfg;
     r->kind = cfg->kind;
+    r->ops = KINDS[cfg->kind];
     r->C = C; r->H = H; r->W = W; r->N = N;
     r->owner = r;
     snprintf(r->prefix, sizeof r->prefix, "%s", prefix);
     rc = init_metadata(r, coords, match_ids, share_owner, prefix, err);
-    if (rc == 0) {
-        switch (r->kind) {
-        case NSID_READOUT_GAUSSIAN: rc = nsid__gaussian_init(r, ps, prefix, err); break;
-        case NSID_READOUT_FACTORIZED: rc = nsid__factorized_init(r, ps, prefix, err); break;
-        default: rc = nsid__pointpooled_init(r, ps, prefix, err); break;
-        }
-    }
+    if (rc == 0) rc = r->ops->init(r, ps, prefix, err);
     if (rc < 0) nsid_readout_free(r);
     return rc;
 }
@@ -254,11 +206,7 @@ void nsid_readout_fill_buffers(struct nsid_readout *r)
 void nsid_readout_reset_parameters(struct nsid_readout *r, struct nsid_rng *rng)
 {
     nsid_readout_fill_buffers(r);
-    switch (r->kind) {
-    case NSID_READOUT_GAUSSIAN: nsid__gaussian_reset(r, rng); break;
-    case NSID_READOUT_FACTORIZED: nsid__factorized_reset(r, rng); break;
-    default: nsid__pointpooled_reset(r, rng); break;
-    }
+    r->ops->reset(r, rng);
 }
 
 void nsid_readout_set_bias(struct nsid_readout *r, const float *mean)
@@ -274,7 +222,7 @@ void nsid_readout_set_pool(struct nsid_readout *r, struct nsid_pool *pool)
 int nsid_readout_set_kernels(struct nsid_readout *r, const char *name, struct nsid_err *err)
 {
     const struct nsid_kern *k = nsid_kern_select(name, err);
-    if (!k) return err && err->code ? err->code : NSID_EINVAL;
+    if (!k) return err->code;
     r->kern = k;
     return 0;
 }
@@ -285,10 +233,10 @@ int nsid_readout_set_input_layout(struct nsid_readout *r, int vb, struct nsid_er
         r->in_vb = 1;
         return 0;
     }
-    if (r->kind != NSID_READOUT_GAUSSIAN)
+    if (!r->ops->blocked_input)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "readout.layout",
                             "a channel-blocked input (vb %d) needs the Gaussian readout", vb);
-    if (!r->kern && nsid_readout_set_kernels(r, getenv("NSID_ISA"), err) < 0) return err->code;
+    if (!r->kern && nsid_readout_set_kernels(r, NULL, err) < 0) return err->code;
     if (vb != r->kern->vb)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "readout.layout",
                             "block width %d, expected 1 or the kernel set's %d (%s)", vb, r->kern->vb,
@@ -304,11 +252,7 @@ int nsid_readout_bind_state(struct nsid_readout *r, struct nsid_arena *a, int B,
     r->out = nsid_arena_floats(a, (size_t)B * r->N, err);
     if (!r->out) return NSID_ENOMEM;
     r->max_batch = B;
-    switch (r->kind) {
-    case NSID_READOUT_GAUSSIAN: return nsid__gaussian_bind(r, a, B, err);
-    case NSID_READOUT_FACTORIZED: return nsid__factorized_bind(r, a, B, err);
-    default: return nsid__pointpooled_bind(r, a, B, err);
-    }
+    return r->ops->bind(r, a, B, err);
 }
 
 void nsid_readout_forward(struct nsid_readout *r, const float *feat, int B, bool training,
@@ -317,53 +261,32 @@ void nsid_readout_forward(struct nsid_readout *r, const float *feat, int B, bool
     NSID_ASSERT(B >= 1 && B <= r->max_batch);
     r->last_B = B;
     r->last_training = training;
-    switch (r->kind) {
-    case NSID_READOUT_GAUSSIAN: nsid__gaussian_forward(r, feat, B, training, sample_rng, z, shift); break;
-    case NSID_READOUT_FACTORIZED: nsid__factorized_forward(r, feat, B); break;
-    default: nsid__pointpooled_forward(r, feat, B, shift); break;
-    }
+    r->ops->forward(r, feat, B, training, sample_rng, z, shift);
 }
 
 void nsid_readout_backward(struct nsid_readout *r, float *dfeat, float *dshift, const float *dout,
                            const float *feat, int B)
 {
     NSID_ASSERT(B == r->last_B);
-    switch (r->kind) {
-    case NSID_READOUT_GAUSSIAN: nsid__gaussian_backward(r, dfeat, dshift, dout, feat, B); break;
-    case NSID_READOUT_FACTORIZED: nsid__factorized_backward(r, dfeat, dout, feat, B); break;
-    default: nsid__pointpooled_backward(r, dfeat, dshift, dout, feat, B); break;
-    }
+    r->ops->backward(r, dfeat, dshift, dout, feat, B);
 }
 
 double nsid_readout_regularizer(const struct nsid_readout *r)
 {
-    switch (r->kind) {
-    case NSID_READOUT_GAUSSIAN: return nsid__gaussian_reg(r);
-    case NSID_READOUT_FACTORIZED: return nsid__factorized_reg(r);
-    default: return nsid__pointpooled_reg(r);
-    }
+    return r->ops->reg(r);
 }
 
 void nsid_readout_regularizer_backward(struct nsid_readout *r, double scale)
 {
-    switch (r->kind) {
-    case NSID_READOUT_GAUSSIAN: nsid__gaussian_reg_backward(r, scale); break;
-    case NSID_READOUT_FACTORIZED: nsid__factorized_reg_backward(r, scale); break;
-    default: nsid__pointpooled_reg_backward(r, scale); break;
-    }
+    r->ops->reg_backward(r, scale);
 }
 
 int nsid_readout_positions(const struct nsid_readout *r, float *pos, struct nsid_err *err)
 {
-    switch (r->kind) {
-    case NSID_READOUT_GAUSSIAN: return nsid__gaussian_positions(r, pos, err);
-    case NSID_READOUT_POINTPOOLED:
-        nsid_clamp_forward(pos, r->grid, 2 * (size_t)r->N, -1.0f, 1.0f);
-        return 0;
-    default:
-        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "kind",
-                            "the factorized readout has no sampling positions");
-    }
+    if (!r->ops->positions)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "kind", "the %s readout has no sampling positions",
+                            r->ops->name);
+    return r->ops->positions(r, pos, err);
 }
 
 void nsid_readout_free(struct nsid_readout *r)

@@ -96,9 +96,12 @@ struct nsid_readout_config {
     double init_range;           /* grid ~ U(-r, r), 0 < r <= 1; 0.2 */
 };
 
+struct nsid_readout_ops;
+
 struct nsid_readout {
     struct nsid_readout_config cfg;
     int kind;                    /* cfg.kind */
+    const struct nsid_readout_ops *ops; /* the kind's operations (readout_int.h), static */
     char prefix[NSID_PARAM_NAME_MAX]; /* state_dict prefix, e.g. "readout.20457-5-9-0" */
     int C, H, W, N;              /* core output shape and neurons */
     bool shared;                 /* feature sharing on */
@@ -143,7 +146,7 @@ struct nsid_readout {
 
     /* speed (Gaussian readout): threads and SIMD kernels on a channels-last map */
     struct nsid_pool *pool;      /* borrowed thread pool (nsid_readout_set_pool), NULL = caller only */
-    const struct nsid_kern *kern; /* kernel set (nsid_readout_set_kernels, else NSID_ISA/auto at bind) */
+    const struct nsid_kern *kern; /* kernel set (nsid_readout_set_kernels, else auto at bind) */
     int nt;                      /* threads the state was bound for */
     int cp;                      /* C rounded up to the kernels' vector width */
     int in_vb;                   /* layout of feat/dfeat: 1 = (B,C,H,W); kern->vb = the core's
@@ -153,6 +156,9 @@ struct nsid_readout {
     float *scratch;              /* (nt, 2, H*W, cp) per thread: a channels-last feature map and gradient */
     struct nsid_bilinear *blrow; /* (nt, N) per thread: the bilinear points of one image */
 };
+
+/* The kind's name: "gaussian", "factorized", "pointpooled" ("unknown" for another value). */
+const char *nsid_readout_kind_name(int kind);
 
 /* Fill cfg with the paper's configuration of that kind (defaults above). */
 void nsid_readout_config_default(struct nsid_readout_config *cfg, int kind);

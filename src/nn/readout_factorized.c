@@ -16,7 +16,7 @@
 
 #define NORM_EPS 1e-6f
 
-int nsid__factorized_init(struct nsid_readout *r, struct nsid_params *ps, const char *prefix,
+static int factorized_init(struct nsid_readout *r, struct nsid_params *ps, const char *prefix,
                           struct nsid_err *err)
 {
     int N = r->N, C = r->C, rc;
@@ -38,7 +38,7 @@ int nsid__factorized_init(struct nsid_readout *r, struct nsid_params *ps, const 
     return nsid__readout_add(ps, prefix, "bias", NSID_PARAM_WEIGHT, 1, (int[]){N}, &r->bias, &r->dbias, err);
 }
 
-void nsid__factorized_reset(struct nsid_readout *r, struct nsid_rng *rng)
+static void factorized_reset(struct nsid_readout *r, struct nsid_rng *rng)
 {
     double noise = r->cfg.init_noise;
     size_t nu = (size_t)r->N * r->H * r->W;
@@ -52,7 +52,7 @@ void nsid__factorized_reset(struct nsid_readout *r, struct nsid_rng *rng)
     memset(r->bias, 0, sizeof(float) * (size_t)r->N);
 }
 
-int nsid__factorized_bind(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
+static int factorized_bind(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
 {
     size_t N = (size_t)r->N, hw = (size_t)r->H * r->W;
     r->t = nsid_arena_floats(a, (size_t)B * r->C * N, err);
@@ -150,8 +150,13 @@ static const float *project_mask(struct nsid_readout *r)
     return r->ueff;
 }
 
-void nsid__factorized_forward(struct nsid_readout *r, const float *feat, int B)
+static void factorized_forward(struct nsid_readout *r, const float *feat, int B, bool training, struct nsid_rng *rng,
+                               const float *z, const float *shift)
 {
+    (void)training;
+    (void)rng;
+    (void)z;
+    (void)shift;
     int N = r->N, C = r->C, hw = r->H * r->W;
     const float *m = project_mask(r);
     const float *v = effective_features(r);
@@ -168,9 +173,10 @@ void nsid__factorized_forward(struct nsid_readout *r, const float *feat, int B)
 
 /* --------------------------------------------------------------- backward */
 
-void nsid__factorized_backward(struct nsid_readout *r, float *dfeat, const float *dout,
-                               const float *feat, int B)
+static void factorized_backward(struct nsid_readout *r, float *dfeat, float *dshift, const float *dout,
+                                const float *feat, int B)
 {
+    (void)dshift;
     int N = r->N, C = r->C, hw = r->H * r->W;
     const float *v = r->shared ? r->weff : r->features;
     float *dv = r->shared ? r->dweff : r->dfeatures;
@@ -225,7 +231,7 @@ static double feature_l1(const struct nsid_readout *r)
     return s;
 }
 
-double nsid__factorized_reg(const struct nsid_readout *r)
+static double factorized_reg(const struct nsid_readout *r)
 {
     /* FullSXF.l1: (N,1) * (N,) broadcasts to N x N, so the sum is a product of global norms */
     double su = mask_l1(r);
@@ -253,7 +259,7 @@ static void mask_l1_backward(struct nsid_readout *r, float k)
     }
 }
 
-void nsid__factorized_reg_backward(struct nsid_readout *r, double scale)
+static void factorized_reg_backward(struct nsid_readout *r, double scale)
 {
     double gamma = scale * r->cfg.gamma_readout;
     if (r->owner != r) {
@@ -277,3 +283,20 @@ void nsid__factorized_reg_backward(struct nsid_readout *r, double scale)
             r->dfeatures[fi] += g * r->scales[n];
         }
 }
+
+const struct nsid_readout_ops nsid_readout_factorized_ops = {
+    .name = "factorized",
+    .gamma_readout = 0.0076, /* se2d_fullSXF default; the paper searched [1e-4, 0.5] */
+    .init_noise = 4.1232e-05,
+    .grid_mean_predictor = false,
+    .blocked_input = false,
+    .validate = NULL,
+    .init = factorized_init,
+    .reset = factorized_reset,
+    .bind = factorized_bind,
+    .forward = factorized_forward,
+    .backward = factorized_backward,
+    .reg = factorized_reg,
+    .reg_backward = factorized_reg_backward,
+    .positions = NULL,
+};

@@ -33,7 +33,7 @@ static int init_predictor(struct nsid_readout *r, struct nsid_params *ps, const 
     return nsid_mlp_init(&r->gmp, L, widths, acts, ps, name, err);
 }
 
-int nsid__gaussian_init(struct nsid_readout *r, struct nsid_params *ps, const char *prefix,
+static int gaussian_init(struct nsid_readout *r, struct nsid_params *ps, const char *prefix,
                         struct nsid_err *err)
 {
     int N = r->N, C = r->C, rc;
@@ -103,7 +103,7 @@ static void reset_predictor(struct nsid_readout *r, struct nsid_rng *rng)
     }
 }
 
-void nsid__gaussian_reset(struct nsid_readout *r, struct nsid_rng *rng)
+static void gaussian_reset(struct nsid_readout *r, struct nsid_rng *rng)
 {
     int N = r->N, C = r->C;
     const struct nsid_readout_config *c = &r->cfg;
@@ -122,7 +122,7 @@ void nsid__gaussian_reset(struct nsid_readout *r, struct nsid_rng *rng)
     for (int n = 0; n < N; n++) r->bias[n] = (float)(c->init_noise * nsid_rng_normal(rng));
 }
 
-int nsid__gaussian_bind(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
+static int gaussian_bind(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
 {
     size_t bn2 = (size_t)B * r->N * 2;
     r->z = nsid_arena_floats(a, bn2, err);
@@ -138,7 +138,7 @@ int nsid__gaussian_bind(struct nsid_readout *r, struct nsid_arena *a, int B, str
         r->dweff = nsid_arena_floats(a, (size_t)r->C * r->N, err);
         if (!r->weff || !r->dweff) return NSID_ENOMEM;
     }
-    if (!r->kern && nsid_readout_set_kernels(r, getenv("NSID_ISA"), err) < 0) return err->code;
+    if (!r->kern && nsid_readout_set_kernels(r, NULL, err) < 0) return err->code;
     r->nt = nsid_pool_threads(r->pool);
     r->cp = (r->C + r->kern->vb - 1) / r->kern->vb * r->kern->vb;
     size_t ncp = (size_t)r->N * r->cp, map = (size_t)r->H * r->W * r->cp;
@@ -304,7 +304,7 @@ static void gs_forward_task(void *arg, int tid, int nt)
     }
 }
 
-void nsid__gaussian_forward(struct nsid_readout *r, const float *feat, int B, bool training,
+static void gaussian_forward(struct nsid_readout *r, const float *feat, int B, bool training,
                             struct nsid_rng *rng, const float *z, const float *shift)
 {
     NSID_ASSERT(!training || z || rng);
@@ -417,7 +417,7 @@ static void sharing_backward(struct nsid_readout *r)
         }
 }
 
-void nsid__gaussian_backward(struct nsid_readout *r, float *dfeat, float *dshift, const float *dout,
+static void gaussian_backward(struct nsid_readout *r, float *dfeat, float *dshift, const float *dout,
                              const float *feat, int B)
 {
     int N = r->N;
@@ -436,7 +436,7 @@ void nsid__gaussian_backward(struct nsid_readout *r, float *dfeat, float *dshift
 
 /* ------------------------------------------------------------ regulariser */
 
-double nsid__gaussian_reg(const struct nsid_readout *r)
+static double gaussian_reg(const struct nsid_readout *r)
 {
     if (r->owner != r) return 0.0; /* only the owner's _features are penalised */
     size_t nf = (size_t)r->C * (r->shared ? r->n_ids : r->N);
@@ -445,7 +445,7 @@ double nsid__gaussian_reg(const struct nsid_readout *r)
     return r->cfg.gamma_readout * s;
 }
 
-void nsid__gaussian_reg_backward(struct nsid_readout *r, double scale)
+static void gaussian_reg_backward(struct nsid_readout *r, double scale)
 {
     if (r->owner != r) return;
     size_t nf = (size_t)r->C * (r->shared ? r->n_ids : r->N);
@@ -455,7 +455,7 @@ void nsid__gaussian_reg_backward(struct nsid_readout *r, double scale)
 
 /* -------------------------------------------------------------- positions */
 
-int nsid__gaussian_positions(const struct nsid_readout *r, float *pos, struct nsid_err *err)
+static int gaussian_positions(const struct nsid_readout *r, float *pos, struct nsid_err *err)
 {
     size_t n2 = 2 * (size_t)r->N;
     if (r->mu) {
@@ -470,3 +470,39 @@ int nsid__gaussian_positions(const struct nsid_readout *r, float *pos, struct ns
     nsid_clamp_forward(pos, pos, n2, -1.0f, 1.0f);
     return 0;
 }
+
+#define GMP_MAX_WIDTH 1024
+
+static int gaussian_validate(const struct nsid_readout_config *c, struct nsid_err *err)
+{
+    if (!(c->init_mu_range > 0.0 && c->init_mu_range <= 1.0))
+        return nsid__readout_bad(err, "init_mu_range", "%g, expected in (0, 1]", c->init_mu_range);
+    if (!(c->init_sigma > 0.0 && isfinite(c->init_sigma)))
+        return nsid__readout_bad(err, "init_sigma", "%g, expected > 0", c->init_sigma);
+    if (!c->grid_mean_predictor) return 0;
+    if (c->gmp_hidden_layers < 0 || c->gmp_hidden_layers > NSID_MLP_MAX_LAYERS - 1)
+        return nsid__readout_bad(err, "gmp_hidden_layers", "%g, expected 0..7", c->gmp_hidden_layers);
+    if (c->gmp_hidden_layers > 0 && (c->gmp_hidden_features < 1 || c->gmp_hidden_features > GMP_MAX_WIDTH))
+        return nsid__readout_bad(err, "gmp_hidden_features", "%g, expected 1..1024 with hidden layers",
+                                 c->gmp_hidden_features);
+    if (!isfinite(c->init_transform_scale))
+        return nsid__readout_bad(err, "init_transform_scale", "%g, expected a finite number", c->init_transform_scale);
+    return 0;
+}
+
+const struct nsid_readout_ops nsid_readout_gaussian_ops = {
+    .name = "gaussian",
+    .gamma_readout = 2.439,
+    .init_noise = 1e-3,
+    .grid_mean_predictor = true,
+    .blocked_input = true,
+    .validate = gaussian_validate,
+    .init = gaussian_init,
+    .reset = gaussian_reset,
+    .bind = gaussian_bind,
+    .forward = gaussian_forward,
+    .backward = gaussian_backward,
+    .reg = gaussian_reg,
+    .reg_backward = gaussian_reg_backward,
+    .positions = gaussian_positions,
+};

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-int nsid__pointpooled_init(struct nsid_readout *r, struct nsid_params *ps, const char *prefix,
+static int pointpooled_init(struct nsid_readout *r, struct nsid_params *ps, const char *prefix,
                            struct nsid_err *err)
 {
     int N = r->N, C = r->C, L = r->cfg.pool_steps, K = r->cfg.pool_kern, rc;
@@ -34,7 +34,7 @@ int nsid__pointpooled_init(struct nsid_readout *r, struct nsid_params *ps, const
     return nsid__readout_add(ps, prefix, "bias", NSID_PARAM_WEIGHT, 1, (int[]){N}, &r->bias, &r->dbias, err);
 }
 
-void nsid__pointpooled_reset(struct nsid_readout *r, struct nsid_rng *rng)
+static void pointpooled_reset(struct nsid_readout *r, struct nsid_rng *rng)
 {
     double a = r->cfg.init_range;
     for (int k = 0; k < 2 * r->N; k++) r->grid[k] = (float)nsid_rng_uniform_range(rng, -a, a);
@@ -43,7 +43,7 @@ void nsid__pointpooled_reset(struct nsid_readout *r, struct nsid_rng *rng)
     memset(r->bias, 0, sizeof(float) * (size_t)r->N);
 }
 
-int nsid__pointpooled_bind(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
+static int pointpooled_bind(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
 {
     r->pos = nsid_arena_floats(a, (size_t)B * r->N * 2, err);
     r->dpos = nsid_arena_floats(a, 2 * (size_t)r->N, err);
@@ -72,8 +72,12 @@ static void setup_level(struct nsid_readout *r, int b, int l)
         nsid_bilinear_setup(&r->bl[n], pos[2 * n], pos[2 * n + 1], r->lh[l], r->lw[l]);
 }
 
-void nsid__pointpooled_forward(struct nsid_readout *r, const float *feat, int B, const float *shift)
+static void pointpooled_forward(struct nsid_readout *r, const float *feat, int B, bool training,
+                                struct nsid_rng *rng, const float *z, const float *shift)
 {
+    (void)training;
+    (void)rng;
+    (void)z;
     int N = r->N, C = r->C, L = r->cfg.pool_steps, K = r->cfg.pool_kern;
     nsid_clamp_forward(r->grid, r->grid, 2 * (size_t)N, -1.0f, 1.0f);
     for (int l = 1; l <= L; l++)
@@ -130,7 +134,7 @@ static void level_backward(struct nsid_readout *r, const float *map, float *dmap
     }
 }
 
-void nsid__pointpooled_backward(struct nsid_readout *r, float *dfeat, float *dshift,
+static void pointpooled_backward(struct nsid_readout *r, float *dfeat, float *dshift,
                                 const float *dout, const float *feat, int B)
 {
     int N = r->N, C = r->C, L = r->cfg.pool_steps, K = r->cfg.pool_kern;
@@ -159,7 +163,7 @@ void nsid__pointpooled_backward(struct nsid_readout *r, float *dfeat, float *dsh
                               r->lh[l - 1], r->lw[l - 1], K);
 }
 
-double nsid__pointpooled_reg(const struct nsid_readout *r)
+static double pointpooled_reg(const struct nsid_readout *r)
 {
     size_t nf = (size_t)r->C * (r->cfg.pool_steps + 1) * r->N;
     double s = 0.0;
@@ -167,9 +171,48 @@ double nsid__pointpooled_reg(const struct nsid_readout *r)
     return r->cfg.gamma_readout * s;
 }
 
-void nsid__pointpooled_reg_backward(struct nsid_readout *r, double scale)
+static void pointpooled_reg_backward(struct nsid_readout *r, double scale)
 {
     size_t nf = (size_t)r->C * (r->cfg.pool_steps + 1) * r->N;
     float k = (float)(scale * r->cfg.gamma_readout);
     for (size_t i = 0; i < nf; i++) r->dfeatures[i] += k * nsid__signf(r->features[i]);
 }
+
+static int pointpooled_validate(const struct nsid_readout_config *c, struct nsid_err *err)
+{
+    if (c->share_features)
+        return nsid_err_set(err, NSID_EINVAL, NULL, 0, "share_features",
+                            "feature sharing is not available for the point-pooled readout");
+    if (!(c->init_range > 0.0 && c->init_range <= 1.0))
+        return nsid__readout_bad(err, "init_range", "%g, expected in (0, 1]", c->init_range);
+    if (c->pool_steps < 0 || c->pool_steps > NSID_READOUT_MAX_POOL_STEPS)
+        return nsid__readout_bad(err, "pool_steps", "%g, expected 0..8", c->pool_steps);
+    if (c->pool_kern < 1)
+        return nsid__readout_bad(err, "pool_kern", "%g, expected >= 1", c->pool_kern);
+    return 0;
+}
+
+/* The positions are the clamped grid. */
+static int pointpooled_positions(const struct nsid_readout *r, float *pos, struct nsid_err *err)
+{
+    (void)err;
+    nsid_clamp_forward(pos, r->grid, 2 * (size_t)r->N, -1.0f, 1.0f);
+    return 0;
+}
+
+const struct nsid_readout_ops nsid_readout_pointpooled_ops = {
+    .name = "pointpooled",
+    .gamma_readout = 0.0207,
+    .init_noise = 1e-3,
+    .grid_mean_predictor = false,
+    .blocked_input = false,
+    .validate = pointpooled_validate,
+    .init = pointpooled_init,
+    .reset = pointpooled_reset,
+    .bind = pointpooled_bind,
+    .forward = pointpooled_forward,
+    .backward = pointpooled_backward,
+    .reg = pointpooled_reg,
+    .reg_backward = pointpooled_reg_backward,
+    .positions = pointpooled_positions,
+};

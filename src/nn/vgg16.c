@@ -441,5 +441,156 @@ void nsid_vgg16_forward(struct nsid_vgg16 *v, const float *x, int N, bool traini
 
 void nsid_vgg16_free(struct nsid_vgg16 *v)
 {
-    if (v) memset(v, 0, sizeof *v);
+    if (!v) return;
+    for (int s = 0; s < v->n_cache; s++) {
+        if (v->cache) nsid_free(v->cache[s]);
+        if (v->cached) nsid_free(v->cached[s]);
+    }
+    nsid_free(v->cache);
+    nsid_free(v->cached);
+    memset(v, 0, sizeof *v);
 }
+
+/* ------------------------------------------------------- the core as a model's part */
+
+static int core_init(void *core, const struct nsid_core_config *cfg, int in_h, int in_w, struct nsid_params *ps,
+                     const char *prefix, int out[3], struct nsid_err *err)
+{
+    struct nsid_vgg16 *v = core;
+    struct nsid_vgg16_config vc;
+    nsid_vgg16_config_default(&vc);
+    vc.input_channels = cfg->input_channels;
+    vc.bn_momentum = cfg->bn_momentum;
+    vc.bn_eps = cfg->bn_eps;
+    int rc = nsid_vgg16_init(v, &vc, in_h, in_w, ps, prefix, err);
+    out[0] = v->out_c;
+    out[1] = v->out_h;
+    out[2] = v->out_w;
+    return rc;
+}
+
+static void core_reset(void *core, struct nsid_rng *rng)
+{
+    nsid_vgg16_reset_parameters(core, rng);
+}
+
+/* The convolutions run on conv.c's BLAS path: neither kernel set nor pool is used. */
+static int core_set_compute(void *core, const struct nsid_kern *kern, struct nsid_pool *pool, int vb,
+                            struct nsid_err *err)
+{
+    (void)core;
+    (void)kern;
+    (void)pool;
+    if (vb > 1) return nsid_err_set(err, NSID_EINVAL, NULL, 0, "core.layout", "the vgg16 core gives NCHW only");
+    return 0;
+}
+
+static size_t core_out_floats(const void *core)
+{
+    return nsid_vgg16_out_floats(core);
+}
+
+static int core_bind_state(void *core, struct nsid_arena *a, int B, struct nsid_err *err)
+{
+    return nsid_vgg16_bind_state(core, a, B, err);
+}
+
+/* The output of batch x, the convolutions from the cache where possible. */
+static const float *core_forward(void *core, const float *x, int B, bool training, bool keep_grad, int s,
+                                 const int64_t *tr)
+{
+    struct nsid_vgg16 *v = core;
+    (void)keep_grad;
+    if (!v->cache || s >= v->n_cache || !v->cache[s] || !tr) {
+        nsid_vgg16_forward(v, x, B, training);
+        return v->out;
+    }
+    size_t F = nsid_vgg16_out_floats(v), P = (size_t)v->cfg.input_channels * (size_t)v->in_h * (size_t)v->in_w;
+    for (int i = 0; i < B; i++) /* per image: conv2d runs image by image, so this is bit-identical */
+        if (!v->cached[s][tr[i]]) {
+            nsid_vgg16_forward_convs(v, v->cache[s] + (size_t)tr[i] * F, x + (size_t)i * P, 1);
+            v->cached[s][tr[i]] = 1;
+        }
+    float *conv = v->buf[0];
+    for (int i = 0; i < B; i++) memcpy(conv + (size_t)i * F, v->cache[s] + (size_t)tr[i] * F, F * sizeof(float));
+    nsid_vgg16_forward_bn(v, conv, B, training);
+    return v->out;
+}
+
+static int core_ints(void *core, const char *prefix, struct nsid_checkpoint_i64 *e)
+{
+    struct nsid_vgg16 *v = core;
+    if (e) {
+        snprintf(e->name, sizeof e->name, "%s.features.OutBatchNorm.num_batches_tracked", prefix);
+        e->ndim = 0;
+        e->len = 1;
+        e->data = &v->num_batches_tracked;
+    }
+    return 1;
+}
+
+static int core_arch_json(const void *core, char *buf, size_t n)
+{
+    const struct nsid_vgg16 *v = core;
+    return snprintf(buf, n, "{\"type\":\"vgg16\",\"layers\":8,\"bn_momentum\":%.17g,\"bn_eps\":%.17g,\"image\":[%d,%d,%d]}",
+                    v->cfg.bn_momentum, v->cfg.bn_eps, v->cfg.input_channels, v->in_h, v->in_w);
+}
+
+static int core_load(void *core, const char *path, char *what, size_t n, struct nsid_err *err)
+{
+    int layout = -1;
+    int rc = nsid_vgg16_load(core, path, &layout, err);
+    if (rc == 0) snprintf(what, n, "%s layout", layout == NSID_VGG16_LAYOUT_KERAS ? "keras" : "torchvision");
+    return rc;
+}
+
+static int core_set_cache(void *core, int n_scans, const int64_t *n_trials, size_t max_bytes, size_t *bytes,
+                          struct nsid_err *err)
+{
+    struct nsid_vgg16 *v = core;
+    *bytes = 0;
+    if (v->cache) return 0;
+    size_t F = nsid_vgg16_out_floats(v) * sizeof(float), need = 0;
+    for (int s = 0; s < n_scans; s++) need += (size_t)n_trials[s] * (F + 1);
+    if (need > max_bytes) return 0;
+    v->cache = NSID_CALLOC((size_t)n_scans * sizeof *v->cache, err);
+    v->cached = NSID_CALLOC((size_t)n_scans * sizeof *v->cached, err);
+    if (!v->cache || !v->cached) return NSID_ENOMEM;
+    v->n_cache = n_scans;
+    for (int s = 0; s < n_scans; s++) {
+        v->cache[s] = NSID_ALLOC((size_t)n_trials[s] * F, err);
+        v->cached[s] = NSID_CALLOC((size_t)n_trials[s], err);
+        if (!v->cache[s] || !v->cached[s]) return NSID_ENOMEM;
+    }
+    *bytes = need;
+    return 0;
+}
+
+static void core_free(void *core)
+{
+    nsid_vgg16_free(core);
+}
+
+const struct nsid_core_ops nsid_vgg16_core_ops = {
+    .name = "vgg16",
+    .size = sizeof(struct nsid_vgg16),
+    .trainable = false,
+    .serial_loss = true,
+    .arch_format = "nsid-taskdriven",
+    .arch_model_parts = false,
+    .init = core_init,
+    .reset = core_reset,
+    .set_compute = core_set_compute,
+    .blocked_output = false,
+    .out_floats = core_out_floats,
+    .bind_state = core_bind_state,
+    .forward = core_forward,
+    .backward = NULL,
+    .regularizer = NULL,
+    .regularizer_backward = NULL,
+    .ints = core_ints,
+    .arch_json = core_arch_json,
+    .load = core_load,
+    .set_cache = core_set_cache,
+    .free = core_free,
+};

@@ -56,6 +56,7 @@
 #include "base/err.h"
 #include "base/rng.h"
 #include "nn/conv.h"
+#include "nn/core.h"
 #include "nn/params.h"
 
 #define NSID_VGG16_CONVS 4 /* conv1_1, conv1_2, conv2_1, conv2_2 */
@@ -89,7 +90,15 @@ struct nsid_vgg16 {
     float *ws;                             /* (ws_floats) im2col workspace */
     float *bn_mean, *bn_rstd;              /* (128) statistics of the last forward */
     float *out;                            /* (B,128,H/2,W/2) the core output */
+    /* conv2_2 outputs per trial (the core ops' set_cache): the frozen convolutions of an image
+       never change, so each is computed once; results are bit-identical to recomputing. Owned. */
+    int n_cache;                           /* scans */
+    float **cache;                         /* (n_cache) (n_trials, 128*H/2*W/2) */
+    uint8_t **cached;                      /* (n_cache) (n_trials) 1 once computed */
 };
+
+/* The frozen VGG16 core as a model's core (core.h): the readouts' input, "nsid-taskdriven" JSON. */
+extern const struct nsid_core_ops nsid_vgg16_core_ops;
 
 /* The paper's configuration: grey input, BN momentum 0.1, eps 1e-5. */
 void nsid_vgg16_config_default(struct nsid_vgg16_config *cfg);
@@ -142,7 +151,8 @@ void nsid_vgg16_forward_bn(struct nsid_vgg16 *v, const float *conv_out, int N, b
 /* Floats of one image's output (128 * H/2 * W/2). */
 size_t nsid_vgg16_out_floats(const struct nsid_vgg16 *v);
 
-/* Forget the views (the table and arena own the memory); safe on a zeroed struct. */
+/* Release the feature cache and forget the views (the table and arena own the rest); safe on a
+   zeroed struct. */
 void nsid_vgg16_free(struct nsid_vgg16 *v);
 
 #endif
