@@ -388,7 +388,6 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!o.isa) o.isa = getenv("NSID_ISA"); /* the models' kernel set (NULL: auto) */
     /* the FLOP table needs only shapes: a model of the paper's core without state */
     struct nsid_core_config ccfg;
     nsid_core_config_default(&ccfg);
