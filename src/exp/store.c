@@ -219,6 +219,7 @@ static int migrate_strict(struct nsid_store *st, const struct nsid__store_sql *t
     if (rc < 0) {
         char why[NSID_ERR_MSG_MAX];
         snprintf(why, sizeof why, "%s", err->msg);
+        nsid_err_clear(err); /* replaced: the migration's words, quoting SQLite's */
         return nsid_err_set(err, rc, st->path, 0, t->name,
                             "migrating the store to schema %d (typed tables): %.600s; fix or delete that row",
                             NSID_STORE_SCHEMA_VERSION, why);
