@@ -57,6 +57,7 @@ static void test_images(void)
     CHECK(nsid_subset_images(&s, 600, 1, b, &err) == 0 && b[0] == 0 && b[599] == 997, "image_n = all train trials");
     CHECK(nsid_subset_images(&s, 601, 1, b, &err) == NSID_EINVAL && strstr(err.msg, "1..600"), "image_n too large: %s",
           err.msg);
+    nsid_err_clear(&err);
     CHECK(nsid_subset_images(&s, 0, 1, b, &err) == NSID_EINVAL, "image_n 0 refused");
     /* every train trial equally likely: 2000 draws of 30 out of 600, expected 100 each */
     int64_t count[1000] = {0};

@@ -289,6 +289,7 @@ static void test_edge_cases(void)
     CHECK(nsid_metric_corr_avg(out3, &nogroup, &err) == NSID_EINVAL && strstr(err.msg, "frame_image_id"),
           "corr_avg without group ids is an error: %s", err.msg);
     struct nsid_metric_data empty = {y, p, distinct, 0, 3};
+    nsid_err_clear(&err);
     CHECK(nsid_metric_corr(out3, &empty, &err) == NSID_EINVAL, "zero trials is an error: %s", err.msg);
 
     /* FEV by hand: two images x two repeats, one neuron: x = (1,3 | 5,7), pred = (2,2 | 6,6). */
@@ -337,6 +338,7 @@ static void test_edge_cases(void)
     nsid_err_clear(&err);
     CHECK(nsid_metric_rf_fit(&fit, NULL, line, t, 4, &err) == NSID_EINVAL && strstr(err.msg, "line"),
           "collinear learned positions are an error: %s", err.msg);
+    nsid_err_clear(&err);
     CHECK(nsid_metric_rf_fit(&fit, NULL, l, t, 2, &err) == NSID_EINVAL, "two neurons are too few");
 
     /* Without a fit: a shift by (3, 4) keeps both correlations at 1 and is 5 apart; swapped

@@ -697,6 +697,7 @@ static void test_checkpoint_and_determinism(void)
     /* Transfer: the core of a into a model of other scans; frozen training keeps it, re-estimates BN. */
     struct tiny d;
     tiny_init(&d, NSID_READOUT_FACTORIZED, false, false, false, 21);
+    nsid_err_clear(&err);
     CHECK(nsid_model_load(&d.m, tpath("k.h5"), NULL, &err) < 0, "a strict load across readouts fails");
     struct nsid_checkpoint_load_opts core_only = {.prefix = "core."};
     CHECK(nsid_model_load(&d.m, tpath("k.h5"), &core_only, &err) == 0, "core transfer by prefix: %s", err.msg);
@@ -746,6 +747,7 @@ static void test_bad_config(void)
     CHECK(nsid_model_init(&m, &cfg, sc, 2, &err) == NSID_EINVAL, "a data key with '.' refused: %s", err.msg);
     sc[1] = t.sc[1];
     sc[1].coords = NULL;
+    nsid_err_clear(&err);
     CHECK(nsid_model_init(&m, &cfg, sc, 2, &err) < 0, "cortex predictor without coordinates refused: %s: %s", err.key,
           err.msg);
     sc[1] = t.sc[1];
@@ -754,6 +756,7 @@ static void test_bad_config(void)
     CHECK(nsid_model_init(&m, &cfg, sc, 2, &err) == NSID_ESHAPE, "3-channel images for a 1-channel core refused");
     sc[1] = t.sc[1];
     cfg.core.input_kern = 12;
+    nsid_err_clear(&err);
     CHECK(nsid_model_init(&m, &cfg, sc, 2, &err) < 0, "a kernel larger than the image refused: %s: %s", err.key,
           err.msg);
     CHECK(m.ps.n == 0 && m.ro == NULL, "a failed init leaves a zeroed model");

@@ -171,11 +171,14 @@ static void test_fifo(void)
     CHECK(rc == NSID_EFORMAT && strstr(err.file, "t2/meta/pipe") && strstr(err.msg, "FIFO"),
           "a FIFO in a tree is refused, naming it: %s: %s", err.file, err.msg);
     CHECK(mkfifo(tpath("fifo.h5"), 0644) == 0, "mkfifo");
+    nsid_err_clear(&err);
     rc = nsid_scan_id(tpath("fifo.h5"), NULL, id, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "FIFO"), "a FIFO as the scan is refused: %s", err.msg);
+    nsid_err_clear(&err);
     rc = nsid_file_sha256(tpath("fifo.h5"), id, NULL, &err);
     CHECK(rc == NSID_EFORMAT, "nsid_file_sha256 refuses a FIFO");
     enum nsid_scan_kind kind;
+    nsid_err_clear(&err);
     rc = nsid_scan_probe(tpath("fifo.h5"), &kind, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "FIFO"), "the probe refuses a FIFO: %s", err.msg);
     remove(tpath("t2/meta/pipe"));

@@ -168,6 +168,7 @@ static void test_lifecycle(void)
     char cfg[512];
     config_json(cfg, sizeof cfg, 1, "gaussian");
     struct nsid_store_run again = {.id = "r1", .config_json = cfg};
+    nsid_err_clear(&err);
     CHECK(nsid_store_run_begin(&st, &again, &err) == NSID_EINVAL, "resume of a done run refused");
     again.fresh = true;
     CHECK(nsid_store_run_begin(&st, &again, &err) == 0, "fresh rerun of a done run");
@@ -258,6 +259,7 @@ static void test_bad_files(void)
           "bad run dbs detached again");
     nsid_store_close(&st);
 
+    nsid_err_clear(&err);
     CHECK(nsid_store_open(&st, tmp_path("two.db"), &err) == 0, "open");
     char cfg[512];
     config_json(cfg, sizeof cfg, 1, "gaussian");
