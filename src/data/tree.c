@@ -467,7 +467,7 @@ static int read_meta(struct tree_reader *r, struct nsid_scan *s)
 static int read_text(const char *path, char **out, struct nsid_err *err)
 {
     FILE *f = nsid_infile_fopen(path, NULL, err);
-    if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
+    if (!f) return err->code < 0 ? err->code : NSID_EIO;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);

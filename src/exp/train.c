@@ -302,7 +302,7 @@ int nsid_train_default_id(const struct nsid_config *c, const char *const *data, 
     if (rc == 0 && c->model.core.checkpoint[0]) {
         char hex[NSID_SHA256_HEX];
         rc = nsid_file_sha256(c->model.core.checkpoint, hex, NULL, err);
-        if (rc < 0 && err && !err->key[0]) snprintf(err->key, sizeof err->key, "model.core.checkpoint");
+        if (rc < 0) nsid_err_context(err, NULL, 0, "model.core.checkpoint", NULL);
         snprintf(core, sizeof core, "sha256:%s", hex);
     }
     if (rc == 0) {
@@ -549,7 +549,7 @@ static int open_records(struct trainer *t, struct nsid_err *err)
     int status;
     struct nsid_err e2 = {0};
     if (nsid_store_run_status(&t->store, t->run_id, &status, &e2) == NSID_ENOTFOUND &&
-        nsid_store_only_run(&t->store, other, &status, &e2) == 0)
+        (nsid_err_clear(&e2), nsid_store_only_run(&t->store, other, &status, &e2)) == 0)
         return nsid_err_set(err, NSID_EINVAL, t->db, 0, "--out",
                             "holds run %s, this configuration is run %s: use another --out (or --db)", other, t->run_id);
     return 0;
@@ -609,7 +609,7 @@ static int state_identity(struct trainer *t, struct nsid_err *err)
     id->core_sha[0] = '\0';
     if (t->c->model.core.checkpoint[0] &&
         (rc = nsid_file_sha256(t->c->model.core.checkpoint, id->core_sha, NULL, err)) < 0) {
-        if (err && !err->key[0]) snprintf(err->key, sizeof err->key, "model.core.checkpoint");
+        nsid_err_context(err, NULL, 0, "model.core.checkpoint", NULL);
         return rc;
     }
     id->n_data = t->o->n_data;

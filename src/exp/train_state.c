@@ -175,7 +175,7 @@ static double get_f64(struct rd *r)
 static int slurp(const char *path, unsigned char **data, size_t *n, struct nsid_err *err)
 {
     FILE *f = nsid_infile_fopen(path, "train state", err);
-    if (!f) return err && err->code < 0 ? err->code : NSID_EIO;
+    if (!f) return err->code < 0 ? err->code : NSID_EIO;
     struct stat st;
     int rc = fstat(fileno(f), &st) == 0 ? 0 : NSID_EIO;
     size_t size = rc == 0 ? (size_t)st.st_size : 0;

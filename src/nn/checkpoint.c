@@ -259,7 +259,7 @@ int nsid_checkpoint_save(const struct nsid_checkpoint *ck, const char *path, boo
 {
     if (!ck || !ck->ps || !ck->ps->w)
         return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "checkpoint of an unallocated parameter table");
-    if (check_names(ck, path, err) < 0) return err ? err->code : NSID_EINVAL;
+    if (check_names(ck, path, err) < 0) return err->code;
     char tmp[4096], h5[NSID_H5_REASON_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= sizeof tmp)
         return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
@@ -498,7 +498,7 @@ static int read_tensor(hid_t fid, const char *dpath, const char *name, enum elt 
 {
     char h5[NSID_H5_REASON_MAX];
     hid_t d = open_checked(fid, dpath, name, elt, ndim, shape, file, err);
-    if (d < 0) return err ? err->code : NSID_EFORMAT;
+    if (d < 0) return err->code;
     /* HDF5 converts an integer dataset to float for ELT_F32_AS_I64. */
     herr_t rc = H5Dread(d, elt == ELT_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
     if (rc < 0) nsid_h5_reason(h5); /* before H5Dclose clears HDF5's error stack */
@@ -873,11 +873,11 @@ int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
         return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "load into an unallocated parameter table");
     if (o.optimizer && o.prefix && o.prefix[0])
         return nsid_err_set(err, NSID_EINVAL, path, 0, o.prefix, "optimizer state loads with the whole model only");
-    if (check_names(ck, path, err) < 0) return err ? err->code : NSID_EINVAL;
+    if (check_names(ck, path, err) < 0) return err->code;
     if (nsid_infile_check(path, "checkpoint", err) < 0)
-        return err && err->code == NSID_ENOTFOUND
+        return err->code == NSID_ENOTFOUND
                    ? (nsid_err_clear(err), nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file"))
-                   : err ? err->code : NSID_EINVAL;
+                   : err->code;
     struct nsid_h5_quiet q;
     int rc;
     hid_t fid = nsid_h5_open_quiet(path, &q, NULL, "cannot open as HDF5 (not HDF5, truncated or damaged)", true, err);
@@ -895,9 +895,9 @@ int nsid_checkpoint_read_arch(const char *path, char **arch, struct nsid_err *er
 {
     *arch = NULL;
     if (nsid_infile_check(path, "checkpoint", err) < 0)
-        return err && err->code == NSID_ENOTFOUND
+        return err->code == NSID_ENOTFOUND
                    ? (nsid_err_clear(err), nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such checkpoint file"))
-                   : err ? err->code : NSID_EINVAL;
+                   : err->code;
     struct nsid_h5_quiet q;
     int rc;
     hid_t fid = nsid_h5_open_quiet(path, &q, NULL, "cannot open as HDF5 (not HDF5, truncated or damaged)", true, err);

@@ -292,10 +292,10 @@ static int load_keras(hid_t f, const struct nsid_vgg16 *v, const char *file, flo
         hsize_t ks[4] = {3, 3, (hsize_t)d->C, (hsize_t)d->O}, bs[1] = {(hsize_t)d->O};
         snprintf(path, sizeof path, "%s/%s", layer, kw);
         if (rc == 0) rc = read_tensor(g, kw, file, 4, ks, tf, err);
-        if (rc < 0 && err && strcmp(err->key, kw) == 0) snprintf(err->key, sizeof err->key, "%.250s", path);
+        if (rc < 0 && strcmp(err->key, kw) == 0) snprintf(err->key, sizeof err->key, "%.250s", path);
         snprintf(path, sizeof path, "%s/%s", layer, kb);
         if (rc == 0) rc = read_tensor(g, kb, file, 1, bs, b[k], err);
-        if (rc < 0 && err && strcmp(err->key, kb) == 0) snprintf(err->key, sizeof err->key, "%.250s", path);
+        if (rc < 0 && strcmp(err->key, kb) == 0) snprintf(err->key, sizeof err->key, "%.250s", path);
         for (size_t i = 0; rc == 0 && i < n; i++) { /* tf[y][x][c][o] -> w[o][c][y][x] */
             size_t o = i % (size_t)d->O, c = (i / (size_t)d->O) % (size_t)d->C, yx = i / ((size_t)d->O * (size_t)d->C);
             w[k][(o * (size_t)d->C + c) * 9 + yx] = tf[i];
@@ -318,9 +318,9 @@ static int detect_layout(hid_t f)
 int nsid_vgg16_load(struct nsid_vgg16 *v, const char *path, int *layout, struct nsid_err *err)
 {
     if (nsid_infile_check(path, "model.core.checkpoint", err) < 0)
-        return err && err->code == NSID_ENOTFOUND
+        return err->code == NSID_ENOTFOUND
                    ? (nsid_err_clear(err), nsid_err_set(err, NSID_ENOTFOUND, path, 0, "model.core.checkpoint", "VGG16 weights file not found"))
-                   : err ? err->code : NSID_EINVAL;
+                   : err->code;
     struct nsid_h5_quiet q; /* we report through nsid_err, not HDF5's printed stack */
     int rc = 0;
     float *w[NSID_VGG16_CONVS] = {0}, *b[NSID_VGG16_CONVS] = {0};
