@@ -181,8 +181,8 @@ static int data_init(struct bench_data *d, int N, struct nsid_err *err)
 static void data_free(struct bench_data *d)
 {
     for (int i = 0; i < N_DATA; i++) {
-        nsid_free(d->img[i]);
-        nsid_free(d->resp[i]);
+        nsid_alloc_free(d->img[i]);
+        nsid_alloc_free(d->resp[i]);
     }
 }
 
@@ -201,7 +201,7 @@ static int model_build(struct nsid_model *m, int N, int threads, const char *isa
     struct nsid_model_scan sc = {.data_key = "bench-1-1-0", .n_neurons = N, .n_trials = 5000, .channels = 1,
                                  .height = IMG_H, .width = IMG_W, .coords = coords};
     int rc = nsid_model_init(m, &cfg, &sc, 1, err);
-    nsid_free(coords);
+    nsid_alloc_free(coords);
     if (rc == 0) rc = nsid_model_alloc_state(m, BATCH, err);
     return rc;
 }
@@ -239,7 +239,7 @@ static void case_run(const struct bench_case *bc, const struct bench_opts *o, st
     for (int b = 0; mean && b < BATCH; b++)
         for (int n = 0; n < bc->neurons; n++) mean[n] += d.resp[0][(size_t)b * bc->neurons + n] / BATCH;
     if (mean) nsid_model_set_bias(&m, 0, mean);
-    nsid_free(mean);
+    nsid_alloc_free(mean);
     nsid_model_set_frozen_core(&m, bc->kind == BENCH_TRANSFER);
     struct nsid_adam_config adam;
     nsid_adam_config_default(&adam);

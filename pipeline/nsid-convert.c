@@ -93,7 +93,7 @@ static int convert(const struct args *ap)
         nsid_err_print(&err, stderr);
         return 1;
     }
-    if (a.info) rc = nsid_scan_summary(&s, stdout, &err);
+    if (a.info) rc = nsid_summary_scan(&s, stdout, &err);
     else rc = nsid_scan_save(&s, a.dst, &a.save, &err);
     nsid_scan_free(&s);
     if (rc < 0) {

@@ -65,7 +65,7 @@ static double scan_bytes(const struct nsid_scan *s)
     b += s->cell_motor_coordinates ? 24.0 * N : 0.0;
     const struct nsid_arrays *l[5] = {&s->trials, &s->neurons, &s->stats, &s->ground_truth, &s->extra};
     for (int k = 0; k < 5; k++)
-        for (int i = 0; i < l[k]->n; i++) b += (double)(nsid_array_numel(&l[k]->a[i]) * l[k]->a[i].itemsize);
+        for (int i = 0; i < l[k]->n; i++) b += (double)(nsid_scan_array_numel(&l[k]->a[i]) * l[k]->a[i].itemsize);
     return b;
 }
 
@@ -98,8 +98,8 @@ static int make_scan(struct nsid_scan *s, int64_t T, int64_t N, struct nsid_err 
     s->height = 36;
     s->width = 64;
     size_t P = 36 * 64;
-    s->images = NSID_ALLOC(nsid_mul_size((size_t)T * P, 4, err), err);
-    s->responses = NSID_ALLOC(nsid_mul_size((size_t)T, (size_t)N * 4, err), err);
+    s->images = NSID_ALLOC(nsid_alloc_mul_size((size_t)T * P, 4, err), err);
+    s->responses = NSID_ALLOC(nsid_alloc_mul_size((size_t)T, (size_t)N * 4, err), err);
     s->behavior = NSID_ALLOC((size_t)T * 12, err);
     s->pupil_center = NSID_ALLOC((size_t)T * 8, err);
     s->tiers = NSID_ALLOC((size_t)T, err);
@@ -130,7 +130,7 @@ static int make_scan(struct nsid_scan *s, int64_t T, int64_t N, struct nsid_err 
         s->multi_match_id[n] = n % 3 ? n : -1;
         for (int k = 0; k < 3; k++) s->cell_motor_coordinates[3 * n + k] = nsid_rng_uniform_range(&r, 0, 800);
     }
-    return nsid_scan_add_stats(s, err);
+    return nsid_transform_scan_add_stats(s, err);
 }
 
 /* ---------------------------------------------------------------- parent */
@@ -248,9 +248,9 @@ int main(int argc, char **argv)
         double t0 = now();
         int rc = make_scan(&s, T, N, &err);
         double t1 = now();
-        if (!rc) rc = nsid_scan_save_h5(&s, h5, NULL, &err);
+        if (!rc) rc = nsid_h5scan_save(&s, h5, NULL, &err);
         double t2 = now();
-        if (!rc) rc = nsid_scan_save_tree(&s, tree, NULL, &err);
+        if (!rc) rc = nsid_tree_save(&s, tree, NULL, &err);
         double t3 = now();
         nsid_scan_free(&s);
         if (rc) {

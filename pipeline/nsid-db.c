@@ -348,7 +348,7 @@ static int candidate(const char *path, char id[NSID_STORE_ID_MAX], double *score
     if (rc == 0) rc = nsid_store_only_run(&st, id, &status, &err);
     if (rc == 0 && status != NSID_RUN_DONE)
         rc = nsid_err_set(&err, NSID_EINVAL, path, 0, id, "run is %s, not done: it cannot be selected",
-                          nsid_run_status_name(status));
+                          nsid_store_run_status_name(status));
     if (rc == 0) rc = nsid_store_score(&st, id, score, &err);
     nsid_store_close(&st);
     return rc < 0 ? fail(&err) : 0;

@@ -79,7 +79,7 @@ static int simulate(const struct args *a)
     const char *out = a->out;
     int lock = -1; /* held until exit: two writers of one folder would mix their scans */
     if (nsid_sim_config_check(&cfg, &err) < 0 || nsid_path_mkdirs(out, "--out", &err) < 0 ||
-        nsid_path_lock(out, "--out", &lock, &err) < 0 || nsid_sim_write(&cfg, out, stderr, &err) < 0)
+        nsid_path_lock(out, "--out", &lock, &err) < 0 || nsid_simulate_write(&cfg, out, stderr, &err) < 0)
         goto fail;
     fprintf(stderr, "nsid-simulate: profile %s, seed %llu: wrote %s/groups.json\n", cfg.profile,
             (unsigned long long)cfg.seed, out);

@@ -126,16 +126,16 @@ static inline bool dt_lists_equal(const struct nsid_arrays *a, const struct nsid
         return false;
     }
     for (int i = 0; i < a->n; i++) {
-        const struct nsid_array *x = &a->a[i], *y = nsid_arrays_find(b, x->name);
+        const struct nsid_array *x = &a->a[i], *y = nsid_scan_arrays_find(b, x->name);
         if (!y) { snprintf(why, nwhy, "%.30s/%.60s missing", what, x->name); return false; }
         bool ok = x->dtype == y->dtype && x->ndim == y->ndim && x->itemsize == y->itemsize;
         for (int d = 0; ok && d < x->ndim; d++) ok = x->shape[d] == y->shape[d];
         if (ok && x->dtype == NSID_DT_STR && str_kind)
             ok = x->str_unicode == y->str_unicode && x->str_vlen == y->str_vlen;
-        if (ok) ok = dt_mem_eq(x->data, y->data, nsid_array_numel(x) * x->itemsize);
+        if (ok) ok = dt_mem_eq(x->data, y->data, nsid_scan_array_numel(x) * x->itemsize);
         if (!ok) {
             snprintf(why, nwhy, "%.30s/%.60s differs (dtype %s/%s itemsize %zu/%zu)", what, x->name,
-                     nsid_dtype_name(x->dtype), nsid_dtype_name(y->dtype), x->itemsize, y->itemsize);
+                     nsid_scan_dtype_name(x->dtype), nsid_scan_dtype_name(y->dtype), x->itemsize, y->itemsize);
             return false;
         }
     }

@@ -59,15 +59,15 @@ static void test_err_first_wins(void)
     CHECK(strlen(err.msg) == NSID_ERR_MSG_MAX - 1, "a long prefix is truncated to the message size (%zu)",
           strlen(err.msg));
 
-    /* nsid_err_oom names what asked for the memory, once */
+    /* nsid_alloc_oom names what asked for the memory, once */
     nsid_err_clear(&err);
     void *p = NSID_ALLOC((size_t)1 << 62, &err);
-    CHECK(p == NULL && nsid_err_oom(&err, "s.h5", "responses", "2 x 3 floats") == NSID_ENOMEM &&
+    CHECK(p == NULL && nsid_alloc_oom(&err, "s.h5", "responses", "2 x 3 floats") == NSID_ENOMEM &&
               strcmp(err.file, "s.h5") == 0 && strncmp(err.msg, "2 x 3 floats: ", 14) == 0,
           "an allocation failure gets the input's name: %s", err.msg);
-    nsid_err_oom(&err, "outer.h5", "images", "other");
+    nsid_alloc_oom(&err, "outer.h5", "images", "other");
     CHECK(strcmp(err.file, "s.h5") == 0 && strncmp(err.msg, "2 x 3 floats: ", 14) == 0,
-          "a second nsid_err_oom keeps the first names: %s", err.msg);
+          "a second nsid_alloc_oom keeps the first names: %s", err.msg);
 
     /* err is required: a NULL err aborts (programmer error), in a child so that the test goes on */
     fflush(NULL);
@@ -86,19 +86,19 @@ static void test_arena(void)
 {
     struct nsid_err err = {0};
     struct nsid_arena a;
-    nsid_arena_measure(&a);
-    nsid_arena_floats(&a, 3, &err);
-    nsid_arena_floats(&a, 100, &err);
+    nsid_alloc_arena_measure(&a);
+    nsid_alloc_arena_floats(&a, 3, &err);
+    nsid_alloc_arena_floats(&a, 100, &err);
     size_t need = a.used;
     CHECK(need == 64 + 448, "measuring counts aligned bytes (%zu)", need);
-    CHECK(nsid_arena_init(&a, need, &err) == 0, "arena init");
-    float *x = nsid_arena_floats(&a, 3, &err), *y = nsid_arena_floats(&a, 100, &err);
+    CHECK(nsid_alloc_arena_init(&a, need, &err) == 0, "arena init");
+    float *x = nsid_alloc_arena_floats(&a, 3, &err), *y = nsid_alloc_arena_floats(&a, 100, &err);
     CHECK(x && y && ((size_t)y % 64) == 0, "arena gives aligned buffers");
-    CHECK(nsid_arena_floats(&a, 1, &err) == NULL && err.code == NSID_ENOMEM, "full arena fails cleanly");
-    nsid_arena_reset(&a);
-    CHECK(nsid_arena_floats(&a, 3, &err) == x, "reset reuses the block");
-    nsid_arena_free(&a);
-    nsid_arena_free(&a);
+    CHECK(nsid_alloc_arena_floats(&a, 1, &err) == NULL && err.code == NSID_ENOMEM, "full arena fails cleanly");
+    nsid_alloc_arena_reset(&a);
+    CHECK(nsid_alloc_arena_floats(&a, 3, &err) == x, "reset reuses the block");
+    nsid_alloc_arena_free(&a);
+    nsid_alloc_arena_free(&a);
     nsid_err_clear(&err); /* the full arena's error is not the allocation's */
     void *p = NSID_ALLOC((size_t)1 << 62, &err);
     CHECK(p == NULL && err.code == NSID_ENOMEM && strstr(err.msg, "bytes"), "huge allocation reports its size");

@@ -2,7 +2,7 @@
 # test_bounds_sizes.sh - sizes that come from input cost what the data implies, and running out
 # of memory names the input that asked for it (issue 17, class 4).
 #   - train.batch_size beyond the data (the training set + 1, 100000, the maximum 1048576):
-#     buffers and model state are sized by the largest tier (nsid_views_max_batch), so the run
+#     buffers and model state are sized by the largest tier (nsid_batch_views_max_batch), so the run
 #     finishes in a small address space with the same result as a batch of the whole tier (the
 #     old code sized them by batch_size: 43 GB for the maximum, growing until the machine ran out);
 #   - the same for nsid-eval;

@@ -210,7 +210,7 @@ static void test_round_trip(void)
     char *arch = NULL;
     CHECK(nsid_checkpoint_read_arch(tpath("a.h5"), &arch, &err) == 0 && arch && strcmp(arch, "{\"toy\":true}") == 0,
           "architecture attribute reads back");
-    nsid_free(arch);
+    nsid_alloc_free(arch);
 
     /* The alias is a hard link: h5 sees the same data under both names. */
     hid_t f = H5Fopen(tpath("a.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -36,10 +36,10 @@ static int setup(struct fixture *f, const struct nsid_core_config *cfg, int H, i
     struct nsid_rng r;
     nsid_rng_init(&r, seed, stream);
     nsid_core_reset_parameters(&f->core, &r);
-    nsid_arena_measure(&f->arena);
+    nsid_alloc_arena_measure(&f->arena);
     if ((rc = nsid_core_bind_state(&f->core, &f->arena, B, err)) < 0) return rc;
     size_t need = f->arena.used;
-    if ((rc = nsid_arena_init(&f->arena, need, err)) < 0) return rc;
+    if ((rc = nsid_alloc_arena_init(&f->arena, need, err)) < 0) return rc;
     if ((rc = nsid_core_bind_state(&f->core, &f->arena, B, err)) < 0) return rc;
     CHECK(f->arena.used == need, "measured arena size (%zu) is what binding takes (%zu)", need, f->arena.used);
     return 0;
@@ -49,7 +49,7 @@ static void teardown(struct fixture *f)
 {
     nsid_core_free(&f->core);
     nsid_params_free(&f->ps);
-    nsid_arena_free(&f->arena);
+    nsid_alloc_arena_free(&f->arena);
 }
 
 static void fill(float *x, size_t n, struct nsid_rng *r, double scale, double shift)
@@ -238,9 +238,9 @@ static int run_core(struct run_result *res, const char *set, int nt, const struc
     int rc = nsid_pool_init(&pool, nt, &err);
     if (rc == 0) rc = nsid_core_set_kernels(&c, set, &err);
     nsid_core_set_pool(&c, &pool);
-    nsid_arena_measure(&a);
+    nsid_alloc_arena_measure(&a);
     if (rc == 0) rc = nsid_core_bind_state(&c, &a, B, &err);
-    if (rc == 0) rc = nsid_arena_init(&a, a.used, &err);
+    if (rc == 0) rc = nsid_alloc_arena_init(&a, a.used, &err);
     if (rc == 0) rc = nsid_core_bind_state(&c, &a, B, &err);
     if (rc == 0) {
         res->n_out = (size_t)N * c.out_c * c.out_h * c.out_w;
@@ -276,7 +276,7 @@ static int run_core(struct run_result *res, const char *set, int nt, const struc
     if (rc < 0) printf("run_core %s/%d: %s\n", set, nt, err.msg);
     nsid_core_free(&c);
     nsid_pool_free(&pool);
-    nsid_arena_free(&a);
+    nsid_alloc_arena_free(&a);
     nsid_params_free(&ps);
     return rc;
 }

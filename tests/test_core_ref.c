@@ -103,9 +103,9 @@ int main(void)
     nsid_params_init(&ps);
     CHECK(nsid_core_init(&core, &cfg, H, W, &ps, "core", &err) == 0, "core init: %s", err.msg);
     CHECK(nsid_params_alloc(&ps, &err) == 0, "alloc");
-    nsid_arena_measure(&a);
+    nsid_alloc_arena_measure(&a);
     nsid_core_bind_state(&core, &a, N, &err);
-    CHECK(nsid_arena_init(&a, a.used, &err) == 0 && nsid_core_bind_state(&core, &a, N, &err) == 0, "bind");
+    CHECK(nsid_alloc_arena_init(&a, a.used, &err) == 0 && nsid_core_bind_state(&core, &a, N, &err) == 0, "bind");
 
     /* every tensor of the table is in the fixture under its state_dict name, with its size */
     int loaded = 0;
@@ -169,7 +169,7 @@ int main(void)
     free(x); free(gy); free(dx);
     nsid_core_free(&core);
     nsid_params_free(&ps);
-    nsid_arena_free(&a);
+    nsid_alloc_arena_free(&a);
     H5Fclose(f);
     return check_summary("core_ref");
 }

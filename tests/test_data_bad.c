@@ -129,25 +129,25 @@ static void npy_poke_f32(const char *rel, size_t i, float v)
     if (a.dtype == NSID_DT_F32) ((float *)a.data)[i] = v;
     else ((double *)a.data)[i] = (double)v;
     nsid_npy_write(in_tree(rel), &a, false, &err);
-    nsid_array_free(&a);
+    nsid_scan_array_free(&a);
 }
 
 static void npy_write_i64(const char *rel, const int64_t *v, int64_t n)
 {
     struct nsid_arrays l = {0};
     struct nsid_err err = {0};
-    nsid_arrays_add_i64(&l, "x", v, n, 0, &err);
+    nsid_scan_arrays_add_i64(&l, "x", v, n, 0, &err);
     nsid_npy_write(in_tree(rel), &l.a[0], false, &err);
-    nsid_arrays_free(&l);
+    nsid_scan_arrays_free(&l);
 }
 
 static void npy_write_str(const char *rel, const char *const *v, int64_t n)
 {
     struct nsid_arrays l = {0};
     struct nsid_err err = {0};
-    nsid_arrays_add_str(&l, "x", v, n, true, &err);
+    nsid_scan_arrays_add_str(&l, "x", v, n, true, &err);
     nsid_npy_write(in_tree(rel), &l.a[0], false, &err);
-    nsid_arrays_free(&l);
+    nsid_scan_arrays_free(&l);
 }
 
 /* The fixture's tiers as C strings (24 trials). */
@@ -158,10 +158,10 @@ static void fixture_tiers(const char **t)
     static char buf[24][16];
     nsid_npy_read(check_fixture("data/static11111-1-1-preproc0/meta/trials/tiers.npy"), &a, &err);
     for (int i = 0; i < 24; i++) {
-        nsid_array_get_str(&a, (size_t)i, buf[i], sizeof buf[i]);
+        nsid_scan_array_get_str(&a, (size_t)i, buf[i], sizeof buf[i]);
         t[i] = buf[i];
     }
-    nsid_array_free(&a);
+    nsid_scan_array_free(&a);
 }
 
 /* ================================================================ missing */
@@ -176,8 +176,8 @@ static void test_missing(void)
     expect_fail(p, NULL, NSID_ENOTFOUND, "no_such_folder", NULL, "no such file or folder", "missing folder");
     struct nsid_scan s;
     struct nsid_err err = {0};
-    CHECK(nsid_scan_load_h5(&s, p, NULL, &err) == NSID_ENOTFOUND && s.images == NULL, "h5 reader: missing file");
-    CHECK(nsid_scan_load_tree(&s, p, NULL, &err) == NSID_ENOTFOUND && s.images == NULL, "tree reader: missing folder");
+    CHECK(nsid_h5scan_load(&s, p, NULL, &err) == NSID_ENOTFOUND && s.images == NULL, "h5 reader: missing file");
+    CHECK(nsid_tree_load(&s, p, NULL, &err) == NSID_ENOTFOUND && s.images == NULL, "tree reader: missing folder");
 
     h5_delete("responses");
     expect_fail(H5, NULL, NSID_ENOTFOUND, "static11111", "responses", "dataset missing", "HDF5 without responses");
@@ -226,7 +226,7 @@ static void test_corrupt(void)
     expect_fail(H5, NULL, NSID_EFORMAT, "static11111", NULL, "not a scan", "HDF5 with a broken signature");
     struct nsid_scan s;
     struct nsid_err err = {0};
-    CHECK(nsid_scan_load_h5(&s, H5, NULL, &err) == NSID_EFORMAT && strstr(err.msg, "not an HDF5 file"),
+    CHECK(nsid_h5scan_load(&s, H5, NULL, &err) == NSID_EFORMAT && strstr(err.msg, "not an HDF5 file"),
           "the HDF5 reader names the missing signature: %s", err.msg);
 }
 
@@ -249,7 +249,7 @@ static void test_shapes(void)
     float *img = NSID_CALLOC(23 * 48 * 4, &(struct nsid_err){0});
     hsize_t di[4] = {23, 1, 6, 8};
     h5_replace("images", H5T_NATIVE_FLOAT, 4, di, img);
-    nsid_free(img);
+    nsid_alloc_free(img);
     expect_fail(H5, NULL, NSID_ESHAPE, "static11111", "images", "23 trials, but responses has 24", "HDF5 images vs responses");
     reset();
     hsize_t db[2] = {24, 4};
@@ -263,16 +263,16 @@ static void test_shapes(void)
     struct nsid_arrays l = {0};
     struct nsid_err err = {0};
     float six[6] = {1, 2, 3, 4, 5, 6};
-    nsid_arrays_add_f32(&l, "r", six, 6, 0, &err);
+    nsid_scan_arrays_add_f32(&l, "r", six, 6, 0, &err);
     nsid_npy_write(in_tree("data/responses/9.npy"), &l.a[0], false, &err);
-    nsid_arrays_free(&l);
+    nsid_scan_arrays_free(&l);
     expect_fail(TREE, NULL, NSID_ESHAPE, "responses/9.npy", "responses", "shape (6,), but 0.npy has (7,)",
                 "tree responses file of another length");
     reset();
     double c2[14] = {0};
-    nsid_arrays_add_f64(&l, "c", c2, 7, 2, &err);
+    nsid_scan_arrays_add_f64(&l, "c", c2, 7, 2, &err);
     nsid_npy_write(in_tree("meta/neurons/cell_motor_coordinates.npy"), &l.a[0], false, &err);
-    nsid_arrays_free(&l);
+    nsid_scan_arrays_free(&l);
     expect_fail(TREE, NULL, NSID_ESHAPE, "static11111", "cell_motor_coordinates", "expected (7, 3", "coordinates (N, 2)");
 }
 
@@ -332,8 +332,8 @@ static void test_nonfinite(void)
         CHECK(memcmp(s.responses + 10 * 7, g.responses + 12 * 7, 28) == 0 && s.tiers[10] == g.tiers[12] &&
               s.frame_image_id[10] == g.frame_image_id[12] &&
               memcmp(s.images + 10 * 48, g.images + 12 * 48, 48 * 4) == 0 &&
-              nsid_arrays_find(&s.trials, "trial_idx")->shape[0] == 22 &&
-              ((int64_t *)nsid_arrays_find(&s.trials, "trial_idx")->data)[10] == 36,
+              nsid_scan_arrays_find(&s.trials, "trial_idx")->shape[0] == 22 &&
+              ((int64_t *)nsid_scan_arrays_find(&s.trials, "trial_idx")->data)[10] == 36,
               "the remaining trials keep all their fields aligned");
         nsid_scan_free(&g);
         nsid_scan_free(&s);
@@ -400,7 +400,7 @@ static void test_tiers(void)
 
 /* ================================================================ statistics */
 
-/* Scan statistics that are not numbers, negative or denormal stds: refused by nsid_norm_init,
+/* Scan statistics that are not numbers, negative or denormal stds: refused by nsid_transform_norm_init,
  * naming the file and the dataset (before, training ran with loss=-nan and recorded 0). */
 static void test_bad_statistics(void)
 {
@@ -441,13 +441,13 @@ static void test_bad_statistics(void)
         if (rc) continue;
         struct nsid_norm nm;
         struct nsid_norm_opts no = {.zscore_images = cases[c].zscore};
-        rc = nsid_norm_init(&nm, &s, &no, &err);
+        rc = nsid_transform_norm_init(&nm, &s, &no, &err);
         const char *key = cases[c].dset + strlen("statistics/");
         CHECK(rc == NSID_EFORMAT && strstr(err.file, "static11111") && strcmp(err.key, key) == 0 &&
                   strstr(err.msg, cases[c].msg),
               "%s: refused naming the file, %s and '%s': rc %d %s: %s: %s", cases[c].what, key, cases[c].msg, rc,
               err.file, err.key, err.msg);
-        if (rc == 0) nsid_norm_free(&nm);
+        if (rc == 0) nsid_transform_norm_free(&nm);
         /* with recompute_nonfinite (data.drop_nan_trials) a bad stored statistic is computed from
          * the trials instead, with a warning; the fixture's own data is finite */
         if (isfinite(cases[c].value) && cases[c].value >= 0.0f) { /* legal values, refused as a whole */
@@ -458,10 +458,10 @@ static void test_bad_statistics(void)
         struct dt_warnings w = {0};
         no = (struct nsid_norm_opts){.zscore_images = cases[c].zscore, .recompute_nonfinite = true,
                                      .warn = dt_warn_cb, .warn_ctx = &w};
-        rc = nsid_norm_init(&nm, &s, &no, &err);
+        rc = nsid_transform_norm_init(&nm, &s, &no, &err);
         CHECK(rc == 0 && nm.stats_computed == 1 && strstr(w.last, key) && strstr(w.last, "computed from the 24 trials"),
               "%s: recomputed from the trials with a warning: %s / %s", cases[c].what, err.msg, w.last);
-        if (rc == 0) nsid_norm_free(&nm);
+        if (rc == 0) nsid_transform_norm_free(&nm);
         nsid_scan_free(&s);
         wrong += check_failed_ != failed;
     }
@@ -486,16 +486,16 @@ static void test_constant_neuron(void)
     if (rc) return;
     struct nsid_norm nm;
     struct nsid_norm_opts no = {.warn = dt_warn_cb, .warn_ctx = &w};
-    rc = nsid_norm_init(&nm, &s, &no, &err);
+    rc = nsid_transform_norm_init(&nm, &s, &no, &err);
     CHECK(rc == 0 && nm.n_constant == 1 && nm.stats_computed == 1 && w.n == 2 && strstr(w.last, "never vary") &&
           strstr(w.last, "index 4, unit_id 50"), "warning names the constant neuron: %s", w.last);
     if (!rc) {
         CHECK(nm.n_floored == 1, "its std 0 is below the floor");
         CHECK_CLOSE(nm.resp_scale[4], 1.0 / nm.resp_threshold, 0, 1e-6, "floor 1 / (0.01 mean std) applied");
         float out[7];
-        nsid_norm_responses(&nm, s.responses, NULL, 7, out);
+        nsid_transform_norm_responses(&nm, s.responses, NULL, 7, out);
         CHECK(isfinite(out[4]) && out[4] > 0, "normalised constant neuron is finite: %g", (double)out[4]);
-        nsid_norm_free(&nm);
+        nsid_transform_norm_free(&nm);
     }
     nsid_scan_free(&s);
 }

@@ -107,42 +107,42 @@ static void test_matched(void)
     const struct nsid_scan *sp[3] = {&s[0], &s[1], &s[2]};
     struct nsid_err err = {0};
     int64_t *ids, n;
-    CHECK(nsid_match_ids(sp, 3, &ids, &n, &err) == 0 && n == 100 && ids[0] == 0 && ids[99] == 99,
+    CHECK(nsid_subset_match_ids(sp, 3, &ids, &n, &err) == 0 && n == 100 && ids[0] == 0 && ids[99] == 99,
           "intersection of match ids, -1 removed: %lld ids", (long long)n);
     int64_t core[100], held[100], core2[100];
     struct nsid_match_opts o = {.n = 30, .heldout_n = 0, .base_seed = 3};
-    CHECK(nsid_match_select(ids, n, &o, core, &err) == 0 && sorted_unique(core, 30), "30 matched ids");
-    nsid_match_select(ids, n, &o, core2, &err);
+    CHECK(nsid_subset_match_select(ids, n, &o, core, &err) == 0 && sorted_unique(core, 30), "30 matched ids");
+    nsid_subset_match_select(ids, n, &o, core2, &err);
     CHECK(memcmp(core, core2, 30 * 8) == 0, "deterministic");
     /* held out: 20 ids, disjoint from every core subset size */
     o.heldout_n = 20;
     o.heldout = true;
     o.n = 20;
-    CHECK(nsid_match_select(ids, n, &o, held, &err) == 0 && sorted_unique(held, 20), "20 held-out ids");
+    CHECK(nsid_subset_match_select(ids, n, &o, held, &err) == 0 && sorted_unique(held, 20), "20 held-out ids");
     int64_t worst = 0;
     for (int64_t k = 1; k <= 80; k++) {
         struct nsid_match_opts oc = {.n = k, .heldout_n = 20, .base_seed = 3};
-        nsid_match_select(ids, n, &oc, core, &err);
+        nsid_subset_match_select(ids, n, &oc, core, &err);
         int64_t ov = overlap(core, k, held, 20);
         worst = ov > worst ? ov : worst;
     }
     CHECK(worst == 0, "core subsets of every size 1..80 avoid the held-out ids (max overlap %lld)", (long long)worst);
     struct nsid_match_opts oh = {.n = 5, .heldout_n = 20, .base_seed = 3, .heldout = true};
-    nsid_match_select(ids, n, &oh, core2, &err);
+    nsid_subset_match_select(ids, n, &oh, core2, &err);
     CHECK(overlap(core2, 5, held, 20) == 5, "a smaller held-out subset comes from the same held-out ids");
     struct nsid_match_opts o4 = {.n = 20, .heldout_n = 20, .base_seed = 4, .heldout = true};
-    nsid_match_select(ids, n, &o4, core2, &err);
+    nsid_subset_match_select(ids, n, &o4, core2, &err);
     CHECK(memcmp(core2, held, 20 * 8) != 0, "another base seed holds out other ids");
     struct nsid_match_opts big = {.n = 81, .heldout_n = 20, .base_seed = 3};
-    CHECK(nsid_match_select(ids, n, &big, core, &err) == NSID_EINVAL, "core larger than the pool refused: %s", err.msg);
+    CHECK(nsid_subset_match_select(ids, n, &big, core, &err) == NSID_EINVAL, "core larger than the pool refused: %s", err.msg);
     /* neurons of each scan, file order */
     int64_t idx[130], k;
     o.heldout = false;
     o.n = 30;
     o.heldout_n = 0;
-    nsid_match_select(ids, n, &o, core, &err);
+    nsid_subset_match_select(ids, n, &o, core, &err);
     for (int sc = 0; sc < 3; sc++) {
-        CHECK(nsid_match_neurons(&s[sc], core, 30, idx, &k, &err) == 0 && k == 30 && sorted_unique(idx, k),
+        CHECK(nsid_subset_match_neurons(&s[sc], core, 30, idx, &k, &err) == 0 && k == 30 && sorted_unique(idx, k),
               "scan %d keeps the 30 matched neurons in file order", sc);
         int bad = 0;
         for (int64_t i = 0; i < k; i++) bad += overlap(&s[sc].multi_match_id[idx[i]], 1, core, 30) != 1;
@@ -150,13 +150,13 @@ static void test_matched(void)
     }
     int64_t missing[1] = {1005};
     nsid_err_clear(&err);
-    CHECK(nsid_match_neurons(&s[1], missing, 1, idx, &k, &err) == NSID_ENOTFOUND && strstr(err.msg, "1005"),
+    CHECK(nsid_subset_match_neurons(&s[1], missing, 1, idx, &k, &err) == NSID_ENOTFOUND && strstr(err.msg, "1005"),
           "an id the scan lacks: %s", err.msg);
-    nsid_free(ids);
+    nsid_alloc_free(ids);
     nsid_scan_free(&s[2]);
     make_scan(&s[2], 5, 110, NULL);
     nsid_err_clear(&err);
-    CHECK(nsid_match_ids(sp, 3, &ids, &n, &err) == NSID_ENOTFOUND && strstr(err.key, "multi_match_id"),
+    CHECK(nsid_subset_match_ids(sp, 3, &ids, &n, &err) == NSID_ENOTFOUND && strstr(err.key, "multi_match_id"),
           "a scan without multi_match_id: %s", err.msg);
     for (int i = 0; i < 3; i++) nsid_scan_free(&s[i]);
 }

@@ -21,18 +21,18 @@ static bool same_values(const struct nsid_arrays *a, const struct nsid_arrays *b
 {
     if (a->n != b->n) { snprintf(why, n, "%d vs %d arrays", a->n, b->n); return false; }
     for (int i = 0; i < a->n; i++) {
-        const struct nsid_array *x = &a->a[i], *y = nsid_arrays_find(b, x->name);
-        if (!y || x->ndim != y->ndim || nsid_array_numel(x) != nsid_array_numel(y) || (x->dtype == NSID_DT_STR) !=
+        const struct nsid_array *x = &a->a[i], *y = nsid_scan_arrays_find(b, x->name);
+        if (!y || x->ndim != y->ndim || nsid_scan_array_numel(x) != nsid_scan_array_numel(y) || (x->dtype == NSID_DT_STR) !=
             (y->dtype == NSID_DT_STR)) { snprintf(why, n, "%s: missing or other shape", x->name); return false; }
-        for (size_t e = 0; e < nsid_array_numel(x); e++) {
+        for (size_t e = 0; e < nsid_scan_array_numel(x); e++) {
             bool ok;
             if (x->dtype == NSID_DT_STR) {
                 char s1[256], s2[256];
-                nsid_array_get_str(x, e, s1, sizeof s1);
-                nsid_array_get_str(y, e, s2, sizeof s2);
+                nsid_scan_array_get_str(x, e, s1, sizeof s1);
+                nsid_scan_array_get_str(y, e, s2, sizeof s2);
                 ok = strcmp(s1, s2) == 0;
             } else {
-                ok = nsid_array_get_f64(x, e) == nsid_array_get_f64(y, e) && x->dtype == y->dtype;
+                ok = nsid_scan_array_get_f64(x, e) == nsid_scan_array_get_f64(y, e) && x->dtype == y->dtype;
             }
             if (!ok) { snprintf(why, n, "%s[%zu] differs", x->name, e); return false; }
         }
@@ -44,10 +44,10 @@ static void test_tree_equals_h5(void)
 {
     struct nsid_scan t, h;
     struct nsid_err err = {0};
-    int rc = nsid_scan_load_tree(&t, check_fixture("data/static11111-1-1-preproc0"), NULL, &err);
+    int rc = nsid_tree_load(&t, check_fixture("data/static11111-1-1-preproc0"), NULL, &err);
     CHECK(rc == 0, "file tree written like neuralpredictors' converter loads: %s", err.msg);
     if (rc) return;
-    rc = nsid_scan_load_h5(&h, check_fixture("data/static11111-1-1-preproc0.h5"), NULL, &err);
+    rc = nsid_h5scan_load(&h, check_fixture("data/static11111-1-1-preproc0.h5"), NULL, &err);
     CHECK(rc == 0, "HDF5 loads: %s", err.msg);
     if (rc) { nsid_scan_free(&t); return; }
     CHECK(strcmp(t.data_key, "11111-1-1-0") == 0, "tree data key: %s", t.data_key);
@@ -59,7 +59,7 @@ static void test_tree_equals_h5(void)
     CHECK(memcmp(t.tiers, h.tiers, T) == 0 && memcmp(t.frame_image_id, h.frame_image_id, T * 8) == 0 &&
           memcmp(t.unit_ids, h.unit_ids, N * 8) == 0 && memcmp(t.multi_match_id, h.multi_match_id, N * 8) == 0 &&
           memcmp(t.cell_motor_coordinates, h.cell_motor_coordinates, N * 24) == 0, "typed fields equal");
-    const struct nsid_array *ti = nsid_arrays_find(&t.trials, "tiers");
+    const struct nsid_array *ti = nsid_scan_arrays_find(&t.trials, "tiers");
     CHECK(ti && ti->str_unicode && ti->itemsize == 40, "tree tiers are numpy str '<U10'");
     char why[256] = "";
     CHECK(same_values(&t.trials, &h.trials, why, sizeof why), "trials metadata same values: %s", why);
@@ -131,7 +131,7 @@ static void test_roundtrip_h5_tree_h5(void)
                   && same_values(&a.stats, &c.stats, why, sizeof why), "%s: metadata values kept: %s", fx[f], why);
             CHECK(memcmp(a.responses, c.responses, (size_t)(a.n_trials * a.n_neurons) * 4) == 0 &&
                   memcmp(a.images, c.images, (size_t)a.n_trials * 48 * 4) == 0, "%s: data kept", fx[f]);
-            const struct nsid_array *bl = nsid_arrays_find(&c.trials, "is_blank");
+            const struct nsid_array *bl = nsid_scan_arrays_find(&c.trials, "is_blank");
             CHECK(f == 0 || (bl && bl->dtype == NSID_DT_BOOL), "bool survives the tree");
             nsid_scan_free(&b);
             nsid_scan_free(&c);
@@ -153,7 +153,7 @@ static void test_options_and_links(void)
     int rc = nsid_scan_save(&a, tree, &so, &err);
     rc = rc ? rc : nsid_scan_load(&b, tree, NULL, &err);
     if (!rc) {
-        const struct nsid_array *t = nsid_arrays_find(&b.trials, "tiers");
+        const struct nsid_array *t = nsid_scan_arrays_find(&b.trials, "tiers");
         CHECK(t && !t->str_unicode && t->itemsize == 10, "keep_bytes writes '|S10' tiers");
         nsid_scan_free(&b);
     }
@@ -212,11 +212,11 @@ static void test_extra_and_ground_truth(void)
     e.shape[1] = 2;
     e.data = NSID_ALLOC((size_t)T * 16, &(struct nsid_err){0});
     for (int64_t i = 0; i < 2 * T; i++) ((double *)e.data)[i] = 0.25 * (double)i;
-    nsid_arrays_take(&a.extra, &e, &err);
+    nsid_scan_arrays_take(&a.extra, &e, &err);
     double rf[14];
     for (int i = 0; i < 14; i++) rf[i] = i;
-    nsid_arrays_add_f64(&a.ground_truth, "rf_position", rf, 7, 2, &err);
-    nsid_arrays_add_f64(&a.ground_truth, "core/weights", rf, 14, 0, &err);
+    nsid_scan_arrays_add_f64(&a.ground_truth, "rf_position", rf, 7, 2, &err);
+    nsid_scan_arrays_add_f64(&a.ground_truth, "core/weights", rf, 14, 0, &err);
     const char *tree = tmp_path("extra"), *h5 = tmp_path("extra.h5");
     int rc = nsid_scan_save(&a, tree, NULL, &err);
     rc = rc ? rc : nsid_scan_load(&b, tree, NULL, &err);
@@ -262,7 +262,7 @@ static void test_generic_load(void)
     rc = nsid_scan_load(&s, tmp_path("plain.txt"), &o, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "not a scan") && s.images == NULL, "a text file is not a scan: %s", err.msg);
     unlink(tmp_path("plain.txt"));
-    CHECK(nsid_path_is_h5_name("a/b.h5") && nsid_path_is_h5_name("x.hdf5") && !nsid_path_is_h5_name("x"),
+    CHECK(nsid_scan_path_is_h5_name("a/b.h5") && nsid_scan_path_is_h5_name("x.hdf5") && !nsid_scan_path_is_h5_name("x"),
           "HDF5 names by extension");
     char key[128];
     nsid_scan_data_key("/d/static20457-5-9-preproc0/", key, sizeof key);

@@ -66,7 +66,7 @@ static int recompute(const char *pred_file, const char *key, const char *scan_fi
     struct nsid_err err = {0};
     if (!p || !r || !tr || nsid_scan_load(&s, scan_file, NULL, &err) < 0) return -1;
     int T = (int)n;
-    const struct nsid_array *rates = nsid_arrays_find(&s.ground_truth, "rates");
+    const struct nsid_array *rates = nsid_scan_arrays_find(&s.ground_truth, "rates");
     double *a = malloc(sizeof(double) * (size_t)T), *b = malloc(sizeof(double) * (size_t)T);
     double *o = malloc(sizeof(double) * (size_t)T);
     for (int j = 0; j < N; j++) {
@@ -113,7 +113,7 @@ static int recompute(const char *pred_file, const char *key, const char *scan_fi
         pred_var /= T;
         out->feve[j] = 1.0 - (pred_var - noise) / (total - noise);
         for (int i = 0; i < T; i++)
-            b[i] = nsid_array_get_f64(rates, (size_t)((int64_t)tr[i] * s.n_neurons + (sel ? sel[j] : j)));
+            b[i] = nsid_scan_array_get_f64(rates, (size_t)((int64_t)tr[i] * s.n_neurons + (sel ? sel[j] : j)));
         out->gt[j] = corr(a, b, T);
     }
     free(a);
@@ -283,7 +283,7 @@ static void test_repeats_once(void)
     struct nsid_model net = {0};
     struct nsid_evaluator ev = {0};
     int rc = nsid_train_read_config(ck, &c, &err);
-    if (rc == 0) rc = nsid_run_data_load(&d, &c, data, 1, &err);
+    if (rc == 0) rc = nsid_rundata_load(&d, &c, data, 1, &err);
     if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, NULL, &err);
     if (rc == 0) rc = nsid_model_load(&net, ck, NULL, &err);
     if (rc == 0) rc = nsid_model_alloc_state(&net, 16, &err);
@@ -319,7 +319,7 @@ static void test_repeats_once(void)
 out:
     nsid_evaluator_free(&ev);
     nsid_model_free(&net);
-    nsid_run_data_free(&d);
+    nsid_rundata_free(&d);
 }
 
 int main(void)

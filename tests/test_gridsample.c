@@ -56,24 +56,24 @@ static void test_bilinear_edges(void)
     struct nsid_bilinear b;
     float plane[H * W];
     for (int i = 0; i < H * W; i++) plane[i] = (float)i;
-    nsid_bilinear_setup(&b, -1.0f, -1.0f, H, W);
-    CHECK(fabsf(nsid_bilinear_sample(&b, plane) - 0.0f) < 1e-7f, "(-1,-1) is the top-left pixel");
-    nsid_bilinear_setup(&b, 1.0f, 1.0f, H, W);
-    CHECK(fabsf(nsid_bilinear_sample(&b, plane) - (float)(H * W - 1)) < 1e-5f, "(1,1) is the bottom-right pixel");
-    nsid_bilinear_setup(&b, 0.0f, -1.0f, H, W);
-    CHECK(fabsf(nsid_bilinear_sample(&b, plane) - 2.0f) < 1e-6f, "x indexes columns (W): (0,-1) is column 2 of row 0");
-    nsid_bilinear_setup(&b, -1.0f, 0.0f, H, W);
-    CHECK(fabsf(nsid_bilinear_sample(&b, plane) - 1.5f * W) < 1e-5f, "y indexes rows (H): (-1,0) is between rows 1 and 2");
-    nsid_bilinear_setup(&b, NAN, 0.0f, H, W);
-    CHECK(nsid_bilinear_sample(&b, plane) == 0.0f && b.idx[0] == -1, "a NaN point samples zero padding");
-    nsid_bilinear_setup(&b, 1e30f, -1e30f, H, W);
-    CHECK(nsid_bilinear_sample(&b, plane) == 0.0f, "a far-away point samples zero padding without overflow");
-    nsid_bilinear_setup(&b, 1.2f, 0.0f, H, W);
-    float v = nsid_bilinear_sample(&b, plane);
+    nsid_gridsample_bilinear_setup(&b, -1.0f, -1.0f, H, W);
+    CHECK(fabsf(nsid_gridsample_bilinear_sample(&b, plane) - 0.0f) < 1e-7f, "(-1,-1) is the top-left pixel");
+    nsid_gridsample_bilinear_setup(&b, 1.0f, 1.0f, H, W);
+    CHECK(fabsf(nsid_gridsample_bilinear_sample(&b, plane) - (float)(H * W - 1)) < 1e-5f, "(1,1) is the bottom-right pixel");
+    nsid_gridsample_bilinear_setup(&b, 0.0f, -1.0f, H, W);
+    CHECK(fabsf(nsid_gridsample_bilinear_sample(&b, plane) - 2.0f) < 1e-6f, "x indexes columns (W): (0,-1) is column 2 of row 0");
+    nsid_gridsample_bilinear_setup(&b, -1.0f, 0.0f, H, W);
+    CHECK(fabsf(nsid_gridsample_bilinear_sample(&b, plane) - 1.5f * W) < 1e-5f, "y indexes rows (H): (-1,0) is between rows 1 and 2");
+    nsid_gridsample_bilinear_setup(&b, NAN, 0.0f, H, W);
+    CHECK(nsid_gridsample_bilinear_sample(&b, plane) == 0.0f && b.idx[0] == -1, "a NaN point samples zero padding");
+    nsid_gridsample_bilinear_setup(&b, 1e30f, -1e30f, H, W);
+    CHECK(nsid_gridsample_bilinear_sample(&b, plane) == 0.0f, "a far-away point samples zero padding without overflow");
+    nsid_gridsample_bilinear_setup(&b, 1.2f, 0.0f, H, W);
+    float v = nsid_gridsample_bilinear_sample(&b, plane);
     /* ix = 4.4: 0.6 of column 4, 0.4 of the (zero) padding column 5, rows 1.5 */
     CHECK(fabsf(v - 0.6f * 0.5f * (plane[1 * W + 4] + plane[2 * W + 4])) < 1e-5f, "zeros padding outside [-1,1]");
-    nsid_bilinear_setup(&b, 0.3f, 0.1f, 1, 1);
-    CHECK(fabsf(nsid_bilinear_sample(&b, plane) - plane[0]) < 1e-7f && b.dwdx[0] == 0.0f,
+    nsid_gridsample_bilinear_setup(&b, 0.3f, 0.1f, 1, 1);
+    CHECK(fabsf(nsid_gridsample_bilinear_sample(&b, plane) - plane[0]) < 1e-7f && b.dwdx[0] == 0.0f,
           "a 1x1 map samples its pixel with zero position gradient");
 }
 
@@ -81,13 +81,13 @@ static void test_clamp(void)
 {
     float x[7] = {-2.0f, -1.0f, -0.5f, 0.0f, 0.7f, 1.0f, 1.5f}, y[7], dx[7] = {0}, g[7];
     for (int i = 0; i < 7; i++) g[i] = (float)(i + 1);
-    nsid_clamp_forward(y, x, 7, -1.0f, 1.0f);
+    nsid_gridsample_clamp_forward(y, x, 7, -1.0f, 1.0f);
     CHECK(y[0] == -1.0f && y[2] == -0.5f && y[6] == 1.0f, "clamp forward");
-    nsid_clamp_backward(dx, g, x, 7, -1.0f, 1.0f);
+    nsid_gridsample_clamp_backward(dx, g, x, 7, -1.0f, 1.0f);
     CHECK(dx[0] == 0.0f && dx[6] == 0.0f, "clamp passes no gradient outside [lo, hi]");
     CHECK(dx[1] == 2.0f && dx[5] == 6.0f, "clamp passes the gradient on the bounds (torch.clamp's rule)");
     CHECK(dx[2] == 3.0f && dx[3] == 4.0f && dx[4] == 5.0f, "clamp passes the gradient inside");
-    nsid_clamp_backward(dx, g, x, 7, -1.0f, 1.0f);
+    nsid_gridsample_clamp_backward(dx, g, x, 7, -1.0f, 1.0f);
     CHECK(dx[3] == 8.0f, "clamp backward accumulates");
 }
 
@@ -98,7 +98,7 @@ struct pool_ctx {
 static double pool_loss(void *vctx, uint64_t *sig)
 {
     struct pool_ctx *c = vctx;
-    nsid_avgpool_forward(c->out, c->inp, 2, 2, 10, 11, 3);
+    nsid_gridsample_avgpool_forward(c->out, c->inp, 2, 2, 10, 11, 3);
     double l = 0.0;
     for (int i = 0; i < 2 * 2 * 9; i++) l += (double)c->dout[i] * (double)c->out[i];
     *sig = 0;
@@ -107,8 +107,8 @@ static double pool_loss(void *vctx, uint64_t *sig)
 
 static void test_avgpool(void)
 {
-    CHECK(nsid_avgpool_outsize(22, 3) == 7 && nsid_avgpool_outsize(50, 3) == 16 &&
-          nsid_avgpool_outsize(7, 3) == 2 && nsid_avgpool_outsize(2, 3) == 0,
+    CHECK(nsid_gridsample_avgpool_outsize(22, 3) == 7 && nsid_gridsample_avgpool_outsize(50, 3) == 16 &&
+          nsid_gridsample_avgpool_outsize(7, 3) == 2 && nsid_gridsample_avgpool_outsize(2, 3) == 0,
           "avgpool output sizes: floor((n - K) / K) + 1, 0 below K");
     struct pool_ctx *c = calloc(1, sizeof *c);
     struct nsid_rng rng;
@@ -116,8 +116,8 @@ static void test_avgpool(void)
     fill_normal(c->inp, sizeof c->inp / sizeof(float), 1.0, &rng);
     fill_normal(c->dout, sizeof c->dout / sizeof(float), 1.0, &rng);
     float *dinp = calloc(sizeof c->inp / sizeof(float), sizeof(float));
-    nsid_avgpool_forward(c->out, c->inp, 2, 2, 10, 11, 3);
-    nsid_avgpool_backward(dinp, c->dout, 2, 2, 10, 11, 3);
+    nsid_gridsample_avgpool_forward(c->out, c->inp, 2, 2, 10, 11, 3);
+    nsid_gridsample_avgpool_backward(dinp, c->dout, 2, 2, 10, 11, 3);
     FD_CHECK(c->inp, dinp, sizeof c->inp / sizeof(float), 1e-2, 1e-5, 1e-4, pool_loss, c, "avgpool d/d input");
     CHECK(dinp[9] == 0.0f && dinp[10] == 0.0f, "columns beyond the last window get no gradient");
     free(dinp);
@@ -143,8 +143,8 @@ static void test_torch_reference(void)
     float pin[2 * 2 * 10 * 11], pout[2 * 2 * 3 * 3], pdout[2 * 2 * 3 * 3], pdin[2 * 2 * 10 * 11] = {0};
     fx_read(f, "avgpool/inp", pin, sizeof pin / sizeof(float));
     fx_read(f, "avgpool/dout", pdout, sizeof pdout / sizeof(float));
-    nsid_avgpool_forward(pout, pin, 2, 2, 10, 11, 3);
-    nsid_avgpool_backward(pdin, pdout, 2, 2, 10, 11, 3);
+    nsid_gridsample_avgpool_forward(pout, pin, 2, 2, 10, 11, 3);
+    nsid_gridsample_avgpool_backward(pdin, pdout, 2, 2, 10, 11, 3);
     fx_compare(f, "avgpool/out", pout, sizeof pout / sizeof(float));
     fx_compare(f, "avgpool/dinp", pdin, sizeof pdin / sizeof(float));
     H5Fclose(f);

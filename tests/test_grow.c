@@ -29,7 +29,7 @@ int main(void)
     for (int i = 0; i < n; i++) kept = kept && a[i].v == i;
     for (int i = n; i < cap; i++) zero = zero && a[i].v == 0;
     CHECK(kept && zero, "items kept across every move, the new tail zeroed");
-    nsid_free(a);
+    nsid_alloc_free(a);
 
     /* refused: a capacity that would overflow; the array is left as it was */
     struct item *b = NULL;

@@ -13,7 +13,7 @@ static void test_read_fixed_strings(void)
 {
     struct nsid_scan s;
     struct nsid_err err = {0};
-    int rc = nsid_scan_load_h5(&s, check_fixture("data/static11111-1-1-preproc0.h5"), NULL, &err);
+    int rc = nsid_h5scan_load(&s, check_fixture("data/static11111-1-1-preproc0.h5"), NULL, &err);
     CHECK(rc == 0, "h5py fixture loads: %s", err.msg);
     if (rc) return;
     CHECK(s.n_trials == 24 && s.n_neurons == 7, "sizes 24 x 7, got %lld x %lld", (long long)s.n_trials,
@@ -36,24 +36,24 @@ static void test_read_fixed_strings(void)
     for (int64_t i = 0; i < s.n_trials * 48; i++) sum += (double)s.images[i];
     dt_expected(expbuf, "images_sum", want, 1);
     CHECK_CLOSE(sum, want[0], 0, 0, "sum of images (0..255 kept raw)");
-    const struct nsid_array *tiers = nsid_arrays_find(&s.trials, "tiers");
+    const struct nsid_array *tiers = nsid_scan_arrays_find(&s.trials, "tiers");
     CHECK(tiers && tiers->dtype == NSID_DT_STR && !tiers->str_unicode && !tiers->str_vlen && tiers->itemsize == 10,
           "tiers kept as fixed byte strings S10");
-    const struct nsid_array *cls = nsid_arrays_find(&s.trials, "frame_image_class");
+    const struct nsid_array *cls = nsid_scan_arrays_find(&s.trials, "frame_image_class");
     char buf[64];
-    if (cls) nsid_array_get_str(cls, 3, buf, sizeof buf);
+    if (cls) nsid_scan_array_get_str(cls, 3, buf, sizeof buf);
     CHECK(cls && strcmp(buf, "imagenet") == 0, "item_info/frame_image_class decoded");
     CHECK(s.unit_ids && s.unit_ids[0] == 10 && s.unit_ids[6] == 70, "unit_ids decoded");
     CHECK(s.animal_ids && s.animal_ids[2] == 11111, "animal_ids (uint16) decoded");
     CHECK(s.multi_match_id && s.multi_match_id[1] == -1 && s.multi_match_id[6] == 1, "multi_match_id decoded");
     CHECK(s.cell_motor_coordinates && s.cell_motor_coordinates[0] > 0, "coordinates decoded");
-    const struct nsid_array *sc = nsid_arrays_find(&s.neurons, "scan_idx");
+    const struct nsid_array *sc = nsid_scan_arrays_find(&s.neurons, "scan_idx");
     CHECK(sc && sc->dtype == NSID_DT_I8, "neurons/scan_idx kept as int8");
-    const struct nsid_array *std = nsid_arrays_find(&s.stats, "responses/all/std");
+    const struct nsid_array *std = nsid_scan_arrays_find(&s.stats, "responses/all/std");
     dt_expected(expbuf, "responses_std", want, 7);
     CHECK(std && std->dtype == NSID_DT_F32 && std->ndim == 1 && std->shape[0] == 7, "statistics/responses/all/std (7,)");
     if (std) CHECK_CLOSE(((float *)std->data)[3], want[3], 1e-6, 1e-6, "responses std of neuron 3");
-    const struct nsid_array *im = nsid_arrays_find(&s.stats, "images/stimulus_frame/mean");
+    const struct nsid_array *im = nsid_scan_arrays_find(&s.stats, "images/stimulus_frame/mean");
     CHECK(im && im->ndim == 0, "images statistics are scalars");
     CHECK(s.stats.n == 40, "4 data x 2 sources x 5 statistics, got %d", s.stats.n);
     CHECK(s.behavior && s.pupil_center, "behavior and pupil_center read");
@@ -66,19 +66,19 @@ static void test_read_vlen_strings(void)
 {
     struct nsid_scan s;
     struct nsid_err err = {0};
-    int rc = nsid_scan_load_h5(&s, check_fixture("data/static22222-2-2-preproc0.h5"), NULL, &err);
+    int rc = nsid_h5scan_load(&s, check_fixture("data/static22222-2-2-preproc0.h5"), NULL, &err);
     CHECK(rc == 0, "vlen fixture loads: %s", err.msg);
     if (rc) return;
-    const struct nsid_array *t = nsid_arrays_find(&s.trials, "tiers");
+    const struct nsid_array *t = nsid_scan_arrays_find(&s.trials, "tiers");
     CHECK(t && t->str_vlen && t->str_unicode, "variable-length UTF-8 tiers");
     int64_t c[3];
     nsid_scan_tier_counts(&s, c);
     CHECK(c[0] == 14 && c[1] == 4 && c[2] == 6, "vlen tiers decoded");
-    const struct nsid_array *lab = nsid_arrays_find(&s.trials, "label");
+    const struct nsid_array *lab = nsid_scan_arrays_find(&s.trials, "label");
     char buf[64] = "";
-    if (lab) nsid_array_get_str(lab, 0, buf, sizeof buf);
+    if (lab) nsid_scan_array_get_str(lab, 0, buf, sizeof buf);
     CHECK(strcmp(buf, "gr\xc3\xbcn") == 0, "non-ASCII UTF-8 string read byte-exact: %s", buf);
-    const struct nsid_array *b = nsid_arrays_find(&s.trials, "is_blank");
+    const struct nsid_array *b = nsid_scan_arrays_find(&s.trials, "is_blank");
     CHECK(b && b->dtype == NSID_DT_BOOL && ((uint8_t *)b->data)[0] == 1 && ((uint8_t *)b->data)[1] == 0,
           "h5py bool enum read as bool");
     nsid_scan_free(&s);
@@ -88,17 +88,17 @@ static void test_roundtrip(const char *fixture, int gzip)
 {
     struct nsid_scan a, b;
     struct nsid_err err = {0};
-    if (nsid_scan_load_h5(&a, check_fixture(fixture), NULL, &err) != 0) {
+    if (nsid_h5scan_load(&a, check_fixture(fixture), NULL, &err) != 0) {
         CHECK(0, "load %s: %s", fixture, err.msg);
         return;
     }
     char out[4200];
     snprintf(out, sizeof out, "%s/static11111-1-1-preproc0.h5", tmp);
     struct nsid_h5_save_opts so = {gzip};
-    int rc = nsid_scan_save_h5(&a, out, &so, &err);
+    int rc = nsid_h5scan_save(&a, out, &so, &err);
     CHECK(rc == 0, "save %s (gzip %d): %s", fixture, gzip, err.msg);
     CHECK(dt_count_entries(tmp) == 1, "no temporary file left after saving");
-    rc = rc ? rc : nsid_scan_load_h5(&b, out, NULL, &err);
+    rc = rc ? rc : nsid_h5scan_load(&b, out, NULL, &err);
     CHECK(rc == 0, "reload: %s", err.msg);
     if (!rc) {
         char why[512] = "";
@@ -137,41 +137,41 @@ static void test_typed_fields_written(void)
     struct nsid_err err = {0};
     build_scan(&s);
     double gt[2] = {1.5, 2.5};
-    nsid_arrays_add_f64(&s.ground_truth, "rf/x", gt, 2, 0, &err);
+    nsid_scan_arrays_add_f64(&s.ground_truth, "rf/x", gt, 2, 0, &err);
     char out[4200];
     snprintf(out, sizeof out, "%s/sim.h5", tmp);
-    int rc = nsid_scan_save_h5(&s, out, NULL, &err);
+    int rc = nsid_h5scan_save(&s, out, NULL, &err);
     CHECK(rc == 0, "scan with typed fields only saves: %s", err.msg);
-    rc = rc ? rc : nsid_scan_load_h5(&r, out, NULL, &err);
+    rc = rc ? rc : nsid_h5scan_load(&r, out, NULL, &err);
     CHECK(rc == 0, "and loads: %s", err.msg);
     if (!rc) {
         CHECK(r.tiers[4] == 1 && r.unit_ids && r.unit_ids[1] == 9, "tiers and unit_ids written from typed fields");
-        const struct nsid_array *t = nsid_arrays_find(&r.trials, "tiers");
+        const struct nsid_array *t = nsid_scan_arrays_find(&r.trials, "tiers");
         CHECK(t && !t->str_unicode && !t->str_vlen, "synthesised tiers are byte strings like the authors' files");
-        const struct nsid_array *g = nsid_arrays_find(&r.ground_truth, "rf/x");
+        const struct nsid_array *g = nsid_scan_arrays_find(&r.ground_truth, "rf/x");
         CHECK(g && ((double *)g->data)[1] == 2.5, "ground_truth/rf/x written as a nested group");
         CHECK(strcmp(r.data_key, "sim") == 0, "data key without 'static': %s", r.data_key);
         nsid_scan_free(&r);
     }
     /* A typed field that disagrees with its stored array is refused, the old file stays. */
-    nsid_arrays_add_i64(&s.neurons, "unit_ids", (const int64_t[]){4, 8}, 2, 0, &err);
-    rc = nsid_scan_save_h5(&s, out, NULL, &err);
+    nsid_scan_arrays_add_i64(&s.neurons, "unit_ids", (const int64_t[]){4, 8}, 2, 0, &err);
+    rc = nsid_h5scan_save(&s, out, NULL, &err);
     CHECK(rc == NSID_EINVAL && strstr(err.key, "unit_ids"), "typed unit_ids vs stored differ: %s", err.msg);
     CHECK(dt_count_entries(tmp) == 1, "failed save leaves no temporary file");
-    rc = nsid_scan_load_h5(&r, out, NULL, &err);
+    rc = nsid_h5scan_load(&r, out, NULL, &err);
     CHECK(rc == 0 && r.unit_ids[1] == 9, "failed save keeps the previous file intact");
     nsid_scan_free(&r);
-    nsid_arrays_remove(&s.neurons, "unit_ids");
+    nsid_scan_arrays_remove(&s.neurons, "unit_ids");
     /* uint8 images that no longer hold integers cannot be stored as uint8. */
     s.images_dtype = NSID_DT_U8;
     s.images[5] = 0.5f;
     nsid_err_clear(&err);
-    rc = nsid_scan_save_h5(&s, out, NULL, &err);
+    rc = nsid_h5scan_save(&s, out, NULL, &err);
     CHECK(rc == NSID_EINVAL && strcmp(err.key, "images") == 0, "non-integer image in a uint8 scan refused: %s", err.msg);
     s.images[5] = 3.0f;
-    rc = nsid_scan_save_h5(&s, out, NULL, &err);
+    rc = nsid_h5scan_save(&s, out, NULL, &err);
     CHECK(rc == 0, "integer images saved as uint8");
-    rc = rc ? rc : nsid_scan_load_h5(&r, out, NULL, &err);
+    rc = rc ? rc : nsid_h5scan_load(&r, out, NULL, &err);
     if (!rc) {
         CHECK(r.images_dtype == NSID_DT_U8 && r.images[5] == 3.0f, "uint8 images round-trip");
         nsid_scan_free(&r);
@@ -180,7 +180,7 @@ static void test_typed_fields_written(void)
     char bad[4300];
     snprintf(bad, sizeof bad, "%s/no/such/dir/x.h5", tmp);
     nsid_err_clear(&err);
-    rc = nsid_scan_save_h5(&s, bad, NULL, &err);
+    rc = nsid_h5scan_save(&s, bad, NULL, &err);
     CHECK(rc == NSID_EIO && !dt_exists(bad), "save into a missing folder: %s", err.msg);
     unlink(out);
     nsid_scan_free(&s);
@@ -220,7 +220,7 @@ static void test_huge_dataspace(void)
     H5Fclose(f);
     struct nsid_scan s;
     struct nsid_err err = {0};
-    int rc = nsid_scan_load_h5(&s, path, NULL, &err);
+    int rc = nsid_h5scan_load(&s, path, NULL, &err);
     CHECK(rc == NSID_EFORMAT && !strcmp(err.key, "images") && strstr(err.msg, "larger than memory"),
           "refused, naming the dataset: %s: %s", err.key, err.msg);
     if (rc == 0) nsid_scan_free(&s);

@@ -89,7 +89,7 @@ static void test_run_json(void)
         const char *got = json_string_value(json_object_get(core, "checkpoint"));
         CHECK(rc == 0 && got && strcmp(got, NAMES[i]) == 0, "run.json: name %d reads back (%s)", i, err.msg);
         json_decref(root);
-        nsid_free(text);
+        nsid_alloc_free(text);
     }
 }
 
@@ -107,7 +107,7 @@ static void test_groups_json(void)
         }
         if (strlen(NAMES[i]) >= sizeof cfg.profile) continue;
         snprintf(cfg.profile, sizeof cfg.profile, "%s", NAMES[i]); /* the one free-text string it writes */
-        CHECK(nsid_sim_write_groups(&cfg, path, &err) == 0, "groups.json written: %s", err.msg);
+        CHECK(nsid_simulate_write_groups(&cfg, path, &err) == 0, "groups.json written: %s", err.msg);
         json_t *root = parse_file(path);
         const char *got = json_string_value(json_object_get(root, "profile"));
         CHECK(got && strcmp(got, NAMES[i]) == 0, "groups.json: profile %d reads back", i);

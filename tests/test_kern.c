@@ -109,7 +109,7 @@ static void check_dw(const struct nsid_kern *k, int C, int H, int W, int K, int 
     for (int c = C; c < nb * vb; c++)
         for (int t = 0; t < OH * OW; t++) pad_zero &= out[((size_t)(c / vb) * OH * OW + (size_t)t) * vb + c % vb] == 0.0f;
     CHECK(pad_zero, "%s dw_forward keeps padding lanes zero", k->name);
-    nsid_free(in); nsid_free(out); nsid_free(w); nsid_free(dy); nsid_free(dw);
+    nsid_alloc_free(in); nsid_alloc_free(out); nsid_alloc_free(w); nsid_alloc_free(dy); nsid_alloc_free(dw);
     free(ref);
     free(mag);
 }
@@ -169,7 +169,7 @@ static void check_pw(const struct nsid_kern *k, int P, int Ci, int O, int im2col
     e = worst(dw, ref, mag, nw);
     CHECK(e <= 1.0, "%s pw_wgrad P=%d Ci=%d O=%d %s: worst %.3g", k->name, P, Ci, O,
           im2col ? "im2col input" : "blocked input", e);
-    nsid_free(in); nsid_free(out); nsid_free(w); nsid_free(dw);
+    nsid_alloc_free(in); nsid_alloc_free(out); nsid_alloc_free(w); nsid_alloc_free(dw);
     free(ref);
     free(mag);
 }
@@ -214,7 +214,7 @@ static void check_elu(const struct nsid_kern *k)
     for (int l = 0; l < vb; l++) x[l] = l % 2 ? NAN : -3.0f;
     k->bn_elu(y, x, one, zero, 1, 1);
     CHECK(isnan(y[1]) && !isnan(y[0]), "%s ELU propagates NaN", k->name);
-    nsid_free(x); nsid_free(y); nsid_free(one); nsid_free(zero);
+    nsid_alloc_free(x); nsid_alloc_free(y); nsid_alloc_free(one); nsid_alloc_free(zero);
 }
 
 static void check_bn(const struct nsid_kern *k, int C, int P, struct nsid_rng *r)
@@ -261,8 +261,8 @@ static void check_bn(const struct nsid_kern *k, int C, int P, struct nsid_rng *r
     }
     CHECK(ok, "%s bn_stats / bn_bwd_sums C=%d P=%d match double references", k->name, C, P);
     CHECK(bad == 0, "%s bn_bwd_sums dbn / bn_bwd_apply C=%d P=%d: %zu elements off", k->name, C, P, bad);
-    nsid_free(pre); nsid_free(act); nsid_free(dact); nsid_free(dpre); nsid_free(dbn); nsid_free(sc); nsid_free(sh);
-    nsid_free(m); nsid_free(rs); nsid_free(gr); nsid_free(a); nsid_free(b);
+    nsid_alloc_free(pre); nsid_alloc_free(act); nsid_alloc_free(dact); nsid_alloc_free(dpre); nsid_alloc_free(dbn); nsid_alloc_free(sc); nsid_alloc_free(sh);
+    nsid_alloc_free(m); nsid_alloc_free(rs); nsid_alloc_free(gr); nsid_alloc_free(a); nsid_alloc_free(b);
     free(mean); free(m2); free(sdy); free(sdyx);
 }
 

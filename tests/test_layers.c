@@ -349,10 +349,10 @@ static double act_loss(void *ctx)
     struct act_case *c = ctx;
     size_t n = (size_t)c->N * c->C * c->H * c->W;
     switch (c->kind) {
-    case 0: nsid_elu_forward(c->out, c->x, n); break;
-    case 1: nsid_elu1_forward(c->out, c->x, n); break;
-    case 2: nsid_relu_forward(c->out, c->x, n); break;
-    default: nsid_maxpool2_forward(c->out, c->x, c->N, c->C, c->H, c->W);
+    case 0: nsid_act_elu_forward(c->out, c->x, n); break;
+    case 1: nsid_act_elu1_forward(c->out, c->x, n); break;
+    case 2: nsid_act_relu_forward(c->out, c->x, n); break;
+    default: nsid_act_maxpool2_forward(c->out, c->x, c->N, c->C, c->H, c->W);
     }
     return dot(c->out, c->proj, act_out_numel(c));
 }
@@ -389,10 +389,10 @@ static void check_act(int kind, const char *name, struct nsid_rng *r)
     for (size_t i = 0; i < n; i++) dx[i] = 0.5f;
     act_loss(&c);
     switch (kind) {
-    case 0: nsid_elu_backward(dx, proj, out, n); break;
-    case 1: nsid_elu1_backward(dx, proj, out, n); break;
-    case 2: nsid_relu_backward(dx, proj, out, n); break;
-    default: nsid_maxpool2_backward(dx, proj, x, c.N, c.C, c.H, c.W);
+    case 0: nsid_act_elu_backward(dx, proj, out, n); break;
+    case 1: nsid_act_elu1_backward(dx, proj, out, n); break;
+    case 2: nsid_act_relu_backward(dx, proj, out, n); break;
+    default: nsid_act_maxpool2_backward(dx, proj, x, c.N, c.C, c.H, c.W);
     }
     for (size_t i = 0; i < n; i++) dx[i] -= 0.5f;
     fd_check(name, act_loss, &c, x, dx, n, 1e-3, 1e-3, 1e-3, kind == 2 ? relu_kink : kind == 3 ? pool_tie : NULL);
@@ -402,24 +402,24 @@ static void test_act_values(void)
 {
     const float x[5] = {-2.0f, -0.5f, 0.0f, 0.5f, 3.0f};
     float y[5], z[5], dz[5] = {0}, one[5] = {1, 1, 1, 1, 1};
-    nsid_elu_forward(y, x, 5);
-    nsid_elu1_forward(z, x, 5);
+    nsid_act_elu_forward(y, x, 5);
+    nsid_act_elu1_forward(z, x, 5);
     CHECK_CLOSE(y[0], exp(-2.0) - 1, 1e-7, 1e-6, "ELU(-2) = e^-2 - 1");
     CHECK(y[2] == 0.0f && y[4] == 3.0f, "ELU(0) = 0, ELU(3) = 3");
     CHECK_CLOSE(z[1], exp(-0.5), 1e-7, 1e-6, "ELU(-0.5)+1 = e^-0.5");
     CHECK(z[3] == 1.5f, "ELU(0.5)+1 = 1.5");
-    nsid_elu1_backward(dz, one, z, 5);
+    nsid_act_elu1_backward(dz, one, z, 5);
     CHECK(dz[2] == 1.0f, "d(ELU+1)/dx at 0 is 1 (PyTorch's)");
     /* in place: forward overwrites its input and backward needs only the output */
     float w[5];
     memcpy(w, x, sizeof w);
-    nsid_elu_forward(w, w, 5);
+    nsid_act_elu_forward(w, w, 5);
     CHECK_ARRAYS(w, y, 5, 0, 0, "ELU in place");
     float p[8] = {1, 5, 2, 2, 3, 3, 0, -1}, q[2], dp[8] = {0}, g[2] = {1, 10};
     /* one 2x4 plane -> 1x2: windows {1,5,3,3} and {2,2,0,-1} (a tie: first wins) */
-    nsid_maxpool2_forward(q, p, 1, 1, 2, 4);
+    nsid_act_maxpool2_forward(q, p, 1, 1, 2, 4);
     CHECK(q[0] == 5 && q[1] == 2, "maxpool values");
-    nsid_maxpool2_backward(dp, g, p, 1, 1, 2, 4);
+    nsid_act_maxpool2_backward(dp, g, p, 1, 1, 2, 4);
     CHECK(dp[1] == 1 && dp[2] == 10 && dp[3] == 0, "maxpool gradient goes to the first maximum");
 }
 
@@ -436,8 +436,8 @@ struct loss_case {
 static double loss_value(void *ctx)
 {
     struct loss_case *c = ctx;
-    return c->kind == 0 ? nsid_poisson_loss_forward(c->rhat, c->r, c->n, c->scale)
-                        : c->scale * nsid_laplace_l2norm_forward(c->w, c->nk, c->K, c->K);
+    return c->kind == 0 ? nsid_loss_poisson_forward(c->rhat, c->r, c->n, c->scale)
+                        : c->scale * nsid_loss_laplace_l2norm_forward(c->w, c->nk, c->K, c->K);
 }
 
 /* Laplace L2-norm through an explicitly zero-padded copy (independent of loss.c). */
@@ -475,36 +475,36 @@ static void test_losses(struct nsid_rng *r)
     struct loss_case pc = {.rhat = rhat, .r = resp, .n = 12, .scale = scale, .kind = 0};
     CHECK_CLOSE(loss_value(&pc), scale * want, 1e-9, 1e-12, "Poisson loss value");
     const float one = 1.0f, zero = 0.0f;
-    CHECK_CLOSE(nsid_poisson_loss_forward(&zero, &one, 1, 1.0), -log(1e-12), 1e-9, 1e-12,
+    CHECK_CLOSE(nsid_loss_poisson_forward(&zero, &one, 1, 1.0), -log(1e-12), 1e-9, 1e-12,
                 "Poisson loss at rhat = 0 is -r log(1e-12)");
-    nsid_poisson_loss_backward(drhat, rhat, resp, 12, scale);
+    nsid_loss_poisson_backward(drhat, rhat, resp, 12, scale);
     fd_check("Poisson loss drhat", loss_value, &pc, rhat, drhat, 12, 1e-4, 1e-3, 1e-4, NULL);
 
     /* L1 */
     const float w1[5] = {-2.0f, 0.0f, 0.5f, -0.25f, 3.0f};
     float dw1[5] = {1, 1, 1, 1, 1};
-    CHECK_CLOSE(nsid_l1_forward(w1, 5, 0.1), 0.1 * 5.75, 1e-12, 1e-12, "L1 value");
-    nsid_l1_backward(dw1, w1, 5, 0.1);
+    CHECK_CLOSE(nsid_loss_l1_forward(w1, 5, 0.1), 0.1 * 5.75, 1e-12, 1e-12, "L1 value");
+    nsid_loss_l1_backward(dw1, w1, 5, 0.1);
     const float want1[5] = {0.9f, 1.0f, 1.1f, 0.9f, 1.1f};
     CHECK_ARRAYS(dw1, want1, 5, 1e-7, 0, "L1 subgradient, 0 at 0");
 
     /* Laplace: against a direct computation, a constant kernel, and finite differences */
     float w[3 * 25], dw[3 * 25] = {0};
     fill_normal(w, 75, r, 1.0, 0.0);
-    CHECK_CLOSE(nsid_laplace_l2norm_forward(w, 3, 5, 5), laplace_direct(w, 3, 5), 1e-12, 1e-12,
+    CHECK_CLOSE(nsid_loss_laplace_l2norm_forward(w, 3, 5, 5), laplace_direct(w, 3, 5), 1e-12, 1e-12,
                 "Laplace L2norm equals the padded direct computation");
     float ones[9];
     for (int i = 0; i < 9; i++) ones[i] = 2.0f;
     /* 3x3 of 2s: L*W is 4 at the corners (8-2-2), 2 on the edges (8-2-2-2), 0 in the centre */
     double num = 4 * 16.0 + 4 * 4.0, den = 9 * 4.0;
-    CHECK_CLOSE(nsid_laplace_l2norm_forward(ones, 1, 3, 3), num / den, 1e-12, 1e-12,
+    CHECK_CLOSE(nsid_loss_laplace_l2norm_forward(ones, 1, 3, 3), num / den, 1e-12, 1e-12,
                 "Laplace of a constant 3x3 kernel is its zero-padding border");
     float zeros[9] = {0}, dz[9] = {0};
-    CHECK(nsid_laplace_l2norm_forward(zeros, 1, 3, 3) == 0.0, "Laplace of zero weights is 0");
-    nsid_laplace_l2norm_backward(dz, zeros, 1, 3, 3, 1.0);
+    CHECK(nsid_loss_laplace_l2norm_forward(zeros, 1, 3, 3) == 0.0, "Laplace of zero weights is 0");
+    nsid_loss_laplace_l2norm_backward(dz, zeros, 1, 3, 3, 1.0);
     CHECK(dz[4] == 0.0f, "no gradient at zero weights");
     struct loss_case lc = {.w = w, .nk = 3, .K = 5, .scale = 2.5, .kind = 1};
-    nsid_laplace_l2norm_backward(dw, w, 3, 5, 5, 2.5);
+    nsid_loss_laplace_l2norm_backward(dw, w, 3, 5, 5, 2.5);
     fd_check("Laplace L2norm dW", loss_value, &lc, w, dw, 75, 1e-3, 1e-4, 1e-3, NULL);
 }
 

@@ -193,12 +193,12 @@ static void act_case(hid_t f, const char *g, int kind)
     float *gx_ref = need(f, p, n);
     float *y = calloc(n, sizeof(float)), *gx = calloc(n, sizeof(float));
     switch (kind) {
-    case 0: nsid_elu_forward(y, x, n); nsid_elu_backward(gx, gy, y, n); break;
-    case 1: nsid_elu1_forward(y, x, n); nsid_elu1_backward(gx, gy, y, n); break;
-    case 2: nsid_relu_forward(y, x, n); nsid_relu_backward(gx, gy, y, n); break;
+    case 0: nsid_act_elu_forward(y, x, n); nsid_act_elu_backward(gx, gy, y, n); break;
+    case 1: nsid_act_elu1_forward(y, x, n); nsid_act_elu1_backward(gx, gy, y, n); break;
+    case 2: nsid_act_relu_forward(y, x, n); nsid_act_relu_backward(gx, gy, y, n); break;
     default:
-        nsid_maxpool2_forward(y, x, N, C, H, W);
-        nsid_maxpool2_backward(gx, gy, x, N, C, H, W);
+        nsid_act_maxpool2_forward(y, x, N, C, H, W);
+        nsid_act_maxpool2_backward(gx, gy, x, N, C, H, W);
     }
     snprintf(what, sizeof what, "%s output", g);
     compare(y, y_ref, ny, what);
@@ -213,24 +213,24 @@ static void loss_cases(hid_t f)
 {
     float *w = need(f, "/laplace/w", 200), *gref = need(f, "/laplace/grad", 200);
     float *val = need(f, "/laplace/value", 1), g[200] = {0};
-    CHECK_CLOSE(nsid_laplace_l2norm_forward(w, 8, 5, 5), val[0], ATOL, RTOL, "Laplace L2norm value");
-    nsid_laplace_l2norm_backward(g, w, 8, 5, 5, 1.0);
+    CHECK_CLOSE(nsid_loss_laplace_l2norm_forward(w, 8, 5, 5), val[0], ATOL, RTOL, "Laplace L2norm value");
+    nsid_loss_laplace_l2norm_backward(g, w, 8, 5, 5, 1.0);
     compare(g, gref, 200, "Laplace L2norm gradient");
     free(w); free(gref); free(val);
 
     float *rhat = need(f, "/poisson/rhat", 24), *r = need(f, "/poisson/r", 24);
     float *pv = need(f, "/poisson/value", 1), *pg = need(f, "/poisson/grad", 24), dr[24] = {0};
     double scale = attr_double(f, "/poisson", "scale");
-    CHECK_CLOSE(nsid_poisson_loss_forward(rhat, r, 24, scale), pv[0], ATOL, RTOL, "Poisson loss value");
-    nsid_poisson_loss_backward(dr, rhat, r, 24, scale);
+    CHECK_CLOSE(nsid_loss_poisson_forward(rhat, r, 24, scale), pv[0], ATOL, RTOL, "Poisson loss value");
+    nsid_loss_poisson_backward(dr, rhat, r, 24, scale);
     compare(dr, pg, 24, "Poisson loss gradient");
     free(rhat); free(r); free(pv); free(pg);
 
     float *l1w = need(f, "/l1/w", 21), *l1v = need(f, "/l1/value", 1), *l1g = need(f, "/l1/grad", 21);
     float dl[21] = {0};
     double gamma = attr_double(f, "/l1", "gamma");
-    CHECK_CLOSE(nsid_l1_forward(l1w, 21, gamma), l1v[0], ATOL, RTOL, "L1 value");
-    nsid_l1_backward(dl, l1w, 21, gamma);
+    CHECK_CLOSE(nsid_loss_l1_forward(l1w, 21, gamma), l1v[0], ATOL, RTOL, "L1 value");
+    nsid_loss_l1_backward(dl, l1w, 21, gamma);
     compare(dl, l1g, 21, "L1 subgradient (0 at 0)");
     free(l1w); free(l1v); free(l1g);
 }

@@ -158,19 +158,19 @@ static void test_against_reference(void)
         char what[64], key[64];
         struct nsid_err err = {0};
 
-        CHECK(nsid_metric_corr(got, &s[k].d, &err) == 0, "corr runs: %s", err.msg);
+        CHECK(nsid_metrics_corr(got, &s[k].d, &err) == 0, "corr runs: %s", err.msg);
         snprintf(key, sizeof key, "%s.corr", names[k]);
         snprintf(what, sizeof what, "scan %s single-trial correlation", names[k]);
         check_corr(got, get(&fx, key, N), s[k].target, s[k].pred, s[k].T, N, what);
         memcpy(corr_all + pooled, got, (size_t)N * sizeof(double));
         memcpy(ref_corr + pooled, get(&fx, key, N), (size_t)N * sizeof(double));
 
-        CHECK(nsid_metric_corr_avg(got, &s[k].d, &err) == 0, "corr_avg runs: %s", err.msg);
+        CHECK(nsid_metrics_corr_avg(got, &s[k].d, &err) == 0, "corr_avg runs: %s", err.msg);
         snprintf(key, sizeof key, "%s.corr_avg", names[k]);
         snprintf(what, sizeof what, "scan %s correlation to the repeat average", names[k]);
         check_corr(got, get(&fx, key, N), s[k].target, s[k].pred, s[k].T, N, what);
 
-        CHECK(nsid_metric_oracle(got, &s[k].d, &err) == 0, "oracle runs: %s", err.msg);
+        CHECK(nsid_metrics_oracle(got, &s[k].d, &err) == 0, "oracle runs: %s", err.msg);
         snprintf(key, sizeof key, "%s.oracle", names[k]);
         snprintf(what, sizeof what, "scan %s leave-one-out oracle", names[k]);
         check_corr(got, get(&fx, key, N), s[k].target, NULL, s[k].T, N, what);
@@ -178,7 +178,7 @@ static void test_against_reference(void)
         memcpy(ref_oracle + pooled, get(&fx, key, N), (size_t)N * sizeof(double));
         pooled += N;
 
-        CHECK(nsid_metric_fev(got, got2, &s[k].d, &err) == 0, "fev runs: %s", err.msg);
+        CHECK(nsid_metrics_fev(got, got2, &s[k].d, &err) == 0, "fev runs: %s", err.msg);
         snprintf(key, sizeof key, "%s.fev", names[k]);
         snprintf(what, sizeof what, "scan %s FEV", names[k]);
         check_vec(got, get(&fx, key, N), N, what);
@@ -188,7 +188,7 @@ static void test_against_reference(void)
     }
     double slope;
     struct nsid_err err = {0};
-    CHECK(nsid_metric_fraction_oracle(&slope, oracle_all, corr_all, pooled, &err) == 0, "fraction oracle runs");
+    CHECK(nsid_metrics_fraction_oracle(&slope, oracle_all, corr_all, pooled, &err) == 0, "fraction oracle runs");
     /* lstsq over the neurons whose oracle and correlation are defined, from the reference's values */
     double oc = 0, oo = 0;
     int64_t left_out = 0;
@@ -214,8 +214,8 @@ static void test_against_reference(void)
     }
     r.d = (struct nsid_metric_data){r.target, r.pred, r.group, r.T, r.N};
     double o1[64], o2[64];
-    nsid_metric_oracle(o1, &a->d, &err);
-    nsid_metric_oracle(o2, &r.d, &err);
+    nsid_metrics_oracle(o1, &a->d, &err);
+    nsid_metrics_oracle(o2, &r.d, &err);
     check_vec(o2, o1, a->N, "oracle is invariant to trial order");
     scan_free(&r);
 
@@ -225,7 +225,7 @@ static void test_against_reference(void)
     if (learned && truth) {
         struct nsid_rf_fit fit;
         double dist[40];
-        CHECK(nsid_metric_rf_fit(&fit, dist, learned, truth, 40, &err) == 0, "rf fit runs: %s", err.msg);
+        CHECK(nsid_metrics_rf_fit(&fit, dist, learned, truth, 40, &err) == 0, "rf fit runs: %s", err.msg);
         check_vec(&fit.A[0][0], get(&fx, "rf.A", 4), 4, "rf affine matrix");
         check_vec(fit.b, get(&fx, "rf.b", 2), 2, "rf affine offset");
         check_vec(fit.corr, get(&fx, "rf.corr", 2), 2, "rf per-coordinate correlation");
@@ -245,20 +245,20 @@ static void test_edge_cases(void)
     float p[12] = {2, -4, 5, 4, -3, 5, 6, -2, 5, 8, -1, 5};
     struct nsid_metric_data d = {y, p, NULL, 4, 3};
     double c[3];
-    CHECK(nsid_metric_corr(c, &d, &err) == 0, "tiny corr runs");
+    CHECK(nsid_metrics_corr(c, &d, &err) == 0, "tiny corr runs");
     double sd0 = sqrt(1.25), sdp0 = sqrt(5.0); /* std of 1..4 and of 2,4,6,8 */
     CHECK_CLOSE(c[0], 1.25 * 2 / ((sd0 + 1e-8) * (sdp0 + 1e-8)), 1e-15, 0, "perfect correlation shrinks by eps");
     CHECK(c[1] < -0.999999 && c[1] > -1, "anti-correlation (%.17g)", c[1]);
     CHECK(isnan(c[2]), "a NaN in the column makes the correlation undefined (NaN), not 0 (%g)", c[2]);
 
     struct nsid_metric_data one = {y, p, NULL, 1, 3};
-    CHECK(nsid_metric_corr(c, &one, &err) == 0 && isnan(c[0]) && isnan(c[1]), "one trial: undefined (NaN), not 0");
+    CHECK(nsid_metrics_corr(c, &one, &err) == 0 && isnan(c[0]) && isnan(c[1]), "one trial: undefined (NaN), not 0");
 
     /* Constant columns (responses or predictions) are undefined; 0.1 is not exact in binary, yet the
      * mean of its copies is, so no rounding residue makes a constant column look defined. */
     float yc[8] = {0.1f, 1, 0.1f, 2, 0.1f, 3, 0.1f, 4}, pc[8] = {1, 7, 2, 7, 3, 7, 4, 7};
     struct nsid_metric_data dc = {yc, pc, NULL, 4, 2};
-    CHECK(nsid_metric_corr(c, &dc, &err) == 0 && isnan(c[0]) && isnan(c[1]),
+    CHECK(nsid_metrics_corr(c, &dc, &err) == 0 && isnan(c[0]) && isnan(c[1]),
           "constant response (neuron 0) and constant prediction (neuron 1) are undefined (%g, %g)", c[0], c[1]);
 
     /* Oracle by hand: one image with 3 repeats x = 1, 2, 6 -> o = 4, 3.5, 1.5. */
@@ -266,7 +266,7 @@ static void test_edge_cases(void)
     int64_t g3[3] = {7, 7, 7};
     struct nsid_metric_data od = {x3, NULL, g3, 3, 1};
     double o;
-    CHECK(nsid_metric_oracle(&o, &od, &err) == 0, "oracle of one image");
+    CHECK(nsid_metrics_oracle(&o, &od, &err) == 0, "oracle of one image");
     double sxo = (-2) * 1 + (-1) * 0.5 + 3 * (-1.5), sxx = 4 + 1 + 9, soo = 1 + 0.25 + 2.25;
     CHECK_CLOSE(o, (sxo / 3) / ((sqrt(sxx / 3) + 1e-8) * (sqrt(soo / 3) + 1e-8)), 1e-15, 0,
                 "oracle o_i = (sum - x_i)/(r - 1) by hand (%.17g)", o);
@@ -275,29 +275,29 @@ static void test_edge_cases(void)
     int64_t distinct[4] = {1, 2, 3, 4};
     struct nsid_metric_data nr = {y, p, distinct, 4, 3};
     double out3[3];
-    CHECK(nsid_metric_oracle(out3, &nr, &err) == NSID_EINVAL && strstr(err.msg, "repeats"),
+    CHECK(nsid_metrics_oracle(out3, &nr, &err) == NSID_EINVAL && strstr(err.msg, "repeats"),
           "oracle without repeats is an error: %s", err.msg);
     nsid_err_clear(&err);
-    CHECK(nsid_metric_fev(out3, out3, &nr, &err) == NSID_EINVAL && strcmp(err.key, "fev") == 0,
+    CHECK(nsid_metrics_fev(out3, out3, &nr, &err) == NSID_EINVAL && strcmp(err.key, "fev") == 0,
           "FEV without repeats is an error: %s", err.msg);
     struct nsid_metric_data nopred = {y, NULL, distinct, 4, 3};
     nsid_err_clear(&err);
-    CHECK(nsid_metric_corr(out3, &nopred, &err) == NSID_EINVAL && strstr(err.msg, "predictions"),
+    CHECK(nsid_metrics_corr(out3, &nopred, &err) == NSID_EINVAL && strstr(err.msg, "predictions"),
           "corr without predictions is an error: %s", err.msg);
     struct nsid_metric_data nogroup = {y, p, NULL, 4, 3};
     nsid_err_clear(&err);
-    CHECK(nsid_metric_corr_avg(out3, &nogroup, &err) == NSID_EINVAL && strstr(err.msg, "frame_image_id"),
+    CHECK(nsid_metrics_corr_avg(out3, &nogroup, &err) == NSID_EINVAL && strstr(err.msg, "frame_image_id"),
           "corr_avg without group ids is an error: %s", err.msg);
     struct nsid_metric_data empty = {y, p, distinct, 0, 3};
     nsid_err_clear(&err);
-    CHECK(nsid_metric_corr(out3, &empty, &err) == NSID_EINVAL, "zero trials is an error: %s", err.msg);
+    CHECK(nsid_metrics_corr(out3, &empty, &err) == NSID_EINVAL, "zero trials is an error: %s", err.msg);
 
     /* FEV by hand: two images x two repeats, one neuron: x = (1,3 | 5,7), pred = (2,2 | 6,6). */
     float fx[4] = {1, 3, 5, 7}, fp[4] = {2, 2, 6, 6};
     int64_t fg[4] = {0, 0, 1, 1};
     struct nsid_metric_data fd = {fx, fp, fg, 4, 1};
     double fev, feve;
-    CHECK(nsid_metric_fev(&fev, &feve, &fd, &err) == 0, "tiny FEV runs");
+    CHECK(nsid_metrics_fev(&fev, &feve, &fd, &err) == 0, "tiny FEV runs");
     /* TotalVar = var(1,3,5,7; ddof 1) = 20/3; NoiseVar = 2; PredVar = 1. */
     CHECK_CLOSE(fev, (20.0 / 3 - 2) / (20.0 / 3), 1e-15, 0, "FEV by hand");
     CHECK_CLOSE(feve, 1 - (1 - 2) / (20.0 / 3 - 2), 1e-15, 0, "FEVE by hand");
@@ -305,22 +305,22 @@ static void test_edge_cases(void)
     double fevs[4] = {0.5, 0.05, (double)NAN, 0.3}, feves[4] = {0.8, 0.1, 0.7, (double)NAN};
     double m;
     int64_t cnt;
-    nsid_metric_feve_mean(&m, &cnt, fevs, feves, 4, 0.1);
+    nsid_metrics_feve_mean(&m, &cnt, fevs, feves, 4, 0.1);
     CHECK(cnt == 1 && m == 0.8, "FEVE mean keeps FEV > threshold and skips NaN (%lld, %g)", (long long)cnt, m);
-    nsid_metric_feve_mean(&m, &cnt, fevs, feves, 4, -INFINITY);
+    nsid_metrics_feve_mean(&m, &cnt, fevs, feves, 4, -INFINITY);
     CHECK(cnt == 2 && fabs(m - 0.45) < 1e-15, "FEVE mean without threshold (%lld, %g)", (long long)cnt, m);
 
     double zeros[3] = {0, 0, 0}, cs[3] = {0.1, 0.2, 0.3}, slope = -1;
-    CHECK(nsid_metric_fraction_oracle(&slope, zeros, cs, 3, &err) == 0 && isnan(slope),
+    CHECK(nsid_metrics_fraction_oracle(&slope, zeros, cs, 3, &err) == 0 && isnan(slope),
           "fraction oracle with all-zero oracles is undefined (NaN), not lstsq's 0");
     double os[3] = {0.5, (double)NAN, 0.25}, cn[3] = {0.25, 0.9, (double)NAN};
-    CHECK(nsid_metric_fraction_oracle(&slope, os, cn, 3, &err) == 0 && slope == 0.5,
+    CHECK(nsid_metrics_fraction_oracle(&slope, os, cn, 3, &err) == 0 && slope == 0.5,
           "fraction oracle leaves out neurons with an undefined oracle or correlation (%g)", slope);
     double mm;
     int64_t mc;
-    nsid_metric_mean_defined(&mm, &mc, os, 3);
+    nsid_metrics_mean_defined(&mm, &mc, os, 3);
     CHECK(mc == 2 && mm == 0.375, "mean of the defined values (%lld, %g)", (long long)mc, mm);
-    nsid_metric_mean_defined(&mm, &mc, os + 1, 1);
+    nsid_metrics_mean_defined(&mm, &mc, os + 1, 1);
     CHECK(mc == 0 && isnan(mm), "mean of none is undefined");
 
     /* RF: an exact affine relation is recovered with zero distance; collinear input fails. */
@@ -330,16 +330,16 @@ static void test_edge_cases(void)
         t[2 * i + 1] = 0.5 * l[2 * i] + 2 * l[2 * i + 1] - 4;
     }
     struct nsid_rf_fit fit;
-    CHECK(nsid_metric_rf_fit(&fit, NULL, l, t, 5, &err) == 0, "exact RF fit runs");
+    CHECK(nsid_metrics_rf_fit(&fit, NULL, l, t, 5, &err) == 0, "exact RF fit runs");
     CHECK(fabs(fit.A[0][0] - 3) < 1e-12 && fabs(fit.A[0][1] + 1) < 1e-12 && fabs(fit.A[1][0] - 0.5) < 1e-12 &&
           fabs(fit.A[1][1] - 2) < 1e-12 && fabs(fit.b[0] - 10) < 1e-12 && fabs(fit.b[1] + 4) < 1e-12 &&
           fit.mean_dist < 1e-12, "exact affine map recovered (mean distance %g)", fit.mean_dist);
     double line[8] = {0, 0, 1, 1, 2, 2, 3, 3};
     nsid_err_clear(&err);
-    CHECK(nsid_metric_rf_fit(&fit, NULL, line, t, 4, &err) == NSID_EINVAL && strstr(err.msg, "line"),
+    CHECK(nsid_metrics_rf_fit(&fit, NULL, line, t, 4, &err) == NSID_EINVAL && strstr(err.msg, "line"),
           "collinear learned positions are an error: %s", err.msg);
     nsid_err_clear(&err);
-    CHECK(nsid_metric_rf_fit(&fit, NULL, l, t, 2, &err) == NSID_EINVAL, "two neurons are too few");
+    CHECK(nsid_metrics_rf_fit(&fit, NULL, l, t, 2, &err) == NSID_EINVAL, "two neurons are too few");
 
     /* Without a fit: a shift by (3, 4) keeps both correlations at 1 and is 5 apart; swapped
      * axes are what the affine fit would hide and this measure shows. */
@@ -350,13 +350,13 @@ static void test_edge_cases(void)
         swapped[2 * i] = t[2 * i + 1];
         swapped[2 * i + 1] = t[2 * i];
     }
-    nsid_metric_rf_direct(corr, &dist, shifted, t, 5);
+    nsid_metrics_rf_direct(corr, &dist, shifted, t, 5);
     CHECK(fabs(corr[0] - 1) < 1e-6 && fabs(corr[1] - 1) < 1e-6 && fabs(dist - 5) < 1e-12, /* corr has an eps */
           "fit-free RF: a shift keeps r = 1 and is 5 px (r %g %g, %g px)", corr[0], corr[1], dist);
-    nsid_metric_rf_direct(corr, &dist, swapped, t, 5);
+    nsid_metrics_rf_direct(corr, &dist, swapped, t, 5);
     CHECK(fit.corr[0] > 0.999 && corr[0] < 0.9 && corr[1] < 0.9,
           "fit-free RF: swapped axes show (r %g %g; after a fit %g)", corr[0], corr[1], fit.corr[0]);
-    CHECK(nsid_metric_rf_fit(&fit, NULL, swapped, t, 5, &err) == 0 && fit.corr[0] > 0.999 && fit.corr[1] > 0.999,
+    CHECK(nsid_metrics_rf_fit(&fit, NULL, swapped, t, 5, &err) == 0 && fit.corr[0] > 0.999 && fit.corr[1] > 0.999,
           "... which the affine fit hides (r %g %g)", fit.corr[0], fit.corr[1]);
 }
 

@@ -650,7 +650,7 @@ static void test_checkpoint_and_determinism(void)
     CHECK(nsid_checkpoint_read_arch(tpath("k.h5"), &arch, &err) == 0 && arch && strstr(arch, "\"tiny-b\"") &&
               strstr(arch, "\"share_features\":true"),
           "architecture attribute describes the model: %s", arch ? arch : "");
-    nsid_free(arch);
+    nsid_alloc_free(arch);
     nsid_model_free(&fresh);
 
     /* Determinism: 4 more steps continuing vs. from the reloaded checkpoint. */

@@ -35,11 +35,11 @@ static void test_numeric(void)
             CHECK(rc == 0, "%s reads: %s", name, err.msg);
             if (rc) continue;
             CHECK(a.dtype == cases[c].dtype && a.ndim == 3 && a.shape[0] == 2 && a.shape[1] == 3 && a.shape[2] == 4,
-                  "%s: dtype %s shape (2,3,4)", name, nsid_dtype_name(a.dtype));
+                  "%s: dtype %s shape (2,3,4)", name, nsid_scan_dtype_name(a.dtype));
             int bad = 0;
-            for (size_t i = 0; i < 24; i++) bad += nsid_array_get_f64(&a, i) != (double)i;
+            for (size_t i = 0; i < 24; i++) bad += nsid_scan_array_get_f64(&a, i) != (double)i;
             CHECK(bad == 0, "%s: values 0..23 in C order (%d wrong)", name, bad);
-            nsid_array_free(&a);
+            nsid_scan_array_free(&a);
             struct nsid_npy_header h;
             float v[24];
             rc = nsid_npy_load(npy(name), &sc, &h, &err);
@@ -61,15 +61,15 @@ static void test_other_shapes(void)
         int bad = 0;
         for (size_t i = 0; i < 24; i++) bad += ((uint8_t *)a.data)[i] != (i % 3 == 0);
         CHECK(bad == 0 && a.shape[0] == 4 && a.shape[1] == 6, "bool values in C order (fortran %d)", f);
-        nsid_array_free(&a);
+        nsid_scan_array_free(&a);
     }
     CHECK(nsid_npy_read(npy("scalar_f8"), &a, &err) == 0 && a.ndim == 0 && ((double *)a.data)[0] == 2.5,
           "0-d float64 scalar");
-    nsid_array_free(&a);
+    nsid_scan_array_free(&a);
     CHECK(nsid_npy_read(npy("empty_f4"), &a, &err) == 0 && a.ndim == 1 && a.shape[0] == 0, "empty (0,) array");
-    nsid_array_free(&a);
+    nsid_scan_array_free(&a);
     CHECK(nsid_npy_read(npy("f4_4d"), &a, &err) == 0 && a.ndim == 4 && a.shape[3] == 4, "rank-4 array");
-    nsid_array_free(&a);
+    nsid_scan_array_free(&a);
     const char *vers[] = {"v10", "v20", "v30"};
     for (int i = 0; i < 3; i++) {
         struct nsid_npy_scratch sc = {0};
@@ -92,23 +92,23 @@ static void test_strings(void)
               "'%cU10' reads as UTF-8 with itemsize 40: %s", be ? '>' : '<', err.msg);
         for (int i = 0; !rc && i < 5; i++) {
             char buf[64];
-            nsid_array_get_str(&a, (size_t)i, buf, sizeof buf);
+            nsid_scan_array_get_str(&a, (size_t)i, buf, sizeof buf);
             CHECK(strcmp(buf, words[i]) == 0, "string %d: '%s' want '%s'", i, buf, words[i]);
         }
-        nsid_array_free(&a);
+        nsid_scan_array_free(&a);
     }
     int rc = nsid_npy_read(npy("U_f"), &a, &err);
     static const char *const fw[] = {"a", "bb", "ccc", "dddd", "\xc3\xa9", "ff"};
     for (int i = 0; !rc && i < 6; i++) {
         char buf[64];
-        nsid_array_get_str(&a, (size_t)i, buf, sizeof buf);
+        nsid_scan_array_get_str(&a, (size_t)i, buf, sizeof buf);
         CHECK(strcmp(buf, fw[i]) == 0, "Fortran-order strings in C order: %d '%s'", i, buf);
     }
-    nsid_array_free(&a);
+    nsid_scan_array_free(&a);
     rc = nsid_npy_read(npy("S"), &a, &err);
     CHECK(rc == 0 && !a.str_unicode && a.itemsize == 10, "'|S10' byte strings");
     if (!rc) CHECK(memcmp((char *)a.data + 20, "x\0y", 3) == 0, "embedded NUL byte kept");
-    nsid_array_free(&a);
+    nsid_scan_array_free(&a);
 }
 
 static void test_refused(void)
@@ -149,7 +149,7 @@ static void test_write_identical(void)
         int rc = nsid_npy_read(npy(names[i]), &a, &err);
         if (!rc) rc = nsid_npy_write(out, &a, false, &err);
         CHECK(rc == 0, "%s rewritten: %s", names[i], err.msg);
-        nsid_array_free(&a);
+        nsid_scan_array_free(&a);
         FILE *f1 = fopen(out, "rb"), *f2 = fopen(npy(names[i]), "rb");
         int same = f1 && f2;
         while (same) {
@@ -173,19 +173,19 @@ static void test_write_identical(void)
     CHECK(rc == 0 && b.str_unicode && b.itemsize == 40, "bytes written as '<U10'");
     char s1[32], s2[32];
     for (int i = 0; !rc && i < 4; i++) {
-        nsid_array_get_str(&a, (size_t)i, s1, sizeof s1);
-        nsid_array_get_str(&b, (size_t)i, s2, sizeof s2);
+        nsid_scan_array_get_str(&a, (size_t)i, s1, sizeof s1);
+        nsid_scan_array_get_str(&b, (size_t)i, s2, sizeof s2);
         CHECK(strcmp(s1, s2) == 0, "string %d unchanged: %s", i, s2);
     }
-    nsid_array_free(&a);
-    nsid_array_free(&b);
+    nsid_scan_array_free(&a);
+    nsid_scan_array_free(&b);
     /* Invalid UTF-8 cannot become numpy str. */
     const char *bytes[] = {"ok", "\xff\xfe"};
     struct nsid_arrays l = {0};
-    nsid_arrays_add_str(&l, "raw", bytes, 2, false, &err);
+    nsid_scan_arrays_add_str(&l, "raw", bytes, 2, false, &err);
     rc = nsid_npy_write(out, &l.a[0], true, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "UTF-8"), "invalid UTF-8 refused: %s", err.msg);
-    nsid_arrays_free(&l);
+    nsid_scan_arrays_free(&l);
     unlink(out);
     /* float32 -> uint8 needs integers. */
     struct nsid_npy_scratch sc = {0};
@@ -198,7 +198,7 @@ static void test_write_identical(void)
     rc = nsid_npy_write_f32(out, v, 1, shape, NSID_DT_U8, &sc, &err);
     rc = rc ? rc : nsid_npy_read(out, &a, &err);
     CHECK(rc == 0 && a.dtype == NSID_DT_U8 && ((uint8_t *)a.data)[2] == 255, "uint8 written from float32");
-    nsid_array_free(&a);
+    nsid_scan_array_free(&a);
     nsid_npy_scratch_free(&sc);
     unlink(out);
 }

@@ -170,9 +170,9 @@ static void test_sensitivity(void)
     struct nsid_config base;
     nsid_config_init(&base);
     char id0[NSID_SHA256_HEX], id[NSID_SHA256_HEX];
-    nsid_plan_identity(&base, "", sha, 2, NULL, 0, NULL);
+    nsid_identity_plan(&base, "", sha, 2, NULL, 0, NULL);
     char buf[8192];
-    nsid_plan_identity(&base, "", sha, 2, buf, sizeof buf, id0);
+    nsid_identity_plan(&base, "", sha, 2, buf, sizeof buf, id0);
     size_t nk = 0;
     const struct nsid_key *keys = nsid_config_keys(&nk);
     int changed = 0;
@@ -188,22 +188,22 @@ static void test_sensitivity(void)
         }
         if (strcmp(keys[i].name, "model.core.checkpoint") == 0) {
             /* paths never enter the identity: the core's identity does */
-            nsid_plan_identity(&c, "", sha, 2, buf, sizeof buf, id);
+            nsid_identity_plan(&c, "", sha, 2, buf, sizeof buf, id);
             CHECK(strcmp(id, id0) == 0, "a checkpoint path alone does not change the id");
-            nsid_plan_identity(&c, "sha256:cc", sha, 2, buf, sizeof buf, id);
+            nsid_identity_plan(&c, "sha256:cc", sha, 2, buf, sizeof buf, id);
         } else {
-            nsid_plan_identity(&c, "", sha, 2, buf, sizeof buf, id);
+            nsid_identity_plan(&c, "", sha, 2, buf, sizeof buf, id);
         }
         CHECK(strcmp(id, id0) != 0, "changing %s to %s changes the id", keys[i].name, v);
         changed += strcmp(id, id0) != 0;
     }
     printf("sensitivity: %d of %zu keys change the id\n", changed, nk);
     const char *sha2[] = {"aa", "bc"}, *sha3[] = {"bb", "aa"}, *sha1[] = {"aa"};
-    nsid_plan_identity(&base, "", sha2, 2, buf, sizeof buf, id);
+    nsid_identity_plan(&base, "", sha2, 2, buf, sizeof buf, id);
     CHECK(strcmp(id, id0) != 0, "a data file's content changes the id");
-    nsid_plan_identity(&base, "", sha3, 2, buf, sizeof buf, id);
+    nsid_identity_plan(&base, "", sha3, 2, buf, sizeof buf, id);
     CHECK(strcmp(id, id0) != 0, "the order of the scans changes the id");
-    nsid_plan_identity(&base, "", sha1, 1, buf, sizeof buf, id);
+    nsid_identity_plan(&base, "", sha1, 1, buf, sizeof buf, id);
     CHECK(strcmp(id, id0) != 0, "the number of scans changes the id");
     CHECK(strstr(buf, "\"nsid_identity\":1") && strstr(buf, "\"config\":{") && strstr(buf, "\"data\":[\"aa\"]"),
           "identity document layout: %.80s", buf);

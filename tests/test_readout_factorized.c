@@ -142,9 +142,9 @@ static void test_paper_sizes(void)
     CHECK(zero_bias, "bias initialised to 0");
     for (size_t k = 0; k < nu; k++) r.spatial[k] *= 1e4f;
     for (int k = 0; k < N * C; k++) r.features[k] *= 1e4f;
-    nsid_arena_measure(&a);
+    nsid_alloc_arena_measure(&a);
     nsid_readout_bind_state(&r, &a, B, &err);
-    nsid_arena_init(&a, a.used, &err);
+    nsid_alloc_arena_init(&a, a.used, &err);
     nsid_readout_bind_state(&r, &a, B, &err);
     float *x = malloc(sizeof(float) * B * C * H * W);
     fill_normal(x, (size_t)B * C * H * W, 1.0, &rng);
@@ -161,7 +161,7 @@ static void test_paper_sizes(void)
         }
     CHECK(ok, "y = sum_{c,h,w} x u v + b at C=64, 22x50 (sgemm layout)");
     free(x);
-    nsid_arena_free(&a);
+    nsid_alloc_arena_free(&a);
     nsid_readout_free(&r);
     nsid_params_free(&ps);
 }

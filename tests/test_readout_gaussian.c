@@ -387,9 +387,9 @@ static void test_bad_input(void)
     nsid_params_init(&ps);
     nsid_readout_init(&r, &cfg, 3, 5, 6, 4, coords, NULL, NULL, &ps, "readout.x", &err);
     nsid_params_alloc(&ps, &err);
-    nsid_arena_init(&a, 256, &err);
+    nsid_alloc_arena_init(&a, 256, &err);
     CHECK(nsid_readout_bind_state(&r, &a, 64, &err) == NSID_ENOMEM, "a full arena is NSID_ENOMEM");
-    nsid_arena_free(&a);
+    nsid_alloc_arena_free(&a);
     nsid_readout_free(&r);
     nsid_params_free(&ps);
     free(coords);
@@ -453,9 +453,9 @@ static int gs_run(struct gs_run *g, const char *set, int nt, bool blocked, const
     nsid_readout_set_pool(&r, pool_ok ? &pool : NULL);
     int vb = rc == 0 ? r.kern->vb : 1, cp = (C + vb - 1) / vb * vb;
     if (rc == 0 && blocked) rc = nsid_readout_set_input_layout(&r, vb, &err);
-    nsid_arena_measure(&a);
+    nsid_alloc_arena_measure(&a);
     if (rc == 0) rc = nsid_readout_bind_state(&r, &a, B, &err);
-    if (rc == 0) rc = nsid_arena_init(&a, a.used, &err);
+    if (rc == 0) rc = nsid_alloc_arena_init(&a, a.used, &err);
     if (rc == 0) rc = nsid_readout_bind_state(&r, &a, B, &err);
     if (rc == 0) {
         size_t nf = (size_t)B * C * H * W, nfb = (size_t)B * cp * H * W;
@@ -498,7 +498,7 @@ static int gs_run(struct gs_run *g, const char *set, int nt, bool blocked, const
     if (rc == -1 || (rc < 0 && rc != -2)) printf("gs_run %s/%d: %s\n", set, nt, err.msg);
     nsid_readout_free(&r);
     if (pool_ok) nsid_pool_free(&pool);
-    nsid_arena_free(&a);
+    nsid_alloc_arena_free(&a);
     nsid_params_free(&ps);
     free(coords);
     return rc;

@@ -60,9 +60,9 @@ static void test_shifter(void)
     for (int k = 0; k < 8; k++) { lo = fminf(lo, c.sh.mlp.layer[0].w[k]); hi = fmaxf(hi, c.sh.mlp.layer[0].w[k]); }
     CHECK(lo >= -1.0f / sqrtf(2.0f) && hi <= 1.0f / sqrtf(2.0f), "PyTorch default Linear init U(+-1/sqrt(in))");
     fill_normal(c.ps.w, c.ps.n_weights, 0.8, &rng);
-    nsid_arena_measure(&c.a);
+    nsid_alloc_arena_measure(&c.a);
     nsid_shifter_bind_state(&c.sh, &c.a, B, &err);
-    nsid_arena_init(&c.a, c.a.used, &err);
+    nsid_alloc_arena_init(&c.a, c.a.used, &err);
     nsid_shifter_bind_state(&c.sh, &c.a, B, &err);
     fill_normal(c.pupil, B * 2, 1.0, &rng);
     fill_normal(c.w, B * 2, 1.0, &rng);
@@ -75,7 +75,7 @@ static void test_shifter(void)
     nsid_shifter_backward(&c.sh, c.dpupil, c.w, c.pupil, B);
     fd_check_params(&c.ps, "shifter", 1e-3, 5e-4, 1e-3, sh_loss, &c);
     FD_CHECK(c.pupil, c.dpupil, B * 2, 1e-3, 5e-4, 1e-3, sh_loss, &c, "shifter d/d pupil");
-    nsid_arena_free(&c.a);
+    nsid_alloc_arena_free(&c.a);
     nsid_params_free(&c.ps);
 
     nsid_params_init(&c.ps);
@@ -125,9 +125,9 @@ static void test_shifter_through_readout(void)
     nsid_shifter_reset_parameters(&c.sh, &rng);
     for (int k = 0; k < 4; k++) c.sh.mlp.layer[0].w[k] *= 0.3f;
     struct nsid_arena a;
-    nsid_arena_measure(&a);
+    nsid_alloc_arena_measure(&a);
     nsid_shifter_bind_state(&c.sh, &a, B, &err);
-    nsid_arena_init(&a, a.used, &err);
+    nsid_alloc_arena_init(&a, a.used, &err);
     nsid_shifter_bind_state(&c.sh, &a, B, &err);
     fill_normal(c.pupil, B * 2, 1.0, &rng);
     /* analytic: readout backward gives dshift, the shifter takes it */
@@ -143,7 +143,7 @@ static void test_shifter_through_readout(void)
     fd_check_params(&c.ro.ps, "shifter", 1e-3, 1e-3, 1e-3, chain_loss, &c);
     fd_check_params(&c.ro.ps, "readout", 1e-3, 1e-3, 1e-3, chain_loss, &c);
     FD_CHECK(c.pupil, c.dpupil, B * 2, 1e-3, 1e-3, 1e-3, chain_loss, &c, "pupil through shifter and readout");
-    nsid_arena_free(&a);
+    nsid_alloc_arena_free(&a);
     ro_free(&c.ro);
 }
 
@@ -188,9 +188,9 @@ static void test_modulator(bool final_relu)
     nsid_rng_init(&rng, 43, NSID_STREAM_INIT);
     nsid_modulator_reset_parameters(&c.m, &rng);
     fill_normal(c.ps.w, c.ps.n_weights, 0.7, &rng);
-    nsid_arena_measure(&c.a);
+    nsid_alloc_arena_measure(&c.a);
     nsid_modulator_bind_state(&c.m, &c.a, B, &err);
-    nsid_arena_init(&c.a, c.a.used, &err);
+    nsid_alloc_arena_init(&c.a, c.a.used, &err);
     nsid_modulator_bind_state(&c.m, &c.a, B, &err);
     fill_normal(c.beh, B * 3, 1.0, &rng);
     fill_normal(c.w, B * NM, 1.0, &rng);
@@ -205,7 +205,7 @@ static void test_modulator(bool final_relu)
     printf("modulator (final_relu %d): finite differences\n", final_relu);
     fd_check_params(&c.ps, "modulator", 1e-3, 1e-4, 1e-3, mod_loss, &c);
     FD_CHECK(c.beh, c.dbeh, B * 3, 1e-3, 1e-4, 1e-3, mod_loss, &c, "modulator d/d behaviour");
-    nsid_arena_free(&c.a);
+    nsid_alloc_arena_free(&c.a);
     nsid_params_free(&c.ps);
     nsid_params_init(&c.ps);
     cfg.input_channels = 0;

@@ -86,10 +86,10 @@ static void run_case(hid_t f, const char *cs, struct side *sides, int ns, struct
         fx_params(f, p, ps, sides[i].prefix, "buffer");
         read_inputs(f, cs, &sides[i], C, H, W);
     }
-    nsid_arena_measure(&arena);
+    nsid_alloc_arena_measure(&arena);
     for (int i = 0; i < ns; i++) nsid_readout_bind_state(&sides[i].r, &arena, sides[i].B, &err);
     size_t need = arena.used;
-    CHECK(nsid_arena_init(&arena, need, &err) == 0, "%s: arena of %zu bytes", cs, need);
+    CHECK(nsid_alloc_arena_init(&arena, need, &err) == 0, "%s: arena of %zu bytes", cs, need);
     for (int i = 0; i < ns; i++)
         CHECK(nsid_readout_bind_state(&sides[i].r, &arena, sides[i].B, &err) == 0, "%s: bind state", cs);
     nsid_params_zero_grad(ps);
@@ -119,7 +119,7 @@ static void run_case(hid_t f, const char *cs, struct side *sides, int ns, struct
             fx_compare(f, p, s->dshift, (size_t)s->B * 2);
         }
     }
-    nsid_arena_free(&arena);
+    nsid_alloc_arena_free(&arena);
 }
 
 static double gamma_of(hid_t f)
@@ -264,10 +264,10 @@ static void test_shifter(hid_t f)
     if (rc) return;
     fx_params(f, "shifter/param", &ps, "shifter", NULL);
     fx_params(f, "modulator/param", &ps, "modulator", NULL);
-    nsid_arena_measure(&a);
+    nsid_alloc_arena_measure(&a);
     nsid_shifter_bind_state(&sh, &a, B, &err);
     nsid_modulator_bind_state(&mod, &a, B, &err);
-    nsid_arena_init(&a, a.used, &err);
+    nsid_alloc_arena_init(&a, a.used, &err);
     nsid_shifter_bind_state(&sh, &a, B, &err);
     nsid_modulator_bind_state(&mod, &a, B, &err);
     float pupil[B * 2], dshift[B * 2], dpupil[B * 2] = {0}, beh[B * 3], dgain[B * NM], dbeh[B * 3] = {0};
@@ -286,7 +286,7 @@ static void test_shifter(hid_t f)
     nsid_modulator_backward(&mod, dbeh, dgain, beh, B);
     fx_compare(f, "modulator/dbehavior", dbeh, B * 3);
     fx_params(f, "modulator/grad", &ps, "modulator", "grad");
-    nsid_arena_free(&a);
+    nsid_alloc_arena_free(&a);
     nsid_params_free(&ps);
 }
 

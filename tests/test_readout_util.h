@@ -215,10 +215,10 @@ static inline int ro_setup(struct ro_ctx *c, uint64_t seed)
     nsid_rng_init(&rng, seed, 200);
     if (nsid_params_alloc(&c->ps, &err) < 0) { CHECK(0, "params alloc: %s", err.msg); return -1; }
     for (int i = 0; i < c->nr; i++) nsid_readout_reset_parameters(&c->r[i], &rng);
-    nsid_arena_measure(&c->arena);
+    nsid_alloc_arena_measure(&c->arena);
     for (int i = 0; i < c->nr; i++) nsid_readout_bind_state(&c->r[i], &c->arena, c->B, &err);
     size_t need = c->arena.used;
-    if (nsid_arena_init(&c->arena, need, &err) < 0) { CHECK(0, "arena: %s", err.msg); return -1; }
+    if (nsid_alloc_arena_init(&c->arena, need, &err) < 0) { CHECK(0, "arena: %s", err.msg); return -1; }
     for (int i = 0; i < c->nr; i++)
         if (nsid_readout_bind_state(&c->r[i], &c->arena, c->B, &err) < 0) {
             CHECK(0, "bind: %s", err.msg);
@@ -277,7 +277,7 @@ static inline void ro_free(struct ro_ctx *c)
         free(c->feat[i]); free(c->dfeat[i]); free(c->z[i]); free(c->shift[i]); free(c->dshift[i]);
         free(c->dout[i]);
     }
-    nsid_arena_free(&c->arena);
+    nsid_alloc_arena_free(&c->arena);
     nsid_params_free(&c->ps);
 }
 

@@ -70,7 +70,7 @@ static void make_tree(const char *root)
 static int id_of(const char *path, struct nsid_scanid_cache *c, char id[NSID_SHA256_HEX])
 {
     struct nsid_err err = {0};
-    int rc = nsid_scan_id(path, c, id, NULL, &err);
+    int rc = nsid_scanid_id(path, c, id, NULL, &err);
     if (rc < 0) fprintf(stderr, "  (%s: %s)\n", path, err.msg);
     return rc;
 }
@@ -81,11 +81,11 @@ static void test_file(void)
     char a[NSID_SHA256_HEX], b[NSID_SHA256_HEX];
     int64_t bytes = 0;
     struct nsid_err err = {0};
-    CHECK(nsid_scan_id(tpath("scan.h5"), NULL, a, &bytes, &err) == 0, "a file's identity: %s", err.msg);
+    CHECK(nsid_scanid_id(tpath("scan.h5"), NULL, a, &bytes, &err) == 0, "a file's identity: %s", err.msg);
     CHECK(nsid_store_hash_file(tpath("scan.h5"), b, NULL, &err) == 0 && strcmp(a, b) == 0,
           "a file's identity is the sha256 of its bytes, as the store hashed it before");
     CHECK(bytes == 23, "bytes of a file (%lld)", (long long)bytes);
-    CHECK(nsid_scan_id(tpath("nope.h5"), NULL, a, NULL, &err) == NSID_ENOTFOUND && strstr(err.file, "nope.h5"),
+    CHECK(nsid_scanid_id(tpath("nope.h5"), NULL, a, NULL, &err) == NSID_ENOTFOUND && strstr(err.file, "nope.h5"),
           "a missing scan: NSID_ENOTFOUND naming it");
 }
 
@@ -95,7 +95,7 @@ static void test_tree(void)
     char id[NSID_SHA256_HEX], id2[NSID_SHA256_HEX];
     int64_t bytes = 0;
     struct nsid_err err = {0};
-    CHECK(nsid_scan_id(tpath("t1"), NULL, id, &bytes, &err) == 0, "a tree's identity: %s", err.msg);
+    CHECK(nsid_scanid_id(tpath("t1"), NULL, id, &bytes, &err) == 0, "a tree's identity: %s", err.msg);
     CHECK(bytes == 10 + 9 + 9 + 5 + 2, "a tree's bytes are its files' (%lld)", (long long)bytes);
 
     /* the documented text: header, then "<sha> <size> <relative path>" sorted bytewise */
@@ -167,24 +167,24 @@ static void test_fifo(void)
     CHECK(mkfifo(tpath("t2/meta/pipe"), 0644) == 0, "mkfifo");
     char id[NSID_SHA256_HEX];
     struct nsid_err err = {0};
-    int rc = nsid_scan_id(tpath("t2"), NULL, id, NULL, &err); /* would block forever if it opened the FIFO */
+    int rc = nsid_scanid_id(tpath("t2"), NULL, id, NULL, &err); /* would block forever if it opened the FIFO */
     CHECK(rc == NSID_EFORMAT && strstr(err.file, "t2/meta/pipe") && strstr(err.msg, "FIFO"),
           "a FIFO in a tree is refused, naming it: %s: %s", err.file, err.msg);
     CHECK(mkfifo(tpath("fifo.h5"), 0644) == 0, "mkfifo");
     nsid_err_clear(&err);
-    rc = nsid_scan_id(tpath("fifo.h5"), NULL, id, NULL, &err);
+    rc = nsid_scanid_id(tpath("fifo.h5"), NULL, id, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "FIFO"), "a FIFO as the scan is refused: %s", err.msg);
     nsid_err_clear(&err);
-    rc = nsid_file_sha256(tpath("fifo.h5"), id, NULL, &err);
-    CHECK(rc == NSID_EFORMAT, "nsid_file_sha256 refuses a FIFO");
+    rc = nsid_scanid_file_sha256(tpath("fifo.h5"), id, NULL, &err);
+    CHECK(rc == NSID_EFORMAT, "nsid_scanid_file_sha256 refuses a FIFO");
     enum nsid_scan_kind kind;
     nsid_err_clear(&err);
-    rc = nsid_scan_probe(tpath("fifo.h5"), &kind, &err);
+    rc = nsid_scanid_probe(tpath("fifo.h5"), &kind, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "FIFO"), "the probe refuses a FIFO: %s", err.msg);
     remove(tpath("t2/meta/pipe"));
     symlink("no-such-target", tpath("t2/meta/dangling"));
     nsid_err_clear(&err);
-    rc = nsid_scan_id(tpath("t2"), NULL, id, NULL, &err);
+    rc = nsid_scanid_id(tpath("t2"), NULL, id, NULL, &err);
     CHECK(rc < 0 && strstr(err.file, "dangling"), "a dangling link in a tree is an error naming it");
     remove(tpath("t2/meta/dangling"));
     symlink("../data", tpath("t2/meta/loop"));
@@ -193,7 +193,7 @@ static void test_fifo(void)
     remove(tpath("t2/meta/loop"));
     symlink("..", tpath("t2/meta/cycle"));
     nsid_err_clear(&err);
-    rc = nsid_scan_id(tpath("t2"), NULL, id, NULL, &err);
+    rc = nsid_scanid_id(tpath("t2"), NULL, id, NULL, &err);
     CHECK(rc == NSID_EFORMAT && strstr(err.msg, "deeper"), "a link cycle ends with an error: %s", err.msg);
     remove(tpath("t2/meta/cycle"));
 }
@@ -267,17 +267,17 @@ static void test_probe(void)
     enum nsid_scan_kind kind = 0;
     struct nsid_err err = {0};
     put(tpath("p.h5"), "\211HDF\r\n\032\nx");
-    CHECK(nsid_scan_probe(tpath("p.h5"), &kind, &err) == 0 && kind == NSID_SCAN_KIND_H5, "an HDF5 signature");
+    CHECK(nsid_scanid_probe(tpath("p.h5"), &kind, &err) == 0 && kind == NSID_SCAN_KIND_H5, "an HDF5 signature");
     FILE *f = fopen(tpath("userblock.h5"), "wb");
     for (int i = 0; f && i < 512; i++) fputc(' ', f);
     if (f) fputs("\211HDF\r\n\032\nafter a user block", f);
     if (f) fclose(f);
-    CHECK(nsid_scan_probe(tpath("userblock.h5"), &kind, &err) == 0 && kind == NSID_SCAN_KIND_H5,
+    CHECK(nsid_scanid_probe(tpath("userblock.h5"), &kind, &err) == 0 && kind == NSID_SCAN_KIND_H5,
           "an HDF5 signature after a 512-byte user block");
     put(tpath("z.zip"), "PK\3\4rest");
-    CHECK(nsid_scan_probe(tpath("z.zip"), &kind, &err) == 0 && kind == NSID_SCAN_KIND_ZIP, "a zip");
+    CHECK(nsid_scanid_probe(tpath("z.zip"), &kind, &err) == 0 && kind == NSID_SCAN_KIND_ZIP, "a zip");
     make_tree(tpath("t4"));
-    CHECK(nsid_scan_probe(tpath("t4"), &kind, &err) == 0 && kind == NSID_SCAN_KIND_TREE, "a tree");
+    CHECK(nsid_scanid_probe(tpath("t4"), &kind, &err) == 0 && kind == NSID_SCAN_KIND_TREE, "a tree");
     struct { const char *what, *path, *want; int code; } bad[] = {
         {"a text file", "notes.txt", "no HDF5 signature", NSID_EFORMAT},
         {"an empty file", "empty.h5", "no HDF5 signature", NSID_EFORMAT},
@@ -292,7 +292,7 @@ static void test_probe(void)
     mkdirs(tpath("emptydir"));
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         nsid_err_clear(&err);
-        int rc = nsid_scan_probe(tpath(bad[i].path), &kind, &err);
+        int rc = nsid_scanid_probe(tpath(bad[i].path), &kind, &err);
         CHECK(rc == bad[i].code && strstr(err.msg, bad[i].want) && strstr(err.file, bad[i].path),
               "probe of %s: %d %s: %s", bad[i].what, rc, err.file, err.msg);
     }

@@ -40,7 +40,7 @@ static void config(struct nsid_sim_config *cfg, const char *profile, const char 
 static int generate(struct nsid_scan *s, const struct nsid_sim_config *cfg, const char *scan)
 {
     struct nsid_err err = {0};
-    int rc = nsid_sim_scan_generate(s, cfg, nsid_sim_scan_find(scan), &err);
+    int rc = nsid_simulate_scan_generate(s, cfg, nsid_sim_scan_find(scan), &err);
     if (rc < 0) nsid_err_print(&err, stderr);
     return rc;
 }
@@ -57,7 +57,7 @@ static const char *set_error(const char *assignment, struct nsid_err *err)
 
 static const struct nsid_array *truth(const struct nsid_scan *s, const char *name)
 {
-    const struct nsid_array *a = nsid_arrays_find(&s->ground_truth, name);
+    const struct nsid_array *a = nsid_scan_arrays_find(&s->ground_truth, name);
     if (!a) fprintf(stderr, "ground_truth/%s missing\n", name);
     return a;
 }
@@ -278,9 +278,9 @@ static int same_arrays(const struct nsid_arrays *x, const struct nsid_arrays *y)
 {
     if (x->n != y->n) return 0;
     for (int i = 0; i < x->n; i++) {
-        const struct nsid_array *a = &x->a[i], *b = nsid_arrays_find(y, a->name);
+        const struct nsid_array *a = &x->a[i], *b = nsid_scan_arrays_find(y, a->name);
         if (!b || b->dtype != a->dtype || b->ndim != a->ndim ||
-            !same_bytes(a->data, b->data, nsid_array_numel(a) * a->itemsize))
+            !same_bytes(a->data, b->data, nsid_scan_array_numel(a) * a->itemsize))
             return 0;
     }
     return 1;
@@ -348,32 +348,32 @@ static void check_layout(const struct nsid_scan *s, const struct nsid_sim_config
     CHECK(ok, "responses are finite and non-negative");
     const char *trials[] = {"trial_idx", "frame_image_id", "frame_image_class", "tiers"};
     for (int i = 0; i < 4; i++) {
-        const struct nsid_array *a = nsid_arrays_find(&s->trials, trials[i]);
+        const struct nsid_array *a = nsid_scan_arrays_find(&s->trials, trials[i]);
         CHECK(a && a->shape[0] == T, "item_info/%s has T rows", trials[i]);
     }
     const char *neurons[] = {"unit_ids", "animal_ids", "sessions", "scan_idx", "area", "layer", "cell_motor_coordinates",
                              "multi_match_id", "multi_unit_stack_coordinates"};
     for (int i = 0; i < 9; i++) {
-        const struct nsid_array *a = nsid_arrays_find(&s->neurons, neurons[i]);
+        const struct nsid_array *a = nsid_scan_arrays_find(&s->neurons, neurons[i]);
         CHECK(a && a->shape[0] == N, "neurons/%s has N rows", neurons[i]);
     }
-    const struct nsid_array *cmc = nsid_arrays_find(&s->neurons, "cell_motor_coordinates");
+    const struct nsid_array *cmc = nsid_scan_arrays_find(&s->neurons, "cell_motor_coordinates");
     CHECK(cmc && cmc->ndim == 2 && cmc->shape[1] == 3 && s->cell_motor_coordinates, "cell_motor_coordinates (N, 3) µm");
     const char *stats[] = {"images/all/mean", "responses/all/std", "responses/stimulus_frame/median",
                            "behavior/all/max", "pupil_center/all/min"};
     int64_t want[] = {-1, N, N, 3, 2};
     for (int i = 0; i < 5; i++) {
-        const struct nsid_array *a = nsid_arrays_find(&s->stats, stats[i]);
+        const struct nsid_array *a = nsid_scan_arrays_find(&s->stats, stats[i]);
         CHECK(a && (want[i] < 0 ? a->ndim == 0 : a->shape[0] == want[i]), "statistics/%s", stats[i]);
     }
-    const struct nsid_array *sd = nsid_arrays_find(&s->stats, "responses/all/std");
+    const struct nsid_array *sd = nsid_scan_arrays_find(&s->stats, "responses/all/std");
     double err_sd = 0;
     for (int64_t n = 0; sd && n < N; n++) {
         double m = 0, v = 0;
         for (int64_t t = 0; t < T; t++) m += (double)s->responses[t * N + n];
         m /= (double)T;
         for (int64_t t = 0; t < T; t++) v += ((double)s->responses[t * N + n] - m) * ((double)s->responses[t * N + n] - m);
-        err_sd = fmax(err_sd, fabs(sqrt(v / (double)T) - nsid_array_get_f64(sd, (size_t)n)));
+        err_sd = fmax(err_sd, fabs(sqrt(v / (double)T) - nsid_scan_array_get_f64(sd, (size_t)n)));
     }
     CHECK(err_sd < 1e-4, "responses/all/std is the per-neuron std (max error %g)", err_sd);
     const struct nsid_array *px = truth(s, "rf_center_px"), *grid = truth(s, "rf_center_grid"),
@@ -437,7 +437,7 @@ static void test_matched(void)
         matched++;
         for (size_t f = 0; f < sizeof same / sizeof same[0]; f++) {
             const struct nsid_array *x = truth(&a, same[f]), *y = truth(&b, same[f]);
-            size_t row = x ? nsid_array_numel(x) / (size_t)a.n_neurons * x->itemsize : 0;
+            size_t row = x ? nsid_scan_array_numel(x) / (size_t)a.n_neurons * x->itemsize : 0;
             bad += !x || !y || memcmp((const char *)x->data + (size_t)n * row, (const char *)y->data + (size_t)k * row, row);
         }
         for (int d = 0; d < 3; d++)
@@ -489,7 +489,7 @@ static void test_eye_behavior(void)
     }
     const struct nsid_array *sa = truth(&a, "eye_shift_px"), *sb = truth(&b, "eye_shift_px");
     double maxa = 0, maxb = 0;
-    for (size_t i = 0; sa && sb && i < nsid_array_numel(sa); i++) {
+    for (size_t i = 0; sa && sb && i < nsid_scan_array_numel(sa); i++) {
         maxa = fmax(maxa, fabs(((double *)sa->data)[i]));
         maxb = fmax(maxb, fabs(((double *)sb->data)[i]));
     }
@@ -504,7 +504,7 @@ static void test_eye_behavior(void)
     nsid_scan_free(&b);
 }
 
-/* nsid_sim_write: HDF5 files that load back equal to the scan in memory, and groups.json. */
+/* nsid_simulate_write: HDF5 files that load back equal to the scan in memory, and groups.json. */
 static void test_write(void)
 {
     char dir[4096], path[4200];
@@ -512,12 +512,12 @@ static void test_write(void)
     struct nsid_sim_config cfg;
     config(&cfg, "smoke", (const char *const[]){"groups=evaluation,1s", NULL});
     struct nsid_err err = {0};
-    int rc = nsid_sim_write(&cfg, dir, NULL, &err);
+    int rc = nsid_simulate_write(&cfg, dir, NULL, &err);
     if (rc < 0) nsid_err_print(&err, stderr);
     CHECK(rc == 0 && dt_count_entries(dir) == 3, "writes 2 scans and groups.json (%d entries)", dt_count_entries(dir));
     snprintf(path, sizeof path, "%s/static20457-5-9-preproc0.h5", dir);
     struct nsid_scan disk, mem;
-    rc = nsid_scan_load_h5(&disk, path, NULL, &err);
+    rc = nsid_h5scan_load(&disk, path, NULL, &err);
     if (rc < 0) nsid_err_print(&err, stderr);
     if (rc == 0 && generate(&mem, &cfg, "20457-5-9") == 0) {
         char why[512] = "";
@@ -541,13 +541,13 @@ static void test_write(void)
     struct nsid_sim_config tcfg;
     config(&tcfg, "smoke", (const char *const[]){"groups=evaluation", "output.format=tree", NULL});
     snprintf(path, sizeof path, "%s/tree", dir);
-    rc = nsid_sim_write(&tcfg, path, NULL, &err);
+    rc = nsid_simulate_write(&tcfg, path, NULL, &err);
     snprintf(path, sizeof path, "%s/tree/static20457-5-9-preproc0", dir);
     if (rc == 0) rc = nsid_scan_load(&disk, path, NULL, &err);
     if (rc < 0) nsid_err_print(&err, stderr);
     if (rc == 0 && generate(&mem, &tcfg, "20457-5-9") == 0) {
         size_t T = (size_t)mem.n_trials, N = (size_t)mem.n_neurons;
-        const struct nsid_array *ra = nsid_arrays_find(&disk.ground_truth, "rates");
+        const struct nsid_array *ra = nsid_scan_arrays_find(&disk.ground_truth, "rates");
         CHECK(disk.n_trials == mem.n_trials && disk.n_neurons == mem.n_neurons &&
                   same_bytes(disk.images, mem.images, T * 36 * 64 * 4) && same_bytes(disk.responses, mem.responses, T * N * 4) &&
                   ra && same_bytes(ra->data, truth(&mem, "rates")->data, T * N * 4) && !strcmp(disk.data_key, "20457-5-9-0"),
@@ -556,8 +556,8 @@ static void test_write(void)
     }
     nsid_scan_free(&disk);
     cfg.sizes[NSID_SIM_ROLE_EVAL].matched = 99;
-    CHECK(nsid_sim_write(&cfg, dir, NULL, &err) < 0 && !strcmp(err.key, "eval.matched"),
-          "nsid_sim_write checks the configuration");
+    CHECK(nsid_simulate_write(&cfg, dir, NULL, &err) < 0 && !strcmp(err.key, "eval.matched"),
+          "nsid_simulate_write checks the configuration");
     dt_rmtree(dir);
 }
 

@@ -250,12 +250,12 @@ int main(void)
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) nsid_sim_config_set(&cfg, sets[i], &err);
     struct nsid_scan s;
     printf("seed %llu\n", (unsigned long long)cfg.seed);
-    if (nsid_sim_scan_generate(&s, &cfg, nsid_sim_scan_find("20457-5-9"), &err) < 0) {
+    if (nsid_simulate_scan_generate(&s, &cfg, nsid_sim_scan_find("20457-5-9"), &err) < 0) {
         nsid_err_print(&err, stderr);
         return 1;
     }
     int64_t N = s.n_neurons;
-    struct data d = {&s, nsid_arrays_find(&s.ground_truth, "rates")->data, tier_of(&s, NSID_TIER_TRAIN),
+    struct data d = {&s, nsid_scan_arrays_find(&s.ground_truth, "rates")->data, tier_of(&s, NSID_TIER_TRAIN),
                      tier_of(&s, NSID_TIER_VALIDATION), tier_of(&s, NSID_TIER_TEST)};
     float *resp = test_rows(&d, s.responses), *rate = test_rows(&d, d.rates);
     int64_t *group = malloc(sizeof(int64_t) * (size_t)d.te.n);
@@ -264,8 +264,8 @@ int main(void)
     /* oracle distribution */
     double *oracle = malloc(sizeof(double) * (size_t)N), *tc = malloc(sizeof(double) * (size_t)N);
     struct nsid_metric_data md = {.target = resp, .pred = rate, .group = group, .n_trials = d.te.n, .n_neurons = N};
-    nsid_metric_oracle(oracle, &md, &err);
-    nsid_metric_corr(tc, &md, &err);
+    nsid_metrics_oracle(oracle, &md, &err);
+    nsid_metrics_corr(tc, &md, &err);
     double *sorted = malloc(sizeof(double) * (size_t)N);
     memcpy(sorted, oracle, sizeof(double) * (size_t)N);
     qsort(sorted, (size_t)N, sizeof(double), cmp_double);
@@ -276,14 +276,14 @@ int main(void)
     CHECK(p90 > 0.55 && p90 < 0.8, "90th percentile oracle %.3f near 0.7", p90);
     CHECK(p50 > 0.3 && p50 < 0.6, "median oracle %.3f", p50);
     double fo_truth;
-    nsid_metric_fraction_oracle(&fo_truth, oracle, tc, N, &err);
+    nsid_metrics_fraction_oracle(&fo_truth, oracle, tc, N, &err);
     printf("noise-free truth: fraction oracle %.3f\n", fo_truth);
     CHECK(fo_truth > 1.0, "the noise-free truth reaches the oracle ceiling (fraction oracle %.3f)", fo_truth);
 
     /* LN models on the first NLN neurons */
-    const double *px = nsid_arrays_find(&s.ground_truth, "rf_center_px")->data;
-    const double *sig = nsid_arrays_find(&s.ground_truth, "rf_sigma_px")->data;
-    const int32_t *type = nsid_arrays_find(&s.ground_truth, "cell_type")->data;
+    const double *px = nsid_scan_arrays_find(&s.ground_truth, "rf_center_px")->data;
+    const double *sig = nsid_scan_arrays_find(&s.ground_truth, "rf_sigma_px")->data;
+    const int32_t *type = nsid_scan_arrays_find(&s.ground_truth, "cell_type")->data;
     float *pln = calloc((size_t)(d.te.n * NLN), sizeof(float)), *pln_rate = calloc((size_t)(d.te.n * NLN), sizeof(float));
     float *resp_ln = malloc(sizeof(float) * (size_t)(d.te.n * NLN));
     double *pred = malloc(sizeof(double) * (size_t)d.te.n);
@@ -296,12 +296,12 @@ int main(void)
     }
     double c_ln[NLN], c_lnr[NLN], fo_ln, fo_lnr, fo_truth_sub;
     struct nsid_metric_data ml = {.target = resp_ln, .pred = pln, .n_trials = d.te.n, .n_neurons = NLN};
-    nsid_metric_corr(c_ln, &ml, &err);
+    nsid_metrics_corr(c_ln, &ml, &err);
     ml.pred = pln_rate;
-    nsid_metric_corr(c_lnr, &ml, &err);
-    nsid_metric_fraction_oracle(&fo_ln, oracle, c_ln, NLN, &err);
-    nsid_metric_fraction_oracle(&fo_lnr, oracle, c_lnr, NLN, &err);
-    nsid_metric_fraction_oracle(&fo_truth_sub, oracle, tc, NLN, &err);
+    nsid_metrics_corr(c_lnr, &ml, &err);
+    nsid_metrics_fraction_oracle(&fo_ln, oracle, c_ln, NLN, &err);
+    nsid_metrics_fraction_oracle(&fo_lnr, oracle, c_lnr, NLN, &err);
+    nsid_metrics_fraction_oracle(&fo_truth_sub, oracle, tc, NLN, &err);
     double by_type[NSID_SIM_CELL_COUNT] = {0}, cnt[NSID_SIM_CELL_COUNT] = {0};
     for (int n = 0; n < NLN; n++) {
         by_type[type[n]] += c_lnr[n] / (tc[n] > 0.05 ? tc[n] : 0.05);

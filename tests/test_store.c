@@ -597,7 +597,7 @@ static void test_plan_tables(void)
     char *json = NULL;
     CHECK(nsid_store_plan_config(&st, "abc1", &json, &err) == 0 && json && strstr(json, "\"seed\":1"),
           "the identity's configuration: %s", json ? json : err.msg);
-    nsid_free(json);
+    nsid_alloc_free(json);
     /* a failing plan leaves the store's plan as it was */
     rc = nsid_store_plan_begin(&st, &err);
     r.id = "abc3";

@@ -38,9 +38,9 @@ static int setup(struct fixture *f, int h, int w, int B)
     struct nsid_rng rng;
     nsid_rng_init(&rng, 1, NSID_STREAM_INIT);
     nsid_vgg16_reset_parameters(&f->v, &rng);
-    nsid_arena_measure(&f->arena);
+    nsid_alloc_arena_measure(&f->arena);
     if (nsid_vgg16_bind_state(&f->v, &f->arena, B, &err) < 0) return -1;
-    if (nsid_arena_init(&f->arena, f->arena.used, &err) < 0) return -1;
+    if (nsid_alloc_arena_init(&f->arena, f->arena.used, &err) < 0) return -1;
     if (nsid_vgg16_bind_state(&f->v, &f->arena, B, &err) < 0) return -1;
     return 0;
 }
@@ -49,7 +49,7 @@ static void teardown(struct fixture *f)
 {
     nsid_vgg16_free(&f->v);
     nsid_params_free(&f->ps);
-    nsid_arena_free(&f->arena);
+    nsid_alloc_arena_free(&f->arena);
 }
 
 /* Read a float dataset of n elements from the reference file. */

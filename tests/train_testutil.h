@@ -142,17 +142,17 @@ static inline int tt_make_scan(const char *path, const struct tt_scan *o)
         s.behavior[(size_t)(o->nan_trace_trial - 1) * 3 + 1] = NAN;
     }
     if (o->mutate) o->mutate(&s, rates, o->mutate_ctx);
-    nsid_arrays_add_f32(&s.ground_truth, "rates", rates, T, N, &err);
-    nsid_arrays_add_f64(&s.ground_truth, "rf_center_px", rf, N, 2, &err);
+    nsid_scan_arrays_add_f32(&s.ground_truth, "rates", rates, T, N, &err);
+    nsid_scan_arrays_add_f64(&s.ground_truth, "rf_center_px", rf, N, 2, &err);
     int rc = nsid_scan_validate(&s, NULL, &err);
-    if (rc == 0) rc = nsid_scan_add_stats(&s, &err);
+    if (rc == 0) rc = nsid_transform_scan_add_stats(&s, &err);
     struct nsid_save_opts so = {.overwrite = true};
     if (rc == 0) rc = nsid_scan_save(&s, path, &so, &err);
     if (rc < 0) nsid_err_print(&err, stderr);
-    nsid_free(rates);
-    nsid_free(rf);
-    nsid_free(fw);
-    nsid_free(gain);
+    nsid_alloc_free(rates);
+    nsid_alloc_free(rf);
+    nsid_alloc_free(fw);
+    nsid_alloc_free(gain);
     nsid_scan_free(&s);
     return rc;
 }

@@ -17,7 +17,7 @@ void *nsid__alloc(size_t n, int zero, struct nsid_err *err, const char *file, in
         nsid_err_set(err, NSID_ENOMEM, NULL, 0, NULL, "allocation of %zu bytes overflows", n);
         return NULL;
     }
-    (void)file; /* the call site is no help to a user: nsid_err_oom names what asked for it */
+    (void)file; /* the call site is no help to a user: nsid_alloc_oom names what asked for it */
     (void)line;
     void *p = aligned_alloc(ALIGN, rounded);
     if (!p) {
@@ -35,31 +35,31 @@ int nsid__alloc_grow(void *arrp, int n, int *cap, int first, size_t size, struct
     if (n < *cap) return 0;
     if (*cap > INT_MAX / 2) return nsid_err_set(err, NSID_ENOMEM, NULL, 0, NULL, "array of %d items overflows", n);
     int ncap = *cap ? 2 * *cap : first;
-    size_t bytes = nsid_mul_size((size_t)ncap, size, err);
+    size_t bytes = nsid_alloc_mul_size((size_t)ncap, size, err);
     if (!bytes) return NSID_ENOMEM;
     void *old, *grown = nsid__alloc(bytes, 0, err, file, line);
     if (!grown) return NSID_ENOMEM;
     memcpy(&old, arrp, sizeof old); /* arrp points to a T *: read and write it as bytes, no aliasing */
     if (n) memcpy(grown, old, (size_t)n * size);
     memset((char *)grown + (size_t)n * size, 0, bytes - (size_t)n * size);
-    nsid_free(old);
+    nsid_alloc_free(old);
     memcpy(arrp, &grown, sizeof grown);
     *cap = ncap;
     return 0;
 }
 
-int nsid_err_oom(struct nsid_err *err, const char *file, const char *key, const char *what)
+int nsid_alloc_oom(struct nsid_err *err, const char *file, const char *key, const char *what)
 {
     if (err->code != NSID_ENOMEM || err->file[0] || err->key[0]) return err->code;
     return nsid_err_context(err, file, 0, key, what);
 }
 
-void nsid_free(void *p)
+void nsid_alloc_free(void *p)
 {
     free(p);
 }
 
-size_t nsid_mul_size(size_t n, size_t size, struct nsid_err *err)
+size_t nsid_alloc_mul_size(size_t n, size_t size, struct nsid_err *err)
 {
     if (size && n > SIZE_MAX / size) {
         nsid_err_set(err, NSID_ENOMEM, NULL, 0, NULL, "size %zu x %zu overflows", n, size);
@@ -68,12 +68,12 @@ size_t nsid_mul_size(size_t n, size_t size, struct nsid_err *err)
     return n * size;
 }
 
-void nsid_arena_measure(struct nsid_arena *a)
+void nsid_alloc_arena_measure(struct nsid_arena *a)
 {
     memset(a, 0, sizeof *a);
 }
 
-int nsid_arena_init(struct nsid_arena *a, size_t cap, struct nsid_err *err)
+int nsid_alloc_arena_init(struct nsid_arena *a, size_t cap, struct nsid_err *err)
 {
     memset(a, 0, sizeof *a);
     a->base = NSID_CALLOC(cap, err);
@@ -82,7 +82,7 @@ int nsid_arena_init(struct nsid_arena *a, size_t cap, struct nsid_err *err)
     return 0;
 }
 
-void *nsid_arena_bytes(struct nsid_arena *a, size_t n, struct nsid_err *err)
+void *nsid_alloc_arena_bytes(struct nsid_arena *a, size_t n, struct nsid_err *err)
 {
     size_t off = (a->used + ALIGN - 1) / ALIGN * ALIGN;
     size_t need = (n + ALIGN - 1) / ALIGN * ALIGN;
@@ -101,19 +101,19 @@ void *nsid_arena_bytes(struct nsid_arena *a, size_t n, struct nsid_err *err)
     return a->base + off;
 }
 
-float *nsid_arena_floats(struct nsid_arena *a, size_t n, struct nsid_err *err)
+float *nsid_alloc_arena_floats(struct nsid_arena *a, size_t n, struct nsid_err *err)
 {
-    return nsid_arena_bytes(a, n * sizeof(float), err);
+    return nsid_alloc_arena_bytes(a, n * sizeof(float), err);
 }
 
-void nsid_arena_reset(struct nsid_arena *a)
+void nsid_alloc_arena_reset(struct nsid_arena *a)
 {
     a->used = 0;
 }
 
-void nsid_arena_free(struct nsid_arena *a)
+void nsid_alloc_arena_free(struct nsid_arena *a)
 {
     if (!a) return;
-    nsid_free(a->base);
+    nsid_alloc_free(a->base);
     memset(a, 0, sizeof *a);
 }

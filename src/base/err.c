@@ -98,7 +98,7 @@ void nsid_err_clear(struct nsid_err *err)
     memset(err, 0, sizeof *err);
 }
 
-_Noreturn void nsid__abort(const char *file, int line, const char *expr)
+_Noreturn void nsid__err_abort(const char *file, int line, const char *expr)
 {
     fprintf(stderr, "%s:%d: internal error: assertion '%s' failed\n", file, line, expr);
     abort();

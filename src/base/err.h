@@ -100,7 +100,7 @@ void nsid_err_print(const struct nsid_err *err, FILE *f);
 void nsid_err_clear(struct nsid_err *err);
 
 /* Abort with file:line on a violated programmer invariant (never for bad input). */
-_Noreturn void nsid__abort(const char *file, int line, const char *expr);
-#define NSID_ASSERT(x) do { if (!(x)) nsid__abort(__FILE__, __LINE__, #x); } while (0)
+_Noreturn void nsid__err_abort(const char *file, int line, const char *expr);
+#define NSID_ASSERT(x) do { if (!(x)) nsid__err_abort(__FILE__, __LINE__, #x); } while (0)
 
 #endif

@@ -5,26 +5,26 @@
 #include <stdio.h>
 #include <string.h>
 
-void nsid_h5_quiet_begin(struct nsid_h5_quiet *q)
+void nsid_h5util_quiet_begin(struct nsid_h5_quiet *q)
 {
     H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
-void nsid_h5_quiet_end(const struct nsid_h5_quiet *q)
+void nsid_h5util_quiet_end(const struct nsid_h5_quiet *q)
 {
     H5Eclear2(H5E_DEFAULT);
     H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
 }
 
-hid_t nsid_h5_open_quiet(const char *path, struct nsid_h5_quiet *q, const char *key, const char *msg, bool with_reason,
+hid_t nsid_h5util_open_quiet(const char *path, struct nsid_h5_quiet *q, const char *key, const char *msg, bool with_reason,
                          struct nsid_err *err)
 {
-    nsid_h5_quiet_begin(q);
+    nsid_h5util_quiet_begin(q);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f >= 0) return f;
     char why[NSID_H5_REASON_MAX];
-    if (with_reason) nsid_err_set(err, NSID_EFORMAT, path, 0, key, "%s: %s", msg, nsid_h5_reason(why));
+    if (with_reason) nsid_err_set(err, NSID_EFORMAT, path, 0, key, "%s: %s", msg, nsid_h5util_reason(why));
     else nsid_err_set(err, NSID_EFORMAT, path, 0, key, "%s", msg);
     return f;
 }
@@ -42,37 +42,37 @@ static herr_t reason_cb(unsigned n, const H5E_error2_t *e, void *data)
     return 0;
 }
 
-const char *nsid_h5_reason(char buf[NSID_H5_REASON_MAX])
+const char *nsid_h5util_reason(char buf[NSID_H5_REASON_MAX])
 {
     buf[0] = '\0';
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, reason_cb, buf);
     return buf;
 }
 
-hid_t nsid_h5_errors_hold(void)
+hid_t nsid_h5util_errors_hold(void)
 {
     return H5Eget_current_stack();
 }
 
-void nsid_h5_errors_restore(hid_t held)
+void nsid_h5util_errors_restore(hid_t held)
 {
     if (held >= 0) H5Eset_current_stack(held); /* closes held */
 }
 
-hid_t nsid_h5_create(const char *path, hid_t fapl)
+hid_t nsid_h5util_create(const char *path, hid_t fapl)
 {
-    hid_t fcpl = nsid_h5_plist(H5P_FILE_CREATE); /* the root group */
+    hid_t fcpl = nsid_h5util_plist(H5P_FILE_CREATE); /* the root group */
     if (fcpl < 0) return H5I_INVALID_HID;
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
     int saved = errno;
-    hid_t held = f < 0 ? nsid_h5_errors_hold() : H5I_INVALID_HID;
+    hid_t held = f < 0 ? nsid_h5util_errors_hold() : H5I_INVALID_HID;
     H5Pclose(fcpl);
-    nsid_h5_errors_restore(held);
+    nsid_h5util_errors_restore(held);
     errno = saved;
     return f;
 }
 
-hid_t nsid_h5_plist(hid_t cls)
+hid_t nsid_h5util_plist(hid_t cls)
 {
     hid_t p = H5Pcreate(cls);
     if (p >= 0 && H5Pset_obj_track_times(p, 0) < 0) {
@@ -82,7 +82,7 @@ hid_t nsid_h5_plist(hid_t cls)
     return p;
 }
 
-int nsid_h5_parents(hid_t loc, const char *name, hid_t gcpl)
+int nsid_h5util_parents(hid_t loc, const char *name, hid_t gcpl)
 {
     char path[NSID_H5_NAME_MAX];
     size_t n = strlen(name);
@@ -104,7 +104,7 @@ int nsid_h5_parents(hid_t loc, const char *name, hid_t gcpl)
     return rc;
 }
 
-int nsid_h5_put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims, hid_t dcpl,
+int nsid_h5util_put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims, hid_t dcpl,
                 const void *buf)
 {
     hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
@@ -112,9 +112,9 @@ int nsid_h5_put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim,
     hid_t d = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     int rc = d < 0 ? -1 : 0;
     if (!rc && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) rc = -2;
-    hid_t held = rc ? nsid_h5_errors_hold() : H5I_INVALID_HID; /* the failure's reason, past the closes */
+    hid_t held = rc ? nsid_h5util_errors_hold() : H5I_INVALID_HID; /* the failure's reason, past the closes */
     if (d >= 0 && H5Dclose(d) < 0 && !rc) rc = -2;
     H5Sclose(sp);
-    nsid_h5_errors_restore(held);
+    nsid_h5util_errors_restore(held);
     return rc;
 }

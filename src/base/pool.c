@@ -165,7 +165,7 @@ void nsid_pool_free(struct nsid_pool *p)
         pthread_mutex_unlock(&p->mu);
         for (int t = 0; t < p->started; t++) pthread_join(p->workers[t].thread, NULL);
     }
-    nsid_free(p->workers);
+    nsid_alloc_free(p->workers);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->start);
     pthread_cond_destroy(&p->done);

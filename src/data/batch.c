@@ -33,7 +33,7 @@ static int view_neurons(struct nsid_view *v, const struct nsid_scan *s, const st
             seen[k] = true;
         if (!rc) v->neurons[j] = k;
     }
-    nsid_free(seen);
+    nsid_alloc_free(seen);
     v->n_neurons = o->n_neurons;
     return rc;
 }
@@ -61,7 +61,7 @@ static int view_tiers(struct nsid_view *v, const struct nsid_scan *s, const stru
     return 0;
 }
 
-int nsid_view_init(struct nsid_view *v, const struct nsid_scan *s, const struct nsid_view_opts *o,
+int nsid_batch_view_init(struct nsid_view *v, const struct nsid_scan *s, const struct nsid_view_opts *o,
                    struct nsid_err *err)
 {
     memset(v, 0, sizeof *v);
@@ -70,23 +70,23 @@ int nsid_view_init(struct nsid_view *v, const struct nsid_scan *s, const struct 
                             "the scan is not validated (nsid_scan_validate decodes its tiers)");
     v->scan = s;
     v->n_total = s->n_trials;
-    int rc = nsid_norm_init(&v->norm, s, o ? &o->norm : NULL, err);
+    int rc = nsid_transform_norm_init(&v->norm, s, o ? &o->norm : NULL, err);
     if (!rc) rc = view_neurons(v, s, o, err);
     if (!rc) rc = view_tiers(v, s, o, err);
-    if (rc) nsid_view_free(v);
+    if (rc) nsid_batch_view_free(v);
     return rc;
 }
 
-void nsid_view_free(struct nsid_view *v)
+void nsid_batch_view_free(struct nsid_view *v)
 {
     if (!v) return;
-    nsid_norm_free(&v->norm);
-    nsid_free(v->neurons);
-    for (int t = 0; t < NSID_TIER_COUNT; t++) nsid_free(v->tier[t]);
+    nsid_transform_norm_free(&v->norm);
+    nsid_alloc_free(v->neurons);
+    for (int t = 0; t < NSID_TIER_COUNT; t++) nsid_alloc_free(v->tier[t]);
     memset(v, 0, sizeof *v);
 }
 
-void nsid_view_gather(const struct nsid_view *v, const int64_t *trials, int64_t n, struct nsid_batch *b)
+void nsid_batch_view_gather(const struct nsid_view *v, const int64_t *trials, int64_t n, struct nsid_batch *b)
 {
     const struct nsid_scan *s = v->scan;
     int64_t P = (int64_t)s->channels * s->height * s->width, N = s->n_neurons, M = v->n_neurons;
@@ -94,15 +94,15 @@ void nsid_view_gather(const struct nsid_view *v, const int64_t *trials, int64_t 
     b->trials = trials;
     for (int64_t i = 0; i < n; i++) {
         int64_t t = trials[i];
-        if (b->images) nsid_norm_image(&v->norm, s->images + t * P, P, b->images + i * P);
-        if (b->responses) nsid_norm_responses(&v->norm, s->responses + t * N, v->neurons, M, b->responses + i * M);
-        if (b->behavior && s->behavior) nsid_norm_behavior(&v->norm, s->behavior + t * 3, b->behavior + i * 3);
+        if (b->images) nsid_transform_norm_image(&v->norm, s->images + t * P, P, b->images + i * P);
+        if (b->responses) nsid_transform_norm_responses(&v->norm, s->responses + t * N, v->neurons, M, b->responses + i * M);
+        if (b->behavior && s->behavior) nsid_transform_norm_behavior(&v->norm, s->behavior + t * 3, b->behavior + i * 3);
         if (b->pupil_center && s->pupil_center)
-            nsid_norm_pupil(&v->norm, s->pupil_center + t * 2, b->pupil_center + i * 2);
+            nsid_transform_norm_pupil(&v->norm, s->pupil_center + t * 2, b->pupil_center + i * 2);
     }
 }
 
-int64_t nsid_views_max_batch(const struct nsid_view *views, int n_views, int64_t batch_size)
+int64_t nsid_batch_views_max_batch(const struct nsid_view *views, int n_views, int64_t batch_size)
 {
     int64_t most = 1;
     for (int s = 0; s < n_views; s++)
@@ -111,15 +111,15 @@ int64_t nsid_views_max_batch(const struct nsid_view *views, int n_views, int64_t
     return batch_size < most ? batch_size : most;
 }
 
-int64_t nsid_view_batches(const struct nsid_view *v, int tier, int64_t batch_size)
+int64_t nsid_batch_view_batches(const struct nsid_view *v, int tier, int64_t batch_size)
 {
     if (tier < 0 || tier >= NSID_TIER_COUNT || batch_size < 1) return 0;
     return (v->n_tier[tier] + batch_size - 1) / batch_size;
 }
 
-int64_t nsid_view_batch(const struct nsid_view *v, int tier, int64_t b, int64_t batch_size, const int64_t **trials)
+int64_t nsid_batch_view_one(const struct nsid_view *v, int tier, int64_t b, int64_t batch_size, const int64_t **trials)
 {
-    if (b < 0 || b >= nsid_view_batches(v, tier, batch_size)) return 0;
+    if (b < 0 || b >= nsid_batch_view_batches(v, tier, batch_size)) return 0;
     int64_t start = b * batch_size, n = v->n_tier[tier] - start;
     *trials = v->tier[tier] + start;
     return n < batch_size ? n : batch_size;
@@ -127,7 +127,7 @@ int64_t nsid_view_batch(const struct nsid_view *v, int tier, int64_t b, int64_t 
 
 /* ================================================================ training order */
 
-int nsid_train_iter_init(struct nsid_train_iter *it, const struct nsid_view *v, int64_t batch_size, uint64_t seed,
+int nsid_batch_train_iter_init(struct nsid_train_iter *it, const struct nsid_view *v, int64_t batch_size, uint64_t seed,
                          uint64_t stream, struct nsid_err *err)
 {
     memset(it, 0, sizeof *it);
@@ -147,14 +147,14 @@ int nsid_train_iter_init(struct nsid_train_iter *it, const struct nsid_view *v, 
     return 0;
 }
 
-void nsid_train_iter_free(struct nsid_train_iter *it)
+void nsid_batch_train_iter_free(struct nsid_train_iter *it)
 {
     if (!it) return;
-    nsid_free(it->perm);
+    nsid_alloc_free(it->perm);
     memset(it, 0, sizeof *it);
 }
 
-void nsid_train_iter_restart(struct nsid_train_iter *it)
+void nsid_batch_train_iter_restart(struct nsid_train_iter *it)
 {
     int64_t n = it->v->n_tier[NSID_TIER_TRAIN];
     memcpy(it->perm, it->v->tier[NSID_TIER_TRAIN], (size_t)n * sizeof *it->perm);
@@ -163,15 +163,15 @@ void nsid_train_iter_restart(struct nsid_train_iter *it)
     it->passes++;
 }
 
-int64_t nsid_train_iter_batches(const struct nsid_train_iter *it)
+int64_t nsid_batch_train_iter_batches(const struct nsid_train_iter *it)
 {
     return (it->v->n_tier[NSID_TIER_TRAIN] + it->batch_size - 1) / it->batch_size;
 }
 
-int64_t nsid_train_iter_next(struct nsid_train_iter *it, const int64_t **trials)
+int64_t nsid_batch_train_iter_next(struct nsid_train_iter *it, const int64_t **trials)
 {
     int64_t n = it->v->n_tier[NSID_TIER_TRAIN];
-    if (it->pos >= n) nsid_train_iter_restart(it);
+    if (it->pos >= n) nsid_batch_train_iter_restart(it);
     int64_t b = n - it->pos < it->batch_size ? n - it->pos : it->batch_size;
     *trials = it->perm + it->pos;
     it->pos += b;
@@ -216,7 +216,7 @@ static int class_index(const struct nsid_scan *s, const struct nsid_array *cls, 
         struct keyed *k = NSID_ALLOC((size_t)T * sizeof *k, err);
         if (!k) return NSID_ENOMEM;
         for (int64_t i = 0; i < T; i++) {
-            k[i].key = nsid_array_get_i64(cls, (size_t)i);
+            k[i].key = nsid_scan_array_get_i64(cls, (size_t)i);
             k[i].trial = i;
         }
         qsort(k, (size_t)T, sizeof *k, cmp_keyed);
@@ -225,7 +225,7 @@ static int class_index(const struct nsid_scan *s, const struct nsid_array *cls, 
             if (i == 0 || k[i].key != k[i - 1].key) rank++;
             out[k[i].trial] = rank;
         }
-        nsid_free(k);
+        nsid_alloc_free(k);
         return 0;
     }
     /* strings: NUL-terminated copies sorted with strcmp (UTF-8 byte order = code point order, as numpy) */
@@ -234,7 +234,7 @@ static int class_index(const struct nsid_scan *s, const struct nsid_array *cls, 
     struct str_trial *v = NSID_ALLOC((size_t)T * sizeof *v, err);
     int rc = txt && v ? 0 : NSID_ENOMEM;
     for (int64_t i = 0; !rc && i < T; i++) {
-        nsid_array_get_str(cls, (size_t)i, txt + (size_t)i * w, w);
+        nsid_scan_array_get_str(cls, (size_t)i, txt + (size_t)i * w, w);
         v[i].str = txt + (size_t)i * w;
         v[i].trial = i;
     }
@@ -246,12 +246,12 @@ static int class_index(const struct nsid_scan *s, const struct nsid_array *cls, 
             out[v[i].trial] = rank;
         }
     }
-    nsid_free(txt);
-    nsid_free(v);
+    nsid_alloc_free(txt);
+    nsid_alloc_free(v);
     return rc;
 }
 
-int nsid_repeats_init(struct nsid_repeats *r, const struct nsid_scan *s, int tier, struct nsid_err *err)
+int nsid_batch_repeats_init(struct nsid_repeats *r, const struct nsid_scan *s, int tier, struct nsid_err *err)
 {
     memset(r, 0, sizeof *r);
     static const char *const ids[3][2] = {{"image_id", "image_class"},
@@ -259,8 +259,8 @@ int nsid_repeats_init(struct nsid_repeats *r, const struct nsid_scan *s, int tie
                                           {"frame_image_id", "frame_image_class"}};
     const struct nsid_array *id = NULL, *cls = NULL;
     for (int i = 0; i < 3 && !id; i++) {
-        id = nsid_arrays_find(&s->trials, ids[i][0]);
-        if (id) cls = nsid_arrays_find(&s->trials, ids[i][1]);
+        id = nsid_scan_arrays_find(&s->trials, ids[i][0]);
+        if (id) cls = nsid_scan_arrays_find(&s->trials, ids[i][1]);
     }
     if (tier < 0 || tier >= NSID_TIER_COUNT || !s->tiers)
         return nsid_err_set(err, NSID_EINVAL, nsid__scan_file(s), 0, "tiers", "unknown tier %d", tier);
@@ -276,7 +276,7 @@ int nsid_repeats_init(struct nsid_repeats *r, const struct nsid_scan *s, int tie
     if (!rc && cls && (cls->ndim != 1 || cls->shape[0] != T)) cls = NULL;
     if (!rc) rc = class_index(s, cls, cidx, err);
     for (int64_t i = 0; !rc && i < T; i++) {
-        key[i] = id ? nsid_array_get_i64(id, (size_t)i) : s->frame_image_id[i];
+        key[i] = id ? nsid_scan_array_get_i64(id, (size_t)i) : s->frame_image_id[i];
         if (i == 0 || key[i] > max_id) max_id = key[i];
     }
     int64_t n = 0;
@@ -303,25 +303,25 @@ int nsid_repeats_init(struct nsid_repeats *r, const struct nsid_scan *s, int tie
         r->start[r->n_groups] = n;
         r->n_trials = n;
     }
-    nsid_free(key);
-    nsid_free(cidx);
-    nsid_free(k);
-    if (rc) nsid_repeats_free(r);
+    nsid_alloc_free(key);
+    nsid_alloc_free(cidx);
+    nsid_alloc_free(k);
+    if (rc) nsid_batch_repeats_free(r);
     return rc;
 }
 
-void nsid_repeats_free(struct nsid_repeats *r)
+void nsid_batch_repeats_free(struct nsid_repeats *r)
 {
     if (!r) return;
-    nsid_free(r->start);
-    nsid_free(r->trials);
-    nsid_free(r->key);
+    nsid_alloc_free(r->start);
+    nsid_alloc_free(r->trials);
+    nsid_alloc_free(r->key);
     memset(r, 0, sizeof *r);
 }
 
 /* ================================================================ cycler */
 
-int nsid_cycler_init(struct nsid_cycler *c, const struct nsid_view *views, int n_scans, int64_t batch_size,
+int nsid_batch_cycler_init(struct nsid_cycler *c, const struct nsid_view *views, int n_scans, int64_t batch_size,
                      uint64_t seed, struct nsid_err *err)
 {
     memset(c, 0, sizeof *c);
@@ -330,44 +330,44 @@ int nsid_cycler_init(struct nsid_cycler *c, const struct nsid_view *views, int n
     if (!c->it) return NSID_ENOMEM;
     c->n_scans = n_scans;
     for (int k = 0; k < n_scans; k++) {
-        int rc = nsid_train_iter_init(&c->it[k], &views[k], batch_size, seed,
+        int rc = nsid_batch_train_iter_init(&c->it[k], &views[k], batch_size, seed,
                                       (uint64_t)NSID_STREAM_SHUFFLE + ((uint64_t)k << 32), err);
         if (rc) {
-            nsid_cycler_free(c);
+            nsid_batch_cycler_free(c);
             return rc;
         }
-        int64_t nb = nsid_train_iter_batches(&c->it[k]);
+        int64_t nb = nsid_batch_train_iter_batches(&c->it[k]);
         if (nb > c->max_batches) c->max_batches = nb;
     }
-    c->step = nsid_cycler_epoch_len(c); /* nothing handed out before the first epoch starts */
+    c->step = nsid_batch_cycler_epoch_len(c); /* nothing handed out before the first epoch starts */
     return 0;
 }
 
-void nsid_cycler_free(struct nsid_cycler *c)
+void nsid_batch_cycler_free(struct nsid_cycler *c)
 {
     if (!c) return;
-    for (int k = 0; c->it && k < c->n_scans; k++) nsid_train_iter_free(&c->it[k]);
-    nsid_free(c->it);
+    for (int k = 0; c->it && k < c->n_scans; k++) nsid_batch_train_iter_free(&c->it[k]);
+    nsid_alloc_free(c->it);
     memset(c, 0, sizeof *c);
 }
 
-int64_t nsid_cycler_epoch_len(const struct nsid_cycler *c)
+int64_t nsid_batch_cycler_epoch_len(const struct nsid_cycler *c)
 {
     return (int64_t)c->n_scans * c->max_batches;
 }
 
-void nsid_cycler_start_epoch(struct nsid_cycler *c)
+void nsid_batch_cycler_start_epoch(struct nsid_cycler *c)
 {
-    for (int k = 0; k < c->n_scans; k++) nsid_train_iter_restart(&c->it[k]);
+    for (int k = 0; k < c->n_scans; k++) nsid_batch_train_iter_restart(&c->it[k]);
     c->step = 0;
 }
 
-bool nsid_cycler_next(struct nsid_cycler *c, int *scan, const int64_t **trials, int64_t *n, bool *round_done)
+bool nsid_batch_cycler_next(struct nsid_cycler *c, int *scan, const int64_t **trials, int64_t *n, bool *round_done)
 {
-    if (c->step >= nsid_cycler_epoch_len(c)) return false;
+    if (c->step >= nsid_batch_cycler_epoch_len(c)) return false;
     int k = (int)(c->step % c->n_scans);
     *scan = k;
-    *n = nsid_train_iter_next(&c->it[k], trials);
+    *n = nsid_batch_train_iter_next(&c->it[k], trials);
     c->step++;
     if (round_done) *round_done = c->step % c->n_scans == 0;
     return true;

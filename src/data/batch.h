@@ -5,22 +5,22 @@
  * image, and the multi-scan round robin of docs/paper.md §4.3.
  *
  * Nothing here allocates after setup: batches are index lists into the view's
- * arrays, and nsid_view_gather copies the images and the normalised responses
+ * arrays, and nsid_batch_view_gather copies the images and the normalised responses
  * of a batch into buffers the caller sized once (batch_size x ...).
  *
  *     struct nsid_view v;
  *     struct nsid_view_opts vo = {.image_n = 500, .image_base_seed = 1};
- *     nsid_view_init(&v, &scan, &vo, &err);
+ *     nsid_batch_view_init(&v, &scan, &vo, &err);
  *     struct nsid_train_iter it;
- *     nsid_train_iter_init(&it, &v, 64, seed, NSID_STREAM_SHUFFLE, &err);
+ *     nsid_batch_train_iter_init(&it, &v, 64, seed, NSID_STREAM_SHUFFLE, &err);
  *     float *img = NSID_ALLOC(64 * C * H * W * 4, &err), *resp = NSID_ALLOC(64 * v.n_neurons * 4, &err);
  *     for (epoch...) {
- *         nsid_train_iter_restart(&it);                 // a new permutation
- *         for (int64_t b = 0; b < nsid_train_iter_batches(&it); b++) {
+ *         nsid_batch_train_iter_restart(&it);                 // a new permutation
+ *         for (int64_t b = 0; b < nsid_batch_train_iter_batches(&it); b++) {
  *             const int64_t *trials;
- *             int64_t n = nsid_train_iter_next(&it, &trials);
+ *             int64_t n = nsid_batch_train_iter_next(&it, &trials);
  *             struct nsid_batch bt = {.images = img, .responses = resp};
- *             nsid_view_gather(&v, trials, n, &bt);     // bt.n == n
+ *             nsid_batch_view_gather(&v, trials, n, &bt);     // bt.n == n
  *             ... forward/backward on (bt.images, bt.responses) ...
  *         }
  *     }
@@ -29,7 +29,7 @@
  * largest number of training batches of any scan; the scans take turns
  * (0, 1, ..., n-1, 0, ...); a scan whose batches run out starts again with a
  * new permutation; every scan starts a new permutation at each epoch. The
- * optimiser steps after every round of n_scans batches (nsid_cycler_next's
+ * optimiser steps after every round of n_scans batches (nsid_batch_cycler_next's
  * *round_done).
  */
 #ifndef NSID_BATCH_H
@@ -61,9 +61,9 @@ struct nsid_view {
 };
 
 /* Set up a view; on error v is zeroed. */
-int nsid_view_init(struct nsid_view *v, const struct nsid_scan *s, const struct nsid_view_opts *o,
+int nsid_batch_view_init(struct nsid_view *v, const struct nsid_scan *s, const struct nsid_view_opts *o,
                    struct nsid_err *err);
-void nsid_view_free(struct nsid_view *v);
+void nsid_batch_view_free(struct nsid_view *v);
 
 /* One batch, gathered into caller-owned buffers. */
 struct nsid_batch {
@@ -82,19 +82,19 @@ struct nsid_batch {
  * buffer is skipped (responses without images: the targets of a tier);
  * behavior / pupil_center are filled only if the scan has them too.
  */
-void nsid_view_gather(const struct nsid_view *v, const int64_t *trials, int64_t n, struct nsid_batch *b);
+void nsid_batch_view_gather(const struct nsid_view *v, const int64_t *trials, int64_t n, struct nsid_batch *b);
 
 /*
  * The largest batch that can occur: batch_size, or the largest tier of any view if that is
  * smaller (a batch never holds more trials than its tier). Buffers and model state are sized by
  * this, so a train.batch_size far beyond the data costs no more memory than the data's size.
  */
-int64_t nsid_views_max_batch(const struct nsid_view *views, int n_views, int64_t batch_size);
+int64_t nsid_batch_views_max_batch(const struct nsid_view *views, int n_views, int64_t batch_size);
 
 /* Sequential batches of a tier (validation, test, or train in file order). */
-int64_t nsid_view_batches(const struct nsid_view *v, int tier, int64_t batch_size);
+int64_t nsid_batch_view_batches(const struct nsid_view *v, int tier, int64_t batch_size);
 /* Batch b of tier: *trials points into the view, returns its size (the last may be short). */
-int64_t nsid_view_batch(const struct nsid_view *v, int tier, int64_t b, int64_t batch_size, const int64_t **trials);
+int64_t nsid_batch_view_one(const struct nsid_view *v, int tier, int64_t b, int64_t batch_size, const int64_t **trials);
 
 /* Shuffled training batches: a new permutation of the train trials per pass. */
 struct nsid_train_iter {
@@ -107,15 +107,15 @@ struct nsid_train_iter {
 };
 
 /* rng = nsid_rng_init(seed, stream). Errors: batch_size < 1, empty train tier. */
-int nsid_train_iter_init(struct nsid_train_iter *it, const struct nsid_view *v, int64_t batch_size, uint64_t seed,
+int nsid_batch_train_iter_init(struct nsid_train_iter *it, const struct nsid_view *v, int64_t batch_size, uint64_t seed,
                          uint64_t stream, struct nsid_err *err);
-void nsid_train_iter_free(struct nsid_train_iter *it);
+void nsid_batch_train_iter_free(struct nsid_train_iter *it);
 /* Draw a new permutation and start from its beginning (each epoch). */
-void nsid_train_iter_restart(struct nsid_train_iter *it);
+void nsid_batch_train_iter_restart(struct nsid_train_iter *it);
 /* ceil(n_train / B): the batches of one pass (drop_last = false). */
-int64_t nsid_train_iter_batches(const struct nsid_train_iter *it);
+int64_t nsid_batch_train_iter_batches(const struct nsid_train_iter *it);
 /* The next batch (restarting with a new permutation when the pass is done). */
-int64_t nsid_train_iter_next(struct nsid_train_iter *it, const int64_t **trials);
+int64_t nsid_batch_train_iter_next(struct nsid_train_iter *it, const int64_t **trials);
 
 /*
  * A tier grouped by repeated image (RepeatsBatchSampler, for oracle and
@@ -134,14 +134,14 @@ struct nsid_repeats {
     int64_t *key;              /* (n_groups) the identifier of each group */
 };
 
-int nsid_repeats_init(struct nsid_repeats *r, const struct nsid_scan *s, int tier, struct nsid_err *err);
-void nsid_repeats_free(struct nsid_repeats *r);
+int nsid_batch_repeats_init(struct nsid_repeats *r, const struct nsid_scan *s, int tier, struct nsid_err *err);
+void nsid_batch_repeats_free(struct nsid_repeats *r);
 
 /* Round robin over the training batches of several scans (docs/paper.md §4.3). */
 struct nsid_cycler {
     int n_scans;
     struct nsid_train_iter *it;  /* (n_scans) */
-    int64_t max_batches;         /* max over scans of nsid_train_iter_batches */
+    int64_t max_batches;         /* max over scans of nsid_batch_train_iter_batches */
     int64_t step;                /* batches handed out in this epoch */
 };
 
@@ -149,18 +149,18 @@ struct nsid_cycler {
  * Scan k shuffles with nsid_rng_init(seed, NSID_STREAM_SHUFFLE + k * 2^32)
  * (scan 0 is the single-scan stream). views must outlive the cycler.
  */
-int nsid_cycler_init(struct nsid_cycler *c, const struct nsid_view *views, int n_scans, int64_t batch_size,
+int nsid_batch_cycler_init(struct nsid_cycler *c, const struct nsid_view *views, int n_scans, int64_t batch_size,
                      uint64_t seed, struct nsid_err *err);
-void nsid_cycler_free(struct nsid_cycler *c);
+void nsid_batch_cycler_free(struct nsid_cycler *c);
 /* n_scans * max_batches. */
-int64_t nsid_cycler_epoch_len(const struct nsid_cycler *c);
+int64_t nsid_batch_cycler_epoch_len(const struct nsid_cycler *c);
 /* Start an epoch: every scan draws a new permutation. */
-void nsid_cycler_start_epoch(struct nsid_cycler *c);
+void nsid_batch_cycler_start_epoch(struct nsid_cycler *c);
 /*
  * The next batch of the epoch: *scan, *trials, *n. Returns false when the
  * epoch is over. *round_done (may be NULL) is true when this batch completes
  * a round of n_scans batches: time for the optimiser step.
  */
-bool nsid_cycler_next(struct nsid_cycler *c, int *scan, const int64_t **trials, int64_t *n, bool *round_done);
+bool nsid_batch_cycler_next(struct nsid_cycler *c, int *scan, const int64_t **trials, int64_t *n, bool *round_done);
 
 #endif

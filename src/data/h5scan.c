@@ -17,7 +17,7 @@
 /* ================================================================ HDF5 errors */
 
 /* Set err with fmt, followed by HDF5's innermost reason when there is one (HDF5's own printing
- * is off while nsid works on a file: nsid_h5_quiet_begin). */
+ * is off while nsid works on a file: nsid_h5util_quiet_begin). */
 static int h5_fail(struct nsid_err *err, int code, const char *file, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
@@ -28,7 +28,7 @@ static int h5_fail(struct nsid_err *err, int code, const char *file, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    nsid_h5_reason(why);
+    nsid_h5util_reason(why);
     H5Eclear2(H5E_DEFAULT);
     if (why[0]) return nsid_err_set(err, code, file, 0, key, "%s (HDF5: %s)", msg, why);
     return nsid_err_set(err, code, file, 0, key, "%s", msg);
@@ -199,7 +199,7 @@ static int h5_shape(const struct h5_reader *r, hid_t d, const char *key, int *nd
 /* Read a variable-length string dataset into a fixed-width array. */
 static int h5_read_vlen(const struct h5_reader *r, hid_t d, hid_t ft, const char *key, struct nsid_array *a)
 {
-    size_t n = nsid_array_numel(a);
+    size_t n = nsid_scan_array_numel(a);
     char **ptrs = NSID_CALLOC(sizeof *ptrs * (n ? n : 1), r->err);
     if (!ptrs) return NSID_ENOMEM;
     hid_t mt = H5Tcopy(H5T_C_S1);
@@ -222,7 +222,7 @@ static int h5_read_vlen(const struct h5_reader *r, hid_t d, hid_t ft, const char
         H5Sclose(sp);
     }
     H5Tclose(mt);
-    nsid_free(ptrs);
+    nsid_alloc_free(ptrs);
     return rc;
 }
 
@@ -248,7 +248,7 @@ static int h5_read_array(const struct h5_reader *r, hid_t d, const char *key, st
         H5Tclose(ft);
         return rc;
     }
-    size_t n = nsid_array_numel(a);
+    size_t n = nsid_scan_array_numel(a);
     hid_t mt;
     if (k.dtype == NSID_DT_STR) {
         mt = H5Tcopy(ft);
@@ -260,7 +260,7 @@ static int h5_read_array(const struct h5_reader *r, hid_t d, const char *key, st
     }
     H5Tclose(ft);
     if (a->itemsize == 0) a->itemsize = 1; /* zero-size strings: keep one NUL byte */
-    size_t bytes = nsid_mul_size(n, a->itemsize, r->err); /* 0 on overflow, with err set */
+    size_t bytes = nsid_alloc_mul_size(n, a->itemsize, r->err); /* 0 on overflow, with err set */
     a->data = n && !bytes ? NULL : NSID_CALLOC(bytes + 1, r->err);
     if (!a->data) rc = NSID_ENOMEM;
     else if (n && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->data) < 0)
@@ -305,11 +305,11 @@ static int h5_read_f32(const struct h5_reader *r, const struct h5_data_spec *sp,
     size_t n = 1;
     for (int i = 0; !rc && i < *ndim; i++) n *= (size_t)shape[i];
     if (!rc) {
-        *out = NSID_ALLOC(nsid_mul_size(n ? n : 1, sizeof(float), r->err), r->err);
+        *out = NSID_ALLOC(nsid_alloc_mul_size(n ? n : 1, sizeof(float), r->err), r->err);
         if (!*out) {
             char what[64];
             snprintf(what, sizeof what, "%zu values as float32", n);
-            rc = nsid_err_oom(r->err, r->path, sp->name, what);
+            rc = nsid_alloc_oom(r->err, r->path, sp->name, what);
         }
         else if (n && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
             rc = h5_fail(r->err, NSID_EFORMAT, r->path, sp->name,
@@ -375,10 +375,10 @@ static int read_meta_dataset(struct h5_reader *r, hid_t loc, const char *name, c
     int rc = h5_read_array(r, d, h5key, &a);
     H5Dclose(d);
     if (rc) {
-        nsid_array_free(&a);
+        nsid_scan_array_free(&a);
         return rc;
     }
-    return nsid_arrays_take(l, &a, r->err);
+    return nsid_scan_arrays_take(l, &a, r->err);
 }
 
 struct group_walk {
@@ -463,11 +463,11 @@ static int read_top_dataset(struct top_walk *w, hid_t g, const char *name)
     if (w->r->opt && w->r->opt->skip_extra) return 0;
     int rc = read_meta_dataset(w->r, g, name, name, name, &s->extra);
     if (rc) return rc;
-    struct nsid_array *a = nsid_arrays_find(&s->extra, name);
+    struct nsid_array *a = nsid_scan_arrays_find(&s->extra, name);
     if (a->ndim >= 1 && a->shape[0] == s->n_trials && a->dtype != NSID_DT_STR) return 0;
     nsid_scan_warn(w->r->opt, "%s: /%s: skipped (not a numeric per-trial array with %lld rows)", w->r->path,
                    name, (long long)s->n_trials);
-    nsid_arrays_remove(&s->extra, name);
+    nsid_scan_arrays_remove(&s->extra, name);
     return 0;
 }
 
@@ -505,11 +505,11 @@ static int read_tiers(struct h5_reader *r, struct nsid_scan *s)
                             "dataset missing: every trial needs a tier (train, validation or test)");
     int rc = read_meta_dataset(r, r->file, "tiers", "tiers", "tiers", &s->trials);
     if (rc) return rc;
-    const struct nsid_array *a = nsid_arrays_find(&s->trials, "tiers");
+    const struct nsid_array *a = nsid_scan_arrays_find(&s->trials, "tiers");
     if (a->dtype != NSID_DT_STR || a->ndim != 1 || a->shape[0] != s->n_trials)
         return nsid_err_set(r->err, a->dtype != NSID_DT_STR ? NSID_EFORMAT : NSID_ESHAPE, r->path, 0, "tiers",
                             "dtype %s rank %d with %lld rows, expected 1-d strings with %lld rows (one per trial)",
-                            nsid_dtype_name(a->dtype), a->ndim, a->ndim ? (long long)a->shape[0] : 0LL,
+                            nsid_scan_dtype_name(a->dtype), a->ndim, a->ndim ? (long long)a->shape[0] : 0LL,
                             (long long)s->n_trials);
     return 0;
 }
@@ -545,12 +545,12 @@ static int read_config_attr(struct h5_reader *r, struct nsid_scan *s)
     return rc;
 }
 
-bool nsid_is_h5(const char *path)
+bool nsid_h5scan_is_h5(const char *path)
 {
     struct nsid_h5_quiet q;
-    nsid_h5_quiet_begin(&q);
+    nsid_h5util_quiet_begin(&q);
     htri_t t = H5Fis_hdf5(path);
-    nsid_h5_quiet_end(&q);
+    nsid_h5util_quiet_end(&q);
     return t > 0;
 }
 
@@ -570,12 +570,12 @@ static int open_h5(const char *path, hid_t *file, struct nsid_err *err)
     return 0;
 }
 
-int nsid_scan_load_h5(struct nsid_scan *s, const char *path, const struct nsid_scan_opts *opt,
+int nsid_h5scan_load(struct nsid_scan *s, const char *path, const struct nsid_scan_opts *opt,
                       struct nsid_err *err)
 {
     struct nsid_h5_quiet q;
     nsid_scan_init(s);
-    nsid_h5_quiet_begin(&q);
+    nsid_h5util_quiet_begin(&q);
     struct h5_reader r = {path, H5I_INVALID_HID, opt, err};
     int rc = open_h5(path, &r.file, err);
     if (!rc) {
@@ -595,7 +595,7 @@ int nsid_scan_load_h5(struct nsid_scan *s, const char *path, const struct nsid_s
     if (r.file >= 0 && H5Fclose(r.file) < 0) rc = h5_fail(err, NSID_EIO, path, NULL, "cannot close");
     if (!rc) rc = nsid_scan_validate(s, opt, err);
     if (rc) nsid_scan_free(s);
-    nsid_h5_quiet_end(&q);
+    nsid_h5util_quiet_end(&q);
     return rc;
 }
 
@@ -616,7 +616,7 @@ struct h5_writer {
  */
 static hid_t h5_dcpl(const struct h5_writer *w, int ndim, const hsize_t *dims, size_t itemsize)
 {
-    hid_t p = nsid_h5_plist(H5P_DATASET_CREATE);
+    hid_t p = nsid_h5util_plist(H5P_DATASET_CREATE);
     size_t numel = 1;
     for (int i = 0; i < ndim; i++) numel *= (size_t)dims[i];
     if (p < 0 || !w->opt || w->opt->gzip <= 0 || ndim == 0 || numel == 0 || numel * itemsize < 65536) return p;
@@ -636,13 +636,13 @@ static hid_t h5_dcpl(const struct h5_writer *w, int ndim, const hsize_t *dims, s
 static int h5_write(const struct h5_writer *w, const char *name, hid_t ftype, hid_t mtype, int ndim,
                     const int64_t *shape, const void *buf)
 {
-    if (nsid_h5_parents(w->file, name, w->gcpl) < 0)
+    if (nsid_h5util_parents(w->file, name, w->gcpl) < 0)
         return h5_fail(w->err, NSID_EIO, w->path, name, "cannot create the groups on its path");
     hsize_t dims[NSID_ARRAY_MAXDIM] = {0};
     for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
     hid_t dcpl = h5_dcpl(w, ndim, dims, H5Tget_size(ftype));
     if (dcpl < 0) return h5_fail(w->err, NSID_EIO, w->path, name, "cannot make the dataset's properties");
-    int put = nsid_h5_put(w->file, name, ftype, mtype, ndim, dims, dcpl, buf), rc = 0;
+    int put = nsid_h5util_put(w->file, name, ftype, mtype, ndim, dims, dcpl, buf), rc = 0;
     if (put == -1) rc = h5_fail(w->err, NSID_EIO, w->path, name, "cannot create the dataset");
     else if (put < 0) rc = h5_fail(w->err, NSID_EIO, w->path, name, "cannot write the dataset (disk full?)");
     H5Pclose(dcpl); /* after h5_fail: an HDF5 call clears the error stack it reads */
@@ -653,7 +653,7 @@ static int h5_write_strings(const struct h5_writer *w, const char *name, const s
 {
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_cset(t, a->str_unicode ? H5T_CSET_UTF8 : H5T_CSET_ASCII);
-    size_t n = nsid_array_numel(a);
+    size_t n = nsid_scan_array_numel(a);
     int rc;
     if (!a->str_vlen) {
         H5Tset_size(t, a->itemsize ? a->itemsize : 1);
@@ -670,8 +670,8 @@ static int h5_write_strings(const struct h5_writer *w, const char *name, const s
         }
         H5Tset_size(t, H5T_VARIABLE);
         if (!rc) rc = h5_write(w, name, t, t, a->ndim, a->shape, ptrs);
-        nsid_free(ptrs);
-        nsid_free(txt);
+        nsid_alloc_free(ptrs);
+        nsid_alloc_free(txt);
     }
     H5Tclose(t);
     return rc;
@@ -714,7 +714,7 @@ static int h5_write_f32(const struct h5_writer *w, const char *name, const float
 {
     size_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    int rc = nsid__check_storable(v, n, dtype, w->path, name, w->err);
+    int rc = nsid__scan_check_storable(v, n, dtype, w->path, name, w->err);
     if (rc) return rc;
     if (dtype == NSID_DT_BOOL || dtype == NSID_DT_STR) dtype = NSID_DT_F32;
     return h5_write(w, name, h5_file_type_of(dtype), H5T_NATIVE_FLOAT, ndim, shape, v);
@@ -731,7 +731,7 @@ static int h5_write_data(const struct h5_writer *w, const struct nsid_scan *s)
     if (!rc && s->pupil_center)
         rc = h5_write_f32(w, "pupil_center", s->pupil_center, s->pupil_center_dtype, 2, psh);
     for (int i = 0; !rc && i < s->extra.n; i++) {
-        if (is_main_name(s->extra.a[i].name) || nsid_arrays_find(&s->extra, s->extra.a[i].name) != &s->extra.a[i])
+        if (is_main_name(s->extra.a[i].name) || nsid_scan_arrays_find(&s->extra, s->extra.a[i].name) != &s->extra.a[i])
             return nsid_err_set(w->err, NSID_EINVAL, w->path, 0, s->extra.a[i].name,
                                 "extra data array clashes with a StaticImageSet name");
         rc = h5_write_array(w, s->extra.a[i].name, &s->extra.a[i]);
@@ -760,16 +760,16 @@ static int h5_write_meta(const struct h5_writer *w, const struct nsid_scan *s)
     struct nsid_arrays xt, xn;
     int rc = nsid__scan_meta_extra(s, &xt, &xn, w->err);
     if (rc) return rc;
-    const struct nsid_array *tiers = nsid_arrays_find(&s->trials, "tiers");
-    if (!tiers) tiers = nsid_arrays_find(&xt, "tiers");
+    const struct nsid_array *tiers = nsid_scan_arrays_find(&s->trials, "tiers");
+    if (!tiers) tiers = nsid_scan_arrays_find(&xt, "tiers");
     rc = h5_write_array(w, "tiers", tiers);
     if (!rc) rc = h5_write_list(w, "item_info", &s->trials, &xt, "tiers");
     if (!rc) rc = h5_write_list(w, "neurons", &s->neurons, &xn, NULL);
     if (!rc) rc = h5_write_list(w, "statistics", &s->stats, NULL, NULL);
     if (!rc) rc = h5_write_list(w, "ground_truth", &s->ground_truth, NULL, NULL);
     if (!rc && s->config_json) rc = h5_write_config(w, s->config_json);
-    nsid_arrays_free(&xt);
-    nsid_arrays_free(&xn);
+    nsid_scan_arrays_free(&xt);
+    nsid_scan_arrays_free(&xn);
     return rc;
 }
 
@@ -783,19 +783,19 @@ static int fsync_path(const char *p, struct nsid_err *err)
     return rc;
 }
 
-int nsid_scan_save_h5(const struct nsid_scan *s, const char *path, const struct nsid_h5_save_opts *opt,
+int nsid_h5scan_save(const struct nsid_scan *s, const char *path, const struct nsid_h5_save_opts *opt,
                       struct nsid_err *err)
 {
     if (!s->images || !s->responses || s->n_trials <= 0 || s->n_neurons <= 0)
         return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "refusing to write a scan without trials");
     char tmp[NSID_PATH_MAX];
-    int rc = nsid__tmp_path(path, tmp, sizeof tmp, false, err);
+    int rc = nsid__scan_tmp_path(path, tmp, sizeof tmp, false, err);
     if (rc) return rc;
     struct nsid_h5_quiet q;
-    nsid_h5_quiet_begin(&q);
-    struct h5_writer w = {path, H5I_INVALID_HID, nsid_h5_plist(H5P_GROUP_CREATE), opt, err};
+    nsid_h5util_quiet_begin(&q);
+    struct h5_writer w = {path, H5I_INVALID_HID, nsid_h5util_plist(H5P_GROUP_CREATE), opt, err};
     errno = 0;
-    w.file = w.gcpl < 0 ? H5I_INVALID_HID : nsid_h5_create(tmp, H5P_DEFAULT);
+    w.file = w.gcpl < 0 ? H5I_INVALID_HID : nsid_h5util_create(tmp, H5P_DEFAULT);
     /* A file that has its superblock written at creation fails here on a full disk */
     if (w.file < 0)
         rc = h5_fail(err, NSID_EIO, tmp, NULL, "cannot create the HDF5 file%s%s", errno ? ": " : "",
@@ -804,7 +804,7 @@ int nsid_scan_save_h5(const struct nsid_scan *s, const char *path, const struct 
     if (!rc) rc = h5_write_meta(&w, s);
     if (w.file >= 0 && H5Fclose(w.file) < 0) rc = h5_fail(err, NSID_EIO, tmp, NULL, "cannot close (disk full?)");
     if (w.gcpl >= 0) H5Pclose(w.gcpl);
-    nsid_h5_quiet_end(&q);
+    nsid_h5util_quiet_end(&q);
     if (!rc) rc = fsync_path(tmp, err);
     if (!rc && rename(tmp, path) != 0)
         rc = nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot rename %s into place: %s", tmp, strerror(errno));

@@ -36,7 +36,7 @@
  * Read an HDF5 scan. s is overwritten (not freed first). On error s is zeroed
  * and err is set; nothing is half-loaded. opt may be NULL (defaults).
  */
-int nsid_scan_load_h5(struct nsid_scan *s, const char *path, const struct nsid_scan_opts *opt,
+int nsid_h5scan_load(struct nsid_scan *s, const char *path, const struct nsid_scan_opts *opt,
                       struct nsid_err *err);
 
 struct nsid_h5_save_opts {
@@ -49,10 +49,10 @@ struct nsid_h5_save_opts {
  * data that cannot be stored exactly in its recorded dtype (e.g. images
  * holding 0.5 with images_dtype uint8).
  */
-int nsid_scan_save_h5(const struct nsid_scan *s, const char *path, const struct nsid_h5_save_opts *opt,
+int nsid_h5scan_save(const struct nsid_scan *s, const char *path, const struct nsid_h5_save_opts *opt,
                       struct nsid_err *err);
 
 /* True if path starts with the HDF5 signature (at offset 0). */
-bool nsid_is_h5(const char *path);
+bool nsid_h5scan_is_h5(const char *path);
 
 #endif

@@ -21,7 +21,7 @@
 void nsid_npy_scratch_free(struct nsid_npy_scratch *sc)
 {
     if (!sc) return;
-    nsid_free(sc->p);
+    nsid_alloc_free(sc->p);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -32,7 +32,7 @@ static int scratch_reserve(struct nsid_npy_scratch *sc, size_t n, struct nsid_er
     while (cap < n) cap *= 2;
     unsigned char *p = NSID_ALLOC(cap, err);
     if (!p) return NSID_ENOMEM;
-    nsid_free(sc->p);
+    nsid_alloc_free(sc->p);
     sc->p = p;
     sc->cap = cap;
     return 0;
@@ -519,17 +519,17 @@ int nsid_npy_read(const char *path, struct nsid_array *a, struct nsid_err *err)
         a->dtype = h.dtype;
         a->ndim = h.ndim;
         for (int d = 0; d < NSID_ARRAY_MAXDIM; d++) a->shape[d] = d < h.ndim ? h.shape[d] : 0;
-        a->itemsize = h.dtype == NSID_DT_STR ? h.file_itemsize : nsid_dtype_size(h.dtype);
+        a->itemsize = h.dtype == NSID_DT_STR ? h.file_itemsize : nsid_scan_dtype_size(h.dtype);
         if (a->itemsize == 0) a->itemsize = 1; /* '<U0' / '|S0': keep one NUL byte per element */
         a->str_unicode = h.unicode;
         a->str_vlen = false;
         size_t n = nsid_npy_numel(&h);
-        a->data = NSID_CALLOC(n ? nsid_mul_size(n, a->itemsize, err) : 1, err); /* empty: no element */
+        a->data = NSID_CALLOC(n ? nsid_alloc_mul_size(n, a->itemsize, err) : 1, err); /* empty: no element */
         if (!a->data) rc = NSID_ENOMEM;
     }
     if (!rc) rc = nsid_npy_decode(&h, sc.p + h.data_offset, a->data, a->itemsize, path, err);
     if (rc) {
-        nsid_free(a->data);
+        nsid_alloc_free(a->data);
         a->data = NULL;
     }
     nsid_npy_scratch_free(&sc);
@@ -616,7 +616,7 @@ static int write_file(const char *path, const char *descr, int ndim, const int64
 static int strings_to_ucs4(const struct nsid_array *a, uint32_t **out, size_t *width, const char *path,
                            struct nsid_err *err)
 {
-    size_t n = nsid_array_numel(a), w = a->str_unicode ? a->itemsize / 4 : a->itemsize;
+    size_t n = nsid_scan_array_numel(a), w = a->str_unicode ? a->itemsize / 4 : a->itemsize;
     const unsigned char *src = a->data;
     for (size_t i = 0; i < n; i++) { /* longest string in code points */
         const unsigned char *e = src + i * a->itemsize;
@@ -632,7 +632,7 @@ static int strings_to_ucs4(const struct nsid_array *a, uint32_t **out, size_t *w
         if (cps > w) w = cps;
     }
     if (w == 0) w = 1;
-    *out = NSID_CALLOC(nsid_mul_size(n ? n : 1, w * 4, err), err);
+    *out = NSID_CALLOC(nsid_alloc_mul_size(n ? n : 1, w * 4, err), err);
     if (!*out) return NSID_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const unsigned char *e = src + i * a->itemsize;
@@ -649,7 +649,7 @@ static int strings_to_ucs4(const struct nsid_array *a, uint32_t **out, size_t *w
 
 int nsid_npy_write(const char *path, const struct nsid_array *a, bool bytes_as_unicode, struct nsid_err *err)
 {
-    size_t n = nsid_array_numel(a);
+    size_t n = nsid_scan_array_numel(a);
     char descr[32];
     if (a->dtype != NSID_DT_STR) {
         const char *d = num_descr(a->dtype);
@@ -666,7 +666,7 @@ int nsid_npy_write(const char *path, const struct nsid_array *a, bool bytes_as_u
     if (rc) return rc;
     snprintf(descr, sizeof descr, "%cU%zu", HOST_LE ? '<' : '>', w);
     rc = write_file(path, descr, a->ndim, a->shape, ucs, n * w * 4, err);
-    nsid_free(ucs);
+    nsid_alloc_free(ucs);
     return rc;
 }
 
@@ -697,8 +697,8 @@ int nsid_npy_write_f32(const char *path, const float *v, int ndim, const int64_t
     const char *descr = num_descr(dtype);
     if (!descr) return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "unknown dtype %d", dtype);
     if (dtype == NSID_DT_F32) return write_file(path, descr, ndim, shape, v, n * sizeof(float), err);
-    int rc = nsid__check_storable(v, n, dtype, path, NULL, err);
-    size_t sz = nsid_dtype_size(dtype);
+    int rc = nsid__scan_check_storable(v, n, dtype, path, NULL, err);
+    size_t sz = nsid_scan_dtype_size(dtype);
     if (!rc) rc = scratch_reserve(sc, n * sz + 1, err);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) put_elem(sc->p + i * sz, dtype, v[i]);

@@ -10,7 +10,7 @@
  *
  *     struct nsid_array a = {0};
  *     if (nsid_npy_read("meta/trials/tiers.npy", &a, &err) < 0) ...   // a.dtype == NSID_DT_STR
- *     nsid_array_free(&a);
+ *     nsid_scan_array_free(&a);
  *
  * The per-trial files of a file tree are read through one reusable buffer
  * into float32 (nsid_npy_scratch + nsid_npy_load + nsid_npy_to_f32), so

@@ -34,7 +34,7 @@ static const char *file_of(const struct nsid_scan *s)
     return s->path[0] ? s->path : "(scan in memory)";
 }
 
-int nsid_scan_plausibility(const struct nsid_scan *s, const struct nsid_scan_opts *opt)
+int nsid_plausible_scan(const struct nsid_scan *s, const struct nsid_scan_opts *opt)
 {
     const int64_t T = s->n_trials, N = s->n_neurons;
     if (!s->responses || T < 1 || N < 1) return 0;
@@ -64,8 +64,8 @@ int nsid_scan_plausibility(const struct nsid_scan *s, const struct nsid_scan_opt
     struct nsid_err ignored = {0}; /* a warning check: skipped without memory */
     double *col = NSID_ALLOC((size_t)T * sizeof *col, &ignored), *dev = NSID_ALLOC((size_t)T * sizeof *dev, &ignored);
     if (!col || !dev) { /* warnings only: without memory, skip the check */
-        nsid_free(col);
-        nsid_free(dev);
+        nsid_alloc_free(col);
+        nsid_alloc_free(dev);
         return warned;
     }
     int64_t n_out = 0, n_neur = 0, wt = -1, wn = -1;
@@ -99,8 +99,8 @@ int nsid_scan_plausibility(const struct nsid_scan *s, const struct nsid_scan_opt
         n_out += here;
         n_neur += here > 0;
     }
-    nsid_free(col);
-    nsid_free(dev);
+    nsid_alloc_free(col);
+    nsid_alloc_free(dev);
     if (n_out) {
         nsid_scan_warn(opt, "%s: responses: %lld extreme outliers in %lld neurons (more than %g robust sd from "
                             "the neuron's median; docs/reliability.md), the largest at trial %lld, neuron %lld (%g, "

@@ -3,7 +3,7 @@
  * "Undefined metrics"). Not errors: a lab's responses may be negative (a baseline subtracted)
  * or heavy-tailed on purpose, but a reader should know before trusting a score.
  *
- *     nsid_scan_plausibility(&scan, &opts);   // after nsid_scan_load; at most one line per check
+ *     nsid_plausible_scan(&scan, &opts);   // after nsid_scan_load; at most one line per check
  *
  * Checks, over every finite stored response (all tiers, before normalisation):
  *   negative   responses < 0: their count, fraction, and the first (trial, neuron) in file order.
@@ -23,6 +23,6 @@
 
 #define NSID_OUTLIER_ROBUST_SD 1000.0
 
-int nsid_scan_plausibility(const struct nsid_scan *s, const struct nsid_scan_opts *opt);
+int nsid_plausible_scan(const struct nsid_scan *s, const struct nsid_scan_opts *opt);
 
 #endif

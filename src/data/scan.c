@@ -23,22 +23,22 @@ void nsid_scan_init(struct nsid_scan *s)
 void nsid_scan_free(struct nsid_scan *s)
 {
     if (!s) return;
-    nsid_free(s->images);
-    nsid_free(s->responses);
-    nsid_free(s->behavior);
-    nsid_free(s->pupil_center);
-    nsid_free(s->tiers);
-    nsid_free(s->frame_image_id);
-    nsid_free(s->unit_ids);
-    nsid_free(s->cell_motor_coordinates);
-    nsid_free(s->multi_match_id);
-    nsid_free(s->animal_ids);
-    nsid_arrays_free(&s->trials);
-    nsid_arrays_free(&s->neurons);
-    nsid_arrays_free(&s->stats);
-    nsid_arrays_free(&s->ground_truth);
-    nsid_arrays_free(&s->extra);
-    nsid_free(s->config_json);
+    nsid_alloc_free(s->images);
+    nsid_alloc_free(s->responses);
+    nsid_alloc_free(s->behavior);
+    nsid_alloc_free(s->pupil_center);
+    nsid_alloc_free(s->tiers);
+    nsid_alloc_free(s->frame_image_id);
+    nsid_alloc_free(s->unit_ids);
+    nsid_alloc_free(s->cell_motor_coordinates);
+    nsid_alloc_free(s->multi_match_id);
+    nsid_alloc_free(s->animal_ids);
+    nsid_scan_arrays_free(&s->trials);
+    nsid_scan_arrays_free(&s->neurons);
+    nsid_scan_arrays_free(&s->stats);
+    nsid_scan_arrays_free(&s->ground_truth);
+    nsid_scan_arrays_free(&s->extra);
+    nsid_alloc_free(s->config_json);
     memset(s, 0, sizeof *s);
 }
 
@@ -82,13 +82,13 @@ void nsid_scan_data_key(const char *path, char *key, size_t n)
 
 static const char *const tier_names[NSID_TIER_COUNT] = {"train", "validation", "test"};
 
-const char *nsid_tier_name(int tier)
+const char *nsid_scan_tier_name(int tier)
 {
     if (tier < 0 || tier >= NSID_TIER_COUNT) return "?";
     return tier_names[tier];
 }
 
-int nsid_tier_parse(const char *name)
+int nsid_scan_tier_parse(const char *name)
 {
     for (int t = 0; t < NSID_TIER_COUNT; t++)
         if (strcmp(name, tier_names[t]) == 0) return t;
@@ -109,46 +109,46 @@ static const struct {
     [NSID_DT_BOOL] = {"bool", 1},   [NSID_DT_STR] = {"str", 0},
 };
 
-size_t nsid_dtype_size(int dtype)
+size_t nsid_scan_dtype_size(int dtype)
 {
     return dtype >= 0 && dtype < NSID_DT_COUNT ? dtype_info[dtype].size : 0;
 }
 
-const char *nsid_dtype_name(int dtype)
+const char *nsid_scan_dtype_name(int dtype)
 {
     return dtype >= 0 && dtype < NSID_DT_COUNT ? dtype_info[dtype].name : "?";
 }
 
-bool nsid_dtype_is_int(int dtype)
+bool nsid_scan_dtype_is_int(int dtype)
 {
     return dtype >= NSID_DT_I8 && dtype <= NSID_DT_U64;
 }
 
 /* ---------------------------------------------------------------- arrays */
 
-size_t nsid_array_numel(const struct nsid_array *a)
+size_t nsid_scan_array_numel(const struct nsid_array *a)
 {
     size_t n = 1;
     for (int d = 0; d < a->ndim; d++) n *= (size_t)a->shape[d];
     return n;
 }
 
-void nsid_array_free(struct nsid_array *a)
+void nsid_scan_array_free(struct nsid_array *a)
 {
     if (!a) return;
-    nsid_free(a->data);
+    nsid_alloc_free(a->data);
     memset(a, 0, sizeof *a);
 }
 
-void nsid_arrays_free(struct nsid_arrays *l)
+void nsid_scan_arrays_free(struct nsid_arrays *l)
 {
     if (!l) return;
-    for (int i = 0; i < l->n; i++) nsid_free(l->a[i].data);
-    nsid_free(l->a);
+    for (int i = 0; i < l->n; i++) nsid_alloc_free(l->a[i].data);
+    nsid_alloc_free(l->a);
     memset(l, 0, sizeof *l);
 }
 
-struct nsid_array *nsid_arrays_find(const struct nsid_arrays *l, const char *name)
+struct nsid_array *nsid_scan_arrays_find(const struct nsid_arrays *l, const char *name)
 {
     for (int i = 0; i < l->n; i++)
         if (strcmp(l->a[i].name, name) == 0) return &l->a[i];
@@ -160,21 +160,21 @@ static int arrays_grow(struct nsid_arrays *l, struct nsid_err *err)
     return NSID_GROW(l->a, l->n, l->cap, 16, err);
 }
 
-int nsid_arrays_take(struct nsid_arrays *l, struct nsid_array *a, struct nsid_err *err)
+int nsid_scan_arrays_take(struct nsid_arrays *l, struct nsid_array *a, struct nsid_err *err)
 {
-    if (nsid_arrays_find(l, a->name)) {
+    if (nsid_scan_arrays_find(l, a->name)) {
         nsid_err_set(err, NSID_EINVAL, NULL, 0, a->name, "field is present twice");
-        nsid_array_free(a);
+        nsid_scan_array_free(a);
         return NSID_EINVAL;
     }
     if (a->ndim < 0 || a->ndim > NSID_ARRAY_MAXDIM) {
         nsid_err_set(err, NSID_EINVAL, NULL, 0, a->name, "rank %d, at most %d supported",
                      a->ndim, NSID_ARRAY_MAXDIM);
-        nsid_array_free(a);
+        nsid_scan_array_free(a);
         return NSID_EINVAL;
     }
     if (arrays_grow(l, err) < 0) {
-        nsid_array_free(a);
+        nsid_scan_array_free(a);
         return NSID_ENOMEM;
     }
     l->a[l->n++] = *a;
@@ -182,33 +182,33 @@ int nsid_arrays_take(struct nsid_arrays *l, struct nsid_array *a, struct nsid_er
     return 0;
 }
 
-int nsid_arrays_add(struct nsid_arrays *l, const struct nsid_array *a, struct nsid_err *err)
+int nsid_scan_arrays_add(struct nsid_arrays *l, const struct nsid_array *a, struct nsid_err *err)
 {
     struct nsid_array c = *a;
-    size_t bytes = nsid_array_numel(a) * a->itemsize;
+    size_t bytes = nsid_scan_array_numel(a) * a->itemsize;
     c.data = NSID_ALLOC(bytes, err);
     if (!c.data) return NSID_ENOMEM;
     if (bytes) memcpy(c.data, a->data, bytes);
-    return nsid_arrays_take(l, &c, err);
+    return nsid_scan_arrays_take(l, &c, err);
 }
 
-bool nsid_arrays_remove(struct nsid_arrays *l, const char *name)
+bool nsid_scan_arrays_remove(struct nsid_arrays *l, const char *name)
 {
-    struct nsid_array *a = nsid_arrays_find(l, name);
+    struct nsid_array *a = nsid_scan_arrays_find(l, name);
     if (!a) return false;
     int i = (int)(a - l->a);
-    nsid_free(a->data);
+    nsid_alloc_free(a->data);
     memmove(&l->a[i], &l->a[i + 1], sizeof *a * (size_t)(l->n - i - 1));
     l->n--;
     return true;
 }
 
-int nsid_arrays_copy(struct nsid_arrays *dst, const struct nsid_arrays *src, struct nsid_err *err)
+int nsid_scan_arrays_copy(struct nsid_arrays *dst, const struct nsid_arrays *src, struct nsid_err *err)
 {
     memset(dst, 0, sizeof *dst);
     for (int i = 0; i < src->n; i++) {
-        if (nsid_arrays_add(dst, &src->a[i], err) < 0) {
-            nsid_arrays_free(dst);
+        if (nsid_scan_arrays_add(dst, &src->a[i], err) < 0) {
+            nsid_scan_arrays_free(dst);
             return err->code;
         }
     }
@@ -222,33 +222,33 @@ static int add_numeric(struct nsid_arrays *l, const char *name, int dtype, const
     memset(&a, 0, sizeof a);
     copy_str(a.name, sizeof a.name, name, strlen(name));
     a.dtype = dtype;
-    a.itemsize = nsid_dtype_size(dtype);
+    a.itemsize = nsid_scan_dtype_size(dtype);
     a.ndim = cols > 0 ? 2 : 1;
     a.shape[0] = rows;
     a.shape[1] = cols;
-    a.data = (void *)(uintptr_t)v; /* nsid_arrays_add copies; never written through */
-    return nsid_arrays_add(l, &a, err);
+    a.data = (void *)(uintptr_t)v; /* nsid_scan_arrays_add copies; never written through */
+    return nsid_scan_arrays_add(l, &a, err);
 }
 
-int nsid_arrays_add_i64(struct nsid_arrays *l, const char *name, const int64_t *v, int64_t rows,
+int nsid_scan_arrays_add_i64(struct nsid_arrays *l, const char *name, const int64_t *v, int64_t rows,
                         int64_t cols, struct nsid_err *err)
 {
     return add_numeric(l, name, NSID_DT_I64, v, rows, cols, err);
 }
 
-int nsid_arrays_add_f64(struct nsid_arrays *l, const char *name, const double *v, int64_t rows,
+int nsid_scan_arrays_add_f64(struct nsid_arrays *l, const char *name, const double *v, int64_t rows,
                         int64_t cols, struct nsid_err *err)
 {
     return add_numeric(l, name, NSID_DT_F64, v, rows, cols, err);
 }
 
-int nsid_arrays_add_f32(struct nsid_arrays *l, const char *name, const float *v, int64_t rows,
+int nsid_scan_arrays_add_f32(struct nsid_arrays *l, const char *name, const float *v, int64_t rows,
                         int64_t cols, struct nsid_err *err)
 {
     return add_numeric(l, name, NSID_DT_F32, v, rows, cols, err);
 }
 
-int nsid_arrays_add_str(struct nsid_arrays *l, const char *name, const char *const *v, int64_t n,
+int nsid_scan_arrays_add_str(struct nsid_arrays *l, const char *name, const char *const *v, int64_t n,
                         bool unicode, struct nsid_err *err)
 {
     struct nsid_array a;
@@ -265,10 +265,10 @@ int nsid_arrays_add_str(struct nsid_arrays *l, const char *name, const char *con
     a.data = NSID_CALLOC(w * (size_t)(n ? n : 1), err);
     if (!a.data) return NSID_ENOMEM;
     for (int64_t i = 0; i < n; i++) memcpy((char *)a.data + (size_t)i * w, v[i], strlen(v[i]));
-    return nsid_arrays_take(l, &a, err);
+    return nsid_scan_arrays_take(l, &a, err);
 }
 
-double nsid_array_get_f64(const struct nsid_array *a, size_t i)
+double nsid_scan_array_get_f64(const struct nsid_array *a, size_t i)
 {
     const void *p = (const char *)a->data + i * a->itemsize;
     switch (a->dtype) {
@@ -296,7 +296,7 @@ static int64_t f64_to_i64(double d)
     return (int64_t)d;
 }
 
-int64_t nsid_array_get_i64(const struct nsid_array *a, size_t i)
+int64_t nsid_scan_array_get_i64(const struct nsid_array *a, size_t i)
 {
     const void *p = (const char *)a->data + i * a->itemsize;
     switch (a->dtype) {
@@ -315,7 +315,7 @@ int64_t nsid_array_get_i64(const struct nsid_array *a, size_t i)
     }
 }
 
-void nsid_array_get_str(const struct nsid_array *a, size_t i, char *buf, size_t n)
+void nsid_scan_array_get_str(const struct nsid_array *a, size_t i, char *buf, size_t n)
 {
     const char *p = (const char *)a->data + i * a->itemsize;
     size_t len = 0;
@@ -369,7 +369,7 @@ static int check_rows(const struct nsid_scan *s, const struct nsid_arrays *l, co
 
 static int decode_tiers(struct nsid_scan *s, struct nsid_err *err)
 {
-    const struct nsid_array *a = nsid_arrays_find(&s->trials, "tiers");
+    const struct nsid_array *a = nsid_scan_arrays_find(&s->trials, "tiers");
     if (!a) {
         if (s->tiers) return 0;
         return nsid_err_set(err, NSID_ENOTFOUND, scan_file(s), 0, "tiers",
@@ -377,17 +377,17 @@ static int decode_tiers(struct nsid_scan *s, struct nsid_err *err)
     }
     if (a->dtype != NSID_DT_STR || a->ndim != 1)
         return nsid_err_set(err, NSID_EFORMAT, scan_file(s), 0, "tiers",
-                            "dtype %s rank %d, expected a 1-d string array", nsid_dtype_name(a->dtype),
+                            "dtype %s rank %d, expected a 1-d string array", nsid_scan_dtype_name(a->dtype),
                             a->ndim);
     bool had = s->tiers != NULL;
     int8_t *t = had ? s->tiers : NSID_ALLOC((size_t)s->n_trials, err);
     if (!t) return NSID_ENOMEM;
     for (int64_t i = 0; i < s->n_trials; i++) {
         char name[256];
-        nsid_array_get_str(a, (size_t)i, name, sizeof name);
-        int k = nsid_tier_parse(name);
+        nsid_scan_array_get_str(a, (size_t)i, name, sizeof name);
+        int k = nsid_scan_tier_parse(name);
         if (k < 0 || (had && t[i] != k)) {
-            if (!had) nsid_free(t);
+            if (!had) nsid_alloc_free(t);
             if (k < 0)
                 return nsid_err_set(err, NSID_EFORMAT, scan_file(s), 0, "tiers",
                                     "trial %lld: unknown tier '%s' (expected train, validation or test)",
@@ -410,7 +410,7 @@ static int decode_field(const struct nsid_scan *s, const struct nsid_arrays *l, 
                         const char *name, int64_t rows, int cols, bool as_double, void **dst,
                         struct nsid_err *err)
 {
-    const struct nsid_array *a = nsid_arrays_find(l, name);
+    const struct nsid_array *a = nsid_scan_arrays_find(l, name);
     if (!a) return 0;
     char key[NSID_KEY_MAX * 2];
     snprintf(key, sizeof key, "%s/%s", group, name);
@@ -427,17 +427,17 @@ static int decode_field(const struct nsid_scan *s, const struct nsid_arrays *l, 
     void *out = had ? *dst : NSID_ALLOC(n * 8, err);
     if (!out) return NSID_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        double v = nsid_array_get_f64(a, i);
+        double v = nsid_scan_array_get_f64(a, i);
         if (as_double) {
             double *o = out;
             if (had && !(o[i] == v || (isnan(o[i]) && isnan(v)))) goto mismatch;
             o[i] = v;
         } else {
             int64_t *o = out;
-            int64_t iv = nsid_array_get_i64(a, i);
+            int64_t iv = nsid_scan_array_get_i64(a, i);
             if ((a->dtype == NSID_DT_F32 || a->dtype == NSID_DT_F64) &&
                 (!(v > -9.2e18 && v < 9.2e18) || (double)iv != v)) { /* NaN, Inf, huge or fractional */
-                if (!had) nsid_free(out);
+                if (!had) nsid_alloc_free(out);
                 return nsid_err_set(err, NSID_EFORMAT, scan_file(s), 0, key,
                                     "element %zu is %g, expected an integer", i, v);
             }
@@ -494,7 +494,7 @@ static void compact_list(struct nsid_arrays *l, const bool *keep, int64_t rows, 
 {
     for (int i = 0; i < l->n; i++) {
         struct nsid_array *a = &l->a[i];
-        size_t row = nsid_array_numel(a) / (size_t)rows * a->itemsize;
+        size_t row = nsid_scan_array_numel(a) / (size_t)rows * a->itemsize;
         compact_rows(a->data, row, keep, rows);
         a->shape[0] = kept;
     }
@@ -564,7 +564,7 @@ static int check_nonfinite(struct nsid_scan *s, const struct nsid_scan_opts *opt
             drop_trials(s, keep, T - bad);
         }
     }
-    nsid_free(keep);
+    nsid_alloc_free(keep);
     return rc;
 }
 
@@ -615,7 +615,7 @@ static int check_tiers_nonempty(const struct nsid_scan *s, const struct nsid_sca
         if (c[t] == 0)
             return nsid_err_set(err, NSID_EFORMAT, scan_file(s), 0, "tiers",
                                 "the %s tier is empty (train %lld, validation %lld, test %lld trials); "
-                                "expected trials in every tier", nsid_tier_name(t), (long long)c[0],
+                                "expected trials in every tier", nsid_scan_tier_name(t), (long long)c[0],
                                 (long long)c[1], (long long)c[2]);
     return 0;
 }
@@ -647,27 +647,27 @@ const char *nsid__scan_file(const struct nsid_scan *s)
 static int same_i64(const struct nsid_scan *s, const struct nsid_array *a, const char *key,
                     const int64_t *v, size_t n, struct nsid_err *err)
 {
-    if (a->dtype == NSID_DT_STR || nsid_array_numel(a) != n)
+    if (a->dtype == NSID_DT_STR || nsid_scan_array_numel(a) != n)
         return nsid_err_set(err, NSID_EINVAL, scan_file(s), 0, key,
                             "the typed field (%zu values) disagrees with the stored array (%s, %zu values)",
-                            n, nsid_dtype_name(a->dtype), nsid_array_numel(a));
+                            n, nsid_scan_dtype_name(a->dtype), nsid_scan_array_numel(a));
     for (size_t i = 0; i < n; i++)
-        if (nsid_array_get_i64(a, i) != v[i] || nsid_array_get_f64(a, i) != (double)v[i])
+        if (nsid_scan_array_get_i64(a, i) != v[i] || nsid_scan_array_get_f64(a, i) != (double)v[i])
             return nsid_err_set(err, NSID_EINVAL, scan_file(s), 0, key,
                                 "element %zu: typed field %lld, stored array %g; change or remove one",
-                                i, (long long)v[i], nsid_array_get_f64(a, i));
+                                i, (long long)v[i], nsid_scan_array_get_f64(a, i));
     return 0;
 }
 
 static int same_f64(const struct nsid_scan *s, const struct nsid_array *a, const char *key,
                     const double *v, size_t n, struct nsid_err *err)
 {
-    if (a->dtype == NSID_DT_STR || nsid_array_numel(a) != n)
+    if (a->dtype == NSID_DT_STR || nsid_scan_array_numel(a) != n)
         return nsid_err_set(err, NSID_EINVAL, scan_file(s), 0, key,
                             "the typed field (%zu values) disagrees with the stored array (%zu values)",
-                            n, nsid_array_numel(a));
+                            n, nsid_scan_array_numel(a));
     for (size_t i = 0; i < n; i++) {
-        double w = nsid_array_get_f64(a, i);
+        double w = nsid_scan_array_get_f64(a, i);
         if (!(w == v[i] || (isnan(w) && isnan(v[i]))))
             return nsid_err_set(err, NSID_EINVAL, scan_file(s), 0, key,
                                 "element %zu: typed field %g, stored array %g; change or remove one",
@@ -680,35 +680,35 @@ static int extra_i64(const struct nsid_scan *s, const struct nsid_arrays *l, str
                      const char *group, const char *name, const int64_t *v, int64_t n, struct nsid_err *err)
 {
     if (!v) return 0;
-    const struct nsid_array *a = nsid_arrays_find(l, name);
+    const struct nsid_array *a = nsid_scan_arrays_find(l, name);
     char key[NSID_KEY_MAX * 2];
     snprintf(key, sizeof key, "%s/%s", group, name);
     if (a) return same_i64(s, a, key, v, (size_t)n, err);
-    return nsid_arrays_add_i64(out, name, v, n, 0, err);
+    return nsid_scan_arrays_add_i64(out, name, v, n, 0, err);
 }
 
 static int extra_tiers(const struct nsid_scan *s, struct nsid_arrays *out, struct nsid_err *err)
 {
-    const struct nsid_array *a = nsid_arrays_find(&s->trials, "tiers");
+    const struct nsid_array *a = nsid_scan_arrays_find(&s->trials, "tiers");
     if (!s->tiers && !a)
         return nsid_err_set(err, NSID_ENOTFOUND, scan_file(s), 0, "tiers", "missing: cannot write a scan without tiers");
     if (a) {
         if (!s->tiers) return 0;
         for (int64_t i = 0; i < s->n_trials; i++) {
             char name[64];
-            nsid_array_get_str(a, (size_t)i, name, sizeof name);
-            if (nsid_tier_parse(name) != s->tiers[i])
+            nsid_scan_array_get_str(a, (size_t)i, name, sizeof name);
+            if (nsid_scan_tier_parse(name) != s->tiers[i])
                 return nsid_err_set(err, NSID_EINVAL, scan_file(s), 0, "tiers",
                                     "trial %lld: typed tier '%s' disagrees with the stored '%s'",
-                                    (long long)i, nsid_tier_name(s->tiers[i]), name);
+                                    (long long)i, nsid_scan_tier_name(s->tiers[i]), name);
         }
         return 0;
     }
     const char **names = NSID_ALLOC(sizeof *names * (size_t)s->n_trials, err);
     if (!names) return NSID_ENOMEM;
-    for (int64_t i = 0; i < s->n_trials; i++) names[i] = nsid_tier_name(s->tiers[i]);
-    int rc = nsid_arrays_add_str(out, "tiers", names, s->n_trials, false, err);
-    nsid_free(names);
+    for (int64_t i = 0; i < s->n_trials; i++) names[i] = nsid_scan_tier_name(s->tiers[i]);
+    int rc = nsid_scan_arrays_add_str(out, "tiers", names, s->n_trials, false, err);
+    nsid_alloc_free(names);
     return rc;
 }
 
@@ -728,19 +728,19 @@ int nsid__scan_meta_extra(const struct nsid_scan *s, struct nsid_arrays *trials,
     if (!rc) rc = extra_i64(s, &s->neurons, neurons, "neurons", "animal_ids", s->animal_ids, N, err);
     if (!rc) rc = extra_i64(s, &s->neurons, neurons, "neurons", "multi_match_id", s->multi_match_id, N, err);
     if (!rc && s->cell_motor_coordinates) {
-        const struct nsid_array *a = nsid_arrays_find(&s->neurons, "cell_motor_coordinates");
+        const struct nsid_array *a = nsid_scan_arrays_find(&s->neurons, "cell_motor_coordinates");
         if (a) rc = same_f64(s, a, "neurons/cell_motor_coordinates", s->cell_motor_coordinates,
                              (size_t)N * 3, err);
-        else rc = nsid_arrays_add_f64(neurons, "cell_motor_coordinates", s->cell_motor_coordinates, N, 3, err);
+        else rc = nsid_scan_arrays_add_f64(neurons, "cell_motor_coordinates", s->cell_motor_coordinates, N, 3, err);
     }
     if (rc) {
-        nsid_arrays_free(trials);
-        nsid_arrays_free(neurons);
+        nsid_scan_arrays_free(trials);
+        nsid_scan_arrays_free(neurons);
     }
     return rc;
 }
 
-int nsid__check_storable(const float *v, size_t n, int dtype, const char *file, const char *name,
+int nsid__scan_check_storable(const float *v, size_t n, int dtype, const char *file, const char *name,
                          struct nsid_err *err)
 {
     if (dtype == NSID_DT_F32 || dtype == NSID_DT_F64) return 0;
@@ -757,19 +757,19 @@ int nsid__check_storable(const float *v, size_t n, int dtype, const char *file, 
     case NSID_DT_BOOL: lo = 0.0; hi = 1.0; break;
     default:
         return nsid_err_set(err, NSID_EINVAL, file, 0, name, "recorded dtype %s cannot hold numbers",
-                            nsid_dtype_name(dtype));
+                            nsid_scan_dtype_name(dtype));
     }
     for (size_t i = 0; i < n; i++) {
         double x = (double)v[i];
         if (!(x >= lo && x <= hi && x == floor(x)))
             return nsid_err_set(err, NSID_EINVAL, file, 0, name,
                                 "element %zu is %g, which dtype %s (as read) cannot store exactly; "
-                                "set the scan's dtype field to NSID_DT_F32", i, x, nsid_dtype_name(dtype));
+                                "set the scan's dtype field to NSID_DT_F32", i, x, nsid_scan_dtype_name(dtype));
     }
     return 0;
 }
 
-int nsid__tmp_path(const char *path, char *tmp, size_t n, bool dir, struct nsid_err *err)
+int nsid__scan_tmp_path(const char *path, char *tmp, size_t n, bool dir, struct nsid_err *err)
 {
     char buf[NSID_PATH_MAX];
     size_t len = strlen(path);

@@ -39,7 +39,7 @@
  *
  * Building one in memory (the simulator): nsid_scan_init, set the sizes,
  * allocate images/responses/... with NSID_ALLOC, put metadata into the lists
- * (nsid_arrays_add / nsid_arrays_add_i64 / ...), set the typed fields or call
+ * (nsid_scan_arrays_add / nsid_scan_arrays_add_i64 / ...), set the typed fields or call
  * nsid_scan_validate, which decodes them from the lists and checks shapes.
  * The writers take metadata from the lists; a typed field whose list entry is
  * missing (unit_ids set but no neurons["unit_ids"]) is written from the typed
@@ -161,48 +161,48 @@ void nsid_scan_free(struct nsid_scan *s);
 void nsid_scan_data_key(const char *path, char *key, size_t n);
 
 /* Tier names: "train", "validation", "test"; parse returns -1 if unknown. */
-const char *nsid_tier_name(int tier);
-int nsid_tier_parse(const char *name);
+const char *nsid_scan_tier_name(int tier);
+int nsid_scan_tier_parse(const char *name);
 
 /* dtype helpers: bytes per element (STR: 0, it has its own itemsize) and a
  * numpy-like name ("float32", "uint8", "str", ...). */
-size_t nsid_dtype_size(int dtype);
-const char *nsid_dtype_name(int dtype);
-bool nsid_dtype_is_int(int dtype);
+size_t nsid_scan_dtype_size(int dtype);
+const char *nsid_scan_dtype_name(int dtype);
+bool nsid_scan_dtype_is_int(int dtype);
 
 /* Metadata lists: add a copy (data copied), find by name. */
-int nsid_arrays_add(struct nsid_arrays *l, const struct nsid_array *a, struct nsid_err *err);
-struct nsid_array *nsid_arrays_find(const struct nsid_arrays *l, const char *name);
-void nsid_arrays_free(struct nsid_arrays *l);
-size_t nsid_array_numel(const struct nsid_array *a);
+int nsid_scan_arrays_add(struct nsid_arrays *l, const struct nsid_array *a, struct nsid_err *err);
+struct nsid_array *nsid_scan_arrays_find(const struct nsid_arrays *l, const char *name);
+void nsid_scan_arrays_free(struct nsid_arrays *l);
+size_t nsid_scan_array_numel(const struct nsid_array *a);
 
 /*
  * Add a taking ownership of a->data (no copy; a->data is set to NULL). On
  * error a->data is freed. A name already in the list is an error.
  */
-int nsid_arrays_take(struct nsid_arrays *l, struct nsid_array *a, struct nsid_err *err);
+int nsid_scan_arrays_take(struct nsid_arrays *l, struct nsid_array *a, struct nsid_err *err);
 /* Remove and free the entry called name; returns false if there was none. */
-bool nsid_arrays_remove(struct nsid_arrays *l, const char *name);
+bool nsid_scan_arrays_remove(struct nsid_arrays *l, const char *name);
 /* Deep copy src into dst (dst is overwritten, not freed). */
-int nsid_arrays_copy(struct nsid_arrays *dst, const struct nsid_arrays *src, struct nsid_err *err);
+int nsid_scan_arrays_copy(struct nsid_arrays *dst, const struct nsid_arrays *src, struct nsid_err *err);
 /* Convenience: add a 1-d or 2-d int64 / float64 array (copied). cols = 0 for 1-d. */
-int nsid_arrays_add_i64(struct nsid_arrays *l, const char *name, const int64_t *v, int64_t rows,
+int nsid_scan_arrays_add_i64(struct nsid_arrays *l, const char *name, const int64_t *v, int64_t rows,
                         int64_t cols, struct nsid_err *err);
-int nsid_arrays_add_f64(struct nsid_arrays *l, const char *name, const double *v, int64_t rows,
+int nsid_scan_arrays_add_f64(struct nsid_arrays *l, const char *name, const double *v, int64_t rows,
                         int64_t cols, struct nsid_err *err);
-int nsid_arrays_add_f32(struct nsid_arrays *l, const char *name, const float *v, int64_t rows,
+int nsid_scan_arrays_add_f32(struct nsid_arrays *l, const char *name, const float *v, int64_t rows,
                         int64_t cols, struct nsid_err *err);
 /* Add n strings as a fixed-width string array (width = longest, UTF-8 if unicode). */
-int nsid_arrays_add_str(struct nsid_arrays *l, const char *name, const char *const *v, int64_t n,
+int nsid_scan_arrays_add_str(struct nsid_arrays *l, const char *name, const char *const *v, int64_t n,
                         bool unicode, struct nsid_err *err);
 
 /* Free the data of one array and zero it. */
-void nsid_array_free(struct nsid_array *a);
+void nsid_scan_array_free(struct nsid_array *a);
 /* Element i of a numeric array as double / int64 (BOOL gives 0 or 1). */
-double nsid_array_get_f64(const struct nsid_array *a, size_t i);
-int64_t nsid_array_get_i64(const struct nsid_array *a, size_t i);
+double nsid_scan_array_get_f64(const struct nsid_array *a, size_t i);
+int64_t nsid_scan_array_get_i64(const struct nsid_array *a, size_t i);
 /* Copy string element i of a STR array into buf as a NUL-terminated string. */
-void nsid_array_get_str(const struct nsid_array *a, size_t i, char *buf, size_t n);
+void nsid_scan_array_get_str(const struct nsid_array *a, size_t i, char *buf, size_t n);
 
 /*
  * Check a scan and decode its typed fields; the loaders call it last, the
@@ -255,6 +255,6 @@ int nsid_scan_save(const struct nsid_scan *s, const char *path, const struct nsi
                    struct nsid_err *err);
 
 /* True if path names an HDF5 file by its extension (.h5, .hdf5, .hdf). */
-bool nsid_path_is_h5_name(const char *path);
+bool nsid_scan_path_is_h5_name(const char *path);
 
 #endif

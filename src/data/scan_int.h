@@ -20,7 +20,7 @@ int nsid__scan_meta_extra(const struct nsid_scan *s, struct nsid_arrays *trials,
  * Check that every value of v[0..n) is stored exactly by dtype (integers:
  * integral and in range); float types always pass. name is for the message.
  */
-int nsid__check_storable(const float *v, size_t n, int dtype, const char *file, const char *name,
+int nsid__scan_check_storable(const float *v, size_t n, int dtype, const char *file, const char *name,
                          struct nsid_err *err);
 
 /* The scan's file name for messages ("(scan in memory)" if it has none). */
@@ -28,6 +28,6 @@ const char *nsid__scan_file(const struct nsid_scan *s);
 
 /* Make a temporary path "<dir>/.<base>.tmp.XXXXXX" next to path (created,
  * empty, by mkstemp); 0 or error. */
-int nsid__tmp_path(const char *path, char *tmp, size_t n, bool dir, struct nsid_err *err);
+int nsid__scan_tmp_path(const char *path, char *tmp, size_t n, bool dir, struct nsid_err *err);
 
 #endif

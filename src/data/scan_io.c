@@ -14,7 +14,7 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-bool nsid_path_is_h5_name(const char *path)
+bool nsid_scan_path_is_h5_name(const char *path)
 {
     return ends_with(path, ".h5") || ends_with(path, ".hdf5") || ends_with(path, ".hdf");
 }
@@ -30,7 +30,7 @@ static int load_zip(struct nsid_scan *s, const char *path, const struct nsid_sca
     struct stat st;
     if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
         nsid_scan_warn(opt, "%s: reading the unzipped folder %s beside it", path, dir);
-        return nsid_scan_load_tree(s, dir, opt, err);
+        return nsid_tree_load(s, dir, opt, err);
     }
     nsid_scan_init(s);
     return nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
@@ -47,13 +47,13 @@ int nsid_scan_load(struct nsid_scan *s, const char *path, const struct nsid_scan
         nsid_scan_init(s);
         return nsid_err_set(err, NSID_ENOTFOUND, path, 0, NULL, "no such file or folder: %s", strerror(errno));
     }
-    if (S_ISDIR(st.st_mode)) return nsid_scan_load_tree(s, path, opt, err);
+    if (S_ISDIR(st.st_mode)) return nsid_tree_load(s, path, opt, err);
     if (!S_ISREG(st.st_mode)) { /* a FIFO would block the HDF5 signature check forever */
         nsid_scan_init(s);
         return nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
                             "not a scan: not a regular file or folder (a FIFO, socket or device)");
     }
-    if (nsid_is_h5(path)) return nsid_scan_load_h5(s, path, opt, err);
+    if (nsid_h5scan_is_h5(path)) return nsid_h5scan_load(s, path, opt, err);
     nsid_scan_init(s);
     return nsid_err_set(err, NSID_EFORMAT, path, 0, NULL,
                         "not a scan: neither an HDF5 file (no HDF5 signature; truncated or another format?) "
@@ -65,14 +65,14 @@ int nsid_scan_save(const struct nsid_scan *s, const char *path, const struct nsi
 {
     struct nsid_save_opts o = {0};
     if (opt) o = *opt;
-    if (nsid_path_is_h5_name(path)) {
+    if (nsid_scan_path_is_h5_name(path)) {
         struct stat st;
         if (!o.overwrite && stat(path, &st) == 0)
             return nsid_err_set(err, NSID_EINVAL, path, 0, NULL,
                                 "exists; refusing to overwrite it (use the overwrite option, nsid-convert --force)");
         struct nsid_h5_save_opts h = {o.gzip};
-        return nsid_scan_save_h5(s, path, &h, err);
+        return nsid_h5scan_save(s, path, &h, err);
     }
     struct nsid_tree_save_opts t = {o.keep_bytes, o.overwrite};
-    return nsid_scan_save_tree(s, path, &t, err);
+    return nsid_tree_save(s, path, &t, err);
 }

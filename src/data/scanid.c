@@ -42,9 +42,9 @@ void nsid_scanid_cache_init(struct nsid_scanid_cache *c)
 void nsid_scanid_cache_free(struct nsid_scanid_cache *c)
 {
     if (!c) return;
-    for (int i = 0; i < c->n; i++) nsid_free(c->e[i].path);
-    nsid_free(c->e);
-    nsid_free(c->slot);
+    for (int i = 0; i < c->n; i++) nsid_alloc_free(c->e[i].path);
+    nsid_alloc_free(c->e);
+    nsid_alloc_free(c->slot);
     memset(c, 0, sizeof *c);
 }
 
@@ -69,7 +69,7 @@ static bool cache_rehash(struct nsid_scanid_cache *c, int n_slot)
     int *slot = NSID_ALLOC((size_t)n_slot * sizeof *slot, &ignored);
     if (!slot) return false;
     for (int i = 0; i < n_slot; i++) slot[i] = -1;
-    nsid_free(c->slot);
+    nsid_alloc_free(c->slot);
     c->slot = slot;
     c->n_slot = n_slot;
     for (int i = 0; i < c->n; i++) *cache_slot(c, c->e[i].path) = i;
@@ -191,7 +191,7 @@ static int hash_fd(int fd, const char *path, char hex[NSID_SHA256_HEX], int64_t 
         nsid_sha256_update(&h, buf, (size_t)got);
         total += got;
     }
-    nsid_free(buf);
+    nsid_alloc_free(buf);
     if (rc < 0) return rc;
     unsigned char d[NSID_SHA256_BYTES];
     nsid_sha256_final(&h, d);
@@ -211,7 +211,7 @@ static int open_regular(const char *path, struct stat *sb, struct nsid_err *err)
     return fd;
 }
 
-int nsid_file_sha256(const char *path, char hex[NSID_SHA256_HEX], int64_t *bytes, struct nsid_err *err)
+int nsid_scanid_file_sha256(const char *path, char hex[NSID_SHA256_HEX], int64_t *bytes, struct nsid_err *err)
 {
     struct stat sb;
     int fd = open_regular(path, &sb, err);
@@ -349,8 +349,8 @@ static int tree_id(const char *root, struct nsid_scanid_cache *c, char hex[NSID_
         nsid_sha256_update(&h, "\n", 1);
         total += (int64_t)w.f[i].sb.st_size;
     }
-    for (int i = 0; i < w.n; i++) nsid_free(w.f[i].rel);
-    nsid_free(w.f);
+    for (int i = 0; i < w.n; i++) nsid_alloc_free(w.f[i].rel);
+    nsid_alloc_free(w.f);
     if (rc < 0) return rc;
     unsigned char d[NSID_SHA256_BYTES];
     nsid_sha256_final(&h, d);
@@ -359,7 +359,7 @@ static int tree_id(const char *root, struct nsid_scanid_cache *c, char hex[NSID_
     return 0;
 }
 
-int nsid_scan_id(const char *path, struct nsid_scanid_cache *cache, char hex[NSID_SHA256_HEX], int64_t *bytes,
+int nsid_scanid_id(const char *path, struct nsid_scanid_cache *cache, char hex[NSID_SHA256_HEX], int64_t *bytes,
                  struct nsid_err *err)
 {
     struct stat sb;
@@ -403,7 +403,7 @@ static bool h5_signature(int fd, int64_t size)
     return false;
 }
 
-int nsid_scan_probe(const char *path, enum nsid_scan_kind *kind, struct nsid_err *err)
+int nsid_scanid_probe(const char *path, enum nsid_scan_kind *kind, struct nsid_err *err)
 {
     struct stat sb;
     if (stat(path, &sb) != 0)

@@ -6,7 +6,7 @@
  *     nsid_scanid_cache_init(&c);
  *     nsid_scanid_cache_load(&c, "results/.hashes");        // best effort: a missing file is empty
  *     char id[NSID_SHA256_HEX];
- *     if (nsid_scan_id("data/static20457-5-9-preproc0", &c, id, NULL, err) < 0) ...
+ *     if (nsid_scanid_id("data/static20457-5-9-preproc0", &c, id, NULL, err) < 0) ...
  *     nsid_scanid_cache_save(&c, "results/.hashes");        // best effort
  *     nsid_scanid_cache_free(&c);
  *
@@ -74,11 +74,11 @@ void nsid_scanid_cache_free(struct nsid_scanid_cache *c);
  * exist, NSID_EFORMAT for a path that is neither a regular file nor a folder, or a tree that
  * holds such an entry or a file name with a newline, NSID_EIO if a file cannot be read.
  */
-int nsid_scan_id(const char *path, struct nsid_scanid_cache *cache, char hex[NSID_SHA256_HEX], int64_t *bytes,
+int nsid_scanid_id(const char *path, struct nsid_scanid_cache *cache, char hex[NSID_SHA256_HEX], int64_t *bytes,
                  struct nsid_err *err);
 
 /* sha256 of a regular file's bytes (refused without opening if it is not one). */
-int nsid_file_sha256(const char *path, char hex[NSID_SHA256_HEX], int64_t *bytes, struct nsid_err *err);
+int nsid_scanid_file_sha256(const char *path, char hex[NSID_SHA256_HEX], int64_t *bytes, struct nsid_err *err);
 
 /*
  * Is path a scan? Cheap: a stat, and for a file its signature (HDF5: at byte 0, 512, 1024,
@@ -86,6 +86,6 @@ int nsid_file_sha256(const char *path, char hex[NSID_SHA256_HEX], int64_t *bytes
  * path does not exist, NSID_EFORMAT with the reason if it is no scan (a text file, an empty
  * folder, a FIFO).
  */
-int nsid_scan_probe(const char *path, enum nsid_scan_kind *kind, struct nsid_err *err);
+int nsid_scanid_probe(const char *path, enum nsid_scan_kind *kind, struct nsid_err *err);
 
 #endif

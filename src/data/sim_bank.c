@@ -266,7 +266,7 @@ int nsid_sim_bank_work_init(struct nsid_sim_bank_work *w, const struct nsid_sim_
 void nsid_sim_bank_work_free(struct nsid_sim_bank_work *w)
 {
     if (!w) return;
-    nsid_free(w->block);
+    nsid_alloc_free(w->block);
     memset(w, 0, sizeof *w);
 }
 

@@ -84,7 +84,7 @@ static void gen_free(struct gen *g)
     void *bufs[] = {g->work, g->scratch, g->imgbuf, g->colbuf, g->pool, g->neurons, g->proc, g->file_of, g->amp, g->lam, g->calib,
                     g->img_tier, g->img_key, g->img_first, g->img_trials, g->trial_img, g->behavior,
                     g->pupil, g->shift, g->bz, g->images, g->responses, g->rates};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nsid_free(bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nsid_alloc_free(bufs[i]);
     nsid_pool_free(&g->tp);
     memset(g, 0, sizeof *g);
 }
@@ -92,7 +92,7 @@ static void gen_free(struct gen *g)
 /* n elements of size bytes, checked for overflow; NULL with err set on failure. */
 static void *alloc_n(size_t n, size_t size, struct nsid_err *err)
 {
-    size_t bytes = nsid_mul_size(n, size, err);
+    size_t bytes = nsid_alloc_mul_size(n, size, err);
     if (!bytes && n && size) return NULL;
     return NSID_CALLOC(bytes, err);
 }
@@ -151,7 +151,7 @@ static int plan_neurons(struct gen *g, struct nsid_err *err)
         int64_t k = perm[i];
         g->pool[i] = k < M ? k : base + (k - M);
     }
-    nsid_free(perm);
+    nsid_alloc_free(perm);
     return 0;
 }
 
@@ -188,7 +188,7 @@ static int plan_trials(struct gen *g, struct nsid_err *err)
     int64_t *fill = slot; /* reuse: next free position per image */
     for (int64_t i = 0; i < g->U; i++) fill[i] = g->img_first[i];
     for (t = 0; t < g->T; t++) g->img_trials[fill[g->trial_img[t]]++] = t;
-    nsid_free(slot);
+    nsid_alloc_free(slot);
     return 0;
 }
 
@@ -355,7 +355,7 @@ static int plan_order(struct gen *g, struct nsid_err *err)
         g->file_of[j] = k[j].n;
         g->proc[j] = g->neurons[k[j].n];
     }
-    nsid_free(k);
+    nsid_alloc_free(k);
     return 0;
 }
 
@@ -373,7 +373,7 @@ static int add_array(struct nsid_arrays *l, const char *name, int dtype, int ndi
     for (int i = 0; i < ndim; i++) a.shape[i] = shape[i];
     a.itemsize = itemsize;
     a.data = data;
-    return nsid_arrays_add(l, &a, err);
+    return nsid_scan_arrays_add(l, &a, err);
 }
 
 /* Add a copy of a 1-d array of n elements. */
@@ -413,7 +413,7 @@ static int add_strings(struct nsid_arrays *l, const char *name, int64_t n, size_
         memcpy(buf + (size_t)i * width, v, len < width ? len : width);
     }
     int rc = add_1d(l, name, NSID_DT_STR, n, width, buf, err);
-    nsid_free(buf);
+    nsid_alloc_free(buf);
     return rc;
 }
 
@@ -423,7 +423,7 @@ static const char *tier_str(const void *ctx, int64_t t, char *tmp, size_t n)
     const struct gen *g = ctx;
     (void)tmp;
     (void)n;
-    return nsid_tier_name(g->img_tier[g->trial_img[t]]);
+    return nsid_scan_tier_name(g->img_tier[g->trial_img[t]]);
 }
 
 /* The string ctx for every element. */
@@ -479,7 +479,7 @@ static int fill_trials(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
             (rc = add_strings(&s->trials, "frame_image_class", T, 11, const_str, "dead_leaves", err)) == 0)
             rc = add_strings(&s->trials, "tiers", T, 10, tier_str, g, err);
     }
-    nsid_free(idx);
+    nsid_alloc_free(idx);
     return rc;
 }
 
@@ -527,9 +527,9 @@ static int fill_neurons(struct nsid_scan *s, struct gen *g, struct nsid_err *err
             (rc = add_1d(&s->neurons, "multi_match_id", NSID_DT_I64, N, 8, s->multi_match_id, err)) == 0)
             rc = add_2d(&s->neurons, "multi_unit_stack_coordinates", NSID_DT_F64, N, 3, 8, stack, err);
     }
-    nsid_free(sess);
-    nsid_free(scn);
-    nsid_free(stack);
+    nsid_alloc_free(sess);
+    nsid_alloc_free(scn);
+    nsid_alloc_free(stack);
     return rc;
 }
 
@@ -647,7 +647,7 @@ static int add_stats(struct nsid_scan *s, const char *data, const double *v, int
             rc = scalar ? add_array(&s->stats, name, NSID_DT_F32, 0, NULL, 4, col, err)
                         : add_1d(&s->stats, name, NSID_DT_F32, k, 4, col, err);
         }
-    nsid_free(col);
+    nsid_alloc_free(col);
     return rc;
 }
 
@@ -669,7 +669,7 @@ static int fill_stats(struct nsid_scan *s, struct gen *g, struct nsid_err *err)
     if (rc == 0) rc = add_stats(s, "behavior", v, 3, 0, err);
     for (int k = 0; k < 2 && rc == 0; k++) summarise(g->pupil + k, g->T, 2, g->colbuf, v + k * 5);
     if (rc == 0) rc = add_stats(s, "pupil_center", v, 2, 0, err);
-    nsid_free(v);
+    nsid_alloc_free(v);
     return rc;
 }
 
@@ -739,12 +739,12 @@ static int fill_truth_neurons(struct nsid_scan *s, const struct gen *g, struct n
         for (size_t f = 0; f < sizeof NEURON_FIELDS / sizeof NEURON_FIELDS[0] && rc == 0; f++)
             rc = add_neuron_field(s, g, NEURON_FIELDS[f].name, NEURON_FIELDS[f].offset, px, err);
     }
-    nsid_free(px);
-    nsid_free(grid);
-    nsid_free(type);
-    nsid_free(scale);
-    nsid_free(pool);
-    nsid_free(w);
+    nsid_alloc_free(px);
+    nsid_alloc_free(grid);
+    nsid_alloc_free(type);
+    nsid_alloc_free(scale);
+    nsid_alloc_free(pool);
+    nsid_alloc_free(w);
     return rc;
 }
 
@@ -782,7 +782,7 @@ static int fill_truth_scan(struct nsid_scan *s, struct gen *g, struct nsid_err *
         a.itemsize = 4;
         a.data = g->rates;
         g->rates = NULL;
-        rc = nsid_arrays_take(&s->ground_truth, &a, err);
+        rc = nsid_scan_arrays_take(&s->ground_truth, &a, err);
     }
     return rc;
 }
@@ -841,7 +841,7 @@ static int gen_setup(struct gen *g, const struct nsid_sim_config *cfg, int i, st
     return gen_alloc(g, err);
 }
 
-int nsid_sim_scan_generate(struct nsid_scan *out, const struct nsid_sim_config *cfg, int i,
+int nsid_simulate_scan_generate(struct nsid_scan *out, const struct nsid_sim_config *cfg, int i,
                            struct nsid_err *err)
 {
     nsid_scan_init(out);
@@ -877,7 +877,7 @@ static double seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-int nsid_sim_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log, struct nsid_err *err)
+int nsid_simulate_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log, struct nsid_err *err)
 {
     int rc = nsid_sim_config_check(cfg, err);
     if (rc < 0 || (rc = nsid_path_mkdirs(dir, NULL, err)) < 0) return rc;
@@ -890,7 +890,7 @@ int nsid_sim_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log
             return nsid_err_set(err, NSID_EINVAL, dir, 0, NULL, "path too long");
         struct nsid_scan s;
         double t0 = seconds();
-        if ((rc = nsid_sim_scan_generate(&s, cfg, i, err)) < 0) return rc;
+        if ((rc = nsid_simulate_scan_generate(&s, cfg, i, err)) < 0) return rc;
         double t1 = seconds();
         rc = nsid_scan_save(&s, path, &opt, err);
         double t2 = seconds();
@@ -903,7 +903,7 @@ int nsid_sim_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log
     char path[NSID_PATH_MAX];
     if (snprintf(path, sizeof path, "%s/groups.json", dir) >= (int)sizeof path)
         return nsid_err_set(err, NSID_EINVAL, dir, 0, NULL, "path too long");
-    return nsid_sim_write_groups(cfg, path, err);
+    return nsid_simulate_write_groups(cfg, path, err);
 }
 
 /* True if every scan of group g is selected (written). */
@@ -980,7 +980,7 @@ static void json_groups(const struct nsid_sim_config *cfg, FILE *f)
     fprintf(f, "\n  },\n");
 }
 
-int nsid_sim_write_groups(const struct nsid_sim_config *cfg, const char *path, struct nsid_err *err)
+int nsid_simulate_write_groups(const struct nsid_sim_config *cfg, const char *path, struct nsid_err *err)
 {
     char tmp[NSID_PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)

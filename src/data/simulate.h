@@ -42,7 +42,7 @@
  *     if (nsid_sim_config_init(&cfg, "quick", &err) < 0 ||
  *         nsid_sim_config_set(&cfg, "seed=7", &err) < 0 ||
  *         nsid_sim_config_check(&cfg, &err) < 0 ||
- *         nsid_sim_write(&cfg, "data/sim", stderr, &err) < 0) {
+ *         nsid_simulate_write(&cfg, "data/sim", stderr, &err) < 0) {
  *         nsid_err_print(&err, stderr);
  *         return 1;
  *     }
@@ -52,7 +52,7 @@
  *
  *     struct nsid_scan s;
  *     int i = nsid_sim_scan_find("20457-5-9");
- *     if (nsid_sim_scan_generate(&s, &cfg, i, &err) < 0) ...
+ *     if (nsid_simulate_scan_generate(&s, &cfg, i, &err) < 0) ...
  *     nsid_scan_free(&s);
  */
 #ifndef NSID_SIMULATE_H
@@ -104,7 +104,7 @@ struct nsid_sim_sizes {
     int64_t test_repeats;      /* ... each shown this many times (>= 2, for the oracle) */
 };
 
-/* How nsid_sim_write stores a scan. */
+/* How nsid_simulate_write stores a scan. */
 enum nsid_sim_format {
     NSID_SIM_FORMAT_H5 = 0,    /* static<...>-preproc0.h5, HDF5 StaticImageSet */
     NSID_SIM_FORMAT_TREE = 1,  /* static<...>-preproc0/, the authors' file tree */
@@ -188,7 +188,7 @@ int nsid_sim_group_find(const char *name);
 int nsid_sim_scan_find(const char *name);
 /* "static<animal>-<session>-<scan>-preproc0.h5" */
 void nsid_sim_scan_filename(int i, char *buf, size_t n);
-/* The name nsid_sim_write gives scan i: the file name, without ".h5" for a file tree. */
+/* The name nsid_simulate_write gives scan i: the file name, without ".h5" for a file tree. */
 void nsid_sim_scan_output_name(const struct nsid_sim_config *cfg, int i, char *buf, size_t n);
 /* True if scan i belongs to one of the configured groups. */
 bool nsid_sim_scan_selected(const struct nsid_sim_config *cfg, int i);
@@ -221,7 +221,7 @@ void nsid_sim_image(float *img, int height, int width, double leaf_exponent,
  * initialised here; on error it is freed again. cfg must pass
  * nsid_sim_config_check.
  */
-int nsid_sim_scan_generate(struct nsid_scan *out, const struct nsid_sim_config *cfg, int i,
+int nsid_simulate_scan_generate(struct nsid_scan *out, const struct nsid_sim_config *cfg, int i,
                            struct nsid_err *err);
 
 /*
@@ -231,7 +231,7 @@ int nsid_sim_scan_generate(struct nsid_scan *out, const struct nsid_sim_config *
  * dir/groups.json. log (may be NULL) gets one line per scan with its
  * generation time.
  */
-int nsid_sim_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log,
+int nsid_simulate_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log,
                    struct nsid_err *err);
 
 /*
@@ -239,6 +239,6 @@ int nsid_sim_write(const struct nsid_sim_config *cfg, const char *dir, FILE *log
  * selected scan (file, data key, animal, sizes) and group name -> files.
  * JSON, which YAML readers also accept.
  */
-int nsid_sim_write_groups(const struct nsid_sim_config *cfg, const char *path, struct nsid_err *err);
+int nsid_simulate_write_groups(const struct nsid_sim_config *cfg, const char *path, struct nsid_err *err);
 
 #endif

@@ -44,7 +44,7 @@ int nsid_subset_images(const struct nsid_scan *s, int64_t image_n, uint64_t base
     for (int64_t i = 0; i < s->n_trials; i++)
         if (s->tiers[i] == NSID_TIER_TRAIN) pool[k++] = i;
     draw(pool, n_train, 0, image_n, base_seed * (uint64_t)image_n, STREAM_IMAGES, out);
-    nsid_free(pool);
+    nsid_alloc_free(pool);
     return 0;
 }
 
@@ -60,7 +60,7 @@ int nsid_subset_neurons(const struct nsid_scan *s, int64_t neuron_n, int64_t exc
     if (!pool) return NSID_ENOMEM;
     for (int64_t i = 0; i < N; i++) pool[i] = i;
     draw(pool, N, exclude_n, neuron_n, base_seed * (uint64_t)neuron_n, STREAM_NEURONS, out);
-    nsid_free(pool);
+    nsid_alloc_free(pool);
     return 0;
 }
 
@@ -75,7 +75,7 @@ static bool in_sorted(const int64_t *v, int64_t n, int64_t x)
     return lo < n && v[lo] == x;
 }
 
-int nsid_match_ids(const struct nsid_scan *const *scans, int n_scans, int64_t **ids, int64_t *n,
+int nsid_subset_match_ids(const struct nsid_scan *const *scans, int n_scans, int64_t **ids, int64_t *n,
                    struct nsid_err *err)
 {
     *ids = NULL;
@@ -99,14 +99,14 @@ int nsid_match_ids(const struct nsid_scan *const *scans, int n_scans, int64_t **
         int64_t Nk = scans[k]->n_neurons, keep = 0;
         int64_t *w = NSID_ALLOC((size_t)(Nk ? Nk : 1) * sizeof *w, err);
         if (!w) {
-            nsid_free(v);
+            nsid_alloc_free(v);
             return NSID_ENOMEM;
         }
         memcpy(w, scans[k]->multi_match_id, (size_t)Nk * sizeof *w);
         qsort(w, (size_t)Nk, sizeof *w, cmp_i64);
         for (int64_t i = 0; i < u; i++)
             if (in_sorted(w, Nk, v[i])) v[keep++] = v[i];
-        nsid_free(w);
+        nsid_alloc_free(w);
         u = keep;
     }
     *ids = v;
@@ -114,7 +114,7 @@ int nsid_match_ids(const struct nsid_scan *const *scans, int n_scans, int64_t **
     return 0;
 }
 
-int nsid_match_select(const int64_t *ids, int64_t n_ids, const struct nsid_match_opts *o, int64_t *out,
+int nsid_subset_match_select(const int64_t *ids, int64_t n_ids, const struct nsid_match_opts *o, int64_t *out,
                       struct nsid_err *err)
 {
     int64_t H = o->heldout_n;
@@ -134,7 +134,7 @@ int nsid_match_select(const int64_t *ids, int64_t n_ids, const struct nsid_match
         if (o->heldout) {
             memcpy(out, pool, (size_t)o->n * sizeof *out);
             qsort(out, (size_t)o->n, sizeof *out, cmp_i64);
-            nsid_free(pool);
+            nsid_alloc_free(pool);
             return 0;
         }
         qsort(pool + H, (size_t)(n_ids - H), sizeof *pool, cmp_i64);
@@ -142,11 +142,11 @@ int nsid_match_select(const int64_t *ids, int64_t n_ids, const struct nsid_match
         len = n_ids - H;
     }
     draw(pool + start, len, 0, o->n, o->base_seed * (uint64_t)o->n, STREAM_MATCH, out);
-    nsid_free(pool);
+    nsid_alloc_free(pool);
     return 0;
 }
 
-int nsid_match_neurons(const struct nsid_scan *s, const int64_t *ids, int64_t n_ids, int64_t *idx, int64_t *n_idx,
+int nsid_subset_match_neurons(const struct nsid_scan *s, const int64_t *ids, int64_t n_ids, int64_t *idx, int64_t *n_idx,
                        struct nsid_err *err)
 {
     *n_idx = 0;
@@ -168,7 +168,7 @@ int nsid_match_neurons(const struct nsid_scan *s, const int64_t *ids, int64_t n_
         if (!in_sorted(have, k, ids[j]))
             rc = nsid_err_set(err, NSID_ENOTFOUND, nsid__scan_file(s), 0, "neurons/multi_match_id",
                               "matched id %lld is not in this scan", (long long)ids[j]);
-    nsid_free(have);
+    nsid_alloc_free(have);
     if (!rc) *n_idx = k;
     return rc;
 }

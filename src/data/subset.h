@@ -11,9 +11,9 @@
  *   image_n          nsid_subset_images: image_n trials of the train tier.
  *   neuron_n         nsid_subset_neurons: draw exclude_n + neuron_n neurons,
  *                    drop the first exclude_n drawn (the authors' exclude_neuron_n).
- *   multi_match_n    matched ids across scans: nsid_match_ids (the sorted
+ *   multi_match_n    matched ids across scans: nsid_subset_match_ids (the sorted
  *                    intersection of multi_match_id, -1 removed), then
- *                    nsid_match_select, then nsid_match_neurons per scan.
+ *                    nsid_subset_match_select, then nsid_subset_match_neurons per scan.
  *
  * Held-out matched neurons (Fig. 4), unlike the original code (docs/paper.md
  * §5.5 caveat): with heldout_n > 0 the matched ids are first split, by a
@@ -53,9 +53,9 @@ int nsid_subset_neurons(const struct nsid_scan *s, int64_t neuron_n, int64_t exc
 
 /*
  * The matched ids every scan has: sorted intersection of multi_match_id, -1
- * removed. *ids is allocated (nsid_free it); *n may be 0.
+ * removed. *ids is allocated (nsid_alloc_free it); *n may be 0.
  */
-int nsid_match_ids(const struct nsid_scan *const *scans, int n_scans, int64_t **ids, int64_t *n,
+int nsid_subset_match_ids(const struct nsid_scan *const *scans, int n_scans, int64_t **ids, int64_t *n,
                    struct nsid_err *err);
 
 struct nsid_match_opts {
@@ -66,7 +66,7 @@ struct nsid_match_opts {
 };
 
 /* Select o->n ids from ids (sorted, n_ids) into out (o->n), ascending. */
-int nsid_match_select(const int64_t *ids, int64_t n_ids, const struct nsid_match_opts *o, int64_t *out,
+int nsid_subset_match_select(const int64_t *ids, int64_t n_ids, const struct nsid_match_opts *o, int64_t *out,
                       struct nsid_err *err);
 
 /*
@@ -74,7 +74,7 @@ int nsid_match_select(const int64_t *ids, int64_t n_ids, const struct nsid_match
  * into idx (room for s->n_neurons); *n_idx receives the count. Every id must
  * be present in s.
  */
-int nsid_match_neurons(const struct nsid_scan *s, const int64_t *ids, int64_t n_ids, int64_t *idx, int64_t *n_idx,
+int nsid_subset_match_neurons(const struct nsid_scan *s, const int64_t *ids, int64_t n_ids, int64_t *idx, int64_t *n_idx,
                        struct nsid_err *err);
 
 #endif

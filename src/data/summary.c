@@ -34,7 +34,7 @@ static void print_list(FILE *f, const char *label, const struct nsid_arrays *l)
             fprintf(f, "%s%s strings, %s%zu bytes ", a->str_vlen ? "variable-length " : "",
                     a->str_unicode ? "unicode" : "byte", a->str_unicode ? "up to " : "", a->itemsize);
         else
-            fprintf(f, "%s ", nsid_dtype_name(a->dtype));
+            fprintf(f, "%s ", nsid_scan_dtype_name(a->dtype));
         print_shape(f, a);
         fputc('\n', f);
     }
@@ -44,7 +44,7 @@ static void print_repeats(const struct nsid_scan *s, FILE *f)
 {
     struct nsid_repeats r;
     struct nsid_err e = {0};
-    if (nsid_repeats_init(&r, s, NSID_TIER_TEST, &e) < 0) {
+    if (nsid_batch_repeats_init(&r, s, NSID_TIER_TEST, &e) < 0) {
         fprintf(f, "%-14sunknown (%s)\n", "test repeats", e.msg);
         return;
     }
@@ -61,7 +61,7 @@ static void print_repeats(const struct nsid_scan *s, FILE *f)
         fprintf(f, "%-14s%lld images, %.2f repeats per image (min %lld, max %lld)%s\n", "test repeats",
                 (long long)r.n_groups, (double)r.n_trials / (double)r.n_groups, (long long)lo, (long long)hi,
                 single ? "; some images shown once (no oracle for them)" : "");
-    nsid_repeats_free(&r);
+    nsid_batch_repeats_free(&r);
 }
 
 static void print_data(FILE *f, const char *label, const float *v, size_t n, int dtype, const char *shape)
@@ -72,10 +72,10 @@ static void print_data(FILE *f, const char *label, const float *v, size_t n, int
     }
     float lo, hi;
     range_of(v, n, &lo, &hi);
-    fprintf(f, "%-14s%s stored %s, values %g .. %g\n", label, shape, nsid_dtype_name(dtype), (double)lo, (double)hi);
+    fprintf(f, "%-14s%s stored %s, values %g .. %g\n", label, shape, nsid_scan_dtype_name(dtype), (double)lo, (double)hi);
 }
 
-int nsid_scan_summary(const struct nsid_scan *s, FILE *f, struct nsid_err *err)
+int nsid_summary_scan(const struct nsid_scan *s, FILE *f, struct nsid_err *err)
 {
     (void)err;
     struct stat st;
@@ -108,7 +108,7 @@ int nsid_scan_summary(const struct nsid_scan *s, FILE *f, struct nsid_err *err)
     print_list(f, "trial meta", &s->trials);
     print_list(f, "neuron meta", &s->neurons);
     fprintf(f, "%-14s%d arrays; responses/all/std %s\n", "statistics", s->stats.n,
-            nsid_arrays_find(&s->stats, "responses/all/std") ? "present" : "MISSING (computed when normalising)");
+            nsid_scan_arrays_find(&s->stats, "responses/all/std") ? "present" : "MISSING (computed when normalising)");
     if (s->extra.n) print_list(f, "extra data", &s->extra);
     if (s->ground_truth.n) print_list(f, "ground truth", &s->ground_truth);
     if (s->config_json) fprintf(f, "%-14s%s\n", "config.json", s->config_json);

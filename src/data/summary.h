@@ -14,6 +14,6 @@
  * dtypes with value ranges, which optional fields exist, every metadata field
  * with its dtype and shape, statistics, ground truth, config.json.
  */
-int nsid_scan_summary(const struct nsid_scan *s, FILE *f, struct nsid_err *err);
+int nsid_summary_scan(const struct nsid_scan *s, FILE *f, struct nsid_err *err);
 
 #endif

@@ -80,7 +80,7 @@ static void stats_of(const float *v, size_t n, size_t stride, float *scratch, st
 
 static const char *const stat_names[5] = {"mean", "std", "min", "max", "median"};
 
-int nsid_scan_compute_stats(const struct nsid_scan *s, const char *data, struct nsid_arrays *out,
+int nsid_transform_scan_compute_stats(const struct nsid_scan *s, const char *data, struct nsid_arrays *out,
                             struct nsid_err *err)
 {
     const float *v;
@@ -107,8 +107,8 @@ int nsid_scan_compute_stats(const struct nsid_scan *s, const char *data, struct 
     /* Columns are gathered BLOCK at a time (row-major reads), then summarised contiguously. */
     enum { BLOCK = 64 };
     size_t nb = cols < BLOCK ? cols : BLOCK;
-    float *scratch = NSID_ALLOC(nsid_mul_size(rows, sizeof(float), err), err);
-    float *block = cols > 1 ? NSID_ALLOC(nsid_mul_size(rows, nb * sizeof(float), err), err) : NULL;
+    float *scratch = NSID_ALLOC(nsid_alloc_mul_size(rows, sizeof(float), err), err);
+    float *block = cols > 1 ? NSID_ALLOC(nsid_alloc_mul_size(rows, nb * sizeof(float), err), err) : NULL;
     float *res = NSID_ALLOC(5 * cols * sizeof(float), err);
     int rc = scratch && res && (block || cols == 1) ? 0 : NSID_ENOMEM;
     for (size_t c0 = 0; !rc && c0 < cols; c0 += nb) {
@@ -123,7 +123,7 @@ int nsid_scan_compute_stats(const struct nsid_scan *s, const char *data, struct 
             for (int m = 0; m < 5; m++) res[(size_t)m * cols + c0 + j] = vals[m];
         }
     }
-    nsid_free(block);
+    nsid_alloc_free(block);
     for (int m = 0; !rc && m < 5; m++) {
         struct nsid_array a;
         memset(&a, 0, sizeof a);
@@ -133,24 +133,24 @@ int nsid_scan_compute_stats(const struct nsid_scan *s, const char *data, struct 
         a.ndim = scalar ? 0 : 1;
         a.shape[0] = (int64_t)cols;
         a.data = res + (size_t)m * cols;
-        rc = nsid_arrays_add(out, &a, err);
+        rc = nsid_scan_arrays_add(out, &a, err);
     }
-    nsid_free(scratch);
-    nsid_free(res);
+    nsid_alloc_free(scratch);
+    nsid_alloc_free(res);
     return rc;
 }
 
-int nsid_scan_add_stats(struct nsid_scan *s, struct nsid_err *err)
+int nsid_transform_scan_add_stats(struct nsid_scan *s, struct nsid_err *err)
 {
     static const char *const data[4] = {"images", "responses", "behavior", "pupil_center"};
     const void *have[4] = {s->images, s->responses, s->behavior, s->pupil_center};
     for (int d = 0; d < 4; d++) {
         if (!have[d]) continue;
         struct nsid_arrays tmp = {0};
-        int rc = nsid_scan_compute_stats(s, data[d], &tmp, err);
+        int rc = nsid_transform_scan_compute_stats(s, data[d], &tmp, err);
         for (int i = 0; !rc && i < tmp.n; i++)
-            if (!nsid_arrays_find(&s->stats, tmp.a[i].name)) rc = nsid_arrays_take(&s->stats, &tmp.a[i], err);
-        nsid_arrays_free(&tmp);
+            if (!nsid_scan_arrays_find(&s->stats, tmp.a[i].name)) rc = nsid_scan_arrays_take(&s->stats, &tmp.a[i], err);
+        nsid_scan_arrays_free(&tmp);
         if (rc) return rc;
     }
     return 0;
@@ -183,7 +183,7 @@ static void norm_warn(const struct nsid_norm_opts *o, const char *fmt, ...)
 static int64_t bad_stat(const struct nsid_array *a, size_t k, bool is_std, double *x)
 {
     for (size_t i = 0; i < k; i++) {
-        *x = nsid_array_get_f64(a, i);
+        *x = nsid_scan_array_get_f64(a, i);
         if (!isfinite(*x) || fabs(*x) > (double)FLT_MAX || (is_std && *x < 0.0)) return (int64_t)i;
     }
     return -1;
@@ -195,14 +195,14 @@ static int get_stat(struct nsid_norm *nm, const struct nsid_scan *s, const struc
 {
     char key[NSID_KEY_MAX];
     snprintf(key, sizeof key, "%s/all/%s", data, m);
-    const struct nsid_array *a = nsid_arrays_find(&s->stats, key);
+    const struct nsid_array *a = nsid_scan_arrays_find(&s->stats, key);
     struct nsid_arrays tmp = {0};
     bool is_std = strcmp(m, "std") == 0;
     double x = 0.0;
     int64_t bad = -1;
     /* Statistics scale the data: each one must be a finite float, and a std not negative (a
      * NaN, Inf or negative std made every loss NaN and every metric 0). */
-    if (a && a->dtype != NSID_DT_STR && (bad = bad_stat(a, nsid_array_numel(a), is_std, &x)) >= 0) {
+    if (a && a->dtype != NSID_DT_STR && (bad = bad_stat(a, nsid_scan_array_numel(a), is_std, &x)) >= 0) {
         if (!o || !o->recompute_nonfinite)
             return nsid_err_set(err, NSID_EFORMAT, nsid__scan_file(s), 0, key,
                                 "element %lld is %g: statistics must be finite numbers%s", (long long)bad, x,
@@ -216,24 +216,24 @@ static int get_stat(struct nsid_norm *nm, const struct nsid_scan *s, const struc
                   (long long)s->n_trials);
     }
     if (!a) {
-        int rc = nsid_scan_compute_stats(s, data, &tmp, err);
+        int rc = nsid_transform_scan_compute_stats(s, data, &tmp, err);
         if (rc) return rc;
-        a = nsid_arrays_find(&tmp, key);
+        a = nsid_scan_arrays_find(&tmp, key);
         nm->stats_computed++;
     }
-    size_t k = nsid_array_numel(a);
+    size_t k = nsid_scan_array_numel(a);
     int rc = 0;
     if (a->dtype == NSID_DT_STR || !(k == n || (allow_scalar && k == 1))) {
         rc = nsid_err_set(err, NSID_ESHAPE, nsid__scan_file(s), 0, key, "%zu values (%s), expected %zu%s",
-                          k, nsid_dtype_name(a->dtype), n, allow_scalar ? " or 1" : "");
+                          k, nsid_scan_dtype_name(a->dtype), n, allow_scalar ? " or 1" : "");
     } else if ((bad = bad_stat(a, k, is_std, &x)) >= 0) { /* computed from data that is itself bad */
         rc = nsid_err_set(err, NSID_EFORMAT, nsid__scan_file(s), 0, key, "element %lld is %g: statistics must be "
                           "finite numbers", (long long)bad, x);
     } else {
-        for (size_t i = 0; i < k; i++) out[i] = (float)nsid_array_get_f64(a, i);
+        for (size_t i = 0; i < k; i++) out[i] = (float)nsid_scan_array_get_f64(a, i);
         if (got) *got = k;
     }
-    nsid_arrays_free(&tmp);
+    nsid_scan_arrays_free(&tmp);
     return rc;
 }
 
@@ -285,7 +285,7 @@ static int find_constant(struct nsid_norm *nm, const struct nsid_scan *s, const 
                   (long long)nm->n_constant, (long long)s->n_trials, (long long)first,
                   s->unit_ids ? ", unit_id " : "", s->unit_ids ? (long long)s->unit_ids[first] : 0LL,
                   (double)mn[first]);
-    nsid_free(mn);
+    nsid_alloc_free(mn);
     return 0;
 }
 
@@ -303,7 +303,7 @@ static int init_responses(struct nsid_norm *nm, const struct nsid_scan *s, const
     if (!sd) return NSID_ENOMEM;
     int rc = get_stat(nm, s, o, "responses", "std", N, false, sd, NULL, err);
     if (!rc) nm->n_floored = precision_floored(sd, N, nm->resp_scale, &nm->resp_threshold);
-    nsid_free(sd);
+    nsid_alloc_free(sd);
     /* The floor is 1% of the mean std: when every std is 0 (or the mean is denormal), there is
      * no scale to divide by. */
     if (!rc && !(nm->resp_threshold >= (double)FLT_MIN && 1.0 / nm->resp_threshold <= (double)FLT_MAX))
@@ -369,7 +369,7 @@ static int init_behavior(struct nsid_norm *nm, const struct nsid_scan *s, const 
     return rc;
 }
 
-int nsid_norm_init(struct nsid_norm *nm, const struct nsid_scan *s, const struct nsid_norm_opts *o,
+int nsid_transform_norm_init(struct nsid_norm *nm, const struct nsid_scan *s, const struct nsid_norm_opts *o,
                    struct nsid_err *err)
 {
     memset(nm, 0, sizeof *nm);
@@ -377,19 +377,19 @@ int nsid_norm_init(struct nsid_norm *nm, const struct nsid_scan *s, const struct
     int rc = init_responses(nm, s, o, err);
     if (!rc) rc = init_images(nm, s, o, err);
     if (!rc) rc = init_behavior(nm, s, o, err);
-    if (rc) nsid_norm_free(nm);
+    if (rc) nsid_transform_norm_free(nm);
     return rc;
 }
 
-void nsid_norm_free(struct nsid_norm *nm)
+void nsid_transform_norm_free(struct nsid_norm *nm)
 {
     if (!nm) return;
-    nsid_free(nm->resp_scale);
-    nsid_free(nm->img_mean); /* img_std lives in the same block */
+    nsid_alloc_free(nm->resp_scale);
+    nsid_alloc_free(nm->img_mean); /* img_std lives in the same block */
     memset(nm, 0, sizeof *nm);
 }
 
-void nsid_norm_responses(const struct nsid_norm *nm, const float *raw, const int64_t *sel, int64_t n, float *out)
+void nsid_transform_norm_responses(const struct nsid_norm *nm, const float *raw, const int64_t *sel, int64_t n, float *out)
 {
     const float *p = nm->resp_scale;
     if (!sel) {
@@ -399,7 +399,7 @@ void nsid_norm_responses(const struct nsid_norm *nm, const float *raw, const int
     for (int64_t j = 0; j < n; j++) out[j] = raw[sel[j]] * p[sel[j]];
 }
 
-void nsid_norm_image(const struct nsid_norm *nm, const float *raw, int64_t numel, float *out)
+void nsid_transform_norm_image(const struct nsid_norm *nm, const float *raw, int64_t numel, float *out)
 {
     if (!nm->zscore_images) {
         if (out != raw) memcpy(out, raw, (size_t)numel * sizeof(float));
@@ -408,12 +408,12 @@ void nsid_norm_image(const struct nsid_norm *nm, const float *raw, int64_t numel
     for (int64_t i = 0; i < numel; i++) out[i] = (raw[i] - nm->img_mean[i]) / nm->img_std[i];
 }
 
-void nsid_norm_behavior(const struct nsid_norm *nm, const float *raw, float *out)
+void nsid_transform_norm_behavior(const struct nsid_norm *nm, const float *raw, float *out)
 {
     for (int k = 0; k < 3; k++) out[k] = raw[k] * nm->beh_scale[k];
 }
 
-void nsid_norm_pupil(const struct nsid_norm *nm, const float *raw, float *out)
+void nsid_transform_norm_pupil(const struct nsid_norm *nm, const float *raw, float *out)
 {
     for (int k = 0; k < 2; k++) out[k] = (raw[k] - nm->pupil_mean[k]) / nm->pupil_std[k];
 }

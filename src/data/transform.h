@@ -11,16 +11,16 @@
  *   pupil       (x - mean) / std (statistics pupil_center/all)
  *
  * Statistics a file lacks are computed from all its trials (ddof 0, as
- * numpy's std), with a warning; nsid_scan_add_stats stores the whole block in
+ * numpy's std), with a warning; nsid_transform_scan_add_stats stores the whole block in
  * a scan so a converted file carries it. Neurons whose responses never vary
  * give a warning and the floor. All arithmetic is float32 like the
  * authors' numpy pipeline.
  *
  *     struct nsid_norm nm;
  *     struct nsid_norm_opts no = {0};              // paper: raw images
- *     if (nsid_norm_init(&nm, &scan, &no, &err) < 0) ...
- *     nsid_norm_responses(&nm, scan.responses + t * N, NULL, N, out);
- *     nsid_norm_free(&nm);
+ *     if (nsid_transform_norm_init(&nm, &scan, &no, &err) < 0) ...
+ *     nsid_transform_norm_responses(&nm, scan.responses + t * N, NULL, N, out);
+ *     nsid_transform_norm_free(&nm);
  */
 #ifndef NSID_TRANSFORM_H
 #define NSID_TRANSFORM_H
@@ -64,20 +64,20 @@ struct nsid_norm {
  * absent). Errors: statistics of the wrong shape (key named), a std of zero
  * for images. On error nm is zeroed.
  */
-int nsid_norm_init(struct nsid_norm *nm, const struct nsid_scan *s, const struct nsid_norm_opts *o,
+int nsid_transform_norm_init(struct nsid_norm *nm, const struct nsid_scan *s, const struct nsid_norm_opts *o,
                    struct nsid_err *err);
-void nsid_norm_free(struct nsid_norm *nm);
+void nsid_transform_norm_free(struct nsid_norm *nm);
 
 /*
  * out[j] = raw[sel[j]] * p_sel[j] for j < n (sel NULL: the first n neurons).
  * raw is one trial's responses (N); out has n floats.
  */
-void nsid_norm_responses(const struct nsid_norm *nm, const float *raw, const int64_t *sel, int64_t n, float *out);
+void nsid_transform_norm_responses(const struct nsid_norm *nm, const float *raw, const int64_t *sel, int64_t n, float *out);
 /* One image (C*H*W floats) -> out (copy if raw). out may equal raw. */
-void nsid_norm_image(const struct nsid_norm *nm, const float *raw, int64_t numel, float *out);
+void nsid_transform_norm_image(const struct nsid_norm *nm, const float *raw, int64_t numel, float *out);
 /* One trial's behavior (3) / pupil_center (2) -> out. */
-void nsid_norm_behavior(const struct nsid_norm *nm, const float *raw, float *out);
-void nsid_norm_pupil(const struct nsid_norm *nm, const float *raw, float *out);
+void nsid_transform_norm_behavior(const struct nsid_norm *nm, const float *raw, float *out);
+void nsid_transform_norm_pupil(const struct nsid_norm *nm, const float *raw, float *out);
 
 /*
  * Statistics of one data array over all trials: out receives
@@ -86,10 +86,10 @@ void nsid_norm_pupil(const struct nsid_norm *nm, const float *raw, float *out);
  * conventions (std ddof 0, median of an even count = mean of the middle two).
  * data is "images", "responses", "behavior" or "pupil_center".
  */
-int nsid_scan_compute_stats(const struct nsid_scan *s, const char *data, struct nsid_arrays *out,
+int nsid_transform_scan_compute_stats(const struct nsid_scan *s, const char *data, struct nsid_arrays *out,
                             struct nsid_err *err);
 
 /* Add every "<data>/all/<m>" statistic s lacks (for the arrays it has). */
-int nsid_scan_add_stats(struct nsid_scan *s, struct nsid_err *err);
+int nsid_transform_scan_add_stats(struct nsid_scan *s, struct nsid_err *err);
 
 #endif

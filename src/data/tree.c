@@ -104,8 +104,8 @@ struct names {
 
 static void names_free(struct names *l)
 {
-    for (int i = 0; i < l->n; i++) nsid_free(l->v[i]);
-    nsid_free(l->v);
+    for (int i = 0; i < l->n; i++) nsid_alloc_free(l->v[i]);
+    nsid_alloc_free(l->v);
     memset(l, 0, sizeof *l);
 }
 
@@ -192,7 +192,7 @@ static int count_trials(struct tree_reader *r, const char *dir, int64_t *T)
         while (have && gap <= max && have[gap]) gap++;
         char which[48] = "a file";
         if (have) snprintf(which, sizeof which, "%lld.npy", (long long)gap);
-        nsid_free(have);
+        nsid_alloc_free(have);
         rc = nsid_err_set(r->err, NSID_ENOTFOUND, dir, 0, NULL,
                           "%lld trial files but the largest index is %lld: %s is missing (expected 0.npy .. %lld.npy)",
                           (long long)n, (long long)max, which, (long long)max);
@@ -255,12 +255,12 @@ static int read_kind_f32(struct tree_reader *r, const struct kind_spec *ks, cons
             memcpy(shape, h.shape, sizeof h.shape);
             *dtype = h.dtype;
             per = nsid_npy_numel(&h);
-            *out = NSID_ALLOC(nsid_mul_size((size_t)T, nsid_mul_size(per ? per : 1, sizeof(float), r->err), r->err),
+            *out = NSID_ALLOC(nsid_alloc_mul_size((size_t)T, nsid_alloc_mul_size(per ? per : 1, sizeof(float), r->err), r->err),
                               r->err);
             if (!*out) {
                 char what[96];
                 snprintf(what, sizeof what, "%lld trials of %zu values as float32", (long long)T, per);
-                return nsid_err_oom(r->err, path, ks->kind, what);
+                return nsid_alloc_oom(r->err, path, ks->kind, what);
             }
         } else if (!same_shape(&h, *ndim, shape)) {
             shape_str(s1, sizeof s1, h.ndim, h.shape);
@@ -357,28 +357,28 @@ static int read_extra_kind(struct tree_reader *r, struct nsid_scan *s, const cha
                 break;
             }
             a.dtype = h.dtype;
-            a.itemsize = nsid_dtype_size(h.dtype);
+            a.itemsize = nsid_scan_dtype_size(h.dtype);
             a.ndim = h.ndim + 1;
             a.shape[0] = T;
             for (int d = 0; d < h.ndim; d++) a.shape[d + 1] = h.shape[d];
             per = nsid_npy_numel(&h);
-            a.data = NSID_ALLOC(nsid_mul_size((size_t)T, per * a.itemsize + 1, r->err), r->err);
+            a.data = NSID_ALLOC(nsid_alloc_mul_size((size_t)T, per * a.itemsize + 1, r->err), r->err);
             if (!a.data) { rc = NSID_ENOMEM; break; }
         } else if (!same_shape(&h, a.ndim - 1, a.shape + 1) || h.dtype != a.dtype) {
             shape_str(s1, sizeof s1, h.ndim, h.shape);
             shape_str(s2, sizeof s2, a.ndim - 1, a.shape + 1);
             rc = nsid_err_set(r->err, NSID_ESHAPE, path, 0, name, "shape %s dtype '%s', but 0.npy has %s %s", s1,
-                              h.descr, s2, nsid_dtype_name(a.dtype));
+                              h.descr, s2, nsid_scan_dtype_name(a.dtype));
             break;
         }
         rc = nsid_npy_decode(&h, r->sc.p + h.data_offset, (char *)a.data + (size_t)i * per * a.itemsize, a.itemsize,
                              path, r->err);
     }
     if (rc) {
-        nsid_array_free(&a);
+        nsid_scan_array_free(&a);
         return rc;
     }
-    return nsid_arrays_take(&s->extra, &a, r->err);
+    return nsid_scan_arrays_take(&s->extra, &a, r->err);
 }
 
 static int read_extra(struct tree_reader *r, struct nsid_scan *s)
@@ -432,7 +432,7 @@ static int read_meta_dir(struct tree_reader *r, const char *dir, const char *pre
         memset(&a, 0, sizeof a);
         memcpy(a.name, name, (size_t)k + 1);
         rc = nsid_npy_read(path, &a, r->err);
-        if (!rc) rc = nsid_arrays_take(l, &a, r->err);
+        if (!rc) rc = nsid_scan_arrays_take(l, &a, r->err);
     }
     names_free(&ls);
     return rc;
@@ -478,7 +478,7 @@ static int read_text(const char *path, char **out, struct nsid_err *err)
     if (!rc) (*out)[n] = '\0';
     fclose(f);
     if (rc) {
-        nsid_free(*out);
+        nsid_alloc_free(*out);
         *out = NULL;
     }
     return rc;
@@ -494,13 +494,13 @@ static int read_config(struct tree_reader *r, struct nsid_scan *s)
     return rc;
 }
 
-bool nsid_is_tree(const char *dir)
+bool nsid_tree_detect(const char *dir)
 {
     char p[NSID_PATH_MAX];
     return is_dir(dir) && snprintf(p, sizeof p, "%s/data", dir) < (int)sizeof p && is_dir(p);
 }
 
-int nsid_scan_load_tree(struct nsid_scan *s, const char *dir, const struct nsid_scan_opts *opt,
+int nsid_tree_load(struct nsid_scan *s, const char *dir, const struct nsid_scan_opts *opt,
                         struct nsid_err *err)
 {
     nsid_scan_init(s);
@@ -641,7 +641,7 @@ static int write_extra(struct tree_writer *w, const struct nsid_array *a, int64_
     row.ndim = a->ndim - 1;
     memmove(row.shape, a->shape + 1, sizeof(int64_t) * (NSID_ARRAY_MAXDIM - 1));
     row.shape[NSID_ARRAY_MAXDIM - 1] = 0;
-    size_t bytes = nsid_array_numel(&row) * a->itemsize;
+    size_t bytes = nsid_scan_array_numel(&row) * a->itemsize;
     for (int64_t i = 0; !rc && i < T; i++) {
         char name[32];
         snprintf(name, sizeof name, "%lld.npy", (long long)i);
@@ -683,8 +683,8 @@ static int write_meta(struct tree_writer *w, const struct nsid_scan *s)
         snprintf(rel, sizeof rel, "meta/%s", groups[g]);
         for (int j = 0; !rc && j < 2; j++) rc = write_list(w, rel, lists[g][j], g == 2);
     }
-    nsid_arrays_free(&xt);
-    nsid_arrays_free(&xn);
+    nsid_scan_arrays_free(&xt);
+    nsid_scan_arrays_free(&xn);
     return rc;
 }
 
@@ -729,7 +729,7 @@ static int put_in_place(const char *tmp, const char *dir, bool overwrite, struct
     char old[NSID_PATH_MAX];
     bool had = is_dir(dir);
     if (had) {
-        int rc = nsid__tmp_path(dir, old, sizeof old, true, err);
+        int rc = nsid__scan_tmp_path(dir, old, sizeof old, true, err);
         if (rc) return rc;
         rmdir(old);
         if (rename(dir, old) != 0)
@@ -745,7 +745,7 @@ static int put_in_place(const char *tmp, const char *dir, bool overwrite, struct
     return 0;
 }
 
-int nsid_scan_save_tree(const struct nsid_scan *s, const char *dir, const struct nsid_tree_save_opts *opt,
+int nsid_tree_save(const struct nsid_scan *s, const char *dir, const struct nsid_tree_save_opts *opt,
                         struct nsid_err *err)
 {
     if (!s->images || !s->responses || s->n_trials <= 0 || s->n_neurons <= 0)
@@ -764,7 +764,7 @@ int nsid_scan_save_tree(const struct nsid_scan *s, const char *dir, const struct
     int rc = 0;
     if (s->config_json) rc = parse_config(s->config_json, "config.json", &w.links, err);
     char tmp[NSID_PATH_MAX];
-    if (!rc) rc = nsid__tmp_path(dir, tmp, sizeof tmp, true, err);
+    if (!rc) rc = nsid__scan_tmp_path(dir, tmp, sizeof tmp, true, err);
     if (rc) return rc;
     w.root = tmp;
     rc = write_config(&w, s);

@@ -37,7 +37,7 @@
  * Read a file-tree scan from folder dir. s is overwritten (not freed first).
  * On error s is zeroed and err names the file or folder.
  */
-int nsid_scan_load_tree(struct nsid_scan *s, const char *dir, const struct nsid_scan_opts *opt,
+int nsid_tree_load(struct nsid_scan *s, const char *dir, const struct nsid_scan_opts *opt,
                         struct nsid_err *err);
 
 struct nsid_tree_save_opts {
@@ -46,10 +46,10 @@ struct nsid_tree_save_opts {
 };
 
 /* Write s as a file tree at dir (see above). opt may be NULL. */
-int nsid_scan_save_tree(const struct nsid_scan *s, const char *dir, const struct nsid_tree_save_opts *opt,
+int nsid_tree_save(const struct nsid_scan *s, const char *dir, const struct nsid_tree_save_opts *opt,
                         struct nsid_err *err);
 
 /* True if dir looks like a file-tree scan (a folder with data/ and meta/). */
-bool nsid_is_tree(const char *dir);
+bool nsid_tree_detect(const char *dir);
 
 #endif

@@ -437,7 +437,7 @@ static int see_path(struct parse *ps, const char *path, int line)
         char **s = NSID_ALLOC(cap * sizeof *s, ps->err);
         if (!s) return NSID_ENOMEM;
         if (ps->n_seen) memcpy(s, ps->seen, ps->n_seen * sizeof *s);
-        nsid_free(ps->seen);
+        nsid_alloc_free(ps->seen);
         ps->seen = s;
         ps->cap_seen = cap;
     }
@@ -581,8 +581,8 @@ int nsid_config_parse_string(struct nsid_config *c, const char *text, size_t len
     yaml_parser_set_input_string(&ps.p, (const unsigned char *)text, len);
     int rc = parse_stream(&ps);
     yaml_parser_delete(&ps.p);
-    for (size_t i = 0; i < ps.n_seen; i++) nsid_free(ps.seen[i]);
-    nsid_free(ps.seen);
+    for (size_t i = 0; i < ps.n_seen; i++) nsid_alloc_free(ps.seen[i]);
+    nsid_alloc_free(ps.seen);
     return rc < 0 ? (err->code < 0 ? err->code : NSID_EINVAL) : 0;
 }
 
@@ -607,7 +607,7 @@ static int read_file(const char *path, char **out, size_t *len, struct nsid_err 
             char *bigger = NSID_ALLOC(2 * cap, err);
             if (!bigger) { rc = NSID_ENOMEM; break; }
             memcpy(bigger, buf, n);
-            nsid_free(buf);
+            nsid_alloc_free(buf);
             buf = bigger;
             cap *= 2;
         }
@@ -620,7 +620,7 @@ static int read_file(const char *path, char **out, size_t *len, struct nsid_err 
     }
     fclose(f);
     if (rc < 0) {
-        nsid_free(buf);
+        nsid_alloc_free(buf);
         return rc;
     }
     buf[n] = '\0';
@@ -636,7 +636,7 @@ int nsid_config_parse_file(struct nsid_config *c, const char *path, struct nsid_
     int rc = read_file(path, &buf, &n, err);
     if (rc < 0) return rc;
     rc = nsid_config_parse_string(c, buf, n, path, err);
-    nsid_free(buf);
+    nsid_alloc_free(buf);
     return rc;
 }
 
@@ -819,7 +819,7 @@ int nsid_config_id(const struct nsid_config *c, char hex[NSID_SHA256_HEX], struc
     if (!buf) return NSID_ENOMEM;
     nsid_config_canonical(c, buf, len + 1);
     nsid_sha256_hex(hex, buf, len);
-    nsid_free(buf);
+    nsid_alloc_free(buf);
     return 0;
 }
 

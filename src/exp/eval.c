@@ -38,9 +38,9 @@ static int test_groups(struct nsid_evaluator *ev, int s, struct nsid_err *err)
     int64_t *pos = NSID_ALLOC((size_t)sc->n_trials * sizeof(int64_t), err); /* scan trial -> position */
     int rc = group && first && uniq && upos && pos ? 0 : NSID_ENOMEM;
     struct nsid_repeats r = {0};
-    if (!rc && T) rc = nsid_repeats_init(&r, sc, NSID_TIER_TEST, err);
+    if (!rc && T) rc = nsid_batch_repeats_init(&r, sc, NSID_TIER_TEST, err);
     if (rc < 0) {
-        nsid_free(pos);
+        nsid_alloc_free(pos);
         return rc;
     }
     for (int64_t t = 0; t < sc->n_trials; t++) pos[t] = -1;
@@ -68,8 +68,8 @@ static int test_groups(struct nsid_evaluator *ev, int s, struct nsid_err *err)
         }
         n_groups += any;
     }
-    nsid_repeats_free(&r);
-    nsid_free(pos);
+    nsid_batch_repeats_free(&r);
+    nsid_alloc_free(pos);
     int64_t u = 0;
     for (int64_t i = 0; i < T; i++)
         if (first[i] == i) {
@@ -125,24 +125,24 @@ void nsid_evaluator_free(struct nsid_evaluator *ev)
 {
     if (!ev) return;
     for (int s = 0; s < ev->n_scans; s++) {
-        if (ev->test_group) nsid_free(ev->test_group[s]);
-        if (ev->test_first) nsid_free(ev->test_first[s]);
-        if (ev->test_unique) nsid_free(ev->test_unique[s]);
-        if (ev->test_upos) nsid_free(ev->test_upos[s]);
+        if (ev->test_group) nsid_alloc_free(ev->test_group[s]);
+        if (ev->test_first) nsid_alloc_free(ev->test_first[s]);
+        if (ev->test_unique) nsid_alloc_free(ev->test_unique[s]);
+        if (ev->test_upos) nsid_alloc_free(ev->test_upos[s]);
     }
-    nsid_free(ev->test_group);
-    nsid_free(ev->test_first);
-    nsid_free(ev->test_unique);
-    nsid_free(ev->test_upos);
-    nsid_free(ev->test_n_unique);
-    nsid_free(ev->test_n_groups);
-    nsid_free(ev->pred);
-    nsid_free(ev->target);
-    nsid_free(ev->img);
-    nsid_free(ev->resp);
-    nsid_free(ev->beh);
-    nsid_free(ev->pupil);
-    nsid_free(ev->corr);
+    nsid_alloc_free(ev->test_group);
+    nsid_alloc_free(ev->test_first);
+    nsid_alloc_free(ev->test_unique);
+    nsid_alloc_free(ev->test_upos);
+    nsid_alloc_free(ev->test_n_unique);
+    nsid_alloc_free(ev->test_n_groups);
+    nsid_alloc_free(ev->pred);
+    nsid_alloc_free(ev->target);
+    nsid_alloc_free(ev->img);
+    nsid_alloc_free(ev->resp);
+    nsid_alloc_free(ev->beh);
+    nsid_alloc_free(ev->pupil);
+    nsid_alloc_free(ev->corr);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -152,17 +152,17 @@ int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_model *net
 {
     const struct nsid_view *v = &ev->views[s];
     size_t N = (size_t)v->n_neurons;
-    int64_t nb = nsid_view_batches(v, tier, ev->batch), row = 0;
+    int64_t nb = nsid_batch_view_batches(v, tier, ev->batch), row = 0;
     float *beh = v->scan->behavior ? ev->beh : NULL, *pupil = v->scan->pupil_center ? ev->pupil : NULL;
     /* an image-only model predicts each distinct test image once (below) */
     bool once = tier == NSID_TIER_TEST && !ev->every_trial && !nsid_model_per_trial(net) &&
                 ev->test_n_unique[s] < v->n_tier[tier];
     for (int64_t b = 0; b < nb; b++) {
         const int64_t *trials;
-        int64_t n = nsid_view_batch(v, tier, b, ev->batch, &trials);
+        int64_t n = nsid_batch_view_one(v, tier, b, ev->batch, &trials);
         struct nsid_batch bt = {.scan = s, .images = once ? NULL : ev->img, .responses = ev->resp,
                                 .behavior = once ? NULL : beh, .pupil_center = once ? NULL : pupil};
-        nsid_view_gather(v, trials, n, &bt); /* once: only the targets here */
+        nsid_batch_view_gather(v, trials, n, &bt); /* once: only the targets here */
         memcpy(ev->target + (size_t)row * N, ev->resp, (size_t)n * N * sizeof(float));
         if (!once) {
             nsid_model_set_trials(net, trials);
@@ -179,7 +179,7 @@ int64_t nsid_eval_predict_tier(struct nsid_evaluator *ev, struct nsid_model *net
         int64_t n = U - u0 < ev->batch ? U - u0 : ev->batch;
         const int64_t *trials = ev->test_unique[s] + u0;
         struct nsid_batch bt = {.scan = s, .images = ev->img};
-        nsid_view_gather(v, trials, n, &bt);
+        nsid_batch_view_gather(v, trials, n, &bt);
         nsid_model_set_trials(net, trials);
         struct nsid_model_batch mb = {.scan = s, .B = (int)n, .images = ev->img};
         nsid_model_predict(net, &mb);
@@ -198,7 +198,7 @@ static double mean(const double *x, int64_t n, int64_t *n_out)
 {
     double m;
     int64_t c;
-    nsid_metric_mean_defined(&m, &c, x, n);
+    nsid_metrics_mean_defined(&m, &c, x, n);
     if (n_out) *n_out = n - c;
     return m;
 }
@@ -265,7 +265,7 @@ double nsid_eval_val_score(struct nsid_evaluator *ev, struct nsid_model *net, do
         int64_t N = ev->views[s].n_neurons;
         struct nsid_metric_data d = {.target = ev->target, .pred = ev->pred, .n_trials = T, .n_neurons = N};
         struct nsid_err empty = {0};
-        if (nsid_metric_corr(ev->corr, &d, &empty) < 0) { /* only on an empty tier: score undefined */
+        if (nsid_metrics_corr(ev->corr, &d, &empty) < 0) { /* only on an empty tier: score undefined */
             if (per_scan) per_scan[s] = DNAN;
             return DNAN;
         }
@@ -290,14 +290,14 @@ static int gt_array(const struct nsid_scan *sc, const char *name, int64_t rows, 
                     const struct nsid_array **out, struct nsid_err *err)
 {
     *out = NULL;
-    const struct nsid_array *a = nsid_arrays_find(&sc->ground_truth, name);
+    const struct nsid_array *a = nsid_scan_arrays_find(&sc->ground_truth, name);
     if (!a) return 0;
     bool num = a->dtype == NSID_DT_F32 || a->dtype == NSID_DT_F64;
     if (!num || a->ndim != 2 || a->shape[0] != rows || a->shape[1] != cols)
         return nsid_err_set(err, NSID_EFORMAT, sc->path, 0, name,
                             "ground truth of shape (%lld,%lld) %s expected, found %d dims (%lld,%lld) %s",
                             (long long)rows, (long long)cols, "float", a->ndim, (long long)a->shape[0],
-                            (long long)(a->ndim > 1 ? a->shape[1] : 0), nsid_dtype_name(a->dtype));
+                            (long long)(a->ndim > 1 ? a->shape[1] : 0), nsid_scan_dtype_name(a->dtype));
     *out = a;
     return 0;
 }
@@ -320,10 +320,10 @@ static int eval_gt_rates(struct nsid_evaluator *ev, const struct nsid_view *v, s
     for (int64_t i = 0; i < T; i++)
         for (int64_t j = 0; j < N; j++)
             ev->target[i * N + j] =
-                (float)nsid_array_get_f64(a, (size_t)(v->tier[NSID_TIER_TEST][i] * sc->n_neurons + scan_neuron(v, j)));
+                (float)nsid_scan_array_get_f64(a, (size_t)(v->tier[NSID_TIER_TEST][i] * sc->n_neurons + scan_neuron(v, j)));
     struct nsid_metric_data d = {.target = ev->target, .pred = r->test_pred, .n_trials = T, .n_neurons = N};
     if (!(r->gt_corr = NSID_ALLOC((size_t)N * sizeof(double), err))) return NSID_ENOMEM;
-    rc = nsid_metric_corr(r->gt_corr, &d, err);
+    rc = nsid_metrics_corr(r->gt_corr, &d, err);
     if (rc == 0) {
         r->has_gt = true;
         r->mean_gt = mean(r->gt_corr, N, &r->undef.n_out[NSID_EM_GT]);
@@ -353,7 +353,7 @@ static int eval_gt_rf(struct nsid_model *net, int s, const struct nsid_view *v, 
     for (int64_t j = 0; rc == 0 && j < N; j++)
         for (int k = 0; k < 2; k++) {
             learned[j * 2 + k] = pos[j * 2 + k];
-            r->true_xy[j * 2 + k] = nsid_array_get_f64(a, (size_t)(scan_neuron(v, j) * 2 + k));
+            r->true_xy[j * 2 + k] = nsid_scan_array_get_f64(a, (size_t)(scan_neuron(v, j) * 2 + k));
         }
     /* Without a fit: a stride-1 core whose output is the input cropped by a valid first
      * convolution (SE2d: 36x64 -> 22x50) puts output column j over image column j + (64-50)/2,
@@ -368,10 +368,10 @@ static int eval_gt_rf(struct nsid_model *net, int s, const struct nsid_view *v, 
             px[j * 2 + 1] = 0.5 * dy + 0.5 * (learned[j * 2 + 1] + 1.0) * (ro->H - 1);
         }
         if (rc == 0) {
-            nsid_metric_rf_direct(r->rf_px_corr, &r->rf_px_dist, px, r->true_xy, N);
+            nsid_metrics_rf_direct(r->rf_px_corr, &r->rf_px_dist, px, r->true_xy, N);
             r->has_rf_px = true;
         }
-        nsid_free(px);
+        nsid_alloc_free(px);
     }
     /* The ceiling: the true centres scatter around the retinotopic map, which no position
      * predicted from cortical coordinates can know; the affine fit of the truth from cortical
@@ -383,15 +383,15 @@ static int eval_gt_rf(struct nsid_model *net, int s, const struct nsid_view *v, 
             for (int k = 0; k < 2; k++) cx[j * 2 + k] = sc->cell_motor_coordinates[scan_neuron(v, j) * 3 + k];
         struct nsid_rf_fit best;
         struct nsid_err collinear = {0}; /* no ceiling where the coordinates are collinear */
-        if (rc == 0 && nsid_metric_rf_fit(&best, NULL, cx, r->true_xy, N, &collinear) == 0) {
+        if (rc == 0 && nsid_metrics_rf_fit(&best, NULL, cx, r->true_xy, N, &collinear) == 0) {
             r->rf_ceil_corr[0] = best.corr[0];
             r->rf_ceil_corr[1] = best.corr[1];
             r->has_rf_ceil = true;
         }
-        nsid_free(cx);
+        nsid_alloc_free(cx);
     }
     if (rc == 0 && N >= 3) {
-        rc = nsid_metric_rf_fit(&r->rf, r->rf_dist, learned, r->true_xy, N, err);
+        rc = nsid_metrics_rf_fit(&r->rf, r->rf_dist, learned, r->true_xy, N, err);
         if (rc == NSID_EINVAL) { /* positions on one line: the map is undetermined, no RF measure */
             nsid_err_clear(err);
             rc = 0;
@@ -404,8 +404,8 @@ static int eval_gt_rf(struct nsid_model *net, int s, const struct nsid_view *v, 
             r->has_rf = true;
         }
     }
-    nsid_free(pos);
-    nsid_free(learned);
+    nsid_alloc_free(pos);
+    nsid_alloc_free(learned);
     return rc;
 }
 
@@ -443,8 +443,8 @@ static int eval_test(struct nsid_evaluator *ev, struct nsid_model *net, int s, s
     r->n_images = ev->test_n_groups[s];
     struct nsid_metric_data d = {.target = r->test_resp, .pred = r->test_pred, .group = ev->test_group[s],
                                  .n_trials = T, .n_neurons = N};
-    int rc = nsid_metric_corr(r->test_corr, &d, err);
-    if (rc == 0) rc = nsid_metric_corr_avg(r->test_corr_avg, &d, err);
+    int rc = nsid_metrics_corr(r->test_corr, &d, err);
+    if (rc == 0) rc = nsid_metrics_corr_avg(r->test_corr_avg, &d, err);
     if (rc < 0) return rc;
     struct nsid_eval_undef *u = &r->undef;
     classify(u, 1, r->test_resp, r->test_pred, T, N);
@@ -453,13 +453,13 @@ static int eval_test(struct nsid_evaluator *ev, struct nsid_model *net, int s, s
     u->why[NSID_EM_TEST] = corr_why(r->mean_test, T);
     u->why[NSID_EM_TEST_AVG] = corr_why(r->mean_test_avg, r->n_images);
     struct nsid_err e2 = {0};
-    if (nsid_metric_oracle(r->oracle, &d, &e2) == 0 && nsid_metric_fev(r->fev, r->feve, &d, &e2) == 0) {
+    if (nsid_metrics_oracle(r->oracle, &d, &e2) == 0 && nsid_metrics_fev(r->fev, r->feve, &d, &e2) == 0) {
         r->mean_oracle = mean(r->oracle, N, &u->n_out[NSID_EM_ORACLE]);
         struct nsid_err ignored = {0};
-        nsid_metric_fraction_oracle(&r->fraction_oracle, r->oracle, r->test_corr, N, &ignored);
+        nsid_metrics_fraction_oracle(&r->fraction_oracle, r->oracle, r->test_corr, N, &ignored);
         int64_t cnt;
-        nsid_metric_feve_mean(&r->mean_feve, &cnt, r->fev, r->feve, N, FEVE_MIN_FEV);
-        nsid_metric_feve_mean(&r->mean_fev, &cnt, r->fev, r->fev, N, -INFINITY);
+        nsid_metrics_feve_mean(&r->mean_feve, &cnt, r->fev, r->feve, N, FEVE_MIN_FEV);
+        nsid_metrics_feve_mean(&r->mean_fev, &cnt, r->fev, r->fev, N, -INFINITY);
         u->n_out[NSID_EM_FEV] = N - cnt;
         (void)mean(r->feve, N, &u->n_out[NSID_EM_FEVE]);
         u->why[NSID_EM_ORACLE] = isnan(r->mean_oracle) ? 3 : 0;
@@ -467,9 +467,9 @@ static int eval_test(struct nsid_evaluator *ev, struct nsid_model *net, int s, s
         u->why[NSID_EM_FEV] = isnan(r->mean_fev) ? 3 : 0;
         u->why[NSID_EM_FEVE] = isnan(r->mean_feve) ? (isnan(r->mean_fev) ? 3 : 4) : 0;
     } else { /* no image with 2 repeats: no oracle, FEV or FEVE */
-        nsid_free(r->oracle);
-        nsid_free(r->fev);
-        nsid_free(r->feve);
+        nsid_alloc_free(r->oracle);
+        nsid_alloc_free(r->fev);
+        nsid_alloc_free(r->feve);
         r->oracle = r->fev = r->feve = NULL;
         r->mean_oracle = r->fraction_oracle = r->mean_feve = r->mean_fev = DNAN;
         u->why[NSID_EM_ORACLE] = u->why[NSID_EM_FRACTION] = u->why[NSID_EM_FEV] = u->why[NSID_EM_FEVE] = 1;
@@ -492,7 +492,7 @@ static int eval_scan(struct nsid_evaluator *ev, struct nsid_model *net, int s, s
     r->n_val = nsid_eval_predict_tier(ev, net, s, NSID_TIER_VALIDATION);
     struct nsid_metric_data d = {.target = ev->target, .pred = ev->pred, .n_trials = r->n_val, .n_neurons = N};
     if (!(r->val_corr = NSID_ALLOC((size_t)N * sizeof(double), err))) return NSID_ENOMEM;
-    int rc = nsid_metric_corr(r->val_corr, &d, err);
+    int rc = nsid_metrics_corr(r->val_corr, &d, err);
     if (rc < 0) return rc;
     classify(&r->undef, 0, ev->target, ev->pred, r->n_val, N);
     r->mean_val = mean(r->val_corr, N, &r->undef.n_out[NSID_EM_VAL]);
@@ -511,7 +511,7 @@ static int pool(struct nsid_eval_result *res, struct nsid_err *err)
     double *buf[7];
     for (int k = 0; k < 7; k++)
         if (!(buf[k] = NSID_ALLOC((size_t)n * sizeof(double), err))) {
-            for (int j = 0; j < k; j++) nsid_free(buf[j]);
+            for (int j = 0; j < k; j++) nsid_alloc_free(buf[j]);
             return NSID_ENOMEM;
         }
     double *val = buf[0], *test = buf[1], *avg = buf[2], *orc = buf[3], *fev = buf[4], *feve = buf[5], *gt = buf[6];
@@ -561,10 +561,10 @@ static int pool(struct nsid_eval_result *res, struct nsid_err *err)
             for (int64_t j = 0; res->scan[s].oracle && j < res->scan[s].n_neurons; j++) c[m++] = res->scan[s].test_corr[j];
         res->mean_oracle = mean(orc, norc, NULL);
         struct nsid_err ignored = {0};
-        nsid_metric_fraction_oracle(&res->fraction_oracle, orc, c, norc, &ignored);
+        nsid_metrics_fraction_oracle(&res->fraction_oracle, orc, c, norc, &ignored);
         int64_t cnt;
-        nsid_metric_feve_mean(&res->mean_feve, &cnt, fev, feve, norc, FEVE_MIN_FEV);
-        nsid_metric_feve_mean(&res->mean_fev, &cnt, fev, fev, norc, -INFINITY);
+        nsid_metrics_feve_mean(&res->mean_feve, &cnt, fev, feve, norc, FEVE_MIN_FEV);
+        nsid_metrics_feve_mean(&res->mean_fev, &cnt, fev, fev, norc, -INFINITY);
     }
     /* The pooled reasons: a pooled summary is undefined only when every scan's is (or, for the
      * oracle family, when no scan has repeats); the reason is the first such scan's. */
@@ -577,7 +577,7 @@ static int pool(struct nsid_eval_result *res, struct nsid_err *err)
         for (int s = 0; u->why[m] == 0 && s < res->n_scans; s++) u->why[m] = res->scan[s].undef.why[m];
         if (u->why[m] == 0) u->why[m] = m == NSID_EM_FRACTION ? 5 : m == NSID_EM_FEVE && !isnan(res->mean_fev) ? 4 : 3;
     }
-    for (int j = 0; j < 7; j++) nsid_free(buf[j]);
+    for (int j = 0; j < 7; j++) nsid_alloc_free(buf[j]);
     return 0;
 }
 
@@ -602,9 +602,9 @@ void nsid_eval_result_free(struct nsid_eval_result *res)
         struct nsid_eval_scan *r = &res->scan[s];
         void *p[] = {r->unit_id, r->val_corr, r->test_corr, r->test_corr_avg, r->oracle, r->fev, r->feve,
                      r->gt_corr, r->true_xy, r->rf_xy, r->rf_dist, r->test_pred, r->test_resp, r->test_trials};
-        for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) nsid_free(p[i]);
+        for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) nsid_alloc_free(p[i]);
     }
-    nsid_free(res->scan);
+    nsid_alloc_free(res->scan);
     memset(res, 0, sizeof *res);
 }
 
@@ -684,7 +684,7 @@ static int h5_d(hid_t g, hid_t dcpl, const char *name, const double *x, int64_t 
 {
     if (!x) return 0;
     hsize_t d[1] = {(hsize_t)n};
-    return nsid_h5_put(g, name, H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, 1, d, dcpl, x);
+    return nsid_h5util_put(g, name, H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, 1, d, dcpl, x);
 }
 
 static int write_scan(hid_t f, hid_t gcpl, hid_t dcpl, const struct nsid_eval_scan *r)
@@ -694,10 +694,10 @@ static int write_scan(hid_t f, hid_t gcpl, hid_t dcpl, const struct nsid_eval_sc
     hsize_t d2[2] = {(hsize_t)r->n_test, (hsize_t)r->n_neurons}, d1[1] = {(hsize_t)r->n_test};
     hsize_t dn[1] = {(hsize_t)r->n_neurons};
     hid_t f32 = H5T_NATIVE_FLOAT, i64 = H5T_NATIVE_INT64;
-    int bad = nsid_h5_put(g, "predictions", f32, f32, 2, d2, dcpl, r->test_pred) < 0;
-    bad |= nsid_h5_put(g, "responses", f32, f32, 2, d2, dcpl, r->test_resp) < 0;
-    bad |= nsid_h5_put(g, "trials", i64, i64, 1, d1, dcpl, r->test_trials) < 0;
-    if (r->unit_id) bad |= nsid_h5_put(g, "unit_ids", i64, i64, 1, dn, dcpl, r->unit_id) < 0;
+    int bad = nsid_h5util_put(g, "predictions", f32, f32, 2, d2, dcpl, r->test_pred) < 0;
+    bad |= nsid_h5util_put(g, "responses", f32, f32, 2, d2, dcpl, r->test_resp) < 0;
+    bad |= nsid_h5util_put(g, "trials", i64, i64, 1, d1, dcpl, r->test_trials) < 0;
+    if (r->unit_id) bad |= nsid_h5util_put(g, "unit_ids", i64, i64, 1, dn, dcpl, r->unit_id) < 0;
     bad |= h5_d(g, dcpl, "val_corr", r->val_corr, r->n_neurons) < 0;
     bad |= h5_d(g, dcpl, "test_corr", r->test_corr, r->n_neurons) < 0;
     bad |= h5_d(g, dcpl, "test_corr_avg", r->test_corr_avg, r->n_neurons) < 0;
@@ -717,11 +717,11 @@ int nsid_eval_write_predictions(struct nsid_evaluator *ev, const struct nsid_eva
     char tmp[NSID_ERR_FILE_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     struct nsid_h5_quiet q;
-    nsid_h5_quiet_begin(&q);
+    nsid_h5util_quiet_begin(&q);
     int rc = 0;
     errno = 0;
-    hid_t dcpl = nsid_h5_plist(H5P_DATASET_CREATE), gcpl = nsid_h5_plist(H5P_GROUP_CREATE);
-    hid_t f = dcpl < 0 || gcpl < 0 ? -1 : nsid_h5_create(tmp, H5P_DEFAULT);
+    hid_t dcpl = nsid_h5util_plist(H5P_DATASET_CREATE), gcpl = nsid_h5util_plist(H5P_GROUP_CREATE);
+    hid_t f = dcpl < 0 || gcpl < 0 ? -1 : nsid_h5util_create(tmp, H5P_DEFAULT);
     if (f < 0) {
         rc = nsid_err_set(err, NSID_EIO, path, 0, "--predictions", "cannot create the file%s%s",
                           errno ? ": " : "", errno ? strerror(errno) : "");
@@ -740,7 +740,7 @@ int nsid_eval_write_predictions(struct nsid_evaluator *ev, const struct nsid_eva
     }
     if (dcpl >= 0) H5Pclose(dcpl);
     if (gcpl >= 0) H5Pclose(gcpl);
-    nsid_h5_quiet_end(&q);
+    nsid_h5util_quiet_end(&q);
     return rc;
 }
 

@@ -21,7 +21,7 @@ static int checkpoint_keys(const char *ckpt, char (*keys)[NSID_KEY_MAX], int *n,
     if (rc < 0) return rc;
     json_t *root = NULL;
     rc = nsid_json_parse(arch, strlen(arch), ckpt, &root, err);
-    nsid_free(arch);
+    nsid_alloc_free(arch);
     if (rc < 0) return rc;
     json_t *scans = json_object_get(json_object_get(root, "model"), "scans"), *scan;
     size_t i;
@@ -69,7 +69,7 @@ static int pick_run_id(const struct nsid_eval_opts *o, struct nsid_store *st, co
         if (!ordered[s]) ordered[s] = o->data[s];
     }
     int rc = nsid_train_default_id(c, ordered, d->n_scans, id, NULL, err);
-    nsid_free(ordered);
+    nsid_alloc_free(ordered);
     return rc;
 }
 
@@ -184,7 +184,7 @@ static int record(struct nsid_store *st, const char *id, const struct nsid_confi
         nsid_config_canonical(c, canon, n);
         struct nsid_store_run run = {.id = id, .config_json = canon, .fresh = true};
         rc = nsid_store_run_begin(st, &run, err);
-        nsid_free(canon);
+        nsid_alloc_free(canon);
         if (rc < 0) return rc;
     }
     if ((rc = nsid_store_begin(st, err)) < 0) return rc;
@@ -224,24 +224,24 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
     if (rc == 0 && !o->db) rc = nsid_err_set(err, NSID_EINVAL, NULL, 0, "--db", "required");
     if (rc == 0) rc = checkpoint_keys(o->checkpoint, keys, &nk, err);
     if (rc == 0) rc = load_config(o, &c, err);
-    if (rc == 0) rc = nsid_run_data_load(&d, &c, o->data, o->n_data, err);
+    if (rc == 0) rc = nsid_rundata_load(&d, &c, o->data, o->n_data, err);
     for (int i = 0; i < nk; i++) kp[i] = keys[i];
-    if (rc == 0) rc = nsid_run_data_order(&d, kp, nk, err);
+    if (rc == 0) rc = nsid_rundata_order(&d, kp, nk, err);
     /* the run to record under, and that it is this checkpoint's: before anything is written */
     if (rc == 0) rc = nsid_store_open(&st, o->db, err);
     if (rc == 0) rc = pick_run_id(o, &st, &c, &d, out->run_id, err);
     if (rc == 0) {
         char *canon = checkpoint_canonical(o, &c, err);
         rc = canon ? check_run_is_checkpoints(&st, out->run_id, canon, keys, nk, o, err) : NSID_ENOMEM;
-        nsid_free(canon);
+        nsid_alloc_free(canon);
     }
     if (rc == 0) rc = nsid_net_init(&net, &c, d.mscans, d.n_scans, o->isa, err);
     if (rc == 0 && o->threads) rc = nsid_model_set_threads(&net, o->threads, err);
     if (rc == 0) rc = nsid_model_load(&net, o->checkpoint, NULL, err);
-    int B = rc == 0 ? (int)nsid_views_max_batch(d.views, d.n_scans, c.train.batch_size) : 1;
+    int B = rc == 0 ? (int)nsid_batch_views_max_batch(d.views, d.n_scans, c.train.batch_size) : 1;
     if (rc == 0) rc = nsid_model_alloc_state(&net, B, err);
     if (rc == 0) rc = nsid_evaluator_init(&ev, d.views, d.n_scans, B, err);
-    if (rc == NSID_ENOMEM) nsid_err_oom(err, NULL, "train.batch_size", "the batch buffers and model state");
+    if (rc == NSID_ENOMEM) nsid_alloc_oom(err, NULL, "train.batch_size", "the batch buffers and model state");
     if (rc == 0) rc = nsid_eval_full(&ev, &net, &res, err);
     if (rc == 0) nsid_eval_print_undefined(&res, stderr); /* never silent, even with --quiet */
     if (rc == 0 && o->predictions) rc = nsid_eval_write_predictions(&ev, &res, o->predictions, err);
@@ -261,8 +261,8 @@ int nsid_eval_checkpoint(const struct nsid_eval_opts *o, struct nsid_eval_outcom
     nsid_eval_result_free(&res);
     nsid_evaluator_free(&ev);
     nsid_model_free(&net);
-    nsid_run_data_free(&d);
-    nsid_free(keys);
-    nsid_free(kp);
+    nsid_rundata_free(&d);
+    nsid_alloc_free(keys);
+    nsid_alloc_free(kp);
     return rc;
 }

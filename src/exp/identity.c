@@ -53,7 +53,7 @@ static void put_json(struct out *o, const char *s)
     put(o, "\"", 1);
 }
 
-size_t nsid_plan_identity(const struct nsid_config *c, const char *core, const char *const *data_sha, int n_data,
+size_t nsid_identity_plan(const struct nsid_config *c, const char *core, const char *const *data_sha, int n_data,
                           char *buf, size_t n, char id[NSID_SHA256_HEX])
 {
     struct nsid_config x = *c;
@@ -84,7 +84,7 @@ size_t nsid_plan_identity(const struct nsid_config *c, const char *core, const c
             buf[o.len < n ? o.len : n - 1] = '\0';
         }
     }
-    nsid_free(canon);
+    nsid_alloc_free(canon);
     if (id && buf && m.len < n) nsid_sha256_hex(id, buf, m.len);
     return m.len;
 }

@@ -19,7 +19,7 @@
  * hashes. Writes at most n bytes into buf (NUL-terminated) and returns the full length,
  * like snprintf; id (may be NULL) gets its sha256 when the whole text fit.
  */
-size_t nsid_plan_identity(const struct nsid_config *c, const char *core, const char *const *data_sha, int n_data,
+size_t nsid_identity_plan(const struct nsid_config *c, const char *core, const char *const *data_sha, int n_data,
                           char *buf, size_t n, char id[NSID_SHA256_HEX]);
 
 #endif

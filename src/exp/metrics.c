@@ -34,13 +34,13 @@ static int groups_init(struct groups *g, const int64_t *id, int64_t T, struct ns
 {
     memset(g, 0, sizeof *g);
     size_t T_ = (size_t)T;
-    struct id_idx *tmp = NSID_ALLOC(nsid_mul_size(T_, sizeof *tmp, err), err);
-    g->order = NSID_ALLOC(nsid_mul_size(T_, sizeof *g->order, err), err);
-    g->start = NSID_ALLOC(nsid_mul_size(T_ + 1, sizeof *g->start, err), err);
+    struct id_idx *tmp = NSID_ALLOC(nsid_alloc_mul_size(T_, sizeof *tmp, err), err);
+    g->order = NSID_ALLOC(nsid_alloc_mul_size(T_, sizeof *g->order, err), err);
+    g->start = NSID_ALLOC(nsid_alloc_mul_size(T_ + 1, sizeof *g->start, err), err);
     if (!tmp || !g->order || !g->start) {
-        nsid_free(tmp);
-        nsid_free(g->order);
-        nsid_free(g->start);
+        nsid_alloc_free(tmp);
+        nsid_alloc_free(g->order);
+        nsid_alloc_free(g->start);
         return NSID_ENOMEM;
     }
     for (int64_t t = 0; t < T; t++) tmp[t] = (struct id_idx){id[t], t};
@@ -50,14 +50,14 @@ static int groups_init(struct groups *g, const int64_t *id, int64_t T, struct ns
         g->order[t] = tmp[t].idx;
     }
     g->start[g->n] = T;
-    nsid_free(tmp);
+    nsid_alloc_free(tmp);
     return 0;
 }
 
 static void groups_free(struct groups *g)
 {
-    nsid_free(g->order);
-    nsid_free(g->start);
+    nsid_alloc_free(g->order);
+    nsid_alloc_free(g->start);
 }
 
 static int64_t group_size(const struct groups *g, int64_t k)
@@ -124,9 +124,9 @@ static void acc_result(const struct acc *a, double *out)
 /* Workspace: k vectors of N doubles in one zeroed block. */
 static double *work_alloc(int64_t N, int k, struct nsid_err *err)
 {
-    size_t n = nsid_mul_size((size_t)N, (size_t)k, err);
+    size_t n = nsid_alloc_mul_size((size_t)N, (size_t)k, err);
     if (!n) return NULL;
-    return NSID_CALLOC(nsid_mul_size(n, sizeof(double), err), err);
+    return NSID_CALLOC(nsid_alloc_mul_size(n, sizeof(double), err), err);
 }
 
 static void acc_bind(struct acc *a, double *w, int64_t N)
@@ -159,13 +159,13 @@ static int check_data(const struct nsid_metric_data *d, int need_pred, int need_
     if (d->n_trials < 1 || d->n_neurons < 1)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, what, "%lld trials x %lld neurons: need at least 1 x 1",
                             (long long)d->n_trials, (long long)d->n_neurons);
-    if (!nsid_mul_size((size_t)d->n_trials, (size_t)d->n_neurons, err)) return NSID_EINVAL;
+    if (!nsid_alloc_mul_size((size_t)d->n_trials, (size_t)d->n_neurons, err)) return NSID_EINVAL;
     return 0;
 }
 
 /* ---- correlations ------------------------------------------------------------------ */
 
-int nsid_metric_corr(double *out, const struct nsid_metric_data *d, struct nsid_err *err)
+int nsid_metrics_corr(double *out, const struct nsid_metric_data *d, struct nsid_err *err)
 {
     if (check_data(d, 1, 0, "corr", err) < 0) return NSID_EINVAL;
     const int64_t T = d->n_trials, N = d->n_neurons;
@@ -184,7 +184,7 @@ int nsid_metric_corr(double *out, const struct nsid_metric_data *d, struct nsid_
         if (pass == 0) acc_finish_means(&a);
     }
     acc_result(&a, out);
-    nsid_free(w);
+    nsid_alloc_free(w);
     return 0;
 }
 
@@ -200,7 +200,7 @@ static void group_mean(double *dst, const float *m, const struct groups *g, int6
     for (int64_t n = 0; n < N; n++) dst[n] /= r;
 }
 
-int nsid_metric_corr_avg(double *out, const struct nsid_metric_data *d, struct nsid_err *err)
+int nsid_metrics_corr_avg(double *out, const struct nsid_metric_data *d, struct nsid_err *err)
 {
     if (check_data(d, 1, 1, "corr_avg", err) < 0) return NSID_EINVAL;
     const int64_t N = d->n_neurons;
@@ -221,7 +221,7 @@ int nsid_metric_corr_avg(double *out, const struct nsid_metric_data *d, struct n
         if (pass == 0) acc_finish_means(&a);
     }
     acc_result(&a, out);
-    nsid_free(w);
+    nsid_alloc_free(w);
     groups_free(&g);
     return 0;
 }
@@ -242,7 +242,7 @@ static int no_repeats(const char *what, int64_t n_groups, struct nsid_err *err)
                         "this measure needs repeated test images", (long long)n_groups);
 }
 
-int nsid_metric_oracle(double *out, const struct nsid_metric_data *d, struct nsid_err *err)
+int nsid_metrics_oracle(double *out, const struct nsid_metric_data *d, struct nsid_err *err)
 {
     if (check_data(d, 0, 1, "oracle", err) < 0) return NSID_EINVAL;
     const int64_t N = d->n_neurons;
@@ -276,12 +276,12 @@ int nsid_metric_oracle(double *out, const struct nsid_metric_data *d, struct nsi
         if (pass == 0) acc_finish_means(&a);
     }
     acc_result(&a, out);
-    nsid_free(w);
+    nsid_alloc_free(w);
     groups_free(&g);
     return 0;
 }
 
-int nsid_metric_fraction_oracle(double *slope, const double *oracle, const double *corr, int64_t n,
+int nsid_metrics_fraction_oracle(double *slope, const double *oracle, const double *corr, int64_t n,
                                 struct nsid_err *err)
 {
     if (!oracle || !corr || n < 1)
@@ -299,7 +299,7 @@ int nsid_metric_fraction_oracle(double *slope, const double *oracle, const doubl
 
 /* ---- FEV / FEVE -------------------------------------------------------------------- */
 
-int nsid_metric_fev(double *fev, double *feve, const struct nsid_metric_data *d, struct nsid_err *err)
+int nsid_metrics_fev(double *fev, double *feve, const struct nsid_metric_data *d, struct nsid_err *err)
 {
     if (check_data(d, 1, 1, "fev", err) < 0) return NSID_EINVAL;
     const int64_t N = d->n_neurons;
@@ -345,12 +345,12 @@ int nsid_metric_fev(double *fev, double *feve, const struct nsid_metric_data *d,
         if (fev) fev[n] = tv != 0 ? (tv - nv) / tv : (double)NAN;
         if (feve) feve[n] = tv - nv != 0 ? 1.0 - (pv - nv) / (tv - nv) : (double)NAN;
     }
-    nsid_free(w);
+    nsid_alloc_free(w);
     groups_free(&g);
     return 0;
 }
 
-void nsid_metric_mean_defined(double *mean, int64_t *count, const double *x, int64_t n)
+void nsid_metrics_mean_defined(double *mean, int64_t *count, const double *x, int64_t n)
 {
     double s = 0;
     int64_t c = 0;
@@ -363,7 +363,7 @@ void nsid_metric_mean_defined(double *mean, int64_t *count, const double *x, int
     *mean = c > 0 ? s / (double)c : (double)NAN;
 }
 
-void nsid_metric_feve_mean(double *mean, int64_t *count, const double *fev, const double *feve, int64_t n,
+void nsid_metrics_feve_mean(double *mean, int64_t *count, const double *fev, const double *feve, int64_t n,
                            double threshold)
 {
     double s = 0;
@@ -400,7 +400,7 @@ static double corr_strided(const double *x, const double *y, int64_t stride, int
     return isnan(c) ? 0.0 : c;
 }
 
-int nsid_metric_rf_fit(struct nsid_rf_fit *fit, double *dist, const double *learned, const double *truth,
+int nsid_metrics_rf_fit(struct nsid_rf_fit *fit, double *dist, const double *learned, const double *truth,
                        int64_t n, struct nsid_err *err)
 {
     if (!learned || !truth || n < 3)
@@ -439,7 +439,7 @@ int nsid_metric_rf_fit(struct nsid_rf_fit *fit, double *dist, const double *lear
             fit->A[out][in] = inv[in][0] * clt[0][out] + inv[in][1] * clt[1][out];
         fit->b[out] = mt[out] - fit->A[out][0] * ml[0] - fit->A[out][1] * ml[1];
     }
-    double *mapped = NSID_ALLOC(nsid_mul_size((size_t)n, 2 * sizeof(double), err), err);
+    double *mapped = NSID_ALLOC(nsid_alloc_mul_size((size_t)n, 2 * sizeof(double), err), err);
     if (!mapped) return NSID_ENOMEM;
     double sum = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -454,11 +454,11 @@ int nsid_metric_rf_fit(struct nsid_rf_fit *fit, double *dist, const double *lear
     }
     fit->mean_dist = sum / (double)n;
     for (int c = 0; c < 2; c++) fit->corr[c] = corr_strided(mapped + c, truth + c, 2, n);
-    nsid_free(mapped);
+    nsid_alloc_free(mapped);
     return 0;
 }
 
-void nsid_metric_rf_direct(double corr[2], double *mean_dist, const double *learned, const double *truth,
+void nsid_metrics_rf_direct(double corr[2], double *mean_dist, const double *learned, const double *truth,
                            int64_t n)
 {
     double sum = 0;

@@ -9,10 +9,10 @@
  *
  *     struct nsid_metric_data d = {.target = resp, .pred = pred, .group = image_id,
  *                                  .n_trials = T, .n_neurons = N};
- *     nsid_metric_corr(test_corr, &d, err);            // single-trial test correlation
- *     nsid_metric_oracle(oracle, &d, err);             // leave-one-out oracle correlation
+ *     nsid_metrics_corr(test_corr, &d, err);            // single-trial test correlation
+ *     nsid_metrics_oracle(oracle, &d, err);             // leave-one-out oracle correlation
  *     // ... pool test_corr and oracle over all scans, then:
- *     nsid_metric_fraction_oracle(&frac, oracle_all, corr_all, n_all, err);
+ *     nsid_metrics_fraction_oracle(&frac, oracle_all, corr_all, n_all, err);
  *
  * Definitions (neuralpredictors v0.0.x measures.corr, lurz2020 utility/measures.py):
  *   corr(a, b)   per neuron along trials: mean_t z(a)_t z(b)_t with z(y) = (y - mean y) /
@@ -24,7 +24,7 @@
  *                oracle_n = corr(x, o) over all those trials.
  *   fraction oracle = least-squares slope through the origin of test correlation on oracle
  *                correlation, over all neurons of all scans: sum o c / sum o^2.
- *   FEV, FEVE    (§6.4) over the images with r >= 2 repeats (see nsid_metric_fev).
+ *   FEV, FEVE    (§6.4) over the images with r >= 2 repeats (see nsid_metrics_fev).
  * Every function returns 0 or <0 with err naming what was wrong (NSID_EINVAL for bad
  * sizes or missing inputs, NSID_ENOMEM); outputs are unspecified on error. Workspace of
  * a few N-sized double vectors is allocated per call (evaluation code, not a hot loop).
@@ -53,7 +53,7 @@ struct nsid_metric_data {
  * tier this is the single-trial test correlation; with target = a simulator's true rates
  * it is the correlation with the ground truth. Needs pred.
  */
-int nsid_metric_corr(double *out, const struct nsid_metric_data *d, struct nsid_err *err);
+int nsid_metrics_corr(double *out, const struct nsid_metric_data *d, struct nsid_err *err);
 
 /*
  * out[n] = correlation, over images, of the prediction with the repeat-averaged response
@@ -62,14 +62,14 @@ int nsid_metric_corr(double *out, const struct nsid_metric_data *d, struct nsid_
  * prediction, since evaluation-mode predictions of one image are identical). Needs pred
  * and group, and at least one group.
  */
-int nsid_metric_corr_avg(double *out, const struct nsid_metric_data *d, struct nsid_err *err);
+int nsid_metrics_corr_avg(double *out, const struct nsid_metric_data *d, struct nsid_err *err);
 
 /*
  * out[n] = leave-one-out oracle correlation (§6.3) over the trials of images with at least
  * 2 repeats; images with one trial are skipped. Needs group (pred is ignored). Fails with
  * NSID_EINVAL when no image has 2 repeats.
  */
-int nsid_metric_oracle(double *out, const struct nsid_metric_data *d, struct nsid_err *err);
+int nsid_metrics_oracle(double *out, const struct nsid_metric_data *d, struct nsid_err *err);
 
 /*
  * Fraction oracle (§6.3): *slope = sum_n oracle_n corr_n / sum_n oracle_n^2 over n
@@ -77,7 +77,7 @@ int nsid_metric_oracle(double *out, const struct nsid_metric_data *d, struct nsi
  * (np.linalg.lstsq), over the neurons whose oracle and correlation are both defined (not
  * NaN); NaN (undefined) when no such neuron has a non-zero oracle (lstsq would give 0).
  */
-int nsid_metric_fraction_oracle(double *slope, const double *oracle, const double *corr, int64_t n,
+int nsid_metrics_fraction_oracle(double *slope, const double *oracle, const double *corr, int64_t n,
                                 struct nsid_err *err);
 
 /*
@@ -91,16 +91,16 @@ int nsid_metric_fraction_oracle(double *slope, const double *oracle, const doubl
  * A zero denominator gives NaN for that neuron (undefined, e.g. a silent neuron). Needs
  * pred and group; fev or feve may be NULL. Fails when no image has 2 repeats.
  */
-int nsid_metric_fev(double *fev, double *feve, const struct nsid_metric_data *d, struct nsid_err *err);
+int nsid_metrics_fev(double *fev, double *feve, const struct nsid_metric_data *d, struct nsid_err *err);
 
 /* Mean of the defined (not NaN) values of x (n); *count gets their number (0 -> NaN). */
-void nsid_metric_mean_defined(double *mean, int64_t *count, const double *x, int64_t n);
+void nsid_metrics_mean_defined(double *mean, int64_t *count, const double *x, int64_t n);
 
 /*
  * Grand-average FEVE: mean of feve over the neurons with fev > threshold (pass -INFINITY
  * to keep all), skipping NaNs; *count gets the number averaged (0 -> *mean is NaN).
  */
-void nsid_metric_feve_mean(double *mean, int64_t *count, const double *fev, const double *feve, int64_t n,
+void nsid_metrics_feve_mean(double *mean, int64_t *count, const double *fev, const double *feve, int64_t n,
                            double threshold);
 
 /* Receptive-field recovery on simulated data. */
@@ -118,7 +118,7 @@ struct nsid_rf_fit {
  * receives the per-neuron distances if not NULL. Needs n >= 3 and learned positions that
  * are not all on one line (NSID_EINVAL otherwise: the map is undetermined).
  */
-int nsid_metric_rf_fit(struct nsid_rf_fit *fit, double *dist, const double *learned, const double *truth,
+int nsid_metrics_rf_fit(struct nsid_rf_fit *fit, double *dist, const double *learned, const double *truth,
                        int64_t n, struct nsid_err *err);
 
 /*
@@ -129,7 +129,7 @@ int nsid_metric_rf_fit(struct nsid_rf_fit *fit, double *dist, const double *lear
  * position is a function of the cortical position, and so is the truth up to scatter, so any
  * near-affine predictor fits well whatever it learned. Needs n >= 2.
  */
-void nsid_metric_rf_direct(double corr[2], double *mean_dist, const double *learned, const double *truth,
+void nsid_metrics_rf_direct(double corr[2], double *mean_dist, const double *learned, const double *truth,
                            int64_t n);
 
 #endif

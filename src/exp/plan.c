@@ -92,7 +92,7 @@ static int file_sha(struct pctx *pc, const char *path, bool regular, const char 
         return nsid_err_set(pc->err, NSID_ENOTFOUND, path, 0, NULL, "no such file");
     if (NSID_SPEC_ARENA_GROW(&pc->p->pool, pc->memo, pc->n_memo, pc->cap_memo, 64, pc->err) < 0) return NSID_ENOMEM;
     char hex[NSID_SHA256_HEX];
-    int rc = nsid_scan_id(path, &pc->cache, hex, NULL, pc->err);
+    int rc = nsid_scanid_id(path, &pc->cache, hex, NULL, pc->err);
     if (rc < 0) return rc;
     struct sha_memo *m = &pc->memo[pc->n_memo];
     m->path = pdup(pc, path);
@@ -312,12 +312,12 @@ static int resolve_ref(struct pctx *pc, const struct point *pt, const struct nsi
     }
     sort_by_id(cand, n, p->runs);
     struct nsid__sb b = {0};
-    nsid__sb_add(&b, ref->rule);
-    for (int i = 0; i < n; i++) nsid__sb_addf(&b, "\n%s", p->runs[cand[i]].id);
+    nsid__plan_sb_add(&b, ref->rule);
+    for (int i = 0; i < n; i++) nsid__plan_sb_addf(&b, "\n%s", p->runs[cand[i]].id);
     if (b.oom) return nsid_err_set(pc->err, NSID_ENOMEM, NULL, 0, "selection", "out of memory");
     char id[NSID_SHA256_HEX];
     nsid_sha256_hex(id, b.s, b.n);
-    nsid__sb_free(&b);
+    nsid__plan_sb_free(&b);
     for (int i = 0; i < p->n_selections; i++)
         if (strcmp(p->selections[i].id, id) == 0) {
             *sel = i;
@@ -383,7 +383,7 @@ static int check_scans(struct pctx *pc, const char *const *files, int n, const s
         const char *name = src->names[i];
         enum nsid_scan_kind kind;
         struct nsid_err e = {0};
-        int rc = nsid_scan_probe(files[i], &kind, &e);
+        int rc = nsid_scanid_probe(files[i], &kind, &e);
         if (rc == NSID_ENOTFOUND) {
             bool moved = strcmp(name, files[i]) != 0;
             return nsid_err_set(pc->err, NSID_ENOTFOUND, src->file, ln, "data", "data file '%s' does not exist%s%s%s",
@@ -701,25 +701,25 @@ static bool is_select_key(const struct nsid_spec_experiment *e, const char *key)
 static int describe(struct pctx *pc, struct point *pt)
 {
     struct nsid__sb g = {0}, d = {0}, vj = {0};
-    nsid__sb_addf(&g, "%s|data=%s", pt->v->name, pt->run.data_group);
+    nsid__plan_sb_addf(&g, "%s|data=%s", pt->v->name, pt->run.data_group);
     for (int i = 0; i < pt->n_axes; i++) {
         const struct nsid_spec_value *v = &pt->axes[i]->values[pt->gidx[i]];
-        if (!is_select_key(pt->e, v->key)) nsid__sb_addf(&g, "|%s=%s", v->key, v->text);
-        nsid__sb_addf(&d, "%s%s=%s", d.n ? ", " : "", v->key, v->text);
+        if (!is_select_key(pt->e, v->key)) nsid__plan_sb_addf(&g, "|%s=%s", v->key, v->text);
+        nsid__plan_sb_addf(&d, "%s%s=%s", d.n ? ", " : "", v->key, v->text);
     }
     for (int i = 0; i < pt->n_search; i++) {
         const struct nsid_spec_value *v = &pt->search[i]->values[pt->sidx[i]];
-        nsid__sb_addf(&d, "%s%s=%s", d.n ? ", " : "", v->key, v->text);
+        nsid__plan_sb_addf(&d, "%s%s=%s", d.n ? ", " : "", v->key, v->text);
     }
-    nsid__sb_add(&vj, "{");
+    nsid__plan_sb_add(&vj, "{");
     for (int i = 0; i < pt->run.n_vars; i++) {
-        if (i) nsid__sb_add(&vj, ",");
-        nsid__sb_json(&vj, pt->run.vars[i].key + 4);
-        nsid__sb_add(&vj, ":");
-        if (pt->run.vars[i].quoted) nsid__sb_json(&vj, pt->run.vars[i].text);
-        else nsid__sb_json_scalar(&vj, pt->run.vars[i].text);
+        if (i) nsid__plan_sb_add(&vj, ",");
+        nsid__plan_sb_json(&vj, pt->run.vars[i].key + 4);
+        nsid__plan_sb_add(&vj, ":");
+        if (pt->run.vars[i].quoted) nsid__plan_sb_json(&vj, pt->run.vars[i].text);
+        else nsid__plan_sb_json_scalar(&vj, pt->run.vars[i].text);
     }
-    nsid__sb_add(&vj, "}");
+    nsid__plan_sb_add(&vj, "}");
     int rc = (g.oom || vj.oom || d.oom) ? nsid_err_set(pc->err, NSID_ENOMEM, NULL, 0, "plan", "out of memory") : 0;
     if (rc == 0) {
         pt->run.sel_group = pdup(pc, g.s);
@@ -727,9 +727,9 @@ static int describe(struct pctx *pc, struct point *pt)
         pt->run.vars_json = pdup(pc, vj.s);
         if (!pt->run.sel_group || !pt->run.point || !pt->run.vars_json) rc = NSID_ENOMEM;
     }
-    nsid__sb_free(&g);
-    nsid__sb_free(&d);
-    nsid__sb_free(&vj);
+    nsid__plan_sb_free(&g);
+    nsid__plan_sb_free(&d);
+    nsid__plan_sb_free(&vj);
     return rc;
 }
 
@@ -829,12 +829,12 @@ static int expand_point(struct pctx *pc, struct point *pt)
     if (rc == 0) rc = resolve_plot(pc, pt);
     if (rc == 0) rc = describe(pc, pt);
     if (rc < 0) return rc;
-    size_t len = nsid_plan_identity(r->config, core, r->data_sha, r->n_data, NULL, 0, NULL);
+    size_t len = nsid_identity_plan(r->config, core, r->data_sha, r->n_data, NULL, 0, NULL);
     char *ident = palloc(pc, len + 1);
     size_t clen = nsid_config_canonical(r->config, NULL, 0);
     char *canon = palloc(pc, clen + 1);
     if (!ident || !canon || len == 0) return NSID_ENOMEM;
-    nsid_plan_identity(r->config, core, r->data_sha, r->n_data, ident, len + 1, r->id);
+    nsid_identity_plan(r->config, core, r->data_sha, r->n_data, ident, len + 1, r->id);
     nsid_config_canonical(r->config, canon, clen + 1);
     r->identity = ident;
     r->canonical = canon;

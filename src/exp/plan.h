@@ -176,7 +176,7 @@ int nsid_plan_record(const struct nsid_plan *p, struct nsid_store *st, const cha
 
 void nsid_plan_free(struct nsid_plan *p);
 
-/* nsid_plan_identity: exp/identity.h */
+/* nsid_identity_plan: exp/identity.h */
 
 /* ---- reading a recorded plan back (nsid-plan --explain / --diff) ---------------------------- */
 

@@ -45,13 +45,13 @@ static bool sb_reserve(struct nsid__sb *b, size_t more)
     }
     if (b->s) memcpy(s, b->s, b->n + 1);
     else s[0] = '\0';
-    nsid_free(b->s);
+    nsid_alloc_free(b->s);
     b->s = s;
     b->cap = cap;
     return true;
 }
 
-void nsid__sb_add(struct nsid__sb *b, const char *s)
+void nsid__plan_sb_add(struct nsid__sb *b, const char *s)
 {
     size_t k = strlen(s);
     if (!sb_reserve(b, k)) return;
@@ -59,7 +59,7 @@ void nsid__sb_add(struct nsid__sb *b, const char *s)
     b->n += k;
 }
 
-void nsid__sb_addf(struct nsid__sb *b, const char *fmt, ...)
+void nsid__plan_sb_addf(struct nsid__sb *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -72,7 +72,7 @@ void nsid__sb_addf(struct nsid__sb *b, const char *fmt, ...)
     b->n += (size_t)k;
 }
 
-void nsid__sb_json(struct nsid__sb *b, const char *s)
+void nsid__plan_sb_json(struct nsid__sb *b, const char *s)
 {
     size_t k = nsid_json_quote(s, NULL, 0);
     if (!sb_reserve(b, k)) return;
@@ -103,15 +103,15 @@ static bool json_number(const char *s)
     return *p == '\0';
 }
 
-void nsid__sb_json_scalar(struct nsid__sb *b, const char *s)
+void nsid__plan_sb_json_scalar(struct nsid__sb *b, const char *s)
 {
-    if (json_number(s) || !strcmp(s, "true") || !strcmp(s, "false")) nsid__sb_add(b, s);
-    else nsid__sb_json(b, s);
+    if (json_number(s) || !strcmp(s, "true") || !strcmp(s, "false")) nsid__plan_sb_add(b, s);
+    else nsid__plan_sb_json(b, s);
 }
 
-void nsid__sb_free(struct nsid__sb *b)
+void nsid__plan_sb_free(struct nsid__sb *b)
 {
-    nsid_free(b->s);
+    nsid_alloc_free(b->s);
     memset(b, 0, sizeof *b);
 }
 
@@ -136,7 +136,7 @@ static bool same_content(const char *path, const char *text, size_t n)
     return same && off == n;
 }
 
-int nsid__write_if_changed(const char *path, const char *text, size_t n, bool *written, struct nsid_err *err)
+int nsid__plan_write_if_changed(const char *path, const char *text, size_t n, bool *written, struct nsid_err *err)
 {
     if (written) *written = false;
     if (same_content(path, text, n)) return 0;

@@ -18,15 +18,15 @@ struct nsid__sb {
     bool oom;      /* an allocation failed */
 };
 
-void nsid__sb_add(struct nsid__sb *b, const char *s);
-void nsid__sb_addf(struct nsid__sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void nsid__plan_sb_add(struct nsid__sb *b, const char *s);
+void nsid__plan_sb_addf(struct nsid__sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s as a JSON string literal (quotes and escapes). */
-void nsid__sb_json(struct nsid__sb *b, const char *s);
+void nsid__plan_sb_json(struct nsid__sb *b, const char *s);
 /* s as a JSON value: a number stays a number, true/false stay booleans, anything else a string. */
-void nsid__sb_json_scalar(struct nsid__sb *b, const char *s);
-void nsid__sb_free(struct nsid__sb *b);
+void nsid__plan_sb_json_scalar(struct nsid__sb *b, const char *s);
+void nsid__plan_sb_free(struct nsid__sb *b);
 
 /* Write text to path through path.tmp and rename, unless path already holds exactly text. */
-int nsid__write_if_changed(const char *path, const char *text, size_t n, bool *written, struct nsid_err *err);
+int nsid__plan_write_if_changed(const char *path, const char *text, size_t n, bool *written, struct nsid_err *err);
 
 #endif

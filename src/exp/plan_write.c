@@ -31,8 +31,8 @@ int nsid_plan_write_configs(const struct nsid_plan *p, struct nsid_err *err)
         memcpy(text, r->canonical, n);
         memcpy(text + n, "\n", 2);
         bool w = false;
-        rc = nsid__write_if_changed(path, text, n + 1, &w, err);
-        nsid_free(text);
+        rc = nsid__plan_write_if_changed(path, text, n + 1, &w, err);
+        nsid_alloc_free(text);
         if (rc < 0) return rc;
         written += w;
     }
@@ -73,8 +73,8 @@ static int make_word(const char *w, const char *what, const char *file, int line
 static void make_comment(struct nsid__sb *b, const char *text)
 {
     for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-        if (*c < 0x20 || *c == 0x7f || *c == '\\') nsid__sb_addf(b, "<%02x>", *c);
-        else nsid__sb_addf(b, "%c", *c);
+        if (*c < 0x20 || *c == 0x7f || *c == '\\') nsid__plan_sb_addf(b, "<%02x>", *c);
+        else nsid__plan_sb_addf(b, "%c", *c);
     }
 }
 
@@ -98,37 +98,37 @@ static int check_paths(const struct nsid_plan *p, struct nsid_err *err)
 static void make_run_rule(struct nsid__sb *b, const struct nsid_plan *p, const struct nsid_plan_run *r)
 {
     const char *R = p->results;
-    nsid__sb_add(b, "\n# ");
+    nsid__plan_sb_add(b, "\n# ");
     make_comment(b, r->exp->name);
-    nsid__sb_add(b, "/");
+    nsid__plan_sb_add(b, "/");
     make_comment(b, r->variant->name[0] ? r->variant->name : "-");
-    nsid__sb_add(b, " {");
+    nsid__plan_sb_add(b, " {");
     make_comment(b, r->point);
-    nsid__sb_add(b, "}\n");
-    nsid__sb_addf(b, "%s/runs/%s/done: %s/runs/%s/run.json", R, r->id, R, r->id);
-    if (r->selection >= 0) nsid__sb_addf(b, " %s/select/%s.ckpt", R, p->selections[r->selection].id);
-    nsid__sb_add(b, " | $(NSID_RUN_DEPS)");
-    for (int d = 0; d < r->n_data; d++) nsid__sb_addf(b, " %s", r->data[d]);
-    nsid__sb_addf(b, "\n\t$(NSID_RUN) %s ", r->id);
-    if (r->selection >= 0) nsid__sb_addf(b, "%s/select/%s.ckpt", R, p->selections[r->selection].id);
-    else nsid__sb_add(b, "-");
-    for (int d = 0; d < r->n_data; d++) nsid__sb_addf(b, " %s", r->data[d]);
-    nsid__sb_add(b, "\n");
+    nsid__plan_sb_add(b, "}\n");
+    nsid__plan_sb_addf(b, "%s/runs/%s/done: %s/runs/%s/run.json", R, r->id, R, r->id);
+    if (r->selection >= 0) nsid__plan_sb_addf(b, " %s/select/%s.ckpt", R, p->selections[r->selection].id);
+    nsid__plan_sb_add(b, " | $(NSID_RUN_DEPS)");
+    for (int d = 0; d < r->n_data; d++) nsid__plan_sb_addf(b, " %s", r->data[d]);
+    nsid__plan_sb_addf(b, "\n\t$(NSID_RUN) %s ", r->id);
+    if (r->selection >= 0) nsid__plan_sb_addf(b, "%s/select/%s.ckpt", R, p->selections[r->selection].id);
+    else nsid__plan_sb_add(b, "-");
+    for (int d = 0; d < r->n_data; d++) nsid__plan_sb_addf(b, " %s", r->data[d]);
+    nsid__plan_sb_add(b, "\n");
 }
 
 static void make_selection_rule(struct nsid__sb *b, const struct nsid_plan *p, const struct nsid_plan_selection *s)
 {
     const char *R = p->results;
     const struct nsid_plan_run *c0 = &p->runs[s->candidates[0]];
-    nsid__sb_add(b, "\n# core: ");
+    nsid__plan_sb_add(b, "\n# core: ");
     make_comment(b, s->rule);
-    nsid__sb_addf(b, " of %d runs of ", s->n);
+    nsid__plan_sb_addf(b, " of %d runs of ", s->n);
     make_comment(b, c0->exp->name);
-    nsid__sb_addf(b, "\n%s/select/%s.ckpt:", R, s->id);
-    for (int i = 0; i < s->n; i++) nsid__sb_addf(b, " %s/runs/%s/done", R, p->runs[s->candidates[i]].id);
-    nsid__sb_add(b, " | $(NSID_RUN_DEPS)\n\t@mkdir -p $(@D)\n\t$(NSID_DB) select --out $@");
-    for (int i = 0; i < s->n; i++) nsid__sb_addf(b, " %s/runs/%s/run.db", R, p->runs[s->candidates[i]].id);
-    nsid__sb_add(b, "\n");
+    nsid__plan_sb_addf(b, "\n%s/select/%s.ckpt:", R, s->id);
+    for (int i = 0; i < s->n; i++) nsid__plan_sb_addf(b, " %s/runs/%s/done", R, p->runs[s->candidates[i]].id);
+    nsid__plan_sb_add(b, " | $(NSID_RUN_DEPS)\n\t@mkdir -p $(@D)\n\t$(NSID_DB) select --out $@");
+    for (int i = 0; i < s->n; i++) nsid__plan_sb_addf(b, " %s/runs/%s/run.db", R, p->runs[s->candidates[i]].id);
+    nsid__plan_sb_add(b, "\n");
 }
 
 /* The distinct data files of the plan, space-separated, in order of first appearance. */
@@ -169,8 +169,8 @@ static void make_data_list(struct nsid__sb *b, const struct nsid_plan *p)
     for (size_t i = 0; i < n; i++)
         if (i == 0 || strcmp(refs[i].path, refs[i - 1].path) != 0) refs[m++] = refs[i];
     qsort(refs, m, sizeof *refs, by_order);
-    for (size_t i = 0; i < m; i++) nsid__sb_addf(b, " \\\n  %s", refs[i].path);
-    nsid_free(refs);
+    for (size_t i = 0; i < m; i++) nsid__plan_sb_addf(b, " \\\n  %s", refs[i].path);
+    nsid_alloc_free(refs);
 }
 
 int nsid_plan_write_make(const struct nsid_plan *p, const char *path, const char *const *specs, int n_specs,
@@ -179,28 +179,28 @@ int nsid_plan_write_make(const struct nsid_plan *p, const char *path, const char
     int rc = check_paths(p, err);
     if (rc < 0) return rc;
     struct nsid__sb b = {0};
-    nsid__sb_add(&b, "# ");
+    nsid__plan_sb_add(&b, "# ");
     make_comment(&b, path);
-    nsid__sb_addf(&b, ": generated by nsid-plan for profile %s from", p->profile);
+    nsid__plan_sb_addf(&b, ": generated by nsid-plan for profile %s from", p->profile);
     for (int i = 0; i < n_specs; i++) {
-        nsid__sb_add(&b, " ");
+        nsid__plan_sb_add(&b, " ");
         make_comment(&b, specs[i]);
     }
-    nsid__sb_addf(&b, "; do not edit.\n# %d runs (%d distinct), %d core selections.\n", p->n_runs, p->n_unique,
+    nsid__plan_sb_addf(&b, "; do not edit.\n# %d runs (%d distinct), %d core selections.\n", p->n_runs, p->n_unique,
                   p->n_selections);
-    nsid__sb_addf(&b, "NSID_PLAN_PROFILE := %s\nNSID_PLAN_RESULTS := %s\nNSID_PLAN_RUNS :=", p->profile, p->results);
+    nsid__plan_sb_addf(&b, "NSID_PLAN_PROFILE := %s\nNSID_PLAN_RESULTS := %s\nNSID_PLAN_RUNS :=", p->profile, p->results);
     for (int i = 0; i < p->n_runs; i++)
-        if (p->runs[i].first < 0) nsid__sb_addf(&b, " \\\n  %s", p->runs[i].id);
-    nsid__sb_addf(&b, "\nNSID_PLAN_STAMPS := $(foreach r,$(NSID_PLAN_RUNS),%s/runs/$(r)/done)\n", p->results);
-    nsid__sb_addf(&b, "NSID_PLAN_DBS := $(foreach r,$(NSID_PLAN_RUNS),%s/runs/$(r)/run.db)\nNSID_PLAN_DATA :=",
+        if (p->runs[i].first < 0) nsid__plan_sb_addf(&b, " \\\n  %s", p->runs[i].id);
+    nsid__plan_sb_addf(&b, "\nNSID_PLAN_STAMPS := $(foreach r,$(NSID_PLAN_RUNS),%s/runs/$(r)/done)\n", p->results);
+    nsid__plan_sb_addf(&b, "NSID_PLAN_DBS := $(foreach r,$(NSID_PLAN_RUNS),%s/runs/$(r)/run.db)\nNSID_PLAN_DATA :=",
                   p->results);
     make_data_list(&b, p);
-    nsid__sb_add(&b, "\n");
+    nsid__plan_sb_add(&b, "\n");
     for (int i = 0; i < p->n_runs; i++)
         if (p->runs[i].first < 0) make_run_rule(&b, p, &p->runs[i]);
     for (int i = 0; i < p->n_selections; i++) make_selection_rule(&b, p, &p->selections[i]);
     if (b.oom) {
-        nsid__sb_free(&b);
+        nsid__plan_sb_free(&b);
         return nsid_err_set(err, NSID_ENOMEM, path, 0, NULL, "out of memory");
     }
     /* always rewritten: make compares its time with the specs' */
@@ -212,7 +212,7 @@ int nsid_plan_write_make(const struct nsid_plan *p, const char *path, const char
     if (f && fclose(f) != 0 && rc == 0) rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "write failed");
     if (rc == 0 && rename(tmp, path) != 0) rc = nsid_err_set(err, NSID_EIO, path, 0, NULL, "cannot rename %s", tmp);
     if (rc < 0) remove(tmp);
-    nsid__sb_free(&b);
+    nsid__plan_sb_free(&b);
     return rc;
 }
 
@@ -223,13 +223,13 @@ static int record_run(struct nsid_store *st, const struct nsid_plan *p, const st
                       struct nsid_err *err)
 {
     struct nsid__sb paths = {0}, spec = {0};
-    nsid__sb_add(&paths, "[");
+    nsid__plan_sb_add(&paths, "[");
     for (int d = 0; d < r->n_data; d++) {
-        if (d) nsid__sb_add(&paths, ",");
-        nsid__sb_json(&paths, r->data[d]);
+        if (d) nsid__plan_sb_add(&paths, ",");
+        nsid__plan_sb_json(&paths, r->data[d]);
     }
-    nsid__sb_add(&paths, "]");
-    nsid__sb_addf(&spec, "%s:%d", r->exp->file, r->variant->line);
+    nsid__plan_sb_add(&paths, "]");
+    nsid__plan_sb_addf(&spec, "%s:%d", r->exp->file, r->variant->line);
     struct nsid_store_plan_run row = {
         .experiment = r->exp->name, .id = r->id, .variant = r->variant->name, .sel_group = r->sel_group,
         .data_group = r->data_group, .n_scans = r->n_data, .figure = r->figure, .panel = r->panel,
@@ -238,8 +238,8 @@ static int record_run(struct nsid_store *st, const struct nsid_plan *p, const st
         .spec = spec.s, .config_json = r->first < 0 ? r->canonical : NULL};
     int rc = (paths.oom || spec.oom) ? nsid_err_set(err, NSID_ENOMEM, NULL, 0, "plan", "out of memory")
                                      : nsid_store_plan_run(st, &row, err);
-    nsid__sb_free(&paths);
-    nsid__sb_free(&spec);
+    nsid__plan_sb_free(&paths);
+    nsid__plan_sb_free(&spec);
     return rc;
 }
 
@@ -340,12 +340,12 @@ static int record_info(struct nsid_store *st, const struct nsid_plan *p, const c
                        struct nsid_err *err)
 {
     struct nsid__sb sp = {0};
-    nsid__sb_add(&sp, "[");
+    nsid__plan_sb_add(&sp, "[");
     for (int i = 0; i < n_specs; i++) {
-        if (i) nsid__sb_add(&sp, ",");
-        nsid__sb_json(&sp, specs[i]);
+        if (i) nsid__plan_sb_add(&sp, ",");
+        nsid__plan_sb_json(&sp, specs[i]);
     }
-    nsid__sb_add(&sp, "]");
+    nsid__plan_sb_add(&sp, "]");
     char counts[128], when[32];
     snprintf(counts, sizeof counts, "{\"runs\":%d,\"distinct\":%d,\"selections\":%d}", p->n_runs, p->n_unique,
              p->n_selections);
@@ -358,7 +358,7 @@ static int record_info(struct nsid_store *st, const struct nsid_plan *p, const c
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof kv / sizeof kv[0]; i++)
         rc = nsid_store_plan_info(st, kv[i][0], kv[i][1], err);
-    nsid__sb_free(&sp);
+    nsid__plan_sb_free(&sp);
     return rc;
 }
 
@@ -397,7 +397,7 @@ static int identity_config(struct nsid_store *st, const char *id, struct nsid_co
     if (rc < 0) return rc;
     nsid_config_init(c);
     rc = nsid_config_parse_string(c, json, strlen(json), "identity", err);
-    nsid_free(json);
+    nsid_alloc_free(json);
     return rc;
 }
 

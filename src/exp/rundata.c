@@ -39,7 +39,7 @@ static int select_neurons(struct nsid_run_data *d, const struct nsid_config *c, 
     if (!sp) return NSID_ENOMEM;
     for (int s = 0; s < d->n_scans; s++) sp[s] = &d->scans[s];
     int64_t *ids = NULL, n_ids = 0, *pick = NULL;
-    int rc = nsid_match_ids(sp, d->n_scans, &ids, &n_ids, err);
+    int rc = nsid_subset_match_ids(sp, d->n_scans, &ids, &n_ids, err);
     if (rc == 0 && x->multi_match_n > n_ids)
         rc = nsid_err_set(err, NSID_EINVAL, NULL, 0, "data.multi_match_n",
                           "%lld matched ids asked for, the scans share %lld", (long long)x->multi_match_n,
@@ -47,14 +47,14 @@ static int select_neurons(struct nsid_run_data *d, const struct nsid_config *c, 
     if (rc == 0 && !(pick = NSID_ALLOC((size_t)x->multi_match_n * sizeof *pick, err))) rc = NSID_ENOMEM;
     struct nsid_match_opts mo = {.n = x->multi_match_n, .heldout_n = x->multi_match_heldout_n,
                                  .base_seed = (uint64_t)x->multi_match_base_seed, .heldout = x->multi_match_heldout};
-    if (rc == 0) rc = nsid_match_select(ids, n_ids, &mo, pick, err);
+    if (rc == 0) rc = nsid_subset_match_select(ids, n_ids, &mo, pick, err);
     for (int s = 0; rc == 0 && s < d->n_scans; s++) {
         if (!(d->neurons[s] = NSID_ALLOC((size_t)d->scans[s].n_neurons * sizeof(int64_t), err))) rc = NSID_ENOMEM;
-        else rc = nsid_match_neurons(&d->scans[s], pick, x->multi_match_n, d->neurons[s], &d->n_sel[s], err);
+        else rc = nsid_subset_match_neurons(&d->scans[s], pick, x->multi_match_n, d->neurons[s], &d->n_sel[s], err);
     }
-    nsid_free(ids);
-    nsid_free(pick);
-    nsid_free(sp);
+    nsid_alloc_free(ids);
+    nsid_alloc_free(pick);
+    nsid_alloc_free(sp);
     return rc;
 }
 
@@ -106,7 +106,7 @@ static int alloc_arrays(struct nsid_run_data *d, int n, struct nsid_err *err)
     return d->scans && d->views && d->mscans && d->neurons && d->coords && d->match && d->units && d->n_sel ? 0 : NSID_ENOMEM;
 }
 
-int nsid_run_data_load(struct nsid_run_data *d, const struct nsid_config *c, const char *const *paths, int n,
+int nsid_rundata_load(struct nsid_run_data *d, const struct nsid_config *c, const char *const *paths, int n,
                        struct nsid_err *err)
 {
     memset(d, 0, sizeof *d);
@@ -126,7 +126,7 @@ int nsid_run_data_load(struct nsid_run_data *d, const struct nsid_config *c, con
     for (int s = 0; s < n; s++) {
         if ((rc = nsid_scan_load(&d->scans[s], paths[s], &so, err)) < 0) goto fail;
         d->n_scans = s + 1;
-        nsid_scan_plausibility(&d->scans[s], &so); /* warnings only: negative responses, extreme outliers */
+        nsid_plausible_scan(&d->scans[s], &so); /* warnings only: negative responses, extreme outliers */
         /* a shifter reads the pupil centre of every trial, a modulator the behaviour */
         if (c->model.shifter && !d->scans[s].pupil_center) {
             rc = nsid_err_set(err, NSID_EINVAL, paths[s], 0, "model.shifter.enabled",
@@ -147,13 +147,13 @@ int nsid_run_data_load(struct nsid_run_data *d, const struct nsid_config *c, con
                                     .n_neurons = d->neurons[s] ? d->n_sel[s] : 0,
                                     .norm = {.zscore_images = c->data.normalize_images,
                                              .recompute_nonfinite = c->data.drop_nan_trials}};
-        if ((rc = nsid_view_init(&d->views[s], &d->scans[s], &vo, err)) < 0) goto fail;
+        if ((rc = nsid_batch_view_init(&d->views[s], &d->scans[s], &vo, err)) < 0) goto fail;
         if ((rc = scan_meta(d, s, err)) < 0) goto fail;
     }
     return 0;
 fail:
     if (d->n_scans == 0) d->n_scans = n;
-    nsid_run_data_free(d);
+    nsid_rundata_free(d);
     return rc;
 }
 
@@ -182,7 +182,7 @@ static void swap_scans(struct nsid_run_data *d, int i, int j)
     }
 }
 
-int nsid_run_data_order(struct nsid_run_data *d, const char *const *keys, int n, struct nsid_err *err)
+int nsid_rundata_order(struct nsid_run_data *d, const char *const *keys, int n, struct nsid_err *err)
 {
     if (n != d->n_scans)
         return nsid_err_set(err, NSID_ESHAPE, NULL, 0, "--data", "%d scans given, the checkpoint has readouts for %d",
@@ -199,24 +199,24 @@ int nsid_run_data_order(struct nsid_run_data *d, const char *const *keys, int n,
     return 0;
 }
 
-void nsid_run_data_free(struct nsid_run_data *d)
+void nsid_rundata_free(struct nsid_run_data *d)
 {
     if (!d) return;
     for (int s = 0; s < d->n_scans; s++) {
-        if (d->views) nsid_view_free(&d->views[s]);
+        if (d->views) nsid_batch_view_free(&d->views[s]);
         if (d->scans) nsid_scan_free(&d->scans[s]);
-        if (d->neurons) nsid_free(d->neurons[s]);
-        if (d->coords) nsid_free(d->coords[s]);
-        if (d->match) nsid_free(d->match[s]);
-        if (d->units) nsid_free(d->units[s]);
+        if (d->neurons) nsid_alloc_free(d->neurons[s]);
+        if (d->coords) nsid_alloc_free(d->coords[s]);
+        if (d->match) nsid_alloc_free(d->match[s]);
+        if (d->units) nsid_alloc_free(d->units[s]);
     }
-    nsid_free(d->scans);
-    nsid_free(d->views);
-    nsid_free(d->mscans);
-    nsid_free(d->neurons);
-    nsid_free(d->coords);
-    nsid_free(d->match);
-    nsid_free(d->units);
-    nsid_free(d->n_sel);
+    nsid_alloc_free(d->scans);
+    nsid_alloc_free(d->views);
+    nsid_alloc_free(d->mscans);
+    nsid_alloc_free(d->neurons);
+    nsid_alloc_free(d->coords);
+    nsid_alloc_free(d->match);
+    nsid_alloc_free(d->units);
+    nsid_alloc_free(d->n_sel);
     memset(d, 0, sizeof *d);
 }

@@ -5,10 +5,10 @@
  * the neurons it was trained on.
  *
  *     struct nsid_run_data d;
- *     if (nsid_run_data_load(&d, &config, paths, n_paths, &err) < 0) ...   // err names the file
+ *     if (nsid_rundata_load(&d, &config, paths, n_paths, &err) < 0) ...   // err names the file
  *     nsid_net_init(&model, &config, d.mscans, d.n_scans, isa, &err);
  *     ... d.views[s] feeds readout s ...
- *     nsid_run_data_free(&d);
+ *     nsid_rundata_free(&d);
  *
  * Subsets (data.*): neuron_n neurons per scan (seed neuron_base_seed * neuron_n, the first
  * exclude_neuron_n drawn are dropped); or multi_match_n matched ids common to every scan
@@ -46,15 +46,15 @@ struct nsid_run_data {
  * Load the scans at paths (HDF5 files or file-tree folders; a missing path is
  * NSID_ENOTFOUND naming it) and apply the selection of c. On error d is zeroed.
  */
-int nsid_run_data_load(struct nsid_run_data *d, const struct nsid_config *c, const char *const *paths, int n,
+int nsid_rundata_load(struct nsid_run_data *d, const struct nsid_config *c, const char *const *paths, int n,
                        struct nsid_err *err);
 
 /*
  * Reorder the scans so that scan s has data key keys[s] (the order of a checkpoint's
  * readouts). Fails naming the first key no scan has, or a scan no key names.
  */
-int nsid_run_data_order(struct nsid_run_data *d, const char *const *keys, int n, struct nsid_err *err);
+int nsid_rundata_order(struct nsid_run_data *d, const char *const *keys, int n, struct nsid_err *err);
 
-void nsid_run_data_free(struct nsid_run_data *d);
+void nsid_rundata_free(struct nsid_run_data *d);
 
 #endif

@@ -78,7 +78,7 @@ int nsid_spec_arena_grow(struct nsid_spec_arena *p, void *arrp, int n, int *cap,
     if (n < *cap) return 0;
     if (*cap > INT_MAX / 2) return nsid_err_set(err, NSID_ENOMEM, NULL, 0, NULL, "array of %d items overflows", n);
     int ncap = *cap ? 2 * *cap : first;
-    size_t bytes = nsid_mul_size((size_t)ncap, size, err);
+    size_t bytes = nsid_alloc_mul_size((size_t)ncap, size, err);
     void *old, *grown = bytes ? nsid_spec_arena_alloc(p, bytes, err) : NULL;
     if (!grown) return NSID_ENOMEM;
     memcpy(&old, arrp, sizeof old); /* arrp points to a T *: read and write it as bytes, no aliasing */
@@ -93,7 +93,7 @@ void nsid_spec_arena_free(struct nsid_spec_arena *p)
     struct nsid_spec_arena_block *b = p ? p->head : NULL;
     while (b) {
         struct nsid_spec_arena_block *next = b->next;
-        nsid_free(b);
+        nsid_alloc_free(b);
         b = next;
     }
     if (p) p->head = NULL;
@@ -1065,7 +1065,7 @@ int nsid_spec_load(struct nsid_spec_set *s, const char *path, struct nsid_err *e
     if (bad) rc = nsid_err_set(err, NSID_EIO, path, 0, NULL, "read failed");
     else if (n > MAX_SPEC_BYTES) rc = nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "larger than 16 MiB: not a spec");
     else rc = nsid_spec_load_string(s, buf, n, path, err);
-    nsid_free(buf);
+    nsid_alloc_free(buf);
     return rc;
 }
 
@@ -1172,6 +1172,6 @@ int nsid_spec_check(const struct nsid_spec_set *s, struct nsid_err *err)
     int *state = NSID_CALLOC((size_t)s->n_experiments * sizeof *state, err);
     if (!state) return NSID_ENOMEM;
     for (int i = 0; rc == 0 && i < s->n_experiments; i++) rc = visit(s, i, state, err);
-    nsid_free(state);
+    nsid_alloc_free(state);
     return rc;
 }

@@ -24,12 +24,12 @@
 
 static const char *const STATUS_NAMES[NSID_RUN_N_STATUS] = {"planned", "running", "done", "failed"};
 
-const char *nsid_run_status_name(int status)
+const char *nsid_store_run_status_name(int status)
 {
     return status >= 0 && status < NSID_RUN_N_STATUS ? STATUS_NAMES[status] : "?";
 }
 
-int nsid_run_status_parse(const char *name)
+int nsid_store_run_status_parse(const char *name)
 {
     for (int i = 0; name && i < NSID_RUN_N_STATUS; i++)
         if (strcmp(name, STATUS_NAMES[i]) == 0) return i;
@@ -213,7 +213,7 @@ int nsid__store_true(struct nsid_store *st, const char *what, const char *sql, c
     char *v = NULL;
     int rc = nsid__store_text(st, what, sql, NSID__STORE_VALS(NSID__SV_T(arg)), 1, &v, err);
     *yes = v && strcmp(v, "0") != 0;
-    nsid_free(v);
+    nsid_alloc_free(v);
     return rc;
 }
 
@@ -273,7 +273,7 @@ static int user_version(struct nsid_store *st, int *v, struct nsid_err *err)
     char *text = NULL;
     int rc = nsid__store_text(st, "user_version", "PRAGMA user_version", NULL, 0, &text, err);
     if (rc == 0) *v = text ? atoi(text) : 0;
-    nsid_free(text);
+    nsid_alloc_free(text);
     return rc;
 }
 
@@ -292,7 +292,7 @@ static int table_strict(struct nsid_store *st, const char *name, bool *exists, b
                               NSID__STORE_VALS(NSID__SV_T(name)), 1, &text, err);
     *exists = text != NULL;
     *strict = text && atoi(text) != 0;
-    nsid_free(text);
+    nsid_alloc_free(text);
     return rc;
 }
 
@@ -327,7 +327,7 @@ static int migrate_strict(struct nsid_store *st, const struct nsid__store_sql *t
         rc = nsid_err_set(err, NSID_EIO, st->path, 0, t->name,
                           "migrating the store to schema %d (typed tables): %.600s; fix or delete that row",
                           NSID_STORE_SCHEMA_VERSION, sqlite3_errmsg(st->db));
-    nsid_free(copy);
+    nsid_alloc_free(copy);
     if (rc < 0) return rc;
     snprintf(sql, sizeof sql, "DROP TABLE \"%s__old\"", t->name);
     return nsid__store_exec(st, sql, t->name, err);
@@ -368,7 +368,7 @@ static int create_schema(struct nsid_store *st, struct nsid_err *err)
     for (size_t i = 0; rc == 0 && i < nsid__store_n_views(); i++) {
         char *sql = nsid__store_view_sql(i, err);
         rc = sql ? nsid__store_exec(st, sql, nsid__store_view(i)->name, err) : NSID_ENOMEM;
-        nsid_free(sql);
+        nsid_alloc_free(sql);
     }
     if (rc == 0) rc = exec_all(st, nsid__store_n_reference(), nsid__store_reference, err);
     if (rc < 0) return rc;
@@ -649,8 +649,8 @@ static int get_status(struct nsid_store *st, const char *run_id, int *status, st
                               1, &name, err);
     if (rc < 0) return rc;
     if (!name) return nsid_err_set(err, NSID_ENOTFOUND, st->path, 0, run_id, "no such run in this database");
-    *status = nsid_run_status_parse(name);
-    nsid_free(name);
+    *status = nsid_store_run_status_parse(name);
+    nsid_alloc_free(name);
     return 0;
 }
 
@@ -719,9 +719,9 @@ static int run_begin_tx(struct nsid_store *st, const void *arg, struct nsid_err 
     int rc = nsid__store_text(st, "runs", "SELECT status FROM runs WHERE id = ?1",
                               NSID__STORE_VALS(NSID__SV_T(run->id)), 1, &name, err);
     if (rc < 0) return rc;
-    if (name) status = nsid_run_status_parse(name);
+    if (name) status = nsid_store_run_status_parse(name);
     else exists = false;
-    nsid_free(name);
+    nsid_alloc_free(name);
     if (exists && status == NSID_RUN_DONE && !run->fresh)
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, run->id,
                             "run is done; a rerun must start fresh (its records would be mixed otherwise)");
@@ -900,7 +900,7 @@ int nsid_store_hash_file(const char *path, char hex[NSID_SHA256_HEX], int64_t *b
     }
     int bad = ferror(f);
     fclose(f);
-    nsid_free(buf);
+    nsid_alloc_free(buf);
     if (bad) return nsid_err_set(err, NSID_EIO, path, 0, NULL, "read failed");
     unsigned char d[NSID_SHA256_BYTES];
     nsid_sha256_final(&h, d);
@@ -932,7 +932,7 @@ static int dataset_upsert(struct nsid_store *st, const struct nsid_store_dataset
         snprintf(sha, NSID_SHA256_HEX, "%s", d->sha256);
         if (stat(d->path, &sb) == 0 && S_ISREG(sb.st_mode)) bytes = (int64_t)sb.st_size; /* a tree's: unknown */
     } else {
-        rc = nsid_scan_id(d->path, NULL, sha, &bytes, err); /* an HDF5 file or a file tree: data/scanid.h */
+        rc = nsid_scanid_id(d->path, NULL, sha, &bytes, err); /* an HDF5 file or a file tree: data/scanid.h */
         if (rc < 0) return rc;
     }
     return NSID__STORE_WRITE(st, "datasets", DATASET_UPSERT, err, NSID__SV_T(sha), NSID__SV_T(d->path),
@@ -1022,7 +1022,7 @@ static int run_end_tx(struct nsid_store *st, const void *arg, struct nsid_err *e
     if (rc < 0) return rc;
     if (status != NSID_RUN_RUNNING)
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, w->run_id, "cannot end a run that is %s, not running",
-                            nsid_run_status_name(status));
+                            nsid_store_run_status_name(status));
     char ended[32];
     now_utc(ended);
     bool final = e->status != NSID_RUN_RUNNING;
@@ -1030,7 +1030,7 @@ static int run_end_tx(struct nsid_store *st, const void *arg, struct nsid_err *e
                              "UPDATE runs SET status = ?2, ended = CASE WHEN ?3 THEN ?4 ELSE ended END,"
                              " exit_code = ?5, error = ?6, wall_s = coalesce(wall_s, 0) + ?7,"
                              " cpu_s = coalesce(cpu_s, 0) + ?8 WHERE id = ?1",
-                             err, NSID__SV_T(w->run_id), NSID__SV_T(nsid_run_status_name(e->status)),
+                             err, NSID__SV_T(w->run_id), NSID__SV_T(nsid_store_run_status_name(e->status)),
                              NSID__SV_I(final), NSID__SV_T(ended), NSID__SV_I(e->exit_code), NSID__SV_TN(e->error),
                              NSID__SV_R(isfinite(e->wall_s) && e->wall_s > 0 ? e->wall_s : 0.0),
                              NSID__SV_R(isfinite(e->cpu_s) && e->cpu_s > 0 ? e->cpu_s : 0.0));
@@ -1041,7 +1041,7 @@ int nsid_store_run_end(struct nsid_store *st, const char *run_id, const struct n
 {
     if (e->status != NSID_RUN_RUNNING && e->status != NSID_RUN_DONE && e->status != NSID_RUN_FAILED)
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, "status", "a stage ends as running, done or failed, not %s",
-                            nsid_run_status_name(e->status));
+                            nsid_store_run_status_name(e->status));
     return nsid__store_tx(st, run_end_tx, &(struct run_rows){.run_id = run_id, .rows = e}, err);
 }
 

@@ -98,9 +98,9 @@ enum nsid_run_status {
 };
 
 /* The name of a status ("planned", ...), "?" if out of range. */
-const char *nsid_run_status_name(int status);
+const char *nsid_store_run_status_name(int status);
 /* The status of a name, or -1. */
-int nsid_run_status_parse(const char *name);
+int nsid_store_run_status_parse(const char *name);
 
 /*
  * Open (creating if missing) a store at path: WAL, synchronous=NORMAL, busy timeout

@@ -30,7 +30,7 @@ int nsid_store_only_run(struct nsid_store *st, char id[NSID_STORE_ID_MAX], int *
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (n++ == 0) {
             snprintf(id, NSID_STORE_ID_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
-            *status = nsid_run_status_parse((const char *)sqlite3_column_text(s, 1));
+            *status = nsid_store_run_status_parse((const char *)sqlite3_column_text(s, 1));
         }
     }
     int out = 0;
@@ -116,8 +116,8 @@ static int run_state(struct nsid_store *st, const char *schema, const char *id, 
     snprintf(sql, sizeof sql, "SELECT status FROM %s.runs WHERE id = ?1", schema);
     int rc = nsid__store_text(st, "runs", sql, NSID__STORE_VALS(NSID__SV_T(id)), 1, &name, err);
     *found = name != NULL;
-    if (name) *status = nsid_run_status_parse(name);
-    nsid_free(name);
+    if (name) *status = nsid_store_run_status_parse(name);
+    nsid_alloc_free(name);
     return rc;
 }
 
@@ -137,7 +137,7 @@ static int first_text(struct nsid_store *st, const char *sql, const char *id, ch
     char *text = NULL;
     int rc = nsid__store_text(st, "merge", sql, NSID__STORE_VALS(NSID__SV_T(id)), id ? 1 : 0, &text, err);
     *out = text ? sqlite3_mprintf("%s", text) : NULL;
-    nsid_free(text);
+    nsid_alloc_free(text);
     return rc;
 }
 
@@ -171,7 +171,7 @@ static bool src_int(struct nsid_store *st, const char *sql, int *v, struct nsid_
     char *text = NULL;
     bool ok = nsid__store_text(st, "merge", sql, NULL, 0, &text, err) == 0 && text;
     if (ok) *v = atoi(text);
-    nsid_free(text);
+    nsid_alloc_free(text);
     return ok;
 }
 
@@ -640,7 +640,7 @@ static int src_ids(struct nsid_store *st, const char *run_db, char (**ids)[NSID_
     sqlite3_finalize(s);
     if (total < 0) return src_fail(st, run_db, "runs", err);
     if (total == 0) return 0;
-    size_t bytes = nsid_mul_size((size_t)total, NSID_STORE_ID_MAX, err);
+    size_t bytes = nsid_alloc_mul_size((size_t)total, NSID_STORE_ID_MAX, err);
     if (bytes == 0) return NSID_ENOMEM;
     if (!(*ids = NSID_ALLOC(bytes, err))) return NSID_ENOMEM;
     rc = nsid__store_prepare(st, "SELECT id FROM src.runs ORDER BY id", &s, err);
@@ -684,7 +684,7 @@ int nsid_store_merge(struct nsid_store *into, const char *run_db, struct nsid_st
     rc = check_src(into, run_db, err);
     if (rc == 0) rc = src_ids(into, run_db, &list, &n, err);
     for (int64_t i = 0; rc == 0 && i < n; i++) rc = merge_run(into, run_db, list[i], stats, err);
-    nsid_free(list);
+    nsid_alloc_free(list);
     int detached = nsid__store_exec(into, "DETACH DATABASE src", "detach", err); /* the first error wins */
     return rc < 0 ? rc : detached;
 }
@@ -699,7 +699,7 @@ int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct 
     sqlite3_finalize(s);
     if (n < 0) return nsid__store_fail(into, "plan_runs", err);
     if (n == 0) return 0;
-    size_t bytes = nsid_mul_size((size_t)n, NSID_STORE_ID_MAX, err);
+    size_t bytes = nsid_alloc_mul_size((size_t)n, NSID_STORE_ID_MAX, err);
     char (*ids)[NSID_STORE_ID_MAX] = bytes ? NSID_ALLOC(bytes, err) : NULL;
     if (!ids) return NSID_ENOMEM;
     rc = nsid__store_prepare(into, "SELECT DISTINCT id FROM plan_runs ORDER BY id", &s, err);
@@ -718,7 +718,7 @@ int nsid_store_merge_plan(struct nsid_store *into, const char *runs_dir, struct 
             if (stats) stats->unfinished++;
         }
     }
-    nsid_free(ids);
+    nsid_alloc_free(ids);
     return rc;
 }
 
@@ -754,7 +754,7 @@ int nsid_store_status(struct nsid_store *st, const char *runs_dir, int64_t count
         const char *id = (const char *)sqlite3_column_text(s, 0);
         const char *stored = (const char *)sqlite3_column_text(s, 1);
         int status = runs_dir && nsid_store_valid_id(id) ? live_status(runs_dir, id) : -1;
-        if (status < 0) status = stored ? nsid_run_status_parse(stored) : NSID_RUN_PLANNED;
+        if (status < 0) status = stored ? nsid_store_run_status_parse(stored) : NSID_RUN_PLANNED;
         if (status < 0) status = NSID_RUN_PLANNED;
         counts[status]++;
     }

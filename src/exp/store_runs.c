@@ -74,7 +74,7 @@ struct strv {
 static void strv_free(struct strv *v)
 {
     for (size_t i = 0; i < v->n; i++) sqlite3_free(v->s[i]);
-    nsid_free(v->s);
+    nsid_alloc_free(v->s);
     memset(v, 0, sizeof *v);
 }
 
@@ -83,13 +83,13 @@ static int strv_push(struct strv *v, char *s, struct nsid_err *err)
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? 2 * v->cap : 16;
-        char **grown = NSID_ALLOC(nsid_mul_size(cap, sizeof *grown, err), err);
+        char **grown = NSID_ALLOC(nsid_alloc_mul_size(cap, sizeof *grown, err), err);
         if (!grown) {
             sqlite3_free(s);
             return NSID_ENOMEM;
         }
         if (v->n) memcpy(grown, v->s, v->n * sizeof *grown);
-        nsid_free(v->s);
+        nsid_alloc_free(v->s);
         v->s = grown;
         v->cap = cap;
     }
@@ -463,7 +463,7 @@ static int filter_sql(struct nsid_store *st, const struct nsid_store_runs_query 
                       char **out, struct nsid_err *err)
 {
     *out = NULL;
-    if (q->status && nsid_run_status_parse(q->status) < 0)
+    if (q->status && nsid_store_run_status_parse(q->status) < 0)
         return nsid_err_set(err, NSID_EINVAL, st->path, 0, "--status",
                             "unknown status '%s': planned, running, done or failed", q->status);
     if (q->where && check_where(st, q->where, err) < 0) return err->code;
@@ -490,7 +490,7 @@ static int filter_sql(struct nsid_store *st, const struct nsid_store_runs_query 
     char *text = sqlite3_str_finish(sql);
     if (rc < 0 || !text) {
         sqlite3_free(text);
-        return rc < 0 ? rc : nsid_err_oom(err, st->path, "runs", "query");
+        return rc < 0 ? rc : nsid_alloc_oom(err, st->path, "runs", "query");
     }
     *out = text;
     return 0;
@@ -874,7 +874,7 @@ static int compare_rows(struct nsid_store *st, const char *sql, const char *ids_
     int rc = nsid__store_prepare(st, sql, &s, err);
     if (rc < 0) return rc;
     sqlite3_bind_text(s, 1, ids_js, -1, SQLITE_TRANSIENT);
-    char **row = NSID_ALLOC(nsid_mul_size(n + 1, sizeof *row, err), err);
+    char **row = NSID_ALLOC(nsid_alloc_mul_size(n + 1, sizeof *row, err), err);
     if (!row) {
         sqlite3_finalize(s);
         return NSID_ENOMEM;
@@ -904,7 +904,7 @@ static int compare_rows(struct nsid_store *st, const char *sql, const char *ids_
         if (!row[0] && step == SQLITE_ROW && !sqlite3_column_text(s, 0)) step = sqlite3_step(s);
     }
     if (rc == 0 && step != SQLITE_DONE) rc = nsid__store_fail(st, "compare", err);
-    nsid_free(row);
+    nsid_alloc_free(row);
     sqlite3_finalize(s);
     return rc;
 }
@@ -961,11 +961,11 @@ static int neuron_diff(struct nsid_store *st, const char *a, const char *b, cons
     while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
-            double *g = NSID_ALLOC(nsid_mul_size(cap, sizeof *g, err), err);
+            double *g = NSID_ALLOC(nsid_alloc_mul_size(cap, sizeof *g, err), err);
             if (!g) rc = NSID_ENOMEM;
             else {
                 if (n) memcpy(g, d, n * sizeof *g);
-                nsid_free(d);
+                nsid_alloc_free(d);
                 d = g;
             }
         }
@@ -990,7 +990,7 @@ static int neuron_diff(struct nsid_store *st, const char *a, const char *b, cons
                 abbr_b, abbr_a, n, sum / (double)n, d[0], quantile(d, n, 0.25), quantile(d, n, 0.5),
                 quantile(d, n, 0.75), d[n - 1], up, down, n - up - down);
     }
-    nsid_free(d);
+    nsid_alloc_free(d);
     return rc;
 }
 
@@ -1116,10 +1116,10 @@ static struct gc_run *gc_add(struct gc_list *l, const char *id, struct nsid_err 
     if (r) return r;
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 32;
-        struct gc_run *g = NSID_ALLOC(nsid_mul_size(cap, sizeof *g, err), err);
+        struct gc_run *g = NSID_ALLOC(nsid_alloc_mul_size(cap, sizeof *g, err), err);
         if (!g) return NULL;
         if (l->n) memcpy(g, l->r, l->n * sizeof *g);
-        nsid_free(l->r);
+        nsid_alloc_free(l->r);
         l->r = g;
         l->cap = cap;
     }
@@ -1403,6 +1403,6 @@ int nsid_store_gc(struct nsid_store *st, const char *runs_dir, bool remove, FILE
     } else if (rc == 0)
         fprintf(out, "gc: dry run, nothing removed (nsid-db gc --yes removes the %zu run%s marked remove)\n",
                 n_remove, n_remove == 1 ? "" : "s");
-    nsid_free(l.r);
+    nsid_alloc_free(l.r);
     return rc;
 }

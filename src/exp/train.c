@@ -91,7 +91,7 @@ static void progress(struct trainer *t, bool force)
     FILE *f = t->o->progress;
     if (!f || (!force && seconds_since(&t->t_progress) < 0.25)) return;
     clock_gettime(CLOCK_MONOTONIC, &t->t_progress);
-    int64_t len = nsid_cycler_epoch_len(&t->cyc), done = t->st.step;
+    int64_t len = nsid_batch_cycler_epoch_len(&t->cyc), done = t->st.step;
     double el = t->st.epoch_seconds + seconds_since(&t->t_epoch);
     double eta = done > 0 ? el / (double)done * (double)(len - done) : -1;
     char e1[48], e2[48];
@@ -198,7 +198,7 @@ static void remove_stale_temps(const struct trainer *t)
 /* Batch buffers, evaluator, cycler, snapshot, the state's views of the live objects. */
 static int buffers(struct trainer *t, struct nsid_err *err)
 {
-    size_t B = (size_t)nsid_views_max_batch(t->data.views, t->data.n_scans, t->c->train.batch_size), pix = 1, nmax = 1;
+    size_t B = (size_t)nsid_batch_views_max_batch(t->data.views, t->data.n_scans, t->c->train.batch_size), pix = 1, nmax = 1;
     for (int s = 0; s < t->data.n_scans; s++) {
         const struct nsid_scan *sc = &t->data.scans[s];
         size_t p = (size_t)sc->channels * (size_t)sc->height * (size_t)sc->width;
@@ -212,7 +212,7 @@ static int buffers(struct trainer *t, struct nsid_err *err)
     if (t->c->model.shifter && !(t->pupil = NSID_ALLOC(B * 2 * sizeof(float), err))) return NSID_ENOMEM;
     int rc = nsid_evaluator_init(&t->ev, t->data.views, t->data.n_scans, (int)B, err);
     if (rc == 0)
-        rc = nsid_cycler_init(&t->cyc, t->data.views, t->data.n_scans, (int64_t)B, (uint64_t)t->c->train.seed, err);
+        rc = nsid_batch_cycler_init(&t->cyc, t->data.views, t->data.n_scans, (int64_t)B, (uint64_t)t->c->train.seed, err);
     if (rc < 0) return rc;
     struct nsid_checkpoint_i64 *e = t->model.ck_ints;
     t->n_ints = t->model.n_ck_ints;
@@ -243,7 +243,7 @@ static struct nsid_model_batch gather(struct trainer *t, int s, const int64_t *t
 {
     struct nsid_batch bt = {.scan = s, .images = t->img, .responses = t->resp, .behavior = t->beh,
                             .pupil_center = t->pupil};
-    nsid_view_gather(&t->data.views[s], trials, n, &bt);
+    nsid_batch_view_gather(&t->data.views[s], trials, n, &bt);
     nsid_model_set_trials(&t->model, trials);
     return (struct nsid_model_batch){.scan = s, .B = (int)n, .images = t->img, .responses = t->resp,
                                      .pupil = t->pupil, .behavior = t->beh};
@@ -254,11 +254,11 @@ static int init_bias(struct trainer *t, struct nsid_err *err)
 {
     for (int s = 0; s < t->data.n_scans; s++) {
         struct nsid_train_iter it;
-        int rc = nsid_train_iter_init(&it, &t->data.views[s], t->c->train.batch_size, (uint64_t)t->c->train.seed,
+        int rc = nsid_batch_train_iter_init(&it, &t->data.views[s], t->c->train.batch_size, (uint64_t)t->c->train.seed,
                                       (uint64_t)NSID_TRAIN_STREAM_BIAS + ((uint64_t)s << 32), err);
         if (rc < 0) return rc;
         const int64_t *trials;
-        int64_t n = nsid_train_iter_next(&it, &trials);
+        int64_t n = nsid_batch_train_iter_next(&it, &trials);
         gather(t, s, trials, n);
         int64_t N = t->data.views[s].n_neurons;
         double *acc = NSID_CALLOC((size_t)N * sizeof *acc, err);
@@ -269,9 +269,9 @@ static int init_bias(struct trainer *t, struct nsid_err *err)
         for (int64_t j = 0; rc == 0 && j < N; j++) mean[j] = (float)(acc[j] / (double)n);
         if (rc == 0) nsid_model_set_bias(&t->model, s, mean);
         nsid_model_set_trials(&t->model, NULL); /* no forward of this batch */
-        nsid_free(acc);
-        nsid_free(mean);
-        nsid_train_iter_free(&it);
+        nsid_alloc_free(acc);
+        nsid_alloc_free(mean);
+        nsid_batch_train_iter_free(&it);
         if (rc < 0) return rc;
     }
     return 0;
@@ -295,25 +295,25 @@ int nsid_train_default_id(const struct nsid_config *c, const char *const *data, 
     const char **ptr = NSID_ALLOC((size_t)(n_data ? n_data : 1) * sizeof *ptr, err);
     int rc = ptr ? 0 : NSID_ENOMEM;
     for (int i = 0; rc == 0 && i < n_data; i++) {
-        rc = nsid_scan_id(data[i], NULL, sha[i], NULL, err);
+        rc = nsid_scanid_id(data[i], NULL, sha[i], NULL, err);
         ptr[i] = sha[i];
     }
     char core[NSID_SHA256_HEX + 8] = "";
     if (rc == 0 && c->model.core.checkpoint[0]) {
         char hex[NSID_SHA256_HEX];
-        rc = nsid_file_sha256(c->model.core.checkpoint, hex, NULL, err);
+        rc = nsid_scanid_file_sha256(c->model.core.checkpoint, hex, NULL, err);
         if (rc < 0) nsid_err_context(err, NULL, 0, "model.core.checkpoint", NULL);
         snprintf(core, sizeof core, "sha256:%s", hex);
     }
     if (rc == 0) {
-        size_t len = nsid_plan_identity(c, core, ptr, n_data, NULL, 0, NULL);
+        size_t len = nsid_identity_plan(c, core, ptr, n_data, NULL, 0, NULL);
         char *buf = len ? NSID_ALLOC(len + 1, err) : NULL;
         if (!buf) rc = NSID_ENOMEM;
-        else nsid_plan_identity(c, core, ptr, n_data, buf, len + 1, id);
-        nsid_free(buf);
+        else nsid_identity_plan(c, core, ptr, n_data, buf, len + 1, id);
+        nsid_alloc_free(buf);
     }
-    nsid_free(ptr);
-    if (sha != data_sha) nsid_free(sha);
+    nsid_alloc_free(ptr);
+    if (sha != data_sha) nsid_alloc_free(sha);
     return rc;
 }
 
@@ -324,7 +324,7 @@ static int data_hashes(struct trainer *t, struct nsid_err *err)
     int n = t->o->n_data;
     if (!(t->data_sha = NSID_ALLOC((size_t)(n ? n : 1) * sizeof *t->data_sha, err))) return NSID_ENOMEM;
     for (int i = 0; i < n; i++) {
-        int rc = nsid_scan_id(t->o->data[i], NULL, t->data_sha[i], NULL, err);
+        int rc = nsid_scanid_id(t->o->data[i], NULL, t->data_sha[i], NULL, err);
         if (rc < 0) return rc;
     }
     return 0;
@@ -397,7 +397,7 @@ static int train_rounds(struct trainer *t)
     bool round_done;
     t->adam.lr = t->st.sched.lr;
     nsid_model_zero_grad(&t->model);
-    while (nsid_cycler_next(&t->cyc, &s, &trials, &n, &round_done)) {
+    while (nsid_batch_cycler_next(&t->cyc, &s, &trials, &n, &round_done)) {
         struct nsid_model_batch b = gather(t, s, trials, n);
         t->st.loss_sum += nsid_model_train_batch(&t->model, &b, &t->st.sample);
         t->st.loss_batches++;
@@ -406,7 +406,7 @@ static int train_rounds(struct trainer *t)
         nsid_model_zero_grad(&t->model);
         t->st.step = t->cyc.step;
         progress(t, false);
-        if (t->o->stop && *t->o->stop && t->st.step < nsid_cycler_epoch_len(&t->cyc)) return 1;
+        if (t->o->stop && *t->o->stop && t->st.step < nsid_batch_cycler_epoch_len(&t->cyc)) return 1;
     }
     return 0;
 }
@@ -437,7 +437,7 @@ static int loop(struct trainer *t, struct nsid_err *err)
     while (!nsid_schedule_done(&t->st.sched)) {
         clock_gettime(CLOCK_MONOTONIC, &t->t_epoch);
         if (t->st.step == 0) {
-            nsid_cycler_start_epoch(&t->cyc);
+            nsid_batch_cycler_start_epoch(&t->cyc);
             t->st.loss_sum = 0.0;
             t->st.loss_batches = 0;
             t->st.epoch_seconds = 0.0;
@@ -493,8 +493,8 @@ static int save_checkpoint(struct trainer *t, struct nsid_err *err)
         nsid_model_checkpoint(&t->model, &ck, arch);
         rc = nsid_checkpoint_save(&ck, t->ckpt, false, err);
     }
-    nsid_free(model);
-    nsid_free(arch);
+    nsid_alloc_free(model);
+    nsid_alloc_free(arch);
     return rc;
 }
 
@@ -577,20 +577,20 @@ static void run_failed(struct trainer *t, int exit_code, const char *msg)
 
 static void trainer_free(struct trainer *t)
 {
-    nsid_free(t->canonical);
-    nsid_free(t->data_sha);
-    nsid_free(t->img);
-    nsid_free(t->resp);
-    nsid_free(t->beh);
-    nsid_free(t->pupil);
-    nsid_free(t->ints);
-    nsid_free(t->best.w);
-    nsid_free(t->best.buf);
-    nsid_free(t->best.ints);
-    nsid_cycler_free(&t->cyc);
+    nsid_alloc_free(t->canonical);
+    nsid_alloc_free(t->data_sha);
+    nsid_alloc_free(t->img);
+    nsid_alloc_free(t->resp);
+    nsid_alloc_free(t->beh);
+    nsid_alloc_free(t->pupil);
+    nsid_alloc_free(t->ints);
+    nsid_alloc_free(t->best.w);
+    nsid_alloc_free(t->best.buf);
+    nsid_alloc_free(t->best.ints);
+    nsid_batch_cycler_free(&t->cyc);
     nsid_evaluator_free(&t->ev);
     nsid_model_free(&t->model);
-    nsid_run_data_free(&t->data);
+    nsid_rundata_free(&t->data);
     nsid_store_close(&t->store);
     if (t->log) fclose(t->log);
 }
@@ -608,7 +608,7 @@ static int state_identity(struct trainer *t, struct nsid_err *err)
     nsid_sha256_hex(id->config_sha, t->canonical, strlen(t->canonical));
     id->core_sha[0] = '\0';
     if (t->c->model.core.checkpoint[0] &&
-        (rc = nsid_file_sha256(t->c->model.core.checkpoint, id->core_sha, NULL, err)) < 0) {
+        (rc = nsid_scanid_file_sha256(t->c->model.core.checkpoint, id->core_sha, NULL, err)) < 0) {
         nsid_err_context(err, NULL, 0, "model.core.checkpoint", NULL);
         return rc;
     }
@@ -630,7 +630,7 @@ static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_e
     size_t n = nsid_config_canonical(t->c, NULL, 0) + 1;
     if (!(t->canonical = NSID_ALLOC(n, err))) return NSID_ENOMEM;
     nsid_config_canonical(t->c, t->canonical, n);
-    if ((rc = nsid_run_data_load(&t->data, t->c, t->o->data, t->o->n_data, err)) < 0) return rc;
+    if ((rc = nsid_rundata_load(&t->data, t->c, t->o->data, t->o->n_data, err)) < 0) return rc;
     if (t->o->run_id) {
         snprintf(t->run_id, sizeof t->run_id, "%s", t->o->run_id);
     } else {
@@ -645,7 +645,7 @@ static int setup(struct trainer *t, struct nsid_train_result *res, struct nsid_e
     /* --threads: the model's compute threads (default NSID_THREADS or the CPUs); results do not depend on it */
     if (t->o->threads && (rc = nsid_model_set_threads(&t->model, t->o->threads, err)) < 0) return rc;
     if ((rc = nsid_net_prepare_core(&t->model, t->c, res->core, sizeof res->core, err)) < 0) return rc;
-    if ((rc = buffers(t, err)) < 0) return nsid_err_oom(err, NULL, "train.batch_size", "the batch buffers and model state");
+    if ((rc = buffers(t, err)) < 0) return nsid_alloc_oom(err, NULL, "train.batch_size", "the batch buffers and model state");
     if ((rc = state_identity(t, err)) < 0) return rc;
     return open_records(t, err);
 }
@@ -680,7 +680,7 @@ int nsid_train_run(const struct nsid_config *c, const struct nsid_train_opts *o,
               res->core);
         if (resumed)
             logf_(&t, "resume from epoch %lld, batch %lld of %lld", (long long)t.st.epoch, (long long)t.st.step,
-                  (long long)nsid_cycler_epoch_len(&t.cyc));
+                  (long long)nsid_batch_cycler_epoch_len(&t.cyc));
         else rc = start(&t, err);
     }
     int stopped = rc == 0 ? loop(&t, err) : 0;
@@ -746,13 +746,13 @@ int nsid_train_read_config(const char *checkpoint, struct nsid_config *c, struct
     if (rc < 0) return rc;
     const char *a, *b;
     if (!strstr(arch, "\"format\":\"nsid-run\"") || json_member(arch, "config", &a, &b) < 0) {
-        nsid_free(arch);
+        nsid_alloc_free(arch);
         return nsid_err_set(err, NSID_EFORMAT, checkpoint, 0, "architecture",
                             "not written by nsid-train (no run configuration): pass --config RUN.json");
     }
     nsid_config_init(c);
     rc = nsid_config_parse_string(c, a, (size_t)(b - a), checkpoint, err);
     if (rc == 0) rc = nsid_config_validate(c, err);
-    nsid_free(arch);
+    nsid_alloc_free(arch);
     return rc;
 }

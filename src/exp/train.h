@@ -109,7 +109,7 @@ int nsid_train_run(const struct nsid_config *c, const struct nsid_train_opts *o,
 
 /*
  * The run id of configuration c on the scans data (in this order) when no --run-id is given:
- * the id nsid-plan computes (nsid_plan_identity: the canonical configuration, the core as
+ * the id nsid-plan computes (nsid_identity_plan: the canonical configuration, the core as
  * "sha256:<content hash>" of model.core.checkpoint or "" without one, and each scan's
  * identity, data/scanid.h). So the same configuration on other scans, or on the same scans
  * in another order, is another run. data_sha (may be NULL) gets the scans' identities.

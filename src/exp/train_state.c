@@ -199,7 +199,7 @@ static int slurp(const char *path, unsigned char **data, size_t *n, struct nsid_
             rc = nsid_err_set(err, NSID_EFORMAT, path, 0, "train state", "not an nsid training state");
     }
     if (rc < 0) {
-        nsid_free(buf);
+        nsid_alloc_free(buf);
         return rc;
     }
     *data = buf;
@@ -236,7 +236,7 @@ int nsid__train_state_peek(const char *path, char run_id[65], struct nsid_err *e
     if (rc < 0) return rc;
     struct rd r = {buf, buf + n, false};
     rc = read_header(&r, path, run_id, err);
-    nsid_free(buf);
+    nsid_alloc_free(buf);
     return rc;
 }
 
@@ -289,7 +289,7 @@ static int check_identity(struct rd *r, const struct nsid__train_state *s, const
         int64_t len = get_i64(r);
         const char *p = ok && len >= 0 && len < (1 << 20) ? take(r, (size_t)len) : NULL;
         if (!p || r->short_read) {
-            nsid_free(all);
+            nsid_alloc_free(all);
             return nsid_err_set(err, NSID_EFORMAT, path, 0, "train state", "truncated");
         }
         if (all) memcpy(all[i], sha, 65);
@@ -314,7 +314,7 @@ static int check_identity(struct rd *r, const struct nsid__train_state *s, const
             }
         permuted = hit;
     }
-    nsid_free(all);
+    nsid_alloc_free(all);
     if (bad < 0) return 0;
     if (n != id->n_data)
         return nsid_err_set(err, NSID_EINVAL, path, 0, "train state",
@@ -387,10 +387,10 @@ static int parse_body(struct rd *r, struct nsid__train_state *s, const char *pat
     if (r->short_read || r->p != r->end)
         return nsid_err_set(err, NSID_EFORMAT, path, 0, "train state", "%s",
                             r->short_read ? "truncated" : "longer than its sizes say");
-    int64_t len = nsid_cycler_epoch_len(s->cycler);
+    int64_t len = nsid_batch_cycler_epoch_len(s->cycler);
     if (t.step < 0 || t.step > len || cstep < 0 || cstep > len || (t.step > 0 && cstep != t.step))
         return nsid_err_set(err, NSID_EFORMAT, path, 0, "train state", "batch position %lld of an epoch of %lld",
-                            (long long)t.step, (long long)nsid_cycler_epoch_len(s->cycler));
+                            (long long)t.step, (long long)nsid_batch_cycler_epoch_len(s->cycler));
     /* all checked: commit */
     struct rd sr = {scan_start, r->end, false};
     for (int k = 0; k < s->cycler->n_scans; k++) {
@@ -438,6 +438,6 @@ int nsid__train_state_load(struct nsid__train_state *s, const char *path, struct
     if (rc == 0) rc = check_identity(&r, s, path, err);
     if (rc == 0) rc = check_sizes(&r, s, path, err);
     if (rc == 0) rc = parse_body(&r, s, path, err);
-    nsid_free(buf);
+    nsid_alloc_free(buf);
     return rc;
 }

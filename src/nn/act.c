@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-void nsid_elu_forward(float *out, const float *inp, size_t n)
+void nsid_act_elu_forward(float *out, const float *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
@@ -11,7 +11,7 @@ void nsid_elu_forward(float *out, const float *inp, size_t n)
     }
 }
 
-void nsid_elu_backward(float *dinp, const float *dout, const float *out, size_t n)
+void nsid_act_elu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
     /* forward: y = x > 0 ? x : exp(x) - 1, and y > 0 exactly when x > 0 */
     for (size_t i = 0; i < n; i++) {
@@ -20,7 +20,7 @@ void nsid_elu_backward(float *dinp, const float *dout, const float *out, size_t 
     }
 }
 
-void nsid_elu1_forward(float *out, const float *inp, size_t n)
+void nsid_act_elu1_forward(float *out, const float *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
@@ -28,7 +28,7 @@ void nsid_elu1_forward(float *out, const float *inp, size_t n)
     }
 }
 
-void nsid_elu1_backward(float *dinp, const float *dout, const float *out, size_t n)
+void nsid_act_elu1_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
     /* forward: y = x > 0 ? x + 1 : exp(x), so y > 1 exactly when x > 0 */
     for (size_t i = 0; i < n; i++) {
@@ -37,12 +37,12 @@ void nsid_elu1_backward(float *dinp, const float *dout, const float *out, size_t
     }
 }
 
-void nsid_relu_forward(float *out, const float *inp, size_t n)
+void nsid_act_relu_forward(float *out, const float *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
-void nsid_relu_backward(float *dinp, const float *dout, const float *out, size_t n)
+void nsid_act_relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (out[i] > 0.0f) dinp[i] += dout[i];
@@ -61,7 +61,7 @@ static int window_argmax(const float *x, int W)
     return best;
 }
 
-void nsid_maxpool2_forward(float *out, const float *inp, int N, int C, int H, int W)
+void nsid_act_maxpool2_forward(float *out, const float *inp, int N, int C, int H, int W)
 {
     int OH = H / 2, OW = W / 2;
     for (size_t p = 0; p < (size_t)N * C; p++) {
@@ -76,7 +76,7 @@ void nsid_maxpool2_forward(float *out, const float *inp, int N, int C, int H, in
     }
 }
 
-void nsid_maxpool2_backward(float *dinp, const float *dout, const float *inp, int N, int C,
+void nsid_act_maxpool2_backward(float *dinp, const float *dout, const float *inp, int N, int C,
                             int H, int W)
 {
     int OH = H / 2, OW = W / 2;

@@ -18,24 +18,24 @@
 #include <stddef.h>
 
 /* out (n) = ELU(inp (n)); out may equal inp. */
-void nsid_elu_forward(float *out, const float *inp, size_t n);
+void nsid_act_elu_forward(float *out, const float *inp, size_t n);
 /* dinp (n) += dout * ELU'(x), from the forward's output out (n). */
-void nsid_elu_backward(float *dinp, const float *dout, const float *out, size_t n);
+void nsid_act_elu_backward(float *dinp, const float *dout, const float *out, size_t n);
 
 /* out (n) = ELU(inp) + 1 > 0: the model's output nonlinearity; out may equal inp. */
-void nsid_elu1_forward(float *out, const float *inp, size_t n);
+void nsid_act_elu1_forward(float *out, const float *inp, size_t n);
 /* dinp (n) += dout * d(ELU+1)/dx, from the forward's output out (n). */
-void nsid_elu1_backward(float *dinp, const float *dout, const float *out, size_t n);
+void nsid_act_elu1_backward(float *dinp, const float *dout, const float *out, size_t n);
 
 /* out (n) = max(inp, 0); out may equal inp. */
-void nsid_relu_forward(float *out, const float *inp, size_t n);
+void nsid_act_relu_forward(float *out, const float *inp, size_t n);
 /* dinp (n) += dout where the forward's output out (n) > 0. */
-void nsid_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+void nsid_act_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
 
 /* out (N,C,H/2,W/2) = max over 2x2 windows of inp (N,C,H,W); odd last row/column dropped. */
-void nsid_maxpool2_forward(float *out, const float *inp, int N, int C, int H, int W);
+void nsid_act_maxpool2_forward(float *out, const float *inp, int N, int C, int H, int W);
 /* dinp (N,C,H,W) += dout (N,C,H/2,W/2) routed to each window's first maximum of inp. */
-void nsid_maxpool2_backward(float *dinp, const float *dout, const float *inp, int N, int C,
+void nsid_act_maxpool2_backward(float *dinp, const float *dout, const float *inp, int N, int C,
                             int H, int W);
 
 #endif

@@ -110,7 +110,7 @@ static int write_int_attr(hid_t loc, const char *key, hid_t ftype, hid_t mtype, 
 static int write_dataset(hid_t fid, hid_t gcpl, const char *path, enum elt elt, int ndim,
                          const int64_t *shape, const void *data)
 {
-    if (nsid_h5_parents(fid, path, gcpl) < 0) return -1;
+    if (nsid_h5util_parents(fid, path, gcpl) < 0) return -1;
     bool is_float = elt == ELT_F32;
     hsize_t dims[NSID_PARAM_MAXDIM], chunk[NSID_PARAM_MAXDIM];
     size_t numel = 1;
@@ -118,7 +118,7 @@ static int write_dataset(hid_t fid, hid_t gcpl, const char *path, enum elt elt, 
         dims[i] = chunk[i] = (hsize_t)shape[i];
         numel *= (size_t)shape[i];
     }
-    hid_t dcpl = nsid_h5_plist(H5P_DATASET_CREATE);
+    hid_t dcpl = nsid_h5util_plist(H5P_DATASET_CREATE);
     if (dcpl < 0) return -1;
     if (ndim && is_float) {
         /* A chunk must stay below 4 GiB: halve the leading dimension until it does. */
@@ -135,11 +135,11 @@ static int write_dataset(hid_t fid, hid_t gcpl, const char *path, enum elt elt, 
         for (size_t i = 0; conv && i < numel; i++) conv[i] = (int64_t)((const float *)data)[i];
         data = conv;
     }
-    int rc = data ? nsid_h5_put(fid, path, ftype, mtype, ndim, dims, dcpl, data) : -1;
-    nsid_free(conv);
-    hid_t held = rc < 0 ? nsid_h5_errors_hold() : H5I_INVALID_HID; /* the reason, past H5Pclose */
+    int rc = data ? nsid_h5util_put(fid, path, ftype, mtype, ndim, dims, dcpl, data) : -1;
+    nsid_alloc_free(conv);
+    hid_t held = rc < 0 ? nsid_h5util_errors_hold() : H5I_INVALID_HID; /* the reason, past H5Pclose */
     H5Pclose(dcpl);
-    nsid_h5_errors_restore(held);
+    nsid_h5util_errors_restore(held);
     return rc < 0 ? -1 : 0;
 }
 
@@ -195,7 +195,7 @@ static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt,
         write_string_attr(fid, "architecture", ck->arch ? ck->arch : "{}") < 0 ||
         write_int_attr(fid, "n_entries", H5T_STD_I64LE, H5T_NATIVE_INT64, &n_entries) < 0)
         return -1;
-    hid_t gcpl = nsid_h5_plist(H5P_GROUP_CREATE);
+    hid_t gcpl = nsid_h5util_plist(H5P_GROUP_CREATE);
     if (gcpl < 0) return -1;
     int rc = 0;
     for (int i = 0; i < ps->n && !rc; i++) {
@@ -214,7 +214,7 @@ static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt,
         *what = ck->aliases[i].name;
         name_to_path(path, "/", ck->aliases[i].name);
         name_to_path(tpath, "/", ck->aliases[i].target);
-        rc = nsid_h5_parents(fid, path, gcpl);
+        rc = nsid_h5util_parents(fid, path, gcpl);
         if (!rc) rc = H5Lcreate_hard(fid, tpath, fid, path, H5P_DEFAULT, H5P_DEFAULT) < 0 ? -1 : 0;
     }
     for (int i = 0; i < ck->n_ids && !rc; i++) {
@@ -238,9 +238,9 @@ static int write_all(const struct nsid_checkpoint *ck, hid_t fid, bool with_opt,
             if (!rc) rc = write_dataset(fid, gcpl, path, ELT_F32, p->ndim, p->shape, ps->v + p->offset);
         }
     }
-    hid_t held = rc ? nsid_h5_errors_hold() : H5I_INVALID_HID;
+    hid_t held = rc ? nsid_h5util_errors_hold() : H5I_INVALID_HID;
     H5Pclose(gcpl);
-    nsid_h5_errors_restore(held);
+    nsid_h5util_errors_restore(held);
     return rc;
 }
 
@@ -264,27 +264,27 @@ int nsid_checkpoint_save(const struct nsid_checkpoint *ck, const char *path, boo
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= sizeof tmp)
         return nsid_err_set(err, NSID_EINVAL, path, 0, NULL, "path too long");
     struct nsid_h5_quiet q;
-    nsid_h5_quiet_begin(&q);
+    nsid_h5util_quiet_begin(&q);
     int rc = 0;
     /* The HDF5 1.10 format: a one-chunk dataset needs no B-tree (files ~4x smaller). */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
-    hid_t fid = nsid_h5_create(tmp, fapl);
-    hid_t held = fid < 0 ? nsid_h5_errors_hold() : H5I_INVALID_HID;
+    hid_t fid = nsid_h5util_create(tmp, fapl);
+    hid_t held = fid < 0 ? nsid_h5util_errors_hold() : H5I_INVALID_HID;
     H5Pclose(fapl);
-    nsid_h5_errors_restore(held);
+    nsid_h5util_errors_restore(held);
     if (fid < 0) {
-        rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot create checkpoint file: %s", nsid_h5_reason(h5));
+        rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot create checkpoint file: %s", nsid_h5util_reason(h5));
         goto out_remove; /* H5Fcreate may fail after creating it (a full disk) */
     }
     const char *what = "";
     if (write_all(ck, fid, with_optimizer, &what) < 0) {
-        rc = nsid_err_set(err, NSID_EIO, tmp, 0, what, "cannot write: %s", nsid_h5_reason(h5));
+        rc = nsid_err_set(err, NSID_EIO, tmp, 0, what, "cannot write: %s", nsid_h5util_reason(h5));
         H5Fclose(fid);
         goto out_remove;
     }
     if (H5Fclose(fid) < 0) {
-        rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot close (disk full?): %s", nsid_h5_reason(h5));
+        rc = nsid_err_set(err, NSID_EIO, tmp, 0, NULL, "cannot close (disk full?): %s", nsid_h5util_reason(h5));
         goto out_remove;
     }
     if (sync_file(tmp) < 0 || rename(tmp, path) < 0) {
@@ -295,7 +295,7 @@ int nsid_checkpoint_save(const struct nsid_checkpoint *ck, const char *path, boo
 out_remove:
     remove(tmp);
 out:
-    nsid_h5_quiet_end(&q);
+    nsid_h5util_quiet_end(&q);
     return rc;
 }
 
@@ -368,7 +368,7 @@ static int read_string_attr(hid_t loc, const char *key, char **out)
             H5Tclose(mt);
         }
     }
-    if (rc < 0) nsid_free(*out), *out = NULL;
+    if (rc < 0) nsid_alloc_free(*out), *out = NULL;
     H5Tclose(t);
     H5Aclose(a);
     return rc;
@@ -400,7 +400,7 @@ static int check_header(hid_t fid, const char *path, struct nsid_err *err)
                             "convert it with scripts/nsid2torch.py --from-torch)");
     int bad = strcmp(magic, NSID_CHECKPOINT_MAGIC) != 0;
     if (bad) nsid_err_set(err, NSID_EFORMAT, path, 0, "magic", "'%.100s', expected '%s'", magic, NSID_CHECKPOINT_MAGIC);
-    nsid_free(magic);
+    nsid_alloc_free(magic);
     if (bad) return NSID_EFORMAT;
     if (read_i64_attr(fid, "format_version", &version) < 0)
         return nsid_err_set(err, NSID_EFORMAT, path, 0, "format_version", "missing integer attribute");
@@ -501,7 +501,7 @@ static int read_tensor(hid_t fid, const char *dpath, const char *name, enum elt 
     if (d < 0) return err->code;
     /* HDF5 converts an integer dataset to float for ELT_F32_AS_I64. */
     herr_t rc = H5Dread(d, elt == ELT_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
-    if (rc < 0) nsid_h5_reason(h5); /* before H5Dclose clears HDF5's error stack */
+    if (rc < 0) nsid_h5util_reason(h5); /* before H5Dclose clears HDF5's error stack */
     H5Dclose(d);
     if (rc < 0)
         return nsid_err_set(err, NSID_EFORMAT, file, 0, name,
@@ -517,11 +517,11 @@ struct scratch {
 
 static void scratch_free(struct scratch *s)
 {
-    nsid_free(s->w);
-    nsid_free(s->buf);
-    nsid_free(s->m);
-    nsid_free(s->v);
-    nsid_free(s->ints);
+    nsid_alloc_free(s->w);
+    nsid_alloc_free(s->buf);
+    nsid_alloc_free(s->m);
+    nsid_alloc_free(s->v);
+    nsid_alloc_free(s->ints);
     memset(s, 0, sizeof *s);
 }
 
@@ -631,7 +631,7 @@ static int check_aliases(const struct nsid_checkpoint *ck, hid_t fid, const char
         if (rc == 0 && memcmp(tmp, want, t->numel * sizeof(float)) != 0)
             rc = nsid_err_set(err, NSID_EFORMAT, file, 0, a->name,
                               "differs from '%s', the tensor it shares (feature sharing)", a->target);
-        nsid_free(tmp);
+        nsid_alloc_free(tmp);
         if (rc < 0) return rc;
     }
     return 0;
@@ -671,7 +671,7 @@ static int check_file_entries(const struct nsid_checkpoint *ck, hid_t fid, const
     int rc = 0;
     if (H5Lvisit(fid, H5_INDEX_NAME, H5_ITER_INC, walk_cb, &w) < 0) {
         rc = nsid_err_set(err, NSID_EFORMAT, file, 0, NULL, "cannot list the checkpoint's datasets: %s",
-                          nsid_h5_reason(h5));
+                          nsid_h5util_reason(h5));
         goto out;
     }
     if (w.bad) {
@@ -691,7 +691,7 @@ static int check_file_entries(const struct nsid_checkpoint *ck, hid_t fid, const
                           "attribute says %lld entries, the file holds %d (damaged or edited checkpoint)",
                           (long long)n_entries, w.n);
 out:
-    nsid_free(w.names);
+    nsid_alloc_free(w.names);
     return rc;
 }
 
@@ -734,15 +734,15 @@ static int read_ids(hid_t fid, const struct nsid_checkpoint_ids *e, int64_t **id
     else if (!(*ids = NSID_ALLOC((size_t)dim * sizeof **ids, err)))
         rc = NSID_ENOMEM;
     else if (H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *ids) < 0)
-        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, name, "cannot read the data: %s", nsid_h5_reason(h5));
+        rc = nsid_err_set(err, NSID_EFORMAT, file, 0, name, "cannot read the data: %s", nsid_h5util_reason(h5));
     if (rc == 0) {
         *n = (int64_t)dim;
         *by_index = strcmp(kind, IDS_INDEX) == 0;
     } else {
-        nsid_free(*ids);
+        nsid_alloc_free(*ids);
         *ids = NULL;
     }
-    nsid_free(kind);
+    nsid_alloc_free(kind);
     H5Dclose(d);
     return rc;
 }
@@ -794,7 +794,7 @@ static int check_ids(const struct nsid_checkpoint *ck, hid_t fid, const char *pr
                                   "trained on", (long long)k, a, b, (long long)n, (long long)e->n);
             }
         }
-        nsid_free(ids);
+        nsid_alloc_free(ids);
         if (rc < 0) return rc;
     }
     return 0;
@@ -880,14 +880,14 @@ int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
                    : err->code;
     struct nsid_h5_quiet q;
     int rc;
-    hid_t fid = nsid_h5_open_quiet(path, &q, NULL, "cannot open as HDF5 (not HDF5, truncated or damaged)", true, err);
+    hid_t fid = nsid_h5util_open_quiet(path, &q, NULL, "cannot open as HDF5 (not HDF5, truncated or damaged)", true, err);
     if (fid < 0) {
         rc = err->code;
     } else {
         rc = load_open(ck, fid, &o, path, err);
         H5Fclose(fid);
     }
-    nsid_h5_quiet_end(&q);
+    nsid_h5util_quiet_end(&q);
     return rc;
 }
 
@@ -900,7 +900,7 @@ int nsid_checkpoint_read_arch(const char *path, char **arch, struct nsid_err *er
                    : err->code;
     struct nsid_h5_quiet q;
     int rc;
-    hid_t fid = nsid_h5_open_quiet(path, &q, NULL, "cannot open as HDF5 (not HDF5, truncated or damaged)", true, err);
+    hid_t fid = nsid_h5util_open_quiet(path, &q, NULL, "cannot open as HDF5 (not HDF5, truncated or damaged)", true, err);
     if (fid < 0) {
         rc = err->code;
     } else {
@@ -909,6 +909,6 @@ int nsid_checkpoint_read_arch(const char *path, char **arch, struct nsid_err *er
             rc = nsid_err_set(err, NSID_EFORMAT, path, 0, "architecture", "missing string attribute");
         H5Fclose(fid);
     }
-    nsid_h5_quiet_end(&q);
+    nsid_h5util_quiet_end(&q);
     return rc;
 }

@@ -160,7 +160,7 @@ int nsid_checkpoint_load(struct nsid_checkpoint *ck, const char *path,
 
 /*
  * Read the "architecture" attribute of path into a new NUL-terminated string
- * (*arch, release with nsid_free), after checking magic and version. Used to
+ * (*arch, release with nsid_alloc_free), after checking magic and version. Used to
  * rebuild the model before loading its tensors.
  */
 int nsid_checkpoint_read_arch(const char *path, char **arch, struct nsid_err *err);

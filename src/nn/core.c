@@ -211,7 +211,7 @@ size_t nsid_core_num_weights(const struct nsid_core *c)
 
 static float *take(struct nsid_arena *a, size_t n, struct nsid_err *err)
 {
-    return nsid_arena_floats(a, n ? n : 1, err);
+    return nsid_alloc_arena_floats(a, n ? n : 1, err);
 }
 
 void nsid_core_set_pool(struct nsid_core *c, struct nsid_pool *pool)
@@ -340,8 +340,8 @@ static int bind_layer(struct nsid_core *c, struct nsid_core_layer *l, struct nsi
         !(l->scale = take(a, co, err)) || !(l->shift = take(a, co, err)) ||
         !(l->gr = take(a, co, err)) || !(l->ga = take(a, co, err)) || !(l->gb = take(a, co, err)))
         return NSID_ENOMEM;
-    l->st0 = (double *)nsid_arena_bytes(a, sizeof(double) * (size_t)B * co, err);
-    l->st1 = (double *)nsid_arena_bytes(a, sizeof(double) * (size_t)B * co, err);
+    l->st0 = (double *)nsid_alloc_arena_bytes(a, sizeof(double) * (size_t)B * co, err);
+    l->st1 = (double *)nsid_alloc_arena_bytes(a, sizeof(double) * (size_t)B * co, err);
     if (!l->st0 || !l->st1) return NSID_ENOMEM;
     if (a->base) {
         /* padding rows/lanes of the packed weights and BN vectors must be zero */
@@ -985,14 +985,14 @@ double nsid_core_regularizer(const struct nsid_core *c)
 {
     const struct nsid_core_layer *l = &c->layer[0];
     int K = l->conv.K;
-    return c->cfg.gamma_input * nsid_laplace_l2norm_forward(l->w, c->cfg.hidden_channels * l->C_in, K, K);
+    return c->cfg.gamma_input * nsid_loss_laplace_l2norm_forward(l->w, c->cfg.hidden_channels * l->C_in, K, K);
 }
 
 void nsid_core_regularizer_backward(struct nsid_core *c, double scale)
 {
     struct nsid_core_layer *l = &c->layer[0];
     int K = l->conv.K;
-    nsid_laplace_l2norm_backward(l->dw, l->w, c->cfg.hidden_channels * l->C_in, K, K,
+    nsid_loss_laplace_l2norm_backward(l->dw, l->w, c->cfg.hidden_channels * l->C_in, K, K,
                                  scale * c->cfg.gamma_input);
 }
 

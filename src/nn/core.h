@@ -19,8 +19,8 @@
  *     nsid_core_init(&core, &cfg, 36, 64, &ps, "core", &err);   // registers tensors
  *     nsid_params_alloc(&ps, &err);
  *     nsid_core_reset_parameters(&core, &init_rng);
- *     nsid_arena_measure(&a); nsid_core_bind_state(&core, &a, B, &err);
- *     nsid_arena_init(&a, a.used, &err); nsid_core_bind_state(&core, &a, B, &err);
+ *     nsid_alloc_arena_measure(&a); nsid_core_bind_state(&core, &a, B, &err);
+ *     nsid_alloc_arena_init(&a, a.used, &err); nsid_core_bind_state(&core, &a, B, &err);
  *     nsid_core_forward(&core, x, n, true);             // core.out (n, C, OH, OW)
  *     nsid_core_backward(&core, NULL, dout, n);         // += into the core's gradients
  *     loss += nsid_core_regularizer(&core); nsid_core_regularizer_backward(&core, 1.0);

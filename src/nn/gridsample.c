@@ -6,12 +6,12 @@
 
 /* ---------------------------------------------------------------- bilinear */
 
-void nsid_bilinear_setup(struct nsid_bilinear *b, float x, float y, int H, int W)
+void nsid_gridsample_bilinear_setup(struct nsid_bilinear *b, float x, float y, int H, int W)
 {
     nsid__bilinear_setup_inline(b, x, y, H, W);
 }
 
-float nsid_bilinear_sample(const struct nsid_bilinear *b, const float *plane)
+float nsid_gridsample_bilinear_sample(const struct nsid_bilinear *b, const float *plane)
 {
     float v = 0.0f;
     for (int k = 0; k < 4; k++)
@@ -29,10 +29,10 @@ void nsid_gridsample_forward(float *out, const float *inp, const float *grid,
         for (int p = 0; p < P; p++) {
             struct nsid_bilinear bl;
             const float *g = grid + ((size_t)b * P + p) * 2;
-            nsid_bilinear_setup(&bl, g[0], g[1], H, W);
+            nsid_gridsample_bilinear_setup(&bl, g[0], g[1], H, W);
             for (int c = 0; c < C; c++)
                 out[((size_t)b * C + c) * P + p] =
-                    nsid_bilinear_sample(&bl, inp + ((size_t)b * C + c) * hw);
+                    nsid_gridsample_bilinear_sample(&bl, inp + ((size_t)b * C + c) * hw);
         }
     }
 }
@@ -45,7 +45,7 @@ void nsid_gridsample_backward(float *dinp, float *dgrid, const float *dout, cons
         for (int p = 0; p < P; p++) {
             struct nsid_bilinear bl;
             const float *g = grid + ((size_t)b * P + p) * 2;
-            nsid_bilinear_setup(&bl, g[0], g[1], H, W);
+            nsid_gridsample_bilinear_setup(&bl, g[0], g[1], H, W);
             float gx = 0.0f, gy = 0.0f;
             for (int c = 0; c < C; c++) {
                 float go = dout[((size_t)b * C + c) * P + p];
@@ -69,7 +69,7 @@ void nsid_gridsample_backward(float *dinp, float *dgrid, const float *dout, cons
 
 /* ------------------------------------------------------------------- clamp */
 
-void nsid_clamp_forward(float *out, const float *inp, size_t n, float lo, float hi)
+void nsid_gridsample_clamp_forward(float *out, const float *inp, size_t n, float lo, float hi)
 {
     for (size_t i = 0; i < n; i++) {
         float v = inp[i];
@@ -77,7 +77,7 @@ void nsid_clamp_forward(float *out, const float *inp, size_t n, float lo, float 
     }
 }
 
-void nsid_clamp_backward(float *dinp, const float *dout, const float *inp, size_t n,
+void nsid_gridsample_clamp_backward(float *dinp, const float *dout, const float *inp, size_t n,
                          float lo, float hi)
 {
     for (size_t i = 0; i < n; i++)
@@ -86,14 +86,14 @@ void nsid_clamp_backward(float *dinp, const float *dout, const float *inp, size_
 
 /* ---------------------------------------------------------------- avg pool */
 
-int nsid_avgpool_outsize(int n, int K)
+int nsid_gridsample_avgpool_outsize(int n, int K)
 {
     return n < K ? 0 : (n - K) / K + 1;
 }
 
-void nsid_avgpool_forward(float *out, const float *inp, int N, int C, int H, int W, int K)
+void nsid_gridsample_avgpool_forward(float *out, const float *inp, int N, int C, int H, int W, int K)
 {
-    int Ho = nsid_avgpool_outsize(H, K), Wo = nsid_avgpool_outsize(W, K);
+    int Ho = nsid_gridsample_avgpool_outsize(H, K), Wo = nsid_gridsample_avgpool_outsize(W, K);
     float area = (float)(K * K);
     for (size_t nc = 0; nc < (size_t)N * C; nc++) {
         const float *src = inp + nc * H * W;
@@ -110,9 +110,9 @@ void nsid_avgpool_forward(float *out, const float *inp, int N, int C, int H, int
     }
 }
 
-void nsid_avgpool_backward(float *dinp, const float *dout, int N, int C, int H, int W, int K)
+void nsid_gridsample_avgpool_backward(float *dinp, const float *dout, int N, int C, int H, int W, int K)
 {
-    int Ho = nsid_avgpool_outsize(H, K), Wo = nsid_avgpool_outsize(W, K);
+    int Ho = nsid_gridsample_avgpool_outsize(H, K), Wo = nsid_gridsample_avgpool_outsize(W, K);
     float area = (float)(K * K);
     for (size_t nc = 0; nc < (size_t)N * C; nc++) {
         float *dst = dinp + nc * H * W;

@@ -45,10 +45,10 @@ struct nsid_bilinear {
  * A non-finite or far-away point gets all four neighbours outside (output 0,
  * gradient 0), never an integer overflow.
  */
-void nsid_bilinear_setup(struct nsid_bilinear *b, float x, float y, int H, int W);
+void nsid_gridsample_bilinear_setup(struct nsid_bilinear *b, float x, float y, int H, int W);
 
 /*
- * The body of nsid_bilinear_setup, inline so that SIMD kernel files compile it
+ * The body of nsid_gridsample_bilinear_setup, inline so that SIMD kernel files compile it
  * for their target (floorf becomes one instruction) with identical results.
  */
 static inline void nsid__bilinear_setup_inline(struct nsid_bilinear *b, float x, float y, int H, int W)
@@ -82,7 +82,7 @@ static inline void nsid__bilinear_setup_inline(struct nsid_bilinear *b, float x,
 }
 
 /* Sample one H x W plane at b: sum_k w_k plane[idx_k]. */
-float nsid_bilinear_sample(const struct nsid_bilinear *b, const float *plane);
+float nsid_gridsample_bilinear_sample(const struct nsid_bilinear *b, const float *plane);
 
 /*
  * out (B,C,P) = grid_sample(inp (B,C,H,W), grid (B,P,2)). out must not alias inp.
@@ -98,29 +98,29 @@ void nsid_gridsample_backward(float *dinp, float *dgrid, const float *dout, cons
                               const float *grid, int B, int C, int H, int W, int P);
 
 /* out[i] = min(max(inp[i], lo), hi) for n values (out may equal inp). */
-void nsid_clamp_forward(float *out, const float *inp, size_t n, float lo, float hi);
+void nsid_gridsample_clamp_forward(float *out, const float *inp, size_t n, float lo, float hi);
 
 /*
  * torch.clamp's gradient: dinp[i] += dout[i] where lo <= inp[i] <= hi (bounds
  * included), nothing outside. inp is the forward's input.
  */
-void nsid_clamp_backward(float *dinp, const float *dout, const float *inp, size_t n,
+void nsid_gridsample_clamp_backward(float *dinp, const float *dout, const float *inp, size_t n,
                          float lo, float hi);
 
 /*
  * Output size of a K x K average pool with stride K and no padding (PyTorch
  * AvgPool2d(K, stride=K), floor mode): (n - K) / K + 1, or 0 when n < K.
  */
-int nsid_avgpool_outsize(int n, int K);
+int nsid_gridsample_avgpool_outsize(int n, int K);
 
 /*
  * out (N,C,Ho,Wo) = AvgPool2d(K, stride=K, padding=0)(inp (N,C,H,W)), with
- * Ho, Wo from nsid_avgpool_outsize (count_include_pad is irrelevant without
+ * Ho, Wo from nsid_gridsample_avgpool_outsize (count_include_pad is irrelevant without
  * padding: every window holds K*K inputs). Requires H, W >= K.
  */
-void nsid_avgpool_forward(float *out, const float *inp, int N, int C, int H, int W, int K);
+void nsid_gridsample_avgpool_forward(float *out, const float *inp, int N, int C, int H, int W, int K);
 
-/* dinp (N,C,H,W) += backward of nsid_avgpool_forward given dout (N,C,Ho,Wo). */
-void nsid_avgpool_backward(float *dinp, const float *dout, int N, int C, int H, int W, int K);
+/* dinp (N,C,H,W) += backward of nsid_gridsample_avgpool_forward given dout (N,C,Ho,Wo). */
+void nsid_gridsample_avgpool_backward(float *dinp, const float *dout, int N, int C, int H, int W, int K);
 
 #endif

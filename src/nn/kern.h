@@ -111,7 +111,7 @@ struct nsid_kern {
      * blocks, (pixel p, block cb) at feat + p * ps + cb * bs (channels-last:
      * ps = nb*vb, bs = vb; channel-blocked: ps = vb, bs = H*W*vb), padding lanes
      * zero, and a neuron's feature vector wn (nb*vb, contiguous):
-     *   gs_setup     bl[i] = nsid_bilinear_setup(pos[2i], pos[2i+1]) for i < n (same results)
+     *   gs_setup     bl[i] = nsid_gridsample_bilinear_setup(pos[2i], pos[2i+1]) for i < n (same results)
      *   gs_dot4      returns sum_k w_k <feat[idx_k], wn>  (the readout's y - bias)
      *   gs_backward  D[k] = <feat[idx_k], wn> (0 outside); dfeat[idx_k] += g w_k wn
      *                (dfeat addressed like feat, may be NULL)

@@ -332,7 +332,7 @@ static void KN(bn_bwd_sums)(double *sdy, double *sdyx, float *dbn, const float *
         kvd s = kvd_zero(), sx = kvd_zero();
         for (int p = 0; p < P; p++) {
             size_t i = o + (size_t)p * KVB;
-            /* ELU backward from the output (nsid_elu_backward), then BN's sums */
+            /* ELU backward from the output (nsid_act_elu_backward), then BN's sums */
             kv g = kv_elu_grad(kv_load(dact + i), kv_load(act + i));
             kv_store(dbn + i, g);
             s = kvd_addf(s, g);
@@ -368,7 +368,7 @@ static void KN(bn_bwd_apply)(float *dpre, const float *dbn, const float *pre, co
  * channel-blocked (nb, H*W, KVB): ps = KVB, bs = H*W*KVB). wn: nb*KVB contiguous.
  */
 
-/* bl[i] = the bilinear setup of pos[2i], pos[2i+1] for i < n (nsid_bilinear_setup, same results). */
+/* bl[i] = the bilinear setup of pos[2i], pos[2i+1] for i < n (nsid_gridsample_bilinear_setup, same results). */
 static void KN(gs_setup)(struct nsid_bilinear *bl, const float *pos, int n, int H, int W)
 {
     for (int i = 0; i < n; i++) nsid__bilinear_setup_inline(&bl[i], pos[2 * i], pos[2 * i + 1], H, W);

@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-double nsid_poisson_loss_forward(const float *rhat, const float *r, size_t n, double scale)
+double nsid_loss_poisson_forward(const float *rhat, const float *r, size_t n, double scale)
 {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -13,21 +13,21 @@ double nsid_poisson_loss_forward(const float *rhat, const float *r, size_t n, do
     return scale * s;
 }
 
-void nsid_poisson_loss_backward(float *drhat, const float *rhat, const float *r, size_t n,
+void nsid_loss_poisson_backward(float *drhat, const float *rhat, const float *r, size_t n,
                                 double scale)
 {
     for (size_t i = 0; i < n; i++)
         drhat[i] += (float)(scale * (1.0 - (double)r[i] / ((double)rhat[i] + NSID_POISSON_EPS)));
 }
 
-double nsid_l1_forward(const float *w, size_t n, double gamma)
+double nsid_loss_l1_forward(const float *w, size_t n, double gamma)
 {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += fabs((double)w[i]);
     return gamma * s;
 }
 
-void nsid_l1_backward(float *dw, const float *w, size_t n, double gamma)
+void nsid_loss_l1_backward(float *dw, const float *w, size_t n, double gamma)
 {
     float g = (float)gamma;
     for (size_t i = 0; i < n; i++)
@@ -66,14 +66,14 @@ static void laplace_sums(const float *w, int n_kernels, int KH, int KW, double *
     *den = b;
 }
 
-double nsid_laplace_l2norm_forward(const float *w, int n_kernels, int KH, int KW)
+double nsid_loss_laplace_l2norm_forward(const float *w, int n_kernels, int KH, int KW)
 {
     double num, den;
     laplace_sums(w, n_kernels, KH, KW, &num, &den);
     return den > 0.0 ? num / den : 0.0;
 }
 
-void nsid_laplace_l2norm_backward(float *dw, const float *w, int n_kernels, int KH, int KW,
+void nsid_loss_laplace_l2norm_backward(float *dw, const float *w, int n_kernels, int KH, int KW,
                                   double scale)
 {
     double num, den;

@@ -23,20 +23,20 @@
 #define NSID_POISSON_EPS 1e-12 /* added to rhat inside the log, as neuralpredictors */
 
 /* scale * sum over n of rhat - r * log(rhat + 1e-12); rhat (n) > 0 predictions, r (n) targets. */
-double nsid_poisson_loss_forward(const float *rhat, const float *r, size_t n, double scale);
+double nsid_loss_poisson_forward(const float *rhat, const float *r, size_t n, double scale);
 /* drhat (n) += scale * (1 - r / (rhat + 1e-12)). */
-void nsid_poisson_loss_backward(float *drhat, const float *rhat, const float *r, size_t n,
+void nsid_loss_poisson_backward(float *drhat, const float *rhat, const float *r, size_t n,
                                 double scale);
 
 /* gamma * sum |w| over w (n). */
-double nsid_l1_forward(const float *w, size_t n, double gamma);
+double nsid_loss_l1_forward(const float *w, size_t n, double gamma);
 /* dw (n) += gamma * sign(w), sign(0) = 0. */
-void nsid_l1_backward(float *dw, const float *w, size_t n, double gamma);
+void nsid_loss_l1_backward(float *dw, const float *w, size_t n, double gamma);
 
 /* R of the n_kernels kernels (KH,KW) stored back to back in w. */
-double nsid_laplace_l2norm_forward(const float *w, int n_kernels, int KH, int KW);
+double nsid_loss_laplace_l2norm_forward(const float *w, int n_kernels, int KH, int KW);
 /* dw += scale * dR/dw, same layout as w. */
-void nsid_laplace_l2norm_backward(float *dw, const float *w, int n_kernels, int KH, int KW,
+void nsid_loss_laplace_l2norm_backward(float *dw, const float *w, int n_kernels, int KH, int KW,
                                   double scale);
 
 #endif

@@ -62,7 +62,7 @@ int nsid_model_scan_rec_init(struct nsid_model_scan_rec *r, const struct nsid_mo
 void nsid_model_scan_rec_free(struct nsid_model_scan_rec *r)
 {
     if (!r) return;
-    nsid_free(r->ids);
+    nsid_alloc_free(r->ids);
     r->ids = NULL;
 }
 
@@ -278,11 +278,11 @@ static int bind_all(struct nsid_model *m, struct nsid_arena *a, int B, struct ns
     for (int s = 0; rc == 0 && m->mod && s < m->n_scans; s++)
         rc = nsid_modulator_bind_state(&m->mod[s], a, B, err);
     if (rc < 0) return rc;
-    m->act = nsid_arena_floats(a, bn, err);
-    m->dout = nsid_arena_floats(a, bn, err);
-    m->dy = nsid_arena_floats(a, bn, err);
-    m->dfeat = feat ? nsid_arena_floats(a, feat, err) : NULL;
-    m->row_loss = nsid_arena_bytes(a, sizeof(double) * (size_t)B, err);
+    m->act = nsid_alloc_arena_floats(a, bn, err);
+    m->dout = nsid_alloc_arena_floats(a, bn, err);
+    m->dy = nsid_alloc_arena_floats(a, bn, err);
+    m->dfeat = feat ? nsid_alloc_arena_floats(a, feat, err) : NULL;
+    m->row_loss = nsid_alloc_arena_bytes(a, sizeof(double) * (size_t)B, err);
     if (!m->act || !m->dout || !m->dy || (feat && !m->dfeat) || !m->row_loss) return NSID_ENOMEM;
     /* Without a modulator the output is the activation and its gradient is dout. */
     m->out = m->act;
@@ -290,13 +290,13 @@ static int bind_all(struct nsid_model *m, struct nsid_arena *a, int B, struct ns
     m->dgain = NULL;
     m->dshift = NULL;
     if (m->mod) {
-        m->out = nsid_arena_floats(a, bn, err);
-        m->dact = nsid_arena_floats(a, bn, err);
-        m->dgain = nsid_arena_floats(a, bn, err);
+        m->out = nsid_alloc_arena_floats(a, bn, err);
+        m->dact = nsid_alloc_arena_floats(a, bn, err);
+        m->dgain = nsid_alloc_arena_floats(a, bn, err);
         if (!m->out || !m->dact || !m->dgain) return NSID_ENOMEM;
     }
     if (m->sh) {
-        m->dshift = nsid_arena_floats(a, (size_t)B * 2, err);
+        m->dshift = nsid_alloc_arena_floats(a, (size_t)B * 2, err);
         if (!m->dshift) return NSID_ENOMEM;
     }
     return 0;
@@ -305,14 +305,14 @@ static int bind_all(struct nsid_model *m, struct nsid_arena *a, int B, struct ns
 int nsid_model_alloc_state(struct nsid_model *m, int B_max, struct nsid_err *err)
 {
     if (B_max < 1) return nsid_err_set(err, NSID_EINVAL, NULL, 0, "batch", "B_max %d, must be >= 1", B_max);
-    nsid_arena_free(&m->arena);
+    nsid_alloc_arena_free(&m->arena);
     m->B_max = 0;
     struct nsid_arena measure;
-    nsid_arena_measure(&measure);
+    nsid_alloc_arena_measure(&measure);
     int rc;
-    if ((rc = bind_all(m, &measure, B_max, err)) < 0 || (rc = nsid_arena_init(&m->arena, measure.used, err)) < 0 ||
+    if ((rc = bind_all(m, &measure, B_max, err)) < 0 || (rc = nsid_alloc_arena_init(&m->arena, measure.used, err)) < 0 ||
         (rc = bind_all(m, &m->arena, B_max, err)) < 0) {
-        nsid_arena_free(&m->arena);
+        nsid_alloc_arena_free(&m->arena);
         return rc;
     }
     m->B_max = B_max;
@@ -334,7 +334,7 @@ int nsid_model_set_threads(struct nsid_model *m, int n, struct nsid_err *err)
     for (int s = 0; s < m->n_scans; s++) nsid_readout_set_pool(&m->ro[s], rc == 0 ? &m->pool : NULL);
     if (rc < 0 || m->B_max == 0) {
         if (rc < 0) {  /* the state was sized for the old pool: drop it */
-            nsid_arena_free(&m->arena);
+            nsid_alloc_arena_free(&m->arena);
             m->B_max = 0;
         }
         return rc;
@@ -355,7 +355,7 @@ int nsid_model_set_cache(struct nsid_model *m, size_t max_bytes, size_t *bytes, 
     if (!n) return NSID_ENOMEM;
     for (int s = 0; s < m->n_scans; s++) n[s] = m->scan[s].n_trials;
     int rc = m->core_ops->set_cache(m->core, m->n_scans, n, max_bytes, bytes, err);
-    nsid_free(n);
+    nsid_alloc_free(n);
     return rc;
 }
 
@@ -407,20 +407,20 @@ static void rows_task(void *arg, int tid, int nt)
     if (n == 0) return;
     switch (k->what) {
     case ROWS_ELU1:
-        nsid_elu1_forward(m->act + o, m->ro[m->last_scan].out + o, n);
+        nsid_act_elu1_forward(m->act + o, m->ro[m->last_scan].out + o, n);
         break;
     case ROWS_LOSS:
         for (int b = lo; b < hi; b++)
-            m->row_loss[b] = nsid_poisson_loss_forward(m->out + (size_t)b * k->N, k->b->responses + (size_t)b * k->N,
+            m->row_loss[b] = nsid_loss_poisson_forward(m->out + (size_t)b * k->N, k->b->responses + (size_t)b * k->N,
                                                        (size_t)k->N, 1.0);
         break;
     default:
         /* poisson(out): dout = scale * (1 - r / (out + eps)); the modulator part (dact) stays serial */
         memset(m->dout + o, 0, n * sizeof(float));
-        nsid_poisson_loss_backward(m->dout + o, m->out + o, k->b->responses + o, n, k->scale);
+        nsid_loss_poisson_backward(m->dout + o, m->out + o, k->b->responses + o, n, k->scale);
         if (!m->mod) {  /* act = ELU(y) + 1 */
             memset(m->dy + o, 0, n * sizeof(float));
-            nsid_elu1_backward(m->dy + o, m->dact + o, m->act + o, n);
+            nsid_act_elu1_backward(m->dy + o, m->dact + o, m->act + o, n);
         }
         break;
     }
@@ -474,7 +474,7 @@ double nsid_model_loss(struct nsid_model *m, const struct nsid_model_batch *b)
     struct nsid_model_loss_parts *L = &m->loss;
     L->scale = sqrt((double)m->scan[s].n_trials / (double)B);
     if (m->core_ops->serial_loss) {
-        L->poisson = nsid_poisson_loss_forward(m->out, b->responses, (size_t)B * (size_t)m->scan[s].N, 1.0);
+        L->poisson = nsid_loss_poisson_forward(m->out, b->responses, (size_t)B * (size_t)m->scan[s].N, 1.0);
     } else {
         run_rows(m, b, ROWS_LOSS, 0.0);  /* per-image sums, added in image order */
         L->poisson = 0.0;
@@ -510,7 +510,7 @@ void nsid_model_backward(struct nsid_model *m, const struct nsid_model_batch *b)
     /* act = ELU(y) + 1 */
     if (m->mod) {
         memset(m->dy, 0, n * sizeof(float));
-        nsid_elu1_backward(m->dy, m->dact, m->act, n);
+        nsid_act_elu1_backward(m->dy, m->dact, m->act, n);
     }
     /* y = readout(feat, shift) */
     float *dfeat = m->frozen_core ? NULL : m->dfeat;
@@ -623,7 +623,7 @@ int nsid_model_save(struct nsid_model *m, const char *path, bool with_optimizer,
     struct nsid_checkpoint ck;
     nsid_model_checkpoint(m, &ck, arch);
     int rc = nsid_checkpoint_save(&ck, path, with_optimizer, err);
-    nsid_free(arch);
+    nsid_alloc_free(arch);
     return rc;
 }
 
@@ -639,22 +639,22 @@ void nsid_model_free(struct nsid_model *m)
 {
     if (!m) return;
     if (m->core_ops && m->core) m->core_ops->free(m->core);
-    nsid_free(m->core);
+    nsid_alloc_free(m->core);
     for (int s = 0; m->ro && s < m->n_scans; s++) nsid_readout_free(&m->ro[s]);
     for (int s = 0; m->sh && s < m->n_scans; s++) nsid_shifter_free(&m->sh[s]);
     for (int s = 0; m->mod && s < m->n_scans; s++) nsid_modulator_free(&m->mod[s]);
     nsid_params_free(&m->ps);
-    nsid_arena_free(&m->arena);
+    nsid_alloc_arena_free(&m->arena);
     nsid_pool_free(&m->pool);
     for (int s = 0; m->scan && s < m->n_scans; s++) nsid_model_scan_rec_free(&m->scan[s]);
-    nsid_free(m->scan);
-    nsid_free(m->ck_ids);
-    nsid_free(m->ro);
-    nsid_free(m->sh);
-    nsid_free(m->mod);
-    nsid_free(m->ck_ints);
-    nsid_free(m->ck_aliases);
-    nsid_free(m->ck_fixed_names);
-    nsid_free(m->ck_fixed);
+    nsid_alloc_free(m->scan);
+    nsid_alloc_free(m->ck_ids);
+    nsid_alloc_free(m->ro);
+    nsid_alloc_free(m->sh);
+    nsid_alloc_free(m->mod);
+    nsid_alloc_free(m->ck_ints);
+    nsid_alloc_free(m->ck_aliases);
+    nsid_alloc_free(m->ck_fixed_names);
+    nsid_alloc_free(m->ck_fixed);
     memset(m, 0, sizeof *m);
 }

@@ -39,21 +39,21 @@ int nsid_modulator_init(struct nsid_modulator *m, const struct nsid_modulator_co
     }
     char name[NSID_PARAM_NAME_MAX];
     snprintf(name, sizeof name, "%s.modulator_networks.0", prefix);
-    return nsid_mlp_init(&m->net, cfg->layers, widths, acts, ps, name, err);
+    return nsid_shifter_mlp_init(&m->net, cfg->layers, widths, acts, ps, name, err);
 }
 
 void nsid_modulator_reset_parameters(struct nsid_modulator *m, struct nsid_rng *rng)
 {
-    nsid_mlp_reset_default(&m->net, rng);
+    nsid_shifter_mlp_reset_default(&m->net, rng);
 }
 
 int nsid_modulator_bind_state(struct nsid_modulator *m, struct nsid_arena *a, int B,
                               struct nsid_err *err)
 {
-    int rc = nsid_mlp_bind_state(&m->net, a, B, err);
+    int rc = nsid_shifter_mlp_bind_state(&m->net, a, B, err);
     if (rc < 0) return rc;
-    m->gain = nsid_arena_floats(a, (size_t)B * m->N, err);
-    m->dh = nsid_arena_floats(a, (size_t)B * m->N, err);
+    m->gain = nsid_alloc_arena_floats(a, (size_t)B * m->N, err);
+    m->dh = nsid_alloc_arena_floats(a, (size_t)B * m->N, err);
     if (!m->gain || !m->dh) return NSID_ENOMEM;
     m->max_batch = B;
     return 0;
@@ -61,8 +61,8 @@ int nsid_modulator_bind_state(struct nsid_modulator *m, struct nsid_arena *a, in
 
 void nsid_modulator_forward(struct nsid_modulator *m, const float *behavior, int B)
 {
-    nsid_mlp_forward(&m->net, behavior, B);
-    const float *h = nsid_mlp_output(&m->net);
+    nsid_shifter_mlp_forward(&m->net, behavior, B);
+    const float *h = nsid_shifter_mlp_output(&m->net);
     for (size_t i = 0; i < (size_t)B * m->N; i++)
         m->gain[i] = (h[i] > 0.0f ? h[i] : expm1f(h[i])) + 1.0f;
 }
@@ -70,11 +70,11 @@ void nsid_modulator_forward(struct nsid_modulator *m, const float *behavior, int
 void nsid_modulator_backward(struct nsid_modulator *m, float *dbehavior, const float *dgain,
                              const float *behavior, int B)
 {
-    const float *h = nsid_mlp_output(&m->net);
+    const float *h = nsid_shifter_mlp_output(&m->net);
     /* forward: gain = ELU(h) + 1, so d gain / d h = 1 (h > 0) or exp(h) = gain */
     for (size_t i = 0; i < (size_t)B * m->N; i++)
         m->dh[i] = dgain[i] * (h[i] > 0.0f ? 1.0f : m->gain[i]);
-    nsid_mlp_backward(&m->net, dbehavior, m->dh, behavior, B);
+    nsid_shifter_mlp_backward(&m->net, dbehavior, m->dh, behavior, B);
 }
 
 void nsid_modulator_free(struct nsid_modulator *m)

@@ -84,11 +84,11 @@ void nsid_params_zero_grad(struct nsid_params *ps)
 void nsid_params_free(struct nsid_params *ps)
 {
     if (!ps) return;
-    nsid_free(ps->p);
-    nsid_free(ps->w);
-    nsid_free(ps->g);
-    nsid_free(ps->m);
-    nsid_free(ps->v);
-    nsid_free(ps->buf);
+    nsid_alloc_free(ps->p);
+    nsid_alloc_free(ps->w);
+    nsid_alloc_free(ps->g);
+    nsid_alloc_free(ps->m);
+    nsid_alloc_free(ps->v);
+    nsid_alloc_free(ps->buf);
     memset(ps, 0, sizeof *ps);
 }

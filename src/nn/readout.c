@@ -249,7 +249,7 @@ int nsid_readout_bind_state(struct nsid_readout *r, struct nsid_arena *a, int B,
 {
     if (B < 1)
         return nsid_err_set(err, NSID_EINVAL, NULL, 0, "batch_size", "%d, expected >= 1", B);
-    r->out = nsid_arena_floats(a, (size_t)B * r->N, err);
+    r->out = nsid_alloc_arena_floats(a, (size_t)B * r->N, err);
     if (!r->out) return NSID_ENOMEM;
     r->max_batch = B;
     return r->ops->bind(r, a, B, err);
@@ -292,8 +292,8 @@ int nsid_readout_positions(const struct nsid_readout *r, float *pos, struct nsid
 void nsid_readout_free(struct nsid_readout *r)
 {
     if (!r) return;
-    nsid_free(r->ids);
-    nsid_free(r->share_idx);
-    nsid_free(r->src_grid);
+    nsid_alloc_free(r->ids);
+    nsid_alloc_free(r->share_idx);
+    nsid_alloc_free(r->src_grid);
     memset(r, 0, sizeof *r);
 }

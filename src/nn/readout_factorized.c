@@ -55,17 +55,17 @@ static void factorized_reset(struct nsid_readout *r, struct nsid_rng *rng)
 static int factorized_bind(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
 {
     size_t N = (size_t)r->N, hw = (size_t)r->H * r->W;
-    r->t = nsid_arena_floats(a, (size_t)B * r->C * N, err);
+    r->t = nsid_alloc_arena_floats(a, (size_t)B * r->C * N, err);
     if (!r->t) return NSID_ENOMEM;
     if (r->shared) {
-        r->weff = nsid_arena_floats(a, N * r->C, err);
-        r->dweff = nsid_arena_floats(a, N * r->C, err);
+        r->weff = nsid_alloc_arena_floats(a, N * r->C, err);
+        r->dweff = nsid_alloc_arena_floats(a, N * r->C, err);
         if (!r->weff || !r->dweff) return NSID_ENOMEM;
     }
     if (r->cfg.normalize) {
-        r->ueff = nsid_arena_floats(a, N * hw, err);
-        r->dueff = nsid_arena_floats(a, N * hw, err);
-        r->unorm = nsid_arena_floats(a, N, err);
+        r->ueff = nsid_alloc_arena_floats(a, N * hw, err);
+        r->dueff = nsid_alloc_arena_floats(a, N * hw, err);
+        r->unorm = nsid_alloc_arena_floats(a, N, err);
         if (!r->ueff || !r->dueff || !r->unorm) return NSID_ENOMEM;
     }
     return 0;

@@ -30,7 +30,7 @@ static int init_predictor(struct nsid_readout *r, struct nsid_params *ps, const 
     }
     char name[NSID_PARAM_NAME_MAX];
     snprintf(name, sizeof name, "%s.mu_transform", prefix);
-    return nsid_mlp_init(&r->gmp, L, widths, acts, ps, name, err);
+    return nsid_shifter_mlp_init(&r->gmp, L, widths, acts, ps, name, err);
 }
 
 static int gaussian_init(struct nsid_readout *r, struct nsid_params *ps, const char *prefix,
@@ -125,34 +125,34 @@ static void gaussian_reset(struct nsid_readout *r, struct nsid_rng *rng)
 static int gaussian_bind(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
 {
     size_t bn2 = (size_t)B * r->N * 2;
-    r->z = nsid_arena_floats(a, bn2, err);
-    r->pre = nsid_arena_floats(a, bn2, err);
-    r->pos = nsid_arena_floats(a, bn2, err);
-    r->mu_cur = nsid_arena_floats(a, 2 * (size_t)r->N, err);
-    r->dmu_cur = nsid_arena_floats(a, 2 * (size_t)r->N, err);
-    r->gdpos = nsid_arena_floats(a, 2 * (size_t)r->N, err);
-    r->bl = nsid_arena_bytes(a, sizeof(struct nsid_bilinear) * (size_t)r->N, err);
+    r->z = nsid_alloc_arena_floats(a, bn2, err);
+    r->pre = nsid_alloc_arena_floats(a, bn2, err);
+    r->pos = nsid_alloc_arena_floats(a, bn2, err);
+    r->mu_cur = nsid_alloc_arena_floats(a, 2 * (size_t)r->N, err);
+    r->dmu_cur = nsid_alloc_arena_floats(a, 2 * (size_t)r->N, err);
+    r->gdpos = nsid_alloc_arena_floats(a, 2 * (size_t)r->N, err);
+    r->bl = nsid_alloc_arena_bytes(a, sizeof(struct nsid_bilinear) * (size_t)r->N, err);
     if (!r->z || !r->pre || !r->pos || !r->mu_cur || !r->dmu_cur || !r->gdpos || !r->bl) return NSID_ENOMEM;
     if (r->shared) {
-        r->weff = nsid_arena_floats(a, (size_t)r->C * r->N, err);
-        r->dweff = nsid_arena_floats(a, (size_t)r->C * r->N, err);
+        r->weff = nsid_alloc_arena_floats(a, (size_t)r->C * r->N, err);
+        r->dweff = nsid_alloc_arena_floats(a, (size_t)r->C * r->N, err);
         if (!r->weff || !r->dweff) return NSID_ENOMEM;
     }
     if (!r->kern && nsid_readout_set_kernels(r, NULL, err) < 0) return err->code;
     r->nt = nsid_pool_threads(r->pool);
     r->cp = (r->C + r->kern->vb - 1) / r->kern->vb * r->kern->vb;
     size_t ncp = (size_t)r->N * r->cp, map = (size_t)r->H * r->W * r->cp;
-    r->wT = nsid_arena_floats(a, ncp, err);
-    r->dwT = nsid_arena_floats(a, ncp, err);
-    r->gdpos = nsid_arena_floats(a, bn2, err);
-    r->scratch = nsid_arena_floats(a, (size_t)r->nt * 2 * map, err);
-    r->blrow = nsid_arena_bytes(a, sizeof(struct nsid_bilinear) * (size_t)r->nt * r->N, err);
+    r->wT = nsid_alloc_arena_floats(a, ncp, err);
+    r->dwT = nsid_alloc_arena_floats(a, ncp, err);
+    r->gdpos = nsid_alloc_arena_floats(a, bn2, err);
+    r->scratch = nsid_alloc_arena_floats(a, (size_t)r->nt * 2 * map, err);
+    r->blrow = nsid_alloc_arena_bytes(a, sizeof(struct nsid_bilinear) * (size_t)r->nt * r->N, err);
     if (!r->wT || !r->dwT || !r->gdpos || !r->scratch || !r->blrow) return NSID_ENOMEM;
     if (a->base) {  /* padding lanes (channels C..cp-1) stay zero: only channels < C are ever written */
         memset(r->wT, 0, sizeof(float) * ncp);
         memset(r->scratch, 0, sizeof(float) * (size_t)r->nt * 2 * map);
     }
-    if (r->cfg.grid_mean_predictor) return nsid_mlp_bind_state(&r->gmp, a, r->N, err);
+    if (r->cfg.grid_mean_predictor) return nsid_shifter_mlp_bind_state(&r->gmp, a, r->N, err);
     return 0;
 }
 
@@ -163,11 +163,11 @@ static void compute_mu(struct nsid_readout *r)
 {
     size_t n2 = 2 * (size_t)r->N;
     if (r->mu) {
-        nsid_clamp_forward(r->mu, r->mu, n2, -1.0f, 1.0f);
+        nsid_gridsample_clamp_forward(r->mu, r->mu, n2, -1.0f, 1.0f);
         memcpy(r->mu_cur, r->mu, sizeof(float) * n2);
     } else {
-        nsid_mlp_forward(&r->gmp, r->source_grid, r->N);
-        memcpy(r->mu_cur, nsid_mlp_output(&r->gmp), sizeof(float) * n2);
+        nsid_shifter_mlp_forward(&r->gmp, r->source_grid, r->N);
+        memcpy(r->mu_cur, nsid_shifter_mlp_output(&r->gmp), sizeof(float) * n2);
     }
 }
 
@@ -429,7 +429,7 @@ static void gaussian_backward(struct nsid_readout *r, float *dfeat, float *dshif
     if (r->mu) {
         for (int i = 0; i < 2 * N; i++) r->dmu[i] += r->dmu_cur[i];
     } else {
-        nsid_mlp_backward(&r->gmp, NULL, r->dmu_cur, r->source_grid, N);
+        nsid_shifter_mlp_backward(&r->gmp, NULL, r->dmu_cur, r->source_grid, N);
     }
     if (r->shared) sharing_backward(r);
 }
@@ -459,15 +459,15 @@ static int gaussian_positions(const struct nsid_readout *r, float *pos, struct n
 {
     size_t n2 = 2 * (size_t)r->N;
     if (r->mu) {
-        nsid_clamp_forward(pos, r->mu, n2, -1.0f, 1.0f);
+        nsid_gridsample_clamp_forward(pos, r->mu, n2, -1.0f, 1.0f);
         return 0;
     }
     float *work = NSID_ALLOC(sizeof(float) * 2 * (size_t)r->gmp.max_width, err);
     if (!work) return NSID_ENOMEM;
     for (int n = 0; n < r->N; n++)
-        nsid_mlp_forward_row(&r->gmp, r->source_grid + (size_t)n * 2, pos + (size_t)n * 2, work);
-    nsid_free(work);
-    nsid_clamp_forward(pos, pos, n2, -1.0f, 1.0f);
+        nsid_shifter_mlp_forward_row(&r->gmp, r->source_grid + (size_t)n * 2, pos + (size_t)n * 2, work);
+    nsid_alloc_free(work);
+    nsid_gridsample_clamp_forward(pos, pos, n2, -1.0f, 1.0f);
     return 0;
 }
 

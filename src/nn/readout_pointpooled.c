@@ -18,8 +18,8 @@ static int pointpooled_init(struct nsid_readout *r, struct nsid_params *ps, cons
     r->lh[0] = r->H;
     r->lw[0] = r->W;
     for (int l = 1; l <= L; l++) {
-        r->lh[l] = nsid_avgpool_outsize(r->lh[l - 1], K);
-        r->lw[l] = nsid_avgpool_outsize(r->lw[l - 1], K);
+        r->lh[l] = nsid_gridsample_avgpool_outsize(r->lh[l - 1], K);
+        r->lw[l] = nsid_gridsample_avgpool_outsize(r->lw[l - 1], K);
         if (r->lh[l] < 1 || r->lw[l] < 1)
             return nsid_err_set(err, NSID_EINVAL, NULL, 0, "pool_steps",
                                 "%s: a %dx%d map pooled %d times with kernel %d is empty at step %d",
@@ -45,14 +45,14 @@ static void pointpooled_reset(struct nsid_readout *r, struct nsid_rng *rng)
 
 static int pointpooled_bind(struct nsid_readout *r, struct nsid_arena *a, int B, struct nsid_err *err)
 {
-    r->pos = nsid_arena_floats(a, (size_t)B * r->N * 2, err);
-    r->dpos = nsid_arena_floats(a, 2 * (size_t)r->N, err);
-    r->bl = nsid_arena_bytes(a, sizeof(struct nsid_bilinear) * (size_t)r->N, err);
+    r->pos = nsid_alloc_arena_floats(a, (size_t)B * r->N * 2, err);
+    r->dpos = nsid_alloc_arena_floats(a, 2 * (size_t)r->N, err);
+    r->bl = nsid_alloc_arena_bytes(a, sizeof(struct nsid_bilinear) * (size_t)r->N, err);
     if (!r->pos || !r->dpos || !r->bl) return NSID_ENOMEM;
     for (int l = 1; l <= r->cfg.pool_steps; l++) {
         size_t n = (size_t)B * r->C * r->lh[l] * r->lw[l];
-        r->level[l] = nsid_arena_floats(a, n, err);
-        r->dlevel[l] = nsid_arena_floats(a, n, err);
+        r->level[l] = nsid_alloc_arena_floats(a, n, err);
+        r->dlevel[l] = nsid_alloc_arena_floats(a, n, err);
         if (!r->level[l] || !r->dlevel[l]) return NSID_ENOMEM;
     }
     return 0;
@@ -69,7 +69,7 @@ static void setup_level(struct nsid_readout *r, int b, int l)
 {
     const float *pos = r->pos + (size_t)b * r->N * 2;
     for (int n = 0; n < r->N; n++)
-        nsid_bilinear_setup(&r->bl[n], pos[2 * n], pos[2 * n + 1], r->lh[l], r->lw[l]);
+        nsid_gridsample_bilinear_setup(&r->bl[n], pos[2 * n], pos[2 * n + 1], r->lh[l], r->lw[l]);
 }
 
 static void pointpooled_forward(struct nsid_readout *r, const float *feat, int B, bool training,
@@ -79,9 +79,9 @@ static void pointpooled_forward(struct nsid_readout *r, const float *feat, int B
     (void)rng;
     (void)z;
     int N = r->N, C = r->C, L = r->cfg.pool_steps, K = r->cfg.pool_kern;
-    nsid_clamp_forward(r->grid, r->grid, 2 * (size_t)N, -1.0f, 1.0f);
+    nsid_gridsample_clamp_forward(r->grid, r->grid, 2 * (size_t)N, -1.0f, 1.0f);
     for (int l = 1; l <= L; l++)
-        nsid_avgpool_forward(r->level[l], level_map(r, feat, l - 1), B, C, r->lh[l - 1], r->lw[l - 1], K);
+        nsid_gridsample_avgpool_forward(r->level[l], level_map(r, feat, l - 1), B, C, r->lh[l - 1], r->lw[l - 1], K);
     for (int b = 0; b < B; b++) {
         float *p = r->pos + (size_t)b * N * 2, *y = r->out + (size_t)b * N;
         for (int n = 0; n < N; n++) {
@@ -97,7 +97,7 @@ static void pointpooled_forward(struct nsid_readout *r, const float *feat, int B
             for (int c = 0; c < C; c++) {
                 const float *plane = map + ((size_t)b * C + c) * hw;
                 const float *fc = r->features + ((size_t)l * C + c) * N;
-                for (int n = 0; n < N; n++) y[n] += fc[n] * nsid_bilinear_sample(&r->bl[n], plane);
+                for (int n = 0; n < N; n++) y[n] += fc[n] * nsid_gridsample_bilinear_sample(&r->bl[n], plane);
             }
         }
         for (int n = 0; n < N; n++) y[n] += r->bias[n];
@@ -159,7 +159,7 @@ static void pointpooled_backward(struct nsid_readout *r, float *dfeat, float *ds
     if (!dfeat) return;
     /* forward: level_l = avgpool(level_{l-1}); walk back from the coarsest level */
     for (int l = L; l >= 1; l--)
-        nsid_avgpool_backward(l == 1 ? dfeat : r->dlevel[l - 1], r->dlevel[l], B, C,
+        nsid_gridsample_avgpool_backward(l == 1 ? dfeat : r->dlevel[l - 1], r->dlevel[l], B, C,
                               r->lh[l - 1], r->lw[l - 1], K);
 }
 
@@ -196,7 +196,7 @@ static int pointpooled_validate(const struct nsid_readout_config *c, struct nsid
 static int pointpooled_positions(const struct nsid_readout *r, float *pos, struct nsid_err *err)
 {
     (void)err;
-    nsid_clamp_forward(pos, r->grid, 2 * (size_t)r->N, -1.0f, 1.0f);
+    nsid_gridsample_clamp_forward(pos, r->grid, 2 * (size_t)r->N, -1.0f, 1.0f);
     return 0;
 }
 

@@ -7,7 +7,7 @@
 
 /* -------------------------------------------------------------------- MLP */
 
-int nsid_mlp_init(struct nsid_mlp *m, int n_layers, const int *widths, const int *acts,
+int nsid_shifter_mlp_init(struct nsid_mlp *m, int n_layers, const int *widths, const int *acts,
                   struct nsid_params *ps, const char *prefix, struct nsid_err *err)
 {
     memset(m, 0, sizeof *m);
@@ -42,7 +42,7 @@ int nsid_mlp_init(struct nsid_mlp *m, int n_layers, const int *widths, const int
     return 0;
 }
 
-void nsid_mlp_reset_default(struct nsid_mlp *m, struct nsid_rng *rng)
+void nsid_shifter_mlp_reset_default(struct nsid_mlp *m, struct nsid_rng *rng)
 {
     for (int i = 0; i < m->n_layers; i++) {
         struct nsid_mlp_layer *l = &m->layer[i];
@@ -54,14 +54,14 @@ void nsid_mlp_reset_default(struct nsid_mlp *m, struct nsid_rng *rng)
     }
 }
 
-int nsid_mlp_bind_state(struct nsid_mlp *m, struct nsid_arena *a, int R, struct nsid_err *err)
+int nsid_shifter_mlp_bind_state(struct nsid_mlp *m, struct nsid_arena *a, int R, struct nsid_err *err)
 {
     for (int i = 0; i < m->n_layers; i++) {
-        m->layer[i].y = nsid_arena_floats(a, (size_t)R * m->layer[i].out, err);
+        m->layer[i].y = nsid_alloc_arena_floats(a, (size_t)R * m->layer[i].out, err);
         if (!m->layer[i].y) return NSID_ENOMEM;
     }
-    m->dcur = nsid_arena_floats(a, (size_t)R * m->max_width, err);
-    m->dnext = nsid_arena_floats(a, (size_t)R * m->max_width, err);
+    m->dcur = nsid_alloc_arena_floats(a, (size_t)R * m->max_width, err);
+    m->dnext = nsid_alloc_arena_floats(a, (size_t)R * m->max_width, err);
     if (!m->dcur || !m->dnext) return NSID_ENOMEM;
     m->max_rows = R;
     return 0;
@@ -88,7 +88,7 @@ static float act_grad(int act, float y)
     }
 }
 
-void nsid_mlp_forward(struct nsid_mlp *m, const float *x, int R)
+void nsid_shifter_mlp_forward(struct nsid_mlp *m, const float *x, int R)
 {
     const float *in = x;
     for (int i = 0; i < m->n_layers; i++) {
@@ -107,7 +107,7 @@ void nsid_mlp_forward(struct nsid_mlp *m, const float *x, int R)
     }
 }
 
-void nsid_mlp_forward_row(const struct nsid_mlp *m, const float *x, float *y, float *work)
+void nsid_shifter_mlp_forward_row(const struct nsid_mlp *m, const float *x, float *y, float *work)
 {
     const float *in = x;
     for (int i = 0; i < m->n_layers; i++) {
@@ -123,12 +123,12 @@ void nsid_mlp_forward_row(const struct nsid_mlp *m, const float *x, float *y, fl
     }
 }
 
-const float *nsid_mlp_output(const struct nsid_mlp *m)
+const float *nsid_shifter_mlp_output(const struct nsid_mlp *m)
 {
     return m->layer[m->n_layers - 1].y;
 }
 
-void nsid_mlp_backward(struct nsid_mlp *m, float *dx, const float *dy, const float *x, int R)
+void nsid_shifter_mlp_backward(struct nsid_mlp *m, float *dx, const float *dy, const float *x, int R)
 {
     const float *dout = dy;
     for (int i = m->n_layers - 1; i >= 0; i--) {
@@ -197,31 +197,31 @@ int nsid_shifter_init(struct nsid_shifter *s, const struct nsid_shifter_config *
     }
     char name[NSID_PARAM_NAME_MAX];
     snprintf(name, sizeof name, "%s.mlp", prefix);
-    return nsid_mlp_init(&s->mlp, cfg->shift_layers, widths, acts, ps, name, err);
+    return nsid_shifter_mlp_init(&s->mlp, cfg->shift_layers, widths, acts, ps, name, err);
 }
 
 void nsid_shifter_reset_parameters(struct nsid_shifter *s, struct nsid_rng *rng)
 {
-    nsid_mlp_reset_default(&s->mlp, rng);
+    nsid_shifter_mlp_reset_default(&s->mlp, rng);
 }
 
 int nsid_shifter_bind_state(struct nsid_shifter *s, struct nsid_arena *a, int B, struct nsid_err *err)
 {
-    int rc = nsid_mlp_bind_state(&s->mlp, a, B, err);
+    int rc = nsid_shifter_mlp_bind_state(&s->mlp, a, B, err);
     if (rc < 0) return rc;
-    s->out = nsid_mlp_output(&s->mlp);
+    s->out = nsid_shifter_mlp_output(&s->mlp);
     return 0;
 }
 
 void nsid_shifter_forward(struct nsid_shifter *s, const float *pupil, int B)
 {
-    nsid_mlp_forward(&s->mlp, pupil, B);
+    nsid_shifter_mlp_forward(&s->mlp, pupil, B);
 }
 
 void nsid_shifter_backward(struct nsid_shifter *s, float *dpupil, const float *dshift,
                            const float *pupil, int B)
 {
-    nsid_mlp_backward(&s->mlp, dpupil, dshift, pupil, B);
+    nsid_shifter_mlp_backward(&s->mlp, dpupil, dshift, pupil, B);
 }
 
 void nsid_shifter_free(struct nsid_shifter *s)

@@ -57,7 +57,7 @@ struct nsid_mlp_layer {
 struct nsid_mlp {
     int n_layers;                                   /* Linear layers, 1..NSID_MLP_MAX_LAYERS */
     int in, out, max_width;                         /* input/output width, widest layer */
-    int max_rows;                                   /* R bound by nsid_mlp_bind_state */
+    int max_rows;                                   /* R bound by nsid_shifter_mlp_bind_state */
     struct nsid_mlp_layer layer[NSID_MLP_MAX_LAYERS];
     float *dcur, *dnext;                            /* (R, max_width) backward scratch */
 };
@@ -68,35 +68,35 @@ struct nsid_mlp {
  * Sequential (see above). Fails with NSID_EINVAL naming prefix on a bad width
  * or layer count, or with the parameter table's error.
  */
-int nsid_mlp_init(struct nsid_mlp *m, int n_layers, const int *widths, const int *acts,
+int nsid_shifter_mlp_init(struct nsid_mlp *m, int n_layers, const int *widths, const int *acts,
                   struct nsid_params *ps, const char *prefix, struct nsid_err *err);
 
 /*
  * PyTorch's default nn.Linear initialisation, layer by layer: weight (row-major)
  * then bias, both ~ U(-1/sqrt(in), 1/sqrt(in)).
  */
-void nsid_mlp_reset_default(struct nsid_mlp *m, struct nsid_rng *rng);
+void nsid_shifter_mlp_reset_default(struct nsid_mlp *m, struct nsid_rng *rng);
 
 /* Take the activations and backward scratch for up to R rows from the arena. */
-int nsid_mlp_bind_state(struct nsid_mlp *m, struct nsid_arena *a, int R, struct nsid_err *err);
+int nsid_shifter_mlp_bind_state(struct nsid_mlp *m, struct nsid_arena *a, int R, struct nsid_err *err);
 
-/* Forward R rows of x (R, in); the result is nsid_mlp_output(m) (R, out). */
-void nsid_mlp_forward(struct nsid_mlp *m, const float *x, int R);
+/* Forward R rows of x (R, in); the result is nsid_shifter_mlp_output(m) (R, out). */
+void nsid_shifter_mlp_forward(struct nsid_mlp *m, const float *x, int R);
 
 /*
  * Forward one row x (in) into y (out) without the bound state; work holds
  * 2 * max_width floats. For occasional use (e.g. reading off positions).
  */
-void nsid_mlp_forward_row(const struct nsid_mlp *m, const float *x, float *y, float *work);
+void nsid_shifter_mlp_forward_row(const struct nsid_mlp *m, const float *x, float *y, float *work);
 
 /* The last layer's output (R, out) of the latest forward. */
-const float *nsid_mlp_output(const struct nsid_mlp *m);
+const float *nsid_shifter_mlp_output(const struct nsid_mlp *m);
 
 /*
  * Backward of the latest forward: parameter gradients +=, dx (R, in) += unless
  * NULL, from dy (R, out). x is the forward's input.
  */
-void nsid_mlp_backward(struct nsid_mlp *m, float *dx, const float *dy, const float *x, int R);
+void nsid_shifter_mlp_backward(struct nsid_mlp *m, float *dx, const float *dy, const float *x, int R);
 
 /* ------------------------------------------------------------------ shifter */
 

@@ -203,7 +203,7 @@ static int attr_string(hid_t loc, const char *attr, int i, char *buf, size_t n)
                 H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v);
             }
             H5Tclose(mt);
-            nsid_free(v);
+            nsid_alloc_free(v);
         } else {
             size_t w = H5Tget_size(ty);
             struct nsid_err ignored = {0}; /* the caller reports the failure */
@@ -219,7 +219,7 @@ static int attr_string(hid_t loc, const char *attr, int i, char *buf, size_t n)
                 rc = 0;
             }
             H5Tclose(mt);
-            nsid_free(all);
+            nsid_alloc_free(all);
         }
     }
     H5Sclose(sp);
@@ -300,7 +300,7 @@ static int load_keras(hid_t f, const struct nsid_vgg16 *v, const char *file, flo
             size_t o = i % (size_t)d->O, c = (i / (size_t)d->O) % (size_t)d->C, yx = i / ((size_t)d->O * (size_t)d->C);
             w[k][(o * (size_t)d->C + c) * 9 + yx] = tf[i];
         }
-        nsid_free(tf);
+        nsid_alloc_free(tf);
         H5Gclose(g);
         if (rc < 0) return rc;
     }
@@ -324,7 +324,7 @@ int nsid_vgg16_load(struct nsid_vgg16 *v, const char *path, int *layout, struct 
     struct nsid_h5_quiet q; /* we report through nsid_err, not HDF5's printed stack */
     int rc = 0;
     float *w[NSID_VGG16_CONVS] = {0}, *b[NSID_VGG16_CONVS] = {0};
-    hid_t f = nsid_h5_open_quiet(path, &q, "model.core.checkpoint", "not an HDF5 file", false, err);
+    hid_t f = nsid_h5util_open_quiet(path, &q, "model.core.checkpoint", "not an HDF5 file", false, err);
     if (f < 0) {
         rc = err->code;
         goto out;
@@ -364,10 +364,10 @@ out_close:
     H5Fclose(f);
 out:
     for (int k = 0; k < NSID_VGG16_CONVS; k++) {
-        nsid_free(w[k]);
-        nsid_free(b[k]);
+        nsid_alloc_free(w[k]);
+        nsid_alloc_free(b[k]);
     }
-    nsid_h5_quiet_end(&q);
+    nsid_h5util_quiet_end(&q);
     return rc;
 }
 
@@ -380,13 +380,13 @@ int nsid_vgg16_bind_state(struct nsid_vgg16 *v, struct nsid_arena *a, int B, str
     size_t big = (size_t)B * 64 * plane;   /* conv1 outputs: the largest activation */
     size_t out = (size_t)B * nsid_vgg16_out_floats(v);
     if (out > big) big = out;
-    if (!(v->x3 = nsid_arena_floats(a, (size_t)B * 3 * plane, err))) return NSID_ENOMEM;
+    if (!(v->x3 = nsid_alloc_arena_floats(a, (size_t)B * 3 * plane, err))) return NSID_ENOMEM;
     for (int i = 0; i < 2; i++)
-        if (!(v->buf[i] = nsid_arena_floats(a, big, err))) return NSID_ENOMEM;
-    if (!(v->ws = nsid_arena_floats(a, v->ws_floats, err))) return NSID_ENOMEM;
-    if (!(v->bn_mean = nsid_arena_floats(a, VGG_OUT_C, err))) return NSID_ENOMEM;
-    if (!(v->bn_rstd = nsid_arena_floats(a, VGG_OUT_C, err))) return NSID_ENOMEM;
-    if (!(v->out = nsid_arena_floats(a, out, err))) return NSID_ENOMEM;
+        if (!(v->buf[i] = nsid_alloc_arena_floats(a, big, err))) return NSID_ENOMEM;
+    if (!(v->ws = nsid_alloc_arena_floats(a, v->ws_floats, err))) return NSID_ENOMEM;
+    if (!(v->bn_mean = nsid_alloc_arena_floats(a, VGG_OUT_C, err))) return NSID_ENOMEM;
+    if (!(v->bn_rstd = nsid_alloc_arena_floats(a, VGG_OUT_C, err))) return NSID_ENOMEM;
+    if (!(v->out = nsid_alloc_arena_floats(a, out, err))) return NSID_ENOMEM;
     v->B = B;
     return 0;
 }
@@ -413,12 +413,12 @@ void nsid_vgg16_forward_convs(struct nsid_vgg16 *v, float *out, const float *x, 
     float *a = v->buf[0], *b = v->buf[1];
     size_t n1 = (size_t)N * 64 * plane, n2 = (size_t)N * VGG_OUT_C * (size_t)v->conv[2].H * (size_t)v->conv[2].W;
     conv(v, 0, a, in, N);
-    nsid_relu_forward(a, a, n1);
+    nsid_act_relu_forward(a, a, n1);
     conv(v, 1, b, a, N);
-    nsid_relu_forward(b, b, n1);
-    nsid_maxpool2_forward(a, b, N, 64, v->in_h, v->in_w);
+    nsid_act_relu_forward(b, b, n1);
+    nsid_act_maxpool2_forward(a, b, N, 64, v->in_h, v->in_w);
     conv(v, 2, b, a, N);
-    nsid_relu_forward(b, b, n2);
+    nsid_act_relu_forward(b, b, n2);
     conv(v, 3, out, b, N);
 }
 
@@ -429,7 +429,7 @@ void nsid_vgg16_forward_bn(struct nsid_vgg16 *v, const float *conv_out, int N, b
     nsid_batchnorm_forward(v->out, v->bn_mean, v->bn_rstd, v->running_mean, v->running_var, conv_out, v->bn_gamma,
                            v->bn_beta, &d, training);
     if (training) v->num_batches_tracked++;
-    nsid_relu_forward(v->out, v->out, (size_t)N * nsid_vgg16_out_floats(v));
+    nsid_act_relu_forward(v->out, v->out, (size_t)N * nsid_vgg16_out_floats(v));
 }
 
 void nsid_vgg16_forward(struct nsid_vgg16 *v, const float *x, int N, bool training)
@@ -443,11 +443,11 @@ void nsid_vgg16_free(struct nsid_vgg16 *v)
 {
     if (!v) return;
     for (int s = 0; s < v->n_cache; s++) {
-        if (v->cache) nsid_free(v->cache[s]);
-        if (v->cached) nsid_free(v->cached[s]);
+        if (v->cache) nsid_alloc_free(v->cache[s]);
+        if (v->cached) nsid_alloc_free(v->cached[s]);
     }
-    nsid_free(v->cache);
-    nsid_free(v->cached);
+    nsid_alloc_free(v->cache);
+    nsid_alloc_free(v->cached);
     memset(v, 0, sizeof *v);
 }
 

@@ -14,7 +14,7 @@
 /* Bytes per element in memory: the stored size; strings keep their file width ('<Un': 4n). */
 static size_t npy_fuzz_item(const struct nsid_npy_header *h)
 {
-    return h->dtype == NSID_DT_STR ? h->file_itemsize : nsid_dtype_size(h->dtype);
+    return h->dtype == NSID_DT_STR ? h->file_itemsize : nsid_scan_dtype_size(h->dtype);
 }
 
 static void npy_fuzz_memory(const uint8_t *data, size_t size)
@@ -52,7 +52,7 @@ static void npy_fuzz_file(const uint8_t *data, size_t size)
     fuzz_check_failure(rc, &err);
     fuzz_require(rc == 0 || a.data == NULL, "a failed read left data behind");
     if (rc == 0) {
-        size_t numel = nsid_array_numel(&a), prod = 1;
+        size_t numel = nsid_scan_array_numel(&a), prod = 1;
         bool wrapped = false;
         for (int d = 0; d < a.ndim; d++) {
             if (a.shape[d] == 0) { prod = 0; wrapped = false; break; }
@@ -65,11 +65,11 @@ static void npy_fuzz_file(const uint8_t *data, size_t size)
                      "%zu elements of %zu bytes read from a %zu-byte file", numel, a.itemsize, size);
         if (a.dtype != NSID_DT_STR && numel) { /* every element is readable */
             double sum = 0;
-            for (size_t i = 0; i < numel; i++) sum += nsid_array_get_f64(&a, i);
+            for (size_t i = 0; i < numel; i++) sum += nsid_scan_array_get_f64(&a, i);
             (void)sum;
         }
     }
-    nsid_array_free(&a);
+    nsid_scan_array_free(&a);
     unlink(path);
 }
 
