@@ -345,9 +345,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         {"isa", 0, NSID_OPT_STRING, &o->isa, "SET", .env = "NSID_ISA",
          .help = "kernel set: auto, avx512, avx2, generic, generic16 (default: env NSID_ISA, else auto)"},
         {"case", 0, NSID_OPT_LIST, &names, "NAME", .help = case_help},
-        {"version", 0, NSID_OPT_STOP, &version, NULL, .help = "the release and the git commit this build was made from"},
-        {"help", 'h', NSID_OPT_STOP, &help, NULL, .help = "this text"},
-        {0}};
+        NSID_STAGE_OPTS_END(&version, &help)};
     struct nsid_opt_cmd cmd = {"nsid-bench", opts, NULL, 0, nsid_stage_env};
     struct nsid_err err = {0};
     int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);

@@ -54,18 +54,10 @@ static int parse_args(int argc, char **argv, struct args *a)
          .help = "accept a scan whose train, validation or test tier is empty"},
         {"info", 0, NSID_OPT_FLAG, &a->info, NULL,
          .help = "print trials per tier, neurons, image shape, test repeats, fields"},
-        {"version", 0, NSID_OPT_STOP, &a->version, NULL, .help = "the release and the git commit this build was made from"},
-        {"help", 'h', NSID_OPT_STOP, &a->help, NULL, .help = "this text"},
-        {0}};
+        NSID_STAGE_OPTS_END(&a->version, &a->help)};
     struct nsid_opt_cmd cmd = {"nsid-convert", opts, &a->pos, 2, nsid_stage_env};
-    struct nsid_err err = {0};
-    int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);
-    if (rc < 0) return nsid_opt_usage_error(&cmd, &err);
-    if (a->help) {
-        fputs(ABOUT, stdout);
-        nsid_opt_help(opts, stdout);
-    }
-    if (rc == 1) return 1;
+    int rc = nsid_stage_parse(&cmd, ABOUT, &a->help, argc, argv);
+    if (rc) return rc;
     a->save.gzip = (int)a->gzip;
     a->src = a->pos.n > 0 ? a->pos.v[0] : NULL;
     a->dst = a->pos.n > 1 ? a->pos.v[1] : NULL;

@@ -199,9 +199,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"load", 0, NSID_OPT_STRING, &a->load, "PATH", .flags = NSID_OPT_HIDDEN, .help = "a child: load PATH once"},
         {"skip-behavior", 0, NSID_OPT_FLAG, &a->skip_behavior, NULL, .flags = NSID_OPT_HIDDEN,
          .help = "a child: images and responses only"},
-        {"version", 0, NSID_OPT_STOP, &a->version, NULL, .help = "the release and the git commit this build was made from"},
-        {"help", 'h', NSID_OPT_STOP, &a->help, NULL, .help = "this text"},
-        {0}};
+        NSID_STAGE_OPTS_END(&a->version, &a->help)};
     struct nsid_opt_cmd cmd = {"nsid-databench", opts, NULL, 0, nsid_stage_env};
     struct nsid_err err = {0};
     int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);

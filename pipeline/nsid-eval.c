@@ -55,17 +55,9 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"threads", 0, NSID_OPT_INT, &a->threads, "N", .min = 1, .max = 1024, .env = "NSID_THREADS",
          .help = "compute threads (default: env NSID_THREADS, else the CPUs; results do not depend on it)"},
         {"quiet", 0, NSID_OPT_FLAG, &a->quiet, NULL, .help = "no summary on stdout"},
-        {"version", 0, NSID_OPT_STOP, &a->version, NULL, .help = "the release and the git commit this build was made from"},
-        {"help", 'h', NSID_OPT_STOP, &a->help, NULL, .help = "this text"},
-        {0}};
+        NSID_STAGE_OPTS_END(&a->version, &a->help)};
     struct nsid_opt_cmd cmd = {"nsid-eval", opts, NULL, 0, nsid_stage_env};
-    struct nsid_err err = {0};
-    int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);
-    if (rc < 0) return nsid_opt_usage_error(&cmd, &err);
-    if (a->help) {
-        fputs(ABOUT, stdout);
-        nsid_opt_help(opts, stdout);
-    }
+    int rc = nsid_stage_parse(&cmd, ABOUT, &a->help, argc, argv);
     o->data = nsid_opt_list_strs(&a->data);
     o->n_data = a->data.n;
     o->threads = (int)a->threads;

@@ -67,19 +67,11 @@ static int parse(struct opts *o, int argc, char **argv)
         {"list", 0, NSID_OPT_FLAG, &o->list, NULL, .help = "print every run: id, experiment, variant, grid point"},
         {"explain", 0, NSID_OPT_STRING, &o->explain, "ID", .help = "a planned run's data, core and configuration (ID may be a prefix)"},
         {"diff", 0, NSID_OPT_PAIR, o->diff, "A B", .help = "why two runs' ids differ"},
-        {"version", 0, NSID_OPT_STOP, &o->version, NULL, .help = "the release and the git commit this build was made from"},
-        {"help", 'h', NSID_OPT_STOP, &o->help, NULL, .help = "this text"},
-        {0}};
+        NSID_STAGE_OPTS_END(&o->version, &o->help)};
     struct nsid_opt_cmd cmd = {"nsid-plan", opts, &o->specs, 0, nsid_stage_env};
-    struct nsid_err err = {0};
-    int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);
-    if (rc < 0) return nsid_opt_usage_error(&cmd, &err);
-    if (o->help) {
-        fputs(ABOUT, stdout);
-        nsid_opt_help(opts, stdout);
-        fputs(TAIL, stdout);
-    }
-    if (rc == 1) return 1;
+    int rc = nsid_stage_parse(&cmd, ABOUT, &o->help, argc, argv);
+    if (rc == 1 && o->help) fputs(TAIL, stdout);
+    if (rc) return rc;
     if (o->data && o->groups) return usage_error("give --data or --manifest, not both");
     return 0;
 }

@@ -46,18 +46,9 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"threads", 0, NSID_OPT_LIST, &a->sets, "N", .help = "the same as --set threads=N", .prefix = "threads="},
         {"set", 0, NSID_OPT_LIST, &a->sets, "key=value", .help = "set one key (repeatable; --keys lists them)"},
         {"keys", 0, NSID_OPT_FLAG, &a->keys, NULL, .help = "list the keys and their values, write nothing"},
-        {"version", 0, NSID_OPT_STOP, &a->version, NULL, .help = "the release and the git commit this build was made from"},
-        {"help", 'h', NSID_OPT_STOP, &a->help, NULL, .help = "this text"},
-        {0}};
+        NSID_STAGE_OPTS_END(&a->version, &a->help)};
     struct nsid_opt_cmd cmd = {"nsid-simulate", opts, NULL, 0, nsid_stage_env};
-    struct nsid_err err = {0};
-    int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);
-    if (rc < 0) return nsid_opt_usage_error(&cmd, &err);
-    if (a->help) {
-        fputs(ABOUT, stdout);
-        nsid_opt_help(opts, stdout);
-    }
-    return rc;
+    return nsid_stage_parse(&cmd, ABOUT, &a->help, argc, argv);
 }
 
 /* Simulate as the parsed command line says; the exit status. */

@@ -76,18 +76,11 @@ static int parse_args(int argc, char **argv, struct args *a)
                  "(default 4096; 0 = off; results are identical either way)"},
         {"quiet", 0, NSID_OPT_FLAG, &a->quiet, NULL, .help = "no progress line"},
         {"help-config", 0, NSID_OPT_STOP, &a->help_config, NULL, .help = "list every configuration key with its default, range and source"},
-        {"version", 0, NSID_OPT_STOP, &a->version, NULL, .help = "the release and the git commit this build was made from"},
-        {"help", 'h', NSID_OPT_STOP, &a->help, NULL, .help = "this text"},
-        {0}};
+        NSID_STAGE_OPTS_END(&a->version, &a->help)};
     struct nsid_opt_cmd cmd = {"nsid-train", opts, NULL, 0, nsid_stage_env};
-    struct nsid_err err = {0};
-    int rc = nsid_opt_parse(&cmd, argc - 1, argv + 1, &err);
-    if (rc < 0) return nsid_opt_usage_error(&cmd, &err);
-    if (a->help) {
-        fputs(ABOUT, stdout);
-        nsid_opt_help(opts, stdout);
-    } else if (a->help_config) nsid_config_print_help(stdout);
-    if (rc == 1) return 1;
+    int rc = nsid_stage_parse(&cmd, ABOUT, &a->help, argc, argv);
+    if (rc == 1 && !a->help && a->help_config) nsid_config_print_help(stdout);
+    if (rc) return rc;
     /* the library's cache_mb: 0 its default, -1 off; here -1 is "not given" (min is 0) */
     a->cache_mb = a->cache_mb < 0 ? 0 : a->cache_mb == 0 ? -1 : a->cache_mb;
     return 0;
