@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/path.h"
 #include "data/scanid.h"
 #include "exp/eval.h"
@@ -710,49 +711,27 @@ int nsid_train_run(const struct nsid_config *c, const struct nsid_train_opts *o,
 
 /* ---------------------------------------------------------------- reading a checkpoint's config */
 
-/* The JSON object that follows "key": in text (strings respected), as [*start, *end). */
-static int json_member(const char *text, const char *key, const char **start, const char **end)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(text, pat);
-    if (!p) return -1;
-    p += strlen(pat);
-    while (*p == ' ') p++;
-    if (*p != '{') return -1;
-    int depth = 0;
-    bool in_str = false;
-    for (const char *q = p; *q; q++) {
-        if (in_str) {
-            if (*q == '\\' && q[1]) q++;
-            else if (*q == '"') in_str = false;
-            continue;
-        }
-        if (*q == '"') in_str = true;
-        else if (*q == '{') depth++;
-        else if (*q == '}' && --depth == 0) {
-            *start = p;
-            *end = q + 1;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 int nsid_train_read_config(const char *checkpoint, struct nsid_config *c, struct nsid_err *err)
 {
     char *arch = NULL;
     int rc = nsid_checkpoint_read_arch(checkpoint, &arch, err);
     if (rc < 0) return rc;
-    const char *a, *b;
-    if (!strstr(arch, "\"format\":\"nsid-run\"") || json_member(arch, "config", &a, &b) < 0) {
-        nsid_alloc_free(arch);
+    json_t *root = NULL;
+    rc = nsid_json_parse(arch, strlen(arch), checkpoint, &root, err);
+    nsid_alloc_free(arch);
+    if (rc < 0) return nsid_err_context(err, NULL, 0, "architecture", NULL);
+    const char *format = json_string_value(json_object_get(root, "format"));
+    json_t *config = json_object_get(root, "config");
+    char *text = format && strcmp(format, "nsid-run") == 0 && json_is_object(config)
+                     ? json_dumps(config, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
+                     : NULL;
+    json_decref(root);
+    if (!text)
         return nsid_err_set(err, NSID_EFORMAT, checkpoint, 0, "architecture",
                             "not written by nsid-train (no run configuration): pass --config RUN.json");
-    }
     nsid_config_init(c);
-    rc = nsid_config_parse_string(c, a, (size_t)(b - a), checkpoint, err);
+    rc = nsid_config_parse_string(c, text, strlen(text), checkpoint, err);
     if (rc == 0) rc = nsid_config_validate(c, err);
-    nsid_alloc_free(arch);
+    free(text); /* jansson's allocation */
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "data/scan.h"
 #include "nn/act.h"
 #include "nn/loss.h"
@@ -599,9 +600,11 @@ int nsid_model_arch_json(const struct nsid_model *m, char *buf, size_t n)
         (unsigned long long)m->cfg.seed);
     }
     PUT("\"scans\":[");
-    for (int s = 0; s < m->n_scans; s++)
-        PUT("%s{\"data_key\":\"%s\",\"neurons\":%d,\"n_trials\":%lld}", s ? "," : "", m->scan[s].key,
-            m->scan[s].N, (long long)m->scan[s].n_trials);
+    for (int s = 0; s < m->n_scans; s++) {
+        PUT("%s{\"data_key\":", s ? "," : ""); /* the key is the data's text: quoted by the one escaper */
+        k += nsid_json_quote(m->scan[s].key, k < n ? buf + k : NULL, k < n ? n - k : 0);
+        PUT(",\"neurons\":%d,\"n_trials\":%lld}", m->scan[s].N, (long long)m->scan[s].n_trials);
+    }
     PUT("]}");
 #undef PUT
     return (int)k;
