@@ -5,6 +5,7 @@
  */
 #include "sim_int.h"
 
+#include "base/json.h"
 #include "base/keys.h"
 
 #include <math.h>
@@ -458,9 +459,10 @@ void nsid__sim_config_json(const struct nsid_sim_config *cfg, FILE *f, const cha
         const struct nsid_key *k = &KEYS[i];
         char val[NSID_SIM_GROUPS_MAX];
         key_value(cfg, k, val, sizeof val);
-        int quote = k->type == NSID_KEY_ENUM || k->type == NSID_KEY_STRING;
-        fprintf(f, "%s\n%s  \"%s\": %s%s%s", i ? "," : "", indent, k->name, quote ? "\"" : "", val,
-                quote ? "\"" : "");
+        char q[6 * NSID_SIM_GROUPS_MAX + 3]; /* a control byte is 6 bytes quoted */
+        if (k->type == NSID_KEY_ENUM || k->type == NSID_KEY_STRING) nsid_json_quote(val, q, sizeof q);
+        fprintf(f, "%s\n%s  \"%s\": %s", i ? "," : "", indent, k->name,
+                k->type == NSID_KEY_ENUM || k->type == NSID_KEY_STRING ? q : val);
     }
     fprintf(f, "\n%s}", indent);
 }
