@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do case $1 in --out) out=$2; shift;; --seed) seed=$2; shift;
 mkdir -p "$out"
 [ -z "${FAKE_SIM_LOG:-}" ] || echo "$profile $seed $out" >> "$FAKE_SIM_LOG"
 for f in a b e; do printf '\211HDF\r\n\032\nsynthetic scan %s seed %s\n' $f "$seed" > "$out/$f.h5"; done # an HDF5 signature: a scan to nsid-plan
-echo '{"groups": {"two": ["a.h5", "b.h5"], "evaluation": {"label": "Evaluation", "files": ["e.h5"]}},
+echo '{"generator": "nsid-simulate", "groups": {"two": ["a.h5", "b.h5"], "evaluation": {"label": "Evaluation", "files": ["e.h5"]}},
  "scans": [{"file": "e.h5", "data_key": "9-9-9-0", "animal": 9, "image_set": 0}]}' > "$out/groups.json"
 EOF
     cat >"$dir/nsid-train" <<'EOF'

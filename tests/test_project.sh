@@ -112,7 +112,7 @@ check "a data folder without a manifest is refused" test "$rc" -ne 0
 check "  with one message naming its groups.json" test "$(printf '%s\n' "$out" | grep -c "mine/groups.json")" -eq 1
 check "  and nothing simulated into it" test -z "$(ls -A mine)"
 check "the default reproduction (no DATA) still simulates its animals" \
-    grep -q "nsid-simulate --profile quick --out data/quick" <(make -n -f "$NSID/Makefile.experiments" RESULTS="$T/res-default" data 2>&1)
+    grep -q "nsid-simulate --profile quick --seed 1 --out data/quick" <(make -n -f "$NSID/Makefile.experiments" RESULTS="$T/res-default" data 2>&1)
 out=$(make -s -f "$NSID/Makefile.experiments" PROJECT="$T/empty-project" 2>&1)
 check "a project without specs is refused" grep -q "no experiment specs" <<<"$out"
 

@@ -77,6 +77,19 @@ check "the same world's scans: the same ids, nothing retrained" test "$(wc -l <"
 check "make -q up to date after it" "${M[@]}" -q CMAKE_FLAGS=-DCMAKE_BUILD_TYPE=Release
 worlds=$(digest data results results-seed2)
 
+# ---- a manifest of one's own is never simulated over, whatever the key says -------------------------
+mkdir -p own && cp data/smoke/*.h5 own/
+echo '{"groups": {"evaluation": ["e.h5"]}}' > own/groups.json
+own=$(digest own)
+n=$(sims)
+check "SIMULATE=yes on a folder whose manifest is one's own" logged w5.log "${M[@]}" SIMULATE=yes DATA=own RESULTS=res-own data
+check "  simulates nothing" test "$(sims)" -eq "$n"
+check "  even with other compiler flags" logged w6.log "${M[@]}" SIMULATE=yes DATA=own RESULTS=res-own \
+    CMAKE_FLAGS=-DCMAKE_BUILD_TYPE=Debug data
+check "  (still nothing simulated)" test "$(sims)" -eq "$n"
+check "  and leaves the folder's scans and manifest as they were" \
+    test "$(digest own/*.h5 own/groups.json)" = "$(printf '%s\n' "$own" | grep -v nsid-sim-key)"
+
 # ---- refused, naming the variable or the folder; nothing written --------------------------------
 refused() { # refused WHAT PATTERN make-args...: exits non-zero, one line matching PATTERN, no new files
     local what=$1 pat=$2; shift 2
