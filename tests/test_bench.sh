@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_bench.sh - nsid-bench --quick runs and prints its five machine-readable
-# lines (issue 8). A benchmark is not a timed test: no figure is asserted,
+# test_bench.sh - nsid-bench --quick runs and prints its eight machine-readable
+# lines (issue 8; the -b8 cases at the reproduction's batch, issue 20). A benchmark is not a timed test: no figure is asserted,
 # only that every case ran and reported positive, finite numbers.
 # ctest-labels: bench
 set -euo pipefail
@@ -8,7 +8,8 @@ bin="${NSID_BIN:?NSID_BIN is the build directory}"
 # the shortest run (one step per case): sanitizer builds run this too
 out=$(NSID_THREADS=2 "$bin/nsid-bench" --quick --warmup 0 --steps 1)
 echo "$out"
-for c in train-1000 train-8000 transfer-1000 eval-1000 eval-8000; do
+cases="train-1000 train-8000 transfer-1000 eval-1000 eval-8000 train-1000-b8 train-8000-b8 transfer-1000-b8"
+for c in $cases; do
     line=$(echo "$out" | grep -E "^bench $c images_per_s=[0-9.]+ gflops=[0-9.]+ peak_rss_mib=[0-9.]+ threads=[0-9]+$") || {
         echo "FAIL: no well-formed 'bench $c ...' line" >&2
         exit 1
@@ -20,4 +21,7 @@ if "$bin/nsid-bench" --case no-such-case >/dev/null 2>&1; then
     echo "FAIL: an unknown case was accepted" >&2
     exit 1
 fi
-echo "ok nsid-bench --quick printed its 5 bench lines"
+# one case alone runs only that case
+one=$(NSID_THREADS=1 "$bin/nsid-bench" --quick --warmup 0 --steps 1 --case train-1000-b8 | grep -c '^bench ')
+[ "$one" = 1 ] || { echo "FAIL: --case train-1000-b8 printed $one bench lines" >&2; exit 1; }
+echo "ok nsid-bench --quick printed its $(echo $cases | wc -w) bench lines"
