@@ -20,7 +20,12 @@
 --                           model's errors are independent of the trial noise, its correlation
 --                           with the truth is expected to equal fraction oracle x corr(repeat mean,
 --                           true rate), below the fraction oracle whenever repeats are noisy.
---   report_findings         (finding, holds, detail): one row per check of issue 10
+--   report_findings         (finding, holds, margin, margin_of, detail): one row per check of
+--                           issue 10. margin is the measured quantity minus the finding's
+--                           threshold, signed so that holds = (margin >= 0), or > 0 where the
+--                           finding asks for strictly better; margin_of says what was measured
+--                           and in which unit. Across simulated worlds (plots/worlds.sql) the
+--                           margins show how far each world is from the line.
 DROP VIEW IF EXISTS report_findings;
 DROP VIEW IF EXISTS finding_ground_truth;
 DROP VIEW IF EXISTS finding_fig5_reach;
@@ -127,11 +132,13 @@ SELECT run.run_id, run.x AS images,
 FROM run;
 
 -- One row per check of issue 10; holds is 1, 0, or NULL when the runs are missing (and then
--- no detail: its numbers would be made of NULLs).
+-- no margin and no detail: their numbers would be made of NULLs).
 CREATE VIEW report_findings AS
-SELECT finding, holds, CASE WHEN holds IS NULL THEN NULL ELSE detail END AS detail FROM (
+SELECT finding, holds, CASE WHEN holds IS NULL THEN NULL ELSE margin END AS margin, margin_of,
+       CASE WHEN holds IS NULL THEN NULL ELSE detail END AS detail FROM (
 SELECT 'Fig. 3: Gaussian readout >= factorized at every data size (same feature sharing where both ran)' AS finding,
        CASE WHEN COUNT(*) = 0 THEN NULL ELSE MIN(difference >= 0) END AS holds,
+       MIN(difference) AS margin, 'smallest Gaussian - factorized test correlation' AS margin_of,
        'smallest difference ' || printf('%+.3f', MIN(difference)) || ' over ' || COUNT(*)
          || ' (neurons, images, readout) points; ' || GROUP_CONCAT(printf('%s neurons, %g images, %s %.3f vs %s %.3f',
          neurons, images, gaussian_curve, gaussian, factorized_curve, factorized), '; ') AS detail
@@ -139,6 +146,7 @@ FROM finding_fig3_readouts
 UNION ALL
 SELECT 'Fig. 3: the Gaussian readout has far fewer parameters per neuron (>= 10x fewer)',
        CASE WHEN COALESCE(g.p, gs.p) IS NULL OR f.p IS NULL THEN NULL ELSE f.p >= 10 * COALESCE(g.p, gs.p) END,
+       f.p / COALESCE(g.p, gs.p) - 10, 'factorized / Gaussian parameters per neuron, minus 10',
        printf('Gaussian %s, w/ f-s %s not shared; factorized %s: %.0fx fewer', CASE WHEN g.p IS NULL THEN '-' ELSE printf('%.1f', g.p) END,
               CASE WHEN gs.p IS NULL THEN '-' ELSE printf('%.1f', gs.p) END, CASE WHEN f.p IS NULL THEN '-' ELSE printf('%.1f', f.p) END, f.p / COALESCE(g.p, gs.p))
 FROM (SELECT AVG(params_per_neuron) AS p FROM finding_readout_params WHERE readout = 'gaussian' AND NOT share_features) g,
@@ -147,28 +155,33 @@ FROM (SELECT AVG(params_per_neuron) AS p FROM finding_readout_params WHERE reado
 UNION ALL
 SELECT 'Fig. 5: 11-S core beats direct training at every size <= 1,000 images',
        CASE WHEN COUNT(*) = 0 THEN NULL ELSE MIN(margin > 0) END,
+       MIN(margin), 'smallest 11-S - direct test correlation (> 0)',
        GROUP_CONCAT(printf('%g: %.3f vs %.3f', images, core_11s, direct), ', ')
 FROM finding_fig5_direct
 UNION ALL
 SELECT 'Fig. 5: by >= 0.05 fraction oracle at the smallest size',
        CASE WHEN COUNT(*) = 0 THEN NULL ELSE margin >= 0.05 END,
+       margin - 0.05, '11-S - direct at the fewest images, minus 0.05',
        printf('%g images: %.3f vs %.3f (%+.3f)', images, core_11s, direct, margin)
 FROM (SELECT * FROM finding_fig5_direct ORDER BY images LIMIT 1)
 UNION ALL
 SELECT 'Fig. 5: 11-S core >= 1-S core at small data (<= 200 images)',
        CASE WHEN COUNT(*) = 0 THEN NULL ELSE MIN(margin >= 0) END,
+       MIN(margin), 'smallest 11-S - 1-S test correlation',
        GROUP_CONCAT(printf('%g: %.3f vs %.3f (validation correlation %.4f vs %.4f)', images, core_11s, core_1s,
                            val_11s, val_1s), ', ')
 FROM finding_fig5_1s
 UNION ALL
 SELECT 'Fig. 5: every data-driven core beats the random VGG16 and random cores at every size',
        CASE WHEN COUNT(*) = 0 THEN NULL ELSE MIN(margin > 0) END,
+       MIN(margin), 'smallest weakest data-driven - best random core test correlation (> 0)',
        GROUP_CONCAT(printf('%g: %s %.3f vs %s %.3f', images, worst_curve, worst_data_driven, best_random_curve,
                            best_random), ', ')
 FROM finding_fig5_random
 UNION ALL
 SELECT 'Fig. 5: 11-S core reaches direct''s full-data score with <= 60% of the images',
        CASE WHEN direct_full IS NULL THEN NULL WHEN fraction IS NULL THEN 0 ELSE fraction <= 0.6 END,
+       0.6 - COALESCE(fraction, 1), '0.6 - the fraction of the images 11-S needs (1 when never)',
        CASE WHEN fraction IS NULL THEN printf('the 11-S curve never reaches %.3f (direct, %g images)', direct_full, images_full)
             ELSE printf('%.0f of %g images (%.0f%%) reach %.3f', images, images_full, 100 * fraction, direct_full) END
          || COALESCE((SELECT printf('; at %g images 11-S %.3f, direct %.3f (%+.3f)', d.images, d.core_11s, d.direct, d.margin)
@@ -178,6 +191,8 @@ UNION ALL
 SELECT 'Ground truth: learned RF centres match the true ones (r >= 0.95 per coordinate), direct at full data',
        CASE WHEN rf_corr_x IS NULL THEN NULL
             ELSE rf_corr_x >= 0.95 AND rf_corr_y >= 0.95 AND COALESCE(rf_px_corr_x >= 0.95 AND rf_px_corr_y >= 0.95, 1) END,
+       MIN(rf_corr_x, rf_corr_y, COALESCE(rf_px_corr_x, 1), COALESCE(rf_px_corr_y, 1)) - 0.95,
+       'smallest RF-centre correlation, minus 0.95',
        printf('%g images: after the affine fit r_x %.3f, r_y %.3f, %.2f px apart; without a fit (readout grid on the image) %s%s',
               images, rf_corr_x, rf_corr_y, rf_dist_px,
               CASE WHEN rf_px_corr_x IS NULL THEN 'not measured (this core has no pixel map)'
@@ -189,6 +204,7 @@ FROM (SELECT 1) LEFT JOIN finding_ground_truth ON 1
 UNION ALL
 SELECT 'Ground truth: predictions correlate with the true rates at least as well as the oracle with single trials, direct at full data',
        CASE WHEN gt_corr IS NULL THEN NULL ELSE gt_corr >= oracle END,
+       gt_corr - oracle, 'corr(prediction, true rates) - oracle',
        printf('%g images: corr(prediction, true rates) %.3f vs oracle %.3f (single trials: model %.3f, fraction oracle %.3f)',
               images, gt_corr, oracle, test_corr, fraction_oracle)
 FROM (SELECT 1) LEFT JOIN finding_ground_truth ON 1);

@@ -16,7 +16,8 @@
 # applied, as plots/figures.sh does): what was run (plot_report_info), one sentence per figure
 # on what its data show (plot_report_figures) and the headline ratios next to the paper's
 # (plot_report_headline over the store's `headline` view). A view named report_findings
-# (columns finding, holds, detail), if a later stage defines one, is shown as a table too.
+# (columns finding, holds, margin, margin_of, detail; plots/findings.sql), if a later stage
+# defines one, is shown as a table too.
 set -euo pipefail
 
 db=${STORE:-results/results.db}
@@ -280,11 +281,12 @@ headline=$(query "SELECT name, description, ours_text, paper_text FROM plot_repo
 findings=""
 if [ -n "$(query "SELECT name FROM sqlite_master WHERE type = 'view' AND name = 'report_findings'")" ]; then
     findings=$(query "SELECT finding, CASE WHEN holds THEN 'yes' WHEN holds IS NULL THEN 'no data' ELSE 'NO' END,
+                             CASE WHEN margin IS NULL THEN '' ELSE printf('%+.3f (%s)', margin, margin_of) END,
                              COALESCE(detail, '') FROM report_findings")
 fi
 # The checks are issue 10's, on simulated animals; where one says NO, the measured cause (simulator,
 # spec or model size) is in docs/reproduction.md, kept with the profile that produced it.
-findings_note="The checks of the paper's findings (plots/findings.sql). A NO is a finding these runs do not show; docs/reproduction.md gives its cause as measured on the quick profile: what the simulator, the spec or the model size does to it."
+findings_note="The checks of the paper's findings (plots/findings.sql). The margin is the measured quantity minus the finding's threshold: a finding holds when it is not negative (positive where it asks for strictly better). A NO is a finding these runs do not show; docs/reproduction.md gives its cause as measured on the quick profile: what the simulator, the spec or the model size does to it."
 
 fig_rel=$(realpath -m --relative-to="$results" "$figdir")
 
@@ -312,9 +314,9 @@ write_md() {
         echo
         echo "## Findings"
         echo
-        echo "| finding | holds | detail |"
-        echo "|---|---|---|"
-        printf '%s\n' "$findings" | awk -F'\t' 'NF { printf "| %s | %s | %s |\n", $1, $2, $3 }'
+        echo "| finding | holds | margin | detail |"
+        echo "|---|---|---|---|"
+        printf '%s\n' "$findings" | awk -F'\t' 'NF { printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }'
         echo
         echo "$findings_note"
     fi
@@ -368,8 +370,8 @@ EOF
     echo "<p>The paper's values are those of its abstract and digitised figures (docs/paper.md §0); ours use this run's"
     echo "largest data sizes, which are smaller than the paper's in the smoke and quick profiles.</p>"
     if [ -n "$findings" ]; then
-        echo "<h2>Findings</h2><table><tr><th>finding</th><th>holds</th><th>detail</th></tr>"
-        printf '%s\n' "$findings" | esc | awk -F'\t' 'NF { printf "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", $1, $2, $3 }'
+        echo "<h2>Findings</h2><table><tr><th>finding</th><th>holds</th><th>margin</th><th>detail</th></tr>"
+        printf '%s\n' "$findings" | esc | awk -F'\t' 'NF { printf "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", $1, $2, $3, $4 }'
         echo "</table>"
         echo "<p>$findings_note</p>"
     fi

@@ -129,7 +129,7 @@ check "empty: report says so for every figure" \
     test "$(grep -c 'No run of this figure has finished yet' "$tmp/eresults/REPORT.md")" = 8
 check "empty: no ratio" test "$(grep -c '^| [a-z0-9_]* | no data |' "$tmp/eresults/REPORT.md")" = 8
 check "empty: no finding, and no detail made of empty numbers" \
-    test "$(grep -c '^| [A-Z].* | no data |  |$' "$tmp/eresults/REPORT.md")" = 9
+    test "$(grep -c '^| [A-Z].* | no data |  |  |$' "$tmp/eresults/REPORT.md")" = 9
 
 # ---- one panel without data: the other is drawn, the empty one says so ------------------------------------
 cp "$tmp/results.db" "$tmp/partial.db"

@@ -1,36 +1,49 @@
 #!/usr/bin/env bash
-# test_repro_quick.sh - the paper's findings on the quick profile's results (issue 10 items 1-4).
-# The quick reproduction takes about 30 minutes, so this test does not run it: it checks a
-# finished one. Skipped (exit 77, with a message) unless NSID_QUICK_RESULTS names a results folder
-# of `make -f Makefile.experiments` (PROFILE=quick), e.g.
-#     NSID_QUICK_RESULTS=$PWD/results ctest -L quick --output-on-failure
-# Checks, on a copy of RESULTS/results.db with plots/findings.sql applied:
+# test_repro_quick.sh - the paper's findings on the quick profile's results (issue 10 items 1-4),
+# per simulated world (issue 20). The quick reproduction takes about 30 minutes per world, so this
+# test does not run it: it checks finished ones. Skipped (exit 77, with a message) unless
+# NSID_QUICK_RESULTS names one or more results folders of `make -f Makefile.experiments`
+# (PROFILE=quick; world N is SIM_SEED=N's results-seedN), e.g.
+#     NSID_QUICK_RESULTS="$PWD/results $PWD/results-seed2 $PWD/results-seed3" ctest -L quick --output-on-failure
+# Checks, per folder, on a copy of RESULTS/results.db with plots/findings.sql applied:
 #   - the plan is the quick profile's and every planned run is done (none failed);
 #   - Fig. 3, 4 and 5 and their experiments all have points;
 #   - every row of report_findings holds (Fig. 3 readouts and parameters; Fig. 5 transfer vs
-#     direct, 11-S vs 1-S, data-driven vs random cores, 60% of the images; ground truth);
+#     direct, 11-S vs 1-S, data-driven vs random cores, 60% of the images; ground truth), each
+#     printed with its margin;
 #   - the runs' period (first start to last end) is at most NSID_QUICK_MAX_MINUTES (default 30;
 #     0 skips it: the machine's load decides the wall time, the runs' CPU time is printed too);
-#   - every figure and the report exist (when RESULTS/REPORT.md is there: figures drawn).
+#   - every figure and the report exist (when RESULTS/REPORT.md is there: figures drawn; world 1's
+#     in plots/ or NSID_QUICK_PLOTS, another world's in RESULTS/figures).
+# With several folders it also prints the findings per world (scripts/nsid-worlds.sh), which
+# refuses folders of one world twice or of different plans.
 # ctest-labels: quick repro
 set -uo pipefail
 SRC=${NSID_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
-R=${NSID_QUICK_RESULTS:-}
-if [ -z "$R" ]; then
+FOLDERS=${NSID_QUICK_RESULTS:-}
+if [ -z "$FOLDERS" ]; then
     echo "test_repro_quick: skipped: set NSID_QUICK_RESULTS to a finished quick results folder"
     exit 77   # CTest: Skipped (SKIP_RETURN_CODE)
 fi
 command -v sqlite3 >/dev/null || { echo "test_repro_quick: needs the sqlite3 shell"; exit 1; }
-[ -f "$R/results.db" ] || { echo "test_repro_quick: $R/results.db: no merged results store"; exit 1; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/nsid_quick_XXXXXX")
 trap 'rm -rf "$T"' EXIT
-db=$T/results.db
-sqlite3 "$R/results.db" ".backup '$db'" || { echo "test_repro_quick: cannot copy $R/results.db"; exit 1; }
+. "$SRC/tests/sh_check.sh"
+read -r -a folders <<<"$FOLDERS"
+world_n=0
+for R in "${folders[@]}"; do
+world_n=$((world_n + 1))
+echo "== $R ($(cat "$R/.nsid-world" 2>/dev/null || echo 'no .nsid-world'))"
+if [ ! -f "$R/results.db" ]; then
+    fail "$R/results.db: no merged results store"
+    continue
+fi
+db=$T/results$world_n.db
+sqlite3 "$R/results.db" ".backup '$db'" || { fail "cannot copy $R/results.db"; continue; }
 for sql in "$SRC/plots/views.sql" "$SRC/plots/findings.sql"; do
-    sqlite3 -bail "$db" <"$sql" || { echo "test_repro_quick: $sql failed on the store"; exit 1; }
+    sqlite3 -bail "$db" <"$sql" || fail "$sql failed on $R/results.db"
 done
 q() { sqlite3 -separator ' | ' "$db" "$@"; }
-. "$SRC/tests/sh_check.sh"
 
 profile=$(q "SELECT value FROM plan_info WHERE key = 'profile'")
 check "the plan is the quick profile's (is '$profile')" test "$profile" = quick
@@ -44,12 +57,13 @@ for fig in fig3 fig3_ablation fig4 fig5; do
 done
 
 echo "findings (report_findings):"
-q "SELECT CASE WHEN holds THEN 'holds' WHEN holds IS NULL THEN 'NO DATA' ELSE 'DOES NOT HOLD' END, finding, detail
+q "SELECT CASE WHEN holds THEN 'holds' WHEN holds IS NULL THEN 'NO DATA' ELSE 'DOES NOT HOLD' END,
+          CASE WHEN margin IS NULL THEN '' ELSE printf('margin %+.3f', margin) END, finding, detail
    FROM report_findings" | sed 's/^/  /'
 nf=$(q "SELECT COUNT(*) FROM report_findings")
 check "report_findings has the 9 checks of issue 10 ($nf)" test "$nf" -eq 9
 while IFS= read -r row; do
-    check "finding: $row" false
+    check "$R: finding: $row" false
 done < <(q "SELECT finding FROM report_findings WHERE holds IS NULL OR NOT holds")
 
 period=$(q "SELECT ROUND((julianday(MAX(ended)) - julianday(MIN(started))) * 1440, 1) FROM runs")
@@ -61,10 +75,21 @@ if [ "$max" != 0 ]; then
 fi
 if [ -f "$R/REPORT.md" ]; then
     plots=${NSID_QUICK_PLOTS:-$SRC/plots}
+    [ "$(cat "$R/.nsid-world" 2>/dev/null)" = sim_seed=1 ] || [ ! -f "$R/.nsid-world" ] || plots=$R/figures
     for fig in fig1 fig3 fig3_ablation fig4 fig5 sim_rf sim_gt training; do
-        check "figure $fig.png drawn" test -s "$plots/$fig.png"
+        check "figure $fig.png drawn ($plots)" test -s "$plots/$fig.png"
     done
     check "the report shows the findings" grep -q 'Fig. 5: 11-S core beats direct' "$R/REPORT.md"
+fi
+done
+
+if [ ${#folders[@]} -gt 1 ]; then
+    if "$SRC/scripts/nsid-worlds.sh" --out "$T/worlds" "${folders[@]}"; then
+        echo "ok: the findings per world (scripts/nsid-worlds.sh)"
+        sed -n '/^| finding/,/^$/p' "$T/worlds/WORLDS.md"
+    else
+        fail "the findings per world (scripts/nsid-worlds.sh)"
+    fi
 fi
 
 if [ "$fails" -ne 0 ]; then
