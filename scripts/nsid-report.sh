@@ -276,6 +276,18 @@ EOF
 
 # ---- gather ---------------------------------------------------------------------------------------------
 info=$(query "SELECT key, value FROM plot_report_info ORDER BY ord")
+# The simulated world these runs belong to (RESULTS/.nsid-world, written by Makefile.experiments),
+# and where the findings of every world are compared.
+regen_world=""
+if [ -f "$results/.nsid-world" ]; then
+    world=$(head -n 1 "$results/.nsid-world")
+    case "$world" in
+        sim_seed=*[!0-9]*|sim_seed=) ;;
+        sim_seed=*) [ "$world" = sim_seed=1 ] || regen_world=" SIM_SEED=${world#sim_seed=}"
+                    info=$(printf '%s\t%s\n%s' "simulated world" \
+            "SIM_SEED=${world#sim_seed=} (the simulator's seed); the findings of several worlds side by side: make -f Makefile.experiments worlds SIM_SEEDS=\"1 2 3\" (results-worlds/WORLDS.md)" "$info") ;;
+    esac
+fi
 sentences=$(query "SELECT figure, sentence FROM plot_report_figures")
 headline=$(query "SELECT name, description, ours_text, paper_text FROM plot_report_headline")
 findings=""
@@ -296,7 +308,7 @@ write_md() {
     echo
     echo "Lurz et al., ICLR 2021, \"Generalization in data-driven models of primary visual cortex\", reproduced"
     echo "on simulated animals. Every number below comes from a SQL view of \`$(basename "$db")\`"
-    echo "(\`plots/views.sql\`, \`src/exp/sql/views.sql\`); regenerate with \`make -f Makefile.experiments figures\`."
+    echo "(\`plots/views.sql\`, \`src/exp/sql/views.sql\`); regenerate with \`make -f Makefile.experiments figures$regen_world\`."
     echo
     echo "## What was run"
     echo

@@ -4,7 +4,7 @@
 # into a temporary folder: simulate -> plan -> every run (train + eval) -> merge -> figures and
 # report. Checks that make succeeds, that `make status` counts every planned run as done and
 # none failed, that every figure exists in every format and is not empty, that REPORT.md and
-# REPORT.html exist and name the profile and the run count, that the headline view has rows,
+# REPORT.html exist and name the profile, the simulated world and the run count, that the headline view has rows,
 # and that a second `make -q` finds nothing to do. Prints the wall time of the reproduction
 # (the smoke profile must stay under 5 minutes on 2 cores).
 # NSID_SMOKE_JOBS sets make's -j (default 2); NSID_SMOKE_KEEP=1 keeps the folder.
@@ -66,6 +66,7 @@ fi
 check "REPORT.md written" test -s "$T/results/REPORT.md"
 check "REPORT.html written" test -s "$T/results/REPORT.html"
 check "the report names the smoke profile" grep -q 'profile\*\*: smoke' "$T/results/REPORT.md"
+check "the report names the simulated world" grep -q 'simulated world\*\*: SIM_SEED=1 ' "$T/results/REPORT.md"
 check "the report counts every run as done" grep -q "${planned:-x} planned: ${planned:-y} done, 0 failed" "$T/results/REPORT.md"
 check "the report has no figure without data" not_grep "no data for" "$T/results/REPORT.md"
 h=$(sqlite3 "$T/results/results.db" "SELECT COUNT(*) FROM headline WHERE ours IS NOT NULL" 2>/dev/null)
