@@ -48,6 +48,7 @@ W=results-worlds
 check "make worlds SIM_SEEDS=\"1 2\"" logged worlds.log "${M[@]}" worlds SIM_SEEDS="1 2"
 check "  ran world 1 into results/ and world 2 into results-seed2/" \
     test "$(ls results/runs/*/done results-seed2/runs/*/done | wc -l)" -eq 12
+check "  each world's make shares the jobs of make worlds (no jobserver reset)" not_grep 'resetting jobserver' worlds.log
 check "  wrote $W/WORLDS.md and $W/worlds.db" test -s $W/WORLDS.md -a -s $W/worlds.db
 wq() { sqlite3 -separator ' ' $W/worlds.db "$@"; }
 check "  two worlds, seeds 1 and 2, with their folders" test "$(wq "SELECT sim_seed, results FROM world ORDER BY 1" | tr '\n' ' ')" = "1 results 2 results-seed2 "
