@@ -18,8 +18,8 @@ CREATE TABLE world (
   profile TEXT NOT NULL,
   runs_planned INTEGER NOT NULL,
   runs_done INTEGER NOT NULL,
-  wall_min REAL,                  -- first run's start to last run's end
-  cpu_min REAL,                   -- CPU time summed over the done runs
+  wall_min REAL,                  -- the planned runs: first start to last end
+  cpu_min REAL,                   -- CPU time summed over the planned runs that are done
   code_version TEXT
 ) STRICT;
 

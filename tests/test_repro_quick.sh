@@ -66,8 +66,10 @@ while IFS= read -r row; do
     check "$R: finding: $row" false
 done < <(q "SELECT finding FROM report_findings WHERE holds IS NULL OR NOT holds")
 
-period=$(q "SELECT ROUND((julianday(MAX(ended)) - julianday(MIN(started))) * 1440, 1) FROM runs")
-cpu=$(q "SELECT ROUND(SUM(cpu_s) / 60, 1) FROM runs WHERE status = 'done'")
+# the planned runs only: a store keeps the runs of earlier plans too (another spec, another profile)
+period=$(q "SELECT ROUND((julianday(MAX(ended)) - julianday(MIN(started))) * 1440, 1) FROM runs
+            WHERE id IN (SELECT id FROM plan_runs)")
+cpu=$(q "SELECT ROUND(SUM(cpu_s) / 60, 1) FROM runs WHERE status = 'done' AND id IN (SELECT id FROM plan_runs)")
 echo "runs: $period min from the first start to the last end, $cpu min CPU in total"
 max=${NSID_QUICK_MAX_MINUTES:-30}
 if [ "$max" != 0 ]; then

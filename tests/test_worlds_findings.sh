@@ -136,6 +136,16 @@ refused "nsid-worlds: another plan" "otherplan: another plan" "${NW[@]}" results
 printf 'not a database\n' > nostore/results.db
 echo sim_seed=7 > nostore/.nsid-world
 refused "nsid-worlds: a store that is not one" "nostore/results.db" "${NW[@]}" results nostore
+# runs of an earlier plan stay in a store; the times are the planned runs' only
+mkdir stale && cp -r results-seed2/. stale/
+sqlite3 stale/results.db "INSERT INTO runs (id, config, status, started, ended, cpu_s)
+    VALUES ('0000000000000000000000000000000000000000000000000000000000000000', '{}', 'done',
+            '2000-01-01T00:00:00Z', '2000-01-01T05:00:00Z', 99999)"
+check "nsid-worlds: a run of an earlier plan" logged stale.log "$SRC/scripts/nsid-worlds.sh" --out stale-out stale
+check "  counts in no world's time" test "$(sqlite3 stale-out/worlds.db "SELECT printf('%.6f %.6f', wall_min, cpu_min) FROM world")" = \
+    "$(wq "SELECT printf('%.6f %.6f', wall_min, cpu_min) FROM world WHERE sim_seed = 2")"
+check "  (without the plan's filter it would count: $(sqlite3 stale/results.db "SELECT printf('%.0f', SUM(cpu_s)) FROM runs WHERE status = 'done'") CPU s)" \
+    test "$(sqlite3 stale/results.db "SELECT SUM(cpu_s) >= 99999 FROM runs WHERE status = 'done'")" = 1
 check "nsid-worlds of one world alone" logged one.log "$SRC/scripts/nsid-worlds.sh" --out one results-seed2
 check "  says 1 simulated world" grep -q '^# nsid: the paper.s findings in 1 simulated world$' one/WORLDS.md
 
