@@ -85,6 +85,9 @@ check "$W/WORLDS.md: a column per world" grep -q '^| finding | holds in | world 
 check "$W/WORLDS.md: the 11-S row with both margins" \
     grep -qF "| $finding | $nh of 2 | $(printf '%+.3f' "$m1")$(awk -v m="$m1" 'BEGIN { if (m <= 0) printf " NO" }') | $(printf '%+.3f' "$m2")" $W/WORLDS.md
 check "$W/WORLDS.md: both worlds' runs" test "$(grep -cE '^\| [12] \| results(-seed2)? \| 6 of 6 \|' $W/WORLDS.md)" -eq 2
+check "WORLDS_OUT with shell text is a folder's name, not a command" \
+    logged out.log "${M[@]}" worlds SIM_SEEDS="1 2" 'WORLDS_OUT=w o;touch PWNED'
+check "  (its report written there, nothing run)" test -s 'w o;touch PWNED/WORLDS.md' -a ! -e PWNED
 check "make worlds again: nothing rerun" logged again.log "${M[@]}" worlds SIM_SEEDS="1 2"
 check "  (no run trained twice)" test "$(wc -l <"$FAKE_LOG")" -eq 12
 
