@@ -22,9 +22,11 @@
 
 /*
  * Begin a stage: if argv holds --version, print prog's version to stdout and return true (the
- * caller exits 0). Otherwise turn off HDF5's atexit cleanup and return false: HDF5 1.10 leaves a
- * file whose close failed (a full disk) half-open and crashes on it in that cleanup, and every
- * stage closes its files explicitly.
+ * caller exits 0). Otherwise, when OpenBLAS fell back to its Prescott kernels on a CPU with AVX2
+ * (it did not recognise the CPU), execute the stage again with OPENBLAS_CORETYPE set to the
+ * kernels the CPU runs (stage.c); then turn off HDF5's atexit cleanup and return false: HDF5
+ * 1.10 leaves a file whose close failed (a full disk) half-open and crashes on it in that
+ * cleanup, and every stage closes its files explicitly.
  */
 bool nsid_stage_begin(const char *prog, int argc, char **argv);
 
