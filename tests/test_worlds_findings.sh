@@ -19,10 +19,6 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/nsid_worlds_findings_XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T"
 . "$SRC/tests/sh_check.sh"
-logged() { # logged FILE command...: run with output into FILE, shown on failure
-    local f=$1; shift
-    "$@" >"$f" 2>&1 || { tail -n 30 "$f"; return 1; }
-}
 
 . "$SRC/tests/fake_stages.sh"
 make_fake_stages fakebin "$BIN"
