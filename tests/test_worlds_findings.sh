@@ -2,9 +2,10 @@
 # test_worlds_findings.sh - the paper's findings in every simulated world (issue 20 item 3):
 #   - `make worlds SIM_SEEDS="1 2"` runs both worlds and collects them with scripts/nsid-worlds.sh
 #     into results-worlds/worlds.db and results-worlds/WORLDS.md;
-#   - each world's rows are its own store's findings: the Fig. 5 margin "11-S beats direct", is
+#   - each world's rows are its own store's findings: the Fig. 5 margin "11-S beats direct" is
 #     recomputed here from the runs' metrics of each world, without plots/findings.sql;
 #   - findings_by_world counts the worlds a finding holds in, and its margins' spread;
+#   - the worlds command of docs/experiments.md and docs/reproduction.md runs verbatim;
 #   - bad input, as one class per mechanism: SIM_SEEDS (empty, not a seed, a world twice) and
 #     worlds with a variable that fixes one world's folders; nsid-worlds.sh given a folder without a
 #     store or a world, one world twice, another profile or plan, no folder: one message naming
@@ -86,6 +87,26 @@ check "WORLDS_OUT with shell text is a folder's name, not a command" \
 check "  (its report written there, nothing run)" test -s 'w o;touch PWNED/WORLDS.md' -a ! -e PWNED
 check "make worlds again: nothing rerun" logged again.log "${M[@]}" worlds SIM_SEEDS="1 2"
 check "  (no run trained twice)" test "$(wc -l <"$FAKE_LOG")" -eq 12
+
+# ---- the docs' command, verbatim (tests/doc_block.sh), with this test's stand-in stages ---------------
+. "$SRC/tests/doc_block.sh"
+mkdir -p docrun
+for doc in "docs/experiments.md|## Reproducing the paper|3" "docs/reproduction.md|### In three simulated worlds (issue 20)|1"; do
+    IFS='|' read -r file heading nth <<<"$doc"
+    if doc_block "$SRC/$file" "$heading" "$nth" >docrun/block.sh && grep -q ' worlds ' docrun/block.sh; then
+        # `make -f Makefile.experiments ...` as the docs write it, run from the source's folder: here
+        # the makefile is named by its path and the stages are the stand-ins
+        check "$file: its worlds command runs ($(tr -s ' ' <docrun/block.sh | head -n 1))" logged docrun/log env NSID_SRC="$SRC" T="$T" bash -c '
+            make() { local a=() x; for x in "$@"; do a+=("${x/#Makefile.experiments/$NSID_SRC/Makefile.experiments}"); done
+                     command make -s "${a[@]}" PROFILE=smoke BUILD=$T/fakebin SPECS=$T/specs/fig5.yaml PLOTS=$T/noplots; }
+            cd "$T/docrun" && . ./block.sh' _
+        seeds=$(sed -n 's/.*SIM_SEEDS="\([^"]*\)".*/\1/p' docrun/block.sh)
+        check "  the worlds it names collected ($seeds)" test -n "$seeds" -a \
+            "$(sqlite3 docrun/results-worlds/worlds.db "SELECT GROUP_CONCAT(sim_seed, ' ') FROM (SELECT sim_seed FROM world ORDER BY 1)")" = "$seeds"
+    else
+        fail "$file has the worlds command under '$heading'"
+    fi
+done
 
 # ---- refused: one message naming the variable or the folder; nothing written ----------------------
 state() { # every path and every file's bytes (but the stand-ins and the last error text)
