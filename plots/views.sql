@@ -25,6 +25,7 @@ DROP VIEW IF EXISTS plot_report_headline;
 DROP VIEW IF EXISTS plot_report_figures;
 DROP VIEW IF EXISTS plot_report_info;
 DROP VIEW IF EXISTS timing_experiments;
+DROP VIEW IF EXISTS plot_run_totals;
 DROP VIEW IF EXISTS plot_gt_curves;
 DROP VIEW IF EXISTS plot_gt_series;
 DROP VIEW IF EXISTS plot_gt_neurons;
@@ -312,6 +313,18 @@ SELECT p.experiment, COUNT(DISTINCT r.id) AS runs, ep.epochs, ep.epoch_s,
 FROM plan_runs p JOIN runs r ON r.id = p.id AND r.status = 'done'
 LEFT JOIN ep ON ep.experiment = p.experiment
 GROUP BY p.experiment ORDER BY p.experiment;
+
+-- The plan's runs in numbers: planned, done and not done, the wall time from the first start to
+-- the last end, and the CPU time of the done ones, in minutes. Only planned runs count: a store
+-- keeps the runs of earlier plans (another spec, another profile). Read by
+-- tests/test_repro_quick.sh and scripts/nsid-worlds.sh.
+CREATE VIEW plot_run_totals AS
+WITH pr AS (SELECT * FROM runs WHERE id IN (SELECT id FROM plan_runs))
+SELECT (SELECT COUNT(DISTINCT id) FROM plan_runs) AS runs_planned,
+       (SELECT COUNT(*) FROM pr WHERE status = 'done') AS runs_done,
+       (SELECT COUNT(*) FROM pr WHERE status <> 'done') AS runs_not_done,
+       (SELECT (julianday(MAX(ended)) - julianday(MIN(started))) * 1440 FROM pr) AS wall_min,
+       (SELECT SUM(cpu_s) / 60 FROM pr WHERE status = 'done') AS cpu_min;
 
 -- ---- the report -----------------------------------------------------------------------------------
 -- What was run: one (key, value) row per fact, in display order.

@@ -18,8 +18,8 @@ CREATE TABLE world (
   profile TEXT NOT NULL,
   runs_planned INTEGER NOT NULL,
   runs_done INTEGER NOT NULL,
-  wall_min REAL,                  -- the planned runs: first start to last end
-  cpu_min REAL,                   -- CPU time summed over the planned runs that are done
+  wall_min REAL,                  -- plot_run_totals (plots/views.sql): the planned runs'
+  cpu_min REAL,                   -- first start to last end, and the done ones' CPU time
   code_version TEXT
 ) STRICT;
 

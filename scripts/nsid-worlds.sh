@@ -77,12 +77,9 @@ for r in "${folders[@]}"; do
 ATTACH $(sql_str "$db") AS w;
 INSERT INTO world
 SELECT $seed, $(sql_str "$r"), COALESCE((SELECT value FROM w.plan_info WHERE key = 'profile'), ''),
-       (SELECT COUNT(DISTINCT id) FROM w.plan_runs),
-       (SELECT COUNT(*) FROM w.runs WHERE status = 'done' AND id IN (SELECT id FROM w.plan_runs)),
-       (SELECT (julianday(MAX(ended)) - julianday(MIN(started))) * 1440 FROM w.runs
-        WHERE id IN (SELECT id FROM w.plan_runs)),
-       (SELECT SUM(cpu_s) / 60 FROM w.runs WHERE status = 'done' AND id IN (SELECT id FROM w.plan_runs)),
-       (SELECT value FROM w.plot_report_info WHERE key = 'code version');
+       t.runs_planned, t.runs_done, t.wall_min, t.cpu_min,
+       (SELECT value FROM w.plot_report_info WHERE key = 'code version')
+FROM w.plot_run_totals t;
 INSERT INTO world_finding SELECT $seed, ROW_NUMBER() OVER (), finding, holds, margin, margin_of, detail
 FROM w.report_findings;
 EOF
