@@ -29,60 +29,62 @@ command -v sqlite3 >/dev/null || { echo "test_repro_quick: needs the sqlite3 she
 T=$(mktemp -d "${TMPDIR:-/tmp}/nsid_quick_XXXXXX")
 trap 'rm -rf "$T"' EXIT
 . "$SRC/tests/sh_check.sh"
-read -r -a folders <<<"$FOLDERS"
-world_n=0
-for R in "${folders[@]}"; do
-world_n=$((world_n + 1))
-echo "== $R ($(cat "$R/.nsid-world" 2>/dev/null || echo 'no .nsid-world'))"
-if [ ! -f "$R/results.db" ]; then
-    fail "$R/results.db: no merged results store"
-    continue
-fi
-db=$T/results$world_n.db
-sqlite3 "$R/results.db" ".backup '$db'" || { fail "cannot copy $R/results.db"; continue; }
-for sql in "$SRC/plots/views.sql" "$SRC/plots/findings.sql"; do
-    sqlite3 -bail "$db" <"$sql" || fail "$sql failed on $R/results.db"
-done
-q() { sqlite3 -separator ' | ' "$db" "$@"; }
-
-profile=$(q "SELECT value FROM plan_info WHERE key = 'profile'")
-check "the plan is the quick profile's (is '$profile')" test "$profile" = quick
-planned=$(q "SELECT COUNT(DISTINCT id) FROM plan_runs")
-done_n=$(q "SELECT COUNT(*) FROM runs WHERE status = 'done' AND id IN (SELECT id FROM plan_runs)")
-failed=$(q "SELECT COUNT(*) FROM runs WHERE status <> 'done' AND id IN (SELECT id FROM plan_runs)")
-check "every planned run is done ($done_n of $planned, $failed not done)" test "$planned" -gt 0 -a "$done_n" = "$planned"
-for fig in fig3 fig3_ablation fig4 fig5; do
-    n=$(q "SELECT COUNT(*) FROM figure_summary WHERE figure = '$fig'")
-    check "$fig has points ($n)" test "$n" -gt 0
-done
-
-echo "findings (report_findings):"
-q "SELECT CASE WHEN holds THEN 'holds' WHEN holds IS NULL THEN 'NO DATA' ELSE 'DOES NOT HOLD' END,
-          CASE WHEN margin IS NULL THEN '' ELSE printf('margin %+.3f', margin) END, finding, detail
-   FROM report_findings" | sed 's/^/  /'
-nf=$(q "SELECT COUNT(*) FROM report_findings")
-check "report_findings has the 9 checks of issue 10 ($nf)" test "$nf" -eq 9
-while IFS= read -r row; do
-    check "$R: finding: $row" false
-done < <(q "SELECT finding FROM report_findings WHERE holds IS NULL OR NOT holds")
-
-# the planned runs only: a store keeps the runs of earlier plans too (another spec, another profile)
-period=$(q "SELECT ROUND((julianday(MAX(ended)) - julianday(MIN(started))) * 1440, 1) FROM runs
-            WHERE id IN (SELECT id FROM plan_runs)")
-cpu=$(q "SELECT ROUND(SUM(cpu_s) / 60, 1) FROM runs WHERE status = 'done' AND id IN (SELECT id FROM plan_runs)")
-echo "runs: $period min from the first start to the last end, $cpu min CPU in total"
-max=${NSID_QUICK_MAX_MINUTES:-30}
-if [ "$max" != 0 ]; then
-    check "the runs took at most $max minutes ($period)" awk -v p="$period" -v m="$max" 'BEGIN { exit !(p <= m) }'
-fi
-if [ -f "$R/REPORT.md" ]; then
-    plots=${NSID_QUICK_PLOTS:-$SRC/plots}
-    [ "$(cat "$R/.nsid-world" 2>/dev/null)" = sim_seed=1 ] || [ ! -f "$R/.nsid-world" ] || plots=$R/figures
-    for fig in fig1 fig3 fig3_ablation fig4 fig5 sim_rf sim_gt training; do
-        check "figure $fig.png drawn ($plots)" test -s "$plots/$fig.png"
+# The checks of one results folder R; n numbers its copy of the store.
+check_world() {
+    local R=$1 n=$2 world db sql
+    world=$(cat "$R/.nsid-world" 2>/dev/null)
+    echo "== $R (${world:-no .nsid-world})"
+    if [ ! -f "$R/results.db" ]; then
+        fail "$R/results.db: no merged results store"
+        return
+    fi
+    db=$T/results$n.db
+    sqlite3 "$R/results.db" ".backup '$db'" || { fail "cannot copy $R/results.db"; return; }
+    for sql in "$SRC/plots/views.sql" "$SRC/plots/findings.sql"; do
+        sqlite3 -bail "$db" <"$sql" || fail "$sql failed on $R/results.db"
     done
-    check "the report shows the findings" grep -q 'Fig. 5: 11-S core beats direct' "$R/REPORT.md"
-fi
+    q() { sqlite3 -separator ' | ' "$db" "$@"; }
+
+    local profile planned done_n failed fig nf row period cpu max plots
+    profile=$(q "SELECT value FROM plan_info WHERE key = 'profile'")
+    check "the plan is the quick profile's (is '$profile')" test "$profile" = quick
+    IFS='|' read -r planned done_n failed period cpu < <(sqlite3 -separator '|' "$db" \
+        "SELECT runs_planned, runs_done, runs_not_done, ROUND(wall_min, 1), ROUND(cpu_min, 1) FROM plot_run_totals")
+    check "every planned run is done ($done_n of $planned, $failed not done)" test "$planned" -gt 0 -a "$done_n" = "$planned"
+    for fig in fig3 fig3_ablation fig4 fig5; do
+        n=$(q "SELECT COUNT(*) FROM figure_summary WHERE figure = '$fig'")
+        check "$fig has points ($n)" test "$n" -gt 0
+    done
+
+    echo "findings (report_findings):"
+    q "SELECT CASE WHEN holds THEN 'holds' WHEN holds IS NULL THEN 'NO DATA' ELSE 'DOES NOT HOLD' END,
+              CASE WHEN margin IS NULL THEN '' ELSE printf('margin %+.3f', margin) END, finding, detail
+       FROM report_findings" | sed 's/^/  /'
+    nf=$(q "SELECT COUNT(*) FROM report_findings")
+    check "report_findings has the 9 checks of issue 10 ($nf)" test "$nf" -eq 9
+    while IFS= read -r row; do
+        check "$R: finding: $row" false
+    done < <(q "SELECT finding FROM report_findings WHERE holds IS NULL OR NOT holds")
+
+    # the planned runs only (plot_run_totals): a store keeps the runs of earlier plans too
+    echo "runs: $period min from the first start to the last end, $cpu min CPU in total"
+    max=${NSID_QUICK_MAX_MINUTES:-30}
+    if [ "$max" != 0 ]; then
+        check "the runs took at most $max minutes ($period)" awk -v p="$period" -v m="$max" 'BEGIN { exit !(p <= m) }'
+    fi
+    if [ -f "$R/REPORT.md" ]; then
+        plots=${NSID_QUICK_PLOTS:-$SRC/plots}
+        [ -z "$world" ] || [ "$world" = sim_seed=1 ] || plots=$R/figures
+        for fig in fig1 fig3 fig3_ablation fig4 fig5 sim_rf sim_gt training; do
+            check "figure $fig.png drawn ($plots)" test -s "$plots/$fig.png"
+        done
+        check "the report shows the findings" grep -q 'Fig. 5: 11-S core beats direct' "$R/REPORT.md"
+    fi
+}
+
+read -r -a folders <<<"$FOLDERS"
+for i in "${!folders[@]}"; do
+    check_world "${folders[$i]}" "$i"
 done
 
 if [ ${#folders[@]} -gt 1 ]; then
