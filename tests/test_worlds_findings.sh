@@ -91,7 +91,7 @@ check "  (no run trained twice)" test "$(wc -l <"$FAKE_LOG")" -eq 12
 # ---- the docs' command, verbatim (tests/doc_block.sh), with this test's stand-in stages ---------------
 . "$SRC/tests/doc_block.sh"
 mkdir -p docrun
-for doc in "docs/experiments.md|## Reproducing the paper|3" "docs/reproduction.md|### In three simulated worlds (issue 20)|1"; do
+for doc in "docs/experiments.md|## Reproducing the paper|3" "docs/reproduction.md|### The paper's model in three simulated worlds (issue 20)|1"; do
     IFS='|' read -r file heading nth <<<"$doc"
     if doc_block "$SRC/$file" "$heading" "$nth" >docrun/block.sh && grep -q ' worlds ' docrun/block.sh; then
         # `make -f Makefile.experiments ...` as the docs write it, run from the source's folder: here
