@@ -34,16 +34,13 @@ cat >data/groups.json <<EOF
             "1s": [${files[11]}],
             "evaluation": [${files[12]}]}}
 EOF
-for p in quick paper; do
-    check "nsid-plan --profile $p over experiments/*.yaml" logged plan-$p.log \
-        "$BIN/nsid-plan" --profile $p --data data --results res-$p "$SRC"/experiments/*.yaml
-done
-
-# One row per planned run: experiment, variant and its resolved configuration (run.json).
+# One row per planned run: experiment, variant and its resolved configuration (the run.json the
+# plan writes; --list prints each run's id, experiment and variant as it plans).
 sqlite3 runs.db "CREATE TABLE r (profile TEXT, experiment TEXT, variant TEXT, config TEXT)"
 for p in quick paper; do
-    "$BIN/nsid-plan" --check --list --profile $p --data data "$SRC"/experiments/*.yaml 2>/dev/null |
-        awk -v p=$p 'NF >= 3 && length($1) == 64 { print p "|" $1 "|" $2 "|" $3 }' >list-$p.txt
+    check "nsid-plan --profile $p over experiments/*.yaml" logged plan-$p.log \
+        "$BIN/nsid-plan" --list --profile $p --data data --results res-$p "$SRC"/experiments/*.yaml
+    awk -v p=$p 'NF >= 3 && length($1) == 64 { print p "|" $1 "|" $2 "|" $3 }' plan-$p.log >list-$p.txt
     awk -F'|' '{ printf "INSERT INTO r VALUES (\x27%s\x27, \x27%s\x27, \x27%s\x27, CAST(readfile(\x27res-%s/runs/%s/run.json\x27) AS TEXT));\n", $1, $3, $4, $1, $2 }' \
         list-$p.txt >insert-$p.sql
     sqlite3 runs.db "BEGIN" ".read insert-$p.sql" "COMMIT"
