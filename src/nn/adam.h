@@ -45,4 +45,12 @@ void nsid_adam_config_default(struct nsid_adam_config *c);
 void nsid_adam_step(float *w, float *m, float *v, const float *g, size_t n, int64_t step,
                     const struct nsid_adam_config *c);
 
+/*
+ * The same step on a chosen path (tests): allow 0 = scalar only, 1 = AVX2 at most,
+ * 2 = AVX-512 at most (nsid_adam_step), each used only where the CPU has it. All
+ * paths give bit-identical results.
+ */
+void nsid__adam_step_path(float *w, float *m, float *v, const float *g, size_t n, int64_t step,
+                          const struct nsid_adam_config *c, int allow);
+
 #endif

@@ -317,6 +317,37 @@ static void core_layout(struct nsid_core *c)
     s->total = off;
 }
 
+/*
+ * The destination of every packed weight-gradient element of layer l (l->gmap): its
+ * offset in the parameter gradient it belongs to, or -1 for padding rows and lanes.
+ * A depth-separable layer's packed gradient has three segments, in_depth_conv
+ * (ci, co), spatial_conv (nbo, K, K, vb) and out_depth_conv (co, co), each mapped
+ * into its own tensor; a full conv has one, (kc, co) into dw.
+ */
+static void grad_map(const struct nsid_core *c, struct nsid_core_layer *l)
+{
+    int vb = c->kern->vb, C = c->cfg.hidden_channels, co = l->nbo * vb, ci = l->nbi * vb;
+    int KK = l->conv.K * l->conv.K;
+    int32_t *m = l->gmap;
+    if (l->ds) {
+        for (int i = 0; i < ci; i++)
+            for (int o = 0; o < co; o++) *m++ = i < l->C_in && o < C ? o * l->C_in + i : -1;
+        for (int b = 0; b < l->nbo; b++)
+            for (int t = 0; t < KK; t++)
+                for (int lane = 0; lane < vb; lane++) {
+                    int ch = b * vb + lane;
+                    *m++ = ch < C ? ch * KK + t : -1;
+                }
+        for (int i = 0; i < co; i++)
+            for (int o = 0; o < co; o++) *m++ = i < C && o < C ? o * C + i : -1;
+    } else {
+        int Kc = l->C_in * KK;
+        for (int j = 0; j < l->kc; j++)
+            for (int o = 0; o < co; o++) *m++ = j < Kc && o < C ? o * Kc + j : -1;
+    }
+    NSID_ASSERT((size_t)(m - l->gmap) == l->grad_floats);
+}
+
 /* Per-layer arena buffers (weights packing, BN, activations) for batches up to B. */
 static int bind_layer(struct nsid_core *c, struct nsid_core_layer *l, struct nsid_arena *a, int B,
                       struct nsid_err *err)
@@ -334,6 +365,8 @@ static int bind_layer(struct nsid_core *c, struct nsid_core_layer *l, struct nsi
         if (!(l->pk_w = take(a, (size_t)l->kc * co, err)) || !(l->pk_w_t = take(a, (size_t)l->kc * co, err)))
             return NSID_ENOMEM;
     }
+    bool last = l == &c->layer[c->cfg.layers - 1];
+    if (!last && !(l->act = take(a, (size_t)B * l->out_floats, err))) return NSID_ENOMEM;
     if (!(l->pre = take(a, (size_t)B * l->out_floats, err)) ||
         !(l->bn_mean = take(a, C, err)) || !(l->bn_rstd = take(a, C, err)) ||
         !(l->mean_v = take(a, co, err)) || !(l->rstd_v = take(a, co, err)) ||
@@ -342,8 +375,10 @@ static int bind_layer(struct nsid_core *c, struct nsid_core_layer *l, struct nsi
         return NSID_ENOMEM;
     l->st0 = (double *)nsid_alloc_arena_bytes(a, sizeof(double) * (size_t)B * co, err);
     l->st1 = (double *)nsid_alloc_arena_bytes(a, sizeof(double) * (size_t)B * co, err);
-    if (!l->st0 || !l->st1) return NSID_ENOMEM;
+    l->gmap = (int32_t *)nsid_alloc_arena_bytes(a, sizeof(int32_t) * l->grad_floats, err);
+    if (!l->st0 || !l->st1 || !l->gmap) return NSID_ENOMEM;
     if (a->base) {
+        grad_map(c, l);
         /* padding rows/lanes of the packed weights and BN vectors must be zero */
         memset(l->mean_v, 0, co * sizeof(float));
         memset(l->rstd_v, 0, co * sizeof(float));
@@ -439,6 +474,37 @@ static void from_blocked(float *dst, const float *src, int C, int P, int vb)
 }
 
 /*
+ * d[0..n) = s[0..n) for the short runs of im2col (one kernel row, K floats): fixed-size
+ * moves the compiler inlines, where a memcpy call per run cost more than the copy.
+ */
+static inline void copy_run(float *d, const float *s, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) memcpy(d + i, s + i, 8 * sizeof(float));
+    if (i + 4 <= n) {
+        memcpy(d + i, s + i, 4 * sizeof(float));
+        i += 4;
+    }
+    if (i < n) d[i] = s[i], i++;  /* at most 3 left: written out, as a loop becomes a memcpy call */
+    if (i < n) d[i] = s[i], i++;
+    if (i < n) d[i] = s[i];
+}
+
+/* d[0..n) = 0, as copy_run. */
+static inline void zero_run(float *d, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) memset(d + i, 0, 8 * sizeof(float));
+    if (i + 4 <= n) {
+        memset(d + i, 0, 4 * sizeof(float));
+        i += 4;
+    }
+    if (i < n) d[i++] = 0.0f;  /* at most 3 left: written out, as a loop becomes a memset call */
+    if (i < n) d[i++] = 0.0f;
+    if (i < n) d[i] = 0.0f;
+}
+
+/*
  * col (OH*OW, kc) row p = the K x K patch of every input channel at output pixel p,
  * column (ch*K + ky)*K + kx (the weight's (C,K,K) order), zero outside the image and
  * in columns >= C*K*K. Input element (ch, y, x) at in[((ch/vbi)*H*W + y*W + x)*vbi + ch%vbi]
@@ -458,19 +524,19 @@ static void im2col(float *col, const float *in, int vbi, int C, int H, int W, in
                     float *r = row + ((size_t)ch * K + (size_t)ky) * K;
                     int iy = oy + ky - pad;
                     if (iy < 0 || iy >= H) {
-                        memset(r, 0, sizeof(float) * (size_t)K);
+                        zero_run(r, K);
                         continue;
                     }
                     const float *src = plane + ((size_t)iy * W + (size_t)(ox - pad)) * vbi;
-                    for (int kx = 0; kx < kx0; kx++) r[kx] = 0.0f;
+                    zero_run(r, kx0);
                     if (vbi == 1)
-                        memcpy(r + kx0, src + kx0, sizeof(float) * (size_t)(kx1 - kx0));
+                        copy_run(r + kx0, src + kx0, kx1 - kx0);
                     else
                         for (int kx = kx0; kx < kx1; kx++) r[kx] = src[(size_t)kx * vbi];
-                    for (int kx = kx1; kx < K; kx++) r[kx] = 0.0f;
+                    zero_run(r + kx1, K - kx1);
                 }
             }
-            for (int j = C * K * K; j < kc; j++) row[j] = 0.0f;
+            zero_run(row + C * K * K, kc - C * K * K);
         }
 }
 
@@ -582,21 +648,34 @@ static int chunk_end(int ch, int N)
 }
 
 /*
- * Layer k's input for image n into thread scratch (or the input copy itself for
- * layer 0): the previous layer's ELU(BN(pre)), blocked. *vbi: its block width
- * (1 for the NCHW input).
+ * Layer k's input for image n (the input copy itself for layer 0): the previous
+ * layer's ELU(BN(pre)), blocked, computed into its stored act when the forward keeps
+ * state for a backward (keep), else into thread scratch. *vbi: its block width (1 for
+ * the NCHW input).
  */
-static const float *layer_input(const struct nsid_core *c, int k, int n, int tid, int *vbi)
+static const float *layer_input(const struct nsid_core *c, int k, int n, int tid, bool keep, int *vbi)
 {
     if (k == 0) {
         *vbi = 1;
         return c->x + (size_t)n * c->in_c * c->in_h * c->in_w;
     }
     const struct nsid_core_layer *p = &c->layer[k - 1];
-    float *act = scr(c, tid, c->so.act);
+    float *act = keep ? p->act + (size_t)n * p->out_floats : scr(c, tid, c->so.act);
     c->kern->bn_elu(act, p->pre + (size_t)n * p->out_floats, p->scale, p->shift, p->nbo, p->H * p->W);
     *vbi = c->kern->vb;
     return act;
+}
+
+/* Layer k's input for image n as the forward that kept state left it (see layer_input). */
+static const float *kept_input(const struct nsid_core *c, int k, int n, int *vbi)
+{
+    if (k == 0) {
+        *vbi = 1;
+        return c->x + (size_t)n * c->in_c * c->in_h * c->in_w;
+    }
+    const struct nsid_core_layer *p = &c->layer[k - 1];
+    *vbi = c->kern->vb;
+    return p->act + (size_t)n * p->out_floats;
 }
 
 /*
@@ -633,7 +712,7 @@ static void layer_forward_image(const struct nsid_core *c, int k, int n, int tid
 {
     const struct nsid_core_layer *l = &c->layer[k];
     int vb = c->kern->vb, vbi;
-    const float *in = layer_input(c, k, n, tid, &vbi);
+    const float *in = layer_input(c, k, n, tid, keep, &vbi);
     float *pre = l->pre + (size_t)n * l->out_floats, *a_in = scr(c, tid, c->so.t0), *a_sp = scr(c, tid, c->so.t1);
     if (keep && l->ds) {
         a_in = l->a_in + (size_t)n * l->nbo * vb * l->H_in * l->W_in;
@@ -810,7 +889,10 @@ static void layer_bwd_sums_image(const struct nsid_core *c, int k, int n, int ti
         to_blocked(d, dout + (size_t)n * c->out_c * P, c->out_c, P, kn->vb);
         dact = d;
     }
-    kn->bn_elu(act, pre, l->scale, l->shift, l->nbo, P);
+    if (c->out_vb > 1)  /* the forward's output is the layer's ELU(BN(pre)), blocked */
+        act = c->out + (size_t)n * l->out_floats;
+    else
+        kn->bn_elu(act, pre, l->scale, l->shift, l->nbo, P);
     kn->bn_bwd_sums(l->st0 + (size_t)n * co, l->st1 + (size_t)n * co, slot, dact, act, pre, l->mean_v, l->rstd_v,
                     l->nbo, P);
 }
@@ -884,7 +966,7 @@ static void layer_bwd_image(const struct nsid_core *c, int k, int n, int tid, fl
         pad_copy(pad_g, da_sp, l->nbo, l->H, l->W, q, q, l->dwb.Hp, l->dwb.Wp, vb);
         kn->dw_forward(da_in, pad_g, l->pk_sp_flip, &l->dwb);
         /* a_in = in_depth_conv(act): dW_in^T += act^T da_in, dact = da_in W_in (k >= 1 always) */
-        const float *act = layer_input(c, k, n, tid, &vbi);
+        const float *act = kept_input(c, k, n, &vbi);
         kn->pw_wgrad(g_in, act, da_in, &d_in);
         kn->pw_forward(slot, da_in, l->pk_in_t, &d_in_t);
         prev_bwd_sums(c, k, n, act);
@@ -892,7 +974,7 @@ static void layer_bwd_image(const struct nsid_core *c, int k, int n, int tid, fl
     }
     /* pre = conv(in): dW^T += col^T dpre, dcol = dpre W, dinp = col2im(dcol) */
     float *col = scr(c, tid, c->so.col);
-    const float *in = layer_input(c, k, n, tid, &vbi);
+    const float *in = kept_input(c, k, n, &vbi);
     im2col(col, in, vbi, l->C_in, l->H_in, l->W_in, l->conv.K, l->conv.pad, l->H, l->W, l->kc);
     struct nsid_kpw d = kpw_col(P, l->kc, l->nbo, vb);
     kn->pw_wgrad(part, col, dpre, &d);
@@ -907,39 +989,35 @@ static void layer_bwd_image(const struct nsid_core *c, int k, int n, int tid, fl
 }
 
 /*
- * Packed weight-gradient element e of layer l += the sum over chunks (double, chunk
- * order) for e in [lo, hi); padding rows/lanes are skipped.
+ * Packed elements [lo, hi) of one gradient segment starting at packed element seg:
+ * dst[gmap[e]] += the sum over the nch chunk partials (double, chunk order).
  */
+static void reduce_segment(const struct nsid_core *c, const struct nsid_core_layer *l, float *dst, size_t seg,
+                           size_t lo, size_t hi, int nch)
+{
+    for (size_t e = lo; e < hi; e++) {
+        int32_t to = l->gmap[seg + e];
+        if (to < 0) continue;
+        double s = 0.0;
+        for (int ch = 0; ch < nch; ch++) s += (double)c->part[(size_t)ch * c->max_grad + seg + e];
+        dst[to] += (float)s;
+    }
+}
+
+/* Packed weight-gradient elements [lo, hi) of layer l += the sum over chunks (see grad_map). */
 static void reduce_grads(const struct nsid_core *c, struct nsid_core_layer *l, int nch, size_t lo, size_t hi)
 {
-    int vb = c->kern->vb, C = c->cfg.hidden_channels, co = l->nbo * vb, ci = l->nbi * vb;
-    int K = l->conv.K, KK = K * K;
-    for (size_t e = lo; e < hi; e++) {
-        /* destination of e, or skip */
-        float *dst = NULL;
-        if (l->ds) {
-            size_t n_in = (size_t)ci * co, n_sp = (size_t)co * KK;
-            if (e < n_in) {
-                int i = (int)(e / (size_t)co), o = (int)(e % (size_t)co);
-                if (i < l->C_in && o < C) dst = l->dw_in + (size_t)o * l->C_in + i;
-            } else if (e < n_in + n_sp) {
-                size_t f = e - n_in;
-                int lane = (int)(f % (size_t)vb), t = (int)(f / (size_t)vb % (size_t)KK), b = (int)(f / ((size_t)vb * KK));
-                int ch = b * vb + lane;
-                if (ch < C) dst = l->dw_sp + (size_t)ch * KK + t;
-            } else {
-                size_t f = e - n_in - n_sp;
-                int i = (int)(f / (size_t)co), o = (int)(f % (size_t)co);
-                if (i < C && o < C) dst = l->dw_out + (size_t)o * C + i;
-            }
-        } else {
-            int j = (int)(e / (size_t)co), o = (int)(e % (size_t)co), Kc = l->C_in * KK;
-            if (j < Kc && o < C) dst = l->dw + (size_t)o * Kc + j;
-        }
-        if (!dst) continue;
-        double s = 0.0;
-        for (int ch = 0; ch < nch; ch++) s += (double)c->part[(size_t)ch * c->max_grad + e];
-        *dst += (float)s;
+    if (!l->ds) {
+        reduce_segment(c, l, l->dw, 0, lo, hi, nch);
+        return;
+    }
+    size_t co = (size_t)l->nbo * c->kern->vb;
+    size_t seg[4] = {0, (size_t)l->nbi * c->kern->vb * co, 0, l->grad_floats};
+    seg[2] = seg[1] + co * (size_t)l->conv.K * (size_t)l->conv.K;
+    float *dst[3] = {l->dw_in, l->dw_sp, l->dw_out};
+    for (int s = 0; s < 3; s++) {
+        size_t a = lo > seg[s] ? lo : seg[s], b = hi < seg[s + 1] ? hi : seg[s + 1];
+        if (a < b) reduce_segment(c, l, dst[s], seg[s], a - seg[s], b - seg[s], nch);
     }
 }
 

@@ -121,11 +121,15 @@ struct nsid_core_layer {
     int kc;                      /* full conv: im2col columns C_in*K*K rounded up to vb */
     struct nsid_kdw dwf, dwb;    /* ds: depthwise forward and input-gradient sizes */
     size_t grad_floats;          /* floats of the layer's packed weight gradient (chunk partial) */
+    int32_t *gmap;               /* (grad_floats) packed gradient element -> offset in its parameter's
+                                    gradient (dw, or dw_in / dw_sp / dw_out by segment), -1 = padding */
     /* activations for batches up to B (arena), channel-blocked */
     float *a_in;                 /* (B,nbo,H_in,W_in,vb) in_depth_conv output (ds only) */
     float *a_sp;                 /* (B,nbo,H,W,vb) spatial_conv output (ds only) */
-    float *pre;                  /* (B,nbo,H,W,vb) conv output = BN input; the layer output
-                                    ELU(BN(pre)) is recomputed where needed, never stored */
+    float *pre;                  /* (B,nbo,H,W,vb) conv output = BN input */
+    float *act;                  /* (B,nbo,H,W,vb) the layer output ELU(BN(pre)), stored by a forward
+                                    that keeps state, as the next layer's input for the backward
+                                    (not the last layer: its output is the core output) */
     float *bn_mean, *bn_rstd;    /* (C) statistics of the last forward (batch or running) */
     double *st0, *st1;           /* (B,nbo*vb) per-image BN sums: forward mean, squared deviations;
                                     backward sum dy, sum dy*xhat */

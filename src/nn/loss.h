@@ -35,7 +35,9 @@ void nsid_loss_l1_backward(float *dw, const float *w, size_t n, double gamma);
 
 /* R of the n_kernels kernels (KH,KW) stored back to back in w. */
 double nsid_loss_laplace_l2norm_forward(const float *w, int n_kernels, int KH, int KW);
-/* dw += scale * dR/dw, same layout as w. */
+/* Widest kernel the backward takes (the core's input_kern is at most 1024 too). */
+#define NSID_LAPLACE_MAX_KW 1024
+/* dw += scale * dR/dw, same layout as w; KW <= NSID_LAPLACE_MAX_KW. */
 void nsid_loss_laplace_l2norm_backward(float *dw, const float *w, int n_kernels, int KH, int KW,
                                   double scale);
 
