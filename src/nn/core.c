@@ -274,7 +274,16 @@ static void layer_layout(struct nsid_core *c, struct nsid_core_layer *l, int vb)
         l->kc = 0;
         l->grad_floats = ci * co + co * K * K + co * co;
     } else {
-        l->kc = (int)round_up((size_t)l->C_in * K * K, (size_t)vb);
+        /*
+         * Each kernel row takes kw columns of the im2col matrix. kw = K rounded up to 8 when
+         * the rounding to vb costs that anyway (layer0: 15 -> 16, 240 columns either way):
+         * then im2col copies whole vectors, and the extra column of each row, a real pixel
+         * times a zero weight, adds exact zeros in the GEMM's unchanged order of terms.
+         */
+        size_t exact = round_up((size_t)l->C_in * K * K, (size_t)vb);
+        l->kw = (int)round_up((size_t)K, 8);
+        if (round_up((size_t)l->C_in * K * (size_t)l->kw, (size_t)vb) > exact) l->kw = K;
+        l->kc = (int)round_up((size_t)l->C_in * K * (size_t)l->kw, (size_t)vb);
         l->grad_floats = (size_t)l->kc * co;
     }
 }
@@ -341,9 +350,11 @@ static void grad_map(const struct nsid_core *c, struct nsid_core_layer *l)
         for (int i = 0; i < co; i++)
             for (int o = 0; o < co; o++) *m++ = i < C && o < C ? o * C + i : -1;
     } else {
-        int Kc = l->C_in * KK;
-        for (int j = 0; j < l->kc; j++)
-            for (int o = 0; o < co; o++) *m++ = j < Kc && o < C ? o * Kc + j : -1;
+        int Kc = l->C_in * KK, K = l->conv.K, rows = l->C_in * K;
+        for (int j = 0; j < l->kc; j++) {
+            int row = j / l->kw, kx = j % l->kw;  /* column j: kernel row (ch, ky), tap kx */
+            for (int o = 0; o < co; o++) *m++ = row < rows && kx < K && o < C ? o * Kc + row * K + kx : -1;
+        }
     }
     NSID_ASSERT((size_t)(m - l->gmap) == l->grad_floats);
 }
@@ -506,42 +517,50 @@ static inline void zero_run(float *d, int n)
 
 /*
  * col (OH*OW, kc) row p = the K x K patch of every input channel at output pixel p,
- * column (ch*K + ky)*K + kx (the weight's (C,K,K) order), zero outside the image and
- * in columns >= C*K*K. Input element (ch, y, x) at in[((ch/vbi)*H*W + y*W + x)*vbi + ch%vbi]
+ * kernel row (ch, ky) at columns (ch*K + ky)*kw + [0, K) (the weight's (C,K,K) order with
+ * a row pitch kw >= K), zero outside the image and in columns >= C*K*kw. Columns
+ * [K, kw) of a kernel row hold zeros or, where the row's run of kw pixels lies inside
+ * the image row, those pixels (one whole-vector copy; the packed weights are zero
+ * there). Input element (ch, y, x) at in[((ch/vbi)*H*W + y*W + x)*vbi + ch%vbi]
  * (vbi = 1: NCHW).
  */
-static void im2col(float *col, const float *in, int vbi, int C, int H, int W, int K, int pad, int OH, int OW,
-                   int kc)
+static void im2col(float *col, const float *in, int vbi, int C, int H, int W, int K, int kw, int pad, int OH,
+                   int OW, int kc)
 {
     for (int oy = 0; oy < OH; oy++)
         for (int ox = 0; ox < OW; ox++) {
             float *row = col + ((size_t)oy * OW + (size_t)ox) * (size_t)kc;
             int kx0 = pad - ox > 0 ? pad - ox : 0, kx1 = W + pad - ox < K ? W + pad - ox : K;
             if (kx1 < kx0) kx1 = kx0;
+            bool whole = vbi == 1 && kw % 8 == 0 && kx0 == 0 && ox - pad + kw <= W;
             for (int ch = 0; ch < C; ch++) {
                 const float *plane = in + (size_t)(ch / vbi) * H * W * vbi + ch % vbi;
                 for (int ky = 0; ky < K; ky++) {
-                    float *r = row + ((size_t)ch * K + (size_t)ky) * K;
+                    float *r = row + ((size_t)ch * K + (size_t)ky) * (size_t)kw;
                     int iy = oy + ky - pad;
                     if (iy < 0 || iy >= H) {
-                        zero_run(r, K);
+                        zero_run(r, kw);
                         continue;
                     }
                     const float *src = plane + ((size_t)iy * W + (size_t)(ox - pad)) * vbi;
+                    if (whole) {
+                        copy_run(r, src, kw);
+                        continue;
+                    }
                     zero_run(r, kx0);
                     if (vbi == 1)
                         copy_run(r + kx0, src + kx0, kx1 - kx0);
                     else
                         for (int kx = kx0; kx < kx1; kx++) r[kx] = src[(size_t)kx * vbi];
-                    zero_run(r + kx1, K - kx1);
+                    zero_run(r + kx1, kw - kx1);
                 }
             }
-            zero_run(row + C * K * K, kc - C * K * K);
+            zero_run(row + C * K * kw, kc - C * K * kw);
         }
 }
 
-/* The adjoint of im2col: in[(ch, oy+ky-pad, ox+kx-pad)] += col[p][(ch*K+ky)*K+kx] (same layouts). */
-static void col2im_add(float *in, const float *col, int vbi, int C, int H, int W, int K, int pad, int OH,
+/* The adjoint of im2col: in[(ch, oy+ky-pad, ox+kx-pad)] += col[p][(ch*K+ky)*kw+kx], kx < K (same layouts). */
+static void col2im_add(float *in, const float *col, int vbi, int C, int H, int W, int K, int kw, int pad, int OH,
                        int OW, int kc)
 {
     for (int oy = 0; oy < OH; oy++)
@@ -552,10 +571,10 @@ static void col2im_add(float *in, const float *col, int vbi, int C, int H, int W
                 for (int ky = 0; ky < K; ky++) {
                     int iy = oy + ky - pad;
                     if (iy < 0 || iy >= H) continue;
+                    const float *r = row + ((size_t)ch * K + (size_t)ky) * (size_t)kw;
                     for (int kx = 0; kx < K; kx++) {
                         int ix = ox + kx - pad;
-                        if (ix >= 0 && ix < W)
-                            plane[((size_t)iy * W + (size_t)ix) * vbi] += row[((size_t)ch * K + (size_t)ky) * K + (size_t)kx];
+                        if (ix >= 0 && ix < W) plane[((size_t)iy * W + (size_t)ix) * vbi] += r[kx];
                     }
                 }
             }
@@ -598,9 +617,11 @@ static void pack_forward(const struct nsid_core *c, struct nsid_core_layer *l)
         for (int o = 0; o < C; o++)
             for (int i = 0; i < C; i++) l->pk_out[(size_t)i * co + o] = l->w_out[(size_t)o * C + i];
     } else {
-        int Kc = l->C_in * l->conv.K * l->conv.K;
+        int K = l->conv.K, rows = l->C_in * K, Kc = rows * K;
         for (int o = 0; o < C; o++)
-            for (int j = 0; j < Kc; j++) l->pk_w[(size_t)j * co + o] = l->w[(size_t)o * Kc + j];
+            for (int r = 0; r < rows; r++)
+                for (int kx = 0; kx < K; kx++)
+                    l->pk_w[((size_t)r * l->kw + kx) * co + o] = l->w[(size_t)o * Kc + (size_t)r * K + kx];
     }
 }
 
@@ -615,9 +636,11 @@ static void pack_backward(const struct nsid_core *c, struct nsid_core_layer *l)
         for (int o = 0; o < C; o++)
             for (int i = 0; i < C; i++) l->pk_out_t[(size_t)o * co + i] = l->w_out[(size_t)o * C + i];
     } else {
-        int Kc = l->C_in * l->conv.K * l->conv.K;
+        int K = l->conv.K, rows = l->C_in * K, Kc = rows * K;
         for (int o = 0; o < C; o++)
-            for (int j = 0; j < Kc; j++) l->pk_w_t[(size_t)o * l->kc + j] = l->w[(size_t)o * Kc + j];
+            for (int r = 0; r < rows; r++)
+                for (int kx = 0; kx < K; kx++)
+                    l->pk_w_t[(size_t)o * l->kc + (size_t)r * l->kw + kx] = l->w[(size_t)o * Kc + (size_t)r * K + kx];
     }
 }
 
@@ -698,7 +721,7 @@ static void layer_conv_image(const struct nsid_core *c, int k, const float *in, 
         kn->pw_forward(pre, a_sp, l->pk_out, &d_out);          /* out_depth_conv */
     } else {
         float *col = scr(c, tid, c->so.col);
-        im2col(col, in, vbi, l->C_in, l->H_in, l->W_in, l->conv.K, l->conv.pad, l->H, l->W, l->kc);
+        im2col(col, in, vbi, l->C_in, l->H_in, l->W_in, l->conv.K, l->kw, l->conv.pad, l->H, l->W, l->kc);
         struct nsid_kpw d = kpw_col(P, l->kc, l->nbo, vb);
         kn->pw_forward(pre, col, l->pk_w, &d);                 /* conv */
     }
@@ -975,7 +998,7 @@ static void layer_bwd_image(const struct nsid_core *c, int k, int n, int tid, fl
     /* pre = conv(in): dW^T += col^T dpre, dcol = dpre W, dinp = col2im(dcol) */
     float *col = scr(c, tid, c->so.col);
     const float *in = kept_input(c, k, n, &vbi);
-    im2col(col, in, vbi, l->C_in, l->H_in, l->W_in, l->conv.K, l->conv.pad, l->H, l->W, l->kc);
+    im2col(col, in, vbi, l->C_in, l->H_in, l->W_in, l->conv.K, l->kw, l->conv.pad, l->H, l->W, l->kc);
     struct nsid_kpw d = kpw_col(P, l->kc, l->nbo, vb);
     kn->pw_wgrad(part, col, dpre, &d);
     float *dinp = k ? slot : (dx ? dx + (size_t)n * c->in_c * c->in_h * c->in_w : NULL);
@@ -984,7 +1007,7 @@ static void layer_bwd_image(const struct nsid_core *c, int k, int n, int tid, fl
                           .in_ps = (size_t)vb, .out_bs = (size_t)vb, .out_ps = (size_t)l->kc};
     kn->pw_forward(col, dpre, l->pk_w_t, &dt);  /* col now holds dcol (P, kc) */
     if (k) memset(dinp, 0, sizeof(float) * l->in_floats);
-    col2im_add(dinp, col, k ? vb : 1, l->C_in, l->H_in, l->W_in, l->conv.K, l->conv.pad, l->H, l->W, l->kc);
+    col2im_add(dinp, col, k ? vb : 1, l->C_in, l->H_in, l->W_in, l->conv.K, l->kw, l->conv.pad, l->H, l->W, l->kc);
     if (k) prev_bwd_sums(c, k, n, in);
 }
 

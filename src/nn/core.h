@@ -118,7 +118,9 @@ struct nsid_core_layer {
     int nbi, nbo;                /* channel blocks of the input and output (vb each) */
     size_t in_floats;            /* floats of one blocked input image: nbi * vb * H_in * W_in */
     size_t out_floats;           /* floats of one blocked output image: nbo * vb * H * W */
-    int kc;                      /* full conv: im2col columns C_in*K*K rounded up to vb */
+    int kw;                      /* full conv: im2col columns per kernel row, K or K rounded up to 8
+                                    when that costs no extra columns (see layer_layout) */
+    int kc;                      /* full conv: im2col columns C_in*K*kw rounded up to vb */
     struct nsid_kdw dwf, dwb;    /* ds: depthwise forward and input-gradient sizes */
     size_t grad_floats;          /* floats of the layer's packed weight gradient (chunk partial) */
     int32_t *gmap;               /* (grad_floats) packed gradient element -> offset in its parameter's
