@@ -500,6 +500,20 @@ static void fd_regularizer(struct nsid_rng *r)
     teardown(&f);
 }
 
+/* The im2col row pitch of layer0 for cfg: the test below must exercise the one it expects. */
+static void check_row_pitch(const struct nsid_core_config *cfg, int H, int W, int want)
+{
+    struct nsid_err err = {0};
+    struct fixture f;
+    int rc = setup(&f, cfg, H, W, 2, 1, NSID_STREAM_INIT, &err);
+    CHECK(rc == 0, "row pitch: core builds: %s", err.msg);
+    if (rc == 0)
+        CHECK(f.core.layer[0].kw == want && f.core.layer[0].kc % f.core.kern->vb == 0,
+              "%dx%d input kernel on %d channel(s): im2col row pitch %d (want %d), %d columns",
+              cfg->input_kern, cfg->input_kern, cfg->input_channels, f.core.layer[0].kw, want, f.core.layer[0].kc);
+    teardown(&f);
+}
+
 int main(void)
 {
     printf("test_core: seed %u\n", SEED);
@@ -522,11 +536,24 @@ int main(void)
     cfg.layers = 2; cfg.hidden_channels = 4; cfg.input_kern = 5; cfg.hidden_kern = 5; cfg.bn_momentum = 0.1;
     fd_core("ds core, 1 channel, 5x5 kernels", &cfg, 9, 10, 3, true, &r);
     fd_regularizer(&r);
+    /* layer0 7x7 on one channel: kernel rows of 8 im2col columns, copied as whole vectors where
+     * the run lies inside the image row, exactly (zeros beyond K) at the right edge and in padding */
+    nsid_core_config_default(&cfg);
+    cfg.layers = 2; cfg.hidden_channels = 4; cfg.input_kern = 7; cfg.hidden_kern = 3;
+    check_row_pitch(&cfg, 10, 13, 8);
+    fd_core("ds core, 7x7 input kernel (row pitch 8)", &cfg, 11, 14, 3, true, &r);
+    cfg.pad_input = true;
+    fd_core("ds core, padded 7x7 input kernel (row pitch 8)", &cfg, 9, 11, 2, true, &r);
+    cfg.input_kern = 5;
+    check_row_pitch(&cfg, 9, 11, 5);  /* 8 columns per row would cost 48 instead of 32: pitch 5 */
 
     nsid_core_config_default(&cfg);
     cfg.layers = 3; cfg.hidden_channels = 20; cfg.input_kern = 5; cfg.hidden_kern = 5;
     test_sets_and_threads(&r, &cfg, "ds core, 20 channels");
     cfg.depth_separable = false; cfg.pad_input = true; cfg.input_channels = 3; cfg.hidden_kern = 4;
     test_sets_and_threads(&r, &cfg, "full-conv core, 3 input channels, even kernel");
+    nsid_core_config_default(&cfg);
+    cfg.layers = 2; cfg.hidden_channels = 20; cfg.input_kern = 7; cfg.hidden_kern = 5; cfg.pad_input = true;
+    test_sets_and_threads(&r, &cfg, "ds core, padded 7x7 input kernel (row pitch 8)");
     return check_summary("core");
 }
