@@ -571,12 +571,11 @@ static void test_adam_paths(struct nsid_rng *r)
                     g[t][i] = i % 7 == 3 ? 0.0f : (float)(mag * nsid_rng_normal(r));
                 }
             }
-            int bad = 0;
             for (int t = 0; t < 5; t++) {
                 nsid__adam_step_path(w[0] + 1, m[0] + 1, v[0] + 1, g[t] + 1, (size_t)n, t + 1, &cfg, 0);
                 nsid__adam_step_path(w[1] + 1, m[1] + 1, v[1] + 1, g[t] + 1, (size_t)n, t + 1, &cfg, allow);
             }
-            bad = memcmp(w[0], w[1], sizeof w[0]) || memcmp(m[0], m[1], sizeof m[0]) ||
+            int bad = memcmp(w[0], w[1], sizeof w[0]) || memcmp(m[0], m[1], sizeof m[0]) ||
                   memcmp(v[0], v[1], sizeof v[0]);
             CHECK(!bad, "Adam vector path (allow %d) equals the scalar loop bit for bit, n %d", allow, n);
         }

@@ -670,25 +670,6 @@ static int chunk_end(int ch, int N)
     return e < N ? e : N;
 }
 
-/*
- * Layer k's input for image n (the input copy itself for layer 0): the previous
- * layer's ELU(BN(pre)), blocked, computed into its stored act when the forward keeps
- * state for a backward (keep), else into thread scratch. *vbi: its block width (1 for
- * the NCHW input).
- */
-static const float *layer_input(const struct nsid_core *c, int k, int n, int tid, bool keep, int *vbi)
-{
-    if (k == 0) {
-        *vbi = 1;
-        return c->x + (size_t)n * c->in_c * c->in_h * c->in_w;
-    }
-    const struct nsid_core_layer *p = &c->layer[k - 1];
-    float *act = keep ? p->act + (size_t)n * p->out_floats : scr(c, tid, c->so.act);
-    c->kern->bn_elu(act, p->pre + (size_t)n * p->out_floats, p->scale, p->shift, p->nbo, p->H * p->W);
-    *vbi = c->kern->vb;
-    return act;
-}
-
 /* Layer k's input for image n as the forward that kept state left it (see layer_input). */
 static const float *kept_input(const struct nsid_core *c, int k, int n, int *vbi)
 {
@@ -699,6 +680,22 @@ static const float *kept_input(const struct nsid_core *c, int k, int n, int *vbi
     const struct nsid_core_layer *p = &c->layer[k - 1];
     *vbi = c->kern->vb;
     return p->act + (size_t)n * p->out_floats;
+}
+
+/*
+ * Layer k's input for image n (the input copy itself for layer 0): the previous
+ * layer's ELU(BN(pre)), blocked, computed into its stored act when the forward keeps
+ * state for a backward (keep), else into thread scratch. *vbi: its block width (1 for
+ * the NCHW input).
+ */
+static const float *layer_input(const struct nsid_core *c, int k, int n, int tid, bool keep, int *vbi)
+{
+    if (k == 0) return kept_input(c, 0, n, vbi);
+    const struct nsid_core_layer *p = &c->layer[k - 1];
+    float *act = keep ? p->act + (size_t)n * p->out_floats : scr(c, tid, c->so.act);
+    c->kern->bn_elu(act, p->pre + (size_t)n * p->out_floats, p->scale, p->shift, p->nbo, p->H * p->W);
+    *vbi = c->kern->vb;
+    return act;
 }
 
 /*
