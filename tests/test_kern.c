@@ -174,6 +174,60 @@ static void check_pw(const struct nsid_kern *k, int P, int Ci, int O, int im2col
     free(mag);
 }
 
+/*
+ * The zero-bordered forms the core uses: pw_forward placing an H x W image inside a
+ * (Hp, Wp) one (row_w, out_rs) and dw_wgrad reading dy from inside one (gbs, grs) must
+ * give bit for bit the dense results, and pw_forward must leave the border alone.
+ */
+static void check_bordered(const struct nsid_kern *k, int H, int W, int Ci, int O, int top, int left, int Hp, int Wp,
+                           struct nsid_rng *r)
+{
+    int vb = k->vb, ci = (Ci + vb - 1) / vb * vb, nbo = (O + vb - 1) / vb, P = H * W;
+    struct nsid_kpw d = {.P = P, .ci = ci, .nbo = nbo, .ldw = nbo * vb, .in_bs = (size_t)P * vb,
+                         .in_ps = (size_t)vb, .out_bs = (size_t)P * vb, .out_ps = (size_t)vb};
+    struct nsid_kpw db = d;
+    db.out_bs = (size_t)Hp * Wp * vb;
+    db.row_w = W;
+    db.out_rs = (size_t)Wp * vb;
+    size_t nin = (size_t)P * ci, nout = (size_t)P * nbo * vb, nbig = (size_t)nbo * Hp * Wp * vb, nw = (size_t)ci * nbo * vb;
+    float *in = fbuf(nin), *out = fbuf(nout), *big = fbuf(nbig), *w = fbuf(nw);
+    fill(in, nin, r);
+    fill(w, nw, r);
+    for (size_t i = 0; i < nbig; i++) big[i] = 7.0f;
+    k->pw_forward(out, in, w, &d);
+    k->pw_forward(big + ((size_t)top * Wp + (size_t)left) * vb, in, w, &db);
+    size_t diff = 0, border = 0;
+    for (int b = 0; b < nbo; b++)
+        for (int y = 0; y < Hp; y++)
+            for (int x = 0; x < Wp; x++)
+                for (int l = 0; l < vb; l++) {
+                    float g = big[(((size_t)b * Hp + (size_t)y) * Wp + (size_t)x) * vb + (size_t)l];
+                    if (y >= top && y < top + H && x >= left && x < left + W)
+                        diff += memcmp(&g, &out[(((size_t)b * H + (size_t)(y - top)) * W + (size_t)(x - left)) * vb + (size_t)l],
+                                       sizeof g) != 0;
+                    else
+                        border += g != 7.0f;
+                }
+    CHECK(diff == 0 && border == 0, "%s pw_forward %dx%d into a %dx%d border at (%d, %d): %zu interior elements differ "
+          "from the dense product, %zu border elements written", k->name, H, W, Hp, Wp, top, left, diff, border);
+    /* dw_wgrad: the dense output as dy, once dense and once inside the bordered buffer */
+    int K = 3, nb = nbo;
+    struct nsid_kdw dk = {.nb = nb, .OH = H, .OW = W, .K = K, .Hp = H + K - 1, .Wp = W + K - 1, .r0 = 1, .r1 = 1 + H};
+    size_t nx = (size_t)nb * dk.Hp * dk.Wp * vb, nk = (size_t)nb * K * K * vb;
+    float *x = fbuf(nx), *g1 = fbuf(nk), *g2 = fbuf(nk);
+    fill(x, nx, r);
+    for (size_t i = 0; i < nk; i++) g1[i] = g2[i] = 0.5f;
+    k->dw_wgrad(g1, out, x, &dk);
+    struct nsid_kdw ds = dk;
+    ds.gbs = (size_t)Hp * Wp * vb;
+    ds.grs = (size_t)Wp * vb;
+    k->dw_wgrad(g2, big + ((size_t)top * Wp + (size_t)left) * vb, x, &ds);
+    CHECK(memcmp(g1, g2, nk * sizeof(float)) == 0, "%s dw_wgrad with dy inside a %dx%d border equals the dense dy's",
+          k->name, Hp, Wp);
+    nsid_alloc_free(in); nsid_alloc_free(out); nsid_alloc_free(big); nsid_alloc_free(w);
+    nsid_alloc_free(x); nsid_alloc_free(g1); nsid_alloc_free(g2);
+}
+
 /* ------------------------------------------------------------ BN and ELU */
 
 /* ulp distance of two finite floats of the same sign region */
@@ -286,6 +340,15 @@ static void check_set(const struct nsid_kern *k, struct nsid_rng *r)
     for (size_t i = 0; i < sizeof pw_cases / sizeof pw_cases[0]; i++) {
         const int *c = pw_cases[i];
         check_pw(k, c[0], c[1], c[2], c[3], c[4], r);
+    }
+    static const int bordered_cases[][8] = {
+        /* H, W, Ci, O, top, left, Hp, Wp: the core's 13x13 "same" border; rows not a multiple of the
+           tile's pixels; a one-pixel image; an off-centre border */
+        {22, 50, 64, 64, 6, 6, 34, 62}, {5, 7, 20, 17, 2, 3, 9, 12}, {1, 1, 3, 5, 1, 1, 3, 3}, {4, 13, 16, 16, 0, 2, 6, 16},
+    };
+    for (size_t i = 0; i < sizeof bordered_cases / sizeof bordered_cases[0]; i++) {
+        const int *c = bordered_cases[i];
+        check_bordered(k, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], r);
     }
     check_elu(k);
     check_bn(k, 64, 1100, r);

@@ -309,8 +309,7 @@ static void core_layout(struct nsid_core *c)
     size_t img = round_up(c->max_img, 16), off = 0;
     s->act = off; off += img;
     s->dpre = off; off += img;
-    s->t0 = off; off += img;
-    s->t1 = off; off += img;
+    s->t = off; off += img;
     s->dout = off; off += img;
     s->col = off; off += round_up(c->col_floats, 16);
     for (int k = 0; k < c->cfg.layers; k++) {
@@ -359,6 +358,17 @@ static void grad_map(const struct nsid_core *c, struct nsid_core_layer *l)
     NSID_ASSERT((size_t)(m - l->gmap) == l->grad_floats);
 }
 
+/*
+ * Floats of one image's stored a_in: zero-bordered as the depthwise forward reads it
+ * (nbo, dwf.Hp, dwf.Wp, vb). The in_depth_conv writes only the interior, so the
+ * borders stay zero from bind on, and the depthwise forward and weight gradient
+ * read the stored image itself, no padded copy.
+ */
+static size_t ain_floats(const struct nsid_core_layer *l, size_t vb)
+{
+    return (size_t)l->nbo * vb * (size_t)l->dwf.Hp * (size_t)l->dwf.Wp;
+}
+
 /* Per-layer arena buffers (weights packing, BN, activations) for batches up to B. */
 static int bind_layer(struct nsid_core *c, struct nsid_core_layer *l, struct nsid_arena *a, int B,
                       struct nsid_err *err)
@@ -366,7 +376,7 @@ static int bind_layer(struct nsid_core *c, struct nsid_core_layer *l, struct nsi
     size_t C = (size_t)c->cfg.hidden_channels, vb = (size_t)c->kern->vb;
     size_t ci = (size_t)l->nbi * vb, co = (size_t)l->nbo * vb, KK = (size_t)l->conv.K * l->conv.K;
     if (l->ds) {
-        if (!(l->a_in = take(a, (size_t)B * l->nbo * vb * l->H_in * l->W_in, err)) ||
+        if (!(l->a_in = take(a, (size_t)B * ain_floats(l, vb), err)) ||
             !(l->a_sp = take(a, (size_t)B * l->out_floats, err)) ||
             !(l->pk_in = take(a, ci * co, err)) || !(l->pk_in_t = take(a, ci * co, err)) ||
             !(l->pk_sp = take(a, co * KK, err)) || !(l->pk_sp_flip = take(a, co * KK, err)) ||
@@ -399,6 +409,7 @@ static int bind_layer(struct nsid_core *c, struct nsid_core_layer *l, struct nsi
         memset(l->ga, 0, co * sizeof(float));
         memset(l->gb, 0, co * sizeof(float));
         if (l->ds) {
+            memset(l->a_in, 0, (size_t)B * ain_floats(l, vb) * sizeof(float));  /* zero borders (see ain_floats) */
             memset(l->pk_in, 0, ci * co * sizeof(float));
             memset(l->pk_in_t, 0, ci * co * sizeof(float));
             memset(l->pk_sp, 0, co * KK * sizeof(float));
@@ -445,16 +456,6 @@ int nsid_core_bind_state(struct nsid_core *c, struct nsid_arena *a, int B, struc
 static float *scr(const struct nsid_core *c, int tid, size_t off)
 {
     return c->scratch + (size_t)tid * c->so.total + off;
-}
-
-/* dst (nb, Hp, Wp, vb) interior [top, top+H) x [left, left+W) = src (nb, H, W, vb); borders untouched. */
-static void pad_copy(float *dst, const float *src, int nb, int H, int W, int top, int left, int Hp, int Wp,
-                     int vb)
-{
-    for (int b = 0; b < nb; b++)
-        for (int y = 0; y < H; y++)
-            memcpy(dst + (((size_t)b * Hp + (size_t)(y + top)) * Wp + (size_t)left) * vb,
-                   src + (((size_t)b * H + (size_t)y) * W) * vb, sizeof(float) * (size_t)W * vb);
 }
 
 /* NCHW (C, P) -> blocked (ceil(C/vb), P, vb), padding lanes zero. */
@@ -589,6 +590,25 @@ static struct nsid_kpw kpw_blocked(int P, int ci, int nbo, int vb, int accumulat
                              .accumulate = accumulate};
 }
 
+/*
+ * A blocked H x W image (ci channels) into the interior of a zero-bordered (Hp, Wp)
+ * one (nbo blocks): pass the interior's first pixel as out.
+ */
+static struct nsid_kpw kpw_into_padded(int H, int W, int ci, int nbo, int vb, int Hp, int Wp)
+{
+    struct nsid_kpw d = kpw_blocked(H * W, ci, nbo, vb, 0);
+    d.out_bs = (size_t)Hp * Wp * vb;
+    d.row_w = W;
+    d.out_rs = (size_t)Wp * vb;
+    return d;
+}
+
+/* The interior's first pixel of a zero-bordered (nb, Hp, Wp, vb) image bordered by top, left. */
+static float *interior(float *padded, int top, int left, int Wp, int vb)
+{
+    return padded + ((size_t)top * Wp + (size_t)left) * vb;
+}
+
 /* Product of an im2col matrix (P, kc) with a (kc, nbo*vb) weight into a blocked image. */
 static struct nsid_kpw kpw_col(int P, int kc, int nbo, int vb)
 {
@@ -700,7 +720,8 @@ static const float *layer_input(const struct nsid_core *c, int k, int n, int tid
 
 /*
  * The convolutions of layer k on one image: in (block width vbi: 1 = NCHW) ->
- * pre; a depth-separable block leaves its intermediates in a_in and a_sp.
+ * pre; a depth-separable block leaves its intermediates in a_in (zero-bordered,
+ * ain_floats) and a_sp.
  */
 static void layer_conv_image(const struct nsid_core *c, int k, const float *in, int vbi, float *pre, float *a_in,
                              float *a_sp, int tid)
@@ -709,12 +730,11 @@ static void layer_conv_image(const struct nsid_core *c, int k, const float *in, 
     const struct nsid_core_layer *l = &c->layer[k];
     int vb = kn->vb, P = l->H * l->W;
     if (l->ds) {
-        float *pad = scr(c, tid, c->so.pad[k][0]);
-        struct nsid_kpw d_in = kpw_blocked(l->H_in * l->W_in, l->nbi * vb, l->nbo, vb, 0);
+        int pad = l->conv.pad;
+        struct nsid_kpw d_in = kpw_into_padded(l->H_in, l->W_in, l->nbi * vb, l->nbo, vb, l->dwf.Hp, l->dwf.Wp);
         struct nsid_kpw d_out = kpw_blocked(P, l->nbo * vb, l->nbo, vb, 0);
-        kn->pw_forward(a_in, in, l->pk_in, &d_in);             /* in_depth_conv */
-        pad_copy(pad, a_in, l->nbo, l->H_in, l->W_in, l->conv.pad, l->conv.pad, l->dwf.Hp, l->dwf.Wp, vb);
-        kn->dw_forward(a_sp, pad, l->pk_sp, &l->dwf);         /* spatial_conv */
+        kn->pw_forward(interior(a_in, pad, pad, l->dwf.Wp, vb), in, l->pk_in, &d_in);  /* in_depth_conv */
+        kn->dw_forward(a_sp, a_in, l->pk_sp, &l->dwf);         /* spatial_conv */
         kn->pw_forward(pre, a_sp, l->pk_out, &d_out);          /* out_depth_conv */
     } else {
         float *col = scr(c, tid, c->so.col);
@@ -733,9 +753,9 @@ static void layer_forward_image(const struct nsid_core *c, int k, int n, int tid
     const struct nsid_core_layer *l = &c->layer[k];
     int vb = c->kern->vb, vbi;
     const float *in = layer_input(c, k, n, tid, keep, &vbi);
-    float *pre = l->pre + (size_t)n * l->out_floats, *a_in = scr(c, tid, c->so.t0), *a_sp = scr(c, tid, c->so.t1);
+    float *pre = l->pre + (size_t)n * l->out_floats, *a_in = scr(c, tid, c->so.pad[k][0]), *a_sp = scr(c, tid, c->so.t);
     if (keep && l->ds) {
-        a_in = l->a_in + (size_t)n * l->nbo * vb * l->H_in * l->W_in;
+        a_in = l->a_in + (size_t)n * ain_floats(l, (size_t)vb);
         a_sp = l->a_sp + (size_t)n * l->out_floats;
     }
     layer_conv_image(c, k, in, vbi, pre, a_in, a_sp, tid);
@@ -832,7 +852,7 @@ static void eval_image(const struct nsid_core *c, int n, int tid)
     for (int k = 0; k < L; k++) {
         const struct nsid_core_layer *l = &c->layer[k];
         int P = l->H * l->W;
-        layer_conv_image(c, k, in, vbi, pre, scr(c, tid, c->so.t0), scr(c, tid, c->so.t1), tid);
+        layer_conv_image(c, k, in, vbi, pre, scr(c, tid, c->so.pad[k][0]), scr(c, tid, c->so.t), tid);
         if (k == L - 1 && c->out_vb > 1) {
             kn->bn_elu(c->out + (size_t)n * l->out_floats, pre, l->scale, l->shift, l->nbo, P);
         } else {
@@ -967,23 +987,24 @@ static void layer_bwd_image(const struct nsid_core *c, int k, int n, int tid, fl
     kn->bn_bwd_apply(dpre, slot, pre, l->mean_v, l->rstd_v, l->gr, l->ga, l->gb, l->nbo, P);
     int vbi;
     if (l->ds) {
-        size_t ain_floats = (size_t)co * Pin;
-        const float *a_in = l->a_in + (size_t)n * ain_floats, *a_sp = l->a_sp + (size_t)n * l->out_floats;
-        float *da_sp = scr(c, tid, c->so.t0), *da_in = scr(c, tid, c->so.t1);
-        float *pad_in = scr(c, tid, c->so.pad[k][0]), *pad_g = scr(c, tid, c->so.pad[k][1]);
+        const float *a_in = l->a_in + (size_t)n * ain_floats(l, (size_t)vb);  /* zero-bordered */
+        const float *a_sp = l->a_sp + (size_t)n * l->out_floats;
+        float *da_in = scr(c, tid, c->so.t), *pad_g = scr(c, tid, c->so.pad[k][1]);
         float *g_in = part, *g_sp = part + (size_t)ci * co, *g_out = g_sp + (size_t)co * l->conv.K * l->conv.K;
+        int q = l->conv.K - 1 - l->conv.pad;
+        float *da_sp = interior(pad_g, q, q, l->dwb.Wp, vb);             /* inside its zero border */
         struct nsid_kpw d_out = kpw_blocked(P, co, l->nbo, vb, 0);       /* a_sp -> pre */
-        struct nsid_kpw d_out_t = kpw_blocked(P, co, l->nbo, vb, 0);     /* dpre -> da_sp */
+        struct nsid_kpw d_out_t = kpw_into_padded(l->H, l->W, co, l->nbo, vb, l->dwb.Hp, l->dwb.Wp); /* dpre -> da_sp */
         struct nsid_kpw d_in = kpw_blocked(Pin, ci, l->nbo, vb, 0);      /* act -> a_in */
         struct nsid_kpw d_in_t = kpw_blocked(Pin, co, l->nbi, vb, 0);    /* da_in -> dact */
+        struct nsid_kdw dwg = l->dwf;                                    /* dy = da_sp where it lies */
+        dwg.gbs = (size_t)l->dwb.Hp * l->dwb.Wp * vb;
+        dwg.grs = (size_t)l->dwb.Wp * vb;
         /* pre = out_depth_conv(a_sp): dW_out^T += a_sp^T dpre, da_sp = dpre W_out */
         kn->pw_wgrad(g_out, a_sp, dpre, &d_out);
         kn->pw_forward(da_sp, dpre, l->pk_out_t, &d_out_t);
         /* a_sp = spatial_conv(a_in): dW_sp += corr(da_sp, a_in), da_in = corr(da_sp, rot180 W_sp) */
-        pad_copy(pad_in, a_in, l->nbo, l->H_in, l->W_in, l->conv.pad, l->conv.pad, l->dwf.Hp, l->dwf.Wp, vb);
-        kn->dw_wgrad(g_sp, da_sp, pad_in, &l->dwf);
-        int q = l->conv.K - 1 - l->conv.pad;
-        pad_copy(pad_g, da_sp, l->nbo, l->H, l->W, q, q, l->dwb.Hp, l->dwb.Wp, vb);
+        kn->dw_wgrad(g_sp, da_sp, a_in, &dwg);
         kn->dw_forward(da_in, pad_g, l->pk_sp_flip, &l->dwb);
         /* a_in = in_depth_conv(act): dW_in^T += act^T da_in, dact = da_in W_in (k >= 1 always) */
         const float *act = kept_input(c, k, n, &vbi);

@@ -126,7 +126,8 @@ struct nsid_core_layer {
     int32_t *gmap;               /* (grad_floats) packed gradient element -> offset in its parameter's
                                     gradient (dw, or dw_in / dw_sp / dw_out by segment), -1 = padding */
     /* activations for batches up to B (arena), channel-blocked */
-    float *a_in;                 /* (B,nbo,H_in,W_in,vb) in_depth_conv output (ds only) */
+    float *a_in;                 /* (B,nbo,dwf.Hp,dwf.Wp,vb) in_depth_conv output (ds only), zero-bordered
+                                    by pad as the depthwise forward reads it */
     float *a_sp;                 /* (B,nbo,H,W,vb) spatial_conv output (ds only) */
     float *pre;                  /* (B,nbo,H,W,vb) conv output = BN input */
     float *act;                  /* (B,nbo,H,W,vb) the layer output ELU(BN(pre)), stored by a forward
@@ -149,10 +150,11 @@ struct nsid_core_layer {
 struct nsid_core_scratch {
     size_t act;                  /* (max blocked image) a layer input ELU(BN(pre)) */
     size_t dpre;                 /* (max blocked image) gradient of pre */
-    size_t t0, t1;               /* (max blocked image) a_in/a_sp in evaluation; da_sp, da_in */
+    size_t t;                    /* (max blocked image) a_sp without a backward to follow; da_in */
     size_t dout;                 /* (max blocked image) the caller's dout, blocked */
     size_t col;                  /* (col_floats) im2col matrix (full convs) */
-    size_t pad[NSID_CORE_MAX_LAYERS][2]; /* ds: zero-bordered a_in and da_sp of layer k */
+    size_t pad[NSID_CORE_MAX_LAYERS][2]; /* ds: zero-bordered a_in without a backward to follow,
+                                            and da_sp, of layer k */
     size_t total;                /* floats per thread */
 };
 

@@ -48,6 +48,8 @@ struct nsid_kdw {
     int K;       /* kernel size (K x K) */
     int Hp, Wp;  /* padded input height, width: OH + K - 1, OW + K - 1 */
     int r0, r1;  /* padded input rows [r0, r1) that may be non-zero (others are skipped) */
+    size_t gbs, grs; /* dw_wgrad: dy's block and row strides in floats, for a dy inside a larger
+                        (zero-bordered) buffer; 0 = dense, OH * OW * vb and OW * vb */
 };
 
 /*
@@ -67,6 +69,10 @@ struct nsid_kpw {
     size_t out_bs;  /* output block stride, floats */
     size_t out_ps;  /* output pixel stride, floats */
     int accumulate; /* pw_forward: 1 adds to out, 0 overwrites */
+    int row_w;      /* pw_forward: > 0 places the pixels in rows of row_w inside a larger image,
+                       output pixel p at out[(p / row_w) * out_rs + (p % row_w) * out_ps + ...];
+                       0 = pixel p at out[p * out_ps + ...] (pw_wgrad's dy: always 0) */
+    size_t out_rs;  /* pw_forward with row_w > 0: output row stride, floats */
 };
 
 struct nsid_kern {
@@ -77,7 +83,8 @@ struct nsid_kern {
      * wt (nb, K, K, vb): out[y][x] = sum_{ky,kx} wt[ky][kx] * inp[y+ky][x+kx].
      */
     void (*dw_forward)(float *out, const float *inp, const float *wt, const struct nsid_kdw *d);
-    /* dwt (nb, K, K, vb) += sum_{y,x} dy[y][x] * inp[y+ky][x+kx]; dy (nb, OH, OW, vb). */
+    /* dwt (nb, K, K, vb) += sum_{y,x} dy[y][x] * inp[y+ky][x+kx]; dy (nb, OH, OW, vb), or with
+     * the strides gbs, grs of d. */
     void (*dw_wgrad)(float *dwt, const float *dy, const float *inp, const struct nsid_kdw *d);
     /* out (P, nbo*vb) (=|+=) inp (P, ci) @ wp (ci, nbo*vb), strides in d. */
     void (*pw_forward)(float *out, const float *inp, const float *wp, const struct nsid_kpw *d);

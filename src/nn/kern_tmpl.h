@@ -124,13 +124,13 @@ static void KN(dw_forward)(float *out, const float *inp, const float *wt, const 
 KI void KN(dwg_tile)(float *dw, const float *dy, const float *in, const struct nsid_kdw *d, int ky,
                      int kx0, int kxn)
 {
-    const size_t Wp = (size_t)d->Wp, OW = (size_t)d->OW;
+    const size_t Wp = (size_t)d->Wp, grs = d->grs ? d->grs : (size_t)d->OW * KVB;
     kv acc[KDWG_KXB];
     KUNROLL for (int k = 0; k < KDWG_KXB; k++) acc[k] = kv_zero();
     int y0 = d->r0 - ky > 0 ? d->r0 - ky : 0, y1 = d->r1 - ky < d->OH ? d->r1 - ky : d->OH;
     for (int oy = y0; oy < y1; oy++) {
         const float *ip = in + ((size_t)(oy + ky) * Wp + (size_t)kx0) * KVB;
-        const float *dp = dy + (size_t)oy * OW * KVB;
+        const float *dp = dy + (size_t)oy * grs;
         int ox = 0;
         for (; ox + KDWG_XS <= d->OW; ox += KDWG_XS) {
             kv g[KDWG_XS];
@@ -158,7 +158,7 @@ KI void KN(dwg_tile)(float *dw, const float *dy, const float *in, const struct n
 
 static void KN(dw_wgrad)(float *dwt, const float *dy, const float *inp, const struct nsid_kdw *d)
 {
-    size_t in_sz = (size_t)d->Hp * d->Wp * KVB, out_sz = (size_t)d->OH * d->OW * KVB;
+    size_t in_sz = (size_t)d->Hp * d->Wp * KVB, out_sz = d->gbs ? d->gbs : (size_t)d->OH * d->OW * KVB;
     size_t w_sz = (size_t)d->K * d->K * KVB;
     for (int cb = 0; cb < d->nb; cb++) {
         const float *in = inp + cb * in_sz, *g = dy + cb * out_sz;
@@ -197,13 +197,17 @@ KI void KN(pw_tile)(float *out, const float *inp, const float *wp, const struct 
             }
         }
     }
-    KUNROLL for (int p = 0; p < KPW_RP; p++)
+    KUNROLL for (int p = 0; p < KPW_RP; p++) {
+        if (p >= rp) continue;
+        size_t po = d->row_w ? (size_t)((p0 + p) / d->row_w) * d->out_rs + (size_t)((p0 + p) % d->row_w) * d->out_ps
+                             : (size_t)(p0 + p) * d->out_ps;
         KUNROLL for (int o = 0; o < KPW_OB; o++) {
-            if (p < rp && o < obn) {
-                float *q = out + (size_t)(ob + o) * d->out_bs + (size_t)(p0 + p) * d->out_ps;
+            if (o < obn) {
+                float *q = out + (size_t)(ob + o) * d->out_bs + po;
                 kv_store(q, d->accumulate ? kv_add(kv_load(q), acc[p][o]) : acc[p][o]);
             }
         }
+    }
 }
 
 /*
@@ -224,7 +228,7 @@ KI void KN(pw_prefetch)(const float *inp, const float *out, const struct nsid_kp
             for (size_t o = 0; o < (size_t)n * d->in_ps * sizeof(float); o += 64) __builtin_prefetch(a + o, 0, 3);
         }
     }
-    if (!out || d->out_ps != KVB) return;
+    if (!out || d->out_ps != KVB || d->row_w) return;
     for (int ob = 0; ob < d->nbo; ob++) {
         const char *a = (const char *)(out + (size_t)ob * d->out_bs + (size_t)p * d->out_ps);
         for (size_t o = 0; o < (size_t)n * KVB * sizeof(float); o += 64) __builtin_prefetch(a + o, 1, 3);
