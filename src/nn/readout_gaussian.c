@@ -319,83 +319,148 @@ static void gaussian_forward(struct nsid_readout *r, const float *feat, int B, b
 /* --------------------------------------------------------------- backward */
 
 /*
- * Pass 1, images [lo, hi) on thread tid: per (b, n) the position gradient
- * dpos = g * sum_k dw_k/dpos <F[idx_k], w_n> (stored for pass 2), dshift and,
- * unless dfeat is NULL, the feature-map gradient of image b.
+ * Pass 1's work for neuron n of image b (map m, bilinear point bl): the position
+ * gradient dpos = g * sum_k dw_k/dpos <F[idx_k], w_n> (stored for pass 2), dshift
+ * and, unless dft is NULL, the feature-map gradient.
  */
+static void bwd_position(const struct gs_call *k, int b, int n, const struct nsid_bilinear *bl, struct gs_map m,
+                         float *dft)
+{
+    struct nsid_readout *r = k->r;
+    int N = r->N, cp = r->cp, nb = cp / r->kern->vb;
+    size_t bn = (size_t)b * N + n;
+    float g = k->dout[bn], D[4];
+    /* forward: y = sum_k w_k <F[idx_k], w_n>, w_k bilinear in pos */
+    r->kern->gs_backward(dft, D, m.f, r->wT + (size_t)n * cp, bl, g, nb, m.ps, m.bs);
+    float gx = 0.0f, gy = 0.0f;
+    for (int t = 0; t < 4; t++) {
+        gx += bl->dwdx[t] * D[t];
+        gy += bl->dwdy[t] * D[t];
+    }
+    r->gdpos[bn * 2] = g * gx;
+    r->gdpos[bn * 2 + 1] = g * gy;
+    if (k->dshift) { k->dshift[b * 2] += g * gx; k->dshift[b * 2 + 1] += g * gy; }
+}
+
+/* Pass 2's work for neuron n of image b: feature vector, bias, S and mu gradients += (b in order). */
+static void bwd_neuron(const struct gs_call *k, int b, int n, const struct nsid_bilinear *bl, struct gs_map m)
+{
+    struct nsid_readout *r = k->r;
+    int N = r->N, cp = r->cp, nb = cp / r->kern->vb;
+    size_t bn = (size_t)b * N + n;
+    float g = k->dout[bn];
+    r->dbias[n] += g;
+    r->kern->gs_wgrad(r->dwT + (size_t)n * cp, m.f, bl, g, nb, m.ps, m.bs);  /* forward: y += w_n . F(pos) */
+    const float *zz = r->z + bn * 2, *pre = r->pre + bn * 2, *dpos = r->gdpos + bn * 2;
+    float *dS = r->dsigma + (size_t)n * 4;
+    for (int c = 0; c < 2; c++) {
+        /* forward: p = clamp(pre, -1, 1), torch's rule: gradient where -1 <= pre <= 1 */
+        if (!(pre[c] >= -1.0f && pre[c] <= 1.0f)) continue;
+        /* forward: pre_c = S[c,0] z_0 + S[c,1] z_1 + mu_c */
+        dS[c * 2 + 0] += dpos[c] * zz[0];
+        dS[c * 2 + 1] += dpos[c] * zz[1];
+        r->dmu_cur[n * 2 + c] += dpos[c];
+    }
+}
+
+/* Image b's feature-map gradient buffer: dfeat itself when blocked, else a zeroed channels-last scratch. */
+static float *image_dfeat(const struct gs_call *k, int b, int tid)
+{
+    const struct nsid_readout *r = k->r;
+    size_t HW = (size_t)r->H * r->W;
+    if (!k->dfeat) return NULL;
+    if (r->in_vb > 1) return k->dfeat + (size_t)b * r->cp * HW;
+    float *dft = gs_scratch(r, tid, 1);
+    memset(dft, 0, sizeof(float) * HW * r->cp);
+    return dft;
+}
+
+/* The channels-last scratch of image b added into an NCHW dfeat (nothing when dfeat is blocked or NULL). */
+static void image_dfeat_done(const struct gs_call *k, int b, const float *dft)
+{
+    const struct nsid_readout *r = k->r;
+    int HW = r->H * r->W;
+    if (dft && r->in_vb <= 1) add_channels_first(k->dfeat + (size_t)b * r->C * HW, dft, r->C, HW, r->cp);
+}
+
+/* The per-neuron feature-vector sums (channels-last) of neurons [lo, hi) into the features' gradient. */
+static void neurons_done(struct nsid_readout *r, int lo, int hi)
+{
+    float *dw = r->shared ? r->dweff : r->dfeatures;
+    for (int n = lo; n < hi; n++)
+        for (int c = 0; c < r->C; c++) dw[(size_t)c * r->N + n] += r->dwT[(size_t)n * r->cp + c];
+}
+
+/* Pass 1, images [lo, hi) on thread tid (bwd_position for every neuron). */
 static void gs_backward_images(const struct gs_call *k, int tid, int nt)
 {
     struct nsid_readout *r = k->r;
-    int N = r->N, C = r->C, HW = r->H * r->W, cp = r->cp, nb = cp / r->kern->vb, lo, hi;
+    int N = r->N, lo, hi;
     nsid_pool_range(k->B, tid, nt, &lo, &hi);
-    bool blocked = r->in_vb > 1;
+    struct nsid_bilinear *bl = r->blrow + (size_t)tid * N;
     for (int b = lo; b < hi; b++) {
         struct gs_map m = image_map(r, k->feat, b, tid);
-        /* the gradient goes straight into a blocked dfeat, via a channels-last scratch into NCHW */
-        float *dft = !k->dfeat ? NULL : blocked ? k->dfeat + (size_t)b * cp * HW : gs_scratch(r, tid, 1);
-        if (dft && !blocked) memset(dft, 0, sizeof(float) * (size_t)HW * cp);
-        struct nsid_bilinear *bl = r->blrow + (size_t)tid * N;
+        float *dft = image_dfeat(k, b, tid);
         r->kern->gs_setup(bl, r->pos + (size_t)b * N * 2, N, r->H, r->W);
-        for (int n = 0; n < N; n++) {
-            size_t bn = (size_t)b * N + n;
-            float g = k->dout[bn], D[4];
-            /* forward: y = sum_k w_k <F[idx_k], w_n>, w_k bilinear in pos */
-            r->kern->gs_backward(dft, D, m.f, r->wT + (size_t)n * cp, &bl[n], g, nb, m.ps, m.bs);
-            float gx = 0.0f, gy = 0.0f;
-            for (int t = 0; t < 4; t++) {
-                gx += bl[n].dwdx[t] * D[t];
-                gy += bl[n].dwdy[t] * D[t];
-            }
-            r->gdpos[bn * 2] = g * gx;
-            r->gdpos[bn * 2 + 1] = g * gy;
-            if (k->dshift) { k->dshift[b * 2] += g * gx; k->dshift[b * 2 + 1] += g * gy; }
-        }
-        if (dft && !blocked) add_channels_first(k->dfeat + (size_t)b * C * HW, dft, C, HW, cp);
+        for (int n = 0; n < N; n++) bwd_position(k, b, n, &bl[n], m, dft);
+        image_dfeat_done(k, b, dft);
     }
 }
 
 /*
- * Pass 2, neurons [lo, hi) on thread tid, images in order: feature vector,
- * bias, S and mu gradients (each neuron's sums run over b = 0..B-1, so the
- * result does not depend on the thread count).
+ * Pass 2, neurons [lo, hi) on thread tid, images in order (bwd_neuron): each
+ * neuron's sums run over b = 0..B-1, so the result does not depend on the
+ * thread count.
  */
 static void gs_backward_neurons(const struct gs_call *k, int tid, int nt)
 {
     struct nsid_readout *r = k->r;
-    int N = r->N, C = r->C, cp = r->cp, nb = cp / r->kern->vb, lo, hi;
+    int N = r->N, lo, hi;
     nsid_pool_range(N, tid, nt, &lo, &hi);
     if (lo == hi) return;
-    float *dw = r->shared ? r->dweff : r->dfeatures;
-    memset(r->dwT + (size_t)lo * cp, 0, sizeof(float) * (size_t)(hi - lo) * cp);
+    memset(r->dwT + (size_t)lo * r->cp, 0, sizeof(float) * (size_t)(hi - lo) * r->cp);
+    struct nsid_bilinear *bl = r->blrow + (size_t)tid * N;
     for (int b = 0; b < k->B; b++) {
         struct gs_map m = image_map(r, k->feat, b, tid);
-        struct nsid_bilinear *bl = r->blrow + (size_t)tid * N;
         r->kern->gs_setup(bl + lo, r->pos + ((size_t)b * N + lo) * 2, hi - lo, r->H, r->W);
-        for (int n = lo; n < hi; n++) {
-            size_t bn = (size_t)b * N + n;
-            float g = k->dout[bn];
-            r->dbias[n] += g;
-            r->kern->gs_wgrad(r->dwT + (size_t)n * cp, m.f, &bl[n], g, nb, m.ps, m.bs);  /* forward: y += w_n . F(pos) */
-            const float *zz = r->z + bn * 2, *pre = r->pre + bn * 2, *dpos = r->gdpos + bn * 2;
-            float *dS = r->dsigma + (size_t)n * 4;
-            for (int c = 0; c < 2; c++) {
-                /* forward: p = clamp(pre, -1, 1), torch's rule: gradient where -1 <= pre <= 1 */
-                if (!(pre[c] >= -1.0f && pre[c] <= 1.0f)) continue;
-                /* forward: pre_c = S[c,0] z_0 + S[c,1] z_1 + mu_c */
-                dS[c * 2 + 0] += dpos[c] * zz[0];
-                dS[c * 2 + 1] += dpos[c] * zz[1];
-                r->dmu_cur[n * 2 + c] += dpos[c];
-            }
-        }
+        for (int n = lo; n < hi; n++) bwd_neuron(k, b, n, &bl[n], m);
     }
-    for (int n = lo; n < hi; n++)
-        for (int c = 0; c < C; c++) dw[(size_t)c * N + n] += r->dwT[(size_t)n * cp + c];
+    neurons_done(r, lo, hi);
+}
+
+/*
+ * Both passes in one, on a single thread: per image, one setup and one map serve
+ * both, and each neuron's corners are gathered by pass 2's kernel while pass 1's
+ * left them in L1. Every sum sees its terms in the order of the two passes (images
+ * outer, neurons inner), so the results are the same bit for bit.
+ */
+static void gs_backward_fused(const struct gs_call *k)
+{
+    struct nsid_readout *r = k->r;
+    int N = r->N;
+    memset(r->dwT, 0, sizeof(float) * (size_t)N * r->cp);
+    struct nsid_bilinear *bl = r->blrow;
+    for (int b = 0; b < k->B; b++) {
+        struct gs_map m = image_map(r, k->feat, b, 0);
+        float *dft = image_dfeat(k, b, 0);
+        r->kern->gs_setup(bl, r->pos + (size_t)b * N * 2, N, r->H, r->W);
+        for (int n = 0; n < N; n++) {
+            bwd_position(k, b, n, &bl[n], m, dft);
+            bwd_neuron(k, b, n, &bl[n], m);
+        }
+        image_dfeat_done(k, b, dft);
+    }
+    neurons_done(r, 0, N);
 }
 
 /* Both backward passes on thread tid, the barrier between them (pass 2 reads every image's dpos). */
 static void gs_backward_task(void *arg, int tid, int nt)
 {
     const struct gs_call *k = arg;
+    if (nt == 1) {
+        gs_backward_fused(k);
+        return;
+    }
     gs_backward_images(k, tid, nt);
     nsid_pool_barrier(k->r->pool);
     gs_backward_neurons(k, tid, nt);
