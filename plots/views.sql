@@ -303,13 +303,18 @@ GROUP BY f.figure ORDER BY f.figure;
 
 -- ---- timing -----------------------------------------------------------------------------------------
 -- Per experiment of the plan: done runs, their epochs, the mean seconds per epoch (training and
--- the epoch's validation pass, from the epochs table), mean wall and total CPU per run.
+-- the epoch's validation pass, from the epochs table), mean wall and total CPU per run. A run that
+-- two experiments plan (the same configuration, one id: run once) counts in both; shared_runs says
+-- how many of an experiment's runs are such, so the column sums exceed the plan's totals by them
+-- (plot_run_totals counts every run once).
 CREATE VIEW timing_experiments AS
 WITH ep AS (SELECT p.experiment, COUNT(*) AS epochs, AVG(e.seconds) AS epoch_s
             FROM (SELECT DISTINCT experiment, id FROM plan_runs) p
-            JOIN epochs e ON e.run_id = p.id AND e.epoch > 0 GROUP BY p.experiment)
+            JOIN epochs e ON e.run_id = p.id AND e.epoch > 0 GROUP BY p.experiment),
+     multi AS (SELECT id FROM plan_runs GROUP BY id HAVING COUNT(DISTINCT experiment) > 1)
 SELECT p.experiment, COUNT(DISTINCT r.id) AS runs, ep.epochs, ep.epoch_s,
-       AVG(r.wall_s) AS wall_s, SUM(r.cpu_s) AS cpu_s
+       AVG(r.wall_s) AS wall_s, SUM(r.cpu_s) AS cpu_s,
+       COUNT(DISTINCT CASE WHEN r.id IN (SELECT id FROM multi) THEN r.id END) AS shared_runs
 FROM plan_runs p JOIN runs r ON r.id = p.id AND r.status = 'done'
 LEFT JOIN ep ON ep.experiment = p.experiment
 GROUP BY p.experiment ORDER BY p.experiment;

@@ -598,6 +598,38 @@ static void check_report(sqlite3 *db)
           "report: a data sentence for every figure");
 }
 
+/*
+ * A run two experiments plan counts in both experiments' timing rows and says so
+ * (shared_runs), and once in the plan's totals.
+ */
+static void check_timing_shared(const char *path)
+{
+    struct nsid_store st;
+    struct nsid_err err = {0};
+    CHECK(nsid_store_open(&st, path, &err) == 0, "reopen for writing: %s", err.msg);
+    if (!st.db) return;
+    sqlite3 *db = st.db;
+    double cpu_min = q1(db, "SELECT cpu_min FROM plot_run_totals");
+    double ab_runs = q1(db, "SELECT runs FROM timing_experiments WHERE experiment = 'fig3_ablation'");
+    CHECK(q1(db, "SELECT SUM(shared_runs) FROM timing_experiments") == 0, "timing: no shared runs to begin with");
+    CHECK(sqlite3_exec(db,
+                       "INSERT INTO plan_runs (experiment, id, sel_group, identity) SELECT 'fig3_ablation', p.id, "
+                       "p.sel_group, p.identity FROM plan_runs p JOIN runs r ON r.id = p.id AND r.status = 'done' "
+                       "WHERE p.experiment = 'fig3' ORDER BY p.id LIMIT 1",
+                       NULL, NULL, NULL) == SQLITE_OK,
+          "plan one Fig. 3 run in the ablation too: %s", sqlite3_errmsg(db));
+    CHECK(q1(db, "SELECT shared_runs FROM timing_experiments WHERE experiment = 'fig3'") == 1 &&
+              q1(db, "SELECT shared_runs FROM timing_experiments WHERE experiment = 'fig3_ablation'") == 1,
+          "timing: the shared run is marked in both experiments");
+    CHECK(q1(db, "SELECT runs FROM timing_experiments WHERE experiment = 'fig3_ablation'") == ab_runs + 1,
+          "timing: and counted in both");
+    CHECK_CLOSE(q1(db, "SELECT cpu_min FROM plot_run_totals"), cpu_min, 0, 0, "the plan's totals count it once");
+    CHECK(sqlite3_exec(db, "DELETE FROM plan_runs WHERE experiment = 'fig3_ablation' AND id IN "
+                           "(SELECT id FROM plan_runs WHERE experiment = 'fig3')", NULL, NULL, NULL) == SQLITE_OK,
+          "unplan it again");
+    nsid_store_close(&st);
+}
+
 /* Without a run with free positions, the selected run with the most animals. */
 static void check_rf_fallback(const char *path)
 {
@@ -647,6 +679,7 @@ int main(int argc, char **argv)
         check_report(st.db);
     }
     nsid_store_close(&st);
+    check_timing_shared(path);
     check_rf_fallback(path);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
