@@ -5,9 +5,9 @@
 #     the first one's scans, runs or store;
 #   - rebuilding the binaries does not re-simulate; what the simulator's output depends on does
 #     (here: the compiler flags);
-#   - a SIM_SEED that is not a non-negative integer, SIM_SEED where nothing is simulated, and a
-#     results folder of another world are refused with one message naming the variable or the
-#     folder, and nothing is written.
+#   - a SIM_SEED that is not a non-negative integer, SIM_SEED where nothing is simulated, a
+#     results folder of another world, and one copied a level too deep (RESULTS/results) are
+#     refused with one message naming the variable or the folder, and nothing is written.
 # The stages are tests/fake_stages.sh's stand-ins (nsid-plan and nsid-db are real): this tests
 # the make machinery; the worlds' science is docs/reproduction.md's.
 set -euo pipefail
@@ -107,6 +107,10 @@ refused "world 2's results for world 1's figures" "RESULTS=results-seed2: .*SIM_
     RESULTS=results-seed2 figures
 refused "world 1's results for world 2" "RESULTS=results: .*SIM_SEED=1, not SIM_SEED=2" \
     RESULTS=results SIM_SEED=2 figures
+mkdir -p nested && cp -a results nested/results
+refused "a results folder copied one level too deep" "RESULTS=nested: it holds no plan, but nested/results does" \
+    RESULTS=nested figures
+rm -rf nested
 digest data results results-seed2 > "$T/after.txt"; printf "%s\n" "$worlds" > "$T/before.txt"
 diff "$T/before.txt" "$T/after.txt" | head -5
 check "the worlds are as they were" test "$(digest data results results-seed2)" = "$worlds"
