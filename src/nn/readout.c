@@ -190,6 +190,7 @@ int nsid_readout_init(struct nsid_readout *r, const struct nsid_readout_config *
     r->ops = KINDS[cfg->kind];
     r->C = C; r->H = H; r->W = W; r->N = N;
     r->owner = r;
+    r->in_vb = 1;  /* (B,C,H,W) until nsid_readout_set_input_layout says otherwise */
     snprintf(r->prefix, sizeof r->prefix, "%s", prefix);
     rc = init_metadata(r, coords, match_ids, share_owner, prefix, err);
     if (rc == 0) rc = r->ops->init(r, ps, prefix, err);

@@ -380,7 +380,7 @@ static void image_dfeat_done(const struct gs_call *k, int b, const float *dft)
 {
     const struct nsid_readout *r = k->r;
     int HW = r->H * r->W;
-    if (dft && r->in_vb <= 1) add_channels_first(k->dfeat + (size_t)b * r->C * HW, dft, r->C, HW, r->cp);
+    if (dft && r->in_vb == 1) add_channels_first(k->dfeat + (size_t)b * r->C * HW, dft, r->C, HW, r->cp);
 }
 
 /* The per-neuron feature-vector sums (channels-last) of neurons [lo, hi) into the features' gradient. */
