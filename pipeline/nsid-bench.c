@@ -22,6 +22,17 @@
  *
  *     bench CASE images_per_s=X gflops=Y peak_rss_mib=Z threads=T
  *
+ * The case `kernels` times each compute kernel of a training step alone, on one
+ * image's operands of the paper's layer shapes, cache-hot, one thread: GFLOP/s
+ * and the fraction of the one-thread FMA ceiling of every convolution kernel, the
+ * microseconds of each BatchNorm/ELU pass, and what a training image of
+ * train-1000's core would cost if it were nothing but these calls at these rates
+ * (no im2col, readout, loss, Adam or memory traffic): the best fraction of the
+ * ceiling this structure of the step can reach. Its line for scripts:
+ *
+ *     bench kernels pw_gflops=.. pwg_gflops=.. dw_gflops=.. dwg_gflops=.. l0_gflops=.. l0g_gflops=..
+ *                   bn_us=.. image_ms=.. fraction=..
+ *
  * --quick (CI): 1 warm-up and 2 timed steps. It is a measurement, not a test:
  * nothing here asserts a time. Exit status 0 unless a case fails to run.
  */
@@ -49,7 +60,7 @@
 #define NSID_BENCH_STR_(x) #x
 #define NSID_BENCH_STR(x) NSID_BENCH_STR_(x)
 
-enum bench_kind { BENCH_TRAIN, BENCH_TRANSFER, BENCH_EVAL };
+enum bench_kind { BENCH_TRAIN, BENCH_TRANSFER, BENCH_EVAL, BENCH_KERNELS };
 
 struct bench_case {
     const char *name;
@@ -63,8 +74,42 @@ static const struct bench_case cases[] = {
     {"transfer-1000", BENCH_TRANSFER, 1000, 64},  {"eval-1000", BENCH_EVAL, 1000, 64},
     {"eval-8000", BENCH_EVAL, 8000, 64},          {"train-1000-b8", BENCH_TRAIN, 1000, 8},
     {"train-8000-b8", BENCH_TRAIN, 8000, 8},      {"transfer-1000-b8", BENCH_TRANSFER, 1000, 8},
+    {"kernels", BENCH_KERNELS, 0, 1},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
+
+/*
+ * The kernels of a training step as the `kernels` case times them, at the paper's
+ * shapes (64 channels; layer 0's 15x15 convolution, as its im2col GEMM, leaves
+ * 22x50 maps of the 36x64 images; 13x13 depthwise): calls per training image of
+ * train-1000's core, analytic FLOPs per call (0: a BatchNorm/ELU pass, reported in
+ * microseconds).
+ */
+enum { K_PW, K_PWG, K_DW, K_DWG, K_L0, K_L0G, K_BN_ELU, K_BN_STATS, K_BN_BWD_SUMS, K_BN_BWD_APPLY, N_KERN };
+enum {
+    KB_C = 64, KB_K0 = 15, KB_K = 13,
+    KB_H = IMG_H - KB_K0 + 1, KB_W = IMG_W - KB_K0 + 1,
+    KB_KC = KB_K0 * 16 /* layer0's im2col width: each kernel row padded to 16 columns */
+};
+#define KB_P ((double)KB_H * KB_W)
+
+static const struct kern_case {
+    const char *key;
+    const char *what;
+    int per_image;
+    double flops;
+} kcases[N_KERN] = {
+    [K_PW] = {"pw", "pointwise 1x1 64->64 (forward, input gradient)", 12, 2.0 * KB_C * KB_C * KB_P},
+    [K_PWG] = {"pwg", "pointwise weight gradient", 6, 2.0 * KB_C * KB_C * KB_P},
+    [K_DW] = {"dw", "depthwise 13x13 (forward, input gradient)", 6, 2.0 * KB_C * KB_K * KB_K * KB_P},
+    [K_DWG] = {"dwg", "depthwise weight gradient", 3, 2.0 * KB_C * KB_K * KB_K * KB_P},
+    [K_L0] = {"l0", "layer0 15x15 1->64 as a GEMM (im2col'd)", 1, 2.0 * KB_C * KB_K0 * KB_K0 * KB_P},
+    [K_L0G] = {"l0g", "layer0 weight gradient", 1, 2.0 * KB_C * KB_K0 * KB_K0 * KB_P},
+    [K_BN_ELU] = {"bn_elu", "BatchNorm + ELU", 4, 0.0},
+    [K_BN_STATS] = {"bn_stats", "BatchNorm statistics", 4, 0.0},
+    [K_BN_BWD_SUMS] = {"bn_bwd_sums", "BatchNorm + ELU backward, sums", 4, 0.0},
+    [K_BN_BWD_APPLY] = {"bn_bwd_apply", "BatchNorm backward, apply", 4, 0.0},
+};
 
 /* What a case's child process reports back through its pipe. */
 struct bench_result {
@@ -75,6 +120,7 @@ struct bench_result {
     double min_s;       /* fastest step */
     double cpu_s;       /* process CPU time per step */
     double peak_rss_mib;
+    double kern_s[N_KERN];  /* kernels: median seconds per call */
 };
 
 struct bench_opts {
@@ -270,6 +316,93 @@ static void case_run(const struct bench_case *bc, const struct bench_opts *o, st
     data_free(&d);
 }
 
+/* ------------------------------------------------------------ kernels alone */
+
+/* The operands of one image of the paper's layers, cache-hot (see kcases). */
+struct kern_bufs {
+    float *in, *out, *w, *pad, *wdw, *col, *w0, *act, *pre, *small;
+    double *sum0, *sum1;
+};
+
+/* One call of kernel i on the buffers. */
+static void kern_call(const struct nsid_kern *k, int i, const struct kern_bufs *b)
+{
+    int vb = k->vb, nb = KB_C / vb, P = KB_H * KB_W, pad = KB_K / 2;
+    struct nsid_kpw pw = {.P = P, .ci = KB_C, .nbo = nb, .ldw = KB_C, .in_bs = (size_t)P * vb, .in_ps = (size_t)vb,
+                          .out_bs = (size_t)P * vb, .out_ps = (size_t)vb};
+    struct nsid_kpw col = {.P = P, .ci = KB_KC, .nbo = nb, .ldw = KB_C, .in_bs = (size_t)vb, .in_ps = KB_KC,
+                           .out_bs = (size_t)P * vb, .out_ps = (size_t)vb};
+    struct nsid_kdw dw = {.nb = nb, .OH = KB_H, .OW = KB_W, .K = KB_K, .Hp = KB_H + KB_K - 1, .Wp = KB_W + KB_K - 1,
+                          .r0 = pad, .r1 = pad + KB_H};
+    const float *s = b->small; /* scale, shift, mean, rstd, gr, a, b: KB_C each */
+    switch (i) {
+    case K_PW: k->pw_forward(b->out, b->in, b->w, &pw); break;
+    case K_PWG: k->pw_wgrad(b->w, b->in, b->out, &pw); break;
+    case K_DW: k->dw_forward(b->out, b->pad, b->wdw, &dw); break;
+    case K_DWG: k->dw_wgrad(b->wdw, b->out, b->pad, &dw); break;
+    case K_L0: k->pw_forward(b->out, b->col, b->w0, &col); break;
+    case K_L0G: k->pw_wgrad(b->w0, b->col, b->out, &col); break;
+    case K_BN_ELU: k->bn_elu(b->act, b->pre, s, s + KB_C, nb, P); break;
+    case K_BN_STATS: k->bn_stats(b->sum0, b->sum1, b->pre, nb, P); break;
+    case K_BN_BWD_SUMS:
+        k->bn_bwd_sums(b->sum0, b->sum1, b->out, b->in, b->act, b->pre, s + 2 * KB_C, s + 3 * KB_C, nb, P);
+        break;
+    default:
+        k->bn_bwd_apply(b->out, b->in, b->pre, s + 2 * KB_C, s + 3 * KB_C, s + 4 * KB_C, s + 5 * KB_C, s + 6 * KB_C,
+                        nb, P);
+    }
+}
+
+/* Time every kernel alone (the `kernels` case): median seconds per call into res->kern_s. */
+static void kernels_run(const struct bench_opts *o, struct bench_result *res)
+{
+    struct nsid_err err = {0};
+    const struct nsid_kern *k = nsid_kern_select(o->isa ? o->isa : "auto", &err);
+    if (!k) {
+        nsid_err_print(&err, stderr);
+        return;
+    }
+    size_t P = (size_t)KB_H * KB_W, img = KB_C * P, padded = (size_t)KB_C * (KB_H + KB_K - 1) * (KB_W + KB_K - 1);
+    size_t n[] = {img, img, (size_t)KB_C * KB_C, padded, (size_t)KB_C * KB_K * KB_K, P * KB_KC, (size_t)KB_KC * KB_C,
+                  img, img, 7 * KB_C};
+    struct kern_bufs b = {0};
+    float **f[] = {&b.in, &b.out, &b.w, &b.pad, &b.wdw, &b.col, &b.w0, &b.act, &b.pre, &b.small};
+    struct nsid_rng r;
+    nsid_rng_init(&r, 2021, NSID_STREAM_SIMULATE);
+    int ok = 1;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        *f[i] = NSID_ALLOC(sizeof(float) * n[i], &err);
+        if (!*f[i]) { ok = 0; continue; }
+        for (size_t j = 0; j < n[i]; j++) (*f[i])[j] = (float)nsid_rng_uniform_range(&r, -0.5, 0.5);
+    }
+    for (int j = 0; ok && j < KB_C; j++) b.small[3 * KB_C + j] = 1.0f; /* rstd */
+    b.sum0 = NSID_ALLOC(sizeof(double) * KB_C, &err);
+    b.sum1 = NSID_ALLOC(sizeof(double) * KB_C, &err);
+    if (ok && b.sum0 && b.sum1) {
+        enum { CALLS = 8 }; /* calls per timed sample */
+        for (int i = 0; i < N_KERN; i++) {
+            double t[MAX_STEPS];
+            for (int w = 0; w < o->warmup + 1; w++) kern_call(k, i, &b);
+            for (int s = 0; s < o->steps; s++) {
+                double w0 = wall_now();
+                for (int c = 0; c < CALLS; c++) kern_call(k, i, &b);
+                t[s] = (wall_now() - w0) / CALLS;
+            }
+            qsort(t, (size_t)o->steps, sizeof t[0], cmp_double);
+            res->kern_s[i] = o->steps % 2 ? t[o->steps / 2] : 0.5 * (t[o->steps / 2 - 1] + t[o->steps / 2]);
+        }
+        res->ok = 1;
+    } else {
+        nsid_err_print(&err, stderr);
+    }
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) nsid_alloc_free(*f[i]);
+    nsid_alloc_free(b.sum0);
+    nsid_alloc_free(b.sum1);
+    res->threads = 1;
+    snprintf(res->isa, sizeof res->isa, "%s", k->name);
+    res->peak_rss_mib = peak_rss_mib();
+}
+
 /* Fork a child for the case; the parent reads its result. Returns 0 on success. */
 static int case_fork(const struct bench_case *bc, const struct bench_opts *o, struct bench_result *res)
 {
@@ -282,7 +415,9 @@ static int case_fork(const struct bench_case *bc, const struct bench_opts *o, st
     if (pid == 0) {
         close(fd[0]);
         struct bench_result r;
-        case_run(bc, o, &r);
+        memset(&r, 0, sizeof r);
+        if (bc->kind == BENCH_KERNELS) kernels_run(o, &r);
+        else case_run(bc, o, &r);
         ssize_t w = write(fd[1], &r, sizeof r);
         close(fd[1]);
         _exit(w == (ssize_t)sizeof r && r.ok ? 0 : 1);
@@ -311,12 +446,13 @@ static void fma_task(void *arg, int tid, int nt)
     f->sink[tid] = f->k->fma_loop(f->iters);
 }
 
-/* GFLOP/s of the best kernel set's FMA loop on nt threads (best of 3). */
-static double fma_ceiling(int nt, int quick, const char **set)
+/* GFLOP/s of kernel set want's FMA loop (NULL: the best set's) on nt threads (best of 3). */
+static double fma_ceiling(int nt, int quick, const char *want, const char **set)
 {
     struct nsid_err err = {0};
     struct nsid_pool pool;
-    struct fma_ctx f = {.k = nsid_kern_select("auto", &err), .iters = quick ? 2000000 : 20000000};
+    struct fma_ctx f = {.k = nsid_kern_select(want ? want : "auto", &err), .iters = quick ? 2000000 : 20000000};
+    if (!f.k) return 0.0;
     *set = f.k->name;
     if (nsid_pool_init(&pool, nt, &err) < 0) return 0.0;
     double best = 0.0;
@@ -328,6 +464,38 @@ static double fma_ceiling(int nt, int quick, const char **set)
     }
     nsid_pool_free(&pool);
     return best;
+}
+
+/* The one-thread ceiling the kernels case is read against (set by kernels_print). */
+static double kceil;
+
+/*
+ * The kernels case's section: each kernel's rate against the one-thread FMA
+ * ceiling, then a training image of train-1000's core as nothing but these calls.
+ */
+static void kernels_print(const struct bench_result *kr, int quick)
+{
+    const char *set = "?";
+    kceil = fma_ceiling(1, quick, kr->isa, &set);
+    printf("\nkernels alone (%s, 1 thread, one image's operands, cache-hot; the %s FMA loop's ceiling %.1f GFLOP/s):\n",
+           kr->isa, set, kceil);
+    double img = 0.0, fl = 0.0, bn = 0.0;
+    for (int i = 0; i < N_KERN; i++) {
+        const struct kern_case *kc = &kcases[i];
+        double s = kr->kern_s[i];
+        if (kc->flops > 0.0)
+            printf("  %-12s %-48s %7.1f us %7.1f GFLOP/s %5.1f%%  x%d\n", kc->key, kc->what, s * 1e6,
+                   kc->flops / s / 1e9, 100.0 * kc->flops / s / 1e9 / kceil, kc->per_image);
+        else
+            printf("  %-12s %-48s %7.1f us                         x%d\n", kc->key, kc->what, s * 1e6, kc->per_image);
+        img += kc->per_image * s;
+        fl += kc->per_image * kc->flops;
+        if (kc->flops == 0.0) bn += kc->per_image * s;
+    }
+    printf("  a training image of train-1000's core as these calls alone (x = calls; no im2col, readout, loss,\n"
+           "  Adam or memory traffic): %.3f ms, of which BatchNorm/ELU %.3f ms: %.1f%% of the ceiling at best\n",
+           img * 1e3, bn * 1e3, 100.0 * fl / img / 1e9 / kceil);
+    printf("  (depthwise FLOPs are analytic: the kernels skip the rows of zero padding, so they can pass 100%%)\n");
 }
 
 /* ---------------------------------------------------------------------- main */
@@ -425,6 +593,7 @@ int main(int argc, char **argv)
             failed = 1;
             continue;
         }
+        if (cases[c].kind == BENCH_KERNELS) continue;  /* its own section, below */
         threads = res[c].threads;
         printf("%-16s %6s %8d %9.4f %9.4f %9.4f %9.1f %8.1f %8.1f\n", cases[c].name, res[c].isa, res[c].threads,
                res[c].median_s, res[c].min_s, res[c].cpu_s, cases[c].batch / res[c].median_s,
@@ -432,17 +601,33 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     const char *fset = "?";
-    double peak = fma_ceiling(threads ? threads : nsid_pool_default_threads(), o.quick, &fset);
+    double peak = fma_ceiling(threads ? threads : nsid_pool_default_threads(), o.quick, NULL, &fset);
     printf("\nFMA ceiling (%s FMA loop, %d threads): %.1f GFLOP/s; fraction achieved per case:\n", fset,
            threads ? threads : nsid_pool_default_threads(), peak);
     for (int c = 0; c < N_CASES; c++)
-        if (o.run[c] && res[c].ok)
+        if (o.run[c] && res[c].ok && cases[c].kind != BENCH_KERNELS)
             printf("  %-16s %5.1f%%\n", cases[c].name, 100.0 * cases[c].batch * flops[c] / res[c].median_s / 1e9 / peak);
+    const struct bench_result *kr = NULL;
+    for (int c = 0; c < N_CASES; c++)
+        if (o.run[c] && res[c].ok && cases[c].kind == BENCH_KERNELS) kr = &res[c];
+    if (kr) kernels_print(kr, o.quick);
     printf("\n");
     for (int c = 0; c < N_CASES; c++)
-        if (o.run[c] && res[c].ok)
+        if (o.run[c] && res[c].ok && cases[c].kind != BENCH_KERNELS)
             printf("bench %s images_per_s=%.2f gflops=%.2f peak_rss_mib=%.1f threads=%d\n", cases[c].name,
                    cases[c].batch / res[c].median_s, cases[c].batch * flops[c] / res[c].median_s / 1e9, res[c].peak_rss_mib,
                    res[c].threads);
+    if (kr) {
+        double img = 0.0, bn = 0.0, fl = 0.0;
+        for (int i = 0; i < N_KERN; i++) {
+            img += kcases[i].per_image * kr->kern_s[i];
+            fl += kcases[i].per_image * kcases[i].flops;
+            if (kcases[i].flops == 0.0) bn += kcases[i].per_image * kr->kern_s[i];
+        }
+        printf("bench kernels");
+        for (int i = 0; i < N_KERN; i++)
+            if (kcases[i].flops > 0.0) printf(" %s_gflops=%.2f", kcases[i].key, kcases[i].flops / kr->kern_s[i] / 1e9);
+        printf(" bn_us=%.2f image_ms=%.4f fraction=%.4f\n", bn * 1e6, img * 1e3, fl / img / 1e9 / kceil);
+    }
     return failed;
 }
