@@ -211,18 +211,22 @@ KI void KN(pw_tile)(float *out, const float *inp, const float *wp, const struct 
 }
 
 /*
- * Prefetch the input footprint of pixels [p, p + n) and, if out, the output's: the
- * pointwise kernels read each image as several streams (one per channel block),
- * more than the hardware prefetchers follow.
+ * Prefetch the input footprint of pixels [p, p + n) unless inp is NULL and, if out,
+ * the output's: the pointwise kernels read each image as several streams (one per
+ * channel block), more than the hardware prefetchers follow. pw_forward prefetches
+ * only its output: every input it is given was written just before (a layer's input
+ * by BatchNorm + ELU, a_sp by the depthwise kernel, dpre, da_in, the im2col matrix)
+ * and is still in cache, while its output is often a stored tensor last touched a
+ * batch ago (measured: +3 % for the kernel alone, +1-2 % for a training step).
  */
 KI void KN(pw_prefetch)(const float *inp, const float *out, const struct nsid_kpw *d, int p, int n)
 {
     if (p >= d->P) return;
     if (p + n > d->P) n = d->P - p;
-    if (d->in_ps >= (size_t)d->ci) {  /* row-major (P, ci) input: n contiguous rows */
+    if (inp && d->in_ps >= (size_t)d->ci) {  /* row-major (P, ci) input: n contiguous rows */
         const char *a = (const char *)(inp + (size_t)p * d->in_ps);
         for (size_t o = 0; o < (size_t)n * d->in_ps * sizeof(float); o += 64) __builtin_prefetch(a + o, 0, 3);
-    } else {
+    } else if (inp) {
         for (int cb = 0; cb < d->ci / KVB; cb++) {
             const char *a = (const char *)(inp + (size_t)cb * d->in_bs + (size_t)p * d->in_ps);
             for (size_t o = 0; o < (size_t)n * d->in_ps * sizeof(float); o += 64) __builtin_prefetch(a + o, 0, 3);
@@ -239,7 +243,7 @@ static void KN(pw_forward)(float *out, const float *inp, const float *wp, const 
 {
     for (int p0 = 0; p0 < d->P; p0 += KPW_RP) {
         int rp = d->P - p0 < KPW_RP ? d->P - p0 : KPW_RP;
-        KN(pw_prefetch)(inp, out, d, p0 + 4 * KPW_RP, KPW_RP);
+        KN(pw_prefetch)(NULL, out, d, p0 + 4 * KPW_RP, KPW_RP);
         for (int ob = 0; ob < d->nbo; ob += KPW_OB) {
             int obn = d->nbo - ob < KPW_OB ? d->nbo - ob : KPW_OB;
             if (rp == KPW_RP && obn == KPW_OB)
