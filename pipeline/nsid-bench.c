@@ -31,7 +31,10 @@
  * ceiling this structure of the step can reach. Its line for scripts:
  *
  *     bench kernels pw_gflops=.. pwg_gflops=.. dw_gflops=.. dwg_gflops=.. l0_gflops=.. l0g_gflops=..
- *                   bn_us=.. image_ms=.. fraction=..
+ *                   tile_gflops=.. bn_us=.. image_ms=.. fraction=..
+ *
+ * (tile_gflops: the pointwise tile's inner step alone on L1-resident operands, the
+ * most a pointwise kernel built of it can reach).
  *
  * --quick (CI): 1 warm-up and 2 timed steps. It is a measurement, not a test:
  * nothing here asserts a time. Exit status 0 unless a case fails to run.
@@ -466,8 +469,27 @@ static double fma_ceiling(int nt, int quick, const char *want, const char **set)
     return best;
 }
 
-/* The one-thread ceiling the kernels case is read against (set by kernels_print). */
-static double kceil;
+/* The one-thread ceiling the kernels case is read against, and its pointwise tile's own rate (kernels_print). */
+static double kceil, ktile;
+
+/* GFLOP/s of set name's pointwise tile step alone (pw_tile_loop), one thread, best of 3. */
+static double tile_rate(const char *name, int quick)
+{
+    struct nsid_err err = {0};
+    const struct nsid_kern *k = nsid_kern_select(name, &err);
+    if (!k) return 0.0;
+    long iters = quick ? 1000000 : 10000000;
+    double best = 0.0;
+    volatile float sink = 0.0f;
+    for (int r = 0; r < 3; r++) {
+        double t0 = wall_now();
+        sink += k->pw_tile_loop(iters);
+        double g = (double)iters * k->pw_tile_flops / (wall_now() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    (void)sink;
+    return best;
+}
 
 /*
  * The kernels case's section: each kernel's rate against the one-thread FMA
@@ -477,6 +499,7 @@ static void kernels_print(const struct bench_result *kr, int quick)
 {
     const char *set = "?";
     kceil = fma_ceiling(1, quick, kr->isa, &set);
+    ktile = tile_rate(kr->isa, quick);
     printf("\nkernels alone (%s, 1 thread, one image's operands, cache-hot; the %s FMA loop's ceiling %.1f GFLOP/s):\n",
            kr->isa, set, kceil);
     double img = 0.0, fl = 0.0, bn = 0.0;
@@ -496,6 +519,8 @@ static void kernels_print(const struct bench_result *kr, int quick)
            "  Adam or memory traffic): %.3f ms, of which BatchNorm/ELU %.3f ms: %.1f%% of the ceiling at best\n",
            img * 1e3, bn * 1e3, 100.0 * fl / img / 1e9 / kceil);
     printf("  (depthwise FLOPs are analytic: the kernels skip the rows of zero padding, so they can pass 100%%)\n");
+    printf("  the pointwise tile's inner step alone, operands in L1, no set-up or stores: %.1f GFLOP/s, %.1f%%\n"
+           "  (the most a pointwise kernel of this set can reach)\n", ktile, 100.0 * ktile / kceil);
 }
 
 /* ---------------------------------------------------------------------- main */
@@ -627,7 +652,8 @@ int main(int argc, char **argv)
         printf("bench kernels");
         for (int i = 0; i < N_KERN; i++)
             if (kcases[i].flops > 0.0) printf(" %s_gflops=%.2f", kcases[i].key, kcases[i].flops / kr->kern_s[i] / 1e9);
-        printf(" bn_us=%.2f image_ms=%.4f fraction=%.4f\n", bn * 1e6, img * 1e3, fl / img / 1e9 / kceil);
+        printf(" tile_gflops=%.2f bn_us=%.2f image_ms=%.4f fraction=%.4f\n", ktile, bn * 1e6, img * 1e3,
+               fl / img / 1e9 / kceil);
     }
     return failed;
 }

@@ -19,13 +19,25 @@ for c in $cases; do
 done
 # the kernels alone: each convolution kernel's GFLOP/s, the BatchNorm passes' microseconds, and
 # a training image made of nothing but these calls (its time and fraction of the ceiling)
-keys="pw_gflops pwg_gflops dw_gflops dwg_gflops l0_gflops l0g_gflops bn_us image_ms fraction"
+keys="pw_gflops pwg_gflops dw_gflops dwg_gflops l0_gflops l0g_gflops tile_gflops bn_us image_ms fraction"
 pat="^bench kernels"
 for k in $keys; do pat="$pat $k=[0-9.]+"; done
 line=$(echo "$out" | grep -E "$pat\$") || { echo "FAIL: no well-formed 'bench kernels ...' line" >&2; exit 1; }
 echo "$line" | awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); if (!(kv[2] + 0 > 0)) { print "FAIL: kernels: " $i " is not positive" > "/dev/stderr"; exit 1 } } }'
 # and the section a reader reads
 echo "$out" | grep -q "^kernels alone (" || { echo "FAIL: no 'kernels alone' section" >&2; exit 1; }
+# every kernel set this machine runs times its kernels (and its tile step) alone
+for set in generic generic16 avx2 avx512; do
+    kl=$("$bin/nsid-bench" --quick --warmup 0 --steps 1 --case kernels --isa "$set" 2>&1) || {
+        if echo "$kl" | grep -q "kernel set '$set' is not supported by this CPU"; then
+            echo "skip: --isa $set: not on this CPU"; continue
+        fi
+        echo "FAIL: --case kernels --isa $set: $kl" >&2; exit 1; }
+    echo "$kl" | grep -qE "^kernels alone \($set, " || { echo "FAIL: --isa $set: the kernels ran on another set" >&2; exit 1; }
+    echo "$kl" | grep -qE "$pat\$" || { echo "FAIL: --isa $set: no 'bench kernels' line" >&2; exit 1; }
+    echo "$kl" | grep -E "$pat\$" | awk -v s="$set" '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); if (!(kv[2] + 0 > 0)) { print "FAIL: kernels " s ": " $i " is not positive" > "/dev/stderr"; exit 1 } } }' || exit 1
+    echo "ok: the kernels alone on the $set set"
+done
 # a bad option is an error, not a silent default
 if "$bin/nsid-bench" --case no-such-case >/dev/null 2>&1; then
     echo "FAIL: an unknown case was accepted" >&2

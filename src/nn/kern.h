@@ -135,6 +135,12 @@ struct nsid_kern {
                      size_t bs);
     /* n iterations of 12 independent vector FMA chains (24 * vb FLOPs each): the FMA ceiling. */
     float (*fma_loop)(long n);
+    /*
+     * n iterations of the pointwise tile's inner step alone, on L1-resident operands
+     * (pw_tile_flops FLOPs each): the most a pointwise kernel of this set can reach.
+     */
+    float (*pw_tile_loop)(long n);
+    int pw_tile_flops;
 };
 
 /* The tables (kern_generic.c, kern_avx2.c, kern_avx512.c); an ISA table is NULL-named when

@@ -133,6 +133,7 @@ const struct nsid_kern nsid__kern_avx2 = {
     .bn_bwd_sums = bn_bwd_sums_avx2, .bn_bwd_apply = bn_bwd_apply_avx2,
     .gs_setup = gs_setup_avx2, .gs_dot4 = gs_dot4_avx2, .gs_backward = gs_backward_avx2, .gs_wgrad = gs_wgrad_avx2,
     .fma_loop = fma_loop_avx2,
+    .pw_tile_loop = pw_tile_loop_avx2, .pw_tile_flops = pw_tile_flops_avx2,
 };
 
 #else

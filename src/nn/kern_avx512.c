@@ -137,6 +137,7 @@ const struct nsid_kern nsid__kern_avx512 = {
     .bn_bwd_sums = bn_bwd_sums_avx512, .bn_bwd_apply = bn_bwd_apply_avx512,
     .gs_setup = gs_setup_avx512, .gs_dot4 = gs_dot4_avx512, .gs_backward = gs_backward_avx512, .gs_wgrad = gs_wgrad_avx512,
     .fma_loop = fma_loop_avx512,
+    .pw_tile_loop = pw_tile_loop_avx512, .pw_tile_flops = pw_tile_flops_avx512,
 };
 
 #else

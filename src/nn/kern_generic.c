@@ -209,6 +209,7 @@ const struct nsid_kern nsid__kern_generic = {
     .bn_bwd_sums = bn_bwd_sums_g8, .bn_bwd_apply = bn_bwd_apply_g8,
     .gs_setup = gs_setup_g8, .gs_dot4 = gs_dot4_g8, .gs_backward = gs_backward_g8, .gs_wgrad = gs_wgrad_g8,
     .fma_loop = fma_loop_g8,
+    .pw_tile_loop = pw_tile_loop_g8, .pw_tile_flops = pw_tile_flops_g8,
 };
 
 /* ----------------------------------------------------------- generic, vb 16 */
@@ -230,4 +231,5 @@ const struct nsid_kern nsid__kern_generic16 = {
     .bn_bwd_sums = bn_bwd_sums_g16, .bn_bwd_apply = bn_bwd_apply_g16,
     .gs_setup = gs_setup_g16, .gs_dot4 = gs_dot4_g16, .gs_backward = gs_backward_g16, .gs_wgrad = gs_wgrad_g16,
     .fma_loop = fma_loop_g16,
+    .pw_tile_loop = pw_tile_loop_g16, .pw_tile_flops = pw_tile_flops_g16,
 };

@@ -459,5 +459,38 @@ static float KN(fma_loop)(long n)
     return kv_hsum(s);
 }
 
+/*
+ * n iterations of the pointwise tile's inner step (KPW_OB weight vectors loaded,
+ * KPW_RP inputs broadcast, KPW_RP * KPW_OB FMAs) on 16 steps' worth of L1-resident
+ * operands, without the tile's set-up, stores or loop over pixels: the most a
+ * pointwise kernel built of this tile can reach (KPW_RP * KPW_OB * KVB * 2 FLOPs an
+ * iteration: pw_tile_flops). Returns a lane sum so the work stays alive.
+ */
+static float KN(pw_tile_loop)(long n)
+{
+    float x[16 * KPW_RP], w[16 * KPW_OB * KVB];
+    for (int i = 0; i < 16 * KPW_RP; i++) x[i] = 1e-3f * (float)i;
+    for (int i = 0; i < 16 * KPW_OB * KVB; i++) w[i] = 1e-4f * (float)(i % 97);
+    kv acc[KPW_RP][KPW_OB];
+    KUNROLL for (int p = 0; p < KPW_RP; p++)
+        KUNROLL for (int o = 0; o < KPW_OB; o++) acc[p][o] = kv_zero();
+    for (long it = 0; it < n; it++) {
+        const float *xb = x + (it & 15) * KPW_RP, *wb = w + (it & 15) * KPW_OB * KVB;
+        kv wv[KPW_OB];
+        KUNROLL for (int o = 0; o < KPW_OB; o++) wv[o] = kv_load(wb + (size_t)o * KVB);
+        KUNROLL for (int p = 0; p < KPW_RP; p++) {
+            kv b = kv_bcast(xb + p);
+            KUNROLL for (int o = 0; o < KPW_OB; o++) acc[p][o] = kv_fma(b, wv[o], acc[p][o]);
+        }
+    }
+    kv s = kv_zero();
+    KUNROLL for (int p = 0; p < KPW_RP; p++)
+        KUNROLL for (int o = 0; o < KPW_OB; o++) s = kv_add(s, acc[p][o]);
+    return kv_hsum(s);
+}
+
+/* FLOPs of one pw_tile_loop iteration. */
+enum { KN(pw_tile_flops) = 2 * KPW_RP * KPW_OB * KVB };
+
 #undef KI
 #undef KUNROLL
