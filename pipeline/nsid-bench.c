@@ -469,9 +469,6 @@ static double fma_ceiling(int nt, int quick, const char *want, const char **set)
     return best;
 }
 
-/* The one-thread ceiling the kernels case is read against, and its pointwise tile's own rate (kernels_print). */
-static double kceil, ktile;
-
 /* GFLOP/s of set name's pointwise tile step alone (pw_tile_loop), one thread, best of 3. */
 static double tile_rate(const char *name, int quick)
 {
@@ -491,36 +488,52 @@ static double tile_rate(const char *name, int quick)
     return best;
 }
 
+/* What the kernels case's timings add up to, against its set's one-thread ceilings. */
+struct kern_summary {
+    const char *set;  /* the kernel set whose FMA loop gave ceil */
+    double ceil;      /* its FMA loop, GFLOP/s */
+    double tile;      /* its pointwise tile step alone, GFLOP/s */
+    double image_s;   /* a training image of train-1000's core as the timed calls alone */
+    double bn_s;      /* of which BatchNorm/ELU */
+    double flops;     /* that image's analytic FLOPs */
+};
+
+static struct kern_summary kernels_summarize(const struct bench_result *kr, int quick)
+{
+    struct kern_summary s = {.set = "?"};
+    s.ceil = fma_ceiling(1, quick, kr->isa, &s.set);
+    s.tile = tile_rate(kr->isa, quick);
+    for (int i = 0; i < N_KERN; i++) {
+        s.image_s += kcases[i].per_image * kr->kern_s[i];
+        s.flops += kcases[i].per_image * kcases[i].flops;
+        if (kcases[i].flops == 0.0) s.bn_s += kcases[i].per_image * kr->kern_s[i];
+    }
+    return s;
+}
+
 /*
  * The kernels case's section: each kernel's rate against the one-thread FMA
  * ceiling, then a training image of train-1000's core as nothing but these calls.
  */
-static void kernels_print(const struct bench_result *kr, int quick)
+static void kernels_print(const struct bench_result *kr, const struct kern_summary *s)
 {
-    const char *set = "?";
-    kceil = fma_ceiling(1, quick, kr->isa, &set);
-    ktile = tile_rate(kr->isa, quick);
     printf("\nkernels alone (%s, 1 thread, one image's operands, cache-hot; the %s FMA loop's ceiling %.1f GFLOP/s):\n",
-           kr->isa, set, kceil);
-    double img = 0.0, fl = 0.0, bn = 0.0;
+           kr->isa, s->set, s->ceil);
     for (int i = 0; i < N_KERN; i++) {
         const struct kern_case *kc = &kcases[i];
-        double s = kr->kern_s[i];
+        double t = kr->kern_s[i];
         if (kc->flops > 0.0)
-            printf("  %-12s %-48s %7.1f us %7.1f GFLOP/s %5.1f%%  x%d\n", kc->key, kc->what, s * 1e6,
-                   kc->flops / s / 1e9, 100.0 * kc->flops / s / 1e9 / kceil, kc->per_image);
+            printf("  %-12s %-48s %7.1f us %7.1f GFLOP/s %5.1f%%  x%d\n", kc->key, kc->what, t * 1e6,
+                   kc->flops / t / 1e9, 100.0 * kc->flops / t / 1e9 / s->ceil, kc->per_image);
         else
-            printf("  %-12s %-48s %7.1f us                         x%d\n", kc->key, kc->what, s * 1e6, kc->per_image);
-        img += kc->per_image * s;
-        fl += kc->per_image * kc->flops;
-        if (kc->flops == 0.0) bn += kc->per_image * s;
+            printf("  %-12s %-48s %7.1f us                         x%d\n", kc->key, kc->what, t * 1e6, kc->per_image);
     }
     printf("  a training image of train-1000's core as these calls alone (x = calls; no im2col, readout, loss,\n"
            "  Adam or memory traffic): %.3f ms, of which BatchNorm/ELU %.3f ms: %.1f%% of the ceiling at best\n",
-           img * 1e3, bn * 1e3, 100.0 * fl / img / 1e9 / kceil);
+           s->image_s * 1e3, s->bn_s * 1e3, 100.0 * s->flops / s->image_s / 1e9 / s->ceil);
     printf("  (depthwise FLOPs are analytic: the kernels skip the rows of zero padding, so they can pass 100%%)\n");
     printf("  the pointwise tile's inner step alone, operands in L1, no set-up or stores: %.1f GFLOP/s, %.1f%%\n"
-           "  (the most a pointwise kernel of this set can reach)\n", ktile, 100.0 * ktile / kceil);
+           "  (the most a pointwise kernel of this set can reach)\n", s->tile, 100.0 * s->tile / s->ceil);
 }
 
 /* ---------------------------------------------------------------------- main */
@@ -635,7 +648,11 @@ int main(int argc, char **argv)
     const struct bench_result *kr = NULL;
     for (int c = 0; c < N_CASES; c++)
         if (o.run[c] && res[c].ok && cases[c].kind == BENCH_KERNELS) kr = &res[c];
-    if (kr) kernels_print(kr, o.quick);
+    struct kern_summary ks = {0};
+    if (kr) {
+        ks = kernels_summarize(kr, o.quick);
+        kernels_print(kr, &ks);
+    }
     printf("\n");
     for (int c = 0; c < N_CASES; c++)
         if (o.run[c] && res[c].ok && cases[c].kind != BENCH_KERNELS)
@@ -643,17 +660,11 @@ int main(int argc, char **argv)
                    cases[c].batch / res[c].median_s, cases[c].batch * flops[c] / res[c].median_s / 1e9, res[c].peak_rss_mib,
                    res[c].threads);
     if (kr) {
-        double img = 0.0, bn = 0.0, fl = 0.0;
-        for (int i = 0; i < N_KERN; i++) {
-            img += kcases[i].per_image * kr->kern_s[i];
-            fl += kcases[i].per_image * kcases[i].flops;
-            if (kcases[i].flops == 0.0) bn += kcases[i].per_image * kr->kern_s[i];
-        }
         printf("bench kernels");
         for (int i = 0; i < N_KERN; i++)
             if (kcases[i].flops > 0.0) printf(" %s_gflops=%.2f", kcases[i].key, kcases[i].flops / kr->kern_s[i] / 1e9);
-        printf(" tile_gflops=%.2f bn_us=%.2f image_ms=%.4f fraction=%.4f\n", ktile, bn * 1e6, img * 1e3,
-               fl / img / 1e9 / kceil);
+        printf(" tile_gflops=%.2f bn_us=%.2f image_ms=%.4f fraction=%.4f\n", ks.tile, ks.bn_s * 1e6, ks.image_s * 1e3,
+               ks.flops / ks.image_s / 1e9 / ks.ceil);
     }
     return failed;
 }
