@@ -157,6 +157,13 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The median of t[0..n) (n >= 1), sorting t in place (t[0] is then the smallest). */
+static double median_sort(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof t[0], cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
 /* Peak resident set size of this process, MiB. */
 static double peak_rss_mib(void)
 {
@@ -308,8 +315,7 @@ static void case_run(const struct bench_case *bc, const struct bench_opts *o, st
         t[i] = wall_now() - w0;
     }
     res->cpu_s = (cpu_now() - c0) / o->steps;
-    qsort(t, (size_t)o->steps, sizeof t[0], cmp_double);
-    res->median_s = o->steps % 2 ? t[o->steps / 2] : 0.5 * (t[o->steps / 2 - 1] + t[o->steps / 2]);
+    res->median_s = median_sort(t, o->steps);
     res->min_s = t[0];
     res->threads = nsid_pool_threads(&m.pool);
     snprintf(res->isa, sizeof res->isa, "%s", m.kern->name);
@@ -391,8 +397,7 @@ static void kernels_run(const struct bench_opts *o, struct bench_result *res)
                 for (int c = 0; c < CALLS; c++) kern_call(k, i, &b);
                 t[s] = (wall_now() - w0) / CALLS;
             }
-            qsort(t, (size_t)o->steps, sizeof t[0], cmp_double);
-            res->kern_s[i] = o->steps % 2 ? t[o->steps / 2] : 0.5 * (t[o->steps / 2 - 1] + t[o->steps / 2]);
+            res->kern_s[i] = median_sort(t, o->steps);
         }
         res->ok = 1;
     } else {
